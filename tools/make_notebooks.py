@@ -1,0 +1,143 @@
+"""Writes the analysis notebooks in notebooks/ (run once after editing the cell texts here).
+
+The notebooks are committed; this script keeps their structure consistent (a tagged parameters cell,
+Dutch narrative, calls into workbench only).
+"""
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).resolve().parents[1] / "notebooks"
+PARAMS = '''parameter_file = "../parameters/demo.yaml"  # het parameterbestand (gemeente, jaar, bronnen)
+output_dir = None  # map waarin kaarten worden bewaard; `workbench run` vult dit in'''
+LOAD = '''import workbench as wb
+
+ds = wb.load_dataset(parameter_file)
+wb.report.header(ds)'''
+
+
+def notebook(name, cells):
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    out = []
+    for kind, text, *tags in cells:
+        cell = nbf.v4.new_markdown_cell(text) if kind == "md" else nbf.v4.new_code_cell(text)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        out.append(cell)
+    nb.cells = out
+    for i, c in enumerate(nb.cells):
+        c["id"] = f"{name[:2]}-{i:02d}"
+    nbf.write(nb, HERE / f"{name}.ipynb")
+
+
+notebook("01_indicatoren", [
+    ("md", "# Indicatoren per wijk en buurt\n\n"
+           "De *Monitor Maatschappelijk Resultaat* ordent de cijfers in vijf clusters: **1. het kind zelf**, "
+           "**2. de thuissituatie**, **3. kansen en mogelijkheden**, **4. interventies** (jeugdhulp, Wmo) en "
+           "**5. maatschappelijk resultaat**. De eerste drie zijn de omstandigheden waarin kinderen opgroeien "
+           "en volwassenen zich redden; het vierde cluster is de hulp die wordt ingezet; het vijfde het effect.\n\n"
+           "Dit notebook zet elke wijk naast haar gemeente: **+** betekent een hogere waarde dan de gemeente, "
+           "**−** een lagere, en alleen waar dat verschil groter is dan toeval (het 95%-betrouwbaarheidsinterval "
+           "van de wijk sluit de gemeentewaarde uit). Cijfers over te weinig mensen zijn **onderdrukt** "
+           "en staan als zodanig in tabel en kaart, nooit als nul."),
+    ("code", PARAMS + '\nmap_indicators = ["sociaal_minimum", "eenoudergezinnen", "bijstand", "laag_opgeleid", "jeugdhulp", "wmo"]  # kaarten om te bewaren', "parameters"),
+    ("code", LOAD),
+    ("md", "## De wijken naast hun gemeente\n\n"
+           "Per wijk de waarde van elke indicator, met **(+)** of **(−)** waar de wijk buiten toeval afwijkt van "
+           "haar gemeente (de eerste rij per gemeente). Rood: ongunstiger, blauw: gunstiger — wat gunstig is "
+           "hangt af van de indicator (een hoger inkomen is gunstig, meer huishoudens rond het sociaal minimum "
+           "niet). Voor gemiddelden zoals inkomen en afstand bestaat geen toets; daar staat alleen de waarde."),
+    ("code", "wb.report.style_comparison(wb.report.comparison_table(ds), ds)"),
+    ("md", "## Kaarten\n\n"
+           "Voor een aantal kernindicatoren twee kaarten: de **waarde** (in vijf even grote klassen, kwintielen) en "
+           "de **vergelijking met de gemeente**. Beweeg met de muis over een wijk voor naam, waarde, "
+           "betrouwbaarheidsinterval en status. Grijze gebieden zijn onderdrukt of hebben geen gegevens. "
+           "De kaarten worden ook als losse HTML-bestanden bewaard; die openen zonder server in elke browser."),
+    ("code", "for indicator in map_indicators:\n"
+             "    for mode in (\"value\", \"comparison\"):\n"
+             "        wb.report.save(wb.report.indicator_map(ds, indicator, mode=mode), output_dir, f\"kaart_{indicator}_{mode}.html\")\n"
+             "wb.report.indicator_map(ds, \"sociaal_minimum\", mode=\"comparison\")"),
+    ("code", "wb.report.indicator_map(ds, \"eenoudergezinnen\", mode=\"value\")"),
+    ("md", "## Buurten\n\nDezelfde vergelijking een niveau dieper. Buurten zijn klein: hier worden meer cijfers "
+           "onderdrukt en zijn de intervallen breder, zodat minder verschillen als + of − tellen."),
+    ("code", "wb.report.style_comparison(wb.report.comparison_table(ds, level=\"buurt\", clusters=(1, 2, 4)), ds)"),
+    ("md", "## Zo lees je dit niet\n\n"
+           "- Een **+** is een signaal, geen oordeel: het verhaal achter de cijfers (*tellen én vertellen*) komt van "
+           "wijkteams, aanbieders en inwoners.\n"
+           "- **Geen verschil** betekent niet dat er geen verschil is, maar dat het niet groter is dan toeval bij dit "
+           "aantal inwoners.\n"
+           "- Aandelen uit CBS-percentages (laag inkomen, sociaal minimum) zijn omgerekend naar aantallen; CBS rondt "
+           "die af, dus de intervallen zijn een benadering."),
+])
+
+notebook("02_risicokaarten", [
+    ("md", "# Risicokaarten: zorggebruik tegen de verwachting\n\n"
+           "Een wijk met veel jeugdhulp is niet vanzelf een wijk waar iets misgaat: misschien wonen er veel gezinnen "
+           "met een laag inkomen of eenoudergezinnen, en is veel hulp dan precies wat je verwacht. Dit notebook "
+           "scheidt **hoog omdat het risico hoog is** van **hoog boven wat het risico verklaart**.\n\n"
+           "Hoe: een telmodel (Poisson-regressie met de bevolking als blootstelling) schat op een referentieset van "
+           "gebieden hoe het zorggebruik samenhangt met risicofactoren uit de clusters 1 tot en met 3. Daarmee krijgt elk "
+           "gebied een **verwacht** aantal cliënten. De verhouding **waargenomen / verwacht** (W/V) met haar "
+           "95%-interval zegt of een gebied **hoger dan verwacht**, **lager dan verwacht** of **niet te "
+           "onderscheiden** is."),
+    ("code", PARAMS, "parameters"),
+    ("code", LOAD),
+    ("md", "## Jeugdhulp: het model\n\nDe coëfficiënten zeggen hoeveel het verwachte gebruik stijgt per eenheid "
+           "van een risicofactor (bijvoorbeeld per procentpunt eenoudergezinnen). *Verklaarde deviantie* zegt "
+           "hoeveel van de verschillen tussen gebieden de risicofactoren verklaren; *overdispersie* boven 1 "
+           "betekent meer spreiding dan toeval alleen, en verbreedt de intervallen."),
+    ("code", "wb.report.model_report(ds, \"jeugd\")"),
+    ("md", "## Risicokaart jeugdhulp\n\nRood: meer jeugdhulp dan de risicofactoren doen verwachten, blauw: minder. "
+           "Een **dikke rand** markeert gebieden waar het verschil buiten het 95%-interval valt."),
+    ("code", "kaart = wb.report.risk_map(ds, \"jeugd\")\nwb.report.save(kaart, output_dir, \"risicokaart_jeugdhulp.html\")\nkaart"),
+    ("code", "wb.report.risk_table(ds, \"jeugd\")"),
+    ("md", "## Wmo: het model"),
+    ("code", "wb.report.model_report(ds, \"wmo\")"),
+    ("md", "## Risicokaart Wmo"),
+    ("code", "kaart = wb.report.risk_map(ds, \"wmo\")\nwb.report.save(kaart, output_dir, \"risicokaart_wmo.html\")\nkaart"),
+    ("code", "wb.report.risk_table(ds, \"wmo\")"),
+    ("md", "## Zo lees je dit niet\n\n"
+           "- **Hoger dan verwacht** is geen oordeel over een wijkteam of aanbieder: het model kent alleen de "
+           "risicofactoren die erin zitten. Wat ontbreekt (een instelling in de wijk, een actieve school, een "
+           "nieuwbouwwijk) verklaart vaak het verschil.\n"
+           "- Kleine gebieden krijgen brede intervallen en zijn daarom vaak *niet te onderscheiden*; gebieden onder "
+           "de onthullingsdrempel worden niet getoond.\n"
+           "- Verwacht is relatief aan de referentieset: een hele regio die meer zorg gebruikt dan het land, valt "
+           "hier niet op."),
+])
+
+notebook("03_zorgkosten", [
+    ("md", "# Zorgkosten per wijk\n\n"
+           "Waar gaat het geld voor jeugdhulp en Wmo naartoe? De kosten komen uit de **eigen zorgregistratie** van de "
+           "gemeente (toewijzingen en declaraties). Die bevat gegevens over personen en blijft op de computer van de "
+           "analist: hier worden alleen **optellingen per wijk** getoond, en een cijfer over minder cliënten dan de "
+           "onthullingsdrempel wordt onderdrukt.\n\n"
+           "De kosten van een traject tellen naar rato van zijn dagen in het jaar. *Kosten per jeugdige* deelt de "
+           "jeugdhulpkosten door alle jeugdigen van 0 tot 18 jaar in de wijk (niet alleen wie hulp krijgt); "
+           "*kosten per inwoner* doet hetzelfde voor de Wmo."),
+    ("code", PARAMS, "parameters"),
+    ("code", LOAD + "\nheeft_registratie = wb.report.needs_records(ds)"),
+    ("md", "## Kosten jeugdhulp per jeugdige"),
+    ("code", "if heeft_registratie:\n"
+             "    kaart = wb.report.cost_map(ds, \"cost_jeugd_per_youth\")\n"
+             "    wb.report.save(kaart, output_dir, \"kostenkaart_jeugd_per_jeugdige.html\")\n"
+             "    display(kaart)"),
+    ("md", "## Kosten Wmo per inwoner"),
+    ("code", "if heeft_registratie:\n"
+             "    kaart = wb.report.cost_map(ds, \"cost_wmo_per_inhabitant\")\n"
+             "    wb.report.save(kaart, output_dir, \"kostenkaart_wmo_per_inwoner.html\")\n"
+             "    display(kaart)"),
+    ("md", "## Overzicht per wijk\n\nCliënten, kosten en kosten per cliënt per domein. *Onderdrukt* (leeg) waar "
+           "minder cliënten zijn dan de drempel."),
+    ("code", "if heeft_registratie:\n    display(wb.report.cost_overview(ds).round(0))"),
+    ("md", "## Naar productcategorie\n\nWelke soorten hulp drijven de kosten per wijk? Jeugdhulp met verblijf en "
+           "beschermd wonen zijn duur per cliënt en tellen bij kleine aantallen zwaar mee."),
+    ("code", "if heeft_registratie:\n    display(wb.report.product_table(ds).round(0))"),
+    ("md", "## Zo lees je dit niet\n\n"
+           "- Hoge kosten per jeugdige kunnen komen door een paar dure verblijfstrajecten: kijk altijd naar de "
+           "productcategorieën.\n"
+           "- Kosten zeggen niets over resultaat; daarvoor is cluster 5 (maatschappelijk resultaat)."),
+])
+print("notebooks written to", HERE)

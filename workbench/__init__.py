@@ -1,0 +1,24 @@
+"""MMR workbench: neighbourhood risk maps for care use and care costs (Monitor Maatschappelijk Resultaat).
+
+The public surface an analyst needs in a fresh notebook::
+
+    import workbench as wb
+    ds = wb.load_dataset("parameters/demo.yaml")   # areas, statistics, records, indicators
+    wb.report.indicator_map(ds, "sociaal_minimum", mode="comparison")
+"""
+__version__ = "0.1.0"
+
+from .catalog import load_catalog  # noqa: E402
+from .dataset import Dataset, load_dataset  # noqa: E402
+from .errors import WorkbenchError  # noqa: E402
+from .params import load_parameters  # noqa: E402
+
+__all__ = ["Dataset", "WorkbenchError", "load_catalog", "load_dataset", "load_parameters", "__version__"]
+
+
+def __getattr__(name):  # lazy: `wb.report` imports IPython display helpers only when used
+    if name in ("report", "maps", "risk", "costs", "privacy", "indicators", "pipeline", "publish"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(name)

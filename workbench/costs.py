@@ -1,0 +1,69 @@
+"""Care costs from the municipality's own records, per wijk and product category.
+
+Pure functions: record table in, aggregate tables out. Results pass through privacy.suppress_counts
+before they are shown or published.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .sources.records import active_in, cost_in_year
+
+DOMAIN_LABELS = {"jeugd": "Jeugdhulp", "wmo": "Wmo"}
+
+
+def _with_area(records: pd.DataFrame, areas: pd.DataFrame, level: str) -> pd.DataFrame:
+    key = "wijk_code" if level == "wijk" else "code"
+    buurten = areas[areas["level"] == "buurt"]
+    mapping = pd.Series(buurten.index if key == "code" else buurten[key].values, index=buurten.index)
+    return records.assign(area=records["buurt_code"].map(mapping))
+
+
+def costs_by_product(records: pd.DataFrame, areas: pd.DataFrame, year: int, level: str = "wijk") -> pd.DataFrame:
+    """Clients, trajectories and cost in ``year`` per area x domain x product category."""
+    r = _with_area(records, areas, level)
+    r = r.assign(_active=active_in(r, year), _cost=cost_in_year(r, year))
+    r = r[r["_active"]]
+    g = r.groupby(["area", "domain", "product"], observed=True)
+    out = pd.DataFrame({"clients": g["client_id"].nunique(), "trajectories": g.size(), "cost": g["_cost"].sum()})
+    out["cost_per_client"] = out["cost"] / out["clients"]
+    return out.reset_index()
+
+
+def costs_by_area(records: pd.DataFrame, areas: pd.DataFrame, year: int, level: str = "wijk") -> pd.DataFrame:
+    """Per area and domain: clients, cost, cost per client (trajectory costs pro rata in ``year``)."""
+    r = _with_area(records, areas, level)
+    r = r.assign(_active=active_in(r, year), _cost=cost_in_year(r, year))
+    act = r[r["_active"]]
+    g = act.groupby(["area", "domain"])
+    out = pd.DataFrame({"clients": g["client_id"].nunique(), "cost": g["_cost"].sum()}).reset_index()
+    out["cost_per_client"] = out["cost"] / out["clients"]
+    return out
+
+
+def cost_per_population(by_area: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Join populations (columns inhabitants, youth) and compute cost per inhabitant and per youth (0-17)."""
+    wide = by_area.pivot(index="area", columns="domain", values=["clients", "cost", "cost_per_client"])
+    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
+    wide = wide.join(population, how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wide["cost_jeugd_per_youth"] = wide.get("cost_jeugd") / wide["youth"]
+        wide["cost_wmo_per_inhabitant"] = wide.get("cost_wmo") / wide["inhabitants"]
+        wide["cost_total_per_inhabitant"] = (wide.get("cost_jeugd", 0).fillna(0) + wide.get("cost_wmo", 0).fillna(0)) / wide["inhabitants"]
+    return wide
+
+
+def expected_cost(scored: pd.DataFrame, by_area: pd.DataFrame, domain: str) -> pd.DataFrame:
+    """Expected cost = expected care use x the reference cost per client; against observed cost.
+
+    ``scored`` is risk.expected_by_area output (index code); the reference cost per client is the
+    total cost over the total clients of all areas in ``by_area`` for the domain.
+    """
+    d = by_area[by_area["domain"] == domain].set_index("area")
+    ref_cost_per_client = d["cost"].sum() / d["clients"].sum()
+    out = scored[["observed", "expected"]].join(d[["clients", "cost"]], how="inner")
+    out["expected_cost"] = out["expected"] * ref_cost_per_client
+    out["cost_ratio"] = out["cost"] / out["expected_cost"]
+    out.attrs["reference_cost_per_client"] = ref_cost_per_client
+    return out

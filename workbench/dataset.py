@@ -1,0 +1,183 @@
+"""Everything one parameter set needs, loaded once: areas, statistics, records, the indicator table.
+
+This is the one call an analyst makes in a fresh notebook::
+
+    import workbench as wb
+    ds = wb.load_dataset("parameters/demo.yaml")
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .catalog import Catalog, load_catalog
+from .errors import DataError
+from .indicators import build_indicators, compare_with_gemeente
+from .params import ParameterSet, load_parameters
+from .sources import demo
+from .sources.common import Statistics, statistics_from_frame
+from .sources.records import aggregate_records, read_records
+
+ATTRIBUTION = "Bron: CBS, Kadaster/PDOK (CC BY 4.0)"
+
+
+@dataclass
+class Dataset:
+    params: ParameterSet
+    catalog: Catalog
+    areas: gpd.GeoDataFrame           # the parameter set's gemeenten, all levels, EPSG:28992
+    statistics: dict[int, Statistics]  # every area the source delivered, per year
+    indicators: pd.DataFrame           # tidy, with intervals and comparison; NOT yet disclosure-controlled
+    records: pd.DataFrame | None = None  # record level: local only, never published
+    records_year: int | None = None
+    fictional: bool = False
+    notes: list[str] = field(default_factory=list)
+    inputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def year(self) -> int:
+        return self.params.year
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(self.statistics)
+
+    @property
+    def has_records(self) -> bool:
+        return self.records is not None
+
+    @property
+    def attribution(self) -> str:
+        if self.fictional:
+            return demo.FICTIONAL_NOTE
+        return ATTRIBUTION
+
+    def level_areas(self, level: str | None = None, include_water: bool = False) -> gpd.GeoDataFrame:
+        level = level or self.params.level
+        a = self.areas[self.areas["level"] == level]
+        if not include_water and "water" in a:
+            a = a[~a["water"].astype(bool)]
+        return a
+
+    def input_fingerprints(self) -> dict[str, str]:
+        return {name: fingerprint_file(path) for name, path in self.inputs.items()}
+
+
+def fingerprint_file(path: Path) -> str:
+    h = hashlib.sha256()
+    p = Path(path)
+    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+    for f in files:
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _demo_statistics(folder: Path, catalog: Catalog) -> dict[int, Statistics]:
+    out = {}
+    for year in demo.DEMO_YEARS:
+        path = folder / f"kwb_{year}.csv"
+        df = pd.read_csv(path, dtype={"gwb_code": str})
+        out[year] = statistics_from_frame(df, catalog, "xlsx", code_col="gwb_code", name_col="regio",
+                                          year=year, source=f"demo:{path.name}", where=str(path))
+    return out
+
+
+def _demo_areas(folder: Path) -> gpd.GeoDataFrame:
+    layers = [gpd.read_file(folder / "areas.gpkg", layer=layer) for layer in ("gemeenten", "wijken", "buurten")]
+    return pd.concat(layers, ignore_index=True)
+
+
+def load_statistics(params: ParameterSet, catalog: Catalog) -> tuple[dict[int, Statistics], Path | None]:
+    spec = params.sources.statistics
+    if spec == "demo":
+        folder = demo.ensure_demo()
+        return _demo_statistics(folder, catalog), folder
+    from .sources import cbs  # real open data; imported lazily so the demo needs nothing of it
+
+    return cbs.load_statistics(spec, params, catalog), params.resolve(spec)
+
+
+def load_areas(params: ParameterSet) -> tuple[gpd.GeoDataFrame, Path | None]:
+    spec = params.sources.geometry
+    if spec == "demo":
+        folder = demo.ensure_demo()
+        return _demo_areas(folder), folder / "areas.gpkg"
+    from .sources import pdok
+
+    return pdok.load_areas(spec, params), params.resolve(spec)
+
+
+def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = None) -> Dataset:
+    """Load and join every source of a parameter set and build the indicator table."""
+    if not isinstance(params, ParameterSet):
+        params = load_parameters(params)
+    catalog = catalog or load_catalog(params.resolve(params.catalog) if params.catalog else None)
+    statistics, stats_path = load_statistics(params, catalog)
+    areas, geo_path = load_areas(params)
+    inputs = {k: v for k, v in (("statistics", stats_path), ("geometry", geo_path)) if v is not None}
+    notes: list[str] = []
+    for s in statistics.values():
+        notes.extend(f"{s.year}: {n}" for n in s.notes)
+
+    wanted = set(params.gemeente)
+    present = set(areas["gemeente_code"])
+    absent = sorted(wanted - present)
+    if absent:
+        raise DataError(f"gemeente(n) {', '.join(absent)} komen niet voor in de geometrie "
+                        f"(wel aanwezig: {', '.join(sorted(present)[:10])}{' ...' if len(present) > 10 else ''})",
+                        where=str(geo_path or params.sources.geometry),
+                        hint="controleer 'gemeente' in het parameterbestand of kies een ander geometriebestand")
+    areas = areas[areas["gemeente_code"].isin(wanted)].copy()
+    if params.year not in statistics:
+        raise DataError(f"de statistiek bevat geen jaar {params.year} (wel: {', '.join(map(str, sorted(statistics)))})",
+                        where=str(stats_path or params.sources.statistics),
+                        hint="zet 'year' in het parameterbestand op een beschikbaar jaar")
+    _check_join(areas, statistics[params.year], params, stats_path, geo_path, notes)
+
+    area_index = pd.concat([s.areas for s in statistics.values()])
+    area_index = area_index[~area_index.index.duplicated(keep="last")]
+
+    records = records_agg = records_year = None
+    fictional = params.is_demo
+    if params.sources.records:
+        if params.sources.records == "demo":
+            path = demo.ensure_demo() / "records.csv"
+            records_year = demo.DEMO_YEAR
+            fictional = True
+        else:
+            path = params.resolve(params.sources.records)
+            records_year = params.year
+        records = read_records(path, params.sources.record_columns)
+        inputs["records"] = path
+        records_agg = aggregate_records(records, records_year)
+
+    tidy = build_indicators(statistics, catalog, area_index, records_agg, records_year)
+    tidy = compare_with_gemeente(tidy, area_index)
+    return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
+                   records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs)
+
+
+def _check_join(areas, stats: Statistics, params, stats_path, geo_path, notes) -> None:
+    """Statistics join geometry on trimmed codes; codes without a partner are listed in one message."""
+    level_codes = set(areas.loc[areas["level"] == params.level, "code"])
+    stat_codes = set(stats.areas.index[stats.areas["gemeente_code"].isin(params.gemeente)
+                                       & (stats.areas["level"] == params.level)])
+    if not level_codes & stat_codes:
+        raise DataError(
+            f"statistiek en geometrie delen geen enkele {params.level}code voor {', '.join(params.gemeente)} "
+            f"(statistiek bijv. {', '.join(sorted(stat_codes)[:3]) or 'geen'}; geometrie bijv. {', '.join(sorted(level_codes)[:3]) or 'geen'})",
+            where=f"{stats_path or params.sources.statistics} + {geo_path or params.sources.geometry}",
+            hint="gebruik statistiek en geometrie van hetzelfde jaar (wijkcodes veranderen bij herindelingen)")
+    only_geo = sorted(level_codes - stat_codes)
+    only_stat = sorted(stat_codes - level_codes)
+    if only_geo or only_stat:
+        notes.append(
+            f"niet gekoppeld: {len(only_geo)} {params.level}(en) alleen in de geometrie ({', '.join(only_geo[:8])}), "
+            f"{len(only_stat)} alleen in de statistiek ({', '.join(only_stat[:8])})")

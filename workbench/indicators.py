@@ -1,0 +1,143 @@
+"""Build the tidy indicator table (one row per area x year x indicator) from sources and the catalogue."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog, Indicator
+from .sources.common import MISSING, OK, SUPPRESSED, Statistics
+from .stats import poisson_exact, wilson
+
+TIDY_COLUMNS = ["code", "year", "indicator", "value", "numerator", "denominator", "count", "status", "reason",
+                "ci_low", "ci_high"]
+REASONS = {MISSING: "niet beschikbaar in de bron", SUPPRESSED: "geheim in de bron (CBS)"}
+COMPARISON_LABELS = {"+": "hoger dan de gemeente", "-": "lager dan de gemeente", "=": "geen verschil",
+                     "?": "niet te toetsen"}
+
+
+def records_by_area(records_agg: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
+    """Record variables per buurt summed to wijk and gemeente; buurten without records count as 0.
+
+    Only gemeenten that occur in the records are covered: elsewhere the records say nothing.
+    """
+    buurten = areas[areas["level"] == "buurt"]
+    covered = set(buurten.loc[buurten.index.isin(records_agg.index), "gemeente_code"])
+    buurten = buurten[buurten["gemeente_code"].isin(covered)]
+    per_buurt = records_agg.reindex(buurten.index).fillna(0.0)
+    per_wijk = per_buurt.groupby(buurten["wijk_code"]).sum()
+    per_gemeente = per_buurt.groupby(buurten["gemeente_code"]).sum()
+    return pd.concat([per_buurt, per_wijk, per_gemeente])
+
+
+def _evaluate(formula: str, values: pd.DataFrame) -> pd.Series:
+    return pd.eval(formula, local_dict={c: values[c] for c in values.columns}, engine="python")
+
+
+def variable_table(stats: Statistics, catalog: Catalog, records: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All variables (source, records, derived) for one year with a status per cell."""
+    values = stats.values.copy()
+    status = stats.status.copy()
+    record_vars = [v.name for v in catalog.variables.values() if v.source == "records"]
+    for name in record_vars:
+        if records is not None and name in records:
+            col = records[name].reindex(values.index)
+            values[name] = col
+            status[name] = np.where(col.notna(), OK, MISSING)
+        else:
+            values[name] = np.nan
+            status[name] = MISSING
+    for d in catalog.derived.values():
+        values[d.name] = _evaluate(d.formula, values)
+        status[d.name] = _combine_status(status, d.inputs)
+    return values, status
+
+
+def _combine_status(status: pd.DataFrame, names) -> pd.Series:
+    out = pd.Series(OK, index=status.index, dtype=object)
+    for name in names:
+        s = status[name]
+        out = out.mask((out == OK) & (s != OK), s)
+        out = out.mask(s == SUPPRESSED, SUPPRESSED)
+    return out
+
+
+def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int) -> pd.DataFrame:
+    st = _combine_status(status, ind.inputs)
+    den = values[ind.denominator] if ind.denominator else pd.Series(np.nan, index=values.index)
+    if ind.kind == "ratio":
+        num = values[ind.numerator]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = num / den * ind.scale
+        st = st.mask((st == OK) & ~(den > 0), MISSING)
+    else:
+        value = values[ind.value]
+        num = value / ind.scale * den if ind.denominator else pd.Series(np.nan, index=values.index)
+        if ind.weight and not ind.denominator:
+            den = values[ind.weight]
+    if ind.count:
+        count = values[ind.count]
+    elif ind.kind == "ratio" and ind.test != "none":
+        count = num
+    else:
+        count = pd.Series(np.nan, index=values.index)
+    value = value.where(st == OK)
+    if ind.test == "wilson":
+        lo, hi = wilson(num.round(), den)
+        lo, hi = lo * ind.scale, hi * ind.scale
+    elif ind.test == "poisson":
+        lo, hi = poisson_exact(num.round())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo, hi = lo / den * ind.scale, hi / den * ind.scale
+    else:
+        lo = hi = np.full(len(values), np.nan)
+    ok = (st == OK).to_numpy()
+    return pd.DataFrame({
+        "code": values.index, "year": year, "indicator": ind.id,
+        "value": value.to_numpy(), "numerator": num.to_numpy(), "denominator": den.to_numpy(),
+        "count": count.to_numpy(), "status": st.to_numpy(),
+        "reason": st.map(REASONS).to_numpy(),
+        "ci_low": np.where(ok, lo, np.nan), "ci_high": np.where(ok, hi, np.nan),
+    })
+
+
+def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas: pd.DataFrame,
+                     records_agg: pd.DataFrame | None = None, records_year: int | None = None) -> pd.DataFrame:
+    """The tidy indicator table for every year in ``statistics``.
+
+    ``areas`` (index code; level, gemeente_code, wijk_code) is used to sum record variables upwards.
+    Record variables only exist for ``records_year``; other years report them as missing.
+    """
+    frames = []
+    by_area = records_by_area(records_agg, areas) if records_agg is not None else None
+    for year, stats in sorted(statistics.items()):
+        recs = by_area if (by_area is not None and year == records_year) else None
+        values, status = variable_table(stats, catalog, recs)
+        for ind in catalog:
+            frames.append(indicator_rows(ind, values, status, year))
+    tidy = pd.concat(frames, ignore_index=True)
+    return tidy[TIDY_COLUMNS]
+
+
+def compare_with_gemeente(tidy: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
+    """Add the gemeente's value and a comparison: '+' / '-' only when the gemeente's value lies outside
+    the area's 95% interval (Wilson for shares, exact Poisson for rates); '=' otherwise; '?' when no
+    interval can be computed (means such as income, or missing values)."""
+    gm = areas["gemeente_code"].reindex(tidy["code"]).to_numpy()
+    key = pd.MultiIndex.from_arrays([tidy["code"], tidy["year"], tidy["indicator"]])
+    lookup = pd.Series(tidy["value"].to_numpy(), index=key)
+    lookup = lookup[~lookup.index.duplicated()]
+    gm_key = pd.MultiIndex.from_arrays([gm, tidy["year"], tidy["indicator"]])
+    gm_value = lookup.reindex(gm_key).to_numpy()
+    out = tidy.copy()
+    out["gemeente_value"] = gm_value
+    testable = out["ci_low"].notna() & out["ci_high"].notna() & pd.notna(gm_value) & out["value"].notna()
+    sign = np.where(~testable, "?", np.where(gm_value < out["ci_low"], "+", np.where(gm_value > out["ci_high"], "-", "=")))
+    is_gemeente = out["code"].str.startswith("GM").to_numpy()
+    out["comparison"] = np.where(is_gemeente, "", sign)
+    return out
+
+
+def wide(tidy: pd.DataFrame, year: int, column: str = "value") -> pd.DataFrame:
+    """A wide view (areas x indicators) of one year; derived, never stored as the truth."""
+    t = tidy[tidy["year"] == year]
+    return t.pivot(index="code", columns="indicator", values=column)

@@ -1,0 +1,265 @@
+"""Parameter sets (parameters/*.yaml): load, validate, fill defaults, explain every mistake."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ParameterError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
+DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten")
+SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",)}
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    reference: str = "region"  # gemeente | region | all
+    youth_factors: tuple[str, ...] = ("eenoudergezinnen", "sociaal_minimum", "laag_opgeleid")
+    wmo_factors: tuple[str, ...] = ("aandeel_65plus", "sociaal_minimum", "eenpersoonshuishoudens")
+    model: str = "quasi_poisson"  # poisson | quasi_poisson | negative_binomial
+    fit_level: str | None = None  # the level the model is fitted on (default: level); expected counts are summed upwards
+    min_population: int = 100
+    cluster_weights: dict[str, float] = field(default_factory=lambda: {"1": 1.0, "2": 1.0, "3": 1.0})
+    smoothing: bool = False
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    min_count: int = 10
+    min_population: int = 50
+    round_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Sources:
+    statistics: str = "demo"
+    geometry: str = "demo"
+    records: str | None = None
+    # How the municipality's export names our record fields: {our_field: their_header}.
+    record_columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    name: str
+    gemeente: tuple[str, ...]
+    year: int
+    level: str = "wijk"
+    title: str = ""
+    sources: Sources = field(default_factory=Sources)
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS
+    budget: dict[str, Any] = field(default_factory=dict)
+    catalog: str | None = None
+    path: Path | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return "demo" in (self.sources.statistics, self.sources.geometry)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["path"] = str(self.path) if self.path else None
+        return d
+
+    def fingerprint(self) -> str:
+        d = self.to_dict()
+        d.pop("path")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def resolve(self, value: str | None) -> Path | None:
+        """A source path relative to the parameter file's folder (or the repository)."""
+        if value is None or value in ("demo", "cbs", "pdok"):
+            return None
+        p = Path(value).expanduser()
+        if p.is_absolute():
+            return p
+        base = self.path.parent if self.path else Path.cwd()
+        for candidate in (base / p, REPO_ROOT / p, Path.cwd() / p):
+            if candidate.exists():
+                return candidate.resolve()
+        return (base / p).resolve()
+
+
+_TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog"}
+
+
+def _check_keys(section: dict, allowed: set[str], where: str, problems: list[str]) -> None:
+    for key in section:
+        if key not in allowed:
+            problems.append(f"{where}{key}: onbekende sleutel (toegestaan: {', '.join(sorted(allowed))})")
+
+
+def _expect(value, types, where: str, what: str, problems: list[str]) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        problems.append(f"{where}: verwacht {what}, gevonden {type(value).__name__} {value!r}")
+        return False
+    return True
+
+
+def load_parameters(path: str | Path) -> ParameterSet:
+    """Read and validate a parameter file. All problems are reported together in one ParameterError."""
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError("parameterbestand niet gevonden", where=str(path),
+                             hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ParameterError("verwacht een YAML-blok met sleutels als name, gemeente, year", where=str(path))
+    return parse_parameters(raw, path)
+
+
+def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
+    where = f"{path}: " if path else ""
+    problems: list[str] = []
+    _check_keys(raw, _TOP_KEYS, where, problems)
+    for key in ("name", "gemeente", "year"):
+        if key not in raw:
+            problems.append(f"{where}{key}: ontbreekt (verplicht)")
+
+    name = raw.get("name", "")
+    if "name" in raw and _expect(name, str, f"{where}name", "tekst", problems):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            problems.append(f"{where}name: '{name}' mag alleen letters, cijfers, '-', '_' en '.' bevatten (het wordt een mapnaam)")
+
+    gemeente = raw.get("gemeente", [])
+    gemeenten: tuple[str, ...] = ()
+    if isinstance(gemeente, str):
+        gemeente = [gemeente]
+    if "gemeente" in raw and _expect(gemeente, list, f"{where}gemeente", "een code (GM0518) of een lijst codes", problems):
+        bad = [g for g in gemeente if not isinstance(g, str) or not GEMEENTE_CODE.match(g.strip())]
+        if bad or not gemeente:
+            problems.append(f"{where}gemeente: {bad or 'leeg'} is geen CBS-gemeentecode (vorm GM + 4 cijfers, bijv. GM0518)")
+        gemeenten = tuple(g.strip() for g in gemeente if isinstance(g, str))
+
+    year = raw.get("year", 0)
+    if "year" in raw and _expect(year, int, f"{where}year", "een jaartal (geheel getal)", problems):
+        if not 2010 <= year <= 2100:
+            problems.append(f"{where}year: {year} is geen plausibel jaar")
+
+    level = raw.get("level", "wijk")
+    if level not in ("wijk", "buurt"):
+        problems.append(f"{where}level: '{level}' moet 'wijk' of 'buurt' zijn")
+
+    sources = Sources()
+    if "sources" in raw:
+        s = raw["sources"]
+        if _expect(s, dict, f"{where}sources", "een blok met statistics, geometry, records", problems):
+            _check_keys(s, {"statistics", "geometry", "records", "record_columns"}, f"{where}sources.", problems)
+            for key in ("statistics", "geometry", "records"):
+                if key in s and s[key] is not None:
+                    _expect(s[key], str, f"{where}sources.{key}", "een pad of " + " / ".join(SPECIAL_SOURCES[key]), problems)
+            rc = s.get("record_columns", {}) or {}
+            if _expect(rc, dict, f"{where}sources.record_columns", "een blok {ons_veld: kolomkop_in_export}", problems):
+                pass
+            sources = Sources(
+                statistics=str(s.get("statistics", "demo")),
+                geometry=str(s.get("geometry", "demo")),
+                records=s.get("records"),
+                record_columns={str(k): str(v) for k, v in rc.items()} if isinstance(rc, dict) else {},
+            )
+
+    risk = RiskSettings()
+    if "risk" in raw:
+        r = raw["risk"]
+        if _expect(r, dict, f"{where}risk", "een blok", problems):
+            allowed = set(RiskSettings.__dataclass_fields__)
+            _check_keys(r, allowed, f"{where}risk.", problems)
+            if r.get("reference", "region") not in ("gemeente", "region", "all"):
+                problems.append(f"{where}risk.reference: '{r.get('reference')}' moet gemeente, region of all zijn")
+            if r.get("model", "quasi_poisson") not in ("poisson", "quasi_poisson", "negative_binomial"):
+                problems.append(f"{where}risk.model: '{r.get('model')}' moet poisson, quasi_poisson of negative_binomial zijn")
+            if r.get("fit_level", "buurt") not in ("wijk", "buurt"):
+                problems.append(f"{where}risk.fit_level: moet wijk of buurt zijn")
+            for key in ("youth_factors", "wmo_factors"):
+                if key in r:
+                    _expect(r[key], list, f"{where}risk.{key}", "een lijst indicator-id's", problems)
+            if "min_population" in r:
+                _expect(r["min_population"], int, f"{where}risk.min_population", "een geheel getal", problems)
+            if "cluster_weights" in r and _expect(r["cluster_weights"], dict, f"{where}risk.cluster_weights", "een blok {cluster: gewicht}", problems):
+                for k, v in r["cluster_weights"].items():
+                    if not isinstance(v, (int, float)) or v < 0:
+                        problems.append(f"{where}risk.cluster_weights.{k}: gewicht moet een getal >= 0 zijn")
+            if not any(p.startswith(f"{where}risk") for p in problems):
+                kw = dict(r)
+                for key in ("youth_factors", "wmo_factors"):
+                    if key in kw:
+                        kw[key] = tuple(kw[key])
+                if "cluster_weights" in kw:
+                    kw["cluster_weights"] = {str(k): float(v) for k, v in kw["cluster_weights"].items()}
+                risk = RiskSettings(**kw)
+
+    privacy = PrivacySettings()
+    if "privacy" in raw:
+        p = raw["privacy"]
+        if _expect(p, dict, f"{where}privacy", "een blok", problems):
+            _check_keys(p, set(PrivacySettings.__dataclass_fields__), f"{where}privacy.", problems)
+            ok = True
+            for key in ("min_count", "min_population"):
+                if key in p:
+                    ok &= _expect(p[key], int, f"{where}privacy.{key}", "een geheel getal", problems)
+            if p.get("round_to") not in (None, 5, 10):
+                problems.append(f"{where}privacy.round_to: moet leeg, 5 of 10 zijn")
+                ok = False
+            if ok and not set(p) - set(PrivacySettings.__dataclass_fields__):
+                privacy = PrivacySettings(**p)
+
+    notebooks = DEFAULT_NOTEBOOKS
+    if "notebooks" in raw:
+        nbs = raw["notebooks"]
+        if _expect(nbs, list, f"{where}notebooks", "een lijst notebooknamen", problems):
+            available = {p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb")}
+            for nb in nbs:
+                if str(nb) not in available:
+                    problems.append(f"{where}notebooks: '{nb}' bestaat niet in notebooks/ (beschikbaar: {', '.join(sorted(available))})")
+            notebooks = tuple(str(n) for n in nbs)
+
+    budget = raw.get("budget", {}) or {}
+    _expect(budget, dict, f"{where}budget", "een blok", problems)
+
+    catalog = raw.get("catalog")
+    if catalog is not None:
+        _expect(catalog, str, f"{where}catalog", "een pad naar een indicatorcatalogus", problems)
+
+    if problems:
+        raise ParameterError(
+            "het parameterbestand klopt niet:\n  - " + "\n  - ".join(problems),
+            hint="pas de genoemde sleutels aan; zie parameters/demo.yaml voor een werkend voorbeeld",
+        )
+    params = ParameterSet(
+        name=name, gemeente=gemeenten, year=year, level=level, title=str(raw.get("title", "")),
+        sources=sources, risk=risk, privacy=privacy, notebooks=notebooks,
+        budget=budget if isinstance(budget, dict) else {}, catalog=catalog, path=path.resolve() if path else None,
+    )
+    _check_input_files(params, where)
+    return params
+
+
+def _check_input_files(params: ParameterSet, where: str) -> None:
+    problems = []
+    for key in ("statistics", "geometry", "records"):
+        value = getattr(params.sources, key)
+        if value is None or value in SPECIAL_SOURCES[key]:
+            continue
+        resolved = params.resolve(value)
+        if resolved is None or not resolved.exists():
+            problems.append(f"{where}sources.{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
+    if params.catalog:
+        resolved = params.resolve(params.catalog)
+        if resolved is None or not resolved.exists():
+            problems.append(f"{where}catalog: bestand '{params.catalog}' bestaat niet")
+    if problems:
+        raise ParameterError("invoerbestand ontbreekt:\n  - " + "\n  - ".join(problems),
+                             hint="controleer het pad (relatief aan de map van het parameterbestand) of haal de data op met `workbench fetch`")

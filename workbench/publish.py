@@ -1,0 +1,106 @@
+"""publish.gpkg: the aggregates of a run after disclosure control — the only data the apps read.
+
+Layers: gebieden (geometry), indicatoren (tidy), risico (O/E per domain), kosten (per wijk),
+modellen (fit summaries), meta (what this is, sources, attribution). Never a record-level row.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from . import costs, risk
+from .privacy import SUPPRESSED, publishable, suppress_counts
+
+LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "meta")
+
+
+def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Scored areas of both domains (disclosure-controlled) plus model summaries."""
+    scored_all, summaries, models = [], [], []
+    for domain in risk.DOMAINS:
+        try:
+            model, scored = risk.run_domain(ds, domain)
+        except ValueError as exc:
+            summaries.append({"domain": domain, "status": "niet geschat", "message": str(exc)})
+            continue
+        models.append(model)
+        scored = suppress_risk(scored, ds.params.privacy.min_count)
+        scored_all.append(scored.reset_index().assign(domain=domain))
+        summaries.append({
+            "domain": domain, "status": "ok", "message": model.summary_nl(), "n": model.n,
+            "deviance_explained": model.deviance_explained, "dispersion": model.dispersion,
+            "alpha": model.alpha, "family": model.family, "reference": model.reference,
+            "factors": json.dumps(model.factors), "warnings": json.dumps(model.warnings, ensure_ascii=False),
+            "coefficients": model.coefficients.to_json(orient="records"),
+        })
+    scored = pd.concat(scored_all, ignore_index=True) if scored_all else pd.DataFrame()
+    return scored, pd.DataFrame(summaries), models
+
+
+def suppress_risk(scored: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """Observed counts below the threshold are not published, nor figures that reveal them."""
+    out = scored.copy()
+    small = out["observed"].notna() & (out["observed"] < min_count)
+    out.loc[small, ["observed", "expected", "oe", "oe_low", "oe_high"]] = np.nan
+    out.loc[small, "label"] = "onderdrukt (kleine aantallen)"
+    out["status"] = np.where(small, SUPPRESSED, np.where(out["oe"].notna(), "ok", "missing"))
+    return out
+
+
+def cost_table(ds) -> pd.DataFrame:
+    """Cost per client, per youth and per inhabitant per wijk and gemeente (records needed)."""
+    if not ds.has_records:
+        return pd.DataFrame()
+    area_index = pd.concat([s.areas for s in ds.statistics.values()])
+    area_index = area_index[~area_index.index.duplicated(keep="last")]
+    frames = []
+    for level in ("wijk", "buurt"):
+        by = costs.costs_by_area(ds.records, area_index, ds.records_year, level=level)
+        frames.append(by.assign(level=level))
+    by_area = pd.concat(frames, ignore_index=True)
+    by_area = suppress_counts(by_area, ["clients"], ds.params.privacy, ["cost", "cost_per_client"])
+    return by_area
+
+
+def write_publish(ds, path: Path, run_id: str = "") -> dict:
+    """Write every layer to a temporary file and move it into place when complete."""
+    path = Path(path)
+    codes = set(ds.areas["code"])
+    pub = publishable(ds.indicators, ds.catalog, ds.params.privacy)
+    pub = pub[pub["code"].isin(codes)]
+    scored, models, _ = risk_tables(ds)
+    kosten = cost_table(ds)
+    gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
+    meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
+                                 "records", "note"],
+                         "value": [ds.params.name, ds.params.title, str(ds.year), ds.params.level,
+                                   ",".join(ds.params.gemeente), str(ds.fictional), ds.attribution, run_id,
+                                   "ja" if ds.has_records else "nee", "; ".join(ds.notes)]})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".publish.", suffix=".gpkg")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG")
+        for name, table in (("indicatoren", pub), ("risico", scored), ("kosten", kosten), ("modellen", models),
+                            ("meta", meta)):
+            if len(table):
+                pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return {"layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
+                                      ("kosten", kosten), ("modellen", models), ("meta", meta)) if len(t)]}
+
+
+def read_layer(path: Path, layer: str) -> pd.DataFrame:
+    """Read one published layer (geometry only for 'gebieden')."""
+    if layer == "gebieden":
+        return gpd.read_file(path, layer=layer)
+    return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)

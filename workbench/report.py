@@ -1,0 +1,235 @@
+"""Notebook building blocks: one call per table, map or chart, so notebooks stay thin.
+
+Everything shown here has passed disclosure control (privacy.publishable / suppress_*).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+
+from . import costs, maps, risk
+from .catalog import CLUSTERS
+from .privacy import publishable, suppress_counts
+from .publish import cost_table, suppress_risk
+
+_CACHE_ATTR = "_report_cache"
+
+
+def _cache(ds) -> dict:
+    if not hasattr(ds, _CACHE_ATTR):
+        setattr(ds, _CACHE_ATTR, {})
+    return getattr(ds, _CACHE_ATTR)
+
+
+def header(ds) -> None:
+    """What this notebook shows: region, year, sources; a clear banner when the data are fictional."""
+    p = ds.params
+    names = ds.areas[ds.areas["level"] == "gemeente"].set_index("code")["name"]
+    gm = ", ".join(f"{names.get(g, g)} ({g})" for g in p.gemeente)
+    lines = [f"**Parameterset:** `{p.name}` — {p.title or ''}", f"**Gemeente(n):** {gm}",
+             f"**Jaar:** {p.year} · **kaartniveau:** {p.level}",
+             f"**Bronnen:** statistiek `{p.sources.statistics}`, geometrie `{p.sources.geometry}`, "
+             f"zorgregistratie `{p.sources.records or 'geen'}`"]
+    if ds.fictional:
+        display(HTML('<div style="background:#fff3cd;border:1px solid #e0b100;padding:8px 12px;border-radius:6px;'
+                     f'font-weight:600">⚠ {ds.attribution}</div>'))
+    else:
+        lines.append(f"*{ds.attribution}*")
+    for note in ds.notes:
+        lines.append(f"> Let op: {note}")
+    display(Markdown("\n\n".join(lines)))
+
+
+def published_indicators(ds) -> pd.DataFrame:
+    c = _cache(ds)
+    if "published" not in c:
+        c["published"] = publishable(ds.indicators, ds.catalog, ds.params.privacy)
+    return c["published"]
+
+
+def geometry(ds, level: str | None = None) -> gpd.GeoDataFrame:
+    """Web geometry of one level (simplified once, shared borders kept), indexed by code, water left out."""
+    c = _cache(ds)
+    if "geo" not in c:
+        land = ds.areas[~ds.areas["water"].astype(bool)] if "water" in ds.areas else ds.areas
+        c["geo"] = maps.web_geometry(land).set_index("code")
+    g = c["geo"]
+    return g[g["level"] == (level or ds.params.level)]
+
+
+def gemeente_outline(ds) -> gpd.GeoDataFrame:
+    return geometry(ds, "gemeente")
+
+
+def comparison_table(ds, level: str | None = None, year: int | None = None, clusters=(1, 2, 3, 4, 5)):
+    """Areas x indicators: value with + / − against the gemeente (only beyond chance); suppressed stays visible."""
+    level = level or ds.params.level
+    year = year or ds.year
+    pub = published_indicators(ds)
+    codes = ds.areas.loc[ds.areas["level"].isin([level, "gemeente"]) & ~ds.areas.get("water", False).astype(bool)]
+    names = codes.set_index("code")["name"]
+    t = pub[(pub["year"] == year) & pub["code"].isin(names.index)]
+    inds = [i for i in ds.catalog if i.cluster in clusters]
+
+    def cell(row, ind):
+        if row["status"] == "suppressed":
+            return "onderdrukt"
+        if row["status"] != "ok":
+            return "–"
+        sign = {"+": " (+)", "-": " (−)", "=": "", "?": ""}.get(row["comparison"], "")
+        return maps.fmt_nl(row["value"], maps.decimals_for(ind.unit)) + sign
+
+    data = {}
+    for ind in inds:
+        sub = t[t["indicator"] == ind.id].set_index("code")
+        data[(f"{ind.cluster}. {CLUSTERS[ind.cluster]}", f"{ind.label} ({ind.unit})")] = {
+            code: cell(row, ind) for code, row in sub.iterrows()}
+    df = pd.DataFrame(data)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    # Each gemeente first, then its areas: the municipality is the yardstick of the rows below it.
+    df = df.loc[sorted(df.index, key=lambda c: ("GM" + c[2:6], not c.startswith("GM"), c))]
+    df.index = [f"{names[c]} ({c})" for c in df.index]
+    return df
+
+
+def style_comparison(df: pd.DataFrame, ds):
+    """Colour + (unfavourable) and − by the indicator's direction; suppressed in grey italics."""
+    direction = {f"{i.label} ({i.unit})": i.higher_is_risk for i in ds.catalog}
+
+    def colour(col):
+        hr = direction.get(col.name[1], True)
+        out = []
+        for v in col:
+            if v == "onderdrukt":
+                out.append("color:#888;font-style:italic")
+            elif isinstance(v, str) and v.endswith("(+)"):
+                out.append(f"background:{'#f4c7c3' if hr else '#c6dbef'}")
+            elif isinstance(v, str) and v.endswith("(−)"):
+                out.append(f"background:{'#c6dbef' if hr else '#f4c7c3'}")
+            else:
+                out.append("")
+        return out
+
+    return df.style.apply(colour, axis=0)
+
+
+def indicator_map(ds, indicator_id: str, mode: str = "value", level: str | None = None, year: int | None = None):
+    ind = ds.catalog[indicator_id]
+    return maps.indicator_map(published_indicators(ds), geometry(ds, level), ind, year or ds.year, mode=mode,
+                              attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+
+
+def risk_results(ds, domain: str):
+    """Fitted model plus disclosure-controlled scores for one domain ('jeugd' or 'wmo')."""
+    c = _cache(ds)
+    key = f"risk_{domain}"
+    if key not in c:
+        model, scored = risk.run_domain(ds, domain)
+        c[key] = (model, suppress_risk(scored, ds.params.privacy.min_count))
+    return c[key]
+
+
+def model_report(ds, domain: str) -> None:
+    """The model in plain Dutch: coefficients with intervals, fit, overdispersion, and warnings."""
+    model, _ = risk_results(ds, domain)
+    display(Markdown(f"**{model.summary_nl()}**"))
+    coef = risk.coefficient_table(model, ds.catalog)
+    coef = coef.assign(**{"effect per eenheid": [f"× {maps.fmt_nl(v, 3)}" for v in coef["rate_ratio"]]})
+    display(coef.rename(columns={"label": "risicofactor", "estimate": "coëfficiënt", "ci_low": "95% ondergrens",
+                                 "ci_high": "95% bovengrens"}).drop(columns=["factor", "rate_ratio"])
+            .style.format({"coëfficiënt": "{:.4f}", "95% ondergrens": "{:.4f}", "95% bovengrens": "{:.4f}"})
+            .hide(axis="index"))
+    for w in model.warnings:
+        display(HTML(f'<div style="background:#fdecea;border-left:4px solid #d93025;padding:6px 10px;margin:4px 0">'
+                     f'⚠ {w}</div>'))
+
+
+def risk_map(ds, domain: str, level: str | None = None):
+    _, scored = risk_results(ds, domain)
+    d = risk.DOMAINS[domain]
+    return maps.risk_map(scored, geometry(ds, level), domain_label=d["label"], exposure_label=d["exposure_label"],
+                         year=ds.year, attribution=ds.attribution,
+                         fictional_note=ds.attribution if ds.fictional else None)
+
+
+def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
+    _, scored = risk_results(ds, domain)
+    level = level or ds.params.level
+    names = ds.areas.set_index("code")["name"]
+    t = scored[scored["level"] == level].copy()
+    t.insert(0, "naam", names.reindex(t.index).to_numpy())
+    t = t[["naam", "observed", "expected", "oe", "oe_low", "oe_high", "label"]]
+    return t.rename(columns={"observed": "waargenomen", "expected": "verwacht", "oe": "W/V",
+                             "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel"}) \
+        .sort_values("W/V", ascending=False)
+
+
+def needs_records(ds) -> bool:
+    """True when the municipality's own records are there; otherwise say plainly what is missing."""
+    if ds.has_records:
+        return True
+    display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px">'
+                 "Voor zorgkosten en resultaten zijn de <b>eigen zorgregistraties van de gemeente</b> nodig "
+                 "(toewijzingen en declaraties uit iJw/iWmo, als CSV of Excel). Deze parameterset heeft die niet: "
+                 "zet het pad onder <code>sources.records</code> in het parameterbestand. "
+                 "Alle andere onderdelen van de monitor werken zonder.</div>"))
+    return False
+
+
+def cost_overview(ds, level: str | None = None) -> pd.DataFrame:
+    """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; small counts suppressed."""
+    level = level or ds.params.level
+    c = _cache(ds)
+    key = f"costs_{level}"
+    if key not in c:
+        by = cost_table(ds)
+        by = by[by["level"] == level]
+        pub = published_indicators(ds)
+        t = pub[(pub["year"] == ds.records_year)]
+        pop = pd.DataFrame({
+            "youth": t[t["indicator"] == "kosten_jeugd_per_jeugdige"].set_index("code")["denominator"],
+            "inhabitants": t[t["indicator"] == "kosten_wmo_per_inwoner"].set_index("code")["denominator"],
+        })
+        wide = costs.cost_per_population(by, pop)
+        # A figure per youth or inhabitant is published only where its client count is.
+        for dom, col in (("jeugd", "cost_jeugd_per_youth"), ("wmo", "cost_wmo_per_inhabitant")):
+            wide.loc[wide[f"clients_{dom}"].isna(), col] = np.nan
+        wide.loc[wide[["clients_jeugd", "clients_wmo"]].isna().any(axis=1), "cost_total_per_inhabitant"] = np.nan
+        c[key] = wide
+    return c[key]
+
+
+def cost_map(ds, column: str, level: str | None = None):
+    labels = {"cost_jeugd_per_youth": ("Kosten jeugdhulp per jeugdige (0-17)", "jeugdhulp in het jaar, per jeugdige van 0 tot 18 jaar"),
+              "cost_wmo_per_inhabitant": ("Kosten Wmo per inwoner", "Wmo-maatwerkvoorzieningen in het jaar, per inwoner"),
+              "cost_total_per_inhabitant": ("Zorgkosten per inwoner (jeugd + Wmo)", "jeugdhulp en Wmo samen, per inwoner")}
+    label, sub = labels[column]
+    t = cost_overview(ds, level)
+    return maps.value_map(t, geometry(ds, level), column=column, label=label, unit="euro", year=ds.records_year,
+                          subtitle=f"Uit de eigen zorgregistratie: {sub}. Kosten naar rato van de dagen in het jaar.",
+                          extra=[("clients_jeugd", "Jeugdigen in zorg", ""), ("clients_wmo", "Wmo-cliënten", "")],
+                          attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+
+
+def product_table(ds, level: str | None = None) -> pd.DataFrame:
+    """Cost per product category per area; cells under the disclosure threshold suppressed."""
+    level = level or ds.params.level
+    area_index = pd.concat([s.areas for s in ds.statistics.values()])
+    area_index = area_index[~area_index.index.duplicated(keep="last")]
+    t = costs.costs_by_product(ds.records, area_index, ds.records_year, level)
+    t = suppress_counts(t, ["clients", "trajectories"], ds.params.privacy, ["cost", "cost_per_client"])
+    names = area_index["name"]
+    t.insert(1, "naam", names.reindex(t["area"]).to_numpy())
+    return t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
+                             "trajectories": "trajecten", "cost": "kosten", "cost_per_client": "kosten per cliënt"})
+
+
+def save(m, output_dir, filename: str) -> Path | None:
+    """Write a map as standalone HTML into the run's folder (nothing is written when run interactively)."""
+    if not output_dir:
+        return None
+    return maps.save_map(m, Path(output_dir) / filename)

@@ -1,0 +1,1 @@
+"""One module per data source: demo (synthetic region), cbs (KWB statistics), pdok (geometry), records (care records)."""

@@ -1,0 +1,161 @@
+"""What every statistics source hands over: area identity plus catalogue variables with a status per cell."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog
+from ..errors import DataError
+
+OK, MISSING, SUPPRESSED = "ok", "missing", "suppressed"
+# Markers CBS and PDOK use for "secret" or "not (yet) available". Both become NaN, never 0.
+SUPPRESSED_MARKERS = {"x", "X", "-99997", "-99997.0"}
+MISSING_MARKERS = {"", ".", "-", "..", "?", "-99995", "-99995.0", "nan", "NaN", "None"}
+SENTINELS = {-99997: SUPPRESSED, -99995: MISSING, -99999999: MISSING}
+LEVEL_PREFIX = {"GM": "gemeente", "WK": "wijk", "BU": "buurt"}
+CODE_RE = re.compile(r"^(GM\d{4}|WK\d{6}|BU\d{8})$")
+STEM_SUFFIX = re.compile(r"_\d+$")
+
+
+def normalize_code(value) -> str:
+    """CBS codes arrive space-padded ("WK036300  "); trimmed and upper-cased they join."""
+    return str(value).strip().upper()
+
+
+def level_of(code: str) -> str | None:
+    return LEVEL_PREFIX.get(code[:2]) if CODE_RE.match(code) else None
+
+
+def gemeente_of(code: str) -> str:
+    return "GM" + code[2:6]
+
+
+def wijk_of(code: str) -> str | None:
+    return "WK" + code[2:8] if code.startswith(("WK", "BU")) else None
+
+
+def stem(column: str) -> str:
+    """OData keys carry a year-specific suffix (AantalInwoners_5, WmoClienten_100): match on the stem."""
+    return STEM_SUFFIX.sub("", column.strip())
+
+
+@dataclass
+class Statistics:
+    """Statistics of one year: one row per area (index = code), one column per catalogue variable.
+
+    ``status`` has the same shape and says per cell: ok, missing or suppressed.
+    ``areas`` holds name, level, gemeente_code and wijk_code per code.
+    """
+
+    values: pd.DataFrame
+    status: pd.DataFrame
+    areas: pd.DataFrame
+    year: int
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def select(self, codes) -> "Statistics":
+        codes = [c for c in codes if c in self.values.index]
+        return Statistics(self.values.loc[codes], self.status.loc[codes], self.areas.loc[codes], self.year, self.source, list(self.notes))
+
+
+def parse_cells(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers from a raw column plus a status per cell; markers and sentinels become NaN with a reason."""
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.astype(float)
+        status = pd.Series(np.where(values.isna(), MISSING, OK), index=series.index, dtype=object)
+        for sentinel, reason in SENTINELS.items():
+            hit = values == sentinel
+            status[hit] = reason
+            values[hit] = np.nan
+        return values, status
+    text = series.astype("string").str.strip()
+    status = pd.Series(OK, index=series.index, dtype=object)
+    status[text.isin(SUPPRESSED_MARKERS)] = SUPPRESSED
+    status[text.isna() | text.isin(MISSING_MARKERS)] = MISSING
+    cleaned = text.where(status == OK)
+    # Dutch exports use a decimal comma; CBS OData uses a point. Thousands separators do not occur.
+    cleaned = cleaned.str.replace(",", ".", regex=False)
+    values = pd.to_numeric(cleaned, errors="coerce")
+    bad = values.isna() & (status == OK)
+    if bad.any():
+        examples = ", ".join(repr(x) for x in text[bad].unique()[:3])
+        raise DataError(f"kolom '{series.name}' bevat tekst waar een getal hoort ({examples}; {int(bad.sum())} cellen)",
+                        hint="controleer het scheidingsteken en de decimale komma/punt van het bestand")
+    for sentinel, reason in SENTINELS.items():
+        hit = values == sentinel
+        status[hit] = reason
+        values[hit] = np.nan
+    return values.astype(float), status
+
+
+def find_column(columns, alias_columns, fmt: str) -> str | None:
+    """The first column matching one of the alias names (by stem for OData, exact otherwise, case-insensitive)."""
+    wanted = [a.lower() for a in alias_columns]
+    key = (lambda c: stem(c).lower()) if fmt == "odata" else (lambda c: c.strip().lower())
+    for name in wanted:
+        for col in columns:
+            if key(col) == name:
+                return col
+    return None
+
+
+def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_col: str, name_col: str | None,
+                          year: int, source: str, where: str) -> Statistics:
+    """Map a raw table (one row per area) onto catalogue variables.
+
+    ``fmt`` says which alias applies: 'xlsx' (the variable name itself), 'odata' (stems), 'pdok', 'shape'.
+    Variables the file does not have are reported as missing for every area, never filled with 0.
+    """
+    if code_col not in df.columns:
+        raise DataError(f"kolom '{code_col}' met de gebiedscodes ontbreekt", where=where,
+                        hint="is dit een bestand met Kerncijfers wijken en buurten?")
+    codes = df[code_col].map(normalize_code)
+    keep = codes.map(lambda c: level_of(c) is not None)
+    if not keep.any():
+        raise DataError(f"geen enkele geldige CBS-gebiedscode (GM/WK/BU) in kolom '{code_col}'", where=where)
+    df = df.loc[keep.values]
+    codes = codes[keep]
+    dup = codes[codes.duplicated()]
+    if len(dup):
+        raise DataError(f"gebiedscodes komen dubbel voor: {', '.join(dup.unique()[:5])}", where=where,
+                        hint="elke gemeente, wijk en buurt mag één keer voorkomen per jaar")
+    index = pd.Index(codes.values, name="code")
+    areas = pd.DataFrame({
+        "name": df[name_col].astype(str).str.strip().values if name_col and name_col in df else codes.values,
+        "level": [level_of(c) for c in codes],
+        "gemeente_code": [gemeente_of(c) for c in codes],
+        "wijk_code": [wijk_of(c) for c in codes],
+    }, index=index)
+
+    values, status, notes = {}, {}, []
+    percent_later = []
+    for var in catalog.variables.values():
+        if var.source != "statistics":
+            continue
+        if fmt == "xlsx":
+            alias_cols, percent_of = (var.name,), None
+        elif fmt in var.aliases:
+            alias_cols, percent_of = var.aliases[fmt].columns, var.aliases[fmt].percent_of
+        else:
+            alias_cols, percent_of = (var.name,), None
+        col = find_column(df.columns, alias_cols, fmt)
+        if col is None:
+            values[var.name] = pd.Series(np.nan, index=index)
+            status[var.name] = pd.Series(MISSING, index=index, dtype=object)
+            continue
+        v, s = parse_cells(df[col])
+        v.index = index
+        s.index = index
+        values[var.name], status[var.name] = v, s
+        if percent_of:
+            percent_later.append((var.name, percent_of))
+        if (s != OK).all():
+            notes.append(f"{var.name} ({col}): geen enkele waarde gepubliceerd in {year}")
+    for name, base in percent_later:
+        values[name] = (values[name] / 100.0 * values[base]).round()
+        status[name] = status[name].where(status[base] == OK, status[base])
+    return Statistics(pd.DataFrame(values), pd.DataFrame(status), areas, year, source, notes)

@@ -1,0 +1,145 @@
+"""The municipality's own care records: load, check, and aggregate to buurt level (local only).
+
+Record-level rows never leave this module's callers except as aggregates per area.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+FIELDS = ("client_id", "household_id", "birth_year", "buurt_code", "domain", "product", "provider",
+          "start", "end", "cost")
+OPTIONAL_FIELDS = ("postcode", "result_area", "intervention_level", "planned_end", "end_reason", "result", "evaluated")
+RESULTS = ("behaald", "deels", "niet behaald", "stabilisatie")
+DOMAINS = ("jeugd", "wmo")
+VERBLIJF_PRODUCTS = ("jeugdhulp met verblijf",)
+
+
+def read_records(path: str | Path, column_map: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Excel export and rename its headers onto our fields ({our_field: their_header})."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("zorgregistratie niet gevonden", where=str(path))
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            df = pd.read_excel(path, dtype=str)
+        else:
+            df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="cp1252")
+    except Exception as exc:  # pandas raises many kinds for a broken file
+        raise DataError(f"bestand is niet te lezen als CSV of Excel ({type(exc).__name__}: {exc})", where=str(path)) from None
+    if column_map:
+        df = df.rename(columns={theirs: ours for ours, theirs in column_map.items()})
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [f for f in FIELDS if f not in df.columns]
+    if missing:
+        raise DataError(f"verplichte kolommen ontbreken: {', '.join(missing)} (gevonden: {', '.join(df.columns[:15])})",
+                        where=str(path),
+                        hint="koppel de kolomkoppen van de export aan onze velden onder sources.record_columns in het parameterbestand")
+    return coerce_records(df, where=str(path))
+
+
+def coerce_records(df: pd.DataFrame, where: str = "zorgregistratie") -> pd.DataFrame:
+    """Typed columns; values that cannot be read are reported together."""
+    out = df.copy()
+    problems = []
+    for col in ("start", "end", "planned_end"):
+        if col in out:
+            raw = out[col].replace({"": None})
+            parsed = pd.to_datetime(raw, errors="coerce", format="mixed", dayfirst=False)
+            bad = parsed.isna() & raw.notna()
+            if bad.any():
+                problems.append(f"kolom {col}: {int(bad.sum())} onleesbare datums (rijen {_rows(bad)})")
+            out[col] = parsed
+    for col in ("cost", "birth_year", "intervention_level"):
+        if col in out:
+            raw = out[col].replace({"": None})
+            txt = raw.astype("string").str.replace(",", ".", regex=False) if col == "cost" else raw
+            num = pd.to_numeric(txt, errors="coerce")
+            bad = num.isna() & raw.notna()
+            if bad.any():
+                problems.append(f"kolom {col}: {int(bad.sum())} waarden zijn geen getal (rijen {_rows(bad)})")
+            out[col] = num
+    if "start" in out and out["start"].isna().any():
+        problems.append(f"kolom start: {int(out['start'].isna().sum())} trajecten zonder begindatum (rijen {_rows(out['start'].isna())})")
+    if problems:
+        raise DataError("de zorgregistratie bevat onbruikbare waarden:\n  - " + "\n  - ".join(problems), where=where,
+                        hint="corrigeer de genoemde rijen in de export (rijnummers tellen vanaf 2, de kopregel is 1)")
+    for col in ("buurt_code", "domain", "product", "provider", "result", "result_area", "end_reason"):
+        if col in out:
+            out[col] = out[col].astype("string").str.strip()
+    out["domain"] = out["domain"].str.lower()
+    if "result" in out:
+        out["result"] = out["result"].str.lower().replace({"": pd.NA})
+    if "evaluated" in out:
+        out["evaluated"] = out["evaluated"].astype("string").str.lower().isin(["true", "1", "ja", "yes"])
+    return out
+
+
+def _rows(mask: pd.Series, limit: int = 8) -> str:
+    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:limit]]
+    more = int(mask.sum()) - len(rows)
+    return ", ".join(rows) + (f" en {more} meer" if more > 0 else "")
+
+
+def extraction_date(records: pd.DataFrame) -> pd.Timestamp:
+    """The last date the export knows about: follow-up windows end here."""
+    return max(records["start"].max(), records["end"].max())
+
+
+def active_in(records: pd.DataFrame, year: int) -> pd.Series:
+    first, last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+    return (records["start"] <= last) & (records["end"].isna() | (records["end"] >= first))
+
+
+def cost_in_year(records: pd.DataFrame, year: int) -> pd.Series:
+    """The part of each trajectory's cost that falls in ``year``, pro rata over its days."""
+    first, last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+    until = records["end"].fillna(extraction_date(records))
+    days = (until - records["start"]).dt.days.clip(lower=0) + 1
+    overlap = (until.clip(upper=last) - records["start"].clip(lower=first)).dt.days + 1
+    share = (overlap.clip(lower=0) / days).fillna(0.0)
+    return records["cost"].fillna(0.0) * share
+
+
+def returned_within(records: pd.DataFrame, days: int = 365, by: str = "client_id") -> pd.Series:
+    """Per ended trajectory: did the same client (or household) start new care within ``days`` after it ended?"""
+    starts = records[["start", by]].rename(columns={"start": "next_start"})
+    ended = records.loc[records["end"].notna(), ["end", by]].reset_index()
+    merged = ended.merge(starts, on=by, how="left")
+    hit = (merged["next_start"] > merged["end"]) & (merged["next_start"] <= merged["end"] + pd.Timedelta(days=days))
+    flags = hit.groupby(merged["index"]).any()
+    return flags.reindex(records.index, fill_value=False)
+
+
+def aggregate_records(records: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Per buurt_code the record-based catalogue variables (r_*) for ``year``.
+
+    Counts are of distinct clients for care use, of trajectories for results.
+    """
+    act = active_in(records, year)
+    r = records.assign(_active=act, _cost=cost_in_year(records, year))
+    ended_this_year = r["end"].dt.year.eq(year) & r["result"].notna()
+    follow_up_end = extraction_date(records) - pd.Timedelta(days=365)
+    followed = r["end"].notna() & (r["end"] <= follow_up_end)
+    returned = returned_within(records)
+    a = r[r["_active"]]
+    g = lambda mask: r[mask].groupby("buurt_code")  # noqa: E731
+    out = pd.DataFrame({
+        "r_clients_jeugd": a[a["domain"] == "jeugd"].groupby("buurt_code")["client_id"].nunique(),
+        "r_clients_wmo": a[a["domain"] == "wmo"].groupby("buurt_code")["client_id"].nunique(),
+        "r_clients_verblijf": a[a["product"].isin(VERBLIJF_PRODUCTS)].groupby("buurt_code")["client_id"].nunique(),
+        "r_cost_jeugd": r[r["domain"] == "jeugd"].groupby("buurt_code")["_cost"].sum(),
+        "r_cost_wmo": r[r["domain"] == "wmo"].groupby("buurt_code")["_cost"].sum(),
+        "r_ended": g(ended_this_year).size(),
+        "r_behaald": g(ended_this_year & r["result"].eq("behaald")).size(),
+        "r_stabilisatie": g(ended_this_year & r["result"].eq("stabilisatie")).size(),
+        "r_ended_12m": g(followed).size(),
+        "r_no_return": g(followed & ~returned).size(),
+    })
+    return out.fillna(0.0).astype(float)
