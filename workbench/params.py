@@ -14,7 +14,7 @@ from .errors import ParameterError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
-DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten")
+DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten", "05_resultaten")
 SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",)}
 
 
@@ -35,6 +35,14 @@ class PrivacySettings:
     min_count: int = 10
     min_population: int = 50
     round_to: int | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeSettings:
+    """Results monitoring (resultaatgericht inkopen): the matrix and the follow-up windows."""
+    matrix: str | None = None  # path to the result matrix (parameters/resultatenmatrix.yaml)
+    return_days: int = 365  # return to care within this many days after the end
+    followup_days: int = 90  # a next trajectory within this many days counts as a re-indication / continuation
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class ParameterSet:
     notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS
     budget: dict[str, Any] = field(default_factory=dict)
     catalog: str | None = None
+    outcomes: OutcomeSettings = field(default_factory=OutcomeSettings)
     path: Path | None = None
 
     @property
@@ -89,7 +98,7 @@ class ParameterSet:
         return (base / p).resolve()
 
 
-_TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog"}
+_TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog", "outcomes"}
 
 
 def _check_keys(section: dict, allowed: set[str], where: str, problems: list[str]) -> None:
@@ -233,6 +242,24 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     if catalog is not None:
         _expect(catalog, str, f"{where}catalog", "een pad naar een indicatorcatalogus", problems)
 
+    outcomes = OutcomeSettings()
+    if "outcomes" in raw:
+        o = raw["outcomes"]
+        if _expect(o, dict, f"{where}outcomes", "een blok met matrix, return_days, followup_days", problems):
+            _check_keys(o, set(OutcomeSettings.__dataclass_fields__), f"{where}outcomes.", problems)
+            ok = not (set(o) - set(OutcomeSettings.__dataclass_fields__))
+            if o.get("matrix") is not None:
+                ok &= _expect(o["matrix"], str, f"{where}outcomes.matrix", "een pad naar een resultatenmatrix", problems)
+            for key in ("return_days", "followup_days"):
+                if key in o and _expect(o[key], int, f"{where}outcomes.{key}", "een aantal dagen", problems):
+                    if o[key] < 1:
+                        problems.append(f"{where}outcomes.{key}: moet minstens 1 dag zijn")
+                        ok = False
+                elif key in o:
+                    ok = False
+            if ok:
+                outcomes = OutcomeSettings(**o)
+
     if problems:
         raise ParameterError(
             "het parameterbestand klopt niet:\n  - " + "\n  - ".join(problems),
@@ -241,7 +268,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     params = ParameterSet(
         name=name, gemeente=gemeenten, year=year, level=level, title=str(raw.get("title", "")),
         sources=sources, risk=risk, privacy=privacy, notebooks=notebooks,
-        budget=budget if isinstance(budget, dict) else {}, catalog=catalog, path=path.resolve() if path else None,
+        budget=budget if isinstance(budget, dict) else {}, catalog=catalog, outcomes=outcomes, path=path.resolve() if path else None,
     )
     _check_input_files(params, where)
     return params
@@ -256,6 +283,10 @@ def _check_input_files(params: ParameterSet, where: str) -> None:
         resolved = params.resolve(value)
         if resolved is None or not resolved.exists():
             problems.append(f"{where}sources.{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
+    if params.outcomes.matrix:
+        resolved = params.resolve(params.outcomes.matrix)
+        if resolved is None or not resolved.exists():
+            problems.append(f"{where}outcomes.matrix: bestand '{params.outcomes.matrix}' bestaat niet (gezocht als {resolved})")
     if params.catalog:
         resolved = params.resolve(params.catalog)
         if resolved is None or not resolved.exists():
