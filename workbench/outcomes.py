@@ -1,0 +1,625 @@
+"""Results monitoring for results-based procurement (resultaatgericht inkopen).
+
+Pure functions, tables in and tables out: the result matrix as typed configuration, results per
+result area x intervention level x provider x wijk, provider comparison adjusted for case mix
+(indirect standardisation), the family level (stapeling) and signals for the matrix working group.
+
+Record-level frames (``prepare``, ``household_table``) stay on the analyst's machine; everything meant
+for a reader passes ``disclose`` / ``privacy.suppress_counts`` first. Stabilisation is a result of its
+own: it is counted as *bereikt* (reached) together with *behaald*, never as *niet behaald*.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import DataError, ParameterError
+from .privacy import suppress_counts
+from .sources.common import SUPPRESSED
+from .sources.records import extraction_date
+from .stats import Z95, wilson
+
+LEVELS = (1, 2, 3, 4, 5, 6)
+CRISIS_LEVEL = 6
+# Ended trajectories fall into exactly one category; "geen" = ended without a recorded result.
+CATEGORIES = {"behaald": "behaald", "deels": "deels", "niet behaald": "niet", "stabilisatie": "stabilisatie", "": "geen"}
+CATEGORY_NL = {"behaald": "behaald", "deels": "deels behaald", "niet": "niet behaald", "stabilisatie": "stabilisatie",
+               "geen": "geen resultaat vastgelegd", "bereikt": "bereikt (behaald of stabilisatie)"}
+DAYS_PER_MONTH = 365.25 / 12
+
+
+# ---------------------------------------------------------------------------------------------
+# The result matrix
+@dataclass(frozen=True)
+class Level:
+    number: int
+    name: str
+    description: str = ""
+    max_days: int | None = None  # e.g. crisis: short by design
+
+
+@dataclass(frozen=True)
+class ResultArea:
+    code: str
+    name: str
+    domain: str  # jeugd | wmo | beide
+    stabilisation: bool  # may "stabilisatie" (behouden) be the intended result?
+    tariffs: dict[int, float]  # level -> euro per tariff unit
+    band: dict | None = None
+
+
+@dataclass(frozen=True)
+class ResultMatrix:
+    name: str
+    tariff_unit: str
+    levels: dict[int, Level]
+    areas: dict[str, ResultArea]
+    path: Path | None = field(default=None, compare=False)
+
+    def __contains__(self, code) -> bool:
+        return code in self.areas
+
+    def __getitem__(self, code: str) -> ResultArea:
+        return self.areas[code]
+
+    def label(self, code) -> str:
+        return f"{code} {self.areas[code].name}" if code in self.areas else str(code)
+
+    def tariff(self, code: str, level: int) -> float | None:
+        a = self.areas.get(code)
+        return None if a is None else a.tariffs.get(int(level))
+
+    def table(self) -> pd.DataFrame:
+        """The matrix as the working group knows it: one row per result area, tariffs per level."""
+        rows = []
+        for a in self.areas.values():
+            row = {"code": a.code, "resultaatgebied": a.name, "domein": a.domain,
+                   "stabilisatie toegestaan": "ja" if a.stabilisation else "nee",
+                   "bandbreedte": f"{a.band['min']}-{a.band['max']} {a.band['unit']}" if a.band else ""}
+            row.update({f"niveau {lv}": a.tariffs.get(lv, np.nan) for lv in LEVELS})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("code")
+
+
+def load_matrix(path: str | Path) -> ResultMatrix:
+    """Read and validate a result matrix; every problem is reported together in one ParameterError."""
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError("resultatenmatrix niet gevonden", where=str(path),
+                             hint="zet outcomes.matrix in het parameterbestand op een bestaand bestand "
+                                  "(voorbeeld: parameters/resultatenmatrix.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    return parse_matrix(raw, path)
+
+
+def parse_matrix(raw, path: Path | None = None) -> ResultMatrix:
+    where = str(path) if path else "resultatenmatrix"
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise ParameterError("verwacht een YAML-blok met name, levels en result_areas", where=where)
+    for key in set(raw) - {"name", "tariff_unit", "levels", "result_areas"}:
+        problems.append(f"{key}: onbekende sleutel (toegestaan: name, tariff_unit, levels, result_areas)")
+    levels: dict[int, Level] = {}
+    raw_levels = raw.get("levels")
+    if not isinstance(raw_levels, dict) or not raw_levels:
+        problems.append("levels: ontbreekt of is leeg (verwacht niveaus 1 t/m 6 met een naam)")
+        raw_levels = {}
+    for k, v in raw_levels.items():
+        if not (isinstance(k, int) and k in LEVELS):
+            problems.append(f"levels.{k}: een interventieniveau is een geheel getal van 1 t/m 6")
+            continue
+        if not isinstance(v, dict) or not isinstance(v.get("name"), str):
+            problems.append(f"levels.{k}: verwacht een blok met minstens 'name'")
+            continue
+        extra = set(v) - {"name", "description", "max_days"}
+        if extra:
+            problems.append(f"levels.{k}: onbekende sleutel(s) {', '.join(sorted(extra))}")
+        md = v.get("max_days")
+        if md is not None and (not isinstance(md, int) or md < 1):
+            problems.append(f"levels.{k}.max_days: verwacht een positief aantal dagen")
+            md = None
+        levels[k] = Level(k, v["name"], str(v.get("description", "")), md)
+    missing = [lv for lv in LEVELS if lv not in levels and raw_levels]
+    if missing:
+        problems.append(f"levels: niveau(s) {', '.join(map(str, missing))} ontbreken (de matrix kent 1 t/m 6)")
+
+    areas: dict[str, ResultArea] = {}
+    raw_areas = raw.get("result_areas")
+    if not isinstance(raw_areas, list) or not raw_areas:
+        problems.append("result_areas: ontbreekt of is leeg (verwacht een lijst resultaatgebieden)")
+        raw_areas = []
+    for i, a in enumerate(raw_areas):
+        at = f"result_areas[{i}]"
+        if not isinstance(a, dict):
+            problems.append(f"{at}: verwacht een blok met code, name, domain, stabilisation, tariffs")
+            continue
+        code = a.get("code")
+        at = f"result_areas[{i}] ({code})" if code else at
+        extra = set(a) - {"code", "name", "domain", "stabilisation", "tariffs", "band"}
+        if extra:
+            problems.append(f"{at}: onbekende sleutel(s) {', '.join(sorted(extra))}")
+        if not isinstance(code, str) or not code.strip():
+            problems.append(f"{at}.code: ontbreekt (de code zoals in de toewijzingen, bijv. M1)")
+            continue
+        if code in areas:
+            problems.append(f"{at}.code: '{code}' komt twee keer voor")
+        if not isinstance(a.get("name"), str):
+            problems.append(f"{at}.name: ontbreekt (de Nederlandse naam van het resultaatgebied)")
+        if a.get("domain") not in ("jeugd", "wmo", "beide"):
+            problems.append(f"{at}.domain: '{a.get('domain')}' moet jeugd, wmo of beide zijn")
+        if not isinstance(a.get("stabilisation"), bool):
+            problems.append(f"{at}.stabilisation: verwacht true of false (mag stabilisatie het resultaat zijn?)")
+        tariffs = a.get("tariffs")
+        clean: dict[int, float] = {}
+        if not isinstance(tariffs, dict) or not tariffs:
+            problems.append(f"{at}.tariffs: verwacht per interventieniveau een tarief, bijv. {{1: 275, 2: 410}}")
+        else:
+            for lv, t in tariffs.items():
+                if lv not in LEVELS:
+                    problems.append(f"{at}.tariffs.{lv}: onbekend interventieniveau (1 t/m 6)")
+                elif isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+                    problems.append(f"{at}.tariffs.{lv}: '{t}' is geen bedrag >= 0")
+                else:
+                    clean[int(lv)] = float(t)
+        band = a.get("band")
+        if band is not None and not (isinstance(band, dict) and {"unit", "min", "max"} <= set(band)
+                                     and isinstance(band["min"], (int, float)) and isinstance(band["max"], (int, float))
+                                     and band["min"] <= band["max"]):
+            problems.append(f"{at}.band: verwacht {{unit: dagdelen per week, min: 1, max: 5}} met min <= max")
+            band = None
+        areas[code] = ResultArea(code, str(a.get("name", code)), str(a.get("domain")), bool(a.get("stabilisation")),
+                                 clean, band)
+    if problems:
+        raise ParameterError("de resultatenmatrix klopt niet:\n  - " + "\n  - ".join(problems), where=where,
+                             hint="pas de genoemde regels aan; zie parameters/resultatenmatrix.yaml voor een werkend voorbeeld")
+    return ResultMatrix(str(raw.get("name", "")), str(raw.get("tariff_unit", "euro per maand")), levels, areas, path)
+
+
+def matrix_for(params) -> ResultMatrix | None:
+    """The parameter set's matrix (outcomes.matrix), or None when none is configured."""
+    if not params.outcomes.matrix:
+        return None
+    return load_matrix(params.resolve(params.outcomes.matrix))
+
+
+def check_records(records: pd.DataFrame, matrix: ResultMatrix) -> list[str]:
+    """Dutch notes on records that do not fit the matrix (shown in the notebook, counted as signals)."""
+    notes = []
+    if "result_area" not in records or "intervention_level" not in records:
+        raise DataError("de zorgregistratie heeft geen kolommen result_area en intervention_level",
+                        hint="resultaatmonitoring vraagt toewijzingen met resultaatgebied en interventieniveau; "
+                             "koppel die kolommen onder sources.record_columns")
+    ra = records["result_area"]
+    unknown = ra[ra.notna() & ~ra.isin(list(matrix.areas))].value_counts()
+    if len(unknown):
+        notes.append(f"{int(unknown.sum())} trajecten hebben een resultaatgebied dat niet in de matrix staat "
+                     f"({', '.join(map(str, unknown.index[:8]))}); zij tellen mee onder hun eigen code")
+    if ra.isna().any():
+        notes.append(f"{int(ra.isna().sum())} trajecten hebben geen resultaatgebied (product zonder resultaat)")
+    lv = records["intervention_level"]
+    bad = lv.notna() & ~lv.isin(LEVELS)
+    if bad.any():
+        notes.append(f"{int(bad.sum())} trajecten hebben een interventieniveau buiten 1 t/m 6")
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------
+# Record level (local only)
+def prepare(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, *, return_days: int = 365) -> pd.DataFrame:
+    """Record-level working table: wijk, category, durations, return to care. LOCAL ONLY.
+
+    ``areas`` is indexed by area code with columns level, wijk_code, gemeente_code (a Statistics.areas
+    frame or the Dataset areas set to index code).
+    """
+    check_records(records, matrix)
+    r = records.copy()
+    buurten = areas[areas["level"] == "buurt"]
+    r["wijk_code"] = r["buurt_code"].map(buurten["wijk_code"]).astype("string")
+    r["gemeente_code"] = r["buurt_code"].map(buurten["gemeente_code"]).astype("string")
+    r["result_area"] = r["result_area"].fillna("onbekend")
+    r["intervention_level"] = r["intervention_level"].astype("Int64")
+    result = r["result"].fillna("") if "result" in r else pd.Series("", index=r.index)
+    r["category"] = result.map(CATEGORIES).fillna("geen")
+    r["ended"] = r["end"].notna()
+    r["reached"] = r["category"].isin(["behaald", "stabilisatie"])
+    r["has_result"] = r["category"] != "geen"
+    r["duration_days"] = (r["end"] - r["start"]).dt.days + 1
+    planned = r["planned_end"] if "planned_end" in r else pd.Series(pd.NaT, index=r.index)
+    r["planned_days"] = (planned - r["start"]).dt.days + 1
+    # Return to care: any new start of the same client or the same household within return_days after the end.
+    last = extraction_date(records)
+    r["followed"] = r["ended"] & (r["end"] <= last - pd.Timedelta(days=return_days))
+    ret = _returned(r, return_days, "client_id")
+    if "household_id" in r and r["household_id"].notna().any():
+        ret |= _returned(r, return_days, "household_id")
+    r["returned"] = ret & r["followed"]
+    r["tariff"] = [matrix.tariff(a, lv) if pd.notna(lv) else None
+                   for a, lv in zip(r["result_area"], r["intervention_level"])]
+    r["tariff"] = r["tariff"].astype(float)
+    return r
+
+
+def _returned(r: pd.DataFrame, days: int, by: str) -> pd.Series:
+    """Did the same ``by`` start care within ``days`` after this trajectory's end? (a merge_asof: fast at 100k)"""
+    ended = r.loc[r["ended"] & r[by].notna(), [by, "end"]].reset_index()
+    starts = r.loc[r[by].notna(), [by, "start"]].rename(columns={"start": "next_start"})
+    # the first start strictly after the end: shift by one day and search forward
+    ended["_key"] = ended["end"] + pd.Timedelta(days=1)
+    ended = ended.sort_values("_key")
+    starts = starts.sort_values("next_start")
+    m = pd.merge_asof(ended, starts, left_on="_key", right_on="next_start", by=by, direction="forward")
+    hit = m["next_start"].notna() & (m["next_start"] <= m["end"] + pd.Timedelta(days=days))
+    return pd.Series(hit.to_numpy(), index=m["index"].to_numpy()).reindex(r.index, fill_value=False)
+
+
+def cohort(prep: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The trajectories ended in ``year``: the ones whose results are judged."""
+    return prep[prep["ended"] & (prep["end"].dt.year == year)]
+
+
+def return_cohort(prep: pd.DataFrame, return_days: int = 365) -> pd.DataFrame:
+    """The latest full year of ended trajectories with complete follow-up for return to care."""
+    last = prep["end"].max() if prep["end"].notna().any() else pd.NaT
+    last = max(last, prep["start"].max())
+    cutoff = last - pd.Timedelta(days=return_days)
+    sel = prep["followed"] & (prep["end"] > cutoff - pd.Timedelta(days=365))
+    out = prep[sel]
+    out.attrs["period"] = (cutoff - pd.Timedelta(days=364), cutoff)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregates
+def _counts(c: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    cat = pd.get_dummies(c["category"]).reindex(columns=list(CATEGORY_NL)[:5], fill_value=False).astype(int)
+    cat.columns = [f"n_{x}" for x in cat.columns]
+    t = pd.concat([c[by], cat, c[["cost", "duration_days", "planned_days"]]], axis=1)
+    g = t.groupby(by, observed=True, dropna=False)
+    out = g[[f"n_{x}" for x in list(CATEGORY_NL)[:5]]].sum()
+    out.insert(0, "trajecten", g.size())
+    out["median_days"] = g["duration_days"].median()
+    out["median_planned_days"] = g["planned_days"].median()
+    out["cost_total"] = g["cost"].sum()
+    return out
+
+
+def outcome_table(prep: pd.DataFrame, by, year: int, *, return_days: int = 365) -> pd.DataFrame:
+    """Per group (e.g. result_area x intervention_level x provider x wijk_code) over trajectories ended in ``year``.
+
+    Counts per category, shares of the four results over those with a result (Wilson 95%), the share
+    without a recorded result, *bereikt* = behaald + stabilisatie, median duration against planned,
+    return to care within ``return_days`` (same client or household; the latest fully followed year),
+    cost per trajectory and per reached result. NOT disclosure-controlled: pass through ``disclose``.
+    """
+    by = list(by)
+    c = cohort(prep, year)
+    out = _counts(c, by)
+    out["n_result"] = out["trajecten"] - out["n_geen"]
+    out["n_bereikt"] = out["n_behaald"] + out["n_stabilisatie"]
+    for cat in ("behaald", "deels", "niet", "stabilisatie", "bereikt"):
+        k, n = out[f"n_{cat}"], out["n_result"]
+        out[f"share_{cat}"] = np.where(n > 0, k / n.where(n > 0), np.nan)
+        out[f"{cat}_low"], out[f"{cat}_high"] = wilson(k, n)
+    out["share_geen"] = out["n_geen"] / out["trajecten"]
+    out["geen_low"], out["geen_high"] = wilson(out["n_geen"], out["trajecten"])
+    out["duration_ratio"] = out["median_days"] / out["median_planned_days"]
+    out["cost_per_trajectory"] = out["cost_total"] / out["trajecten"]
+    out["cost_per_reached"] = out["cost_total"] / out["n_bereikt"].where(out["n_bereikt"] > 0)
+    rc = return_cohort(prep, return_days)
+    if len(by):
+        g = rc.groupby(by, observed=True, dropna=False)
+        ret = pd.DataFrame({"n_followed": g.size(), "n_returned": g["returned"].sum()})
+        out = out.join(ret, how="left")
+    else:
+        out["n_followed"], out["n_returned"] = len(rc), int(rc["returned"].sum())
+    out[["n_followed", "n_returned"]] = out[["n_followed", "n_returned"]].fillna(0)
+    out["share_returned"] = out["n_returned"] / out["n_followed"].where(out["n_followed"] > 0)
+    out["returned_low"], out["returned_high"] = wilson(out["n_returned"], out["n_followed"])
+    out.attrs["return_period"] = rc.attrs.get("period")
+    return out.reset_index()
+
+
+def region_total(prep: pd.DataFrame, year: int, *, return_days: int = 365) -> pd.DataFrame:
+    """The same figures for the whole region in one row."""
+    p = prep.assign(_all="regio")
+    return outcome_table(p, ["_all"], year, return_days=return_days).drop(columns="_all")
+
+
+def provider_comparison(prep: pd.DataFrame, year: int, by=("provider",), strata=("result_area", "intervention_level"),
+                        outcome: str = "reached") -> pd.DataFrame:
+    """Observed against expected reached results, adjusted for the mix of result areas and levels.
+
+    Indirect standardisation: the expected number reached for a group is the sum over its trajectories
+    of the region's rate for that trajectory's stratum (result area x level). Under "no difference" the
+    observed minus expected has variance sum p(1-p); the difference in percentage points gets a 95%
+    interval and a sign '+' / '-' only when the interval excludes 0. The raw comparison (own share
+    against the region's share, Wilson interval) is given beside it to show what case mix does.
+    """
+    by, strata = list(by), list(strata)
+    c = cohort(prep, year)
+    c = c[c["has_result"]]
+    y = c[outcome].astype(float)
+    rate = y.groupby([c[s] for s in strata], observed=True, dropna=False).transform("mean")
+    t = pd.DataFrame({**{b: c[b] for b in by}, "y": y, "p": rate, "v": rate * (1 - rate)})
+    g = t.groupby(by, observed=True, dropna=False)
+    out = pd.DataFrame({"n": g.size(), "observed": g["y"].sum(), "expected": g["p"].sum(), "var": g["v"].sum()})
+    region_rate = y.mean() if len(y) else np.nan
+    out["share"] = out["observed"] / out["n"]
+    out["expected_share"] = out["expected"] / out["n"]
+    out["region_share"] = region_rate
+    se = np.sqrt(out["var"]) / out["n"]
+    out["difference"] = out["share"] - out["expected_share"]
+    out["diff_low"] = out["difference"] - Z95 * se
+    out["diff_high"] = out["difference"] + Z95 * se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["oe"] = out["observed"] / out["expected"]
+    out["adjusted_share"] = (out["oe"] * region_rate).clip(upper=1)
+    out["sign"] = np.select([out["var"] <= 0, out["diff_low"] > 0, out["diff_high"] < 0], ["?", "+", "-"], "=")
+    lo, hi = wilson(out["observed"], out["n"])
+    out["raw_sign"] = np.select([lo > region_rate, hi < region_rate], ["+", "-"], "=")
+    return out.drop(columns="var").reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# Family level
+def household_table(prep: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Per household with care in ``year``: trajectories, providers, domains, stapeling, cost, results. LOCAL ONLY.
+
+    Stapeling: two or more trajectories at the same time (on one day), or jeugd and Wmo at the same time;
+    'meerdere aanbieders' counts distinct providers within the year.
+    """
+    first, last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+    until = prep["end"].fillna(extraction_date(prep))
+    act = prep[(prep["start"] <= last) & (until >= first)].copy()
+    act["_s"] = act["start"].clip(lower=first)
+    act["_e"] = until[act.index].clip(upper=last) + pd.Timedelta(days=1)  # first day without care
+    from .sources.records import cost_in_year
+
+    act["_cost"] = cost_in_year(act, year)
+    jeugd = (act["domain"] == "jeugd").astype(int).to_numpy()
+    n = len(act)
+    hh = act["household_id"].fillna(act["client_id"]).astype(str).to_numpy()
+    ev = pd.DataFrame({"hh": np.r_[hh, hh], "date": np.r_[act["_s"].to_numpy(), act["_e"].to_numpy()],
+                       "d": np.r_[np.ones(n, int), -np.ones(n, int)],
+                       "dj": np.r_[jeugd, -jeugd], "dw": np.r_[1 - jeugd, -(1 - jeugd)]})
+    # Ends before starts on the same day; every household's events sum to zero, so one global cumsum
+    # over the sorted events is the running count within each household.
+    ev = ev.sort_values(["hh", "date", "d"], kind="stable")
+    ev["cur"] = ev["d"].cumsum()
+    ev["both"] = (ev["dj"].cumsum() > 0) & (ev["dw"].cumsum() > 0)
+    conc = ev.groupby("hh").agg(max_concurrent=("cur", "max"), both_domains=("both", "any"))
+    act["_hh"] = hh
+    g = act.groupby("_hh")
+    ended = act[act["ended"] & (act["end"].dt.year == year) & act["has_result"]]
+    ge = ended.groupby("_hh")
+    out = pd.DataFrame({
+        "trajectories": g.size(), "providers": g["provider"].nunique(), "domains": g["domain"].nunique(),
+        "cost": g["_cost"].sum(), "wijk_code": g["wijk_code"].last(),
+        "n_result": ge.size(), "n_reached": ge["reached"].sum(),
+    }).join(conc)
+    out[["n_result", "n_reached"]] = out[["n_result", "n_reached"]].fillna(0)
+    out["stapeling"] = (out["max_concurrent"] >= 2) | out["both_domains"]
+    out["multi_provider"] = out["providers"] >= 2
+    return out
+
+
+def stapeling_by_area(households: pd.DataFrame, by: str = "wijk_code") -> pd.DataFrame:
+    """Per area: households in care, with stapeling (and which kind), their costs and results. Not yet disclosed."""
+    h = households.assign(_all="regio") if by == "regio" else households
+    key = "_all" if by == "regio" else by
+    g = h.groupby(key)
+    s = h[h["stapeling"]].groupby(key)
+    o = h[~h["stapeling"]].groupby(key)
+    out = pd.DataFrame({
+        "huishoudens": g.size(),
+        "huishoudens_stapeling": s.size(),
+        "n_concurrent": g["max_concurrent"].apply(lambda x: int((x >= 2).sum())),
+        "n_both_domains": g["both_domains"].sum(),
+        "n_multi_provider": g["multi_provider"].sum(),
+        "cost_per_household_stapeling": s["cost"].sum() / s.size(),
+        "cost_per_household_other": o["cost"].sum() / o.size(),
+        "cost_share_stapeling": s["cost"].sum() / g["cost"].sum(),
+        "n_result_stapeling": s["n_result"].sum(), "n_reached_stapeling": s["n_reached"].sum(),
+        "n_result_other": o["n_result"].sum(), "n_reached_other": o["n_reached"].sum(),
+    }).fillna({"huishoudens_stapeling": 0, "n_result_stapeling": 0, "n_reached_stapeling": 0,
+               "n_result_other": 0, "n_reached_other": 0})
+    out["share_stapeling"] = out["huishoudens_stapeling"] / out["huishoudens"]
+    out["stapeling_low"], out["stapeling_high"] = wilson(out["huishoudens_stapeling"], out["huishoudens"])
+    out["reached_stapeling"] = out["n_reached_stapeling"] / out["n_result_stapeling"].where(out["n_result_stapeling"] > 0)
+    out["reached_other"] = out["n_reached_other"] / out["n_result_other"].where(out["n_result_other"] > 0)
+    out.index.name = "wijk_code" if by != "regio" else "gebied"
+    return out.reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals for a learning system
+SIGNALS = {
+    "herindicatie": "Herindicatie in hetzelfde resultaatgebied",
+    "escalatie": "Opschaling naar niveau 6 (crisis) en terug",
+    "zonder_evaluatie": "Beëindigd zonder (eind)evaluatie",
+    "behaald_doorgezet": "Resultaat behaald, maar de zorg loopt door",
+    "tariefband": "Ingeschaald op tarief in plaats van op resultaat",
+}
+
+
+def _next_in_area(prep: pd.DataFrame) -> pd.DataFrame:
+    """Each trajectory with the next one of the same client in the same result area (by start)."""
+    s = prep.sort_values(["client_id", "result_area", "start"], kind="stable")
+    same = (s["client_id"].shift(-1) == s["client_id"]) & (s["result_area"].shift(-1) == s["result_area"])
+    s = s.assign(next_start=s["start"].shift(-1).where(same), next_level=s["intervention_level"].shift(-1).where(same),
+                 prev_level=s["intervention_level"].shift(1).where(
+                     (s["client_id"].shift(1) == s["client_id"]) & (s["result_area"].shift(1) == s["result_area"])))
+    return s
+
+
+def signals(prep: pd.DataFrame, matrix: ResultMatrix, year: int, *, followup_days: int = 90,
+            by=("result_area",)) -> dict[str, pd.DataFrame]:
+    """Count tables of recurring deviations, per result area (and provider if asked). Not yet disclosed.
+
+    Operational definitions (said in the notebook, too):
+    - herindicatie: ended in ``year``; the same client starts again in the same result area within
+      ``followup_days`` after the end.
+    - escalatie: a trajectory starting in ``year`` at level 6 right after (within ``followup_days``) one
+      below 6 in the same area ('op'); and a trajectory at level 6 followed by one below 6 ('terug').
+    - zonder_evaluatie: ended in ``year`` without an evaluation or a recorded result.
+    - behaald_doorgezet: ended in ``year`` with result behaald, and care in the same area continues
+      (a next trajectory within ``followup_days``).
+    - tariefband: active in ``year`` and placed on a tariff rather than a result: no result area, a
+      code outside the matrix, a level without a tariff for that area, or the crisis level planned
+      longer than its maximum duration.
+    """
+    by = list(by)
+    s = _next_in_area(prep)
+    window = pd.Timedelta(days=followup_days)
+    ended_y = s["ended"] & (s["end"].dt.year == year)
+    follows = s["next_start"].notna() & (s["next_start"] <= s["end"] + window)
+    first, last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+    active = (s["start"] <= last) & (s["end"].isna() | (s["end"] >= first))
+
+    def table(base_mask, flags: dict[str, pd.Series], base_name: str) -> pd.DataFrame:
+        g = s[base_mask].groupby(by, observed=True)
+        out = pd.DataFrame({base_name: g.size()})
+        for name, f in flags.items():
+            out[name] = f[base_mask].groupby([s.loc[base_mask, b] for b in by], observed=True).sum()
+        return out.fillna(0).astype(int).reset_index()
+
+    out = {}
+    out["herindicatie"] = table(ended_y, {"herindicaties": follows}, "beëindigd")
+    started_y = s["start"].between(first, last)
+    crisis = s["intervention_level"] == CRISIS_LEVEL
+    up = started_y & crisis & (s["prev_level"] < CRISIS_LEVEL)
+    nxt_down = crisis & follows & (s["next_level"] < CRISIS_LEVEL)
+    max6 = matrix.levels.get(CRISIS_LEVEL).max_days if CRISIS_LEVEL in matrix.levels else None
+    flags = {"opschaling naar 6": up, "terug van 6": nxt_down & (active | ended_y)}
+    out["escalatie"] = table(active & crisis | up, flags, "trajecten op niveau 6")
+    no_eval = ~s["has_result"]
+    if "evaluated" in s:
+        no_eval |= ~s["evaluated"].fillna(False).astype(bool)
+    out["zonder_evaluatie"] = table(ended_y, {"zonder evaluatie": no_eval}, "beëindigd")
+    behaald = s["category"] == "behaald"
+    out["behaald_doorgezet"] = table(ended_y & behaald, {"zorg loopt door": follows}, "behaald")
+    known = s["result_area"].isin(list(matrix.areas))
+    no_tariff = known & s["tariff"].isna() & s["intervention_level"].notna()
+    too_long = crisis & (s["planned_days"] > max6) if max6 else pd.Series(False, index=s.index)
+    flags = {"zonder resultaatgebied": s["result_area"].eq("onbekend"),
+             "code buiten de matrix": ~known & ~s["result_area"].eq("onbekend"),
+             "niveau zonder tarief": no_tariff,
+             f"crisisniveau langer dan {max6 or '–'} dagen gepland": too_long}
+    flags["totaal (een of meer gronden)"] = np.logical_or.reduce([f.to_numpy() for f in flags.values()])
+    flags = {k: pd.Series(v, index=s.index) for k, v in flags.items()}
+    t = table(active, flags, "actief")
+    out["tariefband"] = t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Disclosure control
+SHARE_GROUPS = {  # share column -> (count column, base column, interval columns)
+    "share_behaald": ("n_behaald", "n_result", ("behaald_low", "behaald_high")),
+    "share_deels": ("n_deels", "n_result", ("deels_low", "deels_high")),
+    "share_niet": ("n_niet", "n_result", ("niet_low", "niet_high")),
+    "share_stabilisatie": ("n_stabilisatie", "n_result", ("stabilisatie_low", "stabilisatie_high")),
+    "share_geen": ("n_geen", "trajecten", ("geen_low", "geen_high")),
+}
+PRIVATE = ("n_behaald", "n_deels", "n_niet", "n_stabilisatie", "n_geen", "n_result", "n_bereikt", "n_followed",
+           "n_returned", "cost_total", "observed", "expected", "n")
+
+
+def disclose(table: pd.DataFrame, settings, count: str = "trajecten") -> pd.DataFrame:
+    """Disclosure control of an outcome table: what may be shown or published.
+
+    Rows under the threshold are suppressed (privacy.suppress_counts). Within a row a share is
+    suppressed when the trajectories it is about, or the rest of the row, are fewer than the threshold.
+    The four results add up to 100% (and bereikt = behaald + stabilisatie), so a hidden share could be
+    derived from the others: with bereikt shown, behaald/stabilisatie and deels/niet are hidden in
+    pairs; otherwise, when exactly one of the four is hidden, the next-smallest is too. Cost per
+    reached result and return shares follow the same rules. The exact counts behind the shares are dropped.
+    """
+    m = settings.min_count
+    fig_cols = [c for c in table.columns if c.startswith(("share_", "median_", "cost_", "duration_"))
+                or c.endswith(("_low", "_high"))]
+    out = suppress_counts(table, [count], settings, fig_cols)
+    row_ok = out["status"] != SUPPRESSED
+    sup = pd.DataFrame(index=out.index)
+    for share, (k, n, _) in SHARE_GROUPS.items():
+        kk, nn = table[k], table[n]
+        sup[share] = (kk < m) | ((nn - kk) < m)
+    kb, nr = table["n_bereikt"], table["n_result"]
+    reached_ok = (kb >= m) & ((nr - kb) >= m)
+    # With bereikt published, behaald + stabilisatie and deels + niet are known sums: hide both of a pair or neither.
+    for x, y in (("share_behaald", "share_stabilisatie"), ("share_deels", "share_niet")):
+        either = reached_ok & (sup[x] | sup[y])
+        sup.loc[either, [x, y]] = True
+    # Otherwise the four results add up to 100%: when exactly one is hidden, hide the next-smallest too.
+    four = ["share_behaald", "share_deels", "share_niet", "share_stabilisatie"]
+    one = sup[four].sum(axis=1) == 1
+    if one.any():
+        counts = table[[SHARE_GROUPS[c][0] for c in four]].set_axis(four, axis=1).astype(float).where(~sup[four])
+        for i, col in counts[one].idxmin(axis=1).items():
+            sup.loc[i, col] = True
+    for share, (_, _, (lo, hi)) in SHARE_GROUPS.items():
+        out.loc[sup[share], [share, lo, hi]] = np.nan
+    out.loc[~reached_ok, ["share_bereikt", "bereikt_low", "bereikt_high", "cost_per_reached"]] = np.nan
+    kr, nf = table["n_returned"], table["n_followed"]
+    bad_ret = (nf < m) | (kr < m) | ((nf - kr) < m)
+    out.loc[bad_ret, ["share_returned", "returned_low", "returned_high"]] = np.nan
+    if settings.round_to:
+        out[count] = (out[count] / settings.round_to).round() * settings.round_to
+    out["status"] = np.where(row_ok, "ok", SUPPRESSED)
+    return out.drop(columns=[c for c in PRIVATE if c in out])
+
+
+def disclose_comparison(comp: pd.DataFrame, settings) -> pd.DataFrame:
+    """Provider comparison as it may be shown: rows under the threshold suppressed; the own share and
+    difference hidden when the reached or not-reached trajectories are fewer than the threshold."""
+    m = settings.min_count
+    out = comp.rename(columns={"n": "trajecten"})
+    figs = ["share", "expected_share", "region_share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]
+    out = suppress_counts(out, ["trajecten"], settings, figs)
+    small = (comp["observed"] < m) | ((comp["n"] - comp["observed"]) < m)
+    out.loc[small, ["share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]] = np.nan
+    out.loc[out["status"] == SUPPRESSED, ["sign", "raw_sign"]] = ""
+    if settings.round_to:
+        out["trajecten"] = (out["trajecten"] / settings.round_to).round() * settings.round_to
+    return out.drop(columns=[c for c in PRIVATE if c in out])
+
+
+def disclose_counts(table: pd.DataFrame, count_columns, settings) -> pd.DataFrame:
+    """A signal or stapeling count table as it may be published: every count below the threshold hidden."""
+    out = table.copy()
+    m = settings.min_count
+    for col in count_columns:
+        v = out[col].astype(float)
+        out[col] = v.where(~(v < m))
+    out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
+    return out
+
+
+def disclose_stapeling(table: pd.DataFrame, settings) -> pd.DataFrame:
+    """Stapeling per area as it may be published: areas with fewer households (in care, or with
+    stapeling, or without) than the threshold are suppressed; sub-counts and result shares likewise."""
+    m = settings.min_count
+    out = suppress_counts(table, ["huishoudens", "huishoudens_stapeling"], settings,
+                          [c for c in table.columns if c.startswith(("share_", "stapeling_", "cost_", "reached_"))])
+    rest = table["huishoudens"] - table["huishoudens_stapeling"]
+    small = rest < m
+    out.loc[small, ["huishoudens_stapeling", "share_stapeling", "stapeling_low", "stapeling_high",
+                    "cost_per_household_other", "cost_share_stapeling"]] = np.nan
+    for col in ("n_concurrent", "n_both_domains", "n_multi_provider"):
+        v = out[col].astype(float)
+        out[col] = v.where(v >= m)
+    for share, k, n in (("reached_stapeling", "n_reached_stapeling", "n_result_stapeling"),
+                        ("reached_other", "n_reached_other", "n_result_other")):
+        out.loc[(table[k] < m) | ((table[n] - table[k]) < m), share] = np.nan
+    out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
+    if settings.round_to:
+        for col in ("huishoudens", "huishoudens_stapeling"):
+            out[col] = (out[col] / settings.round_to).round() * settings.round_to
+    return out.drop(columns=["n_result_stapeling", "n_reached_stapeling", "n_result_other", "n_reached_other"])
