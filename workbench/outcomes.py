@@ -623,3 +623,118 @@ def disclose_stapeling(table: pd.DataFrame, settings) -> pd.DataFrame:
         for col in ("huishoudens", "huishoudens_stapeling"):
             out[col] = (out[col] / settings.round_to).round() * settings.round_to
     return out.drop(columns=["n_result_stapeling", "n_reached_stapeling", "n_result_other", "n_reached_other"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything at once: the bundle the notebook, the provider sheets, publish and the benchmark use
+@dataclass
+class Results:
+    """Disclosure-controlled outcome tables of one parameter set (``prep``/``households`` stay local)."""
+    matrix: ResultMatrix
+    year: int
+    settings: object
+    by_area: pd.DataFrame
+    by_area_level: pd.DataFrame
+    by_provider: pd.DataFrame
+    by_provider_area: pd.DataFrame
+    by_wijk: pd.DataFrame
+    by_area_wijk: pd.DataFrame
+    detail: pd.DataFrame  # result area x level x provider x wijk
+    region: pd.DataFrame
+    comparison_provider: pd.DataFrame
+    comparison_provider_area: pd.DataFrame
+    stapeling: pd.DataFrame
+    stapeling_region: pd.DataFrame
+    signals: dict
+    providers: list
+    return_period: tuple | None
+    notes: list
+    region_label: str = ""
+    attribution: str = ""
+    fictional_note: str | None = None
+    prep: pd.DataFrame | None = field(default=None, repr=False)
+    households: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, year: int, settings, *,
+            return_days: int = 365, followup_days: int = 90) -> Results:
+    """All outcome tables for ``year``, each through disclosure control."""
+    notes = check_records(records, matrix)
+    prep = prepare(records, matrix, areas, return_days=return_days)
+
+    def table(by):
+        return disclose(outcome_table(prep, by, year, return_days=return_days), settings)
+
+    comp_p = disclose_comparison(provider_comparison(prep, year, by=["provider"]), settings)
+    comp_pa = disclose_comparison(provider_comparison(prep, year, by=["provider", "result_area"]), settings)
+    hh = household_table(prep, year)
+    sig = signals(prep, matrix, year, followup_days=followup_days)
+    sig = {k: disclose_counts(v, [c for c in v.columns if c != "result_area"], settings) for k, v in sig.items()}
+    ot = outcome_table(prep, ["result_area"], year, return_days=return_days)
+    return Results(
+        matrix=matrix, year=year, settings=settings,
+        by_area=disclose(ot, settings), by_area_level=table(["result_area", "intervention_level"]),
+        by_provider=table(["provider"]), by_provider_area=table(["result_area", "provider"]),
+        by_wijk=table(["wijk_code"]), by_area_wijk=table(["result_area", "wijk_code"]),
+        detail=table(["result_area", "intervention_level", "provider", "wijk_code"]),
+        region=disclose(region_total(prep, year, return_days=return_days), settings),
+        comparison_provider=comp_p, comparison_provider_area=comp_pa,
+        stapeling=disclose_stapeling(stapeling_by_area(hh), settings),
+        stapeling_region=disclose_stapeling(stapeling_by_area(hh, by="regio"), settings),
+        signals=sig, providers=sorted(cohort(prep, year)["provider"].dropna().unique()),
+        return_period=ot.attrs.get("return_period"), notes=notes, prep=prep, households=hh)
+
+
+def results_for(ds) -> Results:
+    """The outcome bundle of a Dataset (cached on it); DataError when records or matrix are missing."""
+    cached = getattr(ds, "_outcomes_cache", None)
+    if cached is not None:
+        return cached
+    if not ds.has_records:
+        raise DataError("resultaatmonitoring vraagt de eigen zorgregistratie (sources.records)",
+                        hint="zet het pad naar de export onder sources.records in het parameterbestand")
+    matrix = matrix_for(ds.params)
+    if matrix is None:
+        raise ParameterError("er is geen resultatenmatrix ingesteld", where=str(ds.params.path),
+                             hint="zet outcomes.matrix in het parameterbestand (voorbeeld: parameters/resultatenmatrix.yaml)")
+    area_index = pd.concat([s.areas for s in ds.statistics.values()])
+    area_index = area_index[~area_index.index.duplicated(keep="last")]
+    o = ds.params.outcomes
+    res = compute(ds.records, matrix, area_index, ds.records_year, ds.params.privacy,
+                  return_days=o.return_days, followup_days=o.followup_days)
+    res.region_label = ds.params.title or ds.params.name
+    res.attribution = ds.attribution
+    res.fictional_note = ds.attribution if ds.fictional else None
+    ds._outcomes_cache = res
+    return res
+
+
+def published_layers(res: Results) -> dict[str, pd.DataFrame]:
+    """The aggregates the app reads (publish.gpkg): Dutch column names, no record field names.
+
+    resultaten: one row per grouping (result area x provider, x wijk, x level, and margins), 'alle'
+    where a dimension is summed over; stapeling: per wijk and the region.
+    """
+    frames = []
+    for name, t in (("regio", res.region), ("resultaatgebied", res.by_area),
+                    ("resultaatgebied × niveau", res.by_area_level), ("aanbieder", res.by_provider),
+                    ("resultaatgebied × aanbieder", res.by_provider_area), ("wijk", res.by_wijk),
+                    ("resultaatgebied × wijk", res.by_area_wijk)):
+        t = t.copy()
+        for col in ("result_area", "intervention_level", "provider", "wijk_code"):
+            t[col] = t[col].astype("string") if col in t else "alle"
+        frames.append(t.assign(indeling=name))
+    out = pd.concat(frames, ignore_index=True)
+    comp = res.comparison_provider_area.rename(columns={"trajecten": "_n"})
+    comp = pd.concat([comp, res.comparison_provider.assign(result_area="alle").rename(columns={"trajecten": "_n"})])
+    comp = comp[["provider", "result_area", "expected_share", "difference", "diff_low", "diff_high", "sign", "raw_sign"]]
+    out = out.merge(comp.rename(columns={"expected_share": "verwacht_bereikt", "sign": "oordeel",
+                                         "raw_sign": "oordeel_ongecorrigeerd"}),
+                    on=["provider", "result_area"], how="left")
+    out["resultaatgebied_naam"] = [res.matrix.areas[c].name if c in res.matrix.areas else ("alle" if c == "alle" else c)
+                                   for c in out["result_area"]]
+    out = out.rename(columns={"result_area": "resultaatgebied", "intervention_level": "niveau", "provider": "aanbieder"})
+    out["jaar"] = res.year
+    st = pd.concat([res.stapeling, res.stapeling_region.rename(columns={"gebied": "wijk_code"})], ignore_index=True)
+    st["jaar"] = res.year
+    return {"resultaten": out, "stapeling": st}

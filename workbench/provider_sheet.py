@@ -1,0 +1,200 @@
+"""Provider sheets: one standalone Dutch HTML page (and PDF where Chromium is available) per provider,
+for the periodic talk between municipality and provider. Aggregate, disclosure-controlled figures only.
+
+Presentation: every figure arrives from workbench.outcomes, already through disclosure control.
+"""
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .maps import fmt_nl, write_atomic
+
+CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+SIGN_NL = {"+": "+ beter dan verwacht", "-": "− lager dan verwacht", "=": "geen verschil", "?": "niet te toetsen",
+           "": "–"}
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 6px;border-bottom:1px solid #ccc}
+.sub{color:#555;margin:0 0 12px} .banner{background:#fff3cd;border:1px solid #e0b100;padding:6px 10px;border-radius:6px;font-weight:600}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0} th,td{padding:4px 6px;border-bottom:1px solid #e4e4e4;text-align:right}
+th{background:#f4f4f4;font-weight:600} td:first-child,th:first-child{text-align:left}
+.plus{background:#c6dbef} .minus{background:#f4c7c3} .supp{color:#888;font-style:italic}
+.note{font-size:12px;color:#555} ul{margin:4px 0 4px 18px;padding:0}
+@media print{body{margin:0;max-width:none} h2{page-break-after:avoid} table{page-break-inside:auto}}
+"""
+
+
+def slug(name: str) -> str:
+    """A file name for a provider: lower case ASCII, words joined by '-'."""
+    s = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "aanbieder"
+
+
+def _pct(v, d: int = 0) -> str:
+    return "onderdrukt" if pd.isna(v) else fmt_nl(100 * v, d, "%")
+
+
+def _cell(text: str, cls: str = "") -> str:
+    if text == "onderdrukt":
+        cls = (cls + " supp").strip()
+    return f'<td class="{cls}">{html.escape(text)}</td>' if cls else f"<td>{html.escape(text)}</td>"
+
+
+def _count(v) -> str:
+    """A count cell: the audit and the tests look for class 'count'; never a figure below the threshold."""
+    if pd.isna(v):
+        return '<td class="count supp">onderdrukt</td>'
+    return f'<td class="count" data-count="{int(v)}">{fmt_nl(v, 0)}</td>'
+
+
+def _sign_cell(sign) -> str:
+    sign = sign if isinstance(sign, str) else ""
+    cls = {"+": "plus", "-": "minus"}.get(sign, "")
+    return _cell(SIGN_NL.get(sign, sign), cls)
+
+
+def _diff(row) -> str:
+    if pd.isna(row.get("difference")):
+        return "onderdrukt" if row.get("status") == "suppressed" or pd.isna(row.get("share")) else "–"
+    return (f"{fmt_nl(100 * row['difference'], 1)} pp ({fmt_nl(100 * row['diff_low'], 1)} tot "
+            f"{fmt_nl(100 * row['diff_high'], 1)})")
+
+
+def _days(v) -> str:
+    return "onderdrukt" if pd.isna(v) else fmt_nl(v, 0)
+
+
+def _euro(v) -> str:
+    return "onderdrukt" if pd.isna(v) else fmt_nl(v, 0, "euro")
+
+
+def render_sheet(provider: str, res) -> str:
+    """The sheet of one provider from an outcomes.Results bundle (disclosed tables only)."""
+    m = res.settings.min_count
+    comp_all = res.comparison_provider[res.comparison_provider["provider"] == provider]
+    comp_area = res.comparison_provider_area[res.comparison_provider_area["provider"] == provider].set_index("result_area")
+    own = res.by_provider_area[res.by_provider_area["provider"] == provider].set_index("result_area")
+    own_total = res.by_provider[res.by_provider["provider"] == provider]
+    region = res.by_area.set_index("result_area")
+    parts = [f"<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">"
+             f"<title>Resultaten {html.escape(provider)} {res.year}</title><style>{_CSS}</style></head><body>"]
+    if res.fictional_note:
+        parts.append(f'<p class="banner" data-testid="fictional">⚠ {html.escape(res.fictional_note)}</p>')
+    parts.append(f"<h1>Resultaten {html.escape(provider)}, {res.year}</h1>"
+                 f'<p class="sub">{html.escape(res.region_label)} · trajecten beëindigd in {res.year} · '
+                 f"voor het periodieke gesprek tussen gemeente en aanbieder</p>")
+    parts.append("<h2>In het kort</h2><table><tr><th>Wat</th><th>Trajecten</th><th>Resultaat bereikt</th>"
+                 "<th>Verwacht bij uw mix</th><th>Regio (ongecorrigeerd)</th><th>Verschil met verwacht (95%-interval)</th>"
+                 "<th>Oordeel</th><th>Zonder resultaat vastgelegd</th><th>Terugkeer binnen 12 mnd</th>"
+                 "<th>Kosten per traject</th><th>Kosten per bereikt resultaat</th></tr>")
+    if len(comp_all):
+        c = comp_all.iloc[0]
+        o = own_total.iloc[0] if len(own_total) else pd.Series(dtype=object)
+        parts.append("<tr>" + _cell("Alle resultaatgebieden") + _count(c["trajecten"]) + _cell(_pct(c["share"]))
+                     + _cell(_pct(c["expected_share"])) + _cell(_pct(c["region_share"])) + _cell(_diff(c))
+                     + _sign_cell(c["sign"]) + _cell(_pct(o.get("share_geen")))
+                     + _cell(_pct(o.get("share_returned"))) + _cell(_euro(o.get("cost_per_trajectory")))
+                     + _cell(_euro(o.get("cost_per_reached"))) + "</tr>")
+    parts.append("</table>")
+    parts.append("<h2>Per resultaatgebied, vergeleken met de regio</h2>"
+                 "<table><tr><th>Resultaatgebied</th><th>Trajecten</th><th>Behaald</th><th>Deels</th><th>Niet behaald</th>"
+                 "<th>Stabilisatie</th><th>Bereikt</th><th>Verwacht bij uw niveaus</th><th>Regio bereikt</th>"
+                 "<th>Verschil (95%-interval)</th><th>Oordeel</th><th>Mediane duur (dagen)</th><th>Gepland (dagen)</th>"
+                 "<th>Terugkeer 12 mnd</th><th>Regio terugkeer</th><th>Kosten per traject</th><th>Regio</th></tr>")
+    for area in sorted(set(own.index) | set(comp_area.index)):
+        o = own.loc[area] if area in own.index else pd.Series(dtype=object)
+        c = comp_area.loc[area] if area in comp_area.index else pd.Series(dtype=object)
+        r = region.loc[area] if area in region.index else pd.Series(dtype=object)
+        parts.append("<tr>" + _cell(res.matrix.label(area)) + _count(o.get("trajecten"))
+                     + "".join(_cell(_pct(o.get(f"share_{k}"))) for k in ("behaald", "deels", "niet", "stabilisatie", "bereikt"))
+                     + _cell(_pct(c.get("expected_share"))) + _cell(_pct(r.get("share_bereikt")))
+                     + _cell(_diff(c) if len(c) else "–") + _sign_cell(c.get("sign", ""))
+                     + _cell(_days(o.get("median_days"))) + _cell(_days(o.get("median_planned_days")))
+                     + _cell(_pct(o.get("share_returned"))) + _cell(_pct(r.get("share_returned")))
+                     + _cell(_euro(o.get("cost_per_trajectory"))) + _cell(_euro(r.get("cost_per_trajectory"))) + "</tr>")
+    parts.append("</table>")
+    rp = res.return_period
+    period = f"{rp[0]:%d-%m-%Y} t/m {rp[1]:%d-%m-%Y}" if rp else "de laatste volledig gevolgde periode"
+    parts.append(
+        "<h2>Zo lees je dit</h2><ul>"
+        "<li><b>Bereikt</b> = behaald of stabilisatie. Stabilisatie (verslechtering voorkomen, behouden) is een "
+        "resultaat, nooit een mislukking. Aandelen zijn van de beëindigde trajecten waarvan een resultaat is vastgelegd.</li>"
+        "<li><b>Verwacht bij uw mix</b>: het aandeel bereikt dat u zou halen als elk van uw trajecten het "
+        "regiogemiddelde van zijn eigen resultaatgebied en interventieniveau haalde. Een aanbieder met veel lichte "
+        "trajecten wordt zo niet beloond, een aanbieder met zware trajecten niet gestraft (indirecte standaardisatie).</li>"
+        "<li><b>Oordeel</b>: + of − alleen als het 95%-interval van het verschil met verwacht de nul uitsluit; "
+        "anders ‘geen verschil’. Bij veel vergelijkingen tegelijk valt af en toe een + of − door toeval: "
+        "bespreek het verhaal erachter (tellen én vertellen).</li>"
+        f"<li><b>Terugkeer</b>: nieuwe zorg voor dezelfde cliënt of hetzelfde huishouden binnen 12 maanden na het einde, "
+        f"gemeten over trajecten beëindigd van {period} (die zijn een heel jaar gevolgd).</li>"
+        f"<li><b>onderdrukt</b>: gebaseerd op (of onthult) minder dan {m} trajecten; zo blijft niemand herkenbaar. "
+        "Alleen optellingen, nooit gegevens over personen.</li></ul>")
+    parts.append(f'<p class="note">{html.escape(res.attribution)} · resultatenmatrix: {html.escape(res.matrix.name)}</p>')
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def find_chromium() -> str | None:
+    for c in CHROMIUM:
+        p = shutil.which(c) if not os.path.isabs(c) else (c if os.path.exists(c) else None)
+        if p:
+            return p
+    return None
+
+
+def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 60) -> None:
+    """Print a sheet to PDF with headless Chromium; the PDF appears complete or not at all."""
+    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{pdf_path.name}.", suffix=".tmp")
+    os.close(fd)
+    with tempfile.TemporaryDirectory() as profile:
+        try:
+            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                            f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
+                           check=True, capture_output=True, timeout=timeout)
+            if os.path.getsize(tmp) == 0:
+                raise RuntimeError("Chromium schreef een leeg bestand")
+            os.replace(tmp, pdf_path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list[str]]:
+    """Write aanbieders/<slug>.html (and .pdf) for every provider into ``output_dir``; returns paths and notes."""
+    folder = Path(output_dir) / "aanbieders"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, notes = [], []
+    chromium = find_chromium() if pdf else None
+    if pdf and not chromium:
+        notes.append("Geen Chromium gevonden: alleen HTML-bladen (PDF overgeslagen).")
+    for provider in res.providers:
+        path = folder / f"{slug(provider)}.html"
+        write_atomic(path, render_sheet(provider, res))
+        paths.append(path)
+    if chromium:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(path: Path):
+            try:
+                html_to_pdf(path, path.with_suffix(".pdf"), chromium)
+                return path.with_suffix(".pdf"), None
+            except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
+                return None, f"PDF van {path.stem} mislukt ({type(exc).__name__}); het HTML-blad staat er wel."
+
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Chromium start-up dominates; two at a time
+            for pdf_path, note in pool.map(one, list(paths)):
+                if pdf_path:
+                    paths.append(pdf_path)
+                if note:
+                    notes.append(note)
+    return paths, notes
