@@ -140,4 +140,90 @@ notebook("03_zorgkosten", [
            "productcategorieën.\n"
            "- Kosten zeggen niets over resultaat; daarvoor is cluster 5 (maatschappelijk resultaat)."),
 ])
+notebook("05_resultaten", [
+    ("md", "# Resultaten van resultaatgericht inkopen\n\n"
+           "Gemeenten die zorg inkopen op resultaat (resultaatgebieden, interventieniveaus, een resultatenplan per "
+           "inwoner) zeggen zelf dat het **monitoren van resultaten** de zwakke plek is: evaluaties ontbreken, "
+           "herindicaties komen als verrassing, stabilisatie kon niet eens als resultaat worden vastgelegd en het gesprek "
+           "met aanbieders mist gedeelde cijfers. Dit notebook maakt die cijfers uit de **eigen zorgregistratie** "
+           "(cluster 5, maatschappelijk resultaat).\n\n"
+           "- **Bereikt** = *behaald* of *stabilisatie*. Stabilisatie (behouden, verslechtering voorkomen) is een "
+           "resultaat op zich en telt **nooit** als niet behaald.\n"
+           "- Aandelen zijn van de trajecten die in het jaar zijn **beëindigd** en waarvan een resultaat is vastgelegd; "
+           "het aandeel *zonder resultaat* staat ernaast.\n"
+           "- Elk aandeel heeft een 95%-interval (Wilson). Cijfers over minder trajecten dan de onthullingsdrempel, "
+           "of cijfers waaruit zo'n klein aantal te herleiden is, staan er als **onderdrukt** — nooit als nul."),
+    ("code", PARAMS + "\naanbieder_pdf = True  # ook PDF-versies van de aanbiedersbladen (als Chromium er is)", "parameters"),
+    ("code", LOAD + "\nheeft_registratie = wb.report.needs_records(ds)\n"
+             "if heeft_registratie:\n    res = wb.outcomes.results_for(ds)\n"
+             "    for note in res.notes:\n        print('Let op:', note)"),
+    ("md", "## De resultatenmatrix\n\nDe resultaatgebieden, of stabilisatie er het beoogde resultaat mag zijn, en de "
+           "tarieven per interventieniveau (niveau 6 = crisis: kort van opzet). De matrix staat in een eigen bestand "
+           "(`outcomes.matrix` in het parameterbestand), zodat de werkgroep hem kan aanpassen zonder code."),
+    ("code", "if heeft_registratie:\n    display(wb.report.result_matrix(ds))"),
+    ("md", "## Per resultaatgebied\n\nDe regio als geheel: hoeveel trajecten eindigden, met welk resultaat, hoe lang ze "
+           "duurden tegen de geplande duur, hoe vaak cliënt of huishouden binnen 12 maanden terugkwam, en wat een traject "
+           "en een bereikt resultaat kostte. *Terugkeer* wordt gemeten over de laatste periode die een heel jaar gevolgd is."),
+    ("code", "if heeft_registratie:\n    print('Terugkeer gemeten over trajecten beëindigd van', *[f'{d:%d-%m-%Y}' for d in res.return_period])\n"
+             "    display(wb.report.outcome_view(res.region))\n"
+             "    display(wb.report.outcome_view(res.by_area, res.matrix))"),
+    ("md", "## Per interventieniveau\n\nHoe zwaarder het niveau, hoe minder vaak een resultaat *behaald* wordt en hoe vaker "
+           "stabilisatie het resultaat is. Daarom kun je aanbieders niet zonder meer op hun ruwe aandelen vergelijken."),
+    ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(res.by_area_level, res.matrix))"),
+    ("md", "## Aanbieders, gecorrigeerd voor hun mix\n\n"
+           "Een aanbieder met veel lichte trajecten haalt vanzelf vaker een resultaat. Daarom krijgt elk traject de "
+           "**verwachte** kans op een bereikt resultaat: het regiogemiddelde van zijn eigen resultaatgebied en "
+           "interventieniveau (*indirecte standaardisatie*). Het verschil tussen het eigen aandeel en dat verwachte "
+           "aandeel, met een 95%-interval, geeft het **oordeel**: + of − alleen als het interval de nul uitsluit. "
+           "Het *ruwe* oordeel (eigen aandeel tegen het regiogemiddelde) staat ernaast om te laten zien wat de "
+           "correctie doet. Let op: bij veel vergelijkingen tegelijk valt af en toe een + of − door toeval, en een grote "
+           "aanbieder die achterblijft trekt het regiogemiddelde omlaag, zodat anderen in hetzelfde gebied iets gunstiger "
+           "uitvallen."),
+    ("code", "if heeft_registratie:\n    display(wb.report.comparison_view(res.comparison_provider))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.comparison_view(res.comparison_provider_area, res.matrix))"),
+    ("md", "## Per wijk\n\nHet aandeel bereikte resultaten per wijk van de cliënt (de kaart) en de tabel per resultaatgebied "
+           "en wijk. Kleine wijken vallen vaak onder de drempel."),
+    ("code", "if heeft_registratie:\n    kaart = wb.report.results_map(ds, 'share_bereikt')\n"
+             "    wb.report.save(kaart, output_dir, 'resultatenkaart_bereikt.html')\n    display(kaart)"),
+    ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(res.by_wijk))"),
+    ("md", "## De volledige uitsplitsing\n\nResultaatgebied × niveau × aanbieder × wijk: de tabel voor wie wil doorzoeken. "
+           "Hier is het meeste onderdrukt; alleen de rijen met genoeg trajecten staan er."),
+    ("code", "if heeft_registratie:\n    d = res.detail[res.detail['status'] == 'ok']\n"
+             "    print(f'{len(d)} van {len(res.detail)} combinaties boven de drempel')\n"
+             "    display(wb.report.outcome_view(d, res.matrix))"),
+    ("md", "## Het gezin: stapeling\n\nResultaten horen net zo goed bij een gezin als bij één kind (*één gezin, één plan*). "
+           "Een huishouden heeft **stapeling** als het op een dag twee of meer trajecten tegelijk heeft, of jeugdhulp en "
+           "Wmo tegelijk. *Meerdere aanbieders* telt de aanbieders binnen het jaar. Per wijk: hoeveel huishoudens in zorg, "
+           "welk deel met stapeling, hun kosten per huishouden in het jaar, en het aandeel bereikte resultaten van "
+           "huishoudens met en zonder stapeling."),
+    ("code", "if heeft_registratie:\n    display(res.stapeling_region.round(2))\n    display(res.stapeling.round(2))"),
+    ("code", "if heeft_registratie:\n    kaart = wb.report.results_map(ds, 'share_stapeling')\n"
+             "    wb.report.save(kaart, output_dir, 'stapelingskaart.html')\n    display(kaart)"),
+    ("md", "## Signalen voor de werkgroep resultatenmatrix\n\n"
+           "Afwijkingen die steeds terugkomen, geteld per resultaatgebied (aantallen onder de drempel onderdrukt). "
+           "Zo zijn ze gedefinieerd:\n\n"
+           "- **Herindicatie in hetzelfde resultaatgebied**: een traject eindigde in het jaar en dezelfde cliënt begon "
+           "binnen `followup_days` (standaard 90) dagen opnieuw in hetzelfde resultaatgebied.\n"
+           "- **Opschaling naar niveau 6 (crisis) en terug**: een traject op niveau 6 direct na een lager niveau in "
+           "hetzelfde gebied (*opschaling*), en een traject op niveau 6 gevolgd door een lager niveau (*terug*). Niveau 6 "
+           "hoort kort te zijn; veel trajecten op 6 zonder *terug* is een signaal.\n"
+           "- **Beëindigd zonder (eind)evaluatie**: geen evaluatie of geen resultaat vastgelegd.\n"
+           "- **Resultaat behaald, maar de zorg loopt door**: resultaat *behaald* en toch binnen `followup_days` dagen "
+           "een nieuw traject in hetzelfde gebied.\n"
+           "- **Ingeschaald op tarief in plaats van op resultaat**: een actief traject zonder resultaatgebied, met een "
+           "code die niet in de matrix staat, op een niveau waarvoor de matrix geen tarief kent, of op het crisisniveau "
+           "met een geplande duur langer dan de matrix toestaat (het crisistarief als tariefband gebruikt, zoals bij het "
+           "omkatten naar niveau 6 terwijl niveau 4 paste)."),
+    ("code", "if heeft_registratie:\n    wb.report.signal_tables(ds)"),
+    ("md", "## Aanbiedersbladen\n\nVoor elke aanbieder een los blad (HTML, en PDF als Chromium beschikbaar is) voor het "
+           "periodieke gesprek: de resultaten per resultaatgebied tegen de regio, gecorrigeerd voor de mix, met volumes, "
+           "duur, terugkeer en kosten. Alleen optellingen, met dezelfde onthullingsregels. Ze staan in de map "
+           "`aanbieders/` van de run."),
+    ("code", "if heeft_registratie:\n    display(wb.report.provider_sheets(ds, output_dir, pdf=aanbieder_pdf))"),
+    ("md", "## Zo lees je dit niet\n\n"
+           "- Een − is een vraag, geen oordeel: bespreek het verhaal erachter met de aanbieder en de toegang "
+           "(*tellen én vertellen*). De correctie kent alleen resultaatgebied en niveau, niet alles wat een cliënt zwaarder maakt.\n"
+           "- *Geen verschil* betekent: niet groter dan toeval bij dit aantal trajecten.\n"
+           "- Een hoog aandeel *zonder resultaat* maakt alle andere aandelen onzekerder: ontbrekende evaluaties zijn zelf een signaal."),
+])
 print("notebooks written to", HERE)

@@ -18,7 +18,7 @@ import pyogrio
 from . import costs, risk
 from .privacy import SUPPRESSED, publishable, suppress_counts
 
-LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "meta")
+LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "meta", "resultaten", "stapeling")
 
 
 def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
@@ -69,6 +69,15 @@ def cost_table(ds) -> pd.DataFrame:
     return by_area
 
 
+def outcome_layers(ds) -> dict[str, pd.DataFrame]:
+    """resultaten and stapeling (workbench.outcomes, disclosure-controlled) when records and a matrix exist."""
+    if not ds.has_records or not ds.params.outcomes.matrix:
+        return {}
+    from . import outcomes
+
+    return outcomes.published_layers(outcomes.results_for(ds))
+
+
 def write_publish(ds, path: Path, run_id: str = "") -> dict:
     """Write every layer to a temporary file and move it into place when complete."""
     path = Path(path)
@@ -77,6 +86,7 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     pub = pub[pub["code"].isin(codes)]
     scored, models, _ = risk_tables(ds)
     kosten = cost_table(ds)
+    extra = outcome_layers(ds)
     gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
                                  "records", "note"],
@@ -89,14 +99,15 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     try:
         gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG")
         for name, table in (("indicatoren", pub), ("risico", scored), ("kosten", kosten), ("modellen", models),
-                            ("meta", meta)):
+                            ("meta", meta), *extra.items()):
             if len(table):
                 pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return {"layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
-                                      ("kosten", kosten), ("modellen", models), ("meta", meta)) if len(t)]}
+                                      ("kosten", kosten), ("modellen", models), ("meta", meta), *extra.items())
+                       if len(t)]}
 
 
 def read_layer(path: Path, layer: str) -> pd.DataFrame:

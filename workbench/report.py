@@ -233,3 +233,109 @@ def save(m, output_dir, filename: str) -> Path | None:
     if not output_dir:
         return None
     return maps.save_map(m, Path(output_dir) / filename)
+
+
+# --- Results monitoring (resultaatgericht inkopen; workbench.outcomes) --------------------------------
+RESULT_COLUMNS_NL = {
+    "result_area": "resultaatgebied", "intervention_level": "niveau", "provider": "aanbieder", "wijk_code": "wijk",
+    "trajecten": "trajecten", "share_behaald": "behaald", "share_deels": "deels", "share_niet": "niet behaald",
+    "share_stabilisatie": "stabilisatie", "share_bereikt": "bereikt", "share_geen": "zonder resultaat",
+    "median_days": "mediane duur (d)", "median_planned_days": "gepland (d)", "share_returned": "terugkeer 12 mnd",
+    "cost_per_trajectory": "kosten per traject", "cost_per_reached": "kosten per bereikt resultaat",
+}
+
+
+def _results(ds):
+    from . import outcomes
+
+    return outcomes.results_for(ds)
+
+
+def result_matrix(ds) -> pd.DataFrame:
+    """The configured result matrix: areas, stabilisation allowed, tariffs per level."""
+    return _results(ds).matrix.table()
+
+
+def outcome_view(table: pd.DataFrame, names=None) -> pd.DataFrame:
+    """A disclosed outcome table for reading: Dutch headers, percentages, 'onderdrukt' instead of blanks."""
+    cols = [c for c in RESULT_COLUMNS_NL if c in table]
+    t = table[cols].copy()
+    status = table["status"]
+    for c in cols:
+        if c.startswith("share_"):
+            t[c] = suppressed_text(t[c], status, lambda v: maps.fmt_nl(100 * v, 0, "%"))
+        elif c.startswith("cost_"):
+            t[c] = suppressed_text(t[c], status, lambda v: maps.fmt_nl(v, 0, "euro"))
+        elif c in ("median_days", "median_planned_days", "trajecten"):
+            t[c] = suppressed_text(t[c], status, lambda v: maps.fmt_nl(v, 0))
+    if names is not None and "result_area" in t:
+        t["result_area"] = [names.label(c) for c in t["result_area"]]
+    return t.rename(columns=RESULT_COLUMNS_NL)
+
+
+def suppressed_text(values: pd.Series, status: pd.Series, fmt) -> list[str]:
+    """'onderdrukt' for a hidden figure (row or cell), never a blank or a zero."""
+    return ["onderdrukt" if (s == "suppressed" or pd.isna(v)) else fmt(v) for v, s in zip(values, status)]
+
+
+def comparison_view(comp: pd.DataFrame, names=None) -> pd.DataFrame:
+    """Provider comparison for reading: own share, expected at its mix, difference with interval, + / −."""
+    t = pd.DataFrame({
+        "aanbieder": comp["provider"],
+        **({"resultaatgebied": [names.label(c) if names else c for c in comp["result_area"]]} if "result_area" in comp else {}),
+        "trajecten": suppressed_text(comp["trajecten"], comp["status"], lambda v: maps.fmt_nl(v, 0)),
+        "bereikt": suppressed_text(comp["share"], comp["status"], lambda v: maps.fmt_nl(100 * v, 0, "%")),
+        "verwacht bij mix": suppressed_text(comp["expected_share"], comp["status"], lambda v: maps.fmt_nl(100 * v, 0, "%")),
+        "verschil (pp)": [("onderdrukt" if pd.isna(d) else f"{maps.fmt_nl(100 * d, 1)} ({maps.fmt_nl(100 * lo, 1)} tot {maps.fmt_nl(100 * hi, 1)})")
+                          for d, lo, hi in zip(comp["difference"], comp["diff_low"], comp["diff_high"])],
+        "oordeel (gecorrigeerd)": comp["sign"].map({"+": "+", "-": "−", "=": "=", "?": "?"}).fillna(""),
+        "oordeel (ruw)": comp["raw_sign"].map({"+": "+", "-": "−", "=": "=", "?": "?"}).fillna(""),
+    })
+    return t
+
+
+def results_map(ds, column: str = "share_bereikt"):
+    """Wijk map of reached results or of stapeling (share of households in care), suppressed in grey."""
+    res = _results(ds)
+    if column == "share_stapeling":
+        t = res.stapeling.set_index("wijk_code")
+        label, sub = "Huishoudens met stapeling", "aandeel van de huishoudens in zorg met meerdere trajecten of jeugd én Wmo tegelijk"
+        extra = [("huishoudens", "Huishoudens in zorg", "")]
+    else:
+        t = res.by_wijk.set_index("wijk_code")
+        label, sub = "Resultaat bereikt", f"aandeel behaald of stabilisatie van de trajecten beëindigd in {res.year}"
+        extra = [("trajecten", "Beëindigde trajecten", "")]
+    t = t.assign(**{column: t[column] * 100})
+    return maps.value_map(t, geometry(ds, "wijk"), column=column, label=label, unit="%", year=res.year,
+                          subtitle=f"Uit de eigen zorgregistratie: {sub}. Onderdrukt waar de aantallen klein zijn.",
+                          extra=extra, attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+
+
+def signal_tables(ds) -> None:
+    """Each signal as its own count table, for the matrix working group (small counts hidden)."""
+    from .outcomes import SIGNALS
+
+    res = _results(ds)
+    for key, table in res.signals.items():
+        display(Markdown(f"**{SIGNALS[key]}**"))
+        t = table.copy()
+        t["result_area"] = [res.matrix.label(c) for c in t["result_area"]]
+        for c in t.columns:
+            if c not in ("result_area", "status"):
+                t[c] = ["onderdrukt" if pd.isna(v) else maps.fmt_nl(v, 0) for v in t[c]]
+        display(t.drop(columns="status").rename(columns={"result_area": "resultaatgebied"}).style.hide(axis="index"))
+
+
+def provider_sheets(ds, output_dir, pdf: bool = True) -> pd.DataFrame:
+    """Write one sheet per provider into the run folder (aanbieders/); returns what was written."""
+    from . import provider_sheet
+
+    res = _results(ds)
+    if not output_dir:
+        display(Markdown("*Aanbiedersbladen worden alleen bij een run (`workbench run`) weggeschreven.*"))
+        return pd.DataFrame()
+    paths, notes = provider_sheet.write_sheets(res, output_dir, pdf=pdf)
+    for n in notes:
+        display(Markdown(f"> {n}"))
+    return pd.DataFrame({"bestand": [str(p.relative_to(Path(output_dir))) for p in paths],
+                         "grootte (kB)": [round(p.stat().st_size / 1024, 1) for p in paths]})
