@@ -27,7 +27,7 @@ _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 6px;border-bottom:1px solid #ccc}
 .sub{color:#555;margin:0 0 12px} .banner{background:#fff3cd;border:1px solid #e0b100;padding:6px 10px;border-radius:6px;font-weight:600}
-table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0} th,td{padding:4px 6px;border-bottom:1px solid #e4e4e4;text-align:right}
+.wrap{overflow-x:auto} table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0} th,td{padding:4px 6px;border-bottom:1px solid #e4e4e4;text-align:right}
 th{background:#f4f4f4;font-weight:600} td:first-child,th:first-child{text-align:left}
 .plus{background:#c6dbef} .minus{background:#f4c7c3} .supp{color:#888;font-style:italic}
 .note{font-size:12px;color:#555} ul{margin:4px 0 4px 18px;padding:0}
