@@ -176,3 +176,20 @@ def test_demo_run_has_results_notebook_sheets_and_layers(demo_run):
     assert (path / "resultatenkaart_bereikt.html").exists() and (path / "stapelingskaart.html").exists()
     layers = {name for name, _ in pyogrio.list_layers(path / "publish.gpkg")}
     assert {"resultaten", "stapeling"} <= layers
+
+
+@pytest.mark.slow
+def test_results_app_view_reads_only_published_layers(demo_run, truth):
+    from workbench.app.results import ResultsData, results_view
+
+    gpkg = demo_run.path / "publish.gpkg"
+    view = results_view(gpkg)
+    assert view.children
+    data = ResultsData(gpkg)
+    low = truth["lower_results"]
+    t = data.table(low["result_area"], "alle")
+    row = t.set_index("aanbieder").loc[low["provider"]]
+    assert row["oordeel"] == "-"
+    mine = data.table("alle", low["provider"])
+    assert len(mine) > 1 and "Alle resultaatgebieden" in set(mine["_label"])
+    assert "srcdoc" in data.map_html("stapeling", "alle") and "onderdrukt" in data.map_html("bereikt", "J4")
