@@ -62,7 +62,8 @@ def geometry(ds, level: str | None = None) -> gpd.GeoDataFrame:
 
 
 def gemeente_outline(ds) -> gpd.GeoDataFrame:
-    return geometry(ds, "gemeente")
+    """Gemeente borders drawn on top of wijk and buurt maps."""
+    return geometry(ds, "gemeente")[["geometry"]]
 
 
 def comparison_table(ds, level: str | None = None, year: int | None = None, clusters=(1, 2, 3, 4, 5)):
@@ -120,7 +121,8 @@ def style_comparison(df: pd.DataFrame, ds):
 def indicator_map(ds, indicator_id: str, mode: str = "value", level: str | None = None, year: int | None = None):
     ind = ds.catalog[indicator_id]
     return maps.indicator_map(published_indicators(ds), geometry(ds, level), ind, year or ds.year, mode=mode,
-                              attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+                              attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None,
+                              outline=gemeente_outline(ds))
 
 
 def risk_results(ds, domain: str):
@@ -153,7 +155,7 @@ def risk_map(ds, domain: str, level: str | None = None):
     d = risk.DOMAINS[domain]
     return maps.risk_map(scored, geometry(ds, level), domain_label=d["label"], exposure_label=d["exposure_label"],
                          year=ds.year, attribution=ds.attribution,
-                         fictional_note=ds.attribution if ds.fictional else None)
+                         fictional_note=ds.attribution if ds.fictional else None, outline=gemeente_outline(ds))
 
 
 def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
@@ -212,7 +214,8 @@ def cost_map(ds, column: str, level: str | None = None):
     return maps.value_map(t, geometry(ds, level), column=column, label=label, unit="euro", year=ds.records_year,
                           subtitle=f"Uit de eigen zorgregistratie: {sub}. Kosten naar rato van de dagen in het jaar.",
                           extra=[("clients_jeugd", "Jeugdigen in zorg", ""), ("clients_wmo", "Wmo-cliënten", "")],
-                          attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+                          attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None,
+                          outline=gemeente_outline(ds))
 
 
 def product_table(ds, level: str | None = None) -> pd.DataFrame:
