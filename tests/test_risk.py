@@ -212,3 +212,52 @@ def test_composite_suppressed_values_do_not_rank():
     tidy.loc[(tidy["code"] == codes[0]) & (tidy["indicator"] == "sociaal_minimum"), ["value", "status"]] = [np.nan, "suppressed"]
     out = risk.composite_scores(tidy, CATALOG, codes, codes, 2023, {"2": 1.0}, pop, 100)
     assert out.loc[codes[0], "status"] == risk.STATUS_MISSING
+
+
+# --- real data: Amsterdam 2019 (CBS KWB, OData TypedDataSet export) ---------------------------------
+
+AMSTERDAM = "cbs_odata/84583NED_TypedDataSet_GM0363_Amsterdam_2019.csv"
+
+
+@pytest.fixture(scope="module")
+def amsterdam():
+    from conftest import realdata
+    from workbench.indicators import build_indicators
+    from workbench.sources.common import statistics_from_frame
+
+    path = realdata(AMSTERDAM)
+    df = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str)
+    stats = statistics_from_frame(df, CATALOG, "odata", code_col="Codering_3", name_col="WijkenEnBuurten", year=2019,
+                                  source=path.name, where=str(path))
+    return build_indicators({2019: stats}, CATALOG, stats.areas), stats.areas
+
+
+@pytest.mark.parametrize("domain,factors", [
+    ("jeugd", ["sociaal_minimum", "bijstand", "laag_opgeleid"]),
+    ("wmo", ["aandeel_65plus", "eenpersoonshuishoudens", "sociaal_minimum", "bijstand"]),
+])
+def test_amsterdam_2019_wijk_model_runs_and_reports_fit(amsterdam, domain, factors):
+    tidy, areas = amsterdam
+    ref = risk.reference_codes(areas, "gemeente", ("GM0363",), "wijk")
+    assert len(ref) == 99
+    model = risk.fit_expected(tidy, domain, factors, 2019, ref, family="quasi_poisson", fit_level="wijk",
+                              reference_label="gemeente GM0363")
+    assert 90 <= model.n <= 99  # 3 wijken have no (public) care count
+    assert 0 < model.deviance_explained < 1 and model.dispersion > 1
+    assert model.expected_total == pytest.approx(model.observed_total, rel=1e-9)
+    print(f"\nAmsterdam 2019 {domain}: {model.summary_nl()}")
+    scored = risk.expected_by_area(model, tidy, areas, 2019, "wijk")
+    wijken = scored[scored["level"] == "wijk"]
+    assert set(wijken["label"]) <= {risk.LABEL_HIGH, risk.LABEL_LOW, risk.LABEL_SAME, risk.LABEL_SMALL, risk.LABEL_MISSING}
+    judged = wijken[wijken["oe"].notna()]
+    assert len(judged) >= 90 and (judged["oe_low"] <= judged["oe"]).all() and (judged["oe"] <= judged["oe_high"]).all()
+    # the gemeente row gets the sum of its wijken
+    gm = scored.loc["GM0363"]
+    assert gm["expected"] == pytest.approx(wijken["expected"].sum()) or np.isnan(gm["expected"])
+
+
+def test_amsterdam_without_single_parent_data_says_so(amsterdam):
+    tidy, areas = amsterdam
+    ref = risk.reference_codes(areas, "gemeente", ("GM0363",), "wijk")
+    with pytest.raises(DataError, match="eenoudergezinnen"):
+        risk.fit_expected(tidy, "jeugd", ["eenoudergezinnen", "sociaal_minimum"], 2019, ref, fit_level="wijk")
