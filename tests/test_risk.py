@@ -261,3 +261,74 @@ def test_amsterdam_without_single_parent_data_says_so(amsterdam):
     ref = risk.reference_codes(areas, "gemeente", ("GM0363",), "wijk")
     with pytest.raises(DataError, match="eenoudergezinnen"):
         risk.fit_expected(tidy, "jeugd", ["eenoudergezinnen", "sociaal_minimum"], 2019, ref, fit_level="wijk")
+
+
+# --- validation on the demo region (care use generated from known risk factors: geodata/demo/truth.json) ---
+
+TRUTH_KEY = {"jeugd": "youth", "wmo": "wmo"}
+
+
+@pytest.fixture(scope="module")
+def truth():
+    from workbench.sources import demo
+
+    return json.loads((demo.ensure_demo() / "truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("domain", ["jeugd", "wmo"])
+def test_demo_planted_wijken_are_labelled_from_the_buurt_fit(demo_ds, truth, domain):
+    t = truth[TRUTH_KEY[domain]]
+    assert demo_ds.params.risk.fit_level == "buurt"
+    model, scored = risk.run_domain(demo_ds, domain)
+    assert model.factors == list(t["effects"])
+    wijken = scored[scored["level"] == "wijk"]
+    for wijk, factor in t["planted"].items():
+        assert wijken.at[wijk, "label"] == (risk.LABEL_HIGH if factor > 1 else risk.LABEL_LOW), (wijk, wijken.loc[wijk].to_dict())
+    others = wijken.drop(index=list(t["planted"]))
+    assert (others["label"] == risk.LABEL_SAME).mean() >= 0.9
+    # signs of every generating effect are recovered from the full reference set
+    c = model.coefficients.set_index("factor")
+    for name, true in t["effects"].items():
+        assert np.sign(c.at[name, "estimate"]) == np.sign(true) and c.at[name, "ci_high"] > 0, name
+
+
+@pytest.mark.parametrize("domain", ["jeugd", "wmo"])
+def test_demo_model_recovers_generating_effects(demo_ds, truth, domain):
+    """True effects lie within the 95% intervals when the planted wijken, whose multipliers the model does not
+    know (they are what 'beyond the risk' means), are left out of the reference. With them in, they act as an
+    omitted variable correlated with the factors and pull two effects (eenoudergezinnen for youth care,
+    eenpersoonshuishoudens for Wmo) below their true value; the signs stay right (previous test)."""
+    t = truth[TRUTH_KEY[domain]]
+    idx = risk.area_index(demo_ds)
+    ref = [c for c in risk.reference_codes(idx, "region", demo_ds.params.gemeente, "buurt")
+           if idx.at[c, "wijk_code"] not in t["planted"]]
+    model = risk.fit_expected(demo_ds.indicators, domain, list(t["effects"]), truth["year"], ref,
+                              family="quasi_poisson", fit_level="buurt")
+    c = model.coefficients.set_index("factor")
+    for name, true in t["effects"].items():
+        assert c.at[name, "ci_low"] <= true <= c.at[name, "ci_high"], (name, true, c.loc[name].to_dict())
+        assert np.sign(c.at[name, "estimate"]) == np.sign(true)
+    assert c.at["const", "ci_low"] <= t["intercept"] <= c.at["const", "ci_high"]
+    assert model.deviance_explained > 0.5
+    print(f"\ndemo {domain} (zonder geplante wijken): {model.summary_nl()}")
+
+
+def test_demo_fit_figures_are_reported(demo_ds):
+    for domain in ("jeugd", "wmo"):
+        model, _ = risk.run_domain(demo_ds, domain)
+        table = model.fit_table().set_index("maat")["waarde"]
+        assert float(table["verklaarde deviantie"]) == pytest.approx(model.deviance_explained, abs=1e-4)
+        assert model.expected_total == pytest.approx(model.observed_total, rel=1e-9)  # quasi-Poisson: Poisson mean
+        print(f"\ndemo {domain}: {model.summary_nl()}")
+
+
+def test_demo_composite_and_publish_layer(demo_ds):
+    from workbench.publish import RISICOSCORE_COLUMNS, risicoscore_table
+
+    t = risicoscore_table(demo_ds)
+    assert list(t.columns) == RISICOSCORE_COLUMNS
+    assert set(t["level"]) == {"wijk"} and set(t["status"]) <= {"ok", "te klein", "geen gegevens"}
+    ok = t[t["status"] == "ok"]
+    assert len(ok) >= 15 and ok["overall"].between(0, 100).all()
+    assert ok["drivers"].str.count("; ").le(2).all() and (ok["drivers"] != "").all()
+    assert t.loc[t["status"] != "ok", ["overall", "cluster_1"]].isna().all().all()
