@@ -44,11 +44,12 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subti
                         xytext=(4, 3), textcoords="offset points", color="#222")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_nl))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("verwacht aantal cliënten (logaritmische schaal)")
     ax.set_ylabel(value_label)
-    ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+    fig.suptitle(title, x=0.125, ha="left", fontsize=12, fontweight="bold")
     if subtitle:
-        fig.text(0.125, 0.905, subtitle, fontsize=8.5, color="#444")
+        ax.set_title(subtitle, loc="left", fontsize=8, color="#444")
     if note:
         fig.text(0.01, 0.01, note, fontsize=7.5, color="#444")
     ax.legend(fontsize=7.5, frameon=False, loc="upper right")
