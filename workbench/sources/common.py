@@ -141,7 +141,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         areas["ind_wbi"] = change.to_numpy()
 
     values, status, notes = {}, {}, []
-    absent = []
+    absent, unpublished = [], []
     percent_later = []
     for var in catalog.variables.values():
         if var.source != "statistics":
@@ -168,8 +168,10 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         if percent_of:
             percent_later.append((var.name, percent_of))
         if (s != OK).all():
-            notes.append(f"{var.label} ({col}): geen enkele waarde gepubliceerd in {year} "
-                         "(nog niet beschikbaar of geheim); behandeld als ontbrekend, niet als 0")
+            unpublished.append(f"{var.label} ({col})")
+    if unpublished:
+        notes.append(f"in {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
+                     "Deze cijfers gelden als ontbrekend, niet als 0")
     if absent:
         notes.append(f"niet in het bestand voor {year}: {', '.join(absent)}; behandeld als ontbrekend")
     for name, base in percent_later:
