@@ -142,13 +142,40 @@ def _warning(text: str) -> None:
                  f'⚠ {text}</div>'))
 
 
+def _notice(text: str) -> None:
+    display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px;margin:4px 0">'
+                 f"{text}</div>"))
+
+
 def model_available(ds, domain: str) -> bool:
-    """True when the domain's model can be fitted; otherwise the reason is shown in plain Dutch."""
+    """True when the year's care figures are there and the domain's model can be fitted; otherwise say why in Dutch
+    (once per notebook: later calls for the same domain answer silently)."""
+    c = _cache(ds)
+    if f"available_{domain}" not in c:
+        c[f"available_{domain}"] = _check_model(ds, domain)
+    return c[f"available_{domain}"]
+
+
+def _check_model(ds, domain: str) -> bool:
+    d = risk.DOMAINS[domain]
+    t = ds.indicators
+    area_gm = pd.concat([s.areas for s in ds.statistics.values()])["gemeente_code"]
+    area_gm = area_gm[~area_gm.index.duplicated(keep="last")]
+    care = t[(t["indicator"] == d["indicator"]) & (t["year"] == ds.year)
+             & t["code"].map(area_gm).isin(ds.params.gemeente).to_numpy()]
+    if not (care["status"] == "ok").any():
+        label = ds.catalog[d["indicator"]].label.lower()
+        _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> De CBS-cijfers over {label} zijn voor "
+                f"{ds.year} (nog) niet gepubliceerd in de gebruikte bron (<code>{ds.params.sources.statistics}</code>). "
+                "CBS vult deze kolommen vaak pas in een latere release van de Kerncijfers wijken en buurten aan; "
+                "de PDOK-bestanden van de wijk- en buurtkaart bevatten ze niet. Het model wordt daarom overgeslagen. "
+                "Gebruik een latere release of een eerder jaar waarin de cijfers er wel zijn.")
+        return False
     try:
         risk_results(ds, domain)
         return True
     except WorkbenchError as exc:
-        _warning(f"Het model voor {risk.DOMAINS[domain]['label']} kon niet worden geschat: {exc.render()}")
+        _warning(f"Het model voor {d['label']} kon niet worden geschat: {exc.render()}")
         return False
 
 
