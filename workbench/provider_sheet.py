@@ -160,6 +160,9 @@ def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 6
     with tempfile.TemporaryDirectory() as profile:
         try:
             subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                            # No network here or on municipal desktops: without these Chromium waits on lookups.
+                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                            "--disable-quic", "--no-first-run", "--disable-extensions",
                             f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
                            check=True, capture_output=True, timeout=timeout)
             if os.path.getsize(tmp) == 0:
