@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from . import costs, risk
-from .privacy import SUPPRESSED, publishable, suppress_counts
+from . import risk
+from . import privacy
+from .privacy import SUPPRESSED
 
 LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "meta")
 
@@ -31,7 +32,7 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
             summaries.append({"domain": domain, "status": "niet geschat", "message": str(exc)})
             continue
         models.append(model)
-        scored = suppress_risk(scored, ds.params.privacy.min_count)
+        scored = privacy.protect_risk(ds, scored, domain)
         scored_all.append(scored.reset_index().assign(domain=domain))
         summaries.append({
             "domain": domain, "status": "ok", "message": model.summary_nl(), "n": model.n,
@@ -45,7 +46,10 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
 
 
 def suppress_risk(scored: pd.DataFrame, min_count: int) -> pd.DataFrame:
-    """Observed counts below the threshold are not published, nor figures that reveal them."""
+    """Observed counts below the threshold are not published, nor figures that reveal them.
+
+    Table-local rule only; published tables use privacy.protect_risk (adds secondary and linked suppression).
+    """
     out = scored.copy()
     small = out["observed"].notna() & (out["observed"] < min_count)
     out.loc[small, ["observed", "expected", "oe", "oe_low", "oe_high"]] = np.nan
@@ -55,25 +59,17 @@ def suppress_risk(scored: pd.DataFrame, min_count: int) -> pd.DataFrame:
 
 
 def cost_table(ds) -> pd.DataFrame:
-    """Cost per client, per youth and per inhabitant per wijk and gemeente (records needed)."""
+    """Clients, cost and cost per client per wijk and buurt x domain (records needed), disclosure-controlled."""
     if not ds.has_records:
         return pd.DataFrame()
-    area_index = pd.concat([s.areas for s in ds.statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
-    frames = []
-    for level in ("wijk", "buurt"):
-        by = costs.costs_by_area(ds.records, area_index, ds.records_year, level=level)
-        frames.append(by.assign(level=level))
-    by_area = pd.concat(frames, ignore_index=True)
-    by_area = suppress_counts(by_area, ["clients"], ds.params.privacy, ["cost", "cost_per_client"])
-    return by_area
+    return privacy.protect_costs(ds)
 
 
 def write_publish(ds, path: Path, run_id: str = "") -> dict:
     """Write every layer to a temporary file and move it into place when complete."""
     path = Path(path)
     codes = set(ds.areas["code"])
-    pub = publishable(ds.indicators, ds.catalog, ds.params.privacy)
+    pub = privacy.published_indicators(ds)
     pub = pub[pub["code"].isin(codes)]
     scored, models, _ = risk_tables(ds)
     kosten = cost_table(ds)

@@ -13,8 +13,8 @@ from IPython.display import HTML, Markdown, display
 
 from . import costs, maps, risk
 from .catalog import CLUSTERS
-from .privacy import publishable, suppress_counts
-from .publish import cost_table, suppress_risk
+from . import privacy
+from .publish import cost_table
 
 _CACHE_ATTR = "_report_cache"
 
@@ -45,10 +45,7 @@ def header(ds) -> None:
 
 
 def published_indicators(ds) -> pd.DataFrame:
-    c = _cache(ds)
-    if "published" not in c:
-        c["published"] = publishable(ds.indicators, ds.catalog, ds.params.privacy)
-    return c["published"]
+    return privacy.published_indicators(ds)
 
 
 def geometry(ds, level: str | None = None) -> gpd.GeoDataFrame:
@@ -129,7 +126,7 @@ def risk_results(ds, domain: str):
     key = f"risk_{domain}"
     if key not in c:
         model, scored = risk.run_domain(ds, domain)
-        c[key] = (model, suppress_risk(scored, ds.params.privacy.min_count))
+        c[key] = (model, privacy.protect_risk(ds, scored, domain))
     return c[key]
 
 
@@ -221,7 +218,7 @@ def product_table(ds, level: str | None = None) -> pd.DataFrame:
     area_index = pd.concat([s.areas for s in ds.statistics.values()])
     area_index = area_index[~area_index.index.duplicated(keep="last")]
     t = costs.costs_by_product(ds.records, area_index, ds.records_year, level)
-    t = suppress_counts(t, ["clients", "trajectories"], ds.params.privacy, ["cost", "cost_per_client"])
+    t = privacy.protect_products(ds, t)
     names = area_index["name"]
     t.insert(1, "naam", names.reindex(t["area"]).to_numpy())
     return t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
