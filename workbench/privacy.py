@@ -24,6 +24,7 @@ A suppressed figure becomes NaN with status ``suppressed`` and a Dutch reason th
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -550,3 +551,142 @@ def shown(values: pd.Series, status: pd.Series, fmt=str) -> list[str]:
         else:
             out.append(fmt(v))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The audit: search everything a run would publish for traces of the records.
+
+COUNT_COLUMNS = ("clients", "trajectories", "observed", "count", "numerator", "clients_jeugd", "clients_wmo",
+                 "waargenomen", "cliënten", "trajecten", "aantal")
+# Count fields inside HTML maps (tooltip properties of the GeoJSON) that must respect the threshold.
+_HTML_COUNT = re.compile(r'"(waargenomen|clients_jeugd|clients_wmo|cli\\u00ebnten|trajecten)"\s*:\s*"([^"]*)"')
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
+_POSTCODE = re.compile(r"(?<![0-9A-Za-z])(\d{4})[ \u00a0]?([A-Z]{2})(?![A-Za-z0-9])")
+TEXT_SUFFIXES = (".html", ".htm", ".ipynb", ".json", ".geojson", ".csv", ".md", ".txt", ".js", ".svg", ".xml")
+
+
+class DisclosureError(Exception):
+    """Raised by a run when the audit finds a trace of the records in what it would publish."""
+
+
+@dataclass
+class Leak:
+    file: str
+    where: str
+    what: str  # the kind of trace; never the value itself in messages meant for logs
+
+    def __str__(self) -> str:
+        return f"{self.file} [{self.where}]: {self.what}"
+
+
+def record_identifiers(records: pd.DataFrame) -> dict[str, set[str]]:
+    """The identifying values of the records: client and household ids and six-position postcodes."""
+    ids: dict[str, set[str]] = {}
+    for col in ("client_id", "household_id"):
+        if col in records:
+            vals = records[col].dropna().astype(str).str.strip()
+            # very short ids (1, 12) would match any number; pseudonyms are longer in practice
+            ids[col] = {v for v in vals if len(v) >= 4}
+    if "postcode" in records:
+        ids["postcode"] = set(records["postcode"].dropna().astype(str).str.replace(" ", "", regex=False).str.upper())
+    return ids
+
+
+def _nl_number(text: str) -> float | None:
+    t = text.strip().replace("€", "").replace(".", "").replace(",", ".").strip()
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _scan_text(name: str, where: str, text: str, ids: dict[str, set[str]], min_count: int, leaks: list[Leak]) -> None:
+    tokens = set(_TOKEN.findall(text))
+    for kind in ("client_id", "household_id"):
+        hit = tokens & ids.get(kind, set())
+        if hit:
+            leaks.append(Leak(name, where, f"{len(hit)} {kind}-waarde(n) uit de registratie"))
+    if ids.get("postcode"):
+        found = {a + b for a, b in _POSTCODE.findall(text)} & ids["postcode"]
+        if found:
+            leaks.append(Leak(name, where, f"{len(found)} postcode(s) uit de registratie"))
+    for field_name, value in _HTML_COUNT.findall(text):
+        n = _nl_number(value)
+        if n is not None and n < min_count:
+            leaks.append(Leak(name, where, f"telling {field_name} = {value} onder de drempel {min_count}"))
+
+
+def _scan_table(name: str, layer: str, table: pd.DataFrame, ids, min_count: int, record_denominators: set[str],
+                leaks: list[Leak]) -> None:
+    for col in table.columns:
+        if col in RECORD_FIELDS:
+            leaks.append(Leak(name, layer, f"kolom '{col}' hoort bij de registratie"))
+    for col in table.columns:
+        if str(col).lower() in COUNT_COLUMNS:
+            v = pd.to_numeric(table[col], errors="coerce")
+            small = v.notna() & (v < min_count)
+            if small.any():
+                leaks.append(Leak(name, layer, f"{int(small.sum())} telling(en) in '{col}' onder de drempel {min_count}"))
+    if "denominator" in table and "indicator" in table and record_denominators:
+        rec = table["indicator"].isin(record_denominators)
+        v = pd.to_numeric(table["denominator"], errors="coerce")
+        small = rec & v.notna() & (v < min_count)
+        if small.any():
+            leaks.append(Leak(name, layer, f"{int(small.sum())} noemer(s) uit de registratie onder de drempel {min_count}"))
+    text_cols = [c for c in table.columns if table[c].dtype == object or str(table[c].dtype).startswith("string")]
+    if text_cols:
+        text = "\n".join("\t".join(map(str, r)) for r in table[text_cols].astype(str).itertuples(index=False))
+        _scan_text(name, layer, text, ids, min_count, leaks)
+
+
+def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySettings,
+                      catalog: Catalog | None = None) -> list[Leak]:
+    """Search every file under ``folder`` for record identifiers and for counts below the threshold.
+
+    Looks in: every layer of every GeoPackage (cells, column names, and the raw file bytes), every HTML
+    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped), JSON,
+    CSV, Markdown and Parquet. Returns the traces found (empty = nothing found).
+    """
+    import html
+    import json
+    from pathlib import Path
+
+    import pyogrio
+
+    folder = Path(folder)
+    ids = record_identifiers(records) if records is not None else {}
+    min_count = settings.min_count
+    rec_den = set()
+    if catalog is not None:
+        records_vars = _record_variables(catalog)
+        rec_den = {i.id for i in catalog if i.kind == "ratio" and i.denominator in records_vars}
+    leaks: list[Leak] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(path.relative_to(folder))
+        suffix = path.suffix.lower()
+        if suffix == ".gpkg":
+            for layer, _ in pyogrio.list_layers(path):
+                table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+                _scan_table(name, layer, pd.DataFrame(table), ids, min_count, rec_den, leaks)
+            _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
+        elif suffix == ".parquet":
+            _scan_table(name, "parquet", pd.read_parquet(path), ids, min_count, rec_den, leaks)
+        elif suffix == ".ipynb":
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            for i, cell in enumerate(nb.get("cells", [])):
+                parts = ["".join(cell.get("source", ""))]
+                for out in cell.get("outputs", []):
+                    parts.append("".join(out.get("text", "")))
+                    for mime, data in (out.get("data") or {}).items():
+                        parts.append(data if isinstance(data, str) else "".join(data) if isinstance(data, list)
+                                     else json.dumps(data))
+                text = html.unescape(html.unescape("\n".join(parts)))
+                _scan_text(name, f"cel {i}", text, ids, min_count, leaks)
+        elif suffix in TEXT_SUFFIXES:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if suffix in (".html", ".htm"):
+                text = html.unescape(text)
+            _scan_text(name, "tekst", text, ids, min_count, leaks)
+        else:
+            _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
+    return leaks

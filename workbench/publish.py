@@ -91,7 +91,7 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
+    return {"onderdrukt": privacy.disclosure_plan(ds).summary(), "layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
                                       ("kosten", kosten), ("modellen", models), ("meta", meta)) if len(t)]}
 
 

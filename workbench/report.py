@@ -160,9 +160,11 @@ def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
     t = scored[scored["level"] == level].copy()
     t.insert(0, "naam", names.reindex(t.index).to_numpy())
     t = t[["naam", "observed", "expected", "oe", "oe_low", "oe_high", "label"]]
-    return t.rename(columns={"observed": "waargenomen", "expected": "verwacht", "oe": "W/V",
-                             "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel"}) \
+    t = t.rename(columns={"observed": "waargenomen", "expected": "verwacht", "oe": "W/V",
+                          "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel"}) \
         .sort_values("W/V", ascending=False)
+    return as_shown(t, t["oordeel"].astype(str).str.startswith(privacy.SUPPRESSED_LABEL),
+                    decimals={"waargenomen": 0, "verwacht": 1, "W/V": 2, "W/V ondergrens": 2, "W/V bovengrens": 2})
 
 
 def needs_records(ds) -> bool:
@@ -221,8 +223,44 @@ def product_table(ds, level: str | None = None) -> pd.DataFrame:
     t = privacy.protect_products(ds, t)
     names = area_index["name"]
     t.insert(1, "naam", names.reindex(t["area"]).to_numpy())
-    return t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
-                             "trajectories": "trajecten", "cost": "kosten", "cost_per_client": "kosten per cliënt"})
+    t = t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
+                          "trajectories": "trajecten", "cost": "kosten", "cost_per_client": "kosten per cliënt",
+                          "reason": "toelichting"})
+    return as_shown(t.drop(columns=["status"]), t["status"] == privacy.SUPPRESSED,
+                    decimals={"cliënten": 0, "trajecten": 0, "kosten": 0, "kosten per cliënt": 0})
+
+
+def cost_overview_table(ds, level: str | None = None) -> pd.DataFrame:
+    """cost_overview for reading: Dutch headers, numbers formatted, "onderdrukt" where a figure is withheld."""
+    t = cost_overview(ds, level)
+    names = ds.areas.set_index("code")["name"]
+    cols = {"clients_jeugd": "jeugdigen in zorg", "cost_jeugd": "kosten jeugdhulp",
+            "cost_per_client_jeugd": "kosten per jeugdige in zorg", "cost_jeugd_per_youth": "kosten jeugdhulp per jeugdige",
+            "clients_wmo": "Wmo-cliënten", "cost_wmo": "kosten Wmo", "cost_per_client_wmo": "kosten per Wmo-cliënt",
+            "cost_wmo_per_inhabitant": "kosten Wmo per inwoner", "cost_total_per_inhabitant": "zorgkosten per inwoner"}
+    out = t[[c for c in cols if c in t]].rename(columns=cols)
+    out.insert(0, "naam", names.reindex(out.index).to_numpy())
+    # In this table a withheld figure is always a suppressed one or an area without any client.
+    return as_shown(out, pd.Series(True, index=out.index), decimals={c: 0 for c in out.columns},
+                    label=privacy.SUPPRESSED_LABEL + " of geen cliënten")
+
+
+def as_shown(table: pd.DataFrame, suppressed: pd.Series, decimals: dict[str, int] | None = None,
+             label: str = privacy.SUPPRESSED_LABEL) -> pd.DataFrame:
+    """Numbers as Dutch text; in suppressed rows an empty figure reads "onderdrukt", elsewhere "–" (no data).
+
+    A withheld figure is never shown as 0, NaN or an empty cell.
+    """
+    out = table.copy()
+    decimals = decimals or {}
+    supp = suppressed.reindex(out.index).fillna(False).astype(bool).to_numpy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            continue
+        d = decimals.get(col, 1)
+        vals = out[col].to_numpy()
+        out[col] = [maps.fmt_nl(v, d) if pd.notna(v) else (label if s else "–") for v, s in zip(vals, supp)]
+    return out
 
 
 def save(m, output_dir, filename: str) -> Path | None:
