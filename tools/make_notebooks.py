@@ -88,16 +88,16 @@ notebook("02_risicokaarten", [
            "van een risicofactor (bijvoorbeeld per procentpunt eenoudergezinnen). *Verklaarde deviantie* zegt "
            "hoeveel van de verschillen tussen gebieden de risicofactoren verklaren; *overdispersie* boven 1 "
            "betekent meer spreiding dan toeval alleen, en verbreedt de intervallen."),
-    ("code", "wb.report.model_report(ds, \"jeugd\")"),
+    ("code", "jeugd_ok = wb.report.risk_available(ds, \"jeugd\")\nif jeugd_ok:\n    wb.report.model_report(ds, \"jeugd\")"),
     ("md", "## Risicokaart jeugdhulp\n\nRood: meer jeugdhulp dan de risicofactoren doen verwachten, blauw: minder. "
            "Een **dikke rand** markeert gebieden waar het verschil buiten het 95%-interval valt."),
-    ("code", "kaart = wb.report.risk_map(ds, \"jeugd\")\nwb.report.save(kaart, output_dir, \"risicokaart_jeugdhulp.html\")\nkaart"),
-    ("code", "wb.report.risk_table(ds, \"jeugd\")"),
+    ("code", "if jeugd_ok:\n    kaart = wb.report.risk_map(ds, \"jeugd\")\n    wb.report.save(kaart, output_dir, \"risicokaart_jeugdhulp.html\")\n    display(kaart)"),
+    ("code", "if jeugd_ok:\n    display(wb.report.risk_table(ds, \"jeugd\"))"),
     ("md", "## Wmo: het model"),
-    ("code", "wb.report.model_report(ds, \"wmo\")"),
+    ("code", "wmo_ok = wb.report.risk_available(ds, \"wmo\")\nif wmo_ok:\n    wb.report.model_report(ds, \"wmo\")"),
     ("md", "## Risicokaart Wmo"),
-    ("code", "kaart = wb.report.risk_map(ds, \"wmo\")\nwb.report.save(kaart, output_dir, \"risicokaart_wmo.html\")\nkaart"),
-    ("code", "wb.report.risk_table(ds, \"wmo\")"),
+    ("code", "if wmo_ok:\n    kaart = wb.report.risk_map(ds, \"wmo\")\n    wb.report.save(kaart, output_dir, \"risicokaart_wmo.html\")\n    display(kaart)"),
+    ("code", "if wmo_ok:\n    display(wb.report.risk_table(ds, \"wmo\"))"),
     ("md", "## Zo lees je dit niet\n\n"
            "- **Hoger dan verwacht** is geen oordeel over een wijkteam of aanbieder: het model kent alleen de "
            "risicofactoren die erin zitten. Wat ontbreekt (een instelling in de wijk, een actieve school, een "

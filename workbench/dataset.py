@@ -18,7 +18,6 @@ from .catalog import Catalog, load_catalog
 from .errors import DataError
 from .indicators import build_indicators, compare_with_gemeente
 from .params import ParameterSet, load_parameters
-from .sources import demo
 from .sources.common import Statistics, statistics_from_frame
 from .sources.records import aggregate_records
 from .validation import products_for, validate_records
@@ -54,6 +53,8 @@ class Dataset:
     @property
     def attribution(self) -> str:
         if self.fictional:
+            from .sources import demo
+
             return demo.FICTIONAL_NOTE
         return ATTRIBUTION
 
@@ -81,6 +82,8 @@ def fingerprint_file(path: Path) -> str:
 
 
 def _demo_statistics(folder: Path, catalog: Catalog) -> dict[int, Statistics]:
+    from .sources import demo
+
     out = {}
     for year in demo.DEMO_YEARS:
         path = folder / f"kwb_{year}.csv"
@@ -98,6 +101,8 @@ def _demo_areas(folder: Path) -> gpd.GeoDataFrame:
 def load_statistics(params: ParameterSet, catalog: Catalog) -> tuple[dict[int, Statistics], Path | None]:
     spec = params.sources.statistics
     if spec == "demo":
+        from .sources import demo
+
         folder = demo.ensure_demo()
         return _demo_statistics(folder, catalog), folder
     from .sources import cbs  # real open data; imported lazily so the demo needs nothing of it
@@ -108,6 +113,8 @@ def load_statistics(params: ParameterSet, catalog: Catalog) -> tuple[dict[int, S
 def load_areas(params: ParameterSet) -> tuple[gpd.GeoDataFrame, Path | None]:
     spec = params.sources.geometry
     if spec == "demo":
+        from .sources import demo
+
         folder = demo.ensure_demo()
         return _demo_areas(folder), folder / "areas.gpkg"
     from .sources import pdok
@@ -126,6 +133,7 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     notes: list[str] = []
     for s in statistics.values():
         notes.extend(f"{s.year}: {n}" for n in s.notes)
+    notes.extend(f"geometrie: {n}" for n in areas.attrs.get("notes", []))
 
     wanted = set(params.gemeente)
     present = set(areas["gemeente_code"])
@@ -141,6 +149,11 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
                         where=str(stats_path or params.sources.statistics),
                         hint="zet 'year' in het parameterbestand op een beschikbaar jaar")
     _check_join(areas, statistics[params.year], params, stats_path, geo_path, notes)
+    areas = _names_from_statistics(areas, statistics[params.year])
+    geo_years = sorted(set(areas["year"].dropna().astype(int))) if "year" in areas else []
+    if geo_years and geo_years != [params.year]:
+        notes.append(f"statistiek uit {params.year}, geometrie uit {', '.join(map(str, geo_years))}: gekoppeld op "
+                     "gebiedscode; grenzen kunnen tussen die jaren verschillen")
 
     area_index = pd.concat([s.areas for s in statistics.values()])
     area_index = area_index[~area_index.index.duplicated(keep="last")]
@@ -149,6 +162,8 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     fictional = params.is_demo
     if params.sources.records:
         if params.sources.records == "demo":
+            from .sources import demo
+
             path = demo.ensure_demo() / "records.csv"
             records_year = demo.DEMO_YEAR
             fictional = True
@@ -168,6 +183,18 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     tidy = compare_with_gemeente(tidy, area_index)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
                    records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs)
+
+
+def _names_from_statistics(areas, stats: Statistics):
+    """Geometry without names (a GeoJSON with codes only) takes the names the statistics deliver."""
+    unnamed = areas["name"].isna() | (areas["name"] == areas["code"])
+    if not unnamed.any():
+        return areas
+    names = stats.areas["name"]
+    names = names[names != names.index]
+    areas = areas.copy()
+    areas.loc[unnamed, "name"] = areas.loc[unnamed, "code"].map(names).fillna(areas.loc[unnamed, "code"])
+    return areas
 
 
 def _check_join(areas, stats: Statistics, params, stats_path, geo_path, notes) -> None:

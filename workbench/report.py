@@ -130,6 +130,36 @@ def risk_results(ds, domain: str):
     return c[key]
 
 
+def _notice(text: str) -> None:
+    display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px;margin:4px 0">'
+                 f"{text}</div>"))
+
+
+def risk_available(ds, domain: str) -> bool:
+    """True when the care figures of the year are there and the model can be fitted; otherwise say why in Dutch."""
+    d = risk.DOMAINS[domain]
+    t = ds.indicators
+    area_gm = pd.concat([s.areas for s in ds.statistics.values()])["gemeente_code"]
+    area_gm = area_gm[~area_gm.index.duplicated(keep="last")]
+    care = t[(t["indicator"] == d["indicator"]) & (t["year"] == ds.year)
+             & t["code"].map(area_gm).isin(ds.params.gemeente).to_numpy()]
+    if not (care["status"] == "ok").any():
+        label = ds.catalog[d["indicator"]].label.lower()
+        _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> De CBS-cijfers over {label} zijn voor "
+                f"{ds.year} (nog) niet gepubliceerd in de gebruikte bron (<code>{ds.params.sources.statistics}</code>). "
+                "CBS vult deze kolommen vaak pas in een latere release van de Kerncijfers wijken en buurten aan; "
+                "de PDOK-bestanden van de wijk- en buurtkaart bevatten ze niet. Het model wordt daarom overgeslagen. "
+                "Gebruik een latere release of een eerder jaar waarin de cijfers er wel zijn.")
+        return False
+    try:
+        risk_results(ds, domain)
+    except ValueError as exc:
+        _notice(f"<b>{d['label']}: het risicomodel kan niet worden geschat.</b> {exc}. "
+                "Kies een grotere referentie (risk.reference: all) of het buurtniveau (risk.fit_level: buurt).")
+        return False
+    return True
+
+
 def model_report(ds, domain: str) -> None:
     """The model in plain Dutch: coefficients with intervals, fit, overdispersion, and warnings."""
     model, _ = risk_results(ds, domain)

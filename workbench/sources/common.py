@@ -16,8 +16,12 @@ SUPPRESSED_MARKERS = {"x", "X", "-99997", "-99997.0"}
 MISSING_MARKERS = {"", ".", "-", "..", "?", "-99995", "-99995.0", "nan", "NaN", "None"}
 SENTINELS = {-99997: SUPPRESSED, -99995: MISSING, -99999999: MISSING}
 LEVEL_PREFIX = {"GM": "gemeente", "WK": "wijk", "BU": "buurt"}
-CODE_RE = re.compile(r"^(GM\d{4}|WK\d{6}|BU\d{8})$")
+# Since 2022 some gemeenten (Amsterdam: WK0363AF, BU0363AF01) use letters after the gemeente digits.
+CODE_RE = re.compile(r"^(GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$")
 STEM_SUFFIX = re.compile(r"_\d+$")
+# CBS's boundary-change indicator (1 unchanged, 2 code changed, 3 boundary changed), named per format.
+CHANGE_COLUMNS = {"odata": ("IndelingswijzigingWijkenEnBuurten", "IndelingswijzigingGemeenteWijkBuurt"),
+                  "xlsx": ("ind_wbi",), "pdok": ("indelingswijziging_wijken_en_buurten",), "shape": ("IND_WBI",)}
 
 
 def normalize_code(value) -> str:
@@ -131,7 +135,13 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         "wijk_code": [wijk_of(c) for c in codes],
     }, index=index)
 
+    change_col = find_column(df.columns, CHANGE_COLUMNS.get(fmt, ()), fmt)
+    if change_col is not None:
+        change, _ = parse_cells(df[change_col])
+        areas["ind_wbi"] = change.to_numpy()
+
     values, status, notes = {}, {}, []
+    absent, unpublished = [], []
     percent_later = []
     for var in catalog.variables.values():
         if var.source != "statistics":
@@ -144,6 +154,10 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
             alias_cols, percent_of = (var.name,), None
         col = find_column(df.columns, alias_cols, fmt)
         if col is None:
+            if fmt != "xlsx" and fmt not in var.aliases:
+                pass  # the catalogue knows no column in this format (e.g. eenoudergezinnen): not a gap of the file
+            else:
+                absent.append(var.name)
             values[var.name] = pd.Series(np.nan, index=index)
             status[var.name] = pd.Series(MISSING, index=index, dtype=object)
             continue
@@ -154,7 +168,12 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         if percent_of:
             percent_later.append((var.name, percent_of))
         if (s != OK).all():
-            notes.append(f"{var.name} ({col}): geen enkele waarde gepubliceerd in {year}")
+            unpublished.append(f"{var.label} ({col})")
+    if unpublished:
+        notes.append(f"in {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
+                     "Deze cijfers gelden als ontbrekend, niet als 0")
+    if absent:
+        notes.append(f"niet in het bestand voor {year}: {', '.join(absent)}; behandeld als ontbrekend")
     for name, base in percent_later:
         values[name] = (values[name] / 100.0 * values[base]).round()
         status[name] = status[name].where(status[base] == OK, status[base])
