@@ -196,12 +196,14 @@ def indicator_cells(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySetti
                 "zero_population": t["denominator"].eq(0) if ind.kind == "ratio" else False,
             }))
         if ind.kind == "ratio" and ind.denominator in records:
-            small_den = t["denominator"].notna() & (t["denominator"] < _threshold(ind, settings))
+            # A zero denominator already shows as "no data" (the share cannot be computed): a known zero,
+            # neither suppressed nor any protection for its siblings.
+            small_den = ok & t["denominator"].notna() & (t["denominator"] > 0) & (t["denominator"] < _threshold(ind, settings))
             frames.append(pd.DataFrame({
                 "year": t["year"], "variable": ind.denominator, "code": t["code"], "size": t["denominator"],
                 "primary": small_den, "reason": pd.Series(REASON_SMALL.format(n=_threshold(ind, settings)),
                                                           index=t.index).where(small_den),
-                "source_secret": False, "missing": t["denominator"].isna(), "zero_population": False,
+                "source_secret": False, "missing": t["denominator"].isna(), "zero_population": t["denominator"].eq(0),
             }))
     if not frames:
         return _empty_cells()
@@ -305,7 +307,9 @@ def apply_disclosure_control(tidy: pd.DataFrame, catalog: Catalog, settings: Pri
         out.loc[mask, "comparison"] = ""
     # A record-based denominator (ended trajectories) is itself a count: hidden with the figure.
     rec_den = den_var.notna()
-    out.loc[(mask & rec_den) | pd.Series(den_supp, index=out.index), "denominator"] = np.nan
+    threshold = out["indicator"].map({i.id: _threshold(i, settings) for i in catalog}).fillna(settings.min_count)
+    small_den = rec_den & out["denominator"].notna() & (out["denominator"] < threshold)  # incl. 0 ("no data" rows)
+    out.loc[(mask & rec_den) | small_den | pd.Series(den_supp, index=out.index), "denominator"] = np.nan
     if settings.round_to:
         out = _round_indicators(out, by_id, records, settings.round_to)
     if "gemeente_value" in out:
