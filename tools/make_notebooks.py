@@ -46,7 +46,8 @@ notebook("01_indicatoren", [
     ("code", LOAD),
     ("md", "## De wijken naast hun gemeente\n\n"
            "Per wijk de waarde van elke indicator, met **(+)** of **(−)** waar de wijk buiten toeval afwijkt van "
-           "haar gemeente (de eerste rij per gemeente). Rood: ongunstiger, blauw: gunstiger — wat gunstig is "
+           "haar gemeente (de eerste rij per gemeente), en **(=)** waar het verschil binnen toeval valt: *geen verschil*. "
+           "Zonder teken: niet te toetsen. Rood: ongunstiger, blauw: gunstiger — wat gunstig is "
            "hangt af van de indicator (een hoger inkomen is gunstig, meer huishoudens rond het sociaal minimum "
            "niet). Voor gemiddelden zoals inkomen en afstand bestaat geen toets; daar staat alleen de waarde."),
     ("code", "wb.report.style_comparison(wb.report.comparison_table(ds), ds)"),
@@ -85,19 +86,46 @@ notebook("02_risicokaarten", [
     ("code", PARAMS, "parameters"),
     ("code", LOAD),
     ("md", "## Jeugdhulp: het model\n\nDe coëfficiënten zeggen hoeveel het verwachte gebruik stijgt per eenheid "
-           "van een risicofactor (bijvoorbeeld per procentpunt eenoudergezinnen). *Verklaarde deviantie* zegt "
-           "hoeveel van de verschillen tussen gebieden de risicofactoren verklaren; *overdispersie* boven 1 "
-           "betekent meer spreiding dan toeval alleen, en verbreedt de intervallen."),
-    ("code", "jeugd_ok = wb.report.risk_available(ds, \"jeugd\")\nif jeugd_ok:\n    wb.report.model_report(ds, \"jeugd\")"),
+           "van een risicofactor (bijvoorbeeld per procentpunt huishoudens rond het sociaal minimum), met een "
+           "95%-interval. *Verklaarde deviantie* zegt hoeveel van de verschillen tussen gebieden de risicofactoren "
+           "verklaren; *overdispersie* boven 1 betekent meer spreiding dan toeval alleen, en verbreedt de intervallen. "
+           "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft."),
+    ("code", "wb.report.model_report(ds, \"jeugd\")"),
     ("md", "## Risicokaart jeugdhulp\n\nRood: meer jeugdhulp dan de risicofactoren doen verwachten, blauw: minder. "
            "Een **dikke rand** markeert gebieden waar het verschil buiten het 95%-interval valt."),
-    ("code", "if jeugd_ok:\n    kaart = wb.report.risk_map(ds, \"jeugd\")\n    wb.report.save(kaart, output_dir, \"risicokaart_jeugdhulp.html\")\n    display(kaart)"),
-    ("code", "if jeugd_ok:\n    display(wb.report.risk_table(ds, \"jeugd\"))"),
+    ("code", "if wb.report.model_available(ds, \"jeugd\"):\n"
+             "    kaart = wb.report.risk_map(ds, \"jeugd\")\n"
+             "    wb.report.save(kaart, output_dir, \"risicokaart_jeugdhulp.html\")\n"
+             "    display(kaart)\n"
+             "    display(wb.report.risk_table(ds, \"jeugd\"))"),
+    ("md", "### Trechterplot jeugdhulp\n\nElke stip is een wijk: links de kleine, rechts de grote. Hoe kleiner een "
+           "wijk, hoe meer W/V door toeval schommelt; daarom wijden de grenzen naar links uit. Alleen stippen buiten "
+           "de stippellijnen wijken meer af dan toeval. Als *gesmoothed* erbij staat, zijn kleine wijken met "
+           "empirisch Bayes naar het gemiddelde getrokken, zodat een kleine wijk niet door toeval bovenaan staat."),
+    ("code", "if wb.report.model_available(ds, \"jeugd\"):\n"
+             "    display(wb.report.funnel(ds, \"jeugd\", output_dir))\n"
+             "    if ds.params.risk.smoothing:\n"
+             "        display(wb.report.funnel(ds, \"jeugd\", output_dir, smoothed=True))"),
     ("md", "## Wmo: het model"),
-    ("code", "wmo_ok = wb.report.risk_available(ds, \"wmo\")\nif wmo_ok:\n    wb.report.model_report(ds, \"wmo\")"),
-    ("md", "## Risicokaart Wmo"),
-    ("code", "if wmo_ok:\n    kaart = wb.report.risk_map(ds, \"wmo\")\n    wb.report.save(kaart, output_dir, \"risicokaart_wmo.html\")\n    display(kaart)"),
-    ("code", "if wmo_ok:\n    display(wb.report.risk_table(ds, \"wmo\"))"),
+    ("code", "wb.report.model_report(ds, \"wmo\")"),
+    ("md", "## Risicokaart en trechterplot Wmo"),
+    ("code", "if wb.report.model_available(ds, \"wmo\"):\n"
+             "    kaart = wb.report.risk_map(ds, \"wmo\")\n"
+             "    wb.report.save(kaart, output_dir, \"risicokaart_wmo.html\")\n"
+             "    display(kaart)\n"
+             "    display(wb.report.risk_table(ds, \"wmo\"))\n"
+             "    display(wb.report.funnel(ds, \"wmo\", output_dir))\n"
+             "    if ds.params.risk.smoothing:\n"
+             "        display(wb.report.funnel(ds, \"wmo\", output_dir, smoothed=True))"),
+    ("md", "## Samengestelde risicoscore per cluster\n\n"
+           "Los van het zorggebruik: hoe staan de wijken ervoor op de risicofactoren zelf? Per indicator krijgt elke "
+           "wijk haar **percentiel** binnen de referentie (100 = het hoogste risico; bij inkomen telt juist een laag "
+           "inkomen als risico). Per cluster is de score het gemiddelde van die percentielen; het totaal weegt de "
+           "clusters met de gewichten uit het parameterbestand. *Drijvende indicatoren* zijn de drie die het meest "
+           "bijdragen; *indicatoren ≥ P90* noemt elke indicator waarop de wijk bij de hoogste 10% hoort, zodat een "
+           "gemiddelde een uitschieter niet verbergt. Wijken met te weinig inwoners krijgen geen score (*te klein*)."),
+    ("code", "kaart = wb.report.composite_map(ds)\nwb.report.save(kaart, output_dir, \"risicoscore.html\")\ndisplay(kaart)\n"
+             "wb.report.composite_table(ds)"),
     ("md", "## Zo lees je dit niet\n\n"
            "- **Hoger dan verwacht** is geen oordeel over een wijkteam of aanbieder: het model kent alleen de "
            "risicofactoren die erin zitten. Wat ontbreekt (een instelling in de wijk, een actieve school, een "
@@ -105,7 +133,9 @@ notebook("02_risicokaarten", [
            "- Kleine gebieden krijgen brede intervallen en zijn daarom vaak *niet te onderscheiden*; gebieden onder "
            "de onthullingsdrempel worden niet getoond.\n"
            "- Verwacht is relatief aan de referentieset: een hele regio die meer zorg gebruikt dan het land, valt "
-           "hier niet op."),
+           "hier niet op.\n"
+           "- Een risicoscore is een rangorde binnen de referentie, geen kans: 80 betekent 'hoger dan 80% van de "
+           "wijken', niet '80% risico'."),
 ])
 
 notebook("03_zorgkosten", [
@@ -136,9 +166,34 @@ notebook("03_zorgkosten", [
     ("md", "## Naar productcategorie\n\nWelke soorten hulp drijven de kosten per wijk? Jeugdhulp met verblijf en "
            "beschermd wonen zijn duur per cliënt en tellen bij kleine aantallen zwaar mee."),
     ("code", "if heeft_registratie:\n    display(wb.report.product_table(ds))"),
+    ("md", "## Kosten tegen de verwachting\n\nDe verwachte kosten zijn het verwachte gebruik volgens het "
+           "risicomodel (notebook 02) maal de kosten per verwachte cliënt in de hele referentie. *Kosten / verwacht* "
+           "boven 1: meer geld per eenheid risico dan gemiddeld. Wijken met te weinig cliënten zijn weggelaten."),
+    ("code", "if heeft_registratie:\n"
+             "    for domein in (\"jeugd\", \"wmo\"):\n"
+             "        if wb.report.model_available(ds, domein):\n"
+             "            display(wb.report.expected_cost_table(ds, domein).round(2))"),
     ("md", "## Zo lees je dit niet\n\n"
            "- Hoge kosten per jeugdige kunnen komen door een paar dure verblijfstrajecten: kijk altijd naar de "
            "productcategorieën.\n"
            "- Kosten zeggen niets over resultaat; daarvoor is cluster 5 (maatschappelijk resultaat)."),
+])
+notebook("04_verdeelmodel", [
+    ("md", "# Verdeelmodel: het budget naar verwachte behoefte\n\n"
+           "Een verdeelmodel voor schaarse middelen: hoeveel van het budget gaat naar elke wijk als je verdeelt naar wat "
+           "de **risicofactoren** van de wijk doen verwachten, en niet naar wat er toevallig al gebruikt wordt? Zo krijgt "
+           "een wijk met veel risico maar (nog) weinig hulp haar deel, en wordt een wijk niet beloond voor hoog gebruik "
+           "dat het risico niet verklaart.\n\n"
+           "Het model en de gewichten staan hieronder in woorden. Naast de gekozen weging staat een **wat-als**: een "
+           "tweede weging uit het parameterbestand (`budget.alternative`), zodat het effect van een keuze zichtbaar is."),
+    ("code", PARAMS, "parameters"),
+    ("code", LOAD),
+    ("md", "## Model, gewichten en verdeling"),
+    ("code", "wb.report.allocation_page(ds, output_dir)"),
+    ("md", "## Zo lees je dit niet\n\n"
+           "- De verdeling volgt het risicomodel: waar dat model slecht past (zie notebook 02), is de verdeling even "
+           "onzeker.\n"
+           "- Verwachte behoefte is geen recht op zorg; het is een maat om middelen eerlijk te spreiden.\n"
+           "- Bedragen tellen precies op tot het budget (hele centen, grootste overschotten)."),
 ])
 print("notebooks written to", HERE)

@@ -83,6 +83,43 @@ def _cmd_validate(args) -> int:
     # Exit code 2 on errors, as for every other input error of the CLI; warnings alone give 0.
     return 2 if report.errors else 0
 
+def _cmd_fetch(args) -> int:
+    """Download statistics and geometry into the cache; one message listing every manual step on failure."""
+    import os
+
+    from .errors import DataError
+    from .params import GEMEENTE_CODE
+    from .sources import cbs, net, pdok
+
+    bad = [g for g in args.gemeente if not GEMEENTE_CODE.match(g)]
+    if bad:
+        raise DataError(f"{', '.join(bad)} is geen CBS-gemeentecode (vorm GM + 4 cijfers, bijv. GM0518)",
+                        where="--gemeente")
+    if args.cache:
+        os.environ["MMR_CACHE"] = str(Path(args.cache).resolve())
+    gemeenten = sorted(args.gemeente)
+    cbs.table_id(args.year)  # an unknown year is an error before anything is tried
+    done, manual, problems = [], [], []
+    for label, module in (("statistiek", cbs), ("geometrie", pdok)):
+        try:
+            path = module.fetch(gemeenten, args.year, offline=args.offline, force=args.force)
+            done.append(f"{label}: {path}")
+        except net.OfflineMissing as exc:
+            manual.append(exc.instructions)
+        except net.Unreachable as exc:
+            problems.append(f"{label}: {exc.where}: {exc.message}")
+            manual.append(module.manual_instructions(gemeenten, args.year))
+    for line in done:
+        print(f"✓ {line}")
+    if manual:
+        why = "--offline: niet alles staat in de cache" if args.offline else "downloaden lukte niet (" + "; ".join(problems) + ")"
+        raise DataError(f"{why}. Download met de hand en zet de bestanden in de cache ({net.cache_dir()}):\n  - "
+                        + "\n  - ".join(manual), where="workbench fetch",
+                        hint="daarna werkt `workbench fetch --offline` en `workbench run` met sources: cbs / pdok; "
+                             "zie README, 'Met echte gegevens'")
+    print(f"Cache: {net.cache_dir()} (andere map: --cache of omgevingsvariabele MMR_CACHE)")
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="MMR workbench: wijkrisicokaarten voor zorggebruik en zorgkosten.")
@@ -103,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--report", help="schrijf het rapport ook naar dit bestand (.csv of .md)")
     v.add_argument("--max-rows", type=int, default=20, help="hoeveel rijnummers per soort probleem (standaard 20)")
     v.set_defaults(func=_cmd_validate)
+
+    f = sub.add_parser("fetch", help="download CBS-statistiek en PDOK-geometrie van gemeente(n) en jaar naar de cache")
+    f.add_argument("--gemeente", required=True, nargs="+", help="CBS-gemeentecode(s), bijv. GM0518")
+    f.add_argument("--year", required=True, type=int, help="jaar van de Kerncijfers en de wijk- en buurtkaart")
+    f.add_argument("--offline", action="store_true", help="niets downloaden; alleen controleren wat in de cache staat")
+    f.add_argument("--cache", help="cachemap (standaard cache/ in de repository, of MMR_CACHE)")
+    f.add_argument("--force", action="store_true", help="opnieuw downloaden, ook als het al in de cache staat")
+    f.set_defaults(func=_cmd_fetch)
 
     d = sub.add_parser("demo", help="maak (opnieuw) de fictieve demoregio in geodata/demo")
     d.add_argument("--folder", help="andere map dan geodata/demo")

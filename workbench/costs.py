@@ -54,16 +54,37 @@ def cost_per_population(by_area: pd.DataFrame, population: pd.DataFrame) -> pd.D
     return wide
 
 
-def expected_cost(scored: pd.DataFrame, by_area: pd.DataFrame, domain: str) -> pd.DataFrame:
-    """Expected cost = expected care use x the reference cost per client; against observed cost.
+def product_per_population(by_product: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Cost per inhabitant and per youth (0-17) per area x domain x product category.
 
-    ``scored`` is risk.expected_by_area output (index code); the reference cost per client is the
-    total cost over the total clients of all areas in ``by_area`` for the domain.
+    ``population`` is indexed by area with columns inhabitants and youth. Youth care is divided by the
+    youth, Wmo by the inhabitants ('per_population' says which); both are given.
+    """
+    out = by_product.join(population, on="area")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cost_per_inhabitant"] = out["cost"] / out["inhabitants"]
+        out["cost_per_youth"] = out["cost"] / out["youth"]
+    out["per_population"] = np.where(out["domain"] == "jeugd", out["cost_per_youth"], out["cost_per_inhabitant"])
+    return out
+
+
+def expected_cost(scored: pd.DataFrame, by_area: pd.DataFrame, domain: str) -> pd.DataFrame:
+    """Expected cost per area = expected care use x the reference cost per expected client; against observed cost.
+
+    ``scored`` is risk.expected_by_area output (index code, one level); ``by_area`` is costs_by_area output.
+    The reference cost per expected client is the observed cost over the expected use, both summed over the
+    areas that have both (the records may cover fewer gemeenten than the model). So expected cost sums to
+    observed cost over those areas, and cost_ratio = observed / expected cost says where the money per unit
+    of risk-explained need is higher or lower. Counts from the model (KWB) and the records need not agree;
+    this scaling keeps the comparison within one source for each side.
     """
     d = by_area[by_area["domain"] == domain].set_index("area")
-    ref_cost_per_client = d["cost"].sum() / d["clients"].sum()
     out = scored[["observed", "expected"]].join(d[["clients", "cost"]], how="inner")
-    out["expected_cost"] = out["expected"] * ref_cost_per_client
-    out["cost_ratio"] = out["cost"] / out["expected_cost"]
-    out.attrs["reference_cost_per_client"] = ref_cost_per_client
+    both = out["expected"].notna() & out["cost"].notna()
+    ref = out.loc[both, "cost"].sum() / out.loc[both, "expected"].sum() if both.any() else np.nan
+    out["expected_cost"] = out["expected"] * ref
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cost_ratio"] = out["cost"] / out["expected_cost"]
+    out["cost_difference"] = out["cost"] - out["expected_cost"]
+    out.attrs["reference_cost_per_expected_client"] = ref
     return out

@@ -120,7 +120,7 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
 
 _CSS = """
 <style>
-.wb-legend, .wb-title, .wb-banner { position: fixed; z-index: 1000; background: rgba(255,255,255,.95);
+.wb-legend, .wb-title, .wb-banner { position: fixed; z-index: 640; background: rgba(255,255,255,.95);
   font: 13px/1.35 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #222;
   border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.3); }
 .wb-legend { bottom: 24px; right: 12px; padding: 8px 10px; max-width: 300px; }
@@ -148,7 +148,7 @@ def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitl
     minx, miny, maxx, maxy = gdf.total_bounds
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_snap=0.25)
     if tiles:
-        folium.TileLayer("CartoDB positron", name="Achtergrond", attr="© OpenStreetMap, © CARTO").add_to(m)
+        folium.TileLayer("OpenStreetMap", name="Achtergrond (OpenStreetMap)", opacity=0.5).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     features = []
     for code, row in gdf.iterrows():
@@ -170,7 +170,8 @@ def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitl
     layer.add_to(m)
     if outline is not None and len(outline):
         folium.GeoJson(outline.__geo_interface__, name="Grenzen", interactive=False,
-                       style_function=lambda f: {"fill": False, "color": "#222", "weight": 2}).add_to(m)
+                       style_function=lambda f: {"fill": False, "color": "#333", "weight": 2, "dashArray": "6 4"}).add_to(m)
+        legend.items.append(("transparent", "- - -  gemeentegrens"))
     root = m.get_root()
     banner = f'<div class="wb-banner" data-testid="fictional">{html.escape(fictional_note)}</div>' if fictional_note else ""
     root.html.add_child(folium.Element(
@@ -221,7 +222,8 @@ def _status_text(status, reason) -> str:
 
 
 def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, mode: str = "value",
-                  attribution: str, fictional_note: str | None = None, tiles: bool = True) -> folium.Map:
+                  attribution: str, fictional_note: str | None = None, tiles: bool = True,
+                  outline: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Map one indicator for one year: its value (quantile classes) or its comparison with the gemeente.
 
     ``published`` is the disclosure-controlled tidy table (privacy.publishable + comparison columns);
@@ -253,9 +255,9 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
         note = "Klassen: kwintielen. Donkerder = hoger risico."
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     return choropleth(shown, colours, title=f"{indicator.label}, {year}",
-                      subtitle=f"Cluster {indicator.cluster}: {indicator.cluster_label}. Per {indicator.population}.",
+                      subtitle=f"Cluster {indicator.cluster}: {indicator.cluster_label}. Noemer: {indicator.population}.",
                       legend=Legend(legend_title, items, note), tooltip=tooltip, attribution=attribution,
-                      fictional_note=fictional_note, tiles=tiles)
+                      fictional_note=fictional_note, tiles=tiles, outline=outline)
 
 
 COMPARISON_NL = {"+": "+ hoger dan de gemeente", "-": "− lager dan de gemeente", "=": "geen verschil",
@@ -263,7 +265,8 @@ COMPARISON_NL = {"+": "+ hoger dan de gemeente", "-": "− lager dan de gemeente
 
 
 def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, exposure_label: str, year: int,
-             attribution: str, fictional_note: str | None = None, tiles: bool = True) -> folium.Map:
+             attribution: str, fictional_note: str | None = None, tiles: bool = True,
+             outline: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Observed / expected per area: diverging colours around 1, thick border where beyond chance."""
     t = scored.reindex(geo.index)
     shown = geo.copy()
@@ -285,12 +288,14 @@ def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, 
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("waargenomen", "Waargenomen"), ("verwacht", "Verwacht"),
                                ("oe", "Waargenomen / verwacht"), ("interval", "95%-interval"), ("oordeel", "Oordeel")],
-                      attribution=attribution, fictional_note=fictional_note, bold=bold, tiles=tiles)
+                      attribution=attribution, fictional_note=fictional_note, bold=bold, tiles=tiles,
+                      outline=outline)
 
 
 def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label: str, unit: str, year: int,
               subtitle: str, extra: list[tuple[str, str, str]] = (), attribution: str,
-              fictional_note: str | None = None, tiles: bool = True) -> folium.Map:
+              fictional_note: str | None = None, tiles: bool = True,
+              outline: gpd.GeoDataFrame | None = None) -> folium.Map:
     """A quantile map of one column of a table indexed by code (e.g. cost per youth). A NaN shows as grey.
 
     ``extra``: (column, Dutch label, unit) shown in the tooltip as well.
@@ -308,4 +313,4 @@ def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     return choropleth(shown, colours, title=f"{label}, {year}", subtitle=subtitle,
                       legend=Legend(f"{label} ({unit})", items, "Klassen: kwintielen."), tooltip=tooltip,
-                      attribution=attribution, fictional_note=fictional_note, tiles=tiles)
+                      attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline)

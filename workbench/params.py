@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -14,7 +13,9 @@ from .errors import ParameterError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
-DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten")
+DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten", "04_verdeelmodel")
+# What a budget can be split by (allocation.py): expected care use from the risk model, or plain inhabitants.
+BUDGET_COMPONENTS = ("jeugd", "wmo", "inwoners")
 SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",)}
 
 
@@ -28,6 +29,18 @@ class RiskSettings:
     min_population: int = 100
     cluster_weights: dict[str, float] = field(default_factory=lambda: {"1": 1.0, "2": 1.0, "3": 1.0})
     smoothing: bool = False
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """A budget split over wijken by expected need (allocation.py): ``total`` euros, ``weights`` per component
+    (jeugd, wmo: expected use from the risk model; inwoners: per head), an optional what-if ``alternative``."""
+
+    total: float
+    weights: dict[str, float]
+    alternative: dict[str, float] | None = None
+    label: str = "voorstel"
+    alternative_label: str = "alternatief"
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ class ParameterSet:
     risk: RiskSettings = field(default_factory=RiskSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS
-    budget: dict[str, Any] = field(default_factory=dict)
+    budget: BudgetSettings | None = None
     catalog: str | None = None
     path: Path | None = None
 
@@ -195,7 +208,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 _expect(r["min_population"], int, f"{where}risk.min_population", "een geheel getal", problems)
             if "cluster_weights" in r and _expect(r["cluster_weights"], dict, f"{where}risk.cluster_weights", "een blok {cluster: gewicht}", problems):
                 for k, v in r["cluster_weights"].items():
-                    if not isinstance(v, (int, float)) or v < 0:
+                    if str(k) not in ("1", "2", "3", "4", "5"):
+                        problems.append(f"{where}risk.cluster_weights.{k}: cluster moet 1 t/m 5 zijn (5 = resultaat; gebruikelijk 1-3, eventueel 4)")
+                    elif not isinstance(v, (int, float)) or v < 0:
                         problems.append(f"{where}risk.cluster_weights.{k}: gewicht moet een getal >= 0 zijn")
             if not any(p.startswith(f"{where}risk") for p in problems):
                 kw = dict(r)
@@ -231,8 +246,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                     problems.append(f"{where}notebooks: '{nb}' bestaat niet in notebooks/ (beschikbaar: {', '.join(sorted(available))})")
             notebooks = tuple(str(n) for n in nbs)
 
-    budget = raw.get("budget", {}) or {}
-    _expect(budget, dict, f"{where}budget", "een blok", problems)
+    budget = _parse_budget(raw.get("budget"), where, problems)
 
     catalog = raw.get("catalog")
     if catalog is not None:
@@ -246,10 +260,58 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     params = ParameterSet(
         name=name, gemeente=gemeenten, year=year, level=level, title=str(raw.get("title", "")),
         sources=sources, risk=risk, privacy=privacy, notebooks=notebooks,
-        budget=budget if isinstance(budget, dict) else {}, catalog=catalog, path=path.resolve() if path else None,
+        budget=budget, catalog=catalog, path=path.resolve() if path else None,
     )
     _check_input_files(params, where)
     return params
+
+
+def _parse_weights(w, where: str, problems: list[str]) -> dict[str, float] | None:
+    if not _expect(w, dict, where, "een blok {jeugd: 0.6, wmo: 0.4}", problems):
+        return None
+    bad_keys = [k for k in w if k not in BUDGET_COMPONENTS]
+    if bad_keys:
+        problems.append(f"{where}: onbekende verdeelsleutel(s) {bad_keys} (toegestaan: {', '.join(BUDGET_COMPONENTS)})")
+        return None
+    bad = [k for k, v in w.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0]
+    if bad:
+        problems.append(f"{where}: gewichten moeten getallen >= 0 zijn (fout bij {', '.join(map(str, bad))})")
+        return None
+    total = sum(w.values())
+    if not w or abs(total - 1.0) > 1e-6:
+        problems.append(f"{where}: de gewichten tellen op tot {total:g}, niet tot 1 (bijv. jeugd: 0.6, wmo: 0.4)")
+        return None
+    return {str(k): float(v) for k, v in w.items()}
+
+
+def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
+    """The budget block: {total, weights, alternative?, label?, alternative_label?}; every mistake named."""
+    if b is None:
+        return None
+    n = len(problems)
+    if not _expect(b, dict, f"{where}budget", "een blok met total en weights", problems):
+        return None
+    _check_keys(b, set(BudgetSettings.__dataclass_fields__), f"{where}budget.", problems)
+    for key in ("total", "weights"):
+        if key not in b:
+            problems.append(f"{where}budget.{key}: ontbreekt (verplicht in een budget-blok)")
+    total = b.get("total")
+    if "total" in b and _expect(total, (int, float), f"{where}budget.total", "een bedrag in euro (getal)", problems):
+        if not 0 < total < 1e13:
+            problems.append(f"{where}budget.total: {total} moet een positief bedrag in euro zijn")
+        elif abs(round(total * 100) - total * 100) > 1e-6:
+            problems.append(f"{where}budget.total: {total} heeft meer dan twee decimalen (hele centen)")
+    weights = _parse_weights(b["weights"], f"{where}budget.weights", problems) if "weights" in b else None
+    alternative = None
+    if b.get("alternative") is not None:
+        alternative = _parse_weights(b["alternative"], f"{where}budget.alternative", problems)
+    for key in ("label", "alternative_label"):
+        if key in b:
+            _expect(b[key], str, f"{where}budget.{key}", "een naam (tekst)", problems)
+    if len(problems) > n:
+        return None
+    return BudgetSettings(total=float(total), weights=weights, alternative=alternative,
+                          label=str(b.get("label", "voorstel")), alternative_label=str(b.get("alternative_label", "alternatief")))
 
 
 def _check_input_files(params: ParameterSet, where: str) -> None:

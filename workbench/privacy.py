@@ -463,18 +463,21 @@ def protect_risk(ds, scored: pd.DataFrame, domain: str) -> pd.DataFrame:
     threshold = _threshold(ind, settings)
     supp, why = disclosure_plan(ds).lookup(np.full(len(out), ds.year), np.full(len(out), var, dtype=object), np.asarray(codes))
     small = (out["observed"].notna() & (out["observed"] < threshold)).to_numpy()
-    mask = supp | small
-    figures = [c for c in ("observed", "expected", "oe", "oe_low", "oe_high") if c in out]
+    small_pop = (out["observed"].notna() & (out["exposure"].fillna(0) < settings.min_population)).to_numpy() \
+        if "exposure" in out else np.zeros(len(out), bool)
+    mask = supp | small | small_pop
+    figures = [c for c in ("observed", "expected", "oe", "oe_low", "oe_high", "oe_smoothed") if c in out]
     out.loc[mask, figures] = np.nan
     out.loc[mask, "label"] = SUPPRESSED_LABEL + " (kleine aantallen)"
-    reason = np.where(supp, why, REASON_SMALL.format(n=threshold))
+    reason = np.where(supp, why, np.where(small, REASON_SMALL.format(n=threshold),
+                                          REASON_POPULATION.format(n=settings.min_population)))
     out["status"] = np.where(mask, SUPPRESSED, np.where(out["oe"].notna(), "ok", "missing"))
     out["reason"] = np.where(mask, reason, "")
     if settings.round_to:
         rounded = _round_to(out["observed"], settings.round_to)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(out["observed"].to_numpy() > 0, rounded / out["observed"].to_numpy(), 1.0)
-        for col in ("oe", "oe_low", "oe_high"):
+        for col in ("oe", "oe_low", "oe_high", "oe_smoothed"):
             if col in out:
                 out[col] = out[col].to_numpy() * factor
         out["observed"] = rounded

@@ -1,7 +1,8 @@
 """publish.gpkg: the aggregates of a run after disclosure control — the only data the apps read.
 
 Layers: gebieden (geometry), indicatoren (tidy), risico (O/E per domain), kosten (per wijk),
-modellen (fit summaries), meta (what this is, sources, attribution). Never a record-level row.
+modellen (fit summaries), risicoscore (composite risk per cluster), verdeling (budget per wijk, when the
+parameter set has a budget), meta (what this is, sources, attribution). Never a record-level row.
 """
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from . import risk
-from . import privacy
-from .privacy import SUPPRESSED
+from . import allocation, costs, privacy, risk
+from .errors import WorkbenchError
+from .privacy import SUPPRESSED, apply_disclosure_control, publishable, suppress_counts  # noqa: F401
 
-LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "meta")
+LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta")
+RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2", "cluster_3", "cluster_4", "overall",
+                       "rank", "drivers", "flags", "n_flags", "status"]
 
 
 def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
@@ -28,7 +31,7 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     for domain in risk.DOMAINS:
         try:
             model, scored = risk.run_domain(ds, domain)
-        except ValueError as exc:
+        except (ValueError, WorkbenchError) as exc:
             summaries.append({"domain": domain, "status": "niet geschat", "message": str(exc)})
             continue
         models.append(model)
@@ -40,19 +43,23 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
             "alpha": model.alpha, "family": model.family, "reference": model.reference,
             "factors": json.dumps(model.factors), "warnings": json.dumps(model.warnings, ensure_ascii=False),
             "coefficients": model.coefficients.to_json(orient="records"),
+            "fit_level": model.fit_level, "observed_total": model.observed_total, "expected_total": model.expected_total,
         })
     scored = pd.concat(scored_all, ignore_index=True) if scored_all else pd.DataFrame()
     return scored, pd.DataFrame(summaries), models
 
 
-def suppress_risk(scored: pd.DataFrame, min_count: int) -> pd.DataFrame:
-    """Observed counts below the threshold are not published, nor figures that reveal them.
+def suppress_risk(scored: pd.DataFrame, min_count: int, min_population: int = 0) -> pd.DataFrame:
+    """Observed counts below the threshold (or over a population below ``min_population``) are not
+    published, nor figures that reveal them.
 
     Table-local rule only; published tables use privacy.protect_risk (adds secondary and linked suppression).
     """
     out = scored.copy()
     small = out["observed"].notna() & (out["observed"] < min_count)
-    out.loc[small, ["observed", "expected", "oe", "oe_low", "oe_high"]] = np.nan
+    small |= out["observed"].notna() & (out["exposure"].fillna(0) < min_population)
+    cols = [c for c in ("observed", "expected", "oe", "oe_low", "oe_high", "oe_smoothed") if c in out]
+    out.loc[small, cols] = np.nan
     out.loc[small, "label"] = "onderdrukt (kleine aantallen)"
     out["status"] = np.where(small, SUPPRESSED, np.where(out["oe"].notna(), "ok", "missing"))
     return out
@@ -65,6 +72,36 @@ def cost_table(ds) -> pd.DataFrame:
     return privacy.protect_costs(ds)
 
 
+def risicoscore_table(ds) -> pd.DataFrame:
+    """Composite risk per cluster and overall of the map level's areas (from disclosure-controlled indicators).
+
+    Areas below the minimum population are listed with status 'te klein' and no scores.
+    """
+    tidy = apply_disclosure_control(ds.indicators, ds.catalog, ds.params.privacy, privacy.disclosure_plan(ds))
+    t = risk.run_composite(ds, tidy=tidy).reset_index()
+    for col in RISICOSCORE_COLUMNS:
+        if col not in t:
+            t[col] = np.nan
+    return t[RISICOSCORE_COLUMNS]
+
+
+def verdeling_table(ds) -> tuple[pd.DataFrame, list[str]]:
+    """The budget per wijk under each weighting (long: one row per wijk x weging); empty without a budget."""
+    b = ds.params.budget
+    if b is None:
+        return pd.DataFrame(), []
+    need, notes = allocation.need_table(ds)
+    rows = []
+    for label, weights in ((b.label, b.weights), (b.alternative_label, b.alternative)):
+        if not weights:
+            continue
+        a = allocation.allocate(b.total, weights, need)
+        rows.append(pd.DataFrame({"code": need.index, "name": need["name"].to_numpy(), "weging": label,
+                                  "gewichten": json.dumps(weights), "amount": a["amount"].to_numpy(),
+                                  "cents": a["cents"].to_numpy(), "share": a["share"].to_numpy()}))
+    return pd.concat(rows, ignore_index=True), notes
+
+
 def write_publish(ds, path: Path, run_id: str = "") -> dict:
     """Write every layer to a temporary file and move it into place when complete."""
     path = Path(path)
@@ -73,6 +110,11 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     pub = pub[pub["code"].isin(codes)]
     scored, models, _ = risk_tables(ds)
     kosten = cost_table(ds)
+    risicoscore = risicoscore_table(ds)
+    try:
+        verdeling, _ = verdeling_table(ds)
+    except WorkbenchError:  # no model, no allocation: the notebook says why; publish what there is
+        verdeling = pd.DataFrame()
     gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
                                  "records", "note"],
@@ -85,14 +127,16 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     try:
         gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG")
         for name, table in (("indicatoren", pub), ("risico", scored), ("kosten", kosten), ("modellen", models),
-                            ("meta", meta)):
+                            ("risicoscore", risicoscore), ("verdeling", verdeling), ("meta", meta)):
             if len(table):
                 pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"onderdrukt": privacy.disclosure_plan(ds).summary(), "layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
-                                      ("kosten", kosten), ("modellen", models), ("meta", meta)) if len(t)]}
+    return {"onderdrukt": privacy.disclosure_plan(ds).summary(),
+            "layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
+                                      ("kosten", kosten), ("modellen", models), ("risicoscore", risicoscore),
+                                      ("verdeling", verdeling), ("meta", meta)) if len(t)]}
 
 
 def read_layer(path: Path, layer: str) -> pd.DataFrame:

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import costs, maps, risk
+from . import allocation, charts, costs, maps, risk
 from .catalog import CLUSTERS
 from . import privacy
-from .publish import cost_table
+from .errors import WorkbenchError
+from .publish import cost_table, risicoscore_table
 
 _CACHE_ATTR = "_report_cache"
 
@@ -59,7 +60,8 @@ def geometry(ds, level: str | None = None) -> gpd.GeoDataFrame:
 
 
 def gemeente_outline(ds) -> gpd.GeoDataFrame:
-    return geometry(ds, "gemeente")
+    """Gemeente borders drawn on top of wijk and buurt maps."""
+    return geometry(ds, "gemeente")[["geometry"]]
 
 
 def comparison_table(ds, level: str | None = None, year: int | None = None, clusters=(1, 2, 3, 4, 5)):
@@ -77,7 +79,8 @@ def comparison_table(ds, level: str | None = None, year: int | None = None, clus
             return "onderdrukt"
         if row["status"] != "ok":
             return "–"
-        sign = {"+": " (+)", "-": " (−)", "=": "", "?": ""}.get(row["comparison"], "")
+        # '=' is shown: "geen verschil" (within chance) is a finding, not an absence of one.
+        sign = {"+": " (+)", "-": " (−)", "=": " (=)", "?": ""}.get(row["comparison"], "")
         return maps.fmt_nl(row["value"], maps.decimals_for(ind.unit)) + sign
 
     data = {}
@@ -117,7 +120,8 @@ def style_comparison(df: pd.DataFrame, ds):
 def indicator_map(ds, indicator_id: str, mode: str = "value", level: str | None = None, year: int | None = None):
     ind = ds.catalog[indicator_id]
     return maps.indicator_map(published_indicators(ds), geometry(ds, level), ind, year or ds.year, mode=mode,
-                              attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+                              attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None,
+                              outline=gemeente_outline(ds))
 
 
 def risk_results(ds, domain: str):
@@ -130,13 +134,26 @@ def risk_results(ds, domain: str):
     return c[key]
 
 
+def _warning(text: str) -> None:
+    display(HTML(f'<div style="background:#fdecea;border-left:4px solid #d93025;padding:6px 10px;margin:4px 0">'
+                 f'⚠ {text}</div>'))
+
+
 def _notice(text: str) -> None:
     display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px;margin:4px 0">'
                  f"{text}</div>"))
 
 
-def risk_available(ds, domain: str) -> bool:
-    """True when the care figures of the year are there and the model can be fitted; otherwise say why in Dutch."""
+def model_available(ds, domain: str) -> bool:
+    """True when the year's care figures are there and the domain's model can be fitted; otherwise say why in Dutch
+    (once per notebook: later calls for the same domain answer silently)."""
+    c = _cache(ds)
+    if f"available_{domain}" not in c:
+        c[f"available_{domain}"] = _check_model(ds, domain)
+    return c[f"available_{domain}"]
+
+
+def _check_model(ds, domain: str) -> bool:
     d = risk.DOMAINS[domain]
     t = ds.indicators
     area_gm = pd.concat([s.areas for s in ds.statistics.values()])["gemeente_code"]
@@ -153,26 +170,59 @@ def risk_available(ds, domain: str) -> bool:
         return False
     try:
         risk_results(ds, domain)
-    except ValueError as exc:
-        _notice(f"<b>{d['label']}: het risicomodel kan niet worden geschat.</b> {exc}. "
-                "Kies een grotere referentie (risk.reference: all) of het buurtniveau (risk.fit_level: buurt).")
+        return True
+    except WorkbenchError as exc:
+        _warning(f"Het model voor {d['label']} kon niet worden geschat: {exc.render()}")
         return False
-    return True
 
 
 def model_report(ds, domain: str) -> None:
     """The model in plain Dutch: coefficients with intervals, fit, overdispersion, and warnings."""
+    if not model_available(ds, domain):
+        return
     model, _ = risk_results(ds, domain)
     display(Markdown(f"**{model.summary_nl()}**"))
     coef = risk.coefficient_table(model, ds.catalog)
-    coef = coef.assign(**{"effect per eenheid": [f"× {maps.fmt_nl(v, 3)}" for v in coef["rate_ratio"]]})
+    coef = coef.assign(**{"effect per eenheid (95%-interval)": [
+        f"× {maps.fmt_nl(v, 3)} ({maps.fmt_nl(lo, 3)} – {maps.fmt_nl(hi, 3)})"
+        for v, lo, hi in zip(coef["rate_ratio"], coef["rr_low"], coef["rr_high"])]})
     display(coef.rename(columns={"label": "risicofactor", "estimate": "coëfficiënt", "ci_low": "95% ondergrens",
-                                 "ci_high": "95% bovengrens"}).drop(columns=["factor", "rate_ratio"])
-            .style.format({"coëfficiënt": "{:.4f}", "95% ondergrens": "{:.4f}", "95% bovengrens": "{:.4f}"})
+                                 "ci_high": "95% bovengrens", "p_value": "p-waarde"})
+            .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"])
+            .style.format({"coëfficiënt": "{:.4f}", "95% ondergrens": "{:.4f}", "95% bovengrens": "{:.4f}",
+                           "p-waarde": "{:.3g}"})
             .hide(axis="index"))
+    display(model.fit_table().style.hide(axis="index"))
     for w in model.warnings:
-        display(HTML(f'<div style="background:#fdecea;border-left:4px solid #d93025;padding:6px 10px;margin:4px 0">'
-                     f'⚠ {w}</div>'))
+        _warning(w)
+
+
+def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):
+    """Funnel plot of O/E against expected (95% and 99,8% limits); saved as PNG in the run folder."""
+    model, scored = risk_results(ds, domain)
+    level = level or ds.params.level
+    pts = scored[scored["level"] == level]
+    value, value_label, tag = "oe", "waargenomen / verwacht (W/V)", ""
+    if smoothed:
+        if "oe_smoothed" not in pts:
+            return None
+        value, value_label, tag = "oe_smoothed", f"W/V ({risk.SMOOTHED_LABEL}, empirisch Bayes)", f" — {risk.SMOOTHED_LABEL}"
+    e = pts["expected"].dropna()
+    grid = np.geomspace(max(e.min() * 0.7, 0.5), e.max() * 1.3, 200) if len(e) else np.array([1.0, 10.0])
+    # The funnel uses the model's typical overdispersion (phi, or 1 + alpha*E for NB at the median E).
+    infl = float(pts["inflation"].median()) if "inflation" in pts and pts["inflation"].notna().any() else 1.0
+    limits = risk.funnel_limits(grid, infl)
+    d = risk.DOMAINS[domain]
+    names = ds.areas.set_index("code")["name"]
+    fig = charts.funnel_plot(pts, limits, title=f"{d['label']}: waargenomen tegen verwacht per {level}{tag}",
+                             subtitle=f"{model.summary_nl()}", value=value, value_label=value_label, names=names,
+                             note=("Punten buiten de stippellijnen wijken meer af dan toeval (95%) of veel meer (99,8%). "
+                                   "Onderdrukte en te kleine gebieden ontbreken.")
+                                  + (" Gesmoothte waarden zijn naar het gemiddelde getrokken; kleur = oordeel op de "
+                                     "ongesmoothte W/V." if smoothed else ""))
+    if output_dir:
+        charts.save_png(fig, Path(output_dir) / f"trechter_{domain}{'_gesmoothed' if smoothed else ''}.png")
+    return fig
 
 
 def risk_map(ds, domain: str, level: str | None = None):
@@ -180,7 +230,7 @@ def risk_map(ds, domain: str, level: str | None = None):
     d = risk.DOMAINS[domain]
     return maps.risk_map(scored, geometry(ds, level), domain_label=d["label"], exposure_label=d["exposure_label"],
                          year=ds.year, attribution=ds.attribution,
-                         fictional_note=ds.attribution if ds.fictional else None)
+                         fictional_note=ds.attribution if ds.fictional else None, outline=gemeente_outline(ds))
 
 
 def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
@@ -189,12 +239,95 @@ def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
     names = ds.areas.set_index("code")["name"]
     t = scored[scored["level"] == level].copy()
     t.insert(0, "naam", names.reindex(t.index).to_numpy())
-    t = t[["naam", "observed", "expected", "oe", "oe_low", "oe_high", "label"]]
+    cols = ["naam", "observed", "expected", "oe", "oe_low", "oe_high", "label"]
+    if "oe_smoothed" in t:
+        cols.insert(6, "oe_smoothed")
+    t = t[cols]
     t = t.rename(columns={"observed": "waargenomen", "expected": "verwacht", "oe": "W/V",
-                          "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel"}) \
+                          "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel",
+                          "oe_smoothed": f"W/V ({risk.SMOOTHED_LABEL})"}) \
         .sort_values("W/V", ascending=False)
     return as_shown(t, t["oordeel"].astype(str).str.startswith(privacy.SUPPRESSED_LABEL),
-                    decimals={"waargenomen": 0, "verwacht": 1, "W/V": 2, "W/V ondergrens": 2, "W/V bovengrens": 2})
+                    decimals={"waargenomen": 0, "verwacht": 1, "W/V": 2, "W/V ondergrens": 2, "W/V bovengrens": 2,
+                              f"W/V ({risk.SMOOTHED_LABEL})": 2})
+
+
+def composite_table(ds) -> pd.DataFrame:
+    """Composite risk per cluster and overall (0-100, 100 = most at risk), drivers and P90 flags, in Dutch."""
+    c = _cache(ds)
+    if "composite" not in c:
+        c["composite"] = risicoscore_table(ds).set_index("code")
+    t = c["composite"]
+    cols = {"name": "naam"}
+    for k in (1, 2, 3, 4):
+        if t[f"cluster_{k}"].notna().any():
+            cols[f"cluster_{k}"] = f"{k}. {CLUSTERS[k]}"
+    cols.update({"overall": "totaal", "rank": "rang", "drivers": "drijvende indicatoren",
+                 "flags": "indicatoren ≥ P90", "status": "status"})
+    return t[list(cols)].rename(columns=cols).sort_values("totaal", ascending=False)
+
+
+def composite_map(ds, column: str = "overall"):
+    """Map of the composite score (overall or one cluster); 'te klein' areas grey."""
+    composite_table(ds)
+    t = _cache(ds)["composite"]
+    label = "Samengestelde risicoscore" if column == "overall" else f"Risicoscore cluster {column[-1]} ({CLUSTERS[int(column[-1])]})"
+    w = ", ".join(f"cluster {k}: {v:g}" for k, v in ds.params.risk.cluster_weights.items())
+    return maps.value_map(t, geometry(ds), column=column, label=label, unit="", year=ds.year,
+                          subtitle=f"Percentielscore binnen de referentie (100 = hoogste risico); gewichten {w}.",
+                          extra=[(f"cluster_{k}", f"cluster {k}", "") for k in (1, 2, 3) if t[f"cluster_{k}"].notna().any()],
+                          attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+
+
+def expected_cost_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
+    """Observed against expected cost per area (expected use x reference cost per expected client), suppressed."""
+    level = level or ds.params.level
+    _, scored = risk_results(ds, domain)
+    by = cost_table(ds)
+    t = costs.expected_cost(scored[scored["level"] == level], by[by["level"] == level], domain)
+    t = t[t["clients"].notna()]  # suppressed client counts: no cost figures either
+    names = ds.areas.set_index("code")["name"]
+    t.insert(0, "naam", names.reindex(t.index).to_numpy())
+    t = t[["naam", "clients", "cost", "expected_cost", "cost_difference", "cost_ratio"]]
+    return t.rename(columns={"clients": "cliënten (registratie)", "cost": "kosten", "expected_cost": "verwachte kosten",
+                             "cost_difference": "verschil", "cost_ratio": "kosten / verwacht"}) \
+        .sort_values("kosten / verwacht", ascending=False)
+
+
+def allocation_page(ds, output_dir=None) -> pd.DataFrame | None:
+    """The verdeelmodel: the model and weights in Dutch, the split per wijk side by side, a bar chart."""
+    b = ds.params.budget
+    if b is None:
+        display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px">'
+                     "Deze parameterset heeft geen <code>budget</code>-blok. Voeg bijvoorbeeld toe:<br><code>budget: "
+                     "{total: 25000000, weights: {jeugd: 0.6, wmo: 0.4}, alternative: {jeugd: 0.5, wmo: 0.5}}</code></div>"))
+        return None
+    display(Markdown(allocation.describe_nl(b, ds.params.level)))
+    try:
+        need, notes = allocation.need_table(ds)
+        table = allocation.compare(need, b)
+    except WorkbenchError as exc:
+        _warning(f"De verdeling kon niet worden gemaakt: {exc.render()}")
+        return None
+    for n in notes:
+        _warning(n)
+    shown = table.drop(columns=[c for c in ("cents_a", "cents_b") if c in table])
+    total_line = {"name": "Totaal"}
+    for col in shown.columns[1:]:
+        total_line[col] = shown[col].sum()
+    shown = pd.concat([shown, pd.DataFrame([total_line], index=["totaal"])])
+    labels = [b.label] + ([b.alternative_label] if b.alternative else [])
+    fig = charts.bar_compare(table.set_index("name"), labels, title="Verdeling van het budget per wijk",
+                             xlabel="bedrag per wijk")
+    if output_dir:
+        charts.save_png(fig, Path(output_dir) / "verdeelmodel.png")
+    display(fig)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    fmt = {c: (lambda v: maps.fmt_nl(v, 2, "euro")) for c in labels + (["verschil"] if b.alternative else [])}
+    fmt.update({c: "{:.2%}" for c in shown.columns if str(c).startswith("aandeel")})
+    return shown.rename(columns={"name": "wijk"}).style.format(fmt, na_rep="–")
 
 
 def needs_records(ds) -> bool:
@@ -241,7 +374,8 @@ def cost_map(ds, column: str, level: str | None = None):
     return maps.value_map(t, geometry(ds, level), column=column, label=label, unit="euro", year=ds.records_year,
                           subtitle=f"Uit de eigen zorgregistratie: {sub}. Kosten naar rato van de dagen in het jaar.",
                           extra=[("clients_jeugd", "Jeugdigen in zorg", ""), ("clients_wmo", "Wmo-cliënten", "")],
-                          attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+                          attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None,
+                          outline=gemeente_outline(ds))
 
 
 def product_table(ds, level: str | None = None) -> pd.DataFrame:

@@ -1,129 +1,249 @@
-"""Expected versus observed care use: a count model with an exposure offset, fitted on a reference set.
+"""Expected versus observed care use, composite risk per cluster: pure functions, tables in, tables out.
 
-Pure functions: tables in, tables out. Separates "high because the risk is high" from "high beyond
-what the risk explains".
+The count model separates "high because the risk is high" from "high beyond what the risk explains":
+
+    log E[observed] = log(exposure) + b0 + sum_i b_i * factor_i
+
+fitted on a reference set of areas (the gemeente, the region, or everything loaded) at ``fit_level``;
+expected counts of coarser areas are the sums of their fit-level areas. Families:
+
+- ``poisson``: variance = mean. With an intercept and the offset, the expected total over the fitted
+  reference areas equals the observed total exactly (the intercept's score equation).
+- ``quasi_poisson``: Poisson mean (so the same totals property), variance = phi * mean with phi the
+  Pearson chi-square / degrees of freedom (never below 1); coefficient intervals widened by sqrt(phi).
+- ``negative_binomial``: NB2 (variance = mean + alpha * mean^2) with alpha by maximum likelihood.
+
+Observed/expected (O/E) interval: the exact (Garwood) Poisson interval of the observed count, made
+overdispersed by the "effective count" rule: with variance inflation f = 1 + extra_variance / E,
+the interval is f * Garwood(O / f) / E. The expected value is treated as known (the usual funnel-plot
+convention). Label: 'hoger dan verwacht' when the lower bound > 1, 'lager dan verwacht' when the upper
+bound < 1, otherwise 'niet te onderscheiden'.
 """
 from __future__ import annotations
 
+import warnings as warnings_module
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import stats as sps
 
 from .catalog import Catalog
-from .stats import poisson_exact
+from .errors import DataError
+from .stats import Z95, poisson_exact
 
 DOMAINS = {
     "jeugd": {"indicator": "jeugdhulp", "label": "Jeugdhulp", "factors": "youth_factors",
               "exposure_label": "jongeren tot 23 jaar"},
     "wmo": {"indicator": "wmo", "label": "Wmo", "factors": "wmo_factors", "exposure_label": "inwoners"},
 }
+FAMILY_LABELS = {"poisson": "Poisson", "quasi_poisson": "quasi-Poisson", "negative_binomial": "negatief-binomiaal"}
 LABEL_HIGH, LABEL_LOW, LABEL_SAME = "hoger dan verwacht", "lager dan verwacht", "niet te onderscheiden"
 LABEL_SMALL, LABEL_MISSING = "te klein om te beoordelen", "geen gegevens"
-MIN_REFERENCE = 30
+MIN_REFERENCE = 30          # fewer fitted areas than this: warn that the expectation is uncertain
+MIN_AREAS_PER_PARAMETER = 10
+POOR_FIT = 0.3              # deviance explained below this: warn
+HIGH_DISPERSION = 3.0
+FUNNEL_LEVELS = (0.95, 0.998)
+STATUS_OK, STATUS_SMALL, STATUS_MISSING = "ok", "te klein", "geen gegevens"
+SMOOTHED_LABEL = "gesmoothed"
 
 
 @dataclass
 class RiskModel:
     domain: str
     factors: list[str]
-    coefficients: pd.DataFrame
-    n: int
-    deviance_explained: float
-    dispersion: float
-    alpha: float
+    coefficients: pd.DataFrame      # factor, estimate, se, ci_low, ci_high, rate_ratio, rr_low, rr_high, p_value
+    n: int                          # areas the model was fitted on
+    deviance_explained: float       # 1 - deviance / null deviance (null model: intercept + offset)
+    dispersion: float               # Pearson chi-square / df of the Poisson fit (1 = no overdispersion)
+    alpha: float                    # NB2 alpha (ML for negative_binomial, moment estimate otherwise)
     family: str
     reference: str
+    fit_level: str = "wijk"
     warnings: list[str] = field(default_factory=list)
+    observed_total: float = float("nan")  # over the fitted areas
+    expected_total: float = float("nan")
+    excluded: dict[str, int] = field(default_factory=dict)  # reference areas left out of the fit, by reason
     _params: pd.Series | None = None
 
     def predict_rate(self, X: pd.DataFrame) -> pd.Series:
-        Xc = sm.add_constant(X[self.factors], has_constant="add")
+        Xc = sm.add_constant(X[self.factors].astype(float), has_constant="add")
         return np.exp(Xc @ self._params)
 
+    def extra_variance(self, expected: pd.Series) -> pd.Series:
+        """Variance beyond Poisson of an expected count: (phi - 1) * E or alpha * E^2; 0 for Poisson."""
+        if self.family == "quasi_poisson":
+            return (max(self.dispersion, 1.0) - 1.0) * expected
+        if self.family == "negative_binomial":
+            return self.alpha * expected**2
+        return expected * 0.0
+
     def summary_nl(self) -> str:
-        return (f"{DOMAINS[self.domain]['label']}: {self.family}-model op {self.n} gebieden "
+        return (f"{DOMAINS[self.domain]['label']}: {FAMILY_LABELS[self.family]}-model op {self.n} {self.fit_level}en "
                 f"(referentie: {self.reference}); verklaarde deviantie {self.deviance_explained:.0%}, "
-                f"overdispersie (Pearson χ²/vg) {self.dispersion:.2f}")
+                f"overdispersie (Pearson χ²/vg) {self.dispersion:.2f}"
+                + (f", α = {self.alpha:.3f}" if self.family == "negative_binomial" else ""))
+
+    def fit_table(self) -> pd.DataFrame:
+        """The fit in figures, with Dutch labels (for notebooks and publish.gpkg)."""
+        rows = [("model", FAMILY_LABELS[self.family]), ("referentie", self.reference),
+                ("niveau", self.fit_level), ("gebieden in de schatting", self.n),
+                ("verklaarde deviantie", round(self.deviance_explained, 4)),
+                ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3)),
+                ("waargenomen totaal", self.observed_total), ("verwacht totaal", round(self.expected_total, 2))]
+        if self.family == "negative_binomial":
+            rows.append(("α (negatief-binomiaal)", round(self.alpha, 4)))
+        for reason, k in self.excluded.items():
+            rows.append((f"niet meegenomen: {reason}", k))
+        return pd.DataFrame(rows, columns=["maat", "waarde"])
 
 
 def model_frame(tidy: pd.DataFrame, domain: str, factors, year: int, codes) -> pd.DataFrame:
     """Observed, exposure and risk factors per area (rows = codes) from the tidy indicator table."""
+    codes = pd.Index(codes)
     t = tidy[(tidy["year"] == year) & tidy["code"].isin(codes)]
     ind = DOMAINS[domain]["indicator"]
-    care = t[t["indicator"] == ind].set_index("code")
-    frame = pd.DataFrame({"observed": care["numerator"], "exposure": care["denominator"],
-                          "care_status": care["status"]})
-    wide = t[t["indicator"].isin(factors)].pivot(index="code", columns="indicator", values="value")
-    return frame.join(wide.reindex(columns=list(factors)))
+    care = t[t["indicator"] == ind].drop_duplicates("code").set_index("code").reindex(codes)
+    frame = pd.DataFrame({"observed": care["numerator"].astype(float), "exposure": care["denominator"].astype(float),
+                          "care_status": care["status"].fillna(STATUS_MISSING)}, index=codes)
+    if factors:
+        wide = t[t["indicator"].isin(factors)].pivot_table(index="code", columns="indicator", values="value",
+                                                            aggfunc="first")
+        frame = frame.join(wide.reindex(columns=list(factors)))
+    return frame
+
+
+def _check_factors(tidy: pd.DataFrame, domain: str, factors, year: int, codes) -> None:
+    if not factors:
+        raise DataError(f"geen risicofactoren opgegeven voor {DOMAINS[domain]['label']}",
+                        where=f"risk.{DOMAINS[domain]['factors']}",
+                        hint="noem indicatoren uit de clusters 1 tot en met 3, bijv. sociaal_minimum, bijstand")
+    t = tidy[(tidy["year"] == year) & tidy["code"].isin(codes)]
+    known = set(tidy["indicator"].unique())
+    unknown = [f for f in factors if f not in known]
+    empty = [f for f in factors if f in known and t.loc[t["indicator"] == f, "value"].notna().sum() == 0]
+    if unknown or empty:
+        parts = []
+        if unknown:
+            parts.append(f"onbekend in de catalogus: {', '.join(unknown)}")
+        if empty:
+            parts.append(f"zonder één waarde in {year} op dit niveau: {', '.join(empty)}")
+        raise DataError(f"risicofactoren voor {DOMAINS[domain]['label']} zijn niet te gebruiken ({'; '.join(parts)})",
+                        where=f"risk.{DOMAINS[domain]['factors']}",
+                        hint="kies factoren die de bron voor dit jaar levert (eenoudergezinnen staat bijv. niet in de KWB)")
 
 
 def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_codes, *,
-                 family: str = "quasi_poisson", min_population: int = 100, reference_label: str = "") -> RiskModel:
+                 family: str = "quasi_poisson", min_population: int = 100, reference_label: str = "",
+                 fit_level: str = "wijk") -> RiskModel:
     """Fit log(E[y]) = log(exposure) + b0 + sum(b_i * factor_i) on the reference areas."""
+    if family not in FAMILY_LABELS:
+        raise DataError(f"onbekend model '{family}'", where="risk.model", hint="kies poisson, quasi_poisson of negative_binomial")
     factors = list(factors)
+    _check_factors(tidy, domain, factors, year, reference_codes)
     df = model_frame(tidy, domain, factors, year, reference_codes)
-    usable = (df["care_status"] == "ok") & df["observed"].notna() & (df["exposure"] >= min_population)
-    usable &= df[factors].notna().all(axis=1)
+    reasons = {
+        "geen zorggegevens (ontbrekend of geheim)": (df["care_status"] != "ok") | df["observed"].isna(),
+        f"minder dan {min_population} {DOMAINS[domain]['exposure_label']}": ~(df["exposure"] >= min_population),
+        "risicofactor ontbreekt": df[factors].isna().any(axis=1),
+    }
+    usable = pd.Series(True, index=df.index)
+    excluded = {}
+    for reason, mask in reasons.items():
+        k = int((usable & mask).sum())
+        if k:
+            excluded[reason] = k
+        usable &= ~mask
     d = df[usable]
-    warnings = []
-    if len(d) < len(factors) + 3:
-        raise ValueError(f"te weinig gebieden met gegevens ({len(d)}) om een model met {len(factors)} risicofactoren te schatten")
-    X = sm.add_constant(d[factors], has_constant="add")
-    y = d["observed"].round()
-    offset = np.log(d["exposure"])
+    k = len(factors) + 1
+    if len(d) < k + 2:
+        raise DataError(f"te weinig gebieden met gegevens ({len(d)}) om een model met {len(factors)} risicofactoren "
+                        f"voor {DOMAINS[domain]['label']} te schatten",
+                        where=f"risk ({reference_label or 'referentie'}, niveau {fit_level})",
+                        hint="kies een grotere referentie (risk.reference: region of all), een fijner niveau "
+                             "(risk.fit_level: buurt) of minder risicofactoren")
+    X = sm.add_constant(d[factors].astype(float), has_constant="add")
+    y = d["observed"].astype(float)
+    offset = np.log(d["exposure"].astype(float))
+    dof = max(len(d) - k, 1)
     pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
     mu = pois.fittedvalues
-    dof = max(len(d) - X.shape[1], 1)
     dispersion = float(((y - mu) ** 2 / mu).sum() / dof)
-    alpha = float(max(0.0, (((y - mu) ** 2 - mu) / mu**2).sum() / dof))
-    if family == "negative_binomial" and alpha > 0:
+    alpha = float(max(0.0, (((y - mu) ** 2 - mu) / mu**2).sum() / dof))  # NB2 moment estimate
+    warnings: list[str] = []
+    if family == "negative_binomial":
+        try:
+            with warnings_module.catch_warnings():
+                warnings_module.simplefilter("ignore")  # alpha near 0 makes the optimiser noisy; convergence is checked
+                nb = sm.NegativeBinomial(y, X, loglike_method="nb2", offset=offset).fit(
+                    start_params=np.append(pois.params.to_numpy(), max(alpha, 1e-3)), disp=0, maxiter=200)
+            if not nb.mle_retvals.get("converged", True) or not np.isfinite(nb.params.iloc[-1]):
+                raise ValueError("not converged")
+            alpha = float(nb.params.iloc[-1])
+        except (np.linalg.LinAlgError, ValueError):  # ML failed: the moment estimate is kept, and said
+            warnings.append("De negatief-binomiale schatting van α convergeerde niet; de momentschatting is gebruikt.")
+        alpha = max(alpha, 1e-8)
         res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit()
-        scale = 1.0
+        cov = res.cov_params()
     else:
         res = pois
-        scale = dispersion if family == "quasi_poisson" else 1.0
-    if family == "poisson":
-        alpha = 0.0
-    cov = res.cov_params() * scale
+        cov = res.cov_params() * (max(dispersion, 1.0) if family == "quasi_poisson" else 1.0)
     se = np.sqrt(np.diag(cov))
     params = res.params
-    coef = pd.DataFrame({"factor": params.index, "estimate": params.values, "se": se,
-                         "ci_low": params.values - 1.96 * se, "ci_high": params.values + 1.96 * se})
+    z = params.to_numpy() / se
+    coef = pd.DataFrame({"factor": params.index, "estimate": params.to_numpy(), "se": se,
+                         "ci_low": params.to_numpy() - Z95 * se, "ci_high": params.to_numpy() + Z95 * se,
+                         "p_value": 2 * sps.norm.sf(np.abs(z))})
     coef["rate_ratio"] = np.exp(coef["estimate"])
+    coef["rr_low"], coef["rr_high"] = np.exp(coef["ci_low"]), np.exp(coef["ci_high"])
     dev_expl = float(1 - res.deviance / res.null_deviance) if res.null_deviance > 0 else float("nan")
-    if len(d) < MIN_REFERENCE:
-        warnings.append(f"De referentieset is klein ({len(d)} gebieden): de verwachte waarden zijn onzeker. "
-                        "Kies zo mogelijk een grotere referentie (de regio of alle gebieden).")
-    if dev_expl < 0.3:
-        warnings.append(f"Het model verklaart weinig ({dev_expl:.0%} van de deviantie): verschillen tussen "
-                        "waargenomen en verwacht zeggen dan weinig. Overweeg andere risicofactoren.")
-    if dispersion > 3:
-        warnings.append(f"Er is veel meer spreiding dan het model verwacht (overdispersie {dispersion:.1f}): "
-                        "de intervallen zijn daarop verbreed, maar er ontbreken waarschijnlijk risicofactoren.")
-    return RiskModel(domain, factors, coef, len(d), dev_expl, dispersion, alpha, family,
-                     reference_label, warnings, params)
+
+    if len(d) < max(MIN_REFERENCE, MIN_AREAS_PER_PARAMETER * k):
+        warnings.append(f"De referentieset is klein ({len(d)} gebieden voor {k} modelparameters): de verwachte waarden "
+                        "en intervallen zijn onzeker. Kies zo mogelijk een grotere referentie (de regio of alle "
+                        "gebieden) of schat op buurtniveau.")
+    if not dev_expl >= POOR_FIT:
+        warnings.append(f"Het model past slecht: de risicofactoren verklaren {dev_expl:.0%} van de verschillen "
+                        "(deviantie). Verschillen tussen waargenomen en verwacht zeggen dan weinig over 'meer dan "
+                        "het risico verklaart'. Overweeg andere risicofactoren.")
+    if dispersion > HIGH_DISPERSION:
+        if family == "poisson":
+            warnings.append(f"Er is veel meer spreiding dan een Poisson-model aanneemt (overdispersie {dispersion:.1f}): "
+                            "de intervallen zijn te smal en te veel gebieden lijken af te wijken. Kies "
+                            "risk.model: quasi_poisson of negative_binomial.")
+        else:
+            warnings.append(f"Er is veel meer spreiding dan toeval alleen (overdispersie {dispersion:.1f}): de intervallen "
+                            "zijn daarop verbreed, maar er ontbreken waarschijnlijk risicofactoren.")
+    if excluded:
+        warnings_txt = "; ".join(f"{v} × {r}" for r, v in excluded.items())
+        if sum(excluded.values()) > 0.25 * len(df):
+            warnings.append(f"Een groot deel van de referentiegebieden telt niet mee in de schatting ({warnings_txt}).")
+    model = RiskModel(domain, factors, coef, len(d), dev_expl, dispersion, alpha, family, reference_label, fit_level,
+                      warnings, float(y.sum()), float(mu.sum() if family != "negative_binomial" else res.fittedvalues.sum()),
+                      excluded, params)
+    return model
 
 
 def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, year: int, fit_level: str,
                      min_population: int = 100) -> pd.DataFrame:
     """Observed, expected and O/E with a 95% interval for every area at and above the fit level.
 
-    Expected counts of coarser areas are sums over their fit-level areas; an area with any populated
-    part lacking a prediction gets no expected value rather than an underestimate.
+    ``areas`` (index code; level, gemeente_code, wijk_code) limits the scope. Expected counts of coarser
+    areas are sums over their fit-level areas; observed counts are the coarser area's own figure. An area
+    with a populated part lacking a prediction gets no expected value rather than an underestimate.
     """
     fine = areas[areas["level"] == fit_level]
     df = model_frame(tidy, model.domain, model.factors, year, fine.index)
-    rate = model.predict_rate(df.fillna({f: np.nan for f in model.factors}))
-    df["expected"] = rate * df["exposure"]
-    df["var_extra"] = model.alpha * df["expected"] ** 2
-    rows = [df.assign(level=fit_level)]
+    df["expected"] = model.predict_rate(df) * df["exposure"]
+    df["var_extra"] = model.extra_variance(df["expected"])
+    rows = [df.drop(columns=model.factors).assign(level=fit_level)]
     parents = ["wijk_code", "gemeente_code"] if fit_level == "buurt" else ["gemeente_code"]
     for parent in parents:
         key = fine[parent].reindex(df.index)
         populated = df["exposure"].fillna(0) > 0
-        incomplete = (populated & df["expected"].isna()).groupby(key).any()
+        incomplete = ((populated & df["expected"].isna()) | df["exposure"].isna()).groupby(key).any()
         agg = pd.DataFrame({
             "expected": df["expected"].groupby(key).sum(min_count=1),
             "var_extra": df["var_extra"].groupby(key).sum(min_count=1),
@@ -134,26 +254,72 @@ def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, 
         rows.append(agg.assign(level="wijk" if parent == "wijk_code" else "gemeente"))
     out = pd.concat(rows)
     out = out[["level", "observed", "exposure", "expected", "var_extra", "care_status"]]
+    out.index.name = "code"
     return score(out, min_population)
 
 
 def score(df: pd.DataFrame, min_population: int = 100) -> pd.DataFrame:
     """O/E with an interval that carries the model's extra-Poisson variance, and a plain Dutch label."""
     out = df.copy()
-    e = out["expected"]
-    inflation = 1 + out["var_extra"].fillna(0) / e  # variance = E * inflation
-    o_eff = out["observed"] / inflation
-    lo, hi = poisson_exact(o_eff)
+    e = out["expected"].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
+        inflation = 1 + out["var_extra"].fillna(0) / e  # variance = E * inflation
+        lo, hi = poisson_exact(out["observed"] / inflation)
         out["oe"] = out["observed"] / e
-        out["oe_low"] = lo / (e / inflation)
-        out["oe_high"] = hi / (e / inflation)
+        out["oe_low"] = lo * inflation / e
+        out["oe_high"] = hi * inflation / e
+    out["inflation"] = inflation
     label = np.where(out["oe_low"] > 1, LABEL_HIGH, np.where(out["oe_high"] < 1, LABEL_LOW, LABEL_SAME))
     small = out["exposure"].fillna(0) < min_population
     missing = out["observed"].isna() | e.isna() | (out["care_status"] != "ok")
     out["label"] = np.where(missing, LABEL_MISSING, np.where(small, LABEL_SMALL, label))
     out.loc[missing | small, ["oe", "oe_low", "oe_high"]] = np.nan
     return out.drop(columns=["var_extra"])
+
+
+def funnel_limits(expected, inflation: float = 1.0, levels=FUNNEL_LEVELS) -> pd.DataFrame:
+    """Control limits of O/E around 1 for an area with expected count E, by the same rule as ``score``.
+
+    An area lies outside the 95% funnel exactly when its O/E interval excludes 1 (up to the discreteness
+    of counts), so plot and label agree.
+    """
+    e = np.asarray(expected, dtype=float)
+    out = {"expected": e}
+    for level in levels:
+        a = 1 - level
+        m = e / inflation
+        # Continuous (chi-square) quantiles of a Poisson count: smooth curves, no staircase.
+        low = sps.chi2.ppf(a / 2, 2 * m) / 2
+        high = sps.chi2.ppf(1 - a / 2, 2 * (m + 1)) / 2
+        out[f"low_{level:g}"] = low * inflation / e
+        out[f"high_{level:g}"] = high * inflation / e
+    return pd.DataFrame(out)
+
+
+def smoothed_oe(observed: pd.Series, expected: pd.Series, reference: pd.Series | None = None) -> pd.Series:
+    """Empirical-Bayes (Poisson-gamma, Marshall's moment estimator) smoothed O/E: (O + a) / (E + b).
+
+    Small areas move towards the reference mean, large areas keep their own ratio. Always show the
+    result labelled as gesmoothed (``SMOOTHED_LABEL``).
+    """
+    o, e = observed.astype(float), expected.astype(float)
+    ok = o.notna() & e.notna() & (e > 0)
+    ref = ok if reference is None else ok & reference.reindex(o.index).fillna(False).astype(bool)
+    if ref.sum() < 3:
+        return pd.Series(np.nan, index=o.index)
+    m = o[ref].sum() / e[ref].sum()
+    r = o[ref] / e[ref]
+    var = float((e[ref] * (r - m) ** 2).sum() / e[ref].sum() - m / e[ref].mean())
+    if var <= 0:  # no variation beyond chance: every area gets the reference mean
+        return (m * ok).where(ok)
+    a, b = m**2 / var, m / var
+    return ((o + a) / (e + b)).where(ok)
+
+
+def area_index(ds) -> pd.DataFrame:
+    """Every area the statistics delivered (all years, the newest identity kept): code, name, level, parents."""
+    idx = pd.concat([s.areas for s in ds.statistics.values()])
+    return idx[~idx.index.duplicated(keep="last")]
 
 
 def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) -> list[str]:
@@ -163,6 +329,8 @@ def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) 
         a = a[a["gemeente_code"] == gemeenten[0]]
     elif reference == "region":
         a = a[a["gemeente_code"].isin(gemeenten)]
+    elif reference != "all":
+        raise DataError(f"onbekende referentie '{reference}'", where="risk.reference", hint="kies gemeente, region of all")
     return list(a.index)
 
 
@@ -172,24 +340,137 @@ def reference_label(reference: str, gemeenten) -> str:
 
 
 def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
-    """Fit and score one domain for a Dataset, following its parameter set."""
+    """Fit and score one domain for a Dataset, following its parameter set (not yet disclosure-controlled)."""
     p = ds.params
     r = p.risk
     fit_level = r.fit_level or p.level
-    area_index = pd.concat([s.areas for s in ds.statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
-    ref = reference_codes(area_index, r.reference, p.gemeente, fit_level)
+    idx = area_index(ds)
+    ref = reference_codes(idx, r.reference, p.gemeente, fit_level)
     model = fit_expected(ds.indicators, domain, getattr(r, DOMAINS[domain]["factors"]), p.year, ref,
                          family=r.model, min_population=r.min_population,
-                         reference_label=reference_label(r.reference, p.gemeente))
-    scope = area_index[area_index["gemeente_code"].isin(p.gemeente)]
+                         reference_label=reference_label(r.reference, p.gemeente), fit_level=fit_level)
+    scope = idx[idx["gemeente_code"].isin(p.gemeente)]
     scored = expected_by_area(model, ds.indicators, scope, p.year, fit_level, r.min_population)
-    scored.index.name = "code"
+    if r.smoothing:
+        scored["oe_smoothed"] = np.nan
+        for level, part in scored.groupby("level"):
+            ok = part["label"].isin([LABEL_HIGH, LABEL_LOW, LABEL_SAME])
+            scored.loc[part.index[ok.to_numpy()], "oe_smoothed"] = smoothed_oe(part["observed"][ok], part["expected"][ok]).to_numpy()
     return model, scored
 
 
 def coefficient_table(model: RiskModel, catalog: Catalog) -> pd.DataFrame:
-    """Coefficients with Dutch labels and rate ratios per unit of each factor."""
+    """Coefficients with Dutch labels, 95% intervals and rate ratios per unit of each factor."""
     t = model.coefficients.copy()
     t["label"] = [("Constante" if f == "const" else f"{catalog[f].label} ({catalog[f].unit})") for f in t["factor"]]
-    return t[["factor", "label", "estimate", "ci_low", "ci_high", "rate_ratio"]]
+    return t[["factor", "label", "estimate", "ci_low", "ci_high", "rate_ratio", "rr_low", "rr_high", "p_value"]]
+
+
+# --- Composite risk per cluster ------------------------------------------------------------------
+
+def percentile_in(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile (0-100) of each value within the reference distribution; NaN stays NaN."""
+    ref = np.sort(reference[~np.isnan(reference)])
+    if not len(ref):
+        return np.full(len(values), np.nan)
+    below = np.searchsorted(ref, values, side="left")
+    upto = np.searchsorted(ref, values, side="right")
+    pct = 100.0 * (below + upto) / (2 * len(ref))
+    return np.where(np.isnan(values), np.nan, pct)
+
+
+def composite_scores(tidy: pd.DataFrame, catalog: Catalog, codes, reference, year: int, weights: dict,
+                     population: pd.Series, min_population: int, flag_at: float = 90.0) -> pd.DataFrame:
+    """Direction-aware percentile scores per cluster and overall, with the drivers and flags per area.
+
+    ``tidy`` must be disclosure-controlled (suppressed values are NaN). Per indicator of the weighted
+    clusters, an area's value gets its mid-rank percentile within the reference areas, flipped for
+    indicators where lower is riskier (100 = the most at risk). A cluster score is the mean of its
+    indicators' percentiles (the per-cluster sum divided by the number of indicators with a value, so
+    a missing figure does not count as low risk); the overall score is the weighted mean of the cluster
+    scores. Areas with fewer inhabitants than ``min_population`` are 'te klein': not scored, not part
+    of the reference. Drivers: the three indicators contributing most to the overall score. Flags:
+    every indicator at or above the ``flag_at`` percentile, so that an average cannot hide it.
+    """
+    codes = pd.Index(codes)
+    clusters = sorted(int(c) for c, w in weights.items() if w > 0)
+    inds = [i for i in catalog if i.cluster in clusters]
+    t = tidy[(tidy["year"] == year) & tidy["code"].isin(codes) & tidy["indicator"].isin([i.id for i in inds])]
+    t = t[t["status"] == "ok"]
+    wide = t.pivot_table(index="code", columns="indicator", values="value", aggfunc="first")
+    wide = wide.reindex(index=codes, columns=[i.id for i in inds]).astype(float)
+    pop = population.reindex(codes).astype(float)
+    small = ~(pop >= min_population)
+    ref_mask = codes.isin(pd.Index(reference)) & ~small.to_numpy()
+    pct = np.full(wide.shape, np.nan)
+    for j, ind in enumerate(inds):
+        col = wide.iloc[:, j].to_numpy()
+        ref_vals = col[ref_mask]
+        if np.isfinite(ref_vals).sum() < 3:  # too few reference values for a percentile
+            continue
+        p = percentile_in(col, ref_vals)
+        pct[:, j] = p if ind.higher_is_risk else 100 - p
+    pct[small.to_numpy()] = np.nan
+    out = pd.DataFrame(index=codes)
+    cluster_of = np.array([i.cluster for i in inds])
+    contrib = np.zeros_like(pct)
+    total_w = np.zeros(len(codes))
+    weighted = np.zeros(len(codes))
+    for c in clusters:
+        cols = cluster_of == c
+        with np.errstate(invalid="ignore"):
+            block = pct[:, cols]
+            n = np.isfinite(block).sum(axis=1)
+            score_c = np.where(n > 0, np.nansum(block, axis=1) / np.maximum(n, 1), np.nan)
+        out[f"cluster_{c}"] = score_c
+        w = float(weights[str(c)]) if str(c) in weights else float(weights[c])
+        has = np.isfinite(score_c)
+        total_w += np.where(has, w, 0)
+        weighted += np.where(has, w * np.nan_to_num(score_c), 0)
+        contrib[:, cols] = np.where(np.isfinite(block), w * np.nan_to_num(block) / np.maximum(n, 1)[:, None], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["overall"] = np.where(total_w > 0, weighted / total_w, np.nan)
+    labels = np.array([i.label for i in inds], dtype=object)
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :3]
+    drivers, flags = [], []
+    for r in range(len(codes)):
+        if not np.isfinite(out["overall"].iat[r]):
+            drivers.append("")
+            flags.append("")
+            continue
+        drivers.append("; ".join(labels[order[r]][contrib[r, order[r]] > 0]))
+        hit = np.where(pct[r] >= flag_at)[0]
+        hit = hit[np.argsort(-pct[r, hit], kind="stable")]
+        flags.append("; ".join(f"{labels[j]} (P{int(pct[r, j])})" for j in hit))
+    out["drivers"] = drivers
+    out["flags"] = flags
+    out["n_flags"] = [0 if not f else f.count(";") + 1 for f in flags]
+    out["status"] = np.where(small.to_numpy(), STATUS_SMALL, np.where(out["overall"].notna(), STATUS_OK, STATUS_MISSING))
+    out["in_reference"] = ref_mask
+    ranked = out["overall"].where(out["in_reference"])
+    out["rank"] = ranked.rank(ascending=False, method="min")
+    out.index.name = "code"
+    return out
+
+
+def run_composite(ds, level: str | None = None, tidy: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Composite risk of the parameter set's areas at ``level`` (default: the map level), after disclosure control."""
+    from .privacy import apply_disclosure_control
+
+    p = ds.params
+    level = level or p.level
+    idx = area_index(ds)
+    ref = reference_codes(idx, p.risk.reference, p.gemeente, level)
+    scope = idx[(idx["level"] == level) & idx["gemeente_code"].isin(p.gemeente)].index
+    codes = scope.union(pd.Index(ref))
+    if tidy is None:
+        tidy = apply_disclosure_control(ds.indicators, ds.catalog, p.privacy)
+    stats = ds.statistics[p.year]
+    population = stats.values["a_inw"].where(stats.status["a_inw"] == "ok")
+    min_pop = max(p.risk.min_population, p.privacy.min_population)
+    out = composite_scores(tidy, ds.catalog, codes, ref, p.year, p.risk.cluster_weights, population, min_pop)
+    out = out.loc[scope]
+    out.insert(0, "level", level)
+    out.insert(1, "year", p.year)
+    out.insert(0, "name", idx["name"].reindex(out.index).to_numpy())
+    return out

@@ -172,6 +172,9 @@ def _year(gdf, cols, path: Path, default_year, notes) -> int:
 
 
 def _to_rd(gdf: gpd.GeoDataFrame, where: str, notes: list[str]) -> gpd.GeoDataFrame:
+    if gdf.crs is not None and gdf.crs.is_geographic and (abs(gdf.total_bounds) > 180).any():
+        # GDAL labels every GeoJSON WGS84 (RFC 7946), also old exports in RD metres: judge by the numbers.
+        gdf = gdf.set_crs(None, allow_override=True)
     if gdf.crs is None:
         x0, y0, x1, y1 = gdf.total_bounds
         within = lambda b: b[0] <= x0 and x1 <= b[2] and b[1] <= y0 and y1 <= b[3]  # noqa: E731

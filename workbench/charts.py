@@ -1,0 +1,87 @@
+"""Static charts (matplotlib) with Dutch labels. Presentation only: every figure drawn is computed elsewhere."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import pandas as pd
+
+COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "niet te onderscheiden": "#636363"}
+
+
+def _nl(x, pos=None) -> str:
+    return f"{x:,.0f}".replace(",", ".") if abs(x) >= 10 else f"{x:.1f}".replace(".", ",")
+
+
+def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subtitle: str = "",
+                value: str = "oe", value_label: str = "waargenomen / verwacht (W/V)", names: pd.Series | None = None,
+                annotate: int = 5, note: str = ""):
+    """Funnel plot: W/V (or a smoothed W/V) against the expected count, with 95% and 99,8% control limits.
+
+    ``points``: expected, the ``value`` column and label (risk.score output, disclosure-controlled);
+    ``limits``: risk.funnel_limits output. The ``annotate`` most extreme areas get their name.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5.2), dpi=110)
+    lim = limits.sort_values("expected")
+    ax.axhline(1.0, color="#333", lw=1)
+    for level, style in (("0.95", "--"), ("0.998", ":")):
+        lab = "95%-grenzen" if level == "0.95" else "99,8%-grenzen"
+        ax.plot(lim["expected"], lim[f"high_{level}"], style, color="#555", lw=1, label=lab)
+        ax.plot(lim["expected"], lim[f"low_{level}"], style, color="#555", lw=1)
+    pts = points[points[value].notna() & points["expected"].notna()]
+    for label, colour in COLOURS.items():
+        sel = pts[pts["label"] == label]
+        if len(sel):
+            ax.scatter(sel["expected"], sel[value], s=28, color=colour, alpha=0.85, label=f"{label} ({len(sel)})",
+                       edgecolor="white", linewidth=0.5, zorder=3)
+    if names is not None and annotate and len(pts):
+        extreme = (pts[value] - 1).abs().sort_values(ascending=False).index[:annotate]
+        for code in extreme:
+            ax.annotate(str(names.get(code, code)), (pts.at[code, "expected"], pts.at[code, value]), fontsize=7,
+                        xytext=(4, 3), textcoords="offset points", color="#222")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_nl))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("verwacht aantal cliënten (logaritmische schaal)")
+    ax.set_ylabel(value_label)
+    fig.suptitle(title, x=0.125, ha="left", fontsize=12, fontweight="bold")
+    if subtitle:
+        ax.set_title(subtitle, loc="left", fontsize=8, color="#444")
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7.5, color="#444")
+    ax.legend(fontsize=7.5, frameon=False, loc="upper right")
+    ax.grid(alpha=0.25)
+    fig.subplots_adjust(top=0.86, bottom=0.14)
+    return fig
+
+
+def bar_compare(table: pd.DataFrame, columns: list[str], *, title: str, xlabel: str):
+    """Horizontal bars, one group per row of ``table`` (index = label), one bar per column: a what-if side by side."""
+    t = table[columns].iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.32 * len(t) + 1.2)), dpi=110)
+    t.plot.barh(ax=ax, width=0.8, color=["#2171b5", "#fd8d3c", "#74c476"][: len(columns)])
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: "€ " + _nl(x)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("")
+    ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(axis="x", alpha=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def save_png(fig, path: Path) -> Path:
+    """Write a figure atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
