@@ -137,3 +137,23 @@ def test_secondary_engine_on_products():
     edges = pd.DataFrame({"total": "∑", "member": ["a", "b", "c"]})
     out = privacy.secondary_suppression(cells, edges, ["area", "domain"]).set_index("code")
     assert out.loc["c", "suppressed"] and not out.loc["b", "suppressed"]
+
+
+def test_rounding_in_every_published_layer_of_the_demo(demo_params, tmp_path):
+    """With round_to: 5 the published counts are multiples of 5 and O/E x expected gives only the rounded count."""
+    import dataclasses
+
+    from workbench import publish
+    from workbench.dataset import load_dataset
+
+    params = dataclasses.replace(demo_params, privacy=dataclasses.replace(demo_params.privacy, round_to=5))
+    ds = load_dataset(params)
+    publish.write_publish(ds, tmp_path / "publish.gpkg")
+    kosten = publish.read_layer(tmp_path / "publish.gpkg", "kosten")
+    assert (kosten["clients"].dropna() % 5 == 0).all()
+    risico = publish.read_layer(tmp_path / "publish.gpkg", "risico")
+    obs = risico["observed"].dropna()
+    assert len(obs) and (obs % 5 == 0).all()
+    ok = risico["oe"].notna()
+    assert (risico.loc[ok, "oe"] * risico.loc[ok, "expected"] - risico.loc[ok, "observed"]).abs().max() < 1e-6
+    assert privacy.audit_publication(tmp_path, ds.records, ds.params.privacy, ds.catalog) == []
