@@ -159,12 +159,13 @@ notebook("03_zorgkosten", [
              "    kaart = wb.report.cost_map(ds, \"cost_wmo_per_inhabitant\")\n"
              "    wb.report.save(kaart, output_dir, \"kostenkaart_wmo_per_inwoner.html\")\n"
              "    display(kaart)"),
-    ("md", "## Overzicht per wijk\n\nCliënten, kosten en kosten per cliënt per domein. *Onderdrukt* (leeg) waar "
-           "minder cliënten zijn dan de drempel."),
-    ("code", "if heeft_registratie:\n    display(wb.report.cost_overview(ds).round(0))"),
+    ("md", "## Overzicht per wijk\n\nCliënten, kosten en kosten per cliënt per domein. *Onderdrukt* staat waar "
+           "minder cliënten zijn dan de drempel, of waar een cijfer anders via de totalen te herleiden zou zijn "
+           "(aanvullende onderdrukking)."),
+    ("code", "if heeft_registratie:\n    display(wb.report.cost_overview_table(ds))"),
     ("md", "## Naar productcategorie\n\nWelke soorten hulp drijven de kosten per wijk? Jeugdhulp met verblijf en "
            "beschermd wonen zijn duur per cliënt en tellen bij kleine aantallen zwaar mee."),
-    ("code", "if heeft_registratie:\n    display(wb.report.product_table(ds).round(0))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.product_table(ds))"),
     ("md", "## Kosten tegen de verwachting\n\nDe verwachte kosten zijn het verwachte gebruik volgens het "
            "risicomodel (notebook 02) maal de kosten per verwachte cliënt in de hele referentie. *Kosten / verwacht* "
            "boven 1: meer geld per eenheid risico dan gemiddeld. Wijken met te weinig cliënten zijn weggelaten."),

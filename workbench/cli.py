@@ -30,6 +30,59 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _parse_columns(spec: str | None) -> dict[str, str]:
+    """--columns: a YAML file {our_field: their_header} or 'client_id=ClientNr,start=Begindatum'."""
+    from .errors import ParameterError
+
+    if not spec:
+        return {}
+    path = Path(spec)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        import yaml
+
+        if not path.exists():
+            raise ParameterError("kolomkoppeling niet gevonden", where=spec)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict) and isinstance(data.get("sources"), dict):
+            data = data["sources"].get("record_columns", {}) or {}
+        if not isinstance(data, dict):
+            raise ParameterError("verwacht een blok {ons_veld: kolomkop_in_export}", where=spec)
+        return {str(k): str(v) for k, v in data.items()}
+    pairs = [p for p in spec.split(",") if p.strip()]
+    bad = [p for p in pairs if "=" not in p]
+    if bad:
+        raise ParameterError(f"kolomkoppeling '{bad[0]}' heeft niet de vorm ons_veld=kolomkop", where="--columns",
+                             hint="bijv. --columns client_id=ClientNr,start=Begindatum")
+    return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
+
+
+def _cmd_validate(args) -> int:
+    from .validation import load_products, validate_records
+
+    columns, areas, gemeenten, products = {}, None, None, None
+    if args.parameters:
+        from .dataset import load_areas
+        from .params import load_parameters
+        from .validation import products_for
+
+        params = load_parameters(args.parameters)
+        columns = dict(params.sources.record_columns)
+        all_areas, _ = load_areas(params)
+        areas, gemeenten = all_areas[all_areas["gemeente_code"].isin(params.gemeente)], params.gemeente
+        products = products_for(params)
+    else:
+        products = load_products()
+    columns.update(_parse_columns(args.columns))
+    report = validate_records(args.records, columns, areas=areas, gemeenten=gemeenten, products=products)
+    print(report.render(max_rows=args.max_rows))
+    if not args.parameters:
+        print("\n(Zonder --parameters zijn buurtcodes alleen op hun vorm gecontroleerd, niet tegen de gebieden.)")
+    if args.report:
+        written = report.write(args.report)
+        print(f"\nRapport geschreven: {written} (bevat rijnummers, geen persoonsgegevens; houd het lokaal)")
+    # Exit code 2 on errors, as for every other input error of the CLI; warnings alone give 0.
+    return 2 if report.errors else 0
+
 def _cmd_fetch(args) -> int:
     """Download statistics and geometry into the cache; one message listing every manual step on failure."""
     import os
@@ -77,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--outputs", default="outputs", help="map voor de runs (standaard: outputs)")
     r.add_argument("--quiet", action="store_true", help="geen voortgangsbalk")
     r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="controleer een zorgregistratie (CSV of Excel) en toon elk probleem per rij",
+                       description="Controleert een export van de zorgregistratie. Uitgang 0: geen fouten "
+                                   "(hooguit waarschuwingen); 2: fouten die een run laten stoppen.")
+    v.add_argument("records", help="de export: .csv (; , tab) of .xlsx")
+    v.add_argument("--parameters", "-p", help="parameterbestand: kolomkoppeling, gebieden en productlijst daaruit")
+    v.add_argument("--columns", help="kolomkoppeling: YAML-bestand {ons_veld: kolomkop} of client_id=ClientNr,start=Begin")
+    v.add_argument("--report", help="schrijf het rapport ook naar dit bestand (.csv of .md)")
+    v.add_argument("--max-rows", type=int, default=20, help="hoeveel rijnummers per soort probleem (standaard 20)")
+    v.set_defaults(func=_cmd_validate)
 
     f = sub.add_parser("fetch", help="download CBS-statistiek en PDOK-geometrie van gemeente(n) en jaar naar de cache")
     f.add_argument("--gemeente", required=True, nargs="+", help="CBS-gemeentecode(s), bijv. GM0518")

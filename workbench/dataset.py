@@ -19,7 +19,8 @@ from .errors import DataError
 from .indicators import build_indicators, compare_with_gemeente
 from .params import ParameterSet, load_parameters
 from .sources.common import Statistics, statistics_from_frame
-from .sources.records import aggregate_records, read_records
+from .sources.records import aggregate_records
+from .validation import products_for, validate_records
 
 ATTRIBUTION = "Bron: CBS, Kadaster/PDOK (CC BY 4.0)"
 
@@ -169,7 +170,12 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
         else:
             path = params.resolve(params.sources.records)
             records_year = params.year
-        records = read_records(path, params.sources.record_columns)
+        # Every run checks the records: errors stop here (before anything is written), warnings become notes.
+        report = validate_records(path, params.sources.record_columns, areas=areas, gemeenten=params.gemeente,
+                                  products=products_for(params))
+        report.raise_for_errors()
+        records = report.records
+        notes.extend(report.note_lines())
         inputs["records"] = path
         records_agg = aggregate_records(records, records_year)
 

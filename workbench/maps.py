@@ -307,7 +307,7 @@ def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
                        for v in t[column]]
     tooltip = [("naam", "Gebied"), ("waarde", label)]
     for col, lab, u in extra:
-        shown[col] = [fmt_nl(v, decimals_for(u), u) for v in t[col]]
+        shown[col] = [fmt_nl(v, decimals_for(u), u) if pd.notna(v) else "onderdrukt of geen gegevens" for v in t[col]]
         tooltip.append((col, lab))
     colours, items = classify(t[column], "quantiles", unit=unit)
     items = items + [(GREY, "onderdrukt of geen gegevens")]

@@ -65,6 +65,8 @@ class Sources:
     records: str | None = None
     # How the municipality's export names our record fields: {our_field: their_header}.
     record_columns: dict[str, str] = field(default_factory=dict)
+    # Product categories per domain the records are checked against (default parameters/producten.yaml).
+    products: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     if "sources" in raw:
         s = raw["sources"]
         if _expect(s, dict, f"{where}sources", "een blok met statistics, geometry, records", problems):
-            _check_keys(s, {"statistics", "geometry", "records", "record_columns"}, f"{where}sources.", problems)
+            _check_keys(s, {"statistics", "geometry", "records", "record_columns", "products"}, f"{where}sources.", problems)
+            if s.get("products") is not None:
+                _expect(s["products"], str, f"{where}sources.products", "een pad naar een lijst productcategorieën", problems)
             for key in ("statistics", "geometry", "records"):
                 if key in s and s[key] is not None:
                     _expect(s[key], str, f"{where}sources.{key}", "een pad of " + " / ".join(SPECIAL_SOURCES[key]), problems)
@@ -191,6 +195,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 geometry=str(s.get("geometry", "demo")),
                 records=s.get("records"),
                 record_columns={str(k): str(v) for k, v in rc.items()} if isinstance(rc, dict) else {},
+                products=s.get("products") if isinstance(s.get("products"), str) else None,
             )
 
     risk = RiskSettings()
@@ -345,14 +350,11 @@ def _check_input_files(params: ParameterSet, where: str) -> None:
         resolved = params.resolve(value)
         if resolved is None or not resolved.exists():
             problems.append(f"{where}sources.{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
-    if params.outcomes.matrix:
-        resolved = params.resolve(params.outcomes.matrix)
-        if resolved is None or not resolved.exists():
-            problems.append(f"{where}outcomes.matrix: bestand '{params.outcomes.matrix}' bestaat niet (gezocht als {resolved})")
-    if params.catalog:
-        resolved = params.resolve(params.catalog)
-        if resolved is None or not resolved.exists():
-            problems.append(f"{where}catalog: bestand '{params.catalog}' bestaat niet")
+    for key, value in (("sources.products", params.sources.products), ("outcomes.matrix", params.outcomes.matrix),
+                       ("catalog", params.catalog)):
+        resolved = params.resolve(value) if value else None
+        if value and (resolved is None or not resolved.exists()):
+            problems.append(f"{where}{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
     if problems:
         raise ParameterError("invoerbestand ontbreekt:\n  - " + "\n  - ".join(problems),
                              hint="controleer het pad (relatief aan de map van het parameterbestand) of haal de data op met `workbench fetch`")

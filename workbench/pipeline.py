@@ -131,6 +131,18 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
         manifest["timings"]["publish"] = round(time.time() - t0, 2)
         if bar:
             bar.update(1)
+        # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
+        current = "privacycontrole"
+        t0 = time.time()
+        from .privacy import DisclosureError, audit_publication
+
+        leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
+        manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
+        if leaks:
+            raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
+                                  + "; ".join(map(str, leaks[:5])))
+        manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
+                               "round_to": params.privacy.round_to}
     except BaseException as exc:
         if bar:
             bar.close()

@@ -1,66 +1,390 @@
 """Disclosure control: the only road from computed figures to anything published.
 
-A figure based on fewer than ``min_count`` persons or trajectories, or a rate over a population
-smaller than ``min_population``, is suppressed: its value becomes NaN with status 'suppressed' and a
-reason in Dutch. Suppressed is never shown as zero.
+Everything that reaches publish.gpkg, an HTML map, a notebook table or the app passes through here.
+
+Rules (the same for every table):
+
+1. **Primary suppression.** A figure based on fewer than ``min_count`` persons or trajectories (the
+   indicator's own ``min_count`` if that is higher), or a rate over a population smaller than
+   ``min_population``, is suppressed. For shares of two record counts (e.g. "resultaat behaald") the
+   complement counts too: "11 of 12 reached their goals" reveals the one who did not.
+2. **Secondary suppression.** Published areas add up (buurten to their wijk, wijken to their gemeente;
+   product categories to the domain total of an area). When a cell is the only unknown in such a sum,
+   it can be recovered by subtraction; the smallest published cell of the same sum is suppressed as
+   well, repeated until no sum has exactly one unknown.
+3. **Linked tables.** The same count appears in several places (jeugdhulp per 1.000 in the indicator
+   table, observed care use in the risk table, clients in the cost table). Suppression is decided once
+   per (year, area, count variable) and applied everywhere that count shows.
+4. **Rounding** (``privacy.round_to``: 5 or 10, optional). Published counts are rounded and figures
+   computed from them (rates, intervals, O/E, cost per client) are recomputed from the rounded counts,
+   so the exact count cannot be recovered from a rate.
+
+A suppressed figure becomes NaN with status ``suppressed`` and a Dutch reason that starts with
+"onderdrukt"; presentation shows the word "onderdrukt", never zero or a blank.
 """
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog
+from .catalog import Catalog, Indicator
 from .params import PrivacySettings
-from .sources.common import SUPPRESSED
+from .sources.common import MISSING, SUPPRESSED
+from .stats import poisson_exact, wilson
 
 SUPPRESSED_LABEL = "onderdrukt"
 FIGURE_COLUMNS = ("value", "ci_low", "ci_high", "numerator", "count", "gemeente_value")
 # Columns that never leave the analyst's machine in a published indicator table.
 PRIVATE_COLUMNS = ("numerator", "count")
+# Record-level fields: never a column of anything published.
+RECORD_FIELDS = ("client_id", "household_id", "birth_year", "postcode", "start", "end", "provider")
+
+REASON_SMALL = "onderdrukt: gebaseerd op minder dan {n} personen of trajecten"
+REASON_POPULATION = "onderdrukt: populatie kleiner dan {n}"
+REASON_COMPLEMENT = "onderdrukt: de rest van de groep is kleiner dan {n} (het aandeel zou hen onthullen)"
+REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet via het totaal "
+                    "van {parent} te herleiden is")
+REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
+_CACHE_ATTR = "_disclosure_cache"
+
+
+# --------------------------------------------------------------------------------------------------
+# The area hierarchy, read from the CBS codes themselves (BU06320101 -> WK063201 -> GM0632).
+
+def parent_code(code: str) -> str | None:
+    if code.startswith("BU") and len(code) == 10:
+        return "WK" + code[2:8]
+    if code.startswith("WK") and len(code) == 8:
+        return "GM" + code[2:6]
+    return None
+
+
+def area_equations(codes) -> pd.DataFrame:
+    """Edges ``total`` -> ``member`` for every published sum: each wijk over its buurten, each gemeente
+    over its wijken. Only totals that are themselves among ``codes`` form an equation."""
+    codes = pd.Index(pd.unique(pd.Series(list(codes), dtype=object)))
+    parents = pd.Series([parent_code(c) for c in codes], index=codes, dtype=object)
+    edges = pd.DataFrame({"total": parents.to_numpy(), "member": codes.to_numpy()}).dropna()
+    return edges[edges["total"].isin(set(codes))].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The generic engine: cells in groups, sums over members, suppress until no sum has one unknown.
+
+def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
+    """Extend the suppression in ``cells`` so that no published sum has exactly one unknown.
+
+    ``cells``: one row per (group_cols..., code) with ``size`` (the count, used to pick the next-smallest
+    cell), ``suppressed`` (bool), ``unknown`` (bool: not published for another reason, e.g. missing) and
+    ``zero_population`` (bool: the cell is known to be 0, so suppressing it protects nothing).
+    ``edges``: total -> member code pairs (see area_equations), applied within every group.
+    Returns ``cells`` with ``suppressed`` extended and ``secondary_parent`` naming the sum that forced it.
+    """
+    cells = cells.copy()
+    cells["secondary_parent"] = pd.Series(pd.NA, index=cells.index, dtype=object)
+    if cells.empty or edges.empty:
+        return cells
+    key = group_cols + ["code"]
+    cells = cells.set_index(key)
+    groups = cells.reset_index()[group_cols].drop_duplicates()
+    # Every equation instantiated per group: (group..., total, member) with role rows for the total itself.
+    eq = groups.merge(edges, how="cross")
+    eq = eq[eq.set_index(group_cols + ["member"]).index.isin(cells.index)
+            & eq.set_index(group_cols + ["total"]).index.isin(cells.index)]
+    if eq.empty:
+        return cells.reset_index()
+    totals = eq[group_cols + ["total"]].drop_duplicates().assign(member=lambda d: d["total"], role="total")
+    rows = pd.concat([eq.assign(role="member"), totals], ignore_index=True)
+    rows["eq"] = rows.groupby(group_cols + ["total"], sort=False).ngroup()
+    cell_key = pd.MultiIndex.from_frame(rows[group_cols + ["member"]].rename(columns={"member": "code"}))
+    size = cells["size"].reindex(cell_key).to_numpy()
+    zero = cells["zero_population"].reindex(cell_key).to_numpy(dtype=bool)
+    other_unknown = cells["unknown"].reindex(cell_key).to_numpy(dtype=bool)
+    suppressed = cells["suppressed"].reindex(cell_key).to_numpy(dtype=bool)
+    for _ in range(100):  # each pass only adds suppression, so this ends; 100 is far beyond any real depth
+        rows["supp"] = suppressed
+        hidden = (suppressed | other_unknown) & ~zero
+        rows["hidden"] = hidden
+        per_eq = rows.groupby("eq")[["hidden", "supp"]].sum()
+        lone = per_eq.index[(per_eq["hidden"] == 1)]
+        # only act when the single unknown is a suppressed cell (a merely missing figure is no secret)
+        lone_rows = rows[rows["eq"].isin(lone) & rows["hidden"] & rows["supp"]]
+        lone = pd.Index(lone_rows["eq"].unique())
+        if lone.empty:
+            break
+        cand = rows[rows["eq"].isin(lone) & (rows["role"] == "member") & ~rows["hidden"] & ~pd.Series(zero, index=rows.index)
+                    & pd.notna(size)]
+        cand = cand.assign(_size=size[cand.index]).sort_values(["eq", "_size", "member"])
+        pick = cand.groupby("eq").head(1)
+        fallback = rows[rows["eq"].isin(lone.difference(pick["eq"])) & (rows["role"] == "total") & ~rows["hidden"]]
+        chosen = pd.concat([pick, fallback])
+        if chosen.empty:
+            break
+        for _, r in chosen.iterrows():
+            k = tuple(r[c] for c in group_cols) + (r["member"],)
+            if not cells.at[k, "suppressed"]:
+                cells.at[k, "suppressed"] = True
+                cells.at[k, "secondary_parent"] = r["total"]
+        suppressed = cells["suppressed"].reindex(cell_key).to_numpy(dtype=bool)
+    return cells.reset_index()
+
+
+# --------------------------------------------------------------------------------------------------
+# Count cells of the indicator table.
+
+def count_variable(ind: Indicator) -> str | None:
+    """The count a published figure of this indicator reveals (the persons or trajectories it is about)."""
+    if ind.count:
+        return ind.count
+    if ind.kind == "ratio" and ind.test != "none":
+        return ind.numerator
+    return None
+
+
+def _threshold(ind: Indicator, settings: PrivacySettings) -> int:
+    return max(int(ind.min_count), int(settings.min_count))
+
+
+def _record_variables(catalog: Catalog) -> set[str]:
+    rec = {v.name for v in catalog.variables.values() if v.source == "records"}
+    return rec | {d.name for d in catalog.derived.values() if set(d.inputs) & rec}
 
 
 def small_count_mask(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings) -> tuple[pd.Series, pd.Series]:
-    """Which rows must be suppressed, and why."""
-    threshold = tidy["indicator"].map({i.id: max(i.min_count, settings.min_count) for i in catalog}).fillna(settings.min_count)
-    few = tidy["count"].notna() & (tidy["count"] < threshold)
+    """Primary suppression of indicator rows: which rows, and why."""
+    threshold = tidy["indicator"].map({i.id: _threshold(i, settings) for i in catalog}).fillna(settings.min_count)
     kinds = tidy["indicator"].map({i.id: i.kind for i in catalog})
+    few = tidy["count"].notna() & (tidy["count"] < threshold)
     small_pop = (kinds == "ratio") & tidy["denominator"].notna() & (tidy["denominator"] < settings.min_population)
-    reason = pd.Series(pd.NA, index=tidy.index, dtype="string")
-    reason[small_pop] = f"{SUPPRESSED_LABEL}: populatie kleiner dan {settings.min_population}"
-    reason[few] = "onderdrukt: gebaseerd op minder dan " + threshold[few].astype(int).astype(str) + " personen of trajecten"
-    return few | small_pop, reason
+    records = _record_variables(catalog)
+    share_of_records = tidy["indicator"].map(
+        {i.id: bool(i.kind == "ratio" and i.test == "wilson" and i.numerator in records and i.denominator in records)
+         for i in catalog}).fillna(False).astype(bool)
+    rest = tidy["denominator"] - tidy["numerator"]
+    complement = share_of_records & rest.notna() & (rest > 0) & (rest < threshold)
+    reason = pd.Series(pd.NA, index=tidy.index, dtype=object)
+    reason[complement] = [REASON_COMPLEMENT.format(n=int(t)) for t in threshold[complement]]
+    reason[small_pop] = REASON_POPULATION.format(n=settings.min_population)
+    reason[few] = [REASON_SMALL.format(n=int(t)) for t in threshold[few]]
+    return few | small_pop | complement, reason
 
 
-def apply_disclosure_control(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings) -> pd.DataFrame:
-    """Suppress small numbers; optionally round counts. Returns a copy safe to publish (see PRIVATE_COLUMNS)."""
+def indicator_cells(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings) -> pd.DataFrame:
+    """One row per (year, variable, code) for every count a published indicator figure reveals.
+
+    Record-based denominators (e.g. ended trajectories) are counts too: they are published as the
+    denominator of a share.
+    """
+    mask, reason = small_count_mask(tidy, catalog, settings)
+    records = _record_variables(catalog)
+    frames = []
+    for ind in catalog:
+        rows = tidy["indicator"] == ind.id
+        if not rows.any():
+            continue
+        t = tidy[rows]
+        ok = t["status"] == "ok"
+        var = count_variable(ind)
+        if var:
+            frames.append(pd.DataFrame({
+                "year": t["year"], "variable": var, "code": t["code"], "size": t["count"],
+                "primary": mask[rows] & ok, "reason": reason[rows].where(mask[rows] & ok),
+                "source_secret": t["status"] == SUPPRESSED, "missing": t["status"] == MISSING,
+                "zero_population": t["denominator"].eq(0) if ind.kind == "ratio" else False,
+            }))
+        if ind.kind == "ratio" and ind.denominator in records:
+            # A zero denominator already shows as "no data" (the share cannot be computed): a known zero,
+            # neither suppressed nor any protection for its siblings.
+            small_den = ok & t["denominator"].notna() & (t["denominator"] > 0) & (t["denominator"] < _threshold(ind, settings))
+            frames.append(pd.DataFrame({
+                "year": t["year"], "variable": ind.denominator, "code": t["code"], "size": t["denominator"],
+                "primary": small_den, "reason": pd.Series(REASON_SMALL.format(n=_threshold(ind, settings)),
+                                                          index=t.index).where(small_den),
+                "source_secret": False, "missing": t["denominator"].isna(), "zero_population": t["denominator"].eq(0),
+            }))
+    if not frames:
+        return _empty_cells()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _empty_cells() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+        ("year", "int64"), ("variable", object), ("code", object), ("size", float), ("primary", bool),
+        ("reason", object), ("source_secret", bool), ("missing", bool), ("zero_population", bool))})
+
+
+def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> pd.DataFrame:
+    """Cells of the cost table (clients per area x domain) on the same keys as the indicator table."""
+    if by_area is None or by_area.empty:
+        return _empty_cells()
+    small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
+    return pd.DataFrame({
+        "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
+        "size": by_area["clients"].astype(float), "primary": small,
+        "reason": pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small),
+        "source_secret": False, "missing": by_area["clients"].isna(), "zero_population": False,
+    })
+
+
+@dataclass
+class DisclosurePlan:
+    """Which (year, variable, code) counts are suppressed, and why. Decided once, applied to every table."""
+
+    cells: pd.DataFrame  # year, variable, code, size, suppressed, reason, kind ('primair'|'aanvullend'|'bron')
+    settings: PrivacySettings
+
+    def lookup(self, year, variable, code) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised: (suppressed, reason) for aligned arrays of year, variable, code."""
+        idx = self.cells.set_index(["year", "variable", "code"])
+        idx = idx[~idx.index.duplicated()]
+        key = pd.MultiIndex.from_arrays([np.asarray(year), np.asarray(variable, dtype=object),
+                                         np.asarray(code, dtype=object)])
+        hit = idx.reindex(key)
+        return hit["suppressed"].fillna(False).to_numpy(dtype=bool), hit["reason"].to_numpy(dtype=object)
+
+    def summary(self) -> dict[str, int]:
+        c = self.cells
+        return {"primair": int((c["kind"] == "primair").sum()), "aanvullend": int((c["kind"] == "aanvullend").sum())}
+
+
+def make_plan(cells: pd.DataFrame, settings: PrivacySettings) -> DisclosurePlan:
+    """Merge cells that share a key (linked tables), then apply secondary suppression over the areas."""
+    if cells.empty:
+        return DisclosurePlan(_empty_cells().assign(suppressed=False, kind=pd.Series(dtype=object)), settings)
+    cells = cells.copy()
+    cells["year"] = cells["year"].astype(int)
+    g = cells.groupby(["year", "variable", "code"], sort=False)
+    merged = pd.DataFrame({
+        "size": g["size"].min(),
+        "primary": g["primary"].any(),
+        "reason": g["reason"].first(),
+        "source_secret": g["source_secret"].any(),
+        "missing": g["missing"].all(),
+        "zero_population": g["zero_population"].all(),
+    }).reset_index()
+    merged["suppressed"] = merged["primary"] | merged["source_secret"]
+    merged["unknown"] = merged["missing"] & ~merged["suppressed"]
+    edges = area_equations(merged["code"].unique())
+    out = secondary_suppression(merged, edges, ["year", "variable"])
+    secondary = out["suppressed"] & ~out["primary"] & ~out["source_secret"]
+    out["reason"] = out["reason"].astype(object)
+    out.loc[secondary, "reason"] = [REASON_SECONDARY.format(parent=p) for p in out.loc[secondary, "secondary_parent"]]
+    out.loc[out["source_secret"] & ~out["primary"], "reason"] = "geheim in de bron (CBS)"
+    out["kind"] = np.where(out["primary"], "primair", np.where(secondary, "aanvullend", np.where(out["source_secret"], "bron", "")))
+    return DisclosurePlan(out[["year", "variable", "code", "size", "suppressed", "reason", "kind"]], settings)
+
+
+# --------------------------------------------------------------------------------------------------
+# Applying the plan to each published table.
+
+def apply_disclosure_control(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings,
+                             plan: DisclosurePlan | None = None) -> pd.DataFrame:
+    """Suppress (primary, secondary, linked) and optionally round. Returns a copy; drop PRIVATE_COLUMNS
+    before publishing (see ``publishable``)."""
+    if plan is None:
+        plan = make_plan(indicator_cells(tidy, catalog, settings), settings)
     out = tidy.copy()
-    mask, reason = small_count_mask(out, catalog, settings)
-    mask &= out["status"] == "ok"
+    by_id = {i.id: i for i in catalog}
+    count_var = out["indicator"].map({i.id: count_variable(i) for i in catalog})
+    supp, why = plan.lookup(out["year"], count_var, out["code"])
+    records = _record_variables(catalog)
+    den_var = out["indicator"].map({i.id: (i.denominator if i.kind == "ratio" and i.denominator in records else None)
+                                    for i in catalog})
+    den_supp, den_why = plan.lookup(out["year"], den_var, out["code"])
+    primary, primary_reason = small_count_mask(out, catalog, settings)
+    mask = (pd.Series(supp | den_supp, index=out.index) | primary) & (out["status"] == "ok")
+    reason = pd.Series(np.where(supp, why, np.where(den_supp, den_why, None)), index=out.index, dtype=object)
+    reason = reason.where(reason.notna(), primary_reason)
     for col in FIGURE_COLUMNS:
         if col in out:
             out.loc[mask, col] = np.nan
     out.loc[mask, "status"] = SUPPRESSED
-    out.loc[mask, "reason"] = reason[mask]
+    out.loc[mask, "reason"] = reason[mask].fillna(SUPPRESSED_LABEL)
     if "comparison" in out:
         out.loc[mask, "comparison"] = ""
+    # A record-based denominator (ended trajectories) is itself a count: hidden with the figure.
+    rec_den = den_var.notna()
+    threshold = out["indicator"].map({i.id: _threshold(i, settings) for i in catalog}).fillna(settings.min_count)
+    small_den = rec_den & out["denominator"].notna() & (out["denominator"] < threshold)  # incl. 0 ("no data" rows)
+    out.loc[(mask & rec_den) | small_den | pd.Series(den_supp, index=out.index), "denominator"] = np.nan
     if settings.round_to:
-        for col in ("numerator", "count"):
-            if col in out:
-                out[col] = (out[col] / settings.round_to).round() * settings.round_to
+        out = _round_indicators(out, by_id, records, settings.round_to)
+    if "gemeente_value" in out:
+        out = _refresh_gemeente_values(out)
     return out
 
 
-def publishable(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings) -> pd.DataFrame:
+def _round_to(x, base: int):
+    return (np.asarray(x, dtype=float) / base).round() * base
+
+
+def _round_indicators(out: pd.DataFrame, by_id: dict, records: set, base: int) -> pd.DataFrame:
+    """Round counts and recompute every figure that would otherwise reveal the exact count."""
+    for ind_id, rows in out.groupby("indicator").groups.items():
+        ind = by_id.get(ind_id)
+        if ind is None or count_variable(ind) is None:
+            continue
+        t = out.loc[rows]
+        ok = t["status"] == "ok"
+        num = t["numerator"]
+        den = t["denominator"]
+        if ind.denominator in records:
+            den = pd.Series(_round_to(den, base), index=t.index)
+            out.loc[rows, "denominator"] = den
+        if count_variable(ind) == ind.numerator:
+            num = pd.Series(_round_to(num, base), index=t.index)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = num / den * ind.scale
+            if ind.test == "wilson":
+                lo, hi = wilson(num, den)
+                lo, hi = np.asarray(lo) * ind.scale, np.asarray(hi) * ind.scale
+            elif ind.test == "poisson":
+                lo, hi = poisson_exact(num)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    lo, hi = np.asarray(lo) / den.to_numpy() * ind.scale, np.asarray(hi) / den.to_numpy() * ind.scale
+            else:
+                lo = hi = np.full(len(t), np.nan)
+            out.loc[rows, "value"] = np.where(ok, value, np.nan)
+            out.loc[rows, "ci_low"] = np.where(ok, lo, np.nan)
+            out.loc[rows, "ci_high"] = np.where(ok, hi, np.nan)
+            out.loc[rows, "numerator"] = num
+        if "count" in out:
+            out.loc[rows, "count"] = _round_to(t["count"], base)
+    return out
+
+
+def _refresh_gemeente_values(out: pd.DataFrame) -> pd.DataFrame:
+    """The gemeente value shown beside each area must be the gemeente's published (maybe suppressed) value."""
+    gm = out["code"].str.slice(2, 6).radd("GM")
+    gm_rows = out[out["code"].str.startswith("GM")]
+    lookup = gm_rows.set_index(["code", "year", "indicator"])["value"]
+    lookup = lookup[~lookup.index.duplicated()]
+    key = pd.MultiIndex.from_arrays([gm, out["year"], out["indicator"]])
+    new = lookup.reindex(key).to_numpy()
+    hidden = pd.notna(out["gemeente_value"].to_numpy()) & pd.isna(new)
+    out["gemeente_value"] = new
+    if "comparison" in out:
+        # comparing with a suppressed gemeente value would hint at it
+        out.loc[hidden & out["comparison"].isin(["+", "-", "="]).to_numpy(), "comparison"] = "?"
+    return out
+
+
+def publishable(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings,
+                plan: DisclosurePlan | None = None) -> pd.DataFrame:
     """The indicator table as it may be published: disclosure-controlled, without record-derived counts."""
-    safe = apply_disclosure_control(tidy, catalog, settings)
+    safe = apply_disclosure_control(tidy, catalog, settings, plan)
     return safe.drop(columns=[c for c in PRIVATE_COLUMNS if c in safe])
 
 
 def suppress_counts(table: pd.DataFrame, count_columns, settings: PrivacySettings,
                     figure_columns=()) -> pd.DataFrame:
-    """Suppress rows of an aggregate table (e.g. costs per wijk x product) whose counts fall below the threshold.
+    """Primary suppression of rows of an aggregate table whose counts fall below the threshold.
 
-    Counts and the figures derived from them become NaN; a ``status`` column says 'onderdrukt'.
+    Counts and the figures derived from them become NaN; ``status`` says 'suppressed' and ``reason`` why.
+    Use protect_costs / protect_products for the published tables: they add secondary suppression.
     """
     out = table.copy()
     mask = pd.Series(False, index=out.index)
@@ -70,4 +394,306 @@ def suppress_counts(table: pd.DataFrame, count_columns, settings: PrivacySetting
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
+    out["reason"] = np.where(mask, REASON_SMALL.format(n=settings.min_count), "")
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The Dataset-level entry points: what publish.py, report.py and the app call.
+
+def _cache(ds) -> dict:
+    if not hasattr(ds, _CACHE_ATTR):
+        setattr(ds, _CACHE_ATTR, {})
+    return getattr(ds, _CACHE_ATTR)
+
+
+def _area_index(ds) -> pd.DataFrame:
+    idx = pd.concat([s.areas for s in ds.statistics.values()])
+    return idx[~idx.index.duplicated(keep="last")]
+
+
+def cost_by_area(ds) -> pd.DataFrame:
+    """Clients and cost per area (wijk and buurt) x domain, before suppression (records needed)."""
+    from . import costs
+
+    c = _cache(ds)
+    if "cost_by_area" not in c:
+        if not ds.has_records:
+            c["cost_by_area"] = pd.DataFrame()
+        else:
+            area_index = _area_index(ds)
+            frames = [costs.costs_by_area(ds.records, area_index, ds.records_year, level=level).assign(level=level)
+                      for level in ("wijk", "buurt")]
+            c["cost_by_area"] = pd.concat(frames, ignore_index=True)
+    return c["cost_by_area"]
+
+
+def disclosure_plan(ds) -> DisclosurePlan:
+    """The one suppression decision for everything a run publishes (indicator, risk and cost tables)."""
+    c = _cache(ds)
+    if "plan" not in c:
+        settings = ds.params.privacy
+        scope = ds.indicators[ds.indicators["code"].str.slice(2, 6).radd("GM").isin(set(ds.params.gemeente))]
+        cells = [indicator_cells(scope, ds.catalog, settings)]
+        by_area = cost_by_area(ds)
+        if len(by_area):
+            cells.append(cost_cells(by_area, ds.records_year, settings))
+        c["plan"] = make_plan(pd.concat(cells, ignore_index=True), settings)
+    return c["plan"]
+
+
+def published_indicators(ds) -> pd.DataFrame:
+    """The indicator table of a Dataset as it may be shown or published (all years, private columns dropped)."""
+    c = _cache(ds)
+    if "indicators" not in c:
+        c["indicators"] = publishable(ds.indicators, ds.catalog, ds.params.privacy, disclosure_plan(ds))
+    return c["indicators"]
+
+
+def protect_risk(ds, scored: pd.DataFrame, domain: str) -> pd.DataFrame:
+    """Observed/expected per area: hidden where the observed count is suppressed anywhere (the O/E ratio
+    times the expected count gives the observed count back)."""
+    from . import risk
+
+    settings = ds.params.privacy
+    out = scored.copy()
+    codes = out.index.astype(str) if "code" not in out else out["code"].astype(str)
+    ind = ds.catalog[risk.DOMAINS[domain]["indicator"]]
+    var = count_variable(ind) or ind.numerator
+    threshold = _threshold(ind, settings)
+    supp, why = disclosure_plan(ds).lookup(np.full(len(out), ds.year), np.full(len(out), var, dtype=object), np.asarray(codes))
+    small = (out["observed"].notna() & (out["observed"] < threshold)).to_numpy()
+    small_pop = (out["observed"].notna() & (out["exposure"].fillna(0) < settings.min_population)).to_numpy() \
+        if "exposure" in out else np.zeros(len(out), bool)
+    mask = supp | small | small_pop
+    figures = [c for c in ("observed", "expected", "oe", "oe_low", "oe_high", "oe_smoothed") if c in out]
+    out.loc[mask, figures] = np.nan
+    out.loc[mask, "label"] = SUPPRESSED_LABEL + " (kleine aantallen)"
+    reason = np.where(supp, why, np.where(small, REASON_SMALL.format(n=threshold),
+                                          REASON_POPULATION.format(n=settings.min_population)))
+    out["status"] = np.where(mask, SUPPRESSED, np.where(out["oe"].notna(), "ok", "missing"))
+    out["reason"] = np.where(mask, reason, "")
+    if settings.round_to:
+        rounded = _round_to(out["observed"], settings.round_to)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(out["observed"].to_numpy() > 0, rounded / out["observed"].to_numpy(), 1.0)
+        for col in ("oe", "oe_low", "oe_high", "oe_smoothed"):
+            if col in out:
+                out[col] = out[col].to_numpy() * factor
+        out["observed"] = rounded
+    return out
+
+
+def protect_costs(ds, by_area: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The cost table (clients, cost, cost per client per area x domain) after the plan and rounding."""
+    by_area = cost_by_area(ds) if by_area is None else by_area
+    if by_area is None or by_area.empty:
+        return pd.DataFrame()
+    settings = ds.params.privacy
+    out = by_area.copy()
+    var = "r_clients_" + out["domain"].astype(str)
+    supp, why = disclosure_plan(ds).lookup(np.full(len(out), ds.records_year), var.to_numpy(), out["area"].astype(str).to_numpy())
+    small = (out["clients"].notna() & (out["clients"] < settings.min_count)).to_numpy()
+    mask = supp | small
+    for col in ("clients", "cost", "cost_per_client"):
+        out[col] = out[col].astype(float)
+        out.loc[mask, col] = np.nan
+    out["status"] = np.where(mask, SUPPRESSED, "ok")
+    out["reason"] = np.where(mask, np.where(supp, why, REASON_SMALL.format(n=settings.min_count)), "")
+    if settings.round_to:
+        out["clients"] = _round_to(out["clients"], settings.round_to)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["cost_per_client"] = out["cost"] / out["clients"]
+    return out
+
+
+def protect_products(ds, table: pd.DataFrame) -> pd.DataFrame:
+    """Cost per product category per area: small cells suppressed, plus secondary suppression within each
+    area x domain (the categories add up to the domain total published in the cost table)."""
+    settings = ds.params.privacy
+    out = table.copy()
+    small = pd.Series(False, index=out.index)
+    for col in ("clients", "trajectories"):
+        small |= out[col].notna() & (out[col] < settings.min_count)
+    totals = protect_costs(ds)
+    total_supp = set()
+    if len(totals):
+        total_supp = set(zip(totals.loc[totals["status"] == SUPPRESSED, "area"], totals.loc[totals["status"] == SUPPRESSED, "domain"]))
+    # cells: group = (area, domain); codes = product names plus the special total "∑"
+    cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
+                          "code": out["product"].astype(str), "size": out["clients"].astype(float),
+                          "suppressed": small.to_numpy(), "unknown": False, "zero_population": False})
+    groups = cells[["area", "domain"]].drop_duplicates()
+    tot = groups.assign(code="∑", size=np.nan, unknown=False, zero_population=False,
+                        suppressed=[(a, d) in total_supp for a, d in zip(groups["area"], groups["domain"])])
+    edges = pd.DataFrame({"total": "∑", "member": cells["code"].unique()})
+    res = secondary_suppression(pd.concat([cells, tot], ignore_index=True), edges, ["area", "domain"])
+    res = res[res["code"] != "∑"].set_index(["area", "domain", "code"])
+    key = pd.MultiIndex.from_arrays([cells["area"], cells["domain"], cells["code"]])
+    mask = res["suppressed"].reindex(key).fillna(False).to_numpy(dtype=bool)
+    secondary = mask & ~small.to_numpy()
+    for col in ("clients", "trajectories", "cost", "cost_per_client"):
+        out[col] = out[col].astype(float)
+        out.loc[mask, col] = np.nan
+    out["status"] = np.where(mask, SUPPRESSED, "ok")
+    out["reason"] = np.where(small, REASON_SMALL.format(n=settings.min_count),
+                             np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
+                                                 "het totaal van het gebied te herleiden is", ""))
+    if settings.round_to:
+        for col in ("clients", "trajectories"):
+            out[col] = _round_to(out[col], settings.round_to)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["cost_per_client"] = out["cost"] / out["clients"]
+    return out
+
+
+def shown(values: pd.Series, status: pd.Series, fmt=str) -> list[str]:
+    """Text for a table cell: the formatted figure, or "onderdrukt" / "geen gegevens" (never 0 or blank)."""
+    out = []
+    for v, s in zip(values, status):
+        if s == SUPPRESSED:
+            out.append(SUPPRESSED_LABEL)
+        elif pd.isna(v):
+            out.append("geen gegevens")
+        else:
+            out.append(fmt(v))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The audit: search everything a run would publish for traces of the records.
+
+COUNT_COLUMNS = ("clients", "trajectories", "observed", "count", "numerator", "clients_jeugd", "clients_wmo",
+                 "waargenomen", "cliënten", "trajecten", "aantal")
+# Count fields inside HTML maps (tooltip properties of the GeoJSON) that must respect the threshold.
+_HTML_COUNT = re.compile(r'"(waargenomen|clients_jeugd|clients_wmo|cli\\u00ebnten|trajecten)"\s*:\s*"([^"]*)"')
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
+_POSTCODE = re.compile(r"(?<![0-9A-Za-z])(\d{4})[ \u00a0]?([A-Z]{2})(?![A-Za-z0-9])")
+TEXT_SUFFIXES = (".html", ".htm", ".ipynb", ".json", ".geojson", ".csv", ".md", ".txt", ".js", ".svg", ".xml")
+
+
+class DisclosureError(Exception):
+    """Raised by a run when the audit finds a trace of the records in what it would publish."""
+
+
+@dataclass
+class Leak:
+    file: str
+    where: str
+    what: str  # the kind of trace; never the value itself in messages meant for logs
+
+    def __str__(self) -> str:
+        return f"{self.file} [{self.where}]: {self.what}"
+
+
+def record_identifiers(records: pd.DataFrame) -> dict[str, set[str]]:
+    """The identifying values of the records: client and household ids and six-position postcodes."""
+    ids: dict[str, set[str]] = {}
+    for col in ("client_id", "household_id"):
+        if col in records:
+            vals = records[col].dropna().astype(str).str.strip()
+            # very short ids (1, 12) would match any number; pseudonyms are longer in practice
+            ids[col] = {v for v in vals if len(v) >= 4}
+    if "postcode" in records:
+        ids["postcode"] = set(records["postcode"].dropna().astype(str).str.replace(" ", "", regex=False).str.upper())
+    return ids
+
+
+def _nl_number(text: str) -> float | None:
+    t = text.strip().replace("€", "").replace(".", "").replace(",", ".").strip()
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _scan_text(name: str, where: str, text: str, ids: dict[str, set[str]], min_count: int, leaks: list[Leak]) -> None:
+    tokens = set(_TOKEN.findall(text))
+    for kind in ("client_id", "household_id"):
+        hit = tokens & ids.get(kind, set())
+        if hit:
+            leaks.append(Leak(name, where, f"{len(hit)} {kind}-waarde(n) uit de registratie"))
+    if ids.get("postcode"):
+        found = {a + b for a, b in _POSTCODE.findall(text)} & ids["postcode"]
+        if found:
+            leaks.append(Leak(name, where, f"{len(found)} postcode(s) uit de registratie"))
+    for field_name, value in _HTML_COUNT.findall(text):
+        n = _nl_number(value)
+        if n is not None and n < min_count:
+            leaks.append(Leak(name, where, f"telling {field_name} = {value} onder de drempel {min_count}"))
+
+
+def _scan_table(name: str, layer: str, table: pd.DataFrame, ids, min_count: int, record_denominators: set[str],
+                leaks: list[Leak]) -> None:
+    for col in table.columns:
+        if col in RECORD_FIELDS:
+            leaks.append(Leak(name, layer, f"kolom '{col}' hoort bij de registratie"))
+    for col in table.columns:
+        if str(col).lower() in COUNT_COLUMNS:
+            v = pd.to_numeric(table[col], errors="coerce")
+            small = v.notna() & (v < min_count)
+            if small.any():
+                leaks.append(Leak(name, layer, f"{int(small.sum())} telling(en) in '{col}' onder de drempel {min_count}"))
+    if "denominator" in table and "indicator" in table and record_denominators:
+        rec = table["indicator"].isin(record_denominators)
+        v = pd.to_numeric(table["denominator"], errors="coerce")
+        small = rec & v.notna() & (v < min_count)
+        if small.any():
+            leaks.append(Leak(name, layer, f"{int(small.sum())} noemer(s) uit de registratie onder de drempel {min_count}"))
+    text_cols = [c for c in table.columns if table[c].dtype == object or str(table[c].dtype).startswith("string")]
+    if text_cols:
+        text = "\n".join("\t".join(map(str, r)) for r in table[text_cols].astype(str).itertuples(index=False))
+        _scan_text(name, layer, text, ids, min_count, leaks)
+
+
+def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySettings,
+                      catalog: Catalog | None = None) -> list[Leak]:
+    """Search every file under ``folder`` for record identifiers and for counts below the threshold.
+
+    Looks in: every layer of every GeoPackage (cells, column names, and the raw file bytes), every HTML
+    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped), JSON,
+    CSV, Markdown and Parquet. Returns the traces found (empty = nothing found).
+    """
+    import html
+    import json
+    from pathlib import Path
+
+    import pyogrio
+
+    folder = Path(folder)
+    ids = record_identifiers(records) if records is not None else {}
+    min_count = settings.min_count
+    rec_den = set()
+    if catalog is not None:
+        records_vars = _record_variables(catalog)
+        rec_den = {i.id for i in catalog if i.kind == "ratio" and i.denominator in records_vars}
+    leaks: list[Leak] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(path.relative_to(folder))
+        suffix = path.suffix.lower()
+        if suffix == ".gpkg":
+            for layer, _ in pyogrio.list_layers(path):
+                table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+                _scan_table(name, layer, pd.DataFrame(table), ids, min_count, rec_den, leaks)
+            _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
+        elif suffix == ".parquet":
+            _scan_table(name, "parquet", pd.read_parquet(path), ids, min_count, rec_den, leaks)
+        elif suffix == ".ipynb":
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            for i, cell in enumerate(nb.get("cells", [])):
+                parts = ["".join(cell.get("source", ""))]
+                for out in cell.get("outputs", []):
+                    parts.append("".join(out.get("text", "")))
+                    for mime, data in (out.get("data") or {}).items():
+                        parts.append(data if isinstance(data, str) else "".join(data) if isinstance(data, list)
+                                     else json.dumps(data))
+                text = html.unescape(html.unescape("\n".join(parts)))
+                _scan_text(name, f"cel {i}", text, ids, min_count, leaks)
+        elif suffix in TEXT_SUFFIXES:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if suffix in (".html", ".htm"):
+                text = html.unescape(text)
+            _scan_text(name, "tekst", text, ids, min_count, leaks)
+        else:
+            _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
+    return leaks

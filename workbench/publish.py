@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from . import allocation, costs, risk
+from . import allocation, costs, privacy, risk
 from .errors import WorkbenchError
-from .privacy import SUPPRESSED, apply_disclosure_control, publishable, suppress_counts
+from .privacy import SUPPRESSED, apply_disclosure_control, publishable, suppress_counts  # noqa: F401
 
 LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta", "resultaten", "stapeling")
 RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2", "cluster_3", "cluster_4", "overall",
@@ -35,7 +35,7 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
             summaries.append({"domain": domain, "status": "niet geschat", "message": str(exc)})
             continue
         models.append(model)
-        scored = suppress_risk(scored, ds.params.privacy.min_count, ds.params.privacy.min_population)
+        scored = privacy.protect_risk(ds, scored, domain)
         scored_all.append(scored.reset_index().assign(domain=domain))
         summaries.append({
             "domain": domain, "status": "ok", "message": model.summary_nl(), "n": model.n,
@@ -51,7 +51,10 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
 
 def suppress_risk(scored: pd.DataFrame, min_count: int, min_population: int = 0) -> pd.DataFrame:
     """Observed counts below the threshold (or over a population below ``min_population``) are not
-    published, nor figures that reveal them."""
+    published, nor figures that reveal them.
+
+    Table-local rule only; published tables use privacy.protect_risk (adds secondary and linked suppression).
+    """
     out = scored.copy()
     small = out["observed"].notna() & (out["observed"] < min_count)
     small |= out["observed"].notna() & (out["exposure"].fillna(0) < min_population)
@@ -63,18 +66,10 @@ def suppress_risk(scored: pd.DataFrame, min_count: int, min_population: int = 0)
 
 
 def cost_table(ds) -> pd.DataFrame:
-    """Cost per client, per youth and per inhabitant per wijk and gemeente (records needed)."""
+    """Clients, cost and cost per client per wijk and buurt x domain (records needed), disclosure-controlled."""
     if not ds.has_records:
         return pd.DataFrame()
-    area_index = pd.concat([s.areas for s in ds.statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
-    frames = []
-    for level in ("wijk", "buurt"):
-        by = costs.costs_by_area(ds.records, area_index, ds.records_year, level=level)
-        frames.append(by.assign(level=level))
-    by_area = pd.concat(frames, ignore_index=True)
-    by_area = suppress_counts(by_area, ["clients"], ds.params.privacy, ["cost", "cost_per_client"])
-    return by_area
+    return privacy.protect_costs(ds)
 
 
 def outcome_layers(ds) -> dict[str, pd.DataFrame]:
@@ -91,7 +86,7 @@ def risicoscore_table(ds) -> pd.DataFrame:
 
     Areas below the minimum population are listed with status 'te klein' and no scores.
     """
-    tidy = apply_disclosure_control(ds.indicators, ds.catalog, ds.params.privacy)
+    tidy = apply_disclosure_control(ds.indicators, ds.catalog, ds.params.privacy, privacy.disclosure_plan(ds))
     t = risk.run_composite(ds, tidy=tidy).reset_index()
     for col in RISICOSCORE_COLUMNS:
         if col not in t:
@@ -120,7 +115,7 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     """Write every layer to a temporary file and move it into place when complete."""
     path = Path(path)
     codes = set(ds.areas["code"])
-    pub = publishable(ds.indicators, ds.catalog, ds.params.privacy)
+    pub = privacy.published_indicators(ds)
     pub = pub[pub["code"].isin(codes)]
     scored, models, _ = risk_tables(ds)
     kosten = cost_table(ds)
@@ -148,7 +143,8 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
+    return {"onderdrukt": privacy.disclosure_plan(ds).summary(),
+            "layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
                                       ("kosten", kosten), ("modellen", models), ("risicoscore", risicoscore),
                                       ("verdeling", verdeling), ("meta", meta), *extra.items())
                        if len(t)]}

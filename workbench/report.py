@@ -13,9 +13,9 @@ from IPython.display import HTML, Markdown, display
 
 from . import allocation, charts, costs, maps, risk
 from .catalog import CLUSTERS
+from . import privacy
 from .errors import WorkbenchError
-from .privacy import publishable, suppress_counts
-from .publish import cost_table, risicoscore_table, suppress_risk
+from .publish import cost_table, risicoscore_table
 
 _CACHE_ATTR = "_report_cache"
 
@@ -46,10 +46,7 @@ def header(ds) -> None:
 
 
 def published_indicators(ds) -> pd.DataFrame:
-    c = _cache(ds)
-    if "published" not in c:
-        c["published"] = publishable(ds.indicators, ds.catalog, ds.params.privacy)
-    return c["published"]
+    return privacy.published_indicators(ds)
 
 
 def geometry(ds, level: str | None = None) -> gpd.GeoDataFrame:
@@ -133,7 +130,7 @@ def risk_results(ds, domain: str):
     key = f"risk_{domain}"
     if key not in c:
         model, scored = risk.run_domain(ds, domain)
-        c[key] = (model, suppress_risk(scored, ds.params.privacy.min_count, ds.params.privacy.min_population))
+        c[key] = (model, privacy.protect_risk(ds, scored, domain))
     return c[key]
 
 
@@ -246,10 +243,13 @@ def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
     if "oe_smoothed" in t:
         cols.insert(6, "oe_smoothed")
     t = t[cols]
-    return t.rename(columns={"observed": "waargenomen", "expected": "verwacht", "oe": "W/V",
-                             "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel",
-                             "oe_smoothed": f"W/V ({risk.SMOOTHED_LABEL})"}) \
+    t = t.rename(columns={"observed": "waargenomen", "expected": "verwacht", "oe": "W/V",
+                          "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel",
+                          "oe_smoothed": f"W/V ({risk.SMOOTHED_LABEL})"}) \
         .sort_values("W/V", ascending=False)
+    return as_shown(t, t["oordeel"].astype(str).str.startswith(privacy.SUPPRESSED_LABEL),
+                    decimals={"waargenomen": 0, "verwacht": 1, "W/V": 2, "W/V ondergrens": 2, "W/V bovengrens": 2,
+                              f"W/V ({risk.SMOOTHED_LABEL})": 2})
 
 
 def composite_table(ds) -> pd.DataFrame:
@@ -384,11 +384,47 @@ def product_table(ds, level: str | None = None) -> pd.DataFrame:
     area_index = pd.concat([s.areas for s in ds.statistics.values()])
     area_index = area_index[~area_index.index.duplicated(keep="last")]
     t = costs.costs_by_product(ds.records, area_index, ds.records_year, level)
-    t = suppress_counts(t, ["clients", "trajectories"], ds.params.privacy, ["cost", "cost_per_client"])
+    t = privacy.protect_products(ds, t)
     names = area_index["name"]
     t.insert(1, "naam", names.reindex(t["area"]).to_numpy())
-    return t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
-                             "trajectories": "trajecten", "cost": "kosten", "cost_per_client": "kosten per cliënt"})
+    t = t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
+                          "trajectories": "trajecten", "cost": "kosten", "cost_per_client": "kosten per cliënt",
+                          "reason": "toelichting"})
+    return as_shown(t.drop(columns=["status"]), t["status"] == privacy.SUPPRESSED,
+                    decimals={"cliënten": 0, "trajecten": 0, "kosten": 0, "kosten per cliënt": 0})
+
+
+def cost_overview_table(ds, level: str | None = None) -> pd.DataFrame:
+    """cost_overview for reading: Dutch headers, numbers formatted, "onderdrukt" where a figure is withheld."""
+    t = cost_overview(ds, level)
+    names = ds.areas.set_index("code")["name"]
+    cols = {"clients_jeugd": "jeugdigen in zorg", "cost_jeugd": "kosten jeugdhulp",
+            "cost_per_client_jeugd": "kosten per jeugdige in zorg", "cost_jeugd_per_youth": "kosten jeugdhulp per jeugdige",
+            "clients_wmo": "Wmo-cliënten", "cost_wmo": "kosten Wmo", "cost_per_client_wmo": "kosten per Wmo-cliënt",
+            "cost_wmo_per_inhabitant": "kosten Wmo per inwoner", "cost_total_per_inhabitant": "zorgkosten per inwoner"}
+    out = t[[c for c in cols if c in t]].rename(columns=cols)
+    out.insert(0, "naam", names.reindex(out.index).to_numpy())
+    # In this table a withheld figure is always a suppressed one or an area without any client.
+    return as_shown(out, pd.Series(True, index=out.index), decimals={c: 0 for c in out.columns},
+                    label=privacy.SUPPRESSED_LABEL + " of geen cliënten")
+
+
+def as_shown(table: pd.DataFrame, suppressed: pd.Series, decimals: dict[str, int] | None = None,
+             label: str = privacy.SUPPRESSED_LABEL) -> pd.DataFrame:
+    """Numbers as Dutch text; in suppressed rows an empty figure reads "onderdrukt", elsewhere "–" (no data).
+
+    A withheld figure is never shown as 0, NaN or an empty cell.
+    """
+    out = table.copy()
+    decimals = decimals or {}
+    supp = suppressed.reindex(out.index).fillna(False).astype(bool).to_numpy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            continue
+        d = decimals.get(col, 1)
+        vals = out[col].to_numpy()
+        out[col] = [maps.fmt_nl(v, d) if pd.notna(v) else (label if s else "–") for v, s in zip(vals, supp)]
+    return out
 
 
 def save(m, output_dir, filename: str) -> Path | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from shapely.errors import GEOSException
 
 from ..errors import DataError
 from . import net
@@ -66,9 +67,28 @@ def read_areas(path: str | Path, *, default_year: int | None = None) -> gpd.GeoD
         raise DataError(f"gebiedscodes komen dubbel voor in de geometrie: {', '.join(dup.unique()[:5])}",
                         where=str(path), hint="elke gemeente, wijk en buurt mag één keer voorkomen; "
                                               "gebruik één jaar van de wijk- en buurtkaart")
-    areas = _add_missing_levels(areas, notes)
+    areas = _repair_geometry(gpd.GeoDataFrame(areas, geometry="geometry", crs=RD), notes)
+    try:
+        areas = _add_missing_levels(areas, notes)
+    except GEOSException as exc:  # a damaged file can defeat even repaired geometry
+        raise DataError(f"de geometrie is beschadigd en niet samen te voegen ({exc})", where=str(path),
+                        hint="download de wijk- en buurtkaart opnieuw of repareer de geometrie (QGIS: Geometrie repareren)") from None
     areas = gpd.GeoDataFrame(areas, geometry="geometry", crs=RD)
     areas.attrs["notes"] = list(dict.fromkeys(notes))
+    return areas
+
+
+def _repair_geometry(areas: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """Invalid polygons (self-intersections, damaged files) are repaired, with a note; empty ones are an error."""
+    empty = areas.geometry.isna() | areas.geometry.is_empty
+    if empty.any():
+        raise DataError(f"{int(empty.sum())} gebied(en) zonder geometrie (bijv. {', '.join(areas.loc[empty, 'code'].astype(str)[:5])})",
+                        hint="download de wijk- en buurtkaart opnieuw; het bestand lijkt beschadigd")
+    invalid = ~areas.geometry.is_valid
+    if invalid.any():
+        areas = areas.copy()
+        areas.loc[invalid, "geometry"] = areas.geometry[invalid].make_valid()
+        notes.append(f"{int(invalid.sum())} ongeldige geometrie(ën) gerepareerd (bijv. {', '.join(areas.loc[invalid, 'code'].astype(str)[:5])})")
     return areas
 
 

@@ -19,33 +19,24 @@ DOMAINS = ("jeugd", "wmo")
 VERBLIJF_PRODUCTS = ("jeugdhulp met verblijf",)
 
 
-def read_records(path: str | Path, column_map: dict[str, str] | None = None) -> pd.DataFrame:
-    """Read a CSV or Excel export and rename its headers onto our fields ({our_field: their_header})."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError("zorgregistratie niet gevonden", where=str(path))
-    try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            df = pd.read_excel(path, dtype=str)
-        else:
-            df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        df = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="cp1252")
-    except Exception as exc:  # pandas raises many kinds for a broken file
-        raise DataError(f"bestand is niet te lezen als CSV of Excel ({type(exc).__name__}: {exc})", where=str(path)) from None
-    if column_map:
-        df = df.rename(columns={theirs: ours for ours, theirs in column_map.items()})
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [f for f in FIELDS if f not in df.columns]
-    if missing:
-        raise DataError(f"verplichte kolommen ontbreken: {', '.join(missing)} (gevonden: {', '.join(df.columns[:15])})",
-                        where=str(path),
-                        hint="koppel de kolomkoppen van de export aan onze velden onder sources.record_columns in het parameterbestand")
-    return coerce_records(df, where=str(path))
+def read_records(path: str | Path, column_map: dict[str, str] | None = None, **checks) -> pd.DataFrame:
+    """Read a CSV or Excel export, map its headers onto our fields ({our_field: their_header}) and check it.
+
+    Errors (figures would change) raise one DataError with the Dutch report; warnings are ignored here:
+    use ``workbench.validation.validate_records`` to see them. ``checks``: areas, gemeenten, products, today.
+    """
+    from ..validation import validate_records
+
+    report = validate_records(path, column_map, **checks)
+    report.raise_for_errors()
+    return report.records
 
 
 def coerce_records(df: pd.DataFrame, where: str = "zorgregistratie") -> pd.DataFrame:
-    """Typed columns; values that cannot be read are reported together."""
+    """Typed columns; values that cannot be read are reported together.
+
+    Superseded by workbench.validation (which also reports row numbers per problem kind); kept for callers.
+    """
     out = df.copy()
     problems = []
     for col in ("start", "end", "planned_end"):

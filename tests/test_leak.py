@@ -1,0 +1,163 @@
+"""The leak test: nothing a demo run publishes carries a trace of the care records.
+
+Searched: every layer of publish.gpkg (cells, column names, raw bytes), every HTML map (text and the
+count fields of its tooltips), the executed notebooks (all outputs), and any other file of the run
+(app data). Looked for: client ids, household ids, six-position postcodes (the demo's are fictional,
+0100-0999 + two letters, so a hit is unambiguous; a birth year only identifies together with a postcode,
+so no postcode means no birth-year+postcode combination), record-level columns, and counts under the
+threshold. The second half plants each kind of leak in a copy of the run and shows the search finds it.
+"""
+import json
+import shutil
+
+import pandas as pd
+import pyogrio
+import pytest
+
+from workbench import privacy
+from workbench.errors import WorkbenchError
+
+pytestmark = pytest.mark.slow
+
+
+def audit(path, ds):
+    return privacy.audit_publication(path, ds.records, ds.params.privacy, ds.catalog)
+
+
+def test_demo_run_publishes_no_trace_of_the_records(demo_run, demo_ds):
+    files = {p.suffix for p in demo_run.path.rglob("*") if p.is_file()}
+    assert {".gpkg", ".html", ".ipynb"} <= files  # the search below really covers every kind of artefact
+    ids = privacy.record_identifiers(demo_ds.records)
+    assert len(ids["client_id"]) > 1000 and len(ids["household_id"]) > 1000 and len(ids["postcode"]) > 100
+    leaks = audit(demo_run.path, demo_ds)
+    assert leaks == [], "\n".join(map(str, leaks))
+    manifest = json.loads((demo_run.path / "manifest.json").read_text())
+    assert manifest["privacy"]["audit"].startswith("geen sporen")
+
+
+def _lone_suppressed(table: pd.DataFrame, group_cols, code_col="code") -> list[str]:
+    """Sums of the area hierarchy (per group) with exactly one suppressed cell: recoverable by subtraction."""
+    bad = []
+    for key, t in table.groupby(group_cols):
+        supp = t.set_index(code_col)["status"].eq("suppressed")
+        supp = supp[~supp.index.duplicated()]
+        edges = privacy.area_equations(supp.index)
+        for total, members in edges.groupby("total")["member"]:
+            hidden = [c for c in [total, *members] if supp.get(c, False)]
+            if len(hidden) == 1:
+                bad.append(f"{key}: {total} -> {hidden[0]}")
+    return bad
+
+
+def test_no_suppressed_figure_is_recoverable_from_published_totals(demo_run, demo_ds):
+    gpkg = demo_run.path / "publish.gpkg"
+    ind = pyogrio.read_dataframe(gpkg, layer="indicatoren", read_geometry=False)
+    counted = {i.id for i in demo_ds.catalog if privacy.count_variable(i)}
+    ind = ind[ind["indicator"].isin(counted) & ~ind["denominator"].eq(0)]
+    assert (ind["status"] == "suppressed").sum() > 20
+    assert not _lone_suppressed(ind, ["year", "indicator"])
+    assert ind.loc[ind["status"] == "suppressed", "reason"].str.contains("aanvullend").any()
+    risico = pyogrio.read_dataframe(gpkg, layer="risico", read_geometry=False)
+    # an area without inhabitants (exposure 0, published) is a known zero: hiding it protects nothing
+    assert not _lone_suppressed(risico[~risico["exposure"].eq(0)], ["domain"])
+    kosten = pyogrio.read_dataframe(gpkg, layer="kosten", read_geometry=False)
+    assert not _lone_suppressed(kosten, ["domain"], code_col="area")
+    for table in (ind, risico, kosten):
+        s = table[table["status"] == "suppressed"]
+        assert s["reason"].str.startswith(("onderdrukt", "geheim")).all()
+
+
+def test_suppressed_areas_read_onderdrukt_not_zero(demo_run):
+    for html_path in demo_run.path.glob("kaart_*_value.html"):
+        page = html_path.read_text(encoding="utf-8")
+        assert '"waarde": "0"' not in page and '"waarde": ""' not in page
+    nb = json.loads((demo_run.path / "03_zorgkosten.ipynb").read_text())
+    shown = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "onderdrukt" in shown and "NaN" not in shown
+
+
+# ---------------------------------------------------------------------------------------------------
+# The search can fail: plant one leak of each kind in a copy of the run.
+
+def _plant_html(run, ds):
+    page = next(run.glob("risicokaart_*.html"))
+    cid = ds.records["client_id"].iloc[17]
+    page.write_text(page.read_text(encoding="utf-8").replace("Risicokaart", f"Risicokaart {cid}", 1), encoding="utf-8")
+    return "client_id"
+
+
+def _plant_notebook(run, ds):
+    nb_path = run / "03_zorgkosten.ipynb"
+    nb = json.loads(nb_path.read_text())
+    hid = ds.records["household_id"].iloc[3]
+    nb["cells"][-1].setdefault("outputs", []).append(
+        {"output_type": "display_data", "metadata": {}, "data": {"text/html": [f"<td>{hid}</td>"]}})
+    nb_path.write_text(json.dumps(nb))
+    return "household_id"
+
+
+def _plant_postcode(run, ds):
+    pc = ds.records["postcode"].dropna().iloc[5]
+    meta = pyogrio.read_dataframe(run / "publish.gpkg", layer="meta", read_geometry=False)
+    meta.loc[len(meta)] = ["note", f"adres {pc[:4]} {pc[4:]}"]  # with a space, as people write it
+    pyogrio.write_dataframe(meta, run / "publish.gpkg", layer="meta", append=False)
+    return "postcode"
+
+
+def _plant_small_count(run, ds):
+    kosten = pyogrio.read_dataframe(run / "publish.gpkg", layer="kosten", read_geometry=False)
+    kosten.loc[kosten["clients"].notna().idxmax(), "clients"] = 3.0
+    pyogrio.write_dataframe(kosten, run / "publish.gpkg", layer="kosten", append=False)
+    return "onder de drempel"
+
+
+def _plant_tooltip_count(run, ds):
+    page = run / "risicokaart_jeugdhulp.html"
+    text = page.read_text(encoding="utf-8")
+    text = text.replace('"waargenomen": "', '"waargenomen": "4" , "x": "', 1)
+    page.write_text(text, encoding="utf-8")
+    return "waargenomen"
+
+
+def _plant_app_data(run, ds):
+    app = run / "app"
+    app.mkdir()
+    ds.records[["buurt_code", "birth_year"]].head(3).to_parquet(app / "data.parquet")
+    return "birth_year"
+
+
+@pytest.mark.parametrize("plant", [_plant_html, _plant_notebook, _plant_postcode, _plant_small_count,
+                                   _plant_tooltip_count, _plant_app_data], ids=lambda f: f.__name__[7:])
+def test_the_search_finds_a_planted_leak(demo_run, demo_ds, tmp_path, plant):
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run.path, copy)
+    expected = plant(copy, demo_ds)
+    leaks = audit(copy, demo_ds)
+    assert leaks, "planted leak not found"
+    assert any(expected in str(leak) for leak in leaks), "\n".join(map(str, leaks))
+
+
+def test_a_run_that_would_leak_is_not_published(tmp_path, demo_ds, monkeypatch):
+    """The pipeline runs the same audit as its last step: a leak fails the run and never becomes latest."""
+    import workbench.publish as publish
+    from workbench.pipeline import run
+
+    from conftest import REPO
+
+    real = publish.write_publish
+
+    def leaky(ds, path, run_id=""):
+        out = real(ds, path, run_id)
+        (path.parent / "extra.csv").write_text("client\n" + ds.records["client_id"].iloc[0] + "\n")
+        return out
+
+    monkeypatch.setattr(publish, "write_publish", leaky)
+    params = tmp_path / "one.yaml"
+    params.write_text((REPO / "parameters" / "demo.yaml").read_text() + "notebooks: [02_risicokaarten]\n")
+    outputs = tmp_path / "outputs"
+    with pytest.raises(WorkbenchError, match="privacycontrole"):
+        run(params, outputs, progress=False)
+    assert not (outputs / "demo" / "latest").exists()
+    assert not list(outputs.rglob("*.html")) and not list(outputs.rglob("publish.gpkg"))
+    record = json.loads(next(outputs.rglob("manifest.json")).read_text())
+    assert record["status"] == "failed" and record["failed_step"] == "privacycontrole"
