@@ -178,6 +178,14 @@ notebook("03_zorgkosten", [
            "productcategorieën.\n"
            "- Kosten zeggen niets over resultaat; daarvoor is cluster 5 (maatschappelijk resultaat)."),
 ])
+
+# The Voila app (workbench serve): one layout from workbench.app; no narrative cells, Voila hides the code.
+notebook("app", [
+    ("code", "outputs = None  # map met de runs; None: $MMR_OUTPUTS (gezet door `workbench serve`) of outputs/\n"
+             "parameter_set = None  # None: $MMR_SET of demo", "parameters"),
+    ("code", "from workbench.app import launch\n\nlaunch(outputs, parameter_set)"),
+])
+
 notebook("04_verdeelmodel", [
     ("md", "# Verdeelmodel: het budget naar verwachte behoefte\n\n"
            "Een verdeelmodel voor schaarse middelen: hoeveel van het budget gaat naar elke wijk als je verdeelt naar wat "

@@ -83,6 +83,13 @@ def _cmd_validate(args) -> int:
     # Exit code 2 on errors, as for every other input error of the CLI; warnings alone give 0.
     return 2 if report.errors else 0
 
+
+def _cmd_serve(args) -> int:
+    from .app.server import serve
+
+    return serve(args.host, args.port, args.outputs, args.set)
+
+
 def _cmd_fetch(args) -> int:
     """Download statistics and geometry into the cache; one message listing every manual step on failure."""
     import os
@@ -153,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--folder", help="andere map dan geodata/demo")
     d.add_argument("--force", action="store_true", help="ook opnieuw maken als hij er al is")
     d.set_defaults(func=_cmd_demo)
+
+    s = sub.add_parser("serve", help="start de app voor belanghebbenden (Voila) op de laatste geslaagde run")
+    s.add_argument("--host", default="127.0.0.1", help="adres (standaard 127.0.0.1: alleen deze computer)")
+    s.add_argument("--port", type=int, default=8866, help="poort (standaard 8866)")
+    s.add_argument("--outputs", default="outputs", help="map met de runs (standaard: outputs)")
+    s.add_argument("--set", default="demo", help="parameterset die de app toont (standaard: demo)")
+    s.set_defaults(func=_cmd_serve)
     return p
 
 

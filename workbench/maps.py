@@ -314,3 +314,96 @@ def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
     return choropleth(shown, colours, title=f"{label}, {year}", subtitle=subtitle,
                       legend=Legend(f"{label} ({unit})", items, "Klassen: kwintielen."), tooltip=tooltip,
                       attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline)
+
+
+def difference_breaks(diffs: pd.Series) -> list[float]:
+    """Six symmetric class breaks around 0 for differences with the gemeente (7 diverging classes)."""
+    a = diffs.dropna().abs().to_numpy(dtype=float)
+    if len(a) == 0 or np.nanmax(a) == 0:
+        return []
+    top = float(np.quantile(a, 0.9)) or float(a.max())
+    magnitude = 10 ** math.floor(math.log10(top))
+    top = math.ceil(top / magnitude * 2) / 2 * magnitude  # a round number: 0,5 / 1 / 1,5 ... x 10^n
+    return [-top, -top / 2, -top / 6, top / 6, top / 2, top]
+
+
+def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, attribution: str,
+                   fictional_note: str | None = None, tiles: bool = True,
+                   outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """The difference between each area and its gemeente in diverging colours (red = unfavourable).
+
+    The difference is the published value minus the published gemeente value (no new figure); a thick
+    border marks the areas whose difference is beyond chance (the published comparison + or −).
+    """
+    t = published[(published["indicator"] == indicator.id) & (published["year"] == year)].set_index("code")
+    t = t.reindex(geo.index)
+    ok = t["status"] == "ok"
+    diff = (t["value"] - t["gemeente_value"]).where(ok)
+    breaks = difference_breaks(diff)
+    palette = DIVERGING if indicator.higher_is_risk else DIVERGING[::-1]
+    colours = pd.Series(GREY, index=geo.index, dtype=object)
+    d = decimals_for(indicator.unit)
+    if breaks:
+        valid = diff.dropna()
+        colours[valid.index] = [palette[b] for b in np.digitize(valid.to_numpy(dtype=float), breaks)]
+        edges = ([f"< {fmt_nl(breaks[0], d)}"]
+                 + [f"{fmt_nl(a, d)} – {fmt_nl(b, d)}" for a, b in zip(breaks[:-1], breaks[1:])]
+                 + [f"≥ {fmt_nl(breaks[-1], d)}"])
+        low_word, high_word = ("gunstiger", "ongunstiger") if indicator.higher_is_risk else ("ongunstiger", "gunstiger")
+        words = [f"lager, {low_word}", "lager", "iets lager", "ongeveer gelijk", "iets hoger", "hoger",
+                 f"hoger, {high_word}"]
+        items = [(palette[i], f"{edges[i]} ({words[i]})") for i in range(len(palette))]
+    else:
+        items = []
+    items = items + [(GREY, "onderdrukt of geen gegevens")]
+    shown = geo.copy()
+    shown["naam"] = shown["name"]
+    shown["verschil"] = [(("+" if v > 0 else "") + fmt_nl(v, d, indicator.unit)) if pd.notna(v)
+                         else STATUS_NL.get(s, "geen gegevens") or "geen gegevens"
+                         for v, s in zip(diff, t["status"].fillna("missing"))]
+    shown["waarde"] = [fmt_nl(v, d, indicator.unit) if s == "ok" else STATUS_NL.get(s, "geen gegevens")
+                       for v, s in zip(t["value"], t["status"].fillna("missing"))]
+    shown["interval"] = [f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}" if pd.notna(lo) else "–"
+                         for lo, hi in zip(t["ci_low"], t["ci_high"])]
+    shown["gemeente"] = [fmt_nl(v, d, indicator.unit) for v in t["gemeente_value"]]
+    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
+    shown["status"] = [_status_text(s, r) for s, r in zip(t["status"].fillna("missing"), t["reason"])]
+    bold = t["comparison"].isin(["+", "-"]) & ok
+    legend = Legend(f"{indicator.label}: verschil met de gemeente ({indicator.unit})", items,
+                    "Dikke rand: verschil buiten het 95%-betrouwbaarheidsinterval (+ of −). "
+                    "Rood is ongunstig, blauw gunstig.")
+    return choropleth(shown, colours, title=f"{indicator.label}: verschil met de gemeente, {year}",
+                      subtitle=f"Waarde van het gebied min de waarde van zijn gemeente. Per {indicator.population}.",
+                      legend=legend,
+                      tooltip=[("naam", "Gebied"), ("verschil", "Verschil met gemeente"), ("waarde", indicator.label),
+                               ("interval", "95%-interval"), ("gemeente", "Gemeente"),
+                               ("vergelijking", "Vergelijking"), ("status", "Status")],
+                      attribution=attribution, fictional_note=fictional_note, bold=bold, tiles=tiles,
+                      outline=outline)
+
+
+def score_map(scores: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label: str, year: int,
+              attribution: str, fictional_note: str | None = None, tiles: bool = True,
+              outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """A composite risk score per area (quantile classes, darker = higher risk) with its drivers and flags.
+
+    ``scores`` is the published risicoscore layer indexed by code (columns ``column``, drivers, flags, status).
+    """
+    t = scores.reindex(geo.index)
+    ok = t["status"].fillna("missing") == "ok" if "status" in t else t[column].notna()
+    values = t[column].where(ok)
+    shown = geo.copy()
+    shown["naam"] = shown["name"]
+    shown["score"] = [fmt_nl(v, 1) if pd.notna(v) else _status_text(s, None)
+                      for v, s in zip(values, t.get("status", pd.Series("missing", index=t.index)).fillna("missing"))]
+    shown["drijvers"] = [str(v) if isinstance(v, str) and v else "–" for v in t.get("drivers", pd.Series(index=t.index))]
+    shown["signalen"] = [str(v) if isinstance(v, str) and v else "–" for v in t.get("flags", pd.Series(index=t.index))]
+    colours, items = classify(values, "quantiles")
+    items = items + [(GREY, "onderdrukt of geen gegevens")]
+    legend = Legend(f"Risicoscore: {label}", items, "Klassen: kwintielen. Donkerder = hoger risico.")
+    return choropleth(shown, colours, title=f"Risicoscore {label.lower()}, {year}",
+                      subtitle="Samengestelde score uit de indicatoren van de clusters 1 tot en met 3 (zie het risicomodel).",
+                      legend=legend,
+                      tooltip=[("naam", "Gebied"), ("score", "Score"), ("drijvers", "Drijvende indicatoren"),
+                               ("signalen", "Signalen")],
+                      attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline)

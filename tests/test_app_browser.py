@@ -1,0 +1,210 @@
+"""`workbench serve` in headless Chromium: the app on a demo run, its controls, the wijk profile, and its locks.
+
+Screenshots go to test-artifacts/ (gitignored; CI keeps them as artefacts).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MAP_READY = """([old]) => { const f = document.querySelector('iframe.wb-map');
+  if (!f || f.dataset.view === old) return false;
+  const d = f.contentDocument; return !!d && d.querySelectorAll('path.leaflet-interactive').length > 0; }"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is niet geïnstalleerd")
+if not CHROMIUM.exists():
+    pytest.skip("Chromium ontbreekt op /usr/bin/chromium (apt-get install chromium; zie README)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, outputs: Path, name: str = "demo"):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--outputs", str(outputs),
+                                      "--set", name, "--port", str(self.port)], env=env, cwd=REPO,
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("workbench serve kwam niet op")
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url.rstrip("/") + path, timeout=60) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # our own session: the server and its kernels
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(demo_run):
+    s = Server(demo_run.path.parent.parent)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        profile = tempfile.mkdtemp(prefix="wb-chromium-")
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), args=ARGS, headless=True,
+                                                   viewport={"width": 1440, "height": 1000})
+        yield ctx
+        ctx.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _legend(page) -> str:
+    return page.frame_locator("iframe.wb-map").locator("[data-testid=legend]").inner_text()
+
+
+def _change(page, label: str) -> None:
+    old = page.locator("iframe.wb-map").get_attribute("data-view")
+    page.locator(".widget-toggle-button", has_text=label).first.click()
+    page.wait_for_function(MAP_READY, arg=[old], timeout=30000)
+
+
+def test_app_in_the_browser(server, browser):
+    page = browser.new_page()
+    page.goto(server.url)
+    page.wait_for_function(MAP_READY, arg=[""], timeout=60000)
+    assert page.locator("[data-testid=fictional-banner]").is_visible()
+    assert "Gemeente" in page.inner_text("body") and "Weergave" in page.inner_text("body")
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "import " not in body, "geen code en geen tracebacks voor de kijker"
+    legend0 = _legend(page)
+    _shot(page, "app-1-start")
+
+    _change(page, "Wmo")
+    legend1 = _legend(page)
+    assert legend1 != legend0 and "Wmo" in legend1
+    _change(page, "Waargenomen")
+    legend2 = _legend(page)
+    assert "waargenomen / verwacht" in legend2.lower() and legend2 != legend1
+    _shot(page, "app-2-wmo-waargenomen-verwacht")
+
+    wijk = page.locator(".wb-wijk select")
+    label = wijk.locator("option").nth(1).inner_text()
+    wijk.select_option(label=label)
+    profile = page.locator("[data-testid=profile]")
+    profile.wait_for(timeout=20000)
+    text = profile.inner_text()
+    for part in ("Het kind zelf", "De thuissituatie", "Kansen en mogelijkheden", "Interventies",
+                 "Maatschappelijk resultaat", "Waargenomen en verwacht", "verhaal achter de cijfers"):
+        assert part.lower() in text.lower(), part
+    _shot(page, "app-3-wijkprofiel")
+
+    # Clicking an area on the map opens its wijk's profile.
+    before = profile.get_attribute("data-code")
+    paths = page.frame_locator("iframe.wb-map").locator("path.leaflet-interactive")
+    for i in range(paths.count()):
+        paths.nth(i).click(force=True)
+        try:
+            page.wait_for_function("c => { const p = document.querySelector('[data-testid=profile]');"
+                                   " return p && p.dataset.code !== c; }", arg=before, timeout=5000)
+            break
+        except sync_api.TimeoutError:
+            continue
+    assert page.locator("[data-testid=profile]").get_attribute("data-code") != before
+    page.close()
+
+
+def test_no_directory_listing_no_files_no_code(server):
+    status, body = server.get("/")
+    assert status == 200 and "from workbench" not in body and "launch(" not in body, "broncode is weggelaten"
+    for path in ("/voila/files/", "/voila/files/app.ipynb", "/voila/files/../parameters/demo.yaml",
+                 "/api/contents", "/api/contents/notebooks", "/tree", "/voila/tree", "/voila/render/app.ipynb",
+                 "/lab", "/files/README.md", "/api/kernels", "/terminals/1"):
+        status, body = server.get(path)
+        assert "Index of" not in body and '"type": "directory"' not in body and '"content":' not in body, path
+        assert "min_count" not in body and "Monitor Maatschappelijk Resultaat" not in body, path
+        if status == 200:  # Voila serves its one app for any other path, never a listing or a file
+            assert 'class="jp-Notebook' in body or "voila" in body.lower(), path
+
+
+def test_browser_cannot_run_code_in_the_kernel(server, browser, tmp_path):
+    """An execute_request sent over the app's own kernel websocket is dropped by the server."""
+    marker = tmp_path / "pwned"
+    page = browser.new_page()
+    page.goto(server.url)
+    page.wait_for_function(MAP_READY, arg=[""], timeout=60000)
+    kernel = page.evaluate("() => { const m = document.documentElement.innerHTML"
+                           ".match(/\"kernelId\":\\s*\"([0-9a-f-]{36})\"/); return m && m[1]; }")
+    assert kernel
+    code = f"open({str(marker)!r}, 'w').write('x')"
+    result = page.evaluate("""([url, code]) => new Promise(resolve => {
+        const ws = new WebSocket(url);
+        const replies = [];
+        const msg = (id, type, content) => JSON.stringify({channel: 'shell', header: {msg_id: id, msg_type: type,
+            username: 'v', session: 's1', version: '5.3', date: new Date().toISOString()}, parent_header: {},
+            metadata: {}, content: content, buffers: []});
+        ws.onopen = () => {
+            ws.send(msg('x1', 'execute_request', {code: code, silent: false, store_history: false,
+                                                 user_expressions: {}, allow_stdin: false, stop_on_error: true}));
+            // Control: a request widgets need, on the same socket, is answered; so silence above is meaningful.
+            setTimeout(() => ws.send(msg('x2', 'kernel_info_request', {})), 300);
+        };
+        ws.onmessage = e => { try { const m = JSON.parse(e.data); replies.push(m.header.msg_type); } catch (x) {} };
+        setTimeout(() => { ws.close(); resolve(replies); }, 4000);
+    })""", [server.url.replace("http", "ws") + f"api/kernels/{kernel}/channels", code])
+    page.close()
+    assert "kernel_info_reply" in result, result
+    assert "execute_reply" not in result and "execute_input" not in result, result
+    assert not marker.exists(), "de kijker mag geen code uitvoeren"
+
+
+def test_app_before_any_run_says_what_to_run(browser, tmp_path):
+    s = Server(tmp_path / "leeg")
+    try:
+        page = browser.new_page()
+        page.goto(s.url)
+        msg = page.locator("[data-testid=message]")
+        msg.wait_for(timeout=60000)
+        assert "workbench run parameters/demo.yaml" in msg.inner_text()
+        assert "Traceback" not in page.inner_text("body")
+        _shot(page, "app-0-nog-geen-run")
+        page.close()
+    finally:
+        s.stop()

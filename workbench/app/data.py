@@ -1,0 +1,188 @@
+"""What the app reads: the published aggregates of the latest good run, and the analyst's stories.
+
+Only ``outputs/<set>/latest/publish.gpkg`` and its ``manifest.json`` are read — never care records,
+never the demo's source files. Geometry is simplified once per level and cached.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import yaml
+
+from .. import maps
+from ..catalog import Catalog, load_catalog
+from ..errors import DataError, WorkbenchError
+from ..params import REPO_ROOT
+from ..publish import read_layer
+
+ENV_OUTPUTS = "MMR_OUTPUTS"
+ENV_SET = "MMR_SET"
+ENV_STORIES = "MMR_VERHALEN"
+DEFAULT_STORIES = REPO_ROOT / "parameters" / "verhalen"
+
+
+class NoPublishedRun(WorkbenchError):
+    """There is no good run to show yet."""
+
+
+def settings_from_env() -> tuple[Path, str]:
+    """The outputs folder and parameter set the app shows (``workbench serve`` sets these)."""
+    return Path(os.environ.get(ENV_OUTPUTS) or REPO_ROOT / "outputs"), os.environ.get(ENV_SET) or "demo"
+
+
+def run_command(name: str) -> str:
+    return f"workbench run parameters/{name}.yaml"
+
+
+@dataclass
+class PublishedRun:
+    """The published layers of one run, loaded once."""
+
+    path: Path
+    manifest: dict
+    meta: dict[str, str]
+    areas: gpd.GeoDataFrame
+    indicators: pd.DataFrame
+    risk: pd.DataFrame
+    costs: pd.DataFrame
+    scores: pd.DataFrame | None
+    catalog: Catalog
+    _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, outputs: str | Path, name: str) -> "PublishedRun":
+        outputs = Path(outputs)
+        link = outputs / name / "latest"
+        hint = f"voer eerst een run uit: {run_command(name)} (en start daarna de app opnieuw of ververs de pagina)"
+        if not link.exists():
+            raise NoPublishedRun(f"er is nog geen geslaagde run van parameterset '{name}'", where=str(outputs / name),
+                                 hint=hint)
+        run_dir = link.resolve()
+        gpkg, manifest_path = run_dir / "publish.gpkg", run_dir / "manifest.json"
+        if not gpkg.exists() or not manifest_path.exists():
+            raise NoPublishedRun("de laatste run heeft geen publish.gpkg of manifest.json", where=str(run_dir), hint=hint)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("status") != "ok":
+            raise NoPublishedRun(f"de laatste run heeft status '{manifest.get('status')}'", where=str(run_dir), hint=hint)
+        layers = set(pyogrio.list_layers(gpkg)[:, 0])
+
+        def layer(name_: str) -> pd.DataFrame | None:
+            return read_layer(gpkg, name_) if name_ in layers else None
+
+        meta_t = layer("meta")
+        meta = dict(zip(meta_t["key"], meta_t["value"].fillna(""))) if meta_t is not None else {}
+        areas = layer("gebieden")
+        if areas is None or "indicatoren" not in layers:
+            raise DataError("publish.gpkg mist de lagen 'gebieden' of 'indicatoren'", where=str(gpkg),
+                            hint=f"maak een nieuwe run: {run_command(name)}")
+        areas["water"] = areas["water"].fillna(False).astype(bool)
+        ind = layer("indicatoren")
+        ind["year"] = ind["year"].astype(int)
+        empty = pd.DataFrame()
+        return cls(path=run_dir, manifest=manifest, meta=meta, areas=areas, indicators=ind,
+                   risk=layer("risico") if "risico" in layers else empty,
+                   costs=layer("kosten") if "kosten" in layers else empty,
+                   scores=layer("risicoscore"), catalog=load_catalog())
+
+    # --- what the run is about -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or self.manifest.get("name", "")
+
+    @property
+    def title(self) -> str:
+        return self.meta.get("title") or self.name
+
+    @property
+    def year(self) -> int:
+        return int(self.meta.get("year") or max(self.years))
+
+    @property
+    def fictional(self) -> bool:
+        return str(self.meta.get("fictional", "")).lower() in ("true", "1", "ja")
+
+    @property
+    def attribution(self) -> str:
+        return self.meta.get("attribution", "")
+
+    @property
+    def fictional_note(self) -> str | None:
+        return self.attribution if self.fictional else None
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.get("run_id", self.path.name)
+
+    @cached_property
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in self.indicators["year"].unique())
+
+    @cached_property
+    def levels(self) -> list[str]:
+        return [lv for lv in ("wijk", "buurt") if (self.areas["level"] == lv).any()]
+
+    @cached_property
+    def names(self) -> pd.Series:
+        return self.areas.set_index("code")["name"]
+
+    def gemeenten(self) -> list[tuple[str, str]]:
+        gm = self.areas[self.areas["level"] == "gemeente"]
+        return [(f"{n} ({c})", c) for c, n in zip(gm["code"], gm["name"])]
+
+    def wijken(self, gemeente: str) -> list[tuple[str, str]]:
+        w = self.areas[(self.areas["level"] == "wijk") & (self.areas["gemeente_code"] == gemeente) & ~self.areas["water"]]
+        w = w.sort_values("name")
+        return [(f"{n} ({c})", c) for c, n in zip(w["code"], w["name"])]
+
+    def wijk_of(self, code: str) -> str | None:
+        """The wijk an area code belongs to (itself for a wijk); None for a gemeente or an unknown code."""
+        row = self.areas[self.areas["code"] == code]
+        if row.empty:
+            return None
+        level = row["level"].iloc[0]
+        return code if level == "wijk" else (row["wijk_code"].iloc[0] if level == "buurt" else None)
+
+    def geometry(self, level: str, gemeente: str | None = None) -> gpd.GeoDataFrame:
+        """Web geometry (EPSG:4326, shared borders kept), land only, indexed by code; simplified once per level."""
+        if level not in self._geo:
+            part = self.areas[(self.areas["level"] == level) & ~self.areas["water"]]
+            self._geo[level] = maps.web_geometry(part).set_index("code")
+        g = self._geo[level]
+        return g[g["gemeente_code"] == gemeente] if gemeente else g
+
+
+# --- "het verhaal achter de cijfers" --------------------------------------------------------------------------
+STORY_KEYS = {"titel", "verhaal", "bron", "bijgewerkt"}
+
+
+def load_stories(gemeente: str, folder: str | Path | None = None) -> dict[str, dict]:
+    """Stories per wijk code from ``parameters/verhalen/<gemeente>.yaml`` (absent file: no stories)."""
+    folder = Path(folder or os.environ.get(ENV_STORIES) or DEFAULT_STORIES)
+    path = folder / f"{gemeente}.yaml"
+    if not path.exists():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    wijken = raw.get("wijken") if isinstance(raw, dict) else None
+    if not isinstance(wijken, dict):
+        raise DataError("verwacht een onderdeel 'wijken' met per wijkcode een verhaal", where=str(path),
+                        hint="zie parameters/verhalen/GM9901.yaml voor een voorbeeld")
+    out = {}
+    for code, story in wijken.items():
+        if not isinstance(story, dict) or "verhaal" not in story:
+            raise DataError("een verhaal heeft ten minste de sleutel 'verhaal'", where=f"{path} > wijken > {code}")
+        unknown = set(story) - STORY_KEYS
+        if unknown:
+            raise DataError(f"onbekende sleutel(s) {sorted(unknown)}", where=f"{path} > wijken > {code}",
+                            hint=f"gebruik {', '.join(sorted(STORY_KEYS))}")
+        out[str(code)] = {k: str(v) for k, v in story.items()}
+    return out
