@@ -154,6 +154,32 @@ def test_app_controls_redraw_map_and_profile_separately(run):
     assert not app.status.value
 
 
+def test_results_tab_is_built_on_first_open_from_published_layers(run):
+    app = App(run)
+    assert [app.tabs.get_title(i) for i in range(2)] == ["Wijkkaarten", "Resultaten"]
+    assert not app._results_built, "de resultaten wachten tot hun tab geopend wordt"
+    app.tabs.selected_index = 1
+    view = app.results_box.children[0]
+    html_parts = " ".join(c.value for c in view.children if hasattr(c, "value"))
+    assert 'class="wb-results"' in html_parts and "Behaald" in html_parts
+    mapbox = view.children[-1].value
+    assert 'class="wb-results-map"' in mapbox and "onderdrukt" in mapbox
+    provider = next(c for c in view.children[1].children if c.description == "Aanbieder")
+    provider.value = provider.options[1]
+    assert "<th>Resultaatgebied</th>" in view.children[3].value, "per aanbieder: een rij per resultaatgebied"
+    assert not app.status.value and not view.children[2].value, "geen foutmelding"
+
+
+def test_results_tab_without_results_layers_says_why(run):
+    import dataclasses
+
+    from workbench.app.widgets import results_tab
+
+    without = dataclasses.replace(run, has_results=False)
+    text = results_tab(without).value
+    assert "Geen resultaatcijfers" in text and "zorgregistratie" in text
+
+
 def test_downloads_are_the_table_on_screen(run):
     app = App(run)
     links = dict(re.findall(r'download="[^"]+\.(csv|xlsx|html)" href="data:[^;]+;base64,([^"]+)"', app.downloads.value))

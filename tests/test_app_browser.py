@@ -148,6 +148,18 @@ def test_app_in_the_browser(server, browser):
         except sync_api.TimeoutError:
             continue
     assert page.locator("[data-testid=profile]").get_attribute("data-code") != before
+
+    # The results tab: built on first open, a table per provider and a wijk map of reached results.
+    page.locator(".wb-tabs .lm-TabBar-tab, .wb-tabs .p-TabBar-tab", has_text="Resultaten").first.click()
+    page.locator("table.wb-results").wait_for(timeout=30000)
+    page.frame_locator("iframe.wb-results-map").locator("path.leaflet-interactive").first.wait_for(timeout=30000)
+    results = page.locator("table.wb-results").inner_text()
+    assert "Behaald" in results and "Traceback" not in page.inner_text("body")
+    page.locator(".wb-results-kind .widget-toggle-button", has_text="Stapeling").click()
+    page.wait_for_function("() => { const f = document.querySelector('iframe.wb-results-map');"
+                           " return f && f.dataset.view.startsWith('stapeling'); }", timeout=30000)
+    assert "stapeling" in page.frame_locator("iframe.wb-results-map").locator("[data-testid=legend]").inner_text().lower()
+    _shot(page, "app-4-resultaten")
     page.close()
 
 

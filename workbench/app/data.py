@@ -54,6 +54,7 @@ class PublishedRun:
     costs: pd.DataFrame
     scores: pd.DataFrame | None
     catalog: Catalog
+    has_results: bool = False
     _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -89,7 +90,8 @@ class PublishedRun:
         return cls(path=run_dir, manifest=manifest, meta=meta, areas=areas, indicators=ind,
                    risk=layer("risico") if "risico" in layers else empty,
                    costs=layer("kosten") if "kosten" in layers else empty,
-                   scores=layer("risicoscore"), catalog=load_catalog())
+                   scores=layer("risicoscore"), catalog=load_catalog(),
+                   has_results={"resultaten", "stapeling"} <= layers)
 
     # --- what the run is about -------------------------------------------------------------------------
     @property

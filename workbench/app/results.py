@@ -6,6 +6,7 @@ never records. Self-contained: ``results_view(path)`` returns one ipywidgets lay
 from __future__ import annotations
 
 import html
+import logging
 from pathlib import Path
 
 import ipywidgets as w
@@ -15,6 +16,7 @@ from .. import maps
 from ..publish import read_layer
 
 ALL = "alle"
+log = logging.getLogger("workbench.app")
 SIGN_NL = {"+": "+ beter dan verwacht", "-": "− lager dan verwacht", "=": "geen verschil", "?": "niet te toetsen"}
 
 
@@ -34,7 +36,9 @@ def _table_html(t: pd.DataFrame, first: str) -> str:
                  _pct(r["share_returned"]),
                  "onderdrukt" if pd.isna(r["cost_per_trajectory"]) else maps.fmt_nl(r["cost_per_trajectory"], 0, "euro")]
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    return ('<table style="border-collapse:collapse;font-size:13px" class="wb-results">'
+    return ('<style>.wb-results th, .wb-results td { padding: 2px 10px; text-align: left; border-bottom: 1px solid #e4e4e4; }'
+            '.wb-results th { border-bottom: 1px solid #999; background: #f5f5f5; }</style>'
+            '<table style="border-collapse:collapse;font-size:13px" class="wb-results">'
             f"<tr>{head}</tr>{''.join(rows)}</table>")
 
 
@@ -98,7 +102,8 @@ class ResultsData:
                                extra=[("trajecten", "Beëindigde trajecten", "")], attribution=attribution,
                                fictional_note=note, tiles=False)
         page = maps.render_html(m)
-        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:460px;border:0" '
+        return (f'<iframe class="wb-results-map" data-view="{html.escape(kind)}|{html.escape(area)}" '
+                f'srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:460px;border:0" '
                 f'title="kaart"></iframe>')
 
 
@@ -115,17 +120,34 @@ def results_view(gpkg: str | Path) -> w.Widget:
         "een mislukking). <b>Oordeel</b> vergelijkt met wat te verwachten is bij de mix van resultaatgebieden en "
         "interventieniveaus; + of − alleen buiten toeval. <i>onderdrukt</i>: te weinig trajecten om te tonen.</p>")
 
-    def render_table(*_):
+    status = w.HTML()
+
+    def safe(fn):
+        # A viewer never sees a traceback: a Dutch message here, the details in the server log.
+        def handler(*_):
+            try:
+                status.value = ""
+                fn()
+            except Exception:  # noqa: BLE001
+                log.exception("results view failed")
+                status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder vindt '
+                                'de details in het serverlog.</div>')
+        return handler
+
+    def render_table():
         t = data.table(area.value, provider.value)
         first = "Aanbieder" if provider.value == ALL else "Resultaatgebied"
         table.value = _table_html(t, first) if len(t) else "<p>Geen gepubliceerde cijfers voor deze keuze.</p>"
 
-    def render_map(*_):
+    def render_map():
         mapbox.value = data.map_html(kind.value, area.value)
 
-    area.observe(lambda ch: (render_table(), render_map()), names="value")
-    provider.observe(render_table, names="value")
-    kind.observe(render_map, names="value")
-    render_table()
-    render_map()
-    return w.VBox([intro, w.HBox([area, provider]), table, kind, mapbox])
+    area.observe(safe(lambda: (render_table(), render_map())), names="value")
+    provider.observe(safe(render_table), names="value")
+    kind.observe(safe(render_map), names="value")
+    safe(render_table)()
+    safe(render_map)()
+    area.add_class("wb-result-area")
+    provider.add_class("wb-provider")
+    kind.add_class("wb-results-kind")
+    return w.VBox([intro, w.HBox([area, provider]), status, table, kind, mapbox])

@@ -121,7 +121,16 @@ class App:
         right = w.VBox([w.HTML("<b>Wijkprofiel</b>"), self.wijk, self.profile],
                        layout=w.Layout(width="38%", padding="0 0 0 12px", max_height="1000px", overflow="auto"))
         footer = w.HTML(self._footer())
-        self.widget = w.VBox([header, controls, self.status, w.HBox([left, right]), footer, self.click])
+        maps_tab = w.VBox([controls, self.status, w.HBox([left, right])])
+        # The results view is built when its tab is first opened: the first paint is the map, nothing more.
+        self.results_box = w.VBox([w.HTML('<p class="wb-unit">Resultaten worden geladen…</p>')])
+        self.tabs = w.Tab(children=[maps_tab, self.results_box])
+        self.tabs.set_title(0, "Wijkkaarten")
+        self.tabs.set_title(1, "Resultaten")
+        self.tabs.add_class("wb-tabs")
+        self._results_built = False
+        self.tabs.observe(self._safe(self._tab_changed), names="selected_index")
+        self.widget = w.VBox([header, self.tabs, footer, self.click])
         self.widget.add_class("wb-app")
 
         for c in (self.gemeente, self.year, self.level, self.mode, self.indicator, self.cluster):
@@ -185,6 +194,11 @@ class App:
         self.wijk.options = [("— kies een wijk —", "")] + self.run.wijken(self.gemeente.value)
         self.wijk.value = ""
 
+    def _tab_changed(self, change):
+        if change["new"] == 1 and not self._results_built:
+            self._results_built = True
+            self.results_box.children = [results_tab(self.run)]
+
     def _clicked(self, change):
         code = self.run.wijk_of(change["new"]) if change["new"] else None
         if code and code in dict((c, 1) for _, c in self.wijk.options):
@@ -235,6 +249,18 @@ class App:
             self.profile.value = '<p class="wb-unit">Kies een wijk in de lijst of klik op de kaart.</p>'
             return
         self.profile.value = wijk_profile(self.run, code, int(self.year.value), self.domain.value)
+
+
+def results_tab(run: PublishedRun) -> w.Widget:
+    """Results per result area, provider and wijk; a plain Dutch note when the run has no results layers."""
+    from .results import results_view
+
+    if not run.has_results:
+        return message("<h3>Geen resultaatcijfers in deze run</h3><p>Resultaten per resultaatgebied, aanbieder en "
+                       "wijk komen uit de eigen zorgregistratie van de gemeente en de resultatenmatrix. Deze run had "
+                       "geen registratie (<code>sources: records</code> in de parameterset) of geen matrix; de "
+                       "wijkkaarten werken zonder.</p>")
+    return results_view(run.path / "publish.gpkg")
 
 
 def launch(outputs=None, name: str | None = None) -> None:
