@@ -62,7 +62,7 @@ FACTORS = ["sociaal_minimum", "laag_opgeleid"]
 def test_poisson_expected_total_equals_observed_over_reference(family):
     tidy, idx = synthetic(seed=3)
     ref = risk.reference_codes(idx, "region", ("GM9901", "GM9902"), "buurt")
-    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family=family, fit_level="buurt")
+    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family=family, fit_level="buurt", robust=False)
     scored = risk.expected_by_area(model, tidy, idx, 2023, "buurt")
     b = scored[scored["level"] == "buurt"]
     assert b["expected"].sum() == pytest.approx(b["observed"].sum(), rel=1e-9)
@@ -72,14 +72,20 @@ def test_poisson_expected_total_equals_observed_over_reference(family):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n_wijk=st.integers(4, 30), b0=st.floats(-6, -2))
-def test_totals_property_holds_for_any_data(seed, n_wijk, b0):
+@given(seed=st.integers(0, 10_000), n_wijk=st.integers(4, 30), b0=st.floats(-6, -2), robust=st.booleans())
+def test_totals_property_holds_for_any_data(seed, n_wijk, b0, robust):
+    """Expected equals observed in total over the areas the (last) fit used: with the robust fit, the reference
+    without the outliers it left out."""
     tidy, idx = synthetic(n_wijk=n_wijk, buurten_per_wijk=3, seed=seed, beta=(b0, 0.02, -0.01))
     ref = list(idx.index[(idx["level"] == "buurt") & (idx["gemeente_code"] == "GM9901")])
-    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family="poisson", fit_level="buurt", min_population=0)
-    frame = risk.model_frame(tidy, "jeugd", FACTORS, 2023, ref)
+    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family="poisson", fit_level="buurt", min_population=0,
+                              robust=robust)
+    fitted = [c for c in ref if c not in model.excluded_codes]
+    assert robust or not model.excluded_codes
+    frame = risk.model_frame(tidy, "jeugd", FACTORS, 2023, fitted)
     expected = model.predict_rate(frame) * frame["exposure"]
     assert expected.sum() == pytest.approx(frame["observed"].sum(), rel=1e-8, abs=1e-8)
+    assert model.observed_total == pytest.approx(frame["observed"].sum())
 
 
 @pytest.mark.parametrize("family,alpha", [("quasi_poisson", 0.0), ("quasi_poisson", 0.05), ("negative_binomial", 0.05)])
@@ -115,6 +121,68 @@ def test_planted_wijken_are_labelled_high_and_others_mostly_not():
     assert (wijken.loc[present, "label"] == risk.LABEL_HIGH).all()
     others = wijken.drop(index=present)
     assert (others["label"] == risk.LABEL_HIGH).mean() < 0.15
+
+
+def test_robust_fit_leaves_out_gross_outliers_and_scores_them_with_the_second_fit():
+    """Three buurten with three times the expected use: the first fit flags them outside the 99,8% limits, the
+    second leaves them out of the reference (coefficients as on the clean data, dispersion back near 1), and
+    they are still scored, as 'hoger dan verwacht'."""
+    beta = (-4.0, 0.03, 0.02)
+    tidy, idx = synthetic(n_wijk=40, seed=11, beta=beta)
+    ref = risk.reference_codes(idx, "all", (), "buurt")
+    clean = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt", robust=False)
+    bad = ref[:3]
+    tidy.loc[tidy["code"].isin(bad) & (tidy["indicator"] == "jeugdhulp"), "numerator"] *= 3
+    plain = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt", robust=False)
+    rob = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt")
+    assert plain.excluded_codes == [] and plain.first_pass is None
+    assert set(bad) <= set(rob.excluded_codes) and len(rob.excluded_codes) <= 0.1 * len(ref)
+    assert (rob.outliers.loc[bad, "direction"] == "hoger").all()
+    assert rob.n == plain.n - len(rob.excluded_codes)
+    assert rob.excluded[risk.OUTLIER_REASON] == len(rob.excluded_codes)
+    assert rob.dispersion < 1.5 < plain.dispersion and rob.first_pass["dispersion"] == pytest.approx(plain.dispersion)
+    c, p, c0 = (m.coefficients.set_index("factor") for m in (rob, plain, clean))
+    for name in ["const", *FACTORS]:  # the robust fit lands near the clean fit; the plain fit is pulled away
+        assert abs(c.at[name, "estimate"] - c0.at[name, "estimate"]) < 0.5 * c0.at[name, "se"], name
+        assert abs(p.at[name, "estimate"] - c0.at[name, "estimate"]) > abs(c.at[name, "estimate"] - c0.at[name, "estimate"])
+    table = rob.fit_table().set_index("maat")["waarde"]
+    assert table[f"niet meegenomen: {risk.OUTLIER_REASON}"] == len(rob.excluded_codes)
+    assert "buiten de schatting gehouden" in rob.summary_nl() and "99,8%" in rob.robust_note
+    scored = risk.expected_by_area(rob, tidy, idx, 2023, "buurt")
+    assert (scored.loc[bad, "label"] == risk.LABEL_HIGH).all()
+
+
+def test_robust_fit_keeps_the_first_fit_when_too_many_areas_fall_outside():
+    """16% of the reference far off (8% 2,5 times, 8% 0,4 times the expected use) is not 'a few outliers' but a
+    missing risk factor: the first fit is kept and the model says so in Dutch."""
+    tidy, idx = synthetic(n_wijk=40, seed=12, beta=(-2.0, 0.03, 0.02))
+    ref = risk.reference_codes(idx, "all", (), "buurt")
+    care = tidy["indicator"] == "jeugdhulp"
+    tidy.loc[tidy["code"].isin(ref[:16]) & care, "numerator"] *= 2.5
+    tidy.loc[tidy["code"].isin(ref[16:32]) & care, "numerator"] *= 0.4
+    rob = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt")
+    plain = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt", robust=False)
+    assert rob.excluded_codes == [] and risk.OUTLIER_REASON not in rob.excluded and rob.first_pass is None
+    assert rob.n == plain.n and rob.deviance_explained == pytest.approx(plain.deviance_explained)
+    assert "Robuuste schatting niet toegepast" in rob.robust_note and rob.robust_note in rob.warnings
+    assert "10%" in rob.robust_note
+
+
+def test_funnel_outliers_agree_with_funnel_limits():
+    e = pd.Series([20.0, 100.0, 1000.0, 100.0], index=list("abcd"))
+    lim = risk.funnel_limits(e.to_numpy(), 2.0, levels=(0.998,))
+    o = pd.Series([np.ceil(lim["high_0.998"][0] * 20) + 1, 100.0, np.floor(lim["low_0.998"][2] * 1000) - 1, 101.0],
+                  index=e.index)
+    out = risk.funnel_outliers(o, e, 2.0)
+    assert list(out["outlier"]) == [True, False, True, False]
+    assert list(out["direction"]) == ["hoger", "", "lager", ""]
+    # the bulk's overdispersion ignores a wild tail; the plain Pearson estimate does not
+    rng = np.random.default_rng(0)
+    e2 = pd.Series(rng.uniform(50, 500, 200))
+    o2 = pd.Series(rng.poisson(e2 * rng.gamma(2000, 1 / 2000, 200))).astype(float)
+    o2.iloc[:5] *= 4
+    assert risk.robust_dispersion(o2, e2) < 2 < float(((o2 - e2) ** 2 / e2).mean())
+    assert 0 <= risk.robust_alpha(o2, e2) < 0.05
 
 
 def test_reference_choice_and_errors():
