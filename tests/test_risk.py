@@ -343,42 +343,78 @@ def truth():
     return json.loads((demo.ensure_demo() / "truth.json").read_text(encoding="utf-8"))
 
 
+def _demo_model(demo_ds, domain, robust=True):
+    """The demo fitted as a user would: the parameter set's own reference (every buurt of the region), no knowledge
+    of which wijken were planted."""
+    from dataclasses import replace
+
+    p = demo_ds.params
+    assert p.risk.reference == "region" and set(p.gemeente) == {"GM9901", "GM9902", "GM9903"}  # the whole demo
+    assert p.risk.fit_level == "buurt" and p.risk.robust
+    cache = demo_ds.__dict__.setdefault("_test_risk_models", {})
+    if (domain, robust) not in cache:
+        ds = replace(demo_ds, params=replace(p, risk=replace(p.risk, robust=robust)))
+        cache[(domain, robust)] = risk.run_domain(ds, domain)
+    return cache[(domain, robust)]
+
+
 @pytest.mark.parametrize("domain", ["jeugd", "wmo"])
-def test_demo_planted_wijken_are_labelled_from_the_buurt_fit(demo_ds, truth, domain):
+def test_demo_full_reference_robust_fit_labels_the_planted_wijken(demo_ds, truth, domain):
     t = truth[TRUTH_KEY[domain]]
-    assert demo_ds.params.risk.fit_level == "buurt"
-    model, scored = risk.run_domain(demo_ds, domain)
+    model, scored = _demo_model(demo_ds, domain)
     assert model.factors == list(t["effects"])
+    idx = risk.area_index(demo_ds)
+    ref = risk.reference_codes(idx, "region", demo_ds.params.gemeente, "buurt")
+    # the fit used the full reference, less only what the data themselves rule out
+    assert model.n + sum(model.excluded.values()) == len(ref)
+    assert 0 < len(model.excluded_codes) <= risk.MAX_OUTLIER_SHARE * len(ref)
+    # what was left out is mostly the planted wijken's buurten, found from the data alone
+    in_planted = idx["wijk_code"].reindex(model.excluded_codes).isin(list(t["planted"]))
+    assert in_planted.mean() > 0.5, model.outliers
     wijken = scored[scored["level"] == "wijk"]
     for wijk, factor in t["planted"].items():
         assert wijken.at[wijk, "label"] == (risk.LABEL_HIGH if factor > 1 else risk.LABEL_LOW), (wijk, wijken.loc[wijk].to_dict())
     others = wijken.drop(index=list(t["planted"]))
-    assert (others["label"] == risk.LABEL_SAME).mean() >= 0.9
-    # signs of every generating effect are recovered from the full reference set
+    assert len(others) == 18 and (others["label"] != risk.LABEL_SAME).mean() <= 0.1, others["label"].value_counts()
+
+
+# Effects the robust fit on the full reference does NOT recover within its 95% interval (demo generator 1):
+# the planted wijken's buurten that stay inside the buurt-level 99,8% limits (WK990103: 3 of 5, WK990105: 2 of 5
+# for youth care; WK990107: 3 of 5 for Wmo) act as an omitted variable correlated with these factors and pull
+# them towards 0 (youth eenoudergezinnen 0,0156 [0,0080; 0,0232] vs 0,025; Wmo eenpersoonshuishoudens 0,0068
+# [0,0037; 0,0099] vs 0,010). Strict: the day they are recovered, this list must shrink.
+NOT_RECOVERED = {("jeugd", "eenoudergezinnen"), ("wmo", "eenpersoonshuishoudens")}
+DEMO_EFFECTS = [("jeugd", "const"), ("jeugd", "eenoudergezinnen"), ("jeugd", "sociaal_minimum"), ("jeugd", "laag_opgeleid"),
+                ("wmo", "const"), ("wmo", "aandeel_65plus"), ("wmo", "sociaal_minimum"), ("wmo", "eenpersoonshuishoudens")]
+
+
+@pytest.mark.parametrize("domain,name", [
+    pytest.param(d, n, marks=pytest.mark.xfail(strict=True, reason="biased towards 0 by unflagged planted buurten"))
+    if (d, n) in NOT_RECOVERED else (d, n) for d, n in DEMO_EFFECTS])
+def test_demo_full_reference_robust_fit_covers_the_true_effect(demo_ds, truth, domain, name):
+    t = truth[TRUTH_KEY[domain]]
+    true = t["intercept"] if name == "const" else t["effects"][name]
+    model, _ = _demo_model(demo_ds, domain)
     c = model.coefficients.set_index("factor")
-    for name, true in t["effects"].items():
-        assert np.sign(c.at[name, "estimate"]) == np.sign(true) and c.at[name, "ci_high"] > 0, name
+    assert c.at[name, "ci_low"] <= true <= c.at[name, "ci_high"], (name, true, c.loc[name].to_dict())
 
 
 @pytest.mark.parametrize("domain", ["jeugd", "wmo"])
-def test_demo_model_recovers_generating_effects(demo_ds, truth, domain):
-    """True effects lie within the 95% intervals when the planted wijken, whose multipliers the model does not
-    know (they are what 'beyond the risk' means), are left out of the reference. With them in, they act as an
-    omitted variable correlated with the factors and pull two effects (eenoudergezinnen for youth care,
-    eenpersoonshuishoudens for Wmo) below their true value; the signs stay right (previous test)."""
+def test_demo_full_reference_robust_fit_gets_every_sign_and_beats_the_plain_fit(demo_ds, truth, domain):
+    """Every generating effect is positive and found positive (interval above 0); where the robust fit still misses
+    the truth, it misses it by less than the one-pass fit on the same reference, and the fit is better."""
     t = truth[TRUTH_KEY[domain]]
-    idx = risk.area_index(demo_ds)
-    ref = [c for c in risk.reference_codes(idx, "region", demo_ds.params.gemeente, "buurt")
-           if idx.at[c, "wijk_code"] not in t["planted"]]
-    model = risk.fit_expected(demo_ds.indicators, domain, list(t["effects"]), truth["year"], ref,
-                              family="quasi_poisson", fit_level="buurt")
-    c = model.coefficients.set_index("factor")
+    model, _ = _demo_model(demo_ds, domain)
+    plain, _ = _demo_model(demo_ds, domain, robust=False)
+    c, p = model.coefficients.set_index("factor"), plain.coefficients.set_index("factor")
     for name, true in t["effects"].items():
-        assert c.at[name, "ci_low"] <= true <= c.at[name, "ci_high"], (name, true, c.loc[name].to_dict())
-        assert np.sign(c.at[name, "estimate"]) == np.sign(true)
-    assert c.at["const", "ci_low"] <= t["intercept"] <= c.at["const", "ci_high"]
-    assert model.deviance_explained > 0.5
-    print(f"\ndemo {domain} (zonder geplante wijken): {model.summary_nl()}")
+        assert true > 0 and c.at[name, "ci_low"] > 0, (name, c.loc[name].to_dict())
+        if (domain, name) in NOT_RECOVERED:
+            assert abs(c.at[name, "estimate"] - true) < abs(p.at[name, "estimate"] - true), name
+    assert plain.excluded_codes == [] and model.first_pass["dispersion"] == pytest.approx(plain.dispersion)
+    assert model.deviance_explained > plain.deviance_explained > 0.5
+    assert model.dispersion < plain.dispersion
+    print(f"\ndemo {domain} eenmalig: {plain.summary_nl()}\ndemo {domain} robuust: {model.summary_nl()}")
 
 
 def test_demo_fit_figures_are_reported(demo_ds):

@@ -89,7 +89,13 @@ notebook("02_risicokaarten", [
            "van een risicofactor (bijvoorbeeld per procentpunt huishoudens rond het sociaal minimum), met een "
            "95%-interval. *Verklaarde deviantie* zegt hoeveel van de verschillen tussen gebieden de risicofactoren "
            "verklaren; *overdispersie* boven 1 betekent meer spreiding dan toeval alleen, en verbreedt de intervallen. "
-           "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft."),
+           "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft.\n\n"
+           "**Robuuste schatting** (`risk.robust`, standaard aan): het model wordt twee keer geschat. Gebieden die na "
+           "de eerste schatting buiten de 99,8%-grenzen van de trechter vallen, tellen bij de tweede schatting niet "
+           "mee, zodat een paar sterk afwijkende gebieden de verwachting van alle andere niet bepalen. Ze worden wel "
+           "beoordeeld, met de tweede schatting. Het blauwe kader noemt welke gebieden buiten de referentie bleven. "
+           "Vallen er meer dan 10% buiten, dan blijft de eerste schatting staan: dan ontbreken eerder risicofactoren "
+           "dan dat er een paar uitschieters zijn."),
     ("code", "wb.report.model_report(ds, \"jeugd\")"),
     ("md", "## Risicokaart jeugdhulp\n\nRood: meer jeugdhulp dan de risicofactoren doen verwachten, blauw: minder. "
            "Een **dikke rand** markeert gebieden waar het verschil buiten het 95%-interval valt."),

@@ -193,8 +193,29 @@ def model_report(ds, domain: str) -> None:
                            "p-waarde": "{:.3g}"})
             .hide(axis="index"))
     display(model.fit_table().style.hide(axis="index"))
+    robust_report(ds, model)
     for w in model.warnings:
         _warning(w)
+
+
+def robust_report(ds, model) -> None:
+    """What the robust two-pass fit did, in Dutch: which reference areas were left out of the estimate and why,
+    and how the fit changed; or that it was switched off or not applied."""
+    if not model.robust:
+        _notice("Robuuste schatting staat uit (<code>risk.robust: false</code>): alle bruikbare referentiegebieden "
+                "tellen mee, ook uitschieters.")
+        return
+    sentence = model.excluded_nl(ds.areas.set_index("code")["name"])
+    if sentence and model.first_pass:
+        fp = model.first_pass
+        _notice(f"{sentence}<br>Bij de eerste schatting op alle {fp['n']} gebieden lagen zij buiten de 99,8%-grenzen "
+                "van de trechter; een gebied dat zo ver van zijn verwachting ligt, zou de verwachting van de andere "
+                "gebieden mee bepalen. Ze zijn daarom bij de tweede schatting weggelaten, maar wel beoordeeld: ook "
+                "hun W/V en oordeel hieronder komen uit de tweede schatting. Eerste schatting: verklaarde deviantie "
+                f"{fp['deviance_explained']:.0%}, overdispersie {maps.fmt_nl(fp['dispersion'], 2)}; tweede: "
+                f"{model.deviance_explained:.0%} en {maps.fmt_nl(model.dispersion, 2)}.")
+    elif model.robust_note and model.robust_note not in model.warnings:
+        _notice(model.robust_note)
 
 
 def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):

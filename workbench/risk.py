@@ -86,6 +86,15 @@ class RiskModel:
         """Codes of the reference areas the (second) fit left out as outliers."""
         return list(self.outliers.index)
 
+    def excluded_nl(self, names: pd.Series | None = None) -> str:
+        """In Dutch: which reference areas the robust fit left out and why (empty when none). Names and codes
+        only: the observed counts of a left-out area are not repeated here (they may be under disclosure control)."""
+        if not self.excluded_codes:
+            return ""
+        names = names if names is not None else pd.Series(dtype=object)
+        listed = ", ".join(f"{names.get(c, c)} ({c})" if names.get(c, c) != c else c for c in self.excluded_codes)
+        return f"Buiten de referentie gehouden bij het schatten (uitschieters buiten de 99,8%-grenzen): {listed}."
+
     def predict_rate(self, X: pd.DataFrame) -> pd.Series:
         Xc = sm.add_constant(X[self.factors].astype(float), has_constant="add")
         return np.exp(Xc @ self._params)
@@ -119,8 +128,6 @@ class RiskModel:
         rows.append(("robuuste schatting", ("aan" if self.robust else "uit")
                      + (f" (eerste schatting: verklaarde deviantie {self.first_pass['deviance_explained']:.0%}, "
                         f"overdispersie {self.first_pass['dispersion']:.2f})" if self.first_pass else "")))
-        if self.excluded_codes:
-            rows.append(("buiten de referentie gehouden", ", ".join(self.excluded_codes)))
         return pd.DataFrame(rows, columns=["maat", "waarde"])
 
 
