@@ -485,8 +485,9 @@ def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) 
 
 
 def reference_label(reference: str, gemeenten) -> str:
-    return {"gemeente": f"gemeente {gemeenten[0]}", "region": f"regio ({len(gemeenten)} gemeenten)",
-            "all": "alle geladen gebieden"}[reference]
+    if reference == "all":
+        return "alle geladen gebieden"
+    return {"gemeente": lambda: f"gemeente {gemeenten[0]}", "region": lambda: f"regio ({len(gemeenten)} gemeenten)"}[reference]()
 
 
 def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
