@@ -55,12 +55,18 @@ notebook("01_indicatoren", [
            "Voor een aantal kernindicatoren twee kaarten: de **waarde** (in vijf even grote klassen, kwintielen) en "
            "de **vergelijking met de gemeente**. Beweeg met de muis over een wijk voor naam, waarde, "
            "betrouwbaarheidsinterval en status. Grijze gebieden zijn onderdrukt of hebben geen gegevens. "
-           "De kaarten worden ook als losse HTML-bestanden bewaard; die openen zonder server in elke browser."),
-    ("code", "for indicator in map_indicators:\n"
-             "    for mode in (\"value\", \"comparison\"):\n"
-             "        wb.report.save(wb.report.indicator_map(ds, indicator, mode=mode), output_dir, f\"kaart_{indicator}_{mode}.html\")\n"
-             "wb.report.indicator_map(ds, \"sociaal_minimum\", mode=\"comparison\")"),
-    ("code", "wb.report.indicator_map(ds, \"eenoudergezinnen\", mode=\"value\")"),
+           "De kaarten worden ook als losse HTML-bestanden bewaard; die openen zonder server in elke browser. "
+           "Is voor een indicator geen enkel gebied te tonen (alles onderdrukt of niet geleverd), dan wordt er geen "
+           "grijze kaart gemaakt; er staat dan in één zin waarom."),
+    ("code", "wb.report.save_indicator_maps(ds, map_indicators, output_dir)\n"
+             "wb.report.show_indicator_map(ds, \"sociaal_minimum\", mode=\"comparison\")"),
+    ("code", "wb.report.show_indicator_map(ds, \"eenoudergezinnen\", mode=\"value\")"),
+    ("md", "## Ontwikkeling in de tijd\n\n"
+           "Hoe veranderden de kernindicatoren over de geladen jaren? CBS deelt wijken en buurten elk jaar opnieuw in: "
+           "een verandering is alleen eerlijk voor een gebied dat in alle jaren met **dezelfde code en dezelfde grens** "
+           "bestaat. Bij andere gebieden staat *niet vergelijkbaar*. Is er maar één jaar geladen, dan zegt het notebook "
+           "dat, en is er geen trend. Cijfers uit de eigen zorgregistratie zijn er vaak maar over één jaar."),
+    ("code", "wb.report.trend(ds, map_indicators)"),
     ("md", "## Buurten\n\nDezelfde vergelijking een niveau dieper. Buurten zijn klein: hier worden meer cijfers "
            "onderdrukt en zijn de intervallen breder, zodat minder verschillen als + of − tellen."),
     ("code", "wb.report.style_comparison(wb.report.comparison_table(ds, level=\"buurt\", clusters=(1, 2, 4)), ds)"),
