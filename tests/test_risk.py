@@ -304,16 +304,18 @@ def amsterdam():
     ("jeugd", ["sociaal_minimum", "bijstand", "laag_opgeleid"]),
     ("wmo", ["aandeel_65plus", "eenpersoonshuishoudens", "sociaal_minimum", "bijstand"]),
 ])
-def test_amsterdam_2019_wijk_model_runs_and_reports_fit(amsterdam, domain, factors):
+@pytest.mark.parametrize("robust", [True, False])
+def test_amsterdam_2019_wijk_model_runs_and_reports_fit(amsterdam, domain, factors, robust):
     tidy, areas = amsterdam
     ref = risk.reference_codes(areas, "gemeente", ("GM0363",), "wijk")
     assert len(ref) == 99
     model = risk.fit_expected(tidy, domain, factors, 2019, ref, family="quasi_poisson", fit_level="wijk",
-                              reference_label="gemeente GM0363")
+                              reference_label="gemeente GM0363", robust=robust)
     assert 90 <= model.n <= 99  # 3 wijken have no (public) care count
+    assert len(model.excluded_codes) <= risk.MAX_OUTLIER_SHARE * 99 and (robust or not model.excluded_codes)
     assert 0 < model.deviance_explained < 1 and model.dispersion > 1
     assert model.expected_total == pytest.approx(model.observed_total, rel=1e-9)
-    print(f"\nAmsterdam 2019 {domain}: {model.summary_nl()}")
+    print(f"\nAmsterdam 2019 {domain} ({'robuust' if robust else 'eenmalig'}): {model.summary_nl()}")
     scored = risk.expected_by_area(model, tidy, areas, 2019, "wijk")
     wijken = scored[scored["level"] == "wijk"]
     assert set(wijken["label"]) <= {risk.LABEL_HIGH, risk.LABEL_LOW, risk.LABEL_SAME, risk.LABEL_SMALL, risk.LABEL_MISSING}
