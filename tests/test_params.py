@@ -22,7 +22,17 @@ BROKEN = {
     "wrong type": ("name: x\ngemeente: GM9901\nyear: 'twintig'\n", "year: verwacht een jaartal"),
     "bad code": ("name: x\ngemeente: 0518\nyear: 2023\n", "gemeente"),
     "not yaml": ("name: [x\n", "geen geldige YAML"),
+    "robust not a boolean": ("name: x\ngemeente: GM9901\nyear: 2023\nrisk:\n  robust: 'ja'\n",
+                             "risk.robust: 'ja' moet true of false zijn"),
 }
+
+
+def test_risk_robust_defaults_on_and_can_be_switched_off():
+    from workbench.params import parse_parameters
+
+    base = {"name": "x", "gemeente": "GM9901", "year": 2023}
+    assert parse_parameters(base).risk.robust is True
+    assert parse_parameters({**base, "risk": {"robust": False}}).risk.robust is False
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))

@@ -84,3 +84,51 @@ def test_failed_notebook_leaves_failure_record_and_keeps_latest(tmp_path, demo_r
     for p in failed:
         assert not list(p.glob("*.html")) and not (p / "publish.gpkg").exists()
     assert not list((outputs / "demo").glob(".*partial"))
+
+
+def test_notebooks_show_trend_and_robust_fit(demo_run):
+    nb01 = (demo_run.path / "01_indicatoren.ipynb").read_text(encoding="utf-8")
+    assert "Ontwikkeling 2021–2023" in nb01 and "verandering 2021–2023" in nb01  # the demo has three years
+    nb02 = (demo_run.path / "02_risicokaarten.ipynb").read_text(encoding="utf-8")
+    assert "Buiten de referentie gehouden bij het schatten (uitschieters buiten de 99,8%-grenzen)" in nb02
+    models = pyogrio.read_dataframe(demo_run.path / "publish.gpkg", layer="modellen", read_geometry=False)
+    for _, m in models.iterrows():
+        excluded = json.loads(m["excluded"])
+        assert m["robust"] and excluded and all(c in m["excluded_nl"] for c in excluded)
+        assert m["dispersion"] < m["dispersion_first"]
+
+
+def test_all_grey_map_is_not_made_but_explained(demo_ds, tmp_path, monkeypatch, capsys):
+    from workbench import report
+
+    pub = report.published_indicators(demo_ds).copy()
+    sel = pub["indicator"] == "bijstand"
+    pub.loc[sel, ["value", "status"]] = [float("nan"), "suppressed"]
+    monkeypatch.setattr(report, "published_indicators", lambda ds: pub)
+    assert not report.map_has_data(demo_ds, "bijstand") and report.map_has_data(demo_ds, "sociaal_minimum")
+    assert report.show_indicator_map(demo_ds, "bijstand", output_dir=tmp_path) is None
+    saved = report.save_indicator_maps(demo_ds, ["bijstand", "sociaal_minimum"], tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.html")) == ["kaart_sociaal_minimum_comparison.html",
+                                                               "kaart_sociaal_minimum_value.html"]
+    assert len(saved) == 2
+    out = capsys.readouterr().out
+    assert out.count("Geen kaart van 'Inwoners met bijstand'") == 2 and "alle cijfers zijn onderdrukt" in out
+
+
+def test_trend_says_plainly_when_there_is_one_year(demo_ds, monkeypatch):
+    from dataclasses import replace
+
+    from workbench import report
+
+    said = []
+    monkeypatch.setattr(report, "_notice", said.append)
+    one = replace(demo_ds, statistics={2023: demo_ds.statistics[2023]})
+    assert report.trend(one, ["sociaal_minimum"]) is None
+    assert "maar één jaar geladen (2023)" in said[-1]
+    said.clear()
+    t = report.trend(demo_ds, ["sociaal_minimum", "kosten_jeugd_per_jeugdige"])
+    assert t is not None and "Ontwikkeling 2021–2023" in said[-1]
+    # the care records cover one year: that indicator gets a sentence, not a column
+    assert "'Kosten jeugdhulp per jeugdige': alleen cijfers over 2023" in said[-1]
+    assert ("Huishoudens onder of rond het sociaal minimum (%)", "verandering 2021–2023") in t.columns
+    assert not any("Kosten" in c[0] for c in t.columns)

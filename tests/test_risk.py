@@ -62,7 +62,7 @@ FACTORS = ["sociaal_minimum", "laag_opgeleid"]
 def test_poisson_expected_total_equals_observed_over_reference(family):
     tidy, idx = synthetic(seed=3)
     ref = risk.reference_codes(idx, "region", ("GM9901", "GM9902"), "buurt")
-    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family=family, fit_level="buurt")
+    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family=family, fit_level="buurt", robust=False)
     scored = risk.expected_by_area(model, tidy, idx, 2023, "buurt")
     b = scored[scored["level"] == "buurt"]
     assert b["expected"].sum() == pytest.approx(b["observed"].sum(), rel=1e-9)
@@ -72,14 +72,20 @@ def test_poisson_expected_total_equals_observed_over_reference(family):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n_wijk=st.integers(4, 30), b0=st.floats(-6, -2))
-def test_totals_property_holds_for_any_data(seed, n_wijk, b0):
+@given(seed=st.integers(0, 10_000), n_wijk=st.integers(4, 30), b0=st.floats(-6, -2), robust=st.booleans())
+def test_totals_property_holds_for_any_data(seed, n_wijk, b0, robust):
+    """Expected equals observed in total over the areas the (last) fit used: with the robust fit, the reference
+    without the outliers it left out."""
     tidy, idx = synthetic(n_wijk=n_wijk, buurten_per_wijk=3, seed=seed, beta=(b0, 0.02, -0.01))
     ref = list(idx.index[(idx["level"] == "buurt") & (idx["gemeente_code"] == "GM9901")])
-    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family="poisson", fit_level="buurt", min_population=0)
-    frame = risk.model_frame(tidy, "jeugd", FACTORS, 2023, ref)
+    model = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, family="poisson", fit_level="buurt", min_population=0,
+                              robust=robust)
+    fitted = [c for c in ref if c not in model.excluded_codes]
+    assert robust or not model.excluded_codes
+    frame = risk.model_frame(tidy, "jeugd", FACTORS, 2023, fitted)
     expected = model.predict_rate(frame) * frame["exposure"]
     assert expected.sum() == pytest.approx(frame["observed"].sum(), rel=1e-8, abs=1e-8)
+    assert model.observed_total == pytest.approx(frame["observed"].sum())
 
 
 @pytest.mark.parametrize("family,alpha", [("quasi_poisson", 0.0), ("quasi_poisson", 0.05), ("negative_binomial", 0.05)])
@@ -115,6 +121,68 @@ def test_planted_wijken_are_labelled_high_and_others_mostly_not():
     assert (wijken.loc[present, "label"] == risk.LABEL_HIGH).all()
     others = wijken.drop(index=present)
     assert (others["label"] == risk.LABEL_HIGH).mean() < 0.15
+
+
+def test_robust_fit_leaves_out_gross_outliers_and_scores_them_with_the_second_fit():
+    """Three buurten with three times the expected use: the first fit flags them outside the 99,8% limits, the
+    second leaves them out of the reference (coefficients as on the clean data, dispersion back near 1), and
+    they are still scored, as 'hoger dan verwacht'."""
+    beta = (-4.0, 0.03, 0.02)
+    tidy, idx = synthetic(n_wijk=40, seed=11, beta=beta)
+    ref = risk.reference_codes(idx, "all", (), "buurt")
+    clean = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt", robust=False)
+    bad = ref[:3]
+    tidy.loc[tidy["code"].isin(bad) & (tidy["indicator"] == "jeugdhulp"), "numerator"] *= 3
+    plain = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt", robust=False)
+    rob = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt")
+    assert plain.excluded_codes == [] and plain.first_pass is None
+    assert set(bad) <= set(rob.excluded_codes) and len(rob.excluded_codes) <= 0.1 * len(ref)
+    assert (rob.outliers.loc[bad, "direction"] == "hoger").all()
+    assert rob.n == plain.n - len(rob.excluded_codes)
+    assert rob.excluded[risk.OUTLIER_REASON] == len(rob.excluded_codes)
+    assert rob.dispersion < 1.5 < plain.dispersion and rob.first_pass["dispersion"] == pytest.approx(plain.dispersion)
+    c, p, c0 = (m.coefficients.set_index("factor") for m in (rob, plain, clean))
+    for name in ["const", *FACTORS]:  # the robust fit lands near the clean fit; the plain fit is pulled away
+        assert abs(c.at[name, "estimate"] - c0.at[name, "estimate"]) < 0.5 * c0.at[name, "se"], name
+        assert abs(p.at[name, "estimate"] - c0.at[name, "estimate"]) > abs(c.at[name, "estimate"] - c0.at[name, "estimate"])
+    table = rob.fit_table().set_index("maat")["waarde"]
+    assert table[f"niet meegenomen: {risk.OUTLIER_REASON}"] == len(rob.excluded_codes)
+    assert "buiten de schatting gehouden" in rob.summary_nl() and "99,8%" in rob.robust_note
+    scored = risk.expected_by_area(rob, tidy, idx, 2023, "buurt")
+    assert (scored.loc[bad, "label"] == risk.LABEL_HIGH).all()
+
+
+def test_robust_fit_keeps_the_first_fit_when_too_many_areas_fall_outside():
+    """16% of the reference far off (8% 2,5 times, 8% 0,4 times the expected use) is not 'a few outliers' but a
+    missing risk factor: the first fit is kept and the model says so in Dutch."""
+    tidy, idx = synthetic(n_wijk=40, seed=12, beta=(-2.0, 0.03, 0.02))
+    ref = risk.reference_codes(idx, "all", (), "buurt")
+    care = tidy["indicator"] == "jeugdhulp"
+    tidy.loc[tidy["code"].isin(ref[:16]) & care, "numerator"] *= 2.5
+    tidy.loc[tidy["code"].isin(ref[16:32]) & care, "numerator"] *= 0.4
+    rob = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt")
+    plain = risk.fit_expected(tidy, "jeugd", FACTORS, 2023, ref, fit_level="buurt", robust=False)
+    assert rob.excluded_codes == [] and risk.OUTLIER_REASON not in rob.excluded and rob.first_pass is None
+    assert rob.n == plain.n and rob.deviance_explained == pytest.approx(plain.deviance_explained)
+    assert "Robuuste schatting niet toegepast" in rob.robust_note and rob.robust_note in rob.warnings
+    assert "10%" in rob.robust_note
+
+
+def test_funnel_outliers_agree_with_funnel_limits():
+    e = pd.Series([20.0, 100.0, 1000.0, 100.0], index=list("abcd"))
+    lim = risk.funnel_limits(e.to_numpy(), 2.0, levels=(0.998,))
+    o = pd.Series([np.ceil(lim["high_0.998"][0] * 20) + 1, 100.0, np.floor(lim["low_0.998"][2] * 1000) - 1, 101.0],
+                  index=e.index)
+    out = risk.funnel_outliers(o, e, 2.0)
+    assert list(out["outlier"]) == [True, False, True, False]
+    assert list(out["direction"]) == ["hoger", "", "lager", ""]
+    # the bulk's overdispersion ignores a wild tail; the plain Pearson estimate does not
+    rng = np.random.default_rng(0)
+    e2 = pd.Series(rng.uniform(50, 500, 200))
+    o2 = pd.Series(rng.poisson(e2 * rng.gamma(2000, 1 / 2000, 200))).astype(float)
+    o2.iloc[:5] *= 4
+    assert risk.robust_dispersion(o2, e2) < 2 < float(((o2 - e2) ** 2 / e2).mean())
+    assert 0 <= risk.robust_alpha(o2, e2) < 0.05
 
 
 def test_reference_choice_and_errors():
@@ -236,16 +304,18 @@ def amsterdam():
     ("jeugd", ["sociaal_minimum", "bijstand", "laag_opgeleid"]),
     ("wmo", ["aandeel_65plus", "eenpersoonshuishoudens", "sociaal_minimum", "bijstand"]),
 ])
-def test_amsterdam_2019_wijk_model_runs_and_reports_fit(amsterdam, domain, factors):
+@pytest.mark.parametrize("robust", [True, False])
+def test_amsterdam_2019_wijk_model_runs_and_reports_fit(amsterdam, domain, factors, robust):
     tidy, areas = amsterdam
     ref = risk.reference_codes(areas, "gemeente", ("GM0363",), "wijk")
     assert len(ref) == 99
     model = risk.fit_expected(tidy, domain, factors, 2019, ref, family="quasi_poisson", fit_level="wijk",
-                              reference_label="gemeente GM0363")
+                              reference_label="gemeente GM0363", robust=robust)
     assert 90 <= model.n <= 99  # 3 wijken have no (public) care count
+    assert len(model.excluded_codes) <= risk.MAX_OUTLIER_SHARE * 99 and (robust or not model.excluded_codes)
     assert 0 < model.deviance_explained < 1 and model.dispersion > 1
     assert model.expected_total == pytest.approx(model.observed_total, rel=1e-9)
-    print(f"\nAmsterdam 2019 {domain}: {model.summary_nl()}")
+    print(f"\nAmsterdam 2019 {domain} ({'robuust' if robust else 'eenmalig'}): {model.summary_nl()}")
     scored = risk.expected_by_area(model, tidy, areas, 2019, "wijk")
     wijken = scored[scored["level"] == "wijk"]
     assert set(wijken["label"]) <= {risk.LABEL_HIGH, risk.LABEL_LOW, risk.LABEL_SAME, risk.LABEL_SMALL, risk.LABEL_MISSING}
@@ -275,42 +345,78 @@ def truth():
     return json.loads((demo.ensure_demo() / "truth.json").read_text(encoding="utf-8"))
 
 
+def _demo_model(demo_ds, domain, robust=True):
+    """The demo fitted as a user would: the parameter set's own reference (every buurt of the region), no knowledge
+    of which wijken were planted."""
+    from dataclasses import replace
+
+    p = demo_ds.params
+    assert p.risk.reference == "region" and set(p.gemeente) == {"GM9901", "GM9902", "GM9903"}  # the whole demo
+    assert p.risk.fit_level == "buurt" and p.risk.robust
+    cache = demo_ds.__dict__.setdefault("_test_risk_models", {})
+    if (domain, robust) not in cache:
+        ds = replace(demo_ds, params=replace(p, risk=replace(p.risk, robust=robust)))
+        cache[(domain, robust)] = risk.run_domain(ds, domain)
+    return cache[(domain, robust)]
+
+
 @pytest.mark.parametrize("domain", ["jeugd", "wmo"])
-def test_demo_planted_wijken_are_labelled_from_the_buurt_fit(demo_ds, truth, domain):
+def test_demo_full_reference_robust_fit_labels_the_planted_wijken(demo_ds, truth, domain):
     t = truth[TRUTH_KEY[domain]]
-    assert demo_ds.params.risk.fit_level == "buurt"
-    model, scored = risk.run_domain(demo_ds, domain)
+    model, scored = _demo_model(demo_ds, domain)
     assert model.factors == list(t["effects"])
+    idx = risk.area_index(demo_ds)
+    ref = risk.reference_codes(idx, "region", demo_ds.params.gemeente, "buurt")
+    # the fit used the full reference, less only what the data themselves rule out
+    assert model.n + sum(model.excluded.values()) == len(ref)
+    assert 0 < len(model.excluded_codes) <= risk.MAX_OUTLIER_SHARE * len(ref)
+    # what was left out is mostly the planted wijken's buurten, found from the data alone
+    in_planted = idx["wijk_code"].reindex(model.excluded_codes).isin(list(t["planted"]))
+    assert in_planted.mean() > 0.5, model.outliers
     wijken = scored[scored["level"] == "wijk"]
     for wijk, factor in t["planted"].items():
         assert wijken.at[wijk, "label"] == (risk.LABEL_HIGH if factor > 1 else risk.LABEL_LOW), (wijk, wijken.loc[wijk].to_dict())
     others = wijken.drop(index=list(t["planted"]))
-    assert (others["label"] == risk.LABEL_SAME).mean() >= 0.9
-    # signs of every generating effect are recovered from the full reference set
+    assert len(others) == 18 and (others["label"] != risk.LABEL_SAME).mean() <= 0.1, others["label"].value_counts()
+
+
+# Effects the robust fit on the full reference does NOT recover within its 95% interval (demo generator 1):
+# the planted wijken's buurten that stay inside the buurt-level 99,8% limits (WK990103: 3 of 5, WK990105: 2 of 5
+# for youth care; WK990107: 3 of 5 for Wmo) act as an omitted variable correlated with these factors and pull
+# them towards 0 (youth eenoudergezinnen 0,0156 [0,0080; 0,0232] vs 0,025; Wmo eenpersoonshuishoudens 0,0068
+# [0,0037; 0,0099] vs 0,010). Strict: the day they are recovered, this list must shrink.
+NOT_RECOVERED = {("jeugd", "eenoudergezinnen"), ("wmo", "eenpersoonshuishoudens")}
+DEMO_EFFECTS = [("jeugd", "const"), ("jeugd", "eenoudergezinnen"), ("jeugd", "sociaal_minimum"), ("jeugd", "laag_opgeleid"),
+                ("wmo", "const"), ("wmo", "aandeel_65plus"), ("wmo", "sociaal_minimum"), ("wmo", "eenpersoonshuishoudens")]
+
+
+@pytest.mark.parametrize("domain,name", [
+    pytest.param(d, n, marks=pytest.mark.xfail(strict=True, reason="biased towards 0 by unflagged planted buurten"))
+    if (d, n) in NOT_RECOVERED else (d, n) for d, n in DEMO_EFFECTS])
+def test_demo_full_reference_robust_fit_covers_the_true_effect(demo_ds, truth, domain, name):
+    t = truth[TRUTH_KEY[domain]]
+    true = t["intercept"] if name == "const" else t["effects"][name]
+    model, _ = _demo_model(demo_ds, domain)
     c = model.coefficients.set_index("factor")
-    for name, true in t["effects"].items():
-        assert np.sign(c.at[name, "estimate"]) == np.sign(true) and c.at[name, "ci_high"] > 0, name
+    assert c.at[name, "ci_low"] <= true <= c.at[name, "ci_high"], (name, true, c.loc[name].to_dict())
 
 
 @pytest.mark.parametrize("domain", ["jeugd", "wmo"])
-def test_demo_model_recovers_generating_effects(demo_ds, truth, domain):
-    """True effects lie within the 95% intervals when the planted wijken, whose multipliers the model does not
-    know (they are what 'beyond the risk' means), are left out of the reference. With them in, they act as an
-    omitted variable correlated with the factors and pull two effects (eenoudergezinnen for youth care,
-    eenpersoonshuishoudens for Wmo) below their true value; the signs stay right (previous test)."""
+def test_demo_full_reference_robust_fit_gets_every_sign_and_beats_the_plain_fit(demo_ds, truth, domain):
+    """Every generating effect is positive and found positive (interval above 0); where the robust fit still misses
+    the truth, it misses it by less than the one-pass fit on the same reference, and the fit is better."""
     t = truth[TRUTH_KEY[domain]]
-    idx = risk.area_index(demo_ds)
-    ref = [c for c in risk.reference_codes(idx, "region", demo_ds.params.gemeente, "buurt")
-           if idx.at[c, "wijk_code"] not in t["planted"]]
-    model = risk.fit_expected(demo_ds.indicators, domain, list(t["effects"]), truth["year"], ref,
-                              family="quasi_poisson", fit_level="buurt")
-    c = model.coefficients.set_index("factor")
+    model, _ = _demo_model(demo_ds, domain)
+    plain, _ = _demo_model(demo_ds, domain, robust=False)
+    c, p = model.coefficients.set_index("factor"), plain.coefficients.set_index("factor")
     for name, true in t["effects"].items():
-        assert c.at[name, "ci_low"] <= true <= c.at[name, "ci_high"], (name, true, c.loc[name].to_dict())
-        assert np.sign(c.at[name, "estimate"]) == np.sign(true)
-    assert c.at["const", "ci_low"] <= t["intercept"] <= c.at["const", "ci_high"]
-    assert model.deviance_explained > 0.5
-    print(f"\ndemo {domain} (zonder geplante wijken): {model.summary_nl()}")
+        assert true > 0 and c.at[name, "ci_low"] > 0, (name, c.loc[name].to_dict())
+        if (domain, name) in NOT_RECOVERED:
+            assert abs(c.at[name, "estimate"] - true) < abs(p.at[name, "estimate"] - true), name
+    assert plain.excluded_codes == [] and model.first_pass["dispersion"] == pytest.approx(plain.dispersion)
+    assert model.deviance_explained > plain.deviance_explained > 0.5
+    assert model.dispersion < plain.dispersion
+    print(f"\ndemo {domain} eenmalig: {plain.summary_nl()}\ndemo {domain} robuust: {model.summary_nl()}")
 
 
 def test_demo_fit_figures_are_reported(demo_ds):

@@ -55,12 +55,18 @@ notebook("01_indicatoren", [
            "Voor een aantal kernindicatoren twee kaarten: de **waarde** (in vijf even grote klassen, kwintielen) en "
            "de **vergelijking met de gemeente**. Beweeg met de muis over een wijk voor naam, waarde, "
            "betrouwbaarheidsinterval en status. Grijze gebieden zijn onderdrukt of hebben geen gegevens. "
-           "De kaarten worden ook als losse HTML-bestanden bewaard; die openen zonder server in elke browser."),
-    ("code", "for indicator in map_indicators:\n"
-             "    for mode in (\"value\", \"comparison\"):\n"
-             "        wb.report.save(wb.report.indicator_map(ds, indicator, mode=mode), output_dir, f\"kaart_{indicator}_{mode}.html\")\n"
-             "wb.report.indicator_map(ds, \"sociaal_minimum\", mode=\"comparison\")"),
-    ("code", "wb.report.indicator_map(ds, \"eenoudergezinnen\", mode=\"value\")"),
+           "De kaarten worden ook als losse HTML-bestanden bewaard; die openen zonder server in elke browser. "
+           "Is voor een indicator geen enkel gebied te tonen (alles onderdrukt of niet geleverd), dan wordt er geen "
+           "grijze kaart gemaakt; er staat dan in één zin waarom."),
+    ("code", "wb.report.save_indicator_maps(ds, map_indicators, output_dir)\n"
+             "wb.report.show_indicator_map(ds, \"sociaal_minimum\", mode=\"comparison\")"),
+    ("code", "wb.report.show_indicator_map(ds, \"eenoudergezinnen\", mode=\"value\")"),
+    ("md", "## Ontwikkeling in de tijd\n\n"
+           "Hoe veranderden de kernindicatoren over de geladen jaren? CBS deelt wijken en buurten elk jaar opnieuw in: "
+           "een verandering is alleen eerlijk voor een gebied dat in alle jaren met **dezelfde code en dezelfde grens** "
+           "bestaat. Bij andere gebieden staat *niet vergelijkbaar*. Is er maar één jaar geladen, dan zegt het notebook "
+           "dat, en is er geen trend. Cijfers uit de eigen zorgregistratie zijn er vaak maar over één jaar."),
+    ("code", "wb.report.trend(ds, map_indicators)"),
     ("md", "## Buurten\n\nDezelfde vergelijking een niveau dieper. Buurten zijn klein: hier worden meer cijfers "
            "onderdrukt en zijn de intervallen breder, zodat minder verschillen als + of − tellen."),
     ("code", "wb.report.style_comparison(wb.report.comparison_table(ds, level=\"buurt\", clusters=(1, 2, 4)), ds)"),
@@ -89,7 +95,13 @@ notebook("02_risicokaarten", [
            "van een risicofactor (bijvoorbeeld per procentpunt huishoudens rond het sociaal minimum), met een "
            "95%-interval. *Verklaarde deviantie* zegt hoeveel van de verschillen tussen gebieden de risicofactoren "
            "verklaren; *overdispersie* boven 1 betekent meer spreiding dan toeval alleen, en verbreedt de intervallen. "
-           "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft."),
+           "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft.\n\n"
+           "**Robuuste schatting** (`risk.robust`, standaard aan): het model wordt twee keer geschat. Gebieden die na "
+           "de eerste schatting buiten de 99,8%-grenzen van de trechter vallen, tellen bij de tweede schatting niet "
+           "mee, zodat een paar sterk afwijkende gebieden de verwachting van alle andere niet bepalen. Ze worden wel "
+           "beoordeeld, met de tweede schatting. Het blauwe kader noemt welke gebieden buiten de referentie bleven. "
+           "Vallen er meer dan 10% buiten, dan blijft de eerste schatting staan: dan ontbreken eerder risicofactoren "
+           "dan dat er een paar uitschieters zijn."),
     ("code", "wb.report.model_report(ds, \"jeugd\")"),
     ("md", "## Risicokaart jeugdhulp\n\nRood: meer jeugdhulp dan de risicofactoren doen verwachten, blauw: minder. "
            "Een **dikke rand** markeert gebieden waar het verschil buiten het 95%-interval valt."),

@@ -29,6 +29,8 @@ class RiskSettings:
     min_population: int = 100
     cluster_weights: dict[str, float] = field(default_factory=lambda: {"1": 1.0, "2": 1.0, "3": 1.0})
     smoothing: bool = False
+    # Two-pass fit: reference areas outside the 99,8% funnel limits after a first fit are left out of the second.
+    robust: bool = True
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                     _expect(r[key], list, f"{where}risk.{key}", "een lijst indicator-id's", problems)
             if "min_population" in r:
                 _expect(r["min_population"], int, f"{where}risk.min_population", "een geheel getal", problems)
+            for key in ("robust", "smoothing"):
+                if key in r and not isinstance(r[key], bool):
+                    problems.append(f"{where}risk.{key}: '{r[key]}' moet true of false zijn (zonder aanhalingstekens)")
             if "cluster_weights" in r and _expect(r["cluster_weights"], dict, f"{where}risk.cluster_weights", "een blok {cluster: gewicht}", problems):
                 for k, v in r["cluster_weights"].items():
                     if str(k) not in ("1", "2", "3", "4", "5"):

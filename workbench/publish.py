@@ -44,6 +44,11 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
             "factors": json.dumps(model.factors), "warnings": json.dumps(model.warnings, ensure_ascii=False),
             "coefficients": model.coefficients.to_json(orient="records"),
             "fit_level": model.fit_level, "observed_total": model.observed_total, "expected_total": model.expected_total,
+            "robust": model.robust, "robust_note": model.robust_note,
+            "excluded": json.dumps(model.excluded_codes),
+            "excluded_nl": model.excluded_nl(risk.area_index(ds)["name"]),
+            "deviance_explained_first": (model.first_pass or {}).get("deviance_explained", model.deviance_explained),
+            "dispersion_first": (model.first_pass or {}).get("dispersion", model.dispersion),
         })
     scored = pd.concat(scored_all, ignore_index=True) if scored_all else pd.DataFrame()
     return scored, pd.DataFrame(summaries), models

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, charts, costs, maps, risk
+from . import allocation, areas, charts, costs, maps, risk
 from .catalog import CLUSTERS
 from . import privacy
 from .errors import WorkbenchError
@@ -124,6 +124,107 @@ def indicator_map(ds, indicator_id: str, mode: str = "value", level: str | None 
                               outline=gemeente_outline(ds))
 
 
+def map_has_data(ds, indicator_id: str, level: str | None = None, year: int | None = None) -> bool:
+    """True when at least one area of the map has a published value: otherwise the map would be all grey."""
+    level, year = level or ds.params.level, year or ds.year
+    pub = published_indicators(ds)
+    codes = geometry(ds, level).index
+    t = pub[(pub["indicator"] == indicator_id) & (pub["year"] == year) & pub["code"].isin(codes)]
+    return bool((t["status"] == "ok").any())
+
+
+def _no_map_reason(ds, indicator_id: str, level: str, year: int) -> str:
+    ind = ds.catalog[indicator_id]
+    pub = published_indicators(ds)
+    t = pub[(pub["indicator"] == indicator_id) & (pub["year"] == year) & pub["code"].isin(geometry(ds, level).index)]
+    why = ("alle cijfers zijn onderdrukt (te weinig mensen)" if len(t) and (t["status"] == "suppressed").all()
+           else "de bron levert deze indicator voor dit jaar niet" if not len(t) or (t["status"] == "missing").all()
+           else "de cijfers zijn onderdrukt of ontbreken")
+    return (f"Geen kaart van '{ind.label}' ({year}, per {level}): voor geen enkel gebied is een waarde te tonen — {why}. "
+            "Een kaart zou helemaal grijs zijn en is daarom niet gemaakt.")
+
+
+def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=None, level: str | None = None,
+                       year: int | None = None):
+    """The indicator map (saved as HTML in ``output_dir`` when given), or, when every area is suppressed or
+    missing, no map but one Dutch sentence why. Returns the map or None."""
+    level, year = level or ds.params.level, year or ds.year
+    if not map_has_data(ds, indicator_id, level, year):
+        print(_no_map_reason(ds, indicator_id, level, year))
+        return None
+    m = indicator_map(ds, indicator_id, mode=mode, level=level, year=year)
+    if output_dir:
+        save(m, output_dir, f"kaart_{indicator_id}_{mode}.html")
+    return m
+
+
+def save_indicator_maps(ds, indicator_ids, output_dir, modes=("value", "comparison")) -> list[str]:
+    """Save value and comparison maps of several indicators; an all-grey map is not saved but explained."""
+    saved = []
+    for indicator_id in indicator_ids:
+        if not map_has_data(ds, indicator_id):
+            print(_no_map_reason(ds, indicator_id, ds.params.level, ds.year))
+            continue
+        for mode in modes:
+            path = save(indicator_map(ds, indicator_id, mode=mode), output_dir, f"kaart_{indicator_id}_{mode}.html")
+            saved.append(str(path) if path else f"kaart_{indicator_id}_{mode}.html")
+    return saved
+
+
+def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
+    """The published values of a few indicators in every year loaded, with the change from the first to the last
+    year only for areas that stayed the same (same code, no boundary change: areas.trend_table). Says in Dutch
+    what cannot be shown: a single year, an indicator with figures in one year only, areas that changed.
+    Returns the table (areas x indicator/year), or None when there is no trend to show."""
+    years = sorted(ds.statistics)
+    if len(years) < 2:
+        _notice(f"<b>Geen ontwikkeling in de tijd:</b> er is maar één jaar geladen ({years[0]}). Een trend vraagt "
+                "cijfers over minstens twee jaren van dezelfde bron; de CBS-bronnen geven per jaar een eigen tabel.")
+        return None
+    level = level or ds.params.level
+    pub = published_indicators(ds)
+    t = areas.trend_table(pub, ds.statistics, list(indicator_ids))
+    idx = risk.area_index(ds)
+    scope = idx[idx["level"].isin([level, "gemeente"]) & idx["gemeente_code"].isin(ds.params.gemeente)]
+    if "water" in ds.areas:
+        water = set(ds.areas.loc[ds.areas["water"].astype(bool), "code"])
+        scope = scope[~scope.index.isin(water)]
+    t = t[t["code"].isin(scope.index)]
+    cols = [f"value_{y}" for y in years]
+    notes, blocks = [], {}
+    for ind_id in indicator_ids:
+        ind = ds.catalog[ind_id]
+        part = t[t["indicator"] == ind_id].set_index("code")
+        with_values = [y for y, c in zip(years, cols) if c in part and part[c].notna().any()]
+        if len(with_values) < 2:
+            notes.append(f"'{ind.label}': alleen cijfers over {', '.join(map(str, with_values)) or 'geen jaar'} — "
+                         "geen trend.")
+            continue
+        d = maps.decimals_for(ind.unit)
+        for y, c in zip(years, cols):
+            blocks[(f"{ind.label} ({ind.unit})", str(y))] = part[c].map(
+                lambda v, d=d: maps.fmt_nl(v, d) if pd.notna(v) else "–")
+        blocks[(f"{ind.label} ({ind.unit})", f"verandering {years[0]}–{years[-1]}")] = [
+            (("+" if round(ch, d) > 0 else "") + maps.fmt_nl(round(ch, d) + 0.0, d)) if pd.notna(ch) else
+            ("niet vergelijkbaar" if not comp else "–") for ch, comp in zip(part["change"], part["comparable"])]
+    fine = t[t["code"].isin(scope.index[scope["level"] == level])].drop_duplicates("code")
+    n_comp, n_all = int(fine["comparable"].sum()), len(fine)
+    _notice(f"<b>Ontwikkeling {years[0]}–{years[-1]}.</b> Een verandering staat er alleen bij gebieden die in alle "
+            f"jaren met dezelfde code en grens bestaan ({n_comp} van de {n_all} {level}en); bij de andere staat "
+            "<i>niet vergelijkbaar</i>. Onderdrukte cijfers staan als –. De verandering is niet getoetst: een klein "
+            "verschil kan toeval zijn, zeker in een kleine wijk."
+            + ("<br>" + "<br>".join(notes) if notes else ""))
+    if not blocks:
+        return None
+    out = pd.DataFrame(blocks)
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    names = idx["name"]
+    order = sorted(out.index, key=lambda c: ("GM" + c[2:6], not c.startswith("GM"), c))
+    out = out.loc[order]
+    out.index = [f"{names.get(c, c)} ({c})" for c in out.index]
+    return out
+
+
 def risk_results(ds, domain: str):
     """Fitted model plus disclosure-controlled scores for one domain ('jeugd' or 'wmo')."""
     c = _cache(ds)
@@ -193,8 +294,29 @@ def model_report(ds, domain: str) -> None:
                            "p-waarde": "{:.3g}"})
             .hide(axis="index"))
     display(model.fit_table().style.hide(axis="index"))
+    robust_report(ds, model)
     for w in model.warnings:
         _warning(w)
+
+
+def robust_report(ds, model) -> None:
+    """What the robust two-pass fit did, in Dutch: which reference areas were left out of the estimate and why,
+    and how the fit changed; or that it was switched off or not applied."""
+    if not model.robust:
+        _notice("Robuuste schatting staat uit (<code>risk.robust: false</code>): alle bruikbare referentiegebieden "
+                "tellen mee, ook uitschieters.")
+        return
+    sentence = model.excluded_nl(ds.areas.set_index("code")["name"])
+    if sentence and model.first_pass:
+        fp = model.first_pass
+        _notice(f"{sentence}<br>Bij de eerste schatting op alle {fp['n']} gebieden lagen zij buiten de 99,8%-grenzen "
+                "van de trechter; een gebied dat zo ver van zijn verwachting ligt, zou de verwachting van de andere "
+                "gebieden mee bepalen. Ze zijn daarom bij de tweede schatting weggelaten, maar wel beoordeeld: ook "
+                "hun W/V en oordeel hieronder komen uit de tweede schatting. Eerste schatting: verklaarde deviantie "
+                f"{fp['deviance_explained']:.0%}, overdispersie {maps.fmt_nl(fp['dispersion'], 2)}; tweede: "
+                f"{model.deviance_explained:.0%} en {maps.fmt_nl(model.dispersion, 2)}.")
+    elif model.robust_note and model.robust_note not in model.warnings:
+        _notice(model.robust_note)
 
 
 def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):

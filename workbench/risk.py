@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import optimize
 from scipy import stats as sps
 
 from .catalog import Catalog
@@ -48,6 +49,12 @@ HIGH_DISPERSION = 3.0
 FUNNEL_LEVELS = (0.95, 0.998)
 STATUS_OK, STATUS_SMALL, STATUS_MISSING = "ok", "te klein", "geen gegevens"
 SMOOTHED_LABEL = "gesmoothed"
+# Robust two-pass fit: reference areas outside these control limits of O/E after a first fit are left out
+# of the second; never more than MAX_OUTLIER_SHARE of the reference (else the first fit is kept).
+OUTLIER_LEVEL = 0.998
+MAX_OUTLIER_SHARE = 0.10
+WINSOR = 0.10               # tails winsorised when estimating the bulk's overdispersion for the limits
+OUTLIER_REASON = "uitschieter buiten de 99,8%-grenzen (robuuste schatting)"
 
 
 @dataclass
@@ -67,6 +74,26 @@ class RiskModel:
     expected_total: float = float("nan")
     excluded: dict[str, int] = field(default_factory=dict)  # reference areas left out of the fit, by reason
     _params: pd.Series | None = None
+    robust: bool = False            # two-pass fit asked for (risk.robust)
+    robust_note: str = ""           # what the robust fit did, in Dutch
+    # Reference areas left out of the second fit (index code): observed, expected and O/E of the first fit,
+    # the 99,8% limits, direction 'hoger'/'lager'. Empty when none were, or when the first fit was kept.
+    outliers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    first_pass: dict | None = None  # n, deviance_explained, dispersion, alpha, coefficients of the first fit (if refitted)
+
+    @property
+    def excluded_codes(self) -> list[str]:
+        """Codes of the reference areas the (second) fit left out as outliers."""
+        return list(self.outliers.index)
+
+    def excluded_nl(self, names: pd.Series | None = None) -> str:
+        """In Dutch: which reference areas the robust fit left out and why (empty when none). Names and codes
+        only: the observed counts of a left-out area are not repeated here (they may be under disclosure control)."""
+        if not self.excluded_codes:
+            return ""
+        names = names if names is not None else pd.Series(dtype=object)
+        listed = ", ".join(f"{names.get(c, c)} ({c})" if names.get(c, c) != c else c for c in self.excluded_codes)
+        return f"Buiten de referentie gehouden bij het schatten (uitschieters buiten de 99,8%-grenzen): {listed}."
 
     def predict_rate(self, X: pd.DataFrame) -> pd.Series:
         Xc = sm.add_constant(X[self.factors].astype(float), has_constant="add")
@@ -84,7 +111,8 @@ class RiskModel:
         return (f"{DOMAINS[self.domain]['label']}: {FAMILY_LABELS[self.family]}-model op {self.n} {self.fit_level}en "
                 f"(referentie: {self.reference}); verklaarde deviantie {self.deviance_explained:.0%}, "
                 f"overdispersie (Pearson χ²/vg) {self.dispersion:.2f}"
-                + (f", α = {self.alpha:.3f}" if self.family == "negative_binomial" else ""))
+                + (f", α = {self.alpha:.3f}" if self.family == "negative_binomial" else "")
+                + (f"; {len(self.outliers)} uitschieter(s) buiten de schatting gehouden" if len(self.outliers) else ""))
 
     def fit_table(self) -> pd.DataFrame:
         """The fit in figures, with Dutch labels (for notebooks and publish.gpkg)."""
@@ -97,6 +125,9 @@ class RiskModel:
             rows.append(("α (negatief-binomiaal)", round(self.alpha, 4)))
         for reason, k in self.excluded.items():
             rows.append((f"niet meegenomen: {reason}", k))
+        rows.append(("robuuste schatting", ("aan" if self.robust else "uit")
+                     + (f" (eerste schatting: verklaarde deviantie {self.first_pass['deviance_explained']:.0%}, "
+                        f"overdispersie {self.first_pass['dispersion']:.2f})" if self.first_pass else "")))
         return pd.DataFrame(rows, columns=["maat", "waarde"])
 
 
@@ -135,10 +166,128 @@ def _check_factors(tidy: pd.DataFrame, domain: str, factors, year: int, codes) -
                         hint="kies factoren die de bron voor dit jaar levert (eenoudergezinnen staat bijv. niet in de KWB)")
 
 
+@dataclass
+class _Fit:
+    """One GLM fit on a set of areas (internal: fit_expected makes a RiskModel of it)."""
+    coefficients: pd.DataFrame
+    params: pd.Series
+    fitted: pd.Series               # expected counts of the fitted areas
+    deviance_explained: float
+    dispersion: float
+    alpha: float
+    warnings: list[str]
+
+
+def _fit_glm(d: pd.DataFrame, factors: list[str], family: str) -> _Fit:
+    k = len(factors) + 1
+    X = sm.add_constant(d[factors].astype(float), has_constant="add")
+    y = d["observed"].astype(float)
+    offset = np.log(d["exposure"].astype(float))
+    dof = max(len(d) - k, 1)
+    pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
+    mu = pois.fittedvalues
+    dispersion = float(((y - mu) ** 2 / mu).sum() / dof)
+    alpha = float(max(0.0, (((y - mu) ** 2 - mu) / mu**2).sum() / dof))  # NB2 moment estimate
+    warnings: list[str] = []
+    if family == "negative_binomial":
+        try:
+            with warnings_module.catch_warnings():
+                warnings_module.simplefilter("ignore")  # alpha near 0 makes the optimiser noisy; convergence is checked
+                nb = sm.NegativeBinomial(y, X, loglike_method="nb2", offset=offset).fit(
+                    start_params=np.append(pois.params.to_numpy(), max(alpha, 1e-3)), disp=0, maxiter=200)
+            if not nb.mle_retvals.get("converged", True) or not np.isfinite(nb.params.iloc[-1]):
+                raise ValueError("not converged")
+            alpha = float(nb.params.iloc[-1])
+        except (np.linalg.LinAlgError, ValueError):  # ML failed: the moment estimate is kept, and said
+            warnings.append("De negatief-binomiale schatting van α convergeerde niet; de momentschatting is gebruikt.")
+        alpha = max(alpha, 1e-8)
+        res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit()
+        cov = res.cov_params()
+        fitted = res.fittedvalues
+    else:
+        res = pois
+        cov = res.cov_params() * (max(dispersion, 1.0) if family == "quasi_poisson" else 1.0)
+        fitted = mu
+    se = np.sqrt(np.diag(cov))
+    params = res.params
+    z = params.to_numpy() / se
+    coef = pd.DataFrame({"factor": params.index, "estimate": params.to_numpy(), "se": se,
+                         "ci_low": params.to_numpy() - Z95 * se, "ci_high": params.to_numpy() + Z95 * se,
+                         "p_value": 2 * sps.norm.sf(np.abs(z))})
+    coef["rate_ratio"] = np.exp(coef["estimate"])
+    coef["rr_low"], coef["rr_high"] = np.exp(coef["ci_low"]), np.exp(coef["ci_high"])
+    dev_expl = float(1 - res.deviance / res.null_deviance) if res.null_deviance > 0 else float("nan")
+    return _Fit(coef, params, fitted, dev_expl, dispersion, alpha, warnings)
+
+
+def _winsorised_mean_square(z: np.ndarray, winsor: float) -> float:
+    lo, hi = np.quantile(z, [winsor, 1 - winsor])
+    return float(np.mean(np.clip(z, lo, hi) ** 2))
+
+
+def robust_dispersion(observed, expected, winsor: float = WINSOR) -> float:
+    """Overdispersion (variance / mean) of the bulk of the areas: the mean square of the Pearson residuals after
+    winsorising ``winsor`` in each tail, as in Spiegelhalter (2005, "Funnel plots for comparing institutional
+    performance") and the usual funnel-plot practice. Never below 1.
+
+    A handful of outlying areas inflate the ordinary Pearson χ²/df and with it every control limit; winsorising
+    the residuals first lets the outliers stand out against the spread of the others. As in that practice there
+    is no consistency correction: for well-behaved residuals the estimate is below Pearson χ²/df (about 0.68 of
+    it for normal residuals at 10%), so the limits err on the narrow side and a borderline area is left out of
+    the fit rather than kept in (it is scored all the same).
+    """
+    o, e = np.asarray(observed, float), np.asarray(expected, float)
+    return max(_winsorised_mean_square((o - e) / np.sqrt(e), winsor), 1.0)
+
+
+def robust_alpha(observed, expected, winsor: float = WINSOR) -> float:
+    """NB2 alpha of the bulk of the areas: the alpha at which the winsorised mean square of
+    (O - E) / sqrt(E + alpha * E^2) is 1 (0 when it is at most 1 without it); see :func:`robust_dispersion`."""
+    o, e = np.asarray(observed, float), np.asarray(expected, float)
+
+    def excess(a):
+        return _winsorised_mean_square((o - e) / np.sqrt(e + a * e**2), winsor) - 1.0
+
+    if excess(0.0) <= 0:
+        return 0.0
+    hi = 1.0
+    while excess(hi) > 0 and hi < 1e6:
+        hi *= 10
+    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-10))
+
+
+def funnel_outliers(observed: pd.Series, expected: pd.Series, inflation, level: float = OUTLIER_LEVEL) -> pd.DataFrame:
+    """Areas outside the ``level`` control limits of O/E (the funnel plot's outer lines, by ``funnel_limits``).
+
+    ``inflation`` is the variance inflation over Poisson per area (a number or a Series). Returns observed,
+    expected, oe, the limits, ``outlier`` and ``direction`` ('hoger'/'lager'/'').
+    """
+    o, e = observed.astype(float), expected.astype(float)
+    infl = pd.Series(inflation, index=o.index, dtype=float) if np.ndim(inflation) == 0 else pd.Series(
+        np.asarray(inflation, float), index=o.index)
+    lim = funnel_limits(e.to_numpy(), infl.to_numpy(), levels=(level,))
+    out = pd.DataFrame({"observed": o, "expected": e, "oe": o / e, "inflation": infl,
+                        "low": lim[f"low_{level:g}"].to_numpy(), "high": lim[f"high_{level:g}"].to_numpy()},
+                       index=o.index)
+    high, low = out["oe"] > out["high"], out["oe"] < out["low"]
+    out["outlier"] = high | low
+    out["direction"] = np.where(high, "hoger", np.where(low, "lager", ""))
+    return out
+
+
 def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_codes, *,
                  family: str = "quasi_poisson", min_population: int = 100, reference_label: str = "",
-                 fit_level: str = "wijk") -> RiskModel:
-    """Fit log(E[y]) = log(exposure) + b0 + sum(b_i * factor_i) on the reference areas."""
+                 fit_level: str = "wijk", robust: bool = True) -> RiskModel:
+    """Fit log(E[y]) = log(exposure) + b0 + sum(b_i * factor_i) on the reference areas.
+
+    ``robust`` (default): fit twice. The first fit flags reference areas outside the 99,8% control limits
+    of O/E (the funnel's outer lines, with the overdispersion of the bulk: :func:`robust_dispersion`); the
+    second fit leaves them out, and every area is scored with it. An area far beyond its expectation is
+    what the monitor looks for, so it should not shape the expectation of the others (nor inflate the
+    overdispersion that widens every interval). When more than ``MAX_OUTLIER_SHARE`` of the reference
+    would be left out, the first fit is kept and the model says so: then the model, not a few areas, is
+    the problem.
+    """
     if family not in FAMILY_LABELS:
         raise DataError(f"onbekend model '{family}'", where="risk.model", hint="kies poisson, quasi_poisson of negative_binomial")
     factors = list(factors)
@@ -164,44 +313,41 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
                         where=f"risk ({reference_label or 'referentie'}, niveau {fit_level})",
                         hint="kies een grotere referentie (risk.reference: region of all), een fijner niveau "
                              "(risk.fit_level: buurt) of minder risicofactoren")
-    X = sm.add_constant(d[factors].astype(float), has_constant="add")
-    y = d["observed"].astype(float)
-    offset = np.log(d["exposure"].astype(float))
-    dof = max(len(d) - k, 1)
-    pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
-    mu = pois.fittedvalues
-    dispersion = float(((y - mu) ** 2 / mu).sum() / dof)
-    alpha = float(max(0.0, (((y - mu) ** 2 - mu) / mu**2).sum() / dof))  # NB2 moment estimate
+    fit = _fit_glm(d, factors, family)
+    first = fit
     warnings: list[str] = []
-    if family == "negative_binomial":
-        try:
-            with warnings_module.catch_warnings():
-                warnings_module.simplefilter("ignore")  # alpha near 0 makes the optimiser noisy; convergence is checked
-                nb = sm.NegativeBinomial(y, X, loglike_method="nb2", offset=offset).fit(
-                    start_params=np.append(pois.params.to_numpy(), max(alpha, 1e-3)), disp=0, maxiter=200)
-            if not nb.mle_retvals.get("converged", True) or not np.isfinite(nb.params.iloc[-1]):
-                raise ValueError("not converged")
-            alpha = float(nb.params.iloc[-1])
-        except (np.linalg.LinAlgError, ValueError):  # ML failed: the moment estimate is kept, and said
-            warnings.append("De negatief-binomiale schatting van α convergeerde niet; de momentschatting is gebruikt.")
-        alpha = max(alpha, 1e-8)
-        res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit()
-        cov = res.cov_params()
-    else:
-        res = pois
-        cov = res.cov_params() * (max(dispersion, 1.0) if family == "quasi_poisson" else 1.0)
-    se = np.sqrt(np.diag(cov))
-    params = res.params
-    z = params.to_numpy() / se
-    coef = pd.DataFrame({"factor": params.index, "estimate": params.to_numpy(), "se": se,
-                         "ci_low": params.to_numpy() - Z95 * se, "ci_high": params.to_numpy() + Z95 * se,
-                         "p_value": 2 * sps.norm.sf(np.abs(z))})
-    coef["rate_ratio"] = np.exp(coef["estimate"])
-    coef["rr_low"], coef["rr_high"] = np.exp(coef["ci_low"]), np.exp(coef["ci_high"])
-    dev_expl = float(1 - res.deviance / res.null_deviance) if res.null_deviance > 0 else float("nan")
-
-    if len(d) < max(MIN_REFERENCE, MIN_AREAS_PER_PARAMETER * k):
-        warnings.append(f"De referentieset is klein ({len(d)} gebieden voor {k} modelparameters): de verwachte waarden "
+    outliers = pd.DataFrame(columns=["observed", "expected", "oe", "inflation", "low", "high", "outlier", "direction"])
+    robust_note = ""
+    if robust:
+        y = d["observed"].astype(float)
+        if family == "negative_binomial":
+            inflation = 1 + robust_alpha(y, fit.fitted) * fit.fitted
+        else:  # also for 'poisson': outliers are judged against the spread of the bulk, not against the model's claim
+            inflation = robust_dispersion(y, fit.fitted)
+        flags = funnel_outliers(y, fit.fitted, inflation)
+        outliers = flags[flags["outlier"]].drop(columns="outlier")
+        n_out, limit = len(outliers), int(np.floor(MAX_OUTLIER_SHARE * len(d)))
+        if n_out == 0:
+            robust_note = ("Robuuste schatting: geen referentiegebied lag buiten de 99,8%-grenzen; "
+                           "de schatting is die op alle bruikbare gebieden.")
+        elif n_out > limit or len(d) - n_out < k + 2:
+            robust_note = (f"Robuuste schatting niet toegepast: {n_out} van de {len(d)} referentiegebieden "
+                           f"({n_out / len(d):.0%}) lagen buiten de 99,8%-grenzen, meer dan de toegestane "
+                           f"{MAX_OUTLIER_SHARE:.0%}. De schatting op alle gebieden is behouden; zo veel uitschieters "
+                           "wijzen eerder op ontbrekende risicofactoren dan op enkele afwijkende gebieden.")
+            warnings.append(robust_note)
+            outliers = outliers.iloc[0:0]
+        else:
+            fit = _fit_glm(d.drop(index=outliers.index), factors, family)
+            excluded[OUTLIER_REASON] = n_out
+            robust_note = (f"Robuuste schatting: {n_out} van de {len(d)} referentiegebieden lagen bij een eerste "
+                           f"schatting buiten de 99,8%-grenzen en zijn bij de tweede schatting buiten de referentie "
+                           "gehouden; alle gebieden zijn met de tweede schatting beoordeeld.")
+    n = len(d) - (len(outliers) if fit is not first else 0)
+    warnings = fit.warnings + warnings
+    dev_expl, dispersion = fit.deviance_explained, fit.dispersion
+    if n < max(MIN_REFERENCE, MIN_AREAS_PER_PARAMETER * k):
+        warnings.append(f"De referentieset is klein ({n} gebieden voor {k} modelparameters): de verwachte waarden "
                         "en intervallen zijn onzeker. Kies zo mogelijk een grotere referentie (de regio of alle "
                         "gebieden) of schat op buurtniveau.")
     if not dev_expl >= POOR_FIT:
@@ -220,10 +366,14 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
         warnings_txt = "; ".join(f"{v} × {r}" for r, v in excluded.items())
         if sum(excluded.values()) > 0.25 * len(df):
             warnings.append(f"Een groot deel van de referentiegebieden telt niet mee in de schatting ({warnings_txt}).")
-    model = RiskModel(domain, factors, coef, len(d), dev_expl, dispersion, alpha, family, reference_label, fit_level,
-                      warnings, float(y.sum()), float(mu.sum() if family != "negative_binomial" else res.fittedvalues.sum()),
-                      excluded, params)
-    return model
+    fitted_codes = d.index.difference(outliers.index) if fit is not first else d.index
+    y_fit = d.loc[fitted_codes, "observed"].astype(float)
+    return RiskModel(domain, factors, fit.coefficients, n, dev_expl, dispersion, fit.alpha, family, reference_label,
+                     fit_level, warnings, float(y_fit.sum()), float(fit.fitted.sum()), excluded, fit.params,
+                     robust=robust, robust_note=robust_note, outliers=outliers,
+                     first_pass=None if fit is first else {"n": len(d), "deviance_explained": first.deviance_explained,
+                                                            "dispersion": first.dispersion, "alpha": first.alpha,
+                                                            "coefficients": first.coefficients})
 
 
 def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, year: int, fit_level: str,
@@ -335,8 +485,9 @@ def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) 
 
 
 def reference_label(reference: str, gemeenten) -> str:
-    return {"gemeente": f"gemeente {gemeenten[0]}", "region": f"regio ({len(gemeenten)} gemeenten)",
-            "all": "alle geladen gebieden"}[reference]
+    if reference == "all":
+        return "alle geladen gebieden"
+    return {"gemeente": lambda: f"gemeente {gemeenten[0]}", "region": lambda: f"regio ({len(gemeenten)} gemeenten)"}[reference]()
 
 
 def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
@@ -348,7 +499,8 @@ def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
     ref = reference_codes(idx, r.reference, p.gemeente, fit_level)
     model = fit_expected(ds.indicators, domain, getattr(r, DOMAINS[domain]["factors"]), p.year, ref,
                          family=r.model, min_population=r.min_population,
-                         reference_label=reference_label(r.reference, p.gemeente), fit_level=fit_level)
+                         reference_label=reference_label(r.reference, p.gemeente), fit_level=fit_level,
+                         robust=r.robust)
     scope = idx[idx["gemeente_code"].isin(p.gemeente)]
     scored = expected_by_area(model, ds.indicators, scope, p.year, fit_level, r.min_population)
     if r.smoothing:
