@@ -277,7 +277,7 @@ def funnel_outliers(observed: pd.Series, expected: pd.Series, inflation, level: 
 
 def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_codes, *,
                  family: str = "quasi_poisson", min_population: int = 100, reference_label: str = "",
-                 fit_level: str = "wijk", robust: bool = True) -> RiskModel:
+                 fit_level: str = "wijk", robust: bool = True, groups: pd.Series | None = None) -> RiskModel:
     """Fit log(E[y]) = log(exposure) + b0 + sum(b_i * factor_i) on the reference areas.
 
     ``robust`` (default): fit twice. The first fit flags reference areas outside the 99,8% control limits
@@ -287,6 +287,10 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
     overdispersion that widens every interval). When more than ``MAX_OUTLIER_SHARE`` of the reference
     would be left out, the first fit is kept and the model says so: then the model, not a few areas, is
     the problem.
+
+    ``groups`` (fit-level code -> comparison unit, e.g. buurt -> wijk) judges outliers on the unit the monitor
+    compares: a wijk far beyond its expectation leaves out all its buurten, not only the few of them that
+    stand out on their own.
     """
     if family not in FAMILY_LABELS:
         raise DataError(f"onbekend model '{family}'", where="risk.model", hint="kies poisson, quasi_poisson of negative_binomial")
@@ -318,32 +322,40 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
     warnings: list[str] = []
     outliers = pd.DataFrame(columns=["observed", "expected", "oe", "inflation", "low", "high", "outlier", "direction"])
     robust_note = ""
+    dropped = d.index[:0]
     if robust:
-        y = d["observed"].astype(float)
+        y, e = d["observed"].astype(float), pd.Series(np.asarray(fit.fitted, float), index=d.index)
+        unit = groups.reindex(d.index) if groups is not None else None
+        if unit is not None and unit.notna().all() and unit.nunique() < len(d):
+            y, e = y.groupby(unit).sum(), e.groupby(unit).sum()
+        else:
+            unit = None
         if family == "negative_binomial":
-            inflation = 1 + robust_alpha(y, fit.fitted) * fit.fitted
+            inflation = 1 + robust_alpha(y, e) * e
         else:  # also for 'poisson': outliers are judged against the spread of the bulk, not against the model's claim
-            inflation = robust_dispersion(y, fit.fitted)
-        flags = funnel_outliers(y, fit.fitted, inflation)
+            inflation = robust_dispersion(y, e)
+        flags = funnel_outliers(y, e, inflation)
         outliers = flags[flags["outlier"]].drop(columns="outlier")
-        n_out, limit = len(outliers), int(np.floor(MAX_OUTLIER_SHARE * len(d)))
+        dropped = d.index[unit.isin(outliers.index).to_numpy()] if unit is not None else outliers.index
+        n_out, limit = len(outliers), int(np.floor(MAX_OUTLIER_SHARE * len(y) + 1e-9))
         if n_out == 0:
             robust_note = ("Robuuste schatting: geen referentiegebied lag buiten de 99,8%-grenzen; "
                            "de schatting is die op alle bruikbare gebieden.")
-        elif n_out > limit or len(d) - n_out < k + 2:
-            robust_note = (f"Robuuste schatting niet toegepast: {n_out} van de {len(d)} referentiegebieden "
-                           f"({n_out / len(d):.0%}) lagen buiten de 99,8%-grenzen, meer dan de toegestane "
+        elif n_out > limit or len(d) - len(dropped) < k + 2:
+            robust_note = (f"Robuuste schatting niet toegepast: {n_out} van de {len(y)} referentiegebieden "
+                           f"({n_out / len(y):.0%}) lagen buiten de 99,8%-grenzen, meer dan de toegestane "
                            f"{MAX_OUTLIER_SHARE:.0%}. De schatting op alle gebieden is behouden; zo veel uitschieters "
                            "wijzen eerder op ontbrekende risicofactoren dan op enkele afwijkende gebieden.")
             warnings.append(robust_note)
-            outliers = outliers.iloc[0:0]
+            outliers, dropped = outliers.iloc[0:0], d.index[:0]
         else:
-            fit = _fit_glm(d.drop(index=outliers.index), factors, family)
-            excluded[OUTLIER_REASON] = n_out
-            robust_note = (f"Robuuste schatting: {n_out} van de {len(d)} referentiegebieden lagen bij een eerste "
-                           f"schatting buiten de 99,8%-grenzen en zijn bij de tweede schatting buiten de referentie "
-                           "gehouden; alle gebieden zijn met de tweede schatting beoordeeld.")
-    n = len(d) - (len(outliers) if fit is not first else 0)
+            fit = _fit_glm(d.drop(index=dropped), factors, family)
+            excluded[OUTLIER_REASON] = len(dropped)
+            members = (f" (met hun {len(dropped)} {fit_level}en)" if unit is not None else "")
+            robust_note = (f"Robuuste schatting: {n_out} van de {len(y)} referentiegebieden lagen bij een eerste "
+                           f"schatting buiten de 99,8%-grenzen en zijn{members} bij de tweede schatting buiten de "
+                           "referentie gehouden; alle gebieden zijn met de tweede schatting beoordeeld.")
+    n = len(d) - len(dropped)
     warnings = fit.warnings + warnings
     dev_expl, dispersion = fit.deviance_explained, fit.dispersion
     if n < max(MIN_REFERENCE, MIN_AREAS_PER_PARAMETER * k):
@@ -366,7 +378,7 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
         warnings_txt = "; ".join(f"{v} × {r}" for r, v in excluded.items())
         if sum(excluded.values()) > 0.25 * len(df):
             warnings.append(f"Een groot deel van de referentiegebieden telt niet mee in de schatting ({warnings_txt}).")
-    fitted_codes = d.index.difference(outliers.index) if fit is not first else d.index
+    fitted_codes = d.index.difference(dropped)
     y_fit = d.loc[fitted_codes, "observed"].astype(float)
     return RiskModel(domain, factors, fit.coefficients, n, dev_expl, dispersion, fit.alpha, family, reference_label,
                      fit_level, warnings, float(y_fit.sum()), float(fit.fitted.sum()), excluded, fit.params,
@@ -490,6 +502,13 @@ def reference_label(reference: str, gemeenten) -> str:
     return {"gemeente": lambda: f"gemeente {gemeenten[0]}", "region": lambda: f"regio ({len(gemeenten)} gemeenten)"}[reference]()
 
 
+def outlier_groups(idx: pd.DataFrame, fit_level: str, level: str) -> pd.Series | None:
+    """buurt -> wijk when the model is fitted on buurten but wijken are compared; else None (judge each area)."""
+    if fit_level == "buurt" and level == "wijk" and "wijk_code" in idx:
+        return idx.loc[idx["level"] == "buurt", "wijk_code"]
+    return None
+
+
 def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
     """Fit and score one domain for a Dataset, following its parameter set (not yet disclosure-controlled)."""
     p = ds.params
@@ -500,7 +519,7 @@ def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
     model = fit_expected(ds.indicators, domain, getattr(r, DOMAINS[domain]["factors"]), p.year, ref,
                          family=r.model, min_population=r.min_population,
                          reference_label=reference_label(r.reference, p.gemeente), fit_level=fit_level,
-                         robust=r.robust)
+                         robust=r.robust, groups=outlier_groups(idx, fit_level, p.level))
     scope = idx[idx["gemeente_code"].isin(p.gemeente)]
     scored = expected_by_area(model, ds.indicators, scope, p.year, fit_level, r.min_population)
     if r.smoothing:
