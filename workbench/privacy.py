@@ -74,6 +74,75 @@ def area_equations(codes) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 # The generic engine: cells in groups, sums over members, suppress until no sum has one unknown.
 
+def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *, size: np.ndarray,
+                       secret: np.ndarray, unknown: np.ndarray | None = None, zero: np.ndarray | None = None,
+                       priority: np.ndarray | None = None, figures: tuple[np.ndarray, np.ndarray] | None = None,
+                       max_passes: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """The one secondary-suppression loop: extend ``secret`` until no published sum has exactly one unknown.
+
+    Cells are numbered 0..n-1 (arrays ``size``, ``secret``, ...); each equation ``total = sum(members)`` is
+    given as rows (``eq``: an integer id, ``cell``, ``is_total``). A cell is *hidden* when it is secret or not published for
+    another reason (``unknown``), unless it is a known zero (``zero``). When an equation has exactly one
+    hidden cell and that cell is secret, another cell of the equation becomes secret: the lowest
+    ``priority`` (what a reader loses), a member before the total, the smallest ``size``; repeated until
+    no equation has one lone secret.
+
+    ``figures`` (figure ids, cell ids): the published figures and the counts each reveals (a share
+    reveals its numerator and its denominator). A figure is shown only when none of its cells is secret;
+    a cell that belongs to a figure is known only while one of its figures is shown. Without ``figures``
+    every cell is published as itself.
+    Returns (secret, forcing equation per cell or -1).
+    """
+    n = len(size)
+    size = np.asarray(size, dtype=float)
+    secret = np.asarray(secret, dtype=bool).copy()
+    unknown = np.zeros(n, bool) if unknown is None else np.asarray(unknown, dtype=bool)
+    zero = np.zeros(n, bool) if zero is None else np.asarray(zero, dtype=bool)
+    priority = np.zeros(n) if priority is None else np.asarray(priority, dtype=float)
+    forced_by = np.full(n, -1, dtype=np.int64)
+    eq, cell, is_total = np.asarray(eq), np.asarray(cell, dtype=np.int64), np.asarray(is_total, dtype=bool)
+    if not len(eq) or not n:
+        return secret, forced_by
+    eq_codes, eq_idx = np.unique(eq, return_inverse=True)
+    n_eq = len(eq_codes)
+    in_figure = np.zeros(n, bool)
+    if figures is not None:
+        fig_codes, fig_idx = np.unique(np.asarray(figures[0]), return_inverse=True)
+        fig_cell = np.asarray(figures[1], dtype=np.int64)
+        in_figure[fig_cell] = True
+    # candidates sorted once: priority, member before total, size (unknown size last), cell number
+    order = np.lexsort((cell, np.where(np.isnan(size[cell]), np.inf, size[cell]), is_total, priority[cell]))
+    for _ in range(max_passes):
+        if figures is not None:
+            fig_hidden = np.zeros(len(fig_codes), bool)
+            np.logical_or.at(fig_hidden, fig_idx, secret[fig_cell])
+            shown = np.zeros(n, bool)
+            np.logical_or.at(shown, fig_cell, ~fig_hidden[fig_idx])
+            known = np.where(in_figure, shown, ~secret & ~unknown)
+        else:
+            known = ~secret & ~unknown
+        hidden = ~known & ~zero
+        h = hidden[cell]
+        n_hidden = np.bincount(eq_idx, weights=h, minlength=n_eq)
+        n_secret = np.bincount(eq_idx, weights=h & secret[cell], minlength=n_eq)
+        lone = (n_hidden == 1) & (n_secret == 1)
+        if not lone.any():
+            break
+        ok = lone[eq_idx[order]] & ~h[order] & ~zero[cell[order]]
+        cand = order[ok]
+        if not len(cand):
+            break
+        _, first = np.unique(eq_idx[cand], return_index=True)
+        pick = cand[first]
+        new = cell[pick]
+        fresh = ~secret[new]
+        if not fresh.any():
+            break
+        forced_by[new[fresh]] = eq_idx[pick[fresh]]
+        secret[new] = True
+    return secret, np.where(forced_by >= 0, eq_codes[np.maximum(forced_by, 0)], -1)
+
+
 def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
     """Extend the suppression in ``cells`` so that no published sum has exactly one unknown.
 
@@ -89,6 +158,7 @@ def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: 
         return cells
     key = group_cols + ["code"]
     cells = cells.set_index(key)
+    cells = cells[~cells.index.duplicated()]
     groups = cells.reset_index()[group_cols].drop_duplicates()
     # Every equation instantiated per group: (group..., total, member) with role rows for the total itself.
     eq = groups.merge(edges, how="cross")
@@ -100,35 +170,15 @@ def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: 
     rows = pd.concat([eq.assign(role="member"), totals], ignore_index=True)
     rows["eq"] = rows.groupby(group_cols + ["total"], sort=False).ngroup()
     cell_key = pd.MultiIndex.from_frame(rows[group_cols + ["member"]].rename(columns={"member": "code"}))
-    size = cells["size"].reindex(cell_key).to_numpy()
-    zero = cells["zero_population"].reindex(cell_key).to_numpy(dtype=bool)
-    other_unknown = cells["unknown"].reindex(cell_key).to_numpy(dtype=bool)
-    suppressed = cells["suppressed"].reindex(cell_key).to_numpy(dtype=bool)
-    for _ in range(100):  # each pass only adds suppression, so this ends; 100 is far beyond any real depth
-        rows["supp"] = suppressed
-        hidden = (suppressed | other_unknown) & ~zero
-        rows["hidden"] = hidden
-        per_eq = rows.groupby("eq")[["hidden", "supp"]].sum()
-        lone = per_eq.index[(per_eq["hidden"] == 1)]
-        # only act when the single unknown is a suppressed cell (a merely missing figure is no secret)
-        lone_rows = rows[rows["eq"].isin(lone) & rows["hidden"] & rows["supp"]]
-        lone = pd.Index(lone_rows["eq"].unique())
-        if lone.empty:
-            break
-        cand = rows[rows["eq"].isin(lone) & (rows["role"] == "member") & ~rows["hidden"] & ~pd.Series(zero, index=rows.index)
-                    & pd.notna(size)]
-        cand = cand.assign(_size=size[cand.index]).sort_values(["eq", "_size", "member"])
-        pick = cand.groupby("eq").head(1)
-        fallback = rows[rows["eq"].isin(lone.difference(pick["eq"])) & (rows["role"] == "total") & ~rows["hidden"]]
-        chosen = pd.concat([pick, fallback])
-        if chosen.empty:
-            break
-        for _, r in chosen.iterrows():
-            k = tuple(r[c] for c in group_cols) + (r["member"],)
-            if not cells.at[k, "suppressed"]:
-                cells.at[k, "suppressed"] = True
-                cells.at[k, "secondary_parent"] = r["total"]
-        suppressed = cells["suppressed"].reindex(cell_key).to_numpy(dtype=bool)
+    cell_no = cells.index.get_indexer(cell_key)
+    secret, forced = suppress_equations(
+        rows["eq"].to_numpy(), cell_no, (rows["role"] == "total").to_numpy(), size=cells["size"].to_numpy(dtype=float),
+        secret=cells["suppressed"].to_numpy(dtype=bool), unknown=cells["unknown"].to_numpy(dtype=bool),
+        zero=cells["zero_population"].to_numpy(dtype=bool))
+    parent = rows.drop_duplicates("eq").set_index("eq")["total"]
+    newly = secret & ~cells["suppressed"].to_numpy(dtype=bool)
+    cells["suppressed"] = secret
+    cells.loc[newly, "secondary_parent"] = parent.reindex(forced[newly]).to_numpy()
     return cells.reset_index()
 
 
