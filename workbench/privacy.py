@@ -84,8 +84,8 @@ def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *
     given as rows (``eq``: an integer id, ``cell``, ``is_total``). A cell is *hidden* when it is secret or not published for
     another reason (``unknown``), unless it is a known zero (``zero``). When an equation has exactly one
     hidden cell and that cell is secret, another cell of the equation becomes secret: the lowest
-    ``priority`` (what a reader loses), a member before the total, the smallest ``size``; repeated until
-    no equation has one lone secret.
+    ``priority`` (what a reader loses), a member before the total, the cell that closes the most such sums
+    at once, the smallest ``size``; repeated until no equation has one lone secret.
 
     ``figures`` (figure ids, cell ids): the published figures and the counts each reveals (a share
     reveals its numerator and its denominator). A figure is shown only when none of its cells is secret;
@@ -110,8 +110,7 @@ def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *
         fig_codes, fig_idx = np.unique(np.asarray(figures[0]), return_inverse=True)
         fig_cell = np.asarray(figures[1], dtype=np.int64)
         in_figure[fig_cell] = True
-    # candidates sorted once: priority, member before total, size (unknown size last), cell number
-    order = np.lexsort((cell, np.where(np.isnan(size[cell]), np.inf, size[cell]), is_total, priority[cell]))
+    size_key = np.where(np.isnan(size[cell]), np.inf, size[cell])
     for _ in range(max_passes):
         if figures is not None:
             fig_hidden = np.zeros(len(fig_codes), bool)
@@ -128,18 +127,28 @@ def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *
         lone = (n_hidden == 1) & (n_secret == 1)
         if not lone.any():
             break
-        ok = lone[eq_idx[order]] & ~h[order] & ~zero[cell[order]]
-        cand = order[ok]
-        if not len(cand):
+        ok = np.flatnonzero(lone[eq_idx] & ~h & ~zero[cell])
+        if not len(ok):
             break
-        _, first = np.unique(eq_idx[cand], return_index=True)
-        pick = cand[first]
-        new = cell[pick]
-        fresh = ~secret[new]
-        if not fresh.any():
+        # A cell that closes several lone sums at once is worth more than the smallest cell of each.
+        coverage = np.bincount(cell[ok], minlength=n)[cell[ok]]
+        cand = ok[np.lexsort((cell[ok], size_key[ok], -coverage, is_total[ok], priority[cell[ok]], eq_idx[ok]))]
+        eqs_c, start = np.unique(eq_idx[cand], return_index=True)
+        bounds = np.append(start, len(cand))
+        picked: set[int] = set()
+        progress = False
+        for j, e in enumerate(eqs_c):
+            cells_e = cell[cand[bounds[j]:bounds[j + 1]]]
+            if picked.intersection(cells_e.tolist()):
+                continue  # already closed by a cell chosen for another sum in this pass
+            c = int(cells_e[0])
+            picked.add(c)
+            if not secret[c]:
+                secret[c] = True
+                forced_by[c] = e
+                progress = True
+        if not progress:
             break
-        forced_by[new[fresh]] = eq_idx[pick[fresh]]
-        secret[new] = True
     return secret, np.where(forced_by >= 0, eq_codes[np.maximum(forced_by, 0)], -1)
 
 
@@ -180,6 +189,182 @@ def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: 
     cells["suppressed"] = secret
     cells.loc[newly, "secondary_parent"] = parent.reindex(forced[newly]).to_numpy()
     return cells.reset_index()
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables with margins: every published grouping of one cube of counts (e.g. result area x level x
+# provider x wijk, with the totals per result area, per provider, per wijk and for the region).
+
+ALL = "*"  # a dimension summed over
+_SEP = "\x1f"
+
+
+@dataclass
+class MarginTable:
+    """One published table of a cube: ``frame`` has one row per group of ``dims`` (the cube dimensions it is
+    grouped by; the others are summed over), ``counts`` maps its count columns to count variables and
+    ``figures`` names each published figure and the count variables it reveals (a share reveals its
+    numerator and its denominator; a count column reveals itself). Count variables in no figure of the
+    table are taken to be published as themselves."""
+
+    frame: pd.DataFrame
+    dims: tuple
+    counts: dict
+    figures: dict = None
+
+
+@dataclass
+class MarginPlan:
+    """Which counts of a cube are suppressed, decided once for all its tables (primary and secondary)."""
+
+    cells: pd.DataFrame  # key, variable, grouping, size, primary, suppressed, reason, kind
+    rows: dict  # table name -> array of cell keys per frame row
+    figures: dict  # table name -> {figure: variables}
+
+    def hidden(self, table: str, variables) -> tuple[np.ndarray, np.ndarray]:
+        """For each row of ``table``: is a figure revealing any of ``variables`` to be hidden, and why."""
+        keys = self.rows[table]
+        idx = self.cells.set_index(["key", "variable"])
+        mask = np.zeros(len(keys), bool)
+        reason = np.full(len(keys), None, dtype=object)
+        for var in variables:
+            hit = idx.reindex(pd.MultiIndex.from_arrays([keys, np.full(len(keys), var, dtype=object)]))
+            s = hit["suppressed"].fillna(False).to_numpy(dtype=bool)
+            reason = np.where(s & pd.isna(reason), hit["reason"].to_numpy(dtype=object), reason)
+            mask |= s
+        return mask, reason
+
+    def figure(self, table: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.hidden(table, self.figures[table][name])
+
+    def summary(self) -> dict[str, int]:
+        c = self.cells
+        return {"primair": int((c["kind"] == "primair").sum()), "aanvullend": int((c["kind"] == "aanvullend").sum())}
+
+
+def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relations=(), complements=(),
+                row_count: str | None = None, priority: dict | None = None, labels: dict | None = None) -> MarginPlan:
+    """Primary and secondary suppression for a set of tables that are margins of one cube of counts.
+
+    The equations are every published sum: for each pair of published groupings where one refines the
+    other (result area -> result area x provider, region -> wijk, region -> result area x level x provider
+    x wijk, ...) the coarse cell is the sum of its fine cells, per count variable; and within each cell the
+    ``relations`` (``(total, (parts...))``, e.g. trajecten = met resultaat + zonder resultaat). Cells of
+    the same (group, variable) in several tables are one cell (linked tables decide once).
+
+    Primary: a count below ``min_count``; ``complements`` ``(part, whole)``: the part is suppressed as well
+    when ``whole - part`` is below ``min_count`` (a share would reveal the rest); with ``row_count``, a row
+    whose row count is below ``min_count`` is hidden as a whole. Secondary: ``suppress_equations``, with
+    ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
+    """
+    dims = list(dims)
+    labels = labels or {}
+    priority = priority or {}
+    frames, rows, figs = [], {}, {}
+    for name, t in tables.items():
+        f = t.frame
+        parts = [f[d].astype(object).where(f[d].notna(), "∅").astype(str).to_numpy() if d in t.dims
+                 else np.full(len(f), ALL, dtype=object) for d in dims]
+        keys = np.array([_SEP.join(k) for k in zip(*parts)], dtype=object) if len(f) else np.array([], dtype=object)
+        rows[name] = keys
+        figs[name] = dict(t.figures or {})
+        grouping = _SEP.join(d for d in dims if d in t.dims)
+        for col, var in t.counts.items():
+            frames.append(pd.DataFrame({"key": keys, "variable": var, "grouping": grouping,
+                                        "size": f[col].astype(float).to_numpy(), "table": name}))
+    cells = pd.concat(frames, ignore_index=True).drop_duplicates(["key", "variable"]).reset_index(drop=True)
+    n = len(cells)
+    lookup = pd.Series(np.arange(n), index=pd.MultiIndex.from_frame(cells[["key", "variable"]]))
+
+    def cell_of(keys, var):
+        return lookup.reindex(pd.MultiIndex.from_arrays([np.asarray(keys, dtype=object),
+                                                         np.full(len(keys), var, dtype=object)])).to_numpy()
+
+    size = cells["size"].to_numpy(dtype=float)
+    primary = size < min_count  # zero included: "0 of 25" reveals the other 25
+    reason = np.where(primary, REASON_SMALL.format(n=min_count), None).astype(object)
+    for part, whole in complements:
+        sel = np.flatnonzero(cells["variable"].to_numpy() == part)
+        w = cell_of(cells["key"].to_numpy()[sel], whole)
+        ok = ~np.isnan(w)
+        rest = size[w[ok].astype(int)] - size[sel[ok]]
+        hit = sel[ok][(rest < min_count) & ~primary[sel[ok]]]
+        primary[hit] = True
+        reason[hit] = REASON_COMPLEMENT.format(n=min_count)
+    if row_count is not None:
+        small_rows = cells.loc[(cells["variable"] == row_count) & (cells["size"] < min_count), "key"]
+        hit = cells["key"].isin(set(small_rows)).to_numpy() & ~primary
+        primary[hit] = True
+        reason[hit] = REASON_SMALL.format(n=min_count)
+
+    # equations
+    eq_rows, eq_label = [], []
+    key_parts = np.array([k.split(_SEP) for k in cells["key"]], dtype=object).reshape(n, len(dims)) if n else None
+    groupings = sorted(set(cells["grouping"]), key=len)
+    gsets = {g: set(filter(None, g.split(_SEP))) for g in groupings}
+    for coarse in groupings:
+        for fine in groupings:
+            if not gsets[coarse] < gsets[fine]:
+                continue
+            sel = np.flatnonzero(cells["grouping"].to_numpy() == fine)
+            if not len(sel):
+                continue
+            parent = key_parts[sel].copy()
+            for j, d in enumerate(dims):
+                if d not in gsets[coarse]:
+                    parent[:, j] = ALL
+            pkeys = np.array([_SEP.join(p) for p in parent], dtype=object)
+            tot = lookup.reindex(pd.MultiIndex.from_arrays([pkeys, cells["variable"].to_numpy()[sel]])).to_numpy()
+            ok = ~np.isnan(tot)
+            if not ok.any():
+                continue
+            members, tot = sel[ok], tot[ok].astype(int)
+            base = len(eq_label)
+            uniq, eq_local = np.unique(tot, return_inverse=True)
+            eq_rows.append(pd.DataFrame({"eq": base + eq_local, "cell": members, "is_total": False}))
+            eq_rows.append(pd.DataFrame({"eq": base + np.arange(len(uniq)), "cell": uniq, "is_total": True}))
+            eq_label.extend(_margin_label(key_parts[c], dims, labels) for c in uniq)
+    keys_all = cells["key"].drop_duplicates().to_numpy()
+    for total, parts in relations:
+        ids = [cell_of(keys_all, v) for v in (total, *parts)]
+        ok = np.all([~np.isnan(i) for i in ids], axis=0)
+        if not ok.any():
+            continue
+        base = len(eq_label)
+        k = int(ok.sum())
+        for j, i in enumerate(ids):
+            eq_rows.append(pd.DataFrame({"eq": base + np.arange(k), "cell": i[ok].astype(int), "is_total": j == 0}))
+        eq_label.extend(["dezelfde rij"] * k)
+    fig_ids, fig_cells = [], []
+    fig_no = 0
+    for name, t in tables.items():
+        for fig, variables in figs[name].items():
+            keys = rows[name]
+            for var in variables:
+                c = cell_of(keys, var)
+                ok = ~np.isnan(c)
+                fig_ids.append(pd.DataFrame({"fig": [f"{k}{_SEP}{fig}" for k in keys[ok]], "cell": c[ok].astype(int)}))
+    eqs = pd.concat(eq_rows, ignore_index=True) if eq_rows else pd.DataFrame({"eq": [], "cell": [], "is_total": []})
+    figures = None
+    if fig_ids:
+        f = pd.concat(fig_ids, ignore_index=True)
+        figures = (f["fig"].astype("category").cat.codes.to_numpy(), f["cell"].to_numpy())
+    secret, forced = suppress_equations(
+        eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
+        size=size, secret=primary, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
+        figures=figures)
+    secondary = secret & ~primary
+    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) for e in forced[secondary]]
+    cells["primary"] = primary
+    cells["suppressed"] = secret
+    cells["reason"] = reason
+    cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
+    return MarginPlan(cells, rows, figs)
+
+
+def _margin_label(parts, dims, labels) -> str:
+    named = [f"{labels.get(d, d)} {v}" for d, v in zip(dims, parts) if v != ALL]
+    return ", ".join(named) if named else labels.get("", "het geheel")
 
 
 # --------------------------------------------------------------------------------------------------
