@@ -567,7 +567,7 @@ def outcome_plan(tables: dict[str, privacy.MarginTable], settings) -> privacy.Ma
     and the signal tables): primary, complements, and secondary over every published sum."""
     return privacy.margin_plan(tables, CUBE, settings.min_count, relations=OUTCOME_RELATIONS,
                                complements=OUTCOME_COMPLEMENTS, row_count="T", priority=OUTCOME_PRIORITY,
-                               labels=CUBE_NL)
+                               labels=CUBE_NL, zero_public=("G",))
 
 
 def _reason_column(pairs, n) -> np.ndarray:

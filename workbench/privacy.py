@@ -243,7 +243,8 @@ class MarginPlan:
 
 
 def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relations=(), complements=(),
-                row_count: str | None = None, priority: dict | None = None, labels: dict | None = None) -> MarginPlan:
+                row_count: str | None = None, priority: dict | None = None, labels: dict | None = None,
+                zero_public=()) -> MarginPlan:
     """Primary and secondary suppression for a set of tables that are margins of one cube of counts.
 
     The equations are every published sum: for each pair of published groupings where one refines the
@@ -254,7 +255,8 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
 
     Primary: a count below ``min_count``; ``complements`` ``(part, whole)``: the part is suppressed as well
     when ``whole - part`` is below ``min_count`` (a share would reveal the rest); with ``row_count``, a row
-    whose row count is below ``min_count`` is hidden as a whole. Secondary: ``suppress_equations``, with
+    whose row count is below ``min_count`` is hidden as a whole; ``zero_public``: variables whose zero is
+    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known. Secondary: ``suppress_equations``, with
     ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
     """
     dims = list(dims)
@@ -282,13 +284,15 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
 
     size = cells["size"].to_numpy(dtype=float)
     primary = size < min_count  # zero included: "0 of 25" reveals the other 25
+    known_zero = (size == 0) & cells["variable"].isin(list(zero_public)).to_numpy()
+    primary &= ~known_zero
     reason = np.where(primary, REASON_SMALL.format(n=min_count), None).astype(object)
     for part, whole in complements:
         sel = np.flatnonzero(cells["variable"].to_numpy() == part)
         w = cell_of(cells["key"].to_numpy()[sel], whole)
         ok = ~np.isnan(w)
         rest = size[w[ok].astype(int)] - size[sel[ok]]
-        hit = sel[ok][(rest < min_count) & ~primary[sel[ok]]]
+        hit = sel[ok][(rest < min_count) & ~primary[sel[ok]] & ~known_zero[sel[ok]]]
         primary[hit] = True
         reason[hit] = REASON_COMPLEMENT.format(n=min_count)
     if row_count is not None:
@@ -352,7 +356,7 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     secret, forced = suppress_equations(
         eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
         size=size, secret=primary, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
-        figures=figures)
+        figures=figures, zero=known_zero)
     secondary = secret & ~primary
     reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) for e in forced[secondary]]
     cells["primary"] = primary

@@ -520,9 +520,9 @@ def signal_tables(ds) -> None:
         t = table.copy()
         t["result_area"] = [res.matrix.label(c) for c in t["result_area"]]
         for c in t.columns:
-            if c not in ("result_area", "status"):
+            if c not in ("result_area", "status", "reason"):
                 t[c] = ["onderdrukt" if pd.isna(v) else maps.fmt_nl(v, 0) for v in t[c]]
-        display(t.drop(columns="status").rename(columns={"result_area": "resultaatgebied"}).style.hide(axis="index"))
+        display(t.drop(columns=["status", "reason"]).rename(columns={"result_area": "resultaatgebied"}).style.hide(axis="index"))
 
 
 def provider_sheets(ds, output_dir, pdf: bool = True) -> pd.DataFrame:
