@@ -247,3 +247,18 @@ def test_margin_plan_no_sum_with_one_unknown(rows, min_count):
         assert len(unknown) != 1, (eq, unknown)
     small = [("cel", a, p) for (a, p), n in cells.items() if n < min_count]
     assert set(small) <= hidden
+
+
+def test_notebook_count_columns_are_found_by_header():
+    table = pd.DataFrame({"resultaatgebied": ["J1", "J2"], "trajecten": ["1.023", "7"], "behaald": ["45%", "5%"],
+                          "kosten per traject": ["€ 5", "€ 9.070"], "mediane duur (d)": ["3", "282"]})
+    multi = pd.DataFrame({"naam": ["a"], "waargenomen": [4.0]}, index=pd.Index(["WK1"], name="code"))
+    nb = {"cells": [
+        {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {"text/html": table.to_html()}}]},
+        {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {"text/html": multi.to_html()}}]},
+        {"cell_type": "markdown", "source": "<table><tr><th>trajecten</th></tr><tr><td>2</td></tr></table>"},
+    ]}
+    cells = privacy.notebook_count_cells(nb)
+    assert [(i, h, v) for i, h, v in cells] == [(0, "trajecten", "1.023"), (0, "trajecten", "7"),
+                                                (0, "behaald", "45%"), (0, "behaald", "5%"), (1, "waargenomen", "4.0")]
+    assert [privacy.table_number(v) for _, _, v in cells] == [1023.0, 7.0, None, None, 4.0]

@@ -811,6 +811,135 @@ _POSTCODE = re.compile(r"(?<![0-9A-Za-z])(\d{4})[ \u00a0]?([A-Z]{2})(?![A-Za-z0-
 TEXT_SUFFIXES = (".html", ".htm", ".ipynb", ".json", ".geojson", ".csv", ".md", ".txt", ".js", ".svg", ".xml")
 
 
+# Column headers of count columns in the tables notebooks show (Dutch views and raw frames); a header
+# that starts with one of COUNT_HEADER_PREFIXES counts too. Values with % or € are shares and amounts.
+COUNT_HEADERS = frozenset({
+    "trajecten", "aantal", "clients", "cliënten", "cliënten (registratie)", "jeugdigen in zorg", "wmo-cliënten",
+    "waargenomen", "observed", "huishoudens", "huishoudens in zorg", "met stapeling", "huishoudens met stapeling",
+    "huishoudens_stapeling", "meerdere trajecten tegelijk", "jeugd én wmo", "meerdere aanbieders", "n_concurrent",
+    "n_both_domains", "n_multi_provider", "beëindigd", "behaald", "actief", "herindicaties", "trajecten op niveau 6",
+    "opschaling naar 6", "terug van 6", "zonder evaluatie", "zorg loopt door", "zonder resultaatgebied",
+    "code buiten de matrix", "niveau zonder tarief", "totaal (een of meer gronden)"})
+COUNT_HEADER_PREFIXES = ("crisisniveau langer dan", "aantal ")
+_NL_THOUSANDS = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?")
+_NL_DECIMAL = re.compile(r"-?\d+(,\d+)?")
+_EN_NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def is_count_header(header: str) -> bool:
+    h = " ".join(str(header).split()).lower()
+    return h in COUNT_HEADERS or h.startswith(COUNT_HEADER_PREFIXES)
+
+
+def table_number(text: str) -> float | None:
+    """A table cell as a number: Dutch (1.234 / 12,5) or plain (581.0); None for shares, amounts and words."""
+    t = str(text).strip().replace("\u00a0", "")
+    if not t or "%" in t or "€" in t:
+        return None
+    if _NL_THOUSANDS.fullmatch(t):
+        return float(t.replace(".", "").replace(",", "."))
+    if _NL_DECIMAL.fullmatch(t):
+        return float(t.replace(",", "."))
+    if _EN_NUMBER.fullmatch(t):
+        return float(t)
+    return None
+
+
+class _HTMLTables:
+    """The tables of an HTML fragment (pandas to_html / Styler): header rows and body rows as cell texts."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        tables: list[dict] = []
+        state = {"row": None, "cell": None, "head": False}
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                if tag == "table":
+                    tables.append({"head": [], "rows": []})
+                elif tag == "thead":
+                    state["head"] = True
+                elif tag == "tbody":
+                    state["head"] = False
+                elif tag == "tr" and tables:
+                    state["row"] = []
+                elif tag in ("td", "th") and state["row"] is not None:
+                    state["cell"] = []
+
+            def handle_endtag(self, tag):
+                if tag in ("td", "th") and state["cell"] is not None and state["row"] is not None:
+                    state["row"].append(" ".join("".join(state["cell"]).split()))
+                    state["cell"] = None
+                elif tag == "tr" and state["row"] is not None and tables:
+                    tables[-1]["head" if state["head"] else "rows"].append(state["row"])
+                    state["row"] = None
+                elif tag == "thead":
+                    state["head"] = False
+
+            def handle_data(self, data):
+                if state["cell"] is not None:
+                    state["cell"].append(data)
+
+        P().feed(text)
+        self.tables = tables
+
+    def columns(self):
+        """(header, [cell texts]) per column; header rows and body rows aligned from the right (the index)."""
+        for t in self.tables:
+            head, rows = t["head"], t["rows"]
+            if not head and rows:
+                head, rows = rows[:1], rows[1:]
+            width = max((len(r) for r in head), default=0)
+            names = [""] * width
+            for r in head:  # the last non-empty text per position (index names sit in a lower header row)
+                for j, v in enumerate(r):
+                    pos = width - len(r) + j
+                    if v:
+                        names[pos] = v
+            for j, name in enumerate(names):
+                values = []
+                for r in rows:
+                    k = len(r) - (width - j)
+                    if 0 <= k < len(r):
+                        values.append(r[k])
+                yield name, values
+
+
+def notebook_count_cells(nb: dict) -> list[tuple[int, str, str]]:
+    """Every value in a count column of a table a notebook shows: (cell number, header, text).
+
+    Reads the HTML tables of code-cell outputs; a plain-text table (a printed DataFrame without HTML) is read
+    as fixed-width text."""
+    import io
+
+    out = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        for o in cell.get("outputs", []):
+            data = o.get("data") or {}
+            html_text = data.get("text/html")
+            if html_text:
+                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
+                for header, values in _HTMLTables(html_text).columns():
+                    if is_count_header(header):
+                        out.extend((i, header, v) for v in values)
+                continue
+            plain = data.get("text/plain") or o.get("text")
+            plain = "".join(plain) if isinstance(plain, list) else plain
+            if not plain or "\n" not in plain.strip():
+                continue
+            try:
+                frame = pd.read_fwf(io.StringIO(plain), dtype=str)
+            except Exception:  # not a table
+                continue
+            for header in frame.columns:
+                if is_count_header(header):
+                    out.extend((i, str(header), str(v)) for v in frame[header].dropna())
+    return out
+
+
 class DisclosureError(Exception):
     """Raised by a run when the audit finds a trace of the records in what it would publish."""
 
@@ -890,7 +1019,8 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
     """Search every file under ``folder`` for record identifiers and for counts below the threshold.
 
     Looks in: every layer of every GeoPackage (cells, column names, and the raw file bytes), every HTML
-    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped), JSON,
+    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped; and the
+    count columns of the tables it shows, see ``notebook_count_cells``), JSON,
     CSV, Markdown and Parquet. Returns the traces found (empty = nothing found).
     """
     import html
@@ -928,6 +1058,13 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
                                      else json.dumps(data))
                 text = html.unescape(html.unescape("\n".join(parts)))
                 _scan_text(name, f"cel {i}", text, ids, min_count, leaks)
+            small: dict[tuple[int, str], int] = {}
+            for i, header, value in notebook_count_cells(nb):
+                v = table_number(value)
+                if v is not None and v < min_count:
+                    small[(i, header)] = small.get((i, header), 0) + 1
+            for (i, header), k in small.items():
+                leaks.append(Leak(name, f"cel {i}", f"{k} telling(en) in tabelkolom '{header}' onder de drempel {min_count}"))
         elif suffix in TEXT_SUFFIXES:
             text = path.read_text(encoding="utf-8", errors="replace")
             if suffix in (".html", ".htm"):
