@@ -596,19 +596,19 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
     primary_row = row_hidden & (table[count].to_numpy() < settings.min_count)
     fig_cols = [c for c in table.columns if c.startswith(("share_", "median_", "cost_", "duration_"))
                 or c.endswith(("_low", "_high"))]
-    out[count] = out[count].astype(float)
-    for c in fig_cols:
-        out[c] = out[c].astype(float)
-    out.loc[primary_row, fig_cols] = np.nan
-    out.loc[row_hidden, count] = np.nan
+    hide_col = {c: primary_row for c in fig_cols}
+    hide_col[count] = row_hidden
     reasons = [(row_hidden, row_why)]
     groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
               "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}
     for share, (lo, hi) in groups.items():
         hide, why = plan.figure(name, share)
-        cols = [share, lo, hi] + (["cost_per_reached"] if share == "share_bereikt" else [])
-        out.loc[hide, cols] = np.nan
+        for c in [share, lo, hi] + (["cost_per_reached"] if share == "share_bereikt" else []):
+            hide_col[c] = hide_col.get(c, False) | hide
         reasons.append((hide, why))
+    for c, hide in hide_col.items():
+        if c in out:
+            out[c] = np.where(hide, np.nan, out[c].to_numpy(dtype=float))
     if settings.round_to:
         out[count] = (out[count] / settings.round_to).round() * settings.round_to
     out["status"] = np.where(out[count].isna(), SUPPRESSED, "ok")

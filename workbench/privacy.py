@@ -196,7 +196,6 @@ def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: 
 # provider x wijk, with the totals per result area, per provider, per wijk and for the region).
 
 ALL = "*"  # a dimension summed over
-_SEP = "\x1f"
 
 
 @dataclass
@@ -218,19 +217,27 @@ class MarginPlan:
     """Which counts of a cube are suppressed, decided once for all its tables (primary and secondary)."""
 
     cells: pd.DataFrame  # key, variable, grouping, size, primary, suppressed, reason, kind
-    rows: dict  # table name -> array of cell keys per frame row
+    rows: dict  # table name -> integer cell key per frame row
     figures: dict  # table name -> {figure: variables}
+    variables: dict = None  # variable -> code
+
+    def __post_init__(self):
+        self._index = pd.Index(self.cells["_id"].to_numpy())
+        self._suppressed = np.append(self.cells["suppressed"].to_numpy(dtype=bool), False)
+        self._reason = np.append(self.cells["reason"].to_numpy(dtype=object), None)
 
     def hidden(self, table: str, variables) -> tuple[np.ndarray, np.ndarray]:
         """For each row of ``table``: is a figure revealing any of ``variables`` to be hidden, and why."""
         keys = self.rows[table]
-        idx = self.cells.set_index(["key", "variable"])
         mask = np.zeros(len(keys), bool)
         reason = np.full(len(keys), None, dtype=object)
+        nv = len(self.variables)
         for var in variables:
-            hit = idx.reindex(pd.MultiIndex.from_arrays([keys, np.full(len(keys), var, dtype=object)]))
-            s = hit["suppressed"].fillna(False).to_numpy(dtype=bool)
-            reason = np.where(s & pd.isna(reason), hit["reason"].to_numpy(dtype=object), reason)
+            if var not in self.variables:
+                continue
+            i = self._index.get_indexer(keys * nv + self.variables[var])  # -1 (no such cell): "not suppressed"
+            s = self._suppressed[i]
+            reason = np.where(s & pd.isna(reason), self._reason[i], reason)
             mask |= s
         return mask, reason
 
@@ -256,31 +263,46 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     Primary: a count below ``min_count``; ``complements`` ``(part, whole)``: the part is suppressed as well
     when ``whole - part`` is below ``min_count`` (a share would reveal the rest); with ``row_count``, a row
     whose row count is below ``min_count`` is hidden as a whole; ``zero_public``: variables whose zero is
-    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known. Secondary: ``suppress_equations``, with
-    ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
+    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known. Secondary:
+    ``suppress_equations``, with ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
     """
     dims = list(dims)
     labels = labels or {}
     priority = priority or {}
+    # integer codes per dimension (0 = summed over), combined into one integer key per group
+    values = {d: pd.Index(pd.unique(pd.concat(
+        [t.frame[d].astype(object).where(t.frame[d].notna(), "∅").astype(str) for t in tables.values() if d in t.dims]
+        or [pd.Series([], dtype=object)], ignore_index=True))) for d in dims}
+    radix = [len(values[d]) + 1 for d in dims]
+    weights = np.cumprod([1] + radix[:-1]).astype(np.int64)
+    variables = {v: i for i, v in enumerate(pd.unique(pd.Series(
+        [v for t in tables.values() for v in t.counts.values()], dtype=object)))}
+    nv = len(variables)
     frames, rows, figs = [], {}, {}
     for name, t in tables.items():
         f = t.frame
-        parts = [f[d].astype(object).where(f[d].notna(), "∅").astype(str).to_numpy() if d in t.dims
-                 else np.full(len(f), ALL, dtype=object) for d in dims]
-        keys = np.array([_SEP.join(k) for k in zip(*parts)], dtype=object) if len(f) else np.array([], dtype=object)
+        codes = np.zeros((len(f), len(dims)), dtype=np.int64)
+        for j, d in enumerate(dims):
+            if d in t.dims:
+                codes[:, j] = values[d].get_indexer(f[d].astype(object).where(f[d].notna(), "∅").astype(str)) + 1
+        keys = codes @ weights
         rows[name] = keys
         figs[name] = dict(t.figures or {})
-        grouping = _SEP.join(d for d in dims if d in t.dims)
+        grouping = sum(1 << j for j, d in enumerate(dims) if d in t.dims)
         for col, var in t.counts.items():
             frames.append(pd.DataFrame({"key": keys, "variable": var, "grouping": grouping,
                                         "size": f[col].astype(float).to_numpy(), "table": name}))
     cells = pd.concat(frames, ignore_index=True).drop_duplicates(["key", "variable"]).reset_index(drop=True)
+    cells["_id"] = cells["key"].to_numpy() * nv + cells["variable"].map(variables).to_numpy()
     n = len(cells)
-    lookup = pd.Series(np.arange(n), index=pd.MultiIndex.from_frame(cells[["key", "variable"]]))
+    lookup = pd.Index(cells["_id"].to_numpy())
+    var_code = cells["variable"].map(variables).to_numpy()
 
     def cell_of(keys, var):
-        return lookup.reindex(pd.MultiIndex.from_arrays([np.asarray(keys, dtype=object),
-                                                         np.full(len(keys), var, dtype=object)])).to_numpy()
+        """Cell numbers of (key, var); NaN where there is no such cell."""
+        i = lookup.get_indexer(np.asarray(keys) * nv + variables[var]).astype(float)
+        i[i < 0] = np.nan
+        return i
 
     size = cells["size"].to_numpy(dtype=float)
     primary = size < min_count  # zero included: "0 of 25" reveals the other 25
@@ -288,6 +310,8 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     primary &= ~known_zero
     reason = np.where(primary, REASON_SMALL.format(n=min_count), None).astype(object)
     for part, whole in complements:
+        if part not in variables or whole not in variables:
+            continue
         sel = np.flatnonzero(cells["variable"].to_numpy() == part)
         w = cell_of(cells["key"].to_numpy()[sel], whole)
         ok = ~np.isnan(w)
@@ -301,24 +325,20 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
         primary[hit] = True
         reason[hit] = REASON_SMALL.format(n=min_count)
 
-    # equations
+    # equations: every published refinement (coarse grouping a strict subset of the fine one), per variable
+    key = cells["key"].to_numpy()
+    digits = (key[:, None] // weights[None, :]) % np.array(radix)[None, :]
+    grouping = cells["grouping"].to_numpy()
     eq_rows, eq_label = [], []
-    key_parts = np.array([k.split(_SEP) for k in cells["key"]], dtype=object).reshape(n, len(dims)) if n else None
-    groupings = sorted(set(cells["grouping"]), key=len)
-    gsets = {g: set(filter(None, g.split(_SEP))) for g in groupings}
-    for coarse in groupings:
-        for fine in groupings:
-            if not gsets[coarse] < gsets[fine]:
+    for coarse in sorted(set(grouping)):
+        for fine in sorted(set(grouping)):
+            if coarse == fine or coarse & fine != coarse:
                 continue
-            sel = np.flatnonzero(cells["grouping"].to_numpy() == fine)
-            if not len(sel):
-                continue
-            parent = key_parts[sel].copy()
-            for j, d in enumerate(dims):
-                if d not in gsets[coarse]:
-                    parent[:, j] = ALL
-            pkeys = np.array([_SEP.join(p) for p in parent], dtype=object)
-            tot = lookup.reindex(pd.MultiIndex.from_arrays([pkeys, cells["variable"].to_numpy()[sel]])).to_numpy()
+            sel = np.flatnonzero(grouping == fine)
+            keep = np.array([(coarse >> j) & 1 for j in range(len(dims))], dtype=np.int64)
+            parent = (digits[sel] * keep[None, :]) @ weights
+            tot = lookup.get_indexer(parent * nv + var_code[sel]).astype(float)
+            tot[tot < 0] = np.nan
             ok = ~np.isnan(tot)
             if not ok.any():
                 continue
@@ -327,9 +347,12 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
             uniq, eq_local = np.unique(tot, return_inverse=True)
             eq_rows.append(pd.DataFrame({"eq": base + eq_local, "cell": members, "is_total": False}))
             eq_rows.append(pd.DataFrame({"eq": base + np.arange(len(uniq)), "cell": uniq, "is_total": True}))
-            eq_label.extend(_margin_label(key_parts[c], dims, labels) for c in uniq)
-    keys_all = cells["key"].drop_duplicates().to_numpy()
+            eq_label.extend(_margin_label([values[d][c - 1] if c else ALL for d, c in zip(dims, digits[u])], dims, labels)
+                            for u in uniq)
+    keys_all = np.unique(key)
     for total, parts in relations:
+        if not {total, *parts} <= set(variables):
+            continue
         ids = [cell_of(keys_all, v) for v in (total, *parts)]
         ok = np.all([~np.isnan(i) for i in ids], axis=0)
         if not ok.any():
@@ -340,19 +363,20 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
             eq_rows.append(pd.DataFrame({"eq": base + np.arange(k), "cell": i[ok].astype(int), "is_total": j == 0}))
         eq_label.extend(["dezelfde rij"] * k)
     fig_ids, fig_cells = [], []
-    fig_no = 0
+    fig_base = 0
     for name, t in tables.items():
-        for fig, variables in figs[name].items():
-            keys = rows[name]
-            for var in variables:
+        keys = rows[name]
+        for fig, fig_vars in figs[name].items():
+            for var in fig_vars:
+                if var not in variables:
+                    continue
                 c = cell_of(keys, var)
                 ok = ~np.isnan(c)
-                fig_ids.append(pd.DataFrame({"fig": [f"{k}{_SEP}{fig}" for k in keys[ok]], "cell": c[ok].astype(int)}))
+                fig_ids.append(fig_base + np.flatnonzero(ok))
+                fig_cells.append(c[ok].astype(np.int64))
+            fig_base += len(keys)
     eqs = pd.concat(eq_rows, ignore_index=True) if eq_rows else pd.DataFrame({"eq": [], "cell": [], "is_total": []})
-    figures = None
-    if fig_ids:
-        f = pd.concat(fig_ids, ignore_index=True)
-        figures = (f["fig"].astype("category").cat.codes.to_numpy(), f["cell"].to_numpy())
+    figures = (np.concatenate(fig_ids), np.concatenate(fig_cells)) if fig_ids else None
     secret, forced = suppress_equations(
         eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
         size=size, secret=primary, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
@@ -363,7 +387,9 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     cells["suppressed"] = secret
     cells["reason"] = reason
     cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
-    return MarginPlan(cells, rows, figs)
+    cells["grouping"] = [" × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
+                         for g in grouping]
+    return MarginPlan(cells, rows, figs, variables)
 
 
 def _margin_label(parts, dims, labels) -> str:
