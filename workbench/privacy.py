@@ -9,9 +9,11 @@ Rules (the same for every table):
    ``min_population``, is suppressed. For shares of two record counts (e.g. "resultaat behaald") the
    complement counts too: "11 of 12 reached their goals" reveals the one who did not.
 2. **Secondary suppression.** Published areas add up (buurten to their wijk, wijken to their gemeente;
-   product categories to the domain total of an area). When a cell is the only unknown in such a sum,
-   it can be recovered by subtraction; the smallest published cell of the same sum is suppressed as
-   well, repeated until no sum has exactly one unknown.
+   product categories to the domain total of an area; the outcome tables are margins of one cube, result
+   area x level x provider x wijk, and the results of a row add up to its total). When a cell is the only
+   unknown in such a sum, it can be recovered by subtraction; another published cell of the same sum is
+   suppressed as well, repeated until no sum has exactly one unknown (``suppress_equations``, the one loop
+   for every table; ``margin_plan`` builds the sums of a table with margins).
 3. **Linked tables.** The same count appears in several places (jeugdhulp per 1.000 in the indicator
    table, observed care use in the risk table, clients in the cost table). Suppression is decided once
    per (year, area, count variable) and applied everywhere that count shows.
