@@ -363,7 +363,7 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
         k = int(ok.sum())
         for j, i in enumerate(ids):
             eq_rows.append(pd.DataFrame({"eq": base + np.arange(k), "cell": i[ok].astype(int), "is_total": j == 0}))
-        eq_label.extend(["dezelfde rij"] * k)
+        eq_label.extend(["dezelfde rij (de delen tellen op tot het totaal)"] * k)
     fig_ids, fig_cells = [], []
     fig_base = 0
     for name, t in tables.items():
