@@ -76,6 +76,10 @@ def main() -> None:
               f"median {med:.2f} s (min {lo:.2f}, max {hi:.2f}) over {args.repeat}")
         print(f"{'':<20} {len(sizes)} provider sheets: median {statistics.median(sizes) / 1024:.1f} kB, "
               f"max {max(sizes) / 1024:.1f} kB")
+        for cube, plan in res.plans.items():
+            s = plan.summary()
+            print(f"{'':<20} suppressed counts ({cube}): {s['primair']:,} primary, {s['aanvullend']:,} secondary "
+                  f"of {len(plan.cells):,}")
     chromium = provider_sheet.find_chromium()
     if chromium:
         with tempfile.TemporaryDirectory() as out:

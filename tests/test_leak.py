@@ -126,8 +126,92 @@ def _plant_app_data(run, ds):
     return "birth_year"
 
 
+def _append_output(run, notebook, output):
+    nb_path = run / notebook
+    nb = json.loads(nb_path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    code[-1].setdefault("outputs", []).append(output)
+    nb_path.write_text(json.dumps(nb))
+
+
+def _plant_notebook_table(run, ds):
+    """A small count in the count column of an HTML table (as DataFrame.to_html writes it)."""
+    table = pd.DataFrame({"wijk": ["WK990101", "WK990102"], "trajecten": ["1.268", "7"], "behaald": ["45%", "5%"]})
+    _append_output(run, "05_resultaten.ipynb", {"output_type": "display_data", "metadata": {},
+                                                "data": {"text/html": table.to_html(), "text/plain": "tabel"}})
+    return "tabelkolom 'trajecten'"
+
+
+def _plant_styled_signal_table(run, ds):
+    """A signal table as report.signal_tables shows it (a Styler without index), one count under the threshold."""
+    table = pd.DataFrame({"resultaatgebied": ["J1 Opvoeden"], "beëindigd": ["1.023"], "herindicaties": ["3"]})
+    _append_output(run, "05_resultaten.ipynb", {"output_type": "display_data", "metadata": {},
+                                                "data": {"text/html": table.style.hide(axis="index").to_html()}})
+    return "tabelkolom 'herindicaties'"
+
+
+def _plant_printed_table(run, ds):
+    """A printed DataFrame (plain text, no HTML): huishoudens 4."""
+    text = pd.DataFrame({"wijk_code": ["WK990101", "WK990102"], "huishoudens": [2118.0, 4.0]}).to_string()
+    _append_output(run, "05_resultaten.ipynb", {"output_type": "stream", "name": "stdout", "text": text + "\n"})
+    return "tabelkolom 'huishoudens'"
+
+
+def test_the_notebook_tables_are_searched(demo_run, demo_ds):
+    """The count columns of the tables notebook 05 shows are really read (and none is below the threshold)."""
+    nb = json.loads((demo_run.path / "05_resultaten.ipynb").read_text())
+    cells = privacy.notebook_count_cells(nb)
+    headers = {h.lower() for _, h, _ in cells}
+    assert {"trajecten", "beëindigd", "huishoudens in zorg", "met stapeling", "herindicaties"} <= headers
+    numbers = [privacy.table_number(v) for _, _, v in cells]
+    assert sum(n is not None for n in numbers) > 200
+    assert "onderdrukt" in {v for _, _, v in cells}
+    m = demo_ds.params.privacy.min_count
+    assert not [(i, h, v) for (i, h, v), n in zip(cells, numbers) if n is not None and n < m]
+    for other in ("02_risicokaarten", "03_zorgkosten"):
+        assert privacy.notebook_count_cells(json.loads((demo_run.path / f"{other}.ipynb").read_text())), other
+
+
+def _layer_equations(res):
+    """Published outcome layer: (coarse indeling, fine indeling, dimensions shared) for every sum a reader can form."""
+    dims = {"regio": (), "resultaatgebied": ("resultaatgebied",), "resultaatgebied × niveau": ("resultaatgebied", "niveau"),
+            "aanbieder": ("aanbieder",), "resultaatgebied × aanbieder": ("resultaatgebied", "aanbieder"),
+            "wijk": ("wijk_code",), "resultaatgebied × wijk": ("resultaatgebied", "wijk_code")}
+    return [(c, f, dims[c]) for c in dims for f in dims if set(dims[c]) < set(dims[f])]
+
+
+def test_no_suppressed_outcome_figure_is_recoverable_from_published_totals(demo_run, demo_ds):
+    """resultaten: no total (region, result area, provider, wijk) minus its published parts gives a hidden count
+    of ended trajectories; stapeling: the region minus the published wijken gives no hidden household count."""
+    gpkg = demo_run.path / "publish.gpkg"
+    r = pyogrio.read_dataframe(gpkg, layer="resultaten", read_geometry=False)
+    assert r["trajecten"].isna().any() and r["reason"].str.contains("aanvullend").any()
+    bad = []
+    for coarse, fine, shared in _layer_equations(r):
+        c, f = r[r["indeling"] == coarse], r[r["indeling"] == fine]
+        groups = f.groupby(list(shared)) if shared else [((), f)]
+        for key, members in groups:
+            key = key if isinstance(key, tuple) else (key,)
+            total = c
+            for d, v in zip(shared, key):
+                total = total[total[d] == v]
+            if len(total) != 1:
+                continue
+            hidden = int(members["trajecten"].isna().sum()) + int(total["trajecten"].isna().sum())
+            if hidden == 1:
+                bad.append(f"{coarse} -> {fine} {key}")
+    assert not bad, bad[:10]
+    s = pyogrio.read_dataframe(gpkg, layer="stapeling", read_geometry=False)
+    for col in ("huishoudens", "huishoudens_stapeling"):
+        assert s[col].isna().sum() != 1, col
+    for table in (r, s):
+        hidden = table[table["status"] == "suppressed"]
+        assert hidden["reason"].str.startswith("onderdrukt").all()
+
+
 @pytest.mark.parametrize("plant", [_plant_html, _plant_notebook, _plant_postcode, _plant_small_count,
-                                   _plant_tooltip_count, _plant_app_data], ids=lambda f: f.__name__[7:])
+                                   _plant_tooltip_count, _plant_app_data, _plant_notebook_table,
+                                   _plant_styled_signal_table, _plant_printed_table], ids=lambda f: f.__name__[7:])
 def test_the_search_finds_a_planted_leak(demo_run, demo_ds, tmp_path, plant):
     copy = tmp_path / "run"
     shutil.copytree(demo_run.path, copy)

@@ -105,7 +105,14 @@ def test_disclose_hides_small_shares_and_their_complements():
     assert pd.isna(t["share_niet"])  # 3 < 10
     # bereikt (36 of 51) is shown, so deels + niet is known: deels must be hidden with niet
     assert pd.notna(t["share_bereikt"]) and pd.isna(t["share_deels"])
-    assert "n_niet" not in t.index and t["trajecten"] == 51
+    assert "n_niet" not in t.index and t["trajecten"] == 51 and pd.notna(t["share_behaald"])
+    # 4 without a recorded result: the shares' intervals reveal the 51 with a result, so the number of ended
+    # trajectories (55) would give the 4 back; it goes (secondary) rather than the five shares
+    prep4 = oc.prepare(_records(["behaald"] * 25 + ["deels"] * 12 + ["niet behaald"] * 3 + ["stabilisatie"] * 11
+                                + [None] * 4), m, AREAS)
+    t4 = oc.disclose(oc.outcome_table(prep4, ["result_area"], 2023), PrivacySettings(min_count=10)).iloc[0]
+    assert pd.isna(t4["share_geen"]) and pd.isna(t4["trajecten"]) and t4["reason"].startswith("onderdrukt: aanvullend")
+    assert pd.notna(t4["share_behaald"]) and pd.notna(t4["share_bereikt"])
     tiny = oc.disclose(oc.outcome_table(oc.prepare(_records(["behaald"] * 5), m, AREAS), ["result_area"], 2023),
                        PrivacySettings(min_count=10)).iloc[0]
     assert tiny["status"] == "suppressed" and pd.isna(tiny["trajecten"]) and pd.isna(tiny["share_behaald"])
@@ -161,7 +168,7 @@ def test_published_layers_respect_the_threshold(res, demo_ds):
     for col in ("huishoudens", "huishoudens_stapeling", "n_both_domains", "n_multi_provider"):
         assert (s[col].dropna() >= m).all(), col
     for table in res.signals.values():
-        counts = table.drop(columns=["result_area", "status"])
+        counts = table.drop(columns=["result_area", "status", "reason"])
         assert (counts.stack().dropna() >= m).all()
 
 
@@ -193,3 +200,110 @@ def test_results_app_view_reads_only_published_layers(demo_run, truth):
     mine = data.table("alle", low["provider"])
     assert len(mine) > 1 and "Alle resultaatgebieden" in set(mine["_label"])
     assert "srcdoc" in data.map_html("stapeling", "alle") and "onderdrukt" in data.map_html("bereikt", "J4")
+
+
+# ---------------------------------------------------------------------------------------------
+# Secondary suppression of the outcome tables: no hidden figure follows from the published ones.
+
+def _mixed_records(cells: dict[tuple[str, str], list[str]]) -> pd.DataFrame:
+    frames = []
+    for (area, provider), results in cells.items():
+        r = _records(results, area=area).assign(provider=provider)
+        r["client_id"] = [f"{area}{provider}{i}" for i in range(len(r))]
+        r["household_id"] = r["client_id"]
+        frames.append(r)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _results(cells, min_count=10):
+    m = oc.load_matrix(REPO / "parameters" / "resultatenmatrix.yaml")
+    return oc.compute(_mixed_records(cells), m, AREAS, 2023, PrivacySettings(min_count=min_count))
+
+
+def _mix(n: int) -> list[str]:
+    cats = ["behaald", "deels", "niet behaald", "stabilisatie"]
+    return [cats[i % 4] for i in range(n)]
+
+
+def _trajecten_equations(res):
+    """Every sum a reader of the published outcome tables can write for the ended trajectories: the region
+    over result areas / providers / wijken, each result area over its providers, levels and wijken, each
+    provider over its result areas (+ the detail table shown in notebook 05). Returns (equations, values, hidden)."""
+    tables = {"regio": res.region, "gebied": res.by_area, "gebied×niveau": res.by_area_level, "aanbieder": res.by_provider,
+              "gebied×aanbieder": res.by_provider_area, "wijk": res.by_wijk, "gebied×wijk": res.by_area_wijk,
+              "detail": res.detail}
+    dims = {"regio": (), "gebied": ("result_area",), "gebied×niveau": ("result_area", "intervention_level"),
+            "aanbieder": ("provider",), "gebied×aanbieder": ("result_area", "provider"), "wijk": ("wijk_code",),
+            "gebied×wijk": ("result_area", "wijk_code"),
+            "detail": ("result_area", "intervention_level", "provider", "wijk_code")}
+    cells, hidden = {}, []
+    for name, t in tables.items():
+        for _, r in t.iterrows():
+            key = (name, *[str(r[d]) for d in dims[name]])
+            cells[key] = {d: str(r[d]) for d in dims[name]}
+            if pd.isna(r["trajecten"]):
+                hidden.append(key)
+    eqs = []
+    for coarse, cd in dims.items():
+        for fine, fd in dims.items():
+            if not set(cd) < set(fd):
+                continue
+            for ck, cv in cells.items():
+                if ck[0] != coarse:
+                    continue
+                members = [fk for fk, fv in cells.items() if fk[0] == fine and all(fv[d] == cv[d] for d in cd)]
+                eqs.append({ck: 1.0, **{fk: -1.0 for fk in members}})
+    return eqs, hidden
+
+
+def test_outcomes_one_small_provider_cell_is_not_recoverable_from_totals():
+    from test_privacy import determined
+
+    res = _results({("Z5", "A"): _mix(30), ("Z5", "B"): _mix(25), ("Z5", "C"): _mix(4),
+                    ("M1", "A"): _mix(40), ("M1", "B"): _mix(35), ("M1", "C"): _mix(20)})
+    pa = res.by_provider_area.set_index(["result_area", "provider"])
+    assert pd.isna(pa.loc[("Z5", "C"), "trajecten"]) and "minder dan 10" in pa.loc[("Z5", "C"), "reason"]
+    # complementary cells: another provider in Z5 and another result area of provider C
+    assert pd.isna(pa.loc[("Z5", "B"), "trajecten"]) and pa.loc[("Z5", "B"), "reason"].startswith("onderdrukt: aanvullend")
+    assert pd.isna(pa.loc[("M1", "C"), "trajecten"])
+    assert pa.loc[("Z5", "B"), "status"] == "suppressed" and (pa["trajecten"].dropna() >= 10).all()
+    # the totals stay published, and nothing hidden follows from them
+    assert res.by_area["trajecten"].notna().all() and res.region["trajecten"].notna().all()
+    eqs, hidden = _trajecten_equations(res)
+    assert hidden and determined(eqs, hidden) == set()
+    # the same tables with primary suppression only would give the small cell away
+    assert ("gebied×aanbieder", "Z5", "C") in determined(eqs, [("gebied×aanbieder", "Z5", "C"), ("detail", "Z5", "3", "C", "WK000001")])
+
+
+def test_outcomes_provider_sheet_total_minus_its_result_areas_reveals_nothing():
+    res = _results({("Z5", "A"): _mix(30), ("Z5", "B"): _mix(25), ("Z5", "C"): _mix(4),
+                    ("M1", "A"): _mix(40), ("M1", "B"): _mix(35), ("M1", "C"): _mix(20)})
+    for provider, t in res.by_provider_area.groupby("provider"):
+        total = res.by_provider.set_index("provider").loc[provider, "trajecten"]
+        assert t["trajecten"].isna().sum() != 1 or pd.isna(total), provider
+    page = provider_sheet.render_sheet("C", res)
+    assert "data-count=\"4\"" not in page and "data-count=\"20\"" not in page
+
+
+def test_outcomes_result_split_does_not_reveal_a_small_category():
+    """One category under the threshold in one cell: the published shares (with the number with a result,
+    which their intervals reveal) must not give it back, nor may the provider's or area's totals."""
+    from test_privacy import determined
+
+    results = ["behaald"] * 25 + ["deels"] * 12 + ["niet behaald"] * 3 + ["stabilisatie"] * 11
+    res = _results({("Z5", "A"): results, ("Z5", "B"): _mix(60), ("M1", "A"): _mix(48)})
+    row = res.by_provider_area.set_index(["result_area", "provider"]).loc[("Z5", "A")]
+    assert pd.isna(row["share_niet"])
+    counts = {"B": 25, "D": 12, "N": 3, "S": 11}
+    shown = {k for k, c in (("B", "share_behaald"), ("D", "share_deels"), ("N", "share_niet"), ("S", "share_stabilisatie"))
+             if pd.notna(row[c])}
+    hidden = [k for k in counts if k not in shown] + ([] if pd.notna(row["share_bereikt"]) else ["K"])
+    # within the row: R = B + D + N + S, K = B + S, R = K + D + N (R known from any shown share's interval)
+    eqs = [{"R": 1.0, "B": -1.0, "D": -1.0, "N": -1.0, "S": -1.0}, {"K": 1.0, "B": -1.0, "S": -1.0},
+           {"R": 1.0, "K": -1.0, "D": -1.0, "N": -1.0}]
+    assert "N" in hidden and len(hidden) >= 2 and determined(eqs, hidden) == set()
+    # across the table: Z5 in total minus provider B would give provider A's niet behaald
+    area = res.by_area.set_index("result_area").loc["Z5"]
+    other = res.by_provider_area.set_index(["result_area", "provider"]).loc[("Z5", "B")]
+    assert pd.isna(area["share_niet"]) or pd.isna(other["share_niet"]) or pd.isna(other["trajecten"]) \
+        or pd.isna(area["trajecten"])

@@ -157,3 +157,108 @@ def test_rounding_in_every_published_layer_of_the_demo(demo_params, tmp_path):
     ok = risico["oe"].notna()
     assert (risico.loc[ok, "oe"] * risico.loc[ok, "expected"] - risico.loc[ok, "observed"]).abs().max() < 1e-6
     assert privacy.audit_publication(tmp_path, ds.records, ds.params.privacy, ds.catalog) == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tables with margins (privacy.margin_plan): the engine behind the outcome tables.
+
+def determined(equations: list[dict], hidden: list) -> set:
+    """The hidden cells a reader can solve from the published ones: every equation ``{cell: coefficient}``
+    sums to zero; a hidden cell is fixed iff its unit vector lies in the row space of the equations
+    restricted to the hidden cells (a stronger search than subtracting one sum at a time)."""
+    hidden = list(hidden)
+    if not hidden:
+        return set()
+    a = np.array([[eq.get(c, 0.0) for c in hidden] for eq in equations], dtype=float)
+    rank = np.linalg.matrix_rank(a)
+    out = set()
+    for j, c in enumerate(hidden):
+        e = np.zeros(len(hidden))
+        e[j] = 1
+        if np.linalg.matrix_rank(np.vstack([a, e])) == rank:
+            out.add(c)
+    return out
+
+
+def _two_way(cells: dict[tuple[str, str], int]):
+    """A table area x provider with every margin (per area, per provider, the total) as MarginTables."""
+    fine = pd.DataFrame([{"a": a, "p": p, "n": n} for (a, p), n in cells.items()])
+    tables = {"cel": fine, "gebied": fine.groupby("a", as_index=False)["n"].sum(),
+              "aanbieder": fine.groupby("p", as_index=False)["n"].sum(), "totaal": pd.DataFrame({"n": [fine["n"].sum()]})}
+    margins = {k: privacy.MarginTable(t, tuple(d for d in ("a", "p") if d in t), {"n": "n"}) for k, t in tables.items()}
+    # the equations a reader can write down: each margin is the sum of its cells
+    key = {("cel", r.a, r.p): ("cel", r.a, r.p) for r in fine.itertuples()}
+    eqs = []
+    for a, g in fine.groupby("a"):
+        eqs.append({("gebied", a): 1.0, **{("cel", a, p): -1.0 for p in g["p"]}})
+    for p, g in fine.groupby("p"):
+        eqs.append({("aanbieder", p): 1.0, **{("cel", a, p): -1.0 for a in g["a"]}})
+    eqs.append({("totaal",): 1.0, **{k: -1.0 for k in key}})
+    eqs.append({("totaal",): 1.0, **{("gebied", a): -1.0 for a in tables["gebied"]["a"]}})
+    eqs.append({("totaal",): 1.0, **{("aanbieder", p): -1.0 for p in tables["aanbieder"]["p"]}})
+    return tables, margins, eqs
+
+
+def _hidden_cells(tables, plan) -> list:
+    out = []
+    for name, t in tables.items():
+        mask, _ = plan.hidden(name, ["n"])
+        for (_, r), m in zip(t.iterrows(), mask):
+            if m:
+                out.append((name, *[r[d] for d in ("a", "p") if d in t]))
+    return out
+
+
+def test_margin_plan_one_small_cell_forces_complementary_cells_and_nothing_is_recoverable():
+    cells = {("A", "p1"): 30, ("A", "p2"): 25, ("A", "p3"): 4, ("B", "p1"): 40, ("B", "p2"): 35, ("B", "p3"): 20}
+    tables, margins, eqs = _two_way(cells)
+    plan = privacy.margin_plan(margins, ("a", "p"), 10)
+    hidden = _hidden_cells(tables, plan)
+    assert ("cel", "A", "p3") in hidden
+    c = plan.cells.set_index("key")
+    assert plan.summary() == {"primair": 1, "aanvullend": 3}
+    # the area A and provider p3 both have a second hidden cell; the totals themselves stay published
+    assert ("cel", "A", "p2") in hidden and ("cel", "B", "p3") in hidden
+    assert not any(h[0] != "cel" for h in hidden)
+    assert c.loc[c["kind"] == "aanvullend", "reason"].str.startswith("onderdrukt: aanvullend").all()
+    assert determined(eqs, hidden) == set()
+
+
+def test_the_recovery_check_can_fail():
+    """Primary suppression alone: the small cell is the total of area A minus its published cells."""
+    cells = {("A", "p1"): 30, ("A", "p2"): 25, ("A", "p3"): 4, ("B", "p1"): 40, ("B", "p2"): 35, ("B", "p3"): 20}
+    _, _, eqs = _two_way(cells)
+    assert determined(eqs, [("cel", "A", "p3")]) == {("cel", "A", "p3")}
+    # and a pattern where every sum has two unknowns but one cell still follows (a bridge between two blocks)
+    assert determined([{"x": 1.0, "y": -1.0}, {"y": 1.0, "z": 1.0}, {"z": 1.0}], ["x", "y"]) == {"x", "y"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.integers(0, 60), min_size=2, max_size=4), min_size=2, max_size=4), st.integers(5, 15))
+def test_margin_plan_no_sum_with_one_unknown(rows, min_count):
+    width = min(len(r) for r in rows)
+    cells = {(f"A{i}", f"p{j}"): r[j] for i, r in enumerate(rows) for j in range(width)}
+    cells = {k: v for k, v in cells.items() if v > 0} or {("A0", "p0"): 1}
+    tables, margins, eqs = _two_way(cells)
+    plan = privacy.margin_plan(margins, ("a", "p"), min_count)
+    hidden = set(_hidden_cells(tables, plan))
+    for eq in eqs:
+        unknown = [c for c in eq if c in hidden]
+        assert len(unknown) != 1, (eq, unknown)
+    small = [("cel", a, p) for (a, p), n in cells.items() if n < min_count]
+    assert set(small) <= hidden
+
+
+def test_notebook_count_columns_are_found_by_header():
+    table = pd.DataFrame({"resultaatgebied": ["J1", "J2"], "trajecten": ["1.023", "7"], "behaald": ["45%", "5%"],
+                          "kosten per traject": ["€ 5", "€ 9.070"], "mediane duur (d)": ["3", "282"]})
+    multi = pd.DataFrame({"naam": ["a"], "waargenomen": [4.0]}, index=pd.Index(["WK1"], name="code"))
+    nb = {"cells": [
+        {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {"text/html": table.to_html()}}]},
+        {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {"text/html": multi.to_html()}}]},
+        {"cell_type": "markdown", "source": "<table><tr><th>trajecten</th></tr><tr><td>2</td></tr></table>"},
+    ]}
+    cells = privacy.notebook_count_cells(nb)
+    assert [(i, h, v) for i, h, v in cells] == [(0, "trajecten", "1.023"), (0, "trajecten", "7"),
+                                                (0, "behaald", "45%"), (0, "behaald", "5%"), (1, "waargenomen", "4.0")]
+    assert [privacy.table_number(v) for _, _, v in cells] == [1023.0, 7.0, None, None, 4.0]

@@ -264,7 +264,9 @@ notebook("05_resultaten", [
              "    wb.report.save(kaart, output_dir, 'resultatenkaart_bereikt.html')\n    display(kaart)"),
     ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(res.by_wijk))"),
     ("md", "## De volledige uitsplitsing\n\nResultaatgebied × niveau × aanbieder × wijk: de tabel voor wie wil doorzoeken. "
-           "Hier is het meeste onderdrukt; alleen de rijen met genoeg trajecten staan er."),
+           "Hier is het meeste onderdrukt; alleen de rijen met genoeg trajecten staan er. Ook cijfers boven de drempel "
+           "kunnen *onderdrukt* zijn: anders zou een verborgen cijfer terug te rekenen zijn uit een totaal min de "
+           "getoonde delen (bijvoorbeeld een resultaatgebied min zijn andere aanbieders)."),
     ("code", "if heeft_registratie:\n    d = res.detail[res.detail['status'] == 'ok']\n"
              "    print(f'{len(d)} van {len(res.detail)} combinaties boven de drempel')\n"
              "    display(wb.report.outcome_view(d, res.matrix))"),
@@ -273,7 +275,8 @@ notebook("05_resultaten", [
            "Wmo tegelijk. *Meerdere aanbieders* telt de aanbieders binnen het jaar. Per wijk: hoeveel huishoudens in zorg, "
            "welk deel met stapeling, hun kosten per huishouden in het jaar, en het aandeel bereikte resultaten van "
            "huishoudens met en zonder stapeling."),
-    ("code", "if heeft_registratie:\n    display(res.stapeling_region.round(2))\n    display(res.stapeling.round(2))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.stapeling_view(res.stapeling_region))\n"
+             "    display(wb.report.stapeling_view(res.stapeling))"),
     ("code", "if heeft_registratie:\n    kaart = wb.report.results_map(ds, 'share_stapeling')\n"
              "    wb.report.save(kaart, output_dir, 'stapelingskaart.html')\n    display(kaart)"),
     ("md", "## Signalen voor de werkgroep resultatenmatrix\n\n"

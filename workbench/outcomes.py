@@ -5,7 +5,7 @@ result area x intervention level x provider x wijk, provider comparison adjusted
 (indirect standardisation), the family level (stapeling) and signals for the matrix working group.
 
 Record-level frames (``prepare``, ``household_table``) stay on the analyst's machine; everything meant
-for a reader passes ``disclose`` / ``privacy.suppress_counts`` first. Stabilisation is a result of its
+for a reader passes ``disclose`` (decided by ``privacy.margin_plan``) first. Stabilisation is a result of its
 own: it is counted as *bereikt* (reached) together with *behaald*, never as *niet behaald*.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from .errors import DataError, ParameterError
-from .privacy import suppress_counts
+from . import privacy
 from .sources.common import SUPPRESSED
 from .sources.records import extraction_date
 from .stats import Z95, wilson
@@ -520,7 +520,23 @@ def signals(prep: pd.DataFrame, matrix: ResultMatrix, year: int, *, followup_day
 
 
 # ---------------------------------------------------------------------------------------------
-# Disclosure control
+# Disclosure control (decided in privacy.margin_plan; applied here)
+CUBE = ("result_area", "intervention_level", "provider", "wijk_code")
+CUBE_NL = {"result_area": "resultaatgebied", "intervention_level": "niveau", "provider": "aanbieder",
+           "wijk_code": "wijk", "": "de regio"}
+# count column -> count variable (the counts behind every figure of an outcome table)
+OUTCOME_COUNTS = {"trajecten": "T", "n_geen": "G", "n_result": "R", "n_behaald": "B", "n_deels": "D", "n_niet": "N",
+                  "n_stabilisatie": "S", "n_bereikt": "K", "n_followed": "F", "n_returned": "Rt"}
+# published figure -> the counts it reveals (a share with its Wilson interval reveals numerator and denominator)
+OUTCOME_FIGURES = {"trajecten": ("T",), "share_geen": ("G", "T"), "share_behaald": ("B", "R"), "share_deels": ("D", "R"),
+                   "share_niet": ("N", "R"), "share_stabilisatie": ("S", "R"), "share_bereikt": ("K", "R"),
+                   "share_returned": ("Rt", "F")}
+OUTCOME_RELATIONS = (("T", ("R", "G")), ("R", ("B", "D", "N", "S")), ("R", ("K", "D", "N")), ("K", ("B", "S")))
+OUTCOME_COMPLEMENTS = (("G", "T"), ("B", "R"), ("D", "R"), ("N", "R"), ("S", "R"), ("K", "R"), ("Rt", "F"))
+# what a reader loses when a count is hidden: the denominator of five shares is the last to go
+OUTCOME_PRIORITY = {"R": 10, "T": 3, "K": 2}
+COMPARISON_COUNTS = {"n": "R", "observed": "K"}
+COMPARISON_FIGURES = {"cmp_trajecten": ("R",), "cmp_share": ("K", "R")}
 SHARE_GROUPS = {  # share column -> (count column, base column, interval columns)
     "share_behaald": ("n_behaald", "n_result", ("behaald_low", "behaald_high")),
     "share_deels": ("n_deels", "n_result", ("deels_low", "deels_high")),
@@ -530,95 +546,168 @@ SHARE_GROUPS = {  # share column -> (count column, base column, interval columns
 }
 PRIVATE = ("n_behaald", "n_deels", "n_niet", "n_stabilisatie", "n_geen", "n_result", "n_bereikt", "n_followed",
            "n_returned", "cost_total", "observed", "expected", "n")
+SIGNAL_LINKS = {"beëindigd": "T", "behaald": "B"}  # signal base counts that are outcome counts per result area
 
 
-def disclose(table: pd.DataFrame, settings, count: str = "trajecten") -> pd.DataFrame:
+def outcome_margin(table: pd.DataFrame) -> privacy.MarginTable:
+    return privacy.MarginTable(table, tuple(d for d in CUBE if d in table), OUTCOME_COUNTS, OUTCOME_FIGURES)
+
+
+def comparison_margin(comp: pd.DataFrame) -> privacy.MarginTable:
+    return privacy.MarginTable(comp, tuple(d for d in CUBE if d in comp), COMPARISON_COUNTS, COMPARISON_FIGURES)
+
+
+def signal_margin(key: str, table: pd.DataFrame) -> privacy.MarginTable:
+    counts = {c: SIGNAL_LINKS.get(c, f"{key}:{c}") for c in table.columns if c != "result_area"}
+    return privacy.MarginTable(table, ("result_area",), counts, {c: (v,) for c, v in counts.items()})
+
+
+def outcome_plan(tables: dict[str, privacy.MarginTable], settings) -> privacy.MarginPlan:
+    """One suppression decision for every outcome table (all groupings of the cube, the provider comparison
+    and the signal tables): primary, complements, and secondary over every published sum."""
+    return privacy.margin_plan(tables, CUBE, settings.min_count, relations=OUTCOME_RELATIONS,
+                               complements=OUTCOME_COMPLEMENTS, row_count="T", priority=OUTCOME_PRIORITY,
+                               labels=CUBE_NL, zero_public=("G",))
+
+
+def _reason_column(pairs, n) -> np.ndarray:
+    out = np.full(n, "", dtype=object)
+    for mask, why in pairs:
+        out = np.where((out == "") & mask, why, out)
+    return out
+
+
+def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: privacy.MarginPlan | None = None,
+             name: str = "tabel") -> pd.DataFrame:
     """Disclosure control of an outcome table: what may be shown or published.
 
-    Rows under the threshold are suppressed (privacy.suppress_counts). Within a row a share is
-    suppressed when the trajectories it is about, or the rest of the row, are fewer than the threshold.
-    The four results add up to 100% (and bereikt = behaald + stabilisatie), so a hidden share could be
-    derived from the others: with bereikt shown, behaald/stabilisatie and deels/niet are hidden in
-    pairs; otherwise, when exactly one of the four is hidden, the next-smallest is too. Cost per
-    reached result and return shares follow the same rules. The exact counts behind the shares are dropped.
+    The decision comes from ``plan`` (``outcome_plan`` over every table of the cube; without one, a plan
+    over this table alone). A figure is hidden when a count it reveals is suppressed: a row whose
+    trajectories are fewer than the threshold entirely; a share when its count or the rest of its base is
+    small; and secondary: a share or count that could otherwise be recovered from a published total (the
+    result area over its providers, levels, wijken; the region over all of them) or from the other results
+    of the same row (behaald + deels + niet + stabilisatie = met resultaat; bereikt = behaald + stabilisatie;
+    trajecten = met + zonder resultaat). The exact counts behind the shares are dropped.
     """
-    m = settings.min_count
+    if plan is None:
+        plan = outcome_plan({name: outcome_margin(table)}, settings)
+    out = table.copy()
+    row_hidden, row_why = plan.hidden(name, ["T"])
+    primary_row = row_hidden & (table[count].to_numpy() < settings.min_count)
     fig_cols = [c for c in table.columns if c.startswith(("share_", "median_", "cost_", "duration_"))
                 or c.endswith(("_low", "_high"))]
-    out = suppress_counts(table, [count], settings, fig_cols)
-    row_ok = out["status"] != SUPPRESSED
-    sup = pd.DataFrame(index=out.index)
-    for share, (k, n, _) in SHARE_GROUPS.items():
-        kk, nn = table[k], table[n]
-        sup[share] = (kk < m) | ((nn - kk) < m)
-    kb, nr = table["n_bereikt"], table["n_result"]
-    reached_ok = (kb >= m) & ((nr - kb) >= m)
-    # With bereikt published, behaald + stabilisatie and deels + niet are known sums: hide both of a pair or neither.
-    for x, y in (("share_behaald", "share_stabilisatie"), ("share_deels", "share_niet")):
-        either = reached_ok & (sup[x] | sup[y])
-        sup.loc[either, [x, y]] = True
-    # Otherwise the four results add up to 100%: when exactly one is hidden, hide the next-smallest too.
-    four = ["share_behaald", "share_deels", "share_niet", "share_stabilisatie"]
-    one = sup[four].sum(axis=1) == 1
-    if one.any():
-        counts = table[[SHARE_GROUPS[c][0] for c in four]].set_axis(four, axis=1).astype(float).where(~sup[four])
-        for i, col in counts[one].idxmin(axis=1).items():
-            sup.loc[i, col] = True
-    for share, (_, _, (lo, hi)) in SHARE_GROUPS.items():
-        out.loc[sup[share], [share, lo, hi]] = np.nan
-    out.loc[~reached_ok, ["share_bereikt", "bereikt_low", "bereikt_high", "cost_per_reached"]] = np.nan
-    kr, nf = table["n_returned"], table["n_followed"]
-    bad_ret = (nf < m) | (kr < m) | ((nf - kr) < m)
-    out.loc[bad_ret, ["share_returned", "returned_low", "returned_high"]] = np.nan
+    hide_col = {c: primary_row for c in fig_cols}
+    hide_col[count] = row_hidden
+    reasons = [(row_hidden, row_why)]
+    groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
+              "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}
+    for share, (lo, hi) in groups.items():
+        hide, why = plan.figure(name, share)
+        for c in [share, lo, hi] + (["cost_per_reached"] if share == "share_bereikt" else []):
+            hide_col[c] = hide_col.get(c, False) | hide
+        reasons.append((hide, why))
+    for c, hide in hide_col.items():
+        if c in out:
+            out[c] = np.where(hide, np.nan, out[c].to_numpy(dtype=float))
     if settings.round_to:
         out[count] = (out[count] / settings.round_to).round() * settings.round_to
-    out["status"] = np.where(row_ok, "ok", SUPPRESSED)
+    out["status"] = np.where(out[count].isna(), SUPPRESSED, "ok")
+    out["reason"] = _reason_column(reasons, len(out))
     return out.drop(columns=[c for c in PRIVATE if c in out])
 
 
-def disclose_comparison(comp: pd.DataFrame, settings) -> pd.DataFrame:
-    """Provider comparison as it may be shown: rows under the threshold suppressed; the own share and
-    difference hidden when the reached or not-reached trajectories are fewer than the threshold."""
-    m = settings.min_count
+def disclose_comparison(comp: pd.DataFrame, settings, *, plan: privacy.MarginPlan | None = None,
+                        name: str = "vergelijking") -> pd.DataFrame:
+    """Provider comparison as it may be shown: the number with a result (``trajecten``) hidden when that
+    count is suppressed; the own share, difference and O/E when the reached or not-reached count is."""
+    if plan is None:
+        plan = outcome_plan({name: comparison_margin(comp)}, settings)
     out = comp.rename(columns={"n": "trajecten"})
     figs = ["share", "expected_share", "region_share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]
-    out = suppress_counts(out, ["trajecten"], settings, figs)
-    small = (comp["observed"] < m) | ((comp["n"] - comp["observed"]) < m)
-    out.loc[small, ["share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]] = np.nan
-    out.loc[out["status"] == SUPPRESSED, ["sign", "raw_sign"]] = ""
+    n_hidden, n_why = plan.figure(name, "cmp_trajecten")
+    s_hidden, s_why = plan.figure(name, "cmp_share")
+    primary = (comp["n"] < settings.min_count).to_numpy()
+    out["trajecten"] = out["trajecten"].astype(float)
+    out.loc[n_hidden, "trajecten"] = np.nan
+    out.loc[primary, figs] = np.nan
+    out.loc[s_hidden, ["share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]] = np.nan
+    out["status"] = np.where(out["trajecten"].isna(), SUPPRESSED, "ok")
+    out.loc[primary | s_hidden, ["sign", "raw_sign"]] = ""
+    out["reason"] = _reason_column([(n_hidden, n_why), (s_hidden, s_why)], len(out))
     if settings.round_to:
         out["trajecten"] = (out["trajecten"] / settings.round_to).round() * settings.round_to
     return out.drop(columns=[c for c in PRIVATE if c in out])
 
 
-def disclose_counts(table: pd.DataFrame, count_columns, settings) -> pd.DataFrame:
-    """A signal or stapeling count table as it may be published: every count below the threshold hidden."""
+def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: privacy.MarginPlan | None = None,
+                    name: str = "signaal") -> pd.DataFrame:
+    """A signal count table as it may be published: every count below the threshold hidden, and every
+    count the plan suppresses (a base count that is also an outcome count, e.g. ended trajectories)."""
     out = table.copy()
     m = settings.min_count
+    reasons = []
     for col in count_columns:
         v = out[col].astype(float)
-        out[col] = v.where(~(v < m))
+        hide = (v < m).to_numpy()
+        why = np.where(hide, privacy.REASON_SMALL.format(n=m), None)
+        if plan is not None:
+            ph, pw = plan.figure(name, col)
+            why = np.where(~hide & ph, pw, why)
+            hide = hide | ph
+        out[col] = v.where(~hide)
+        reasons.append((hide, why))
     out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
+    out["reason"] = _reason_column(reasons, len(out))
     return out
 
 
-def disclose_stapeling(table: pd.DataFrame, settings) -> pd.DataFrame:
-    """Stapeling per area as it may be published: areas with fewer households (in care, or with
-    stapeling, or without) than the threshold are suppressed; sub-counts and result shares likewise."""
+STAPELING_COUNTS = {"huishoudens": "H", "huishoudens_stapeling": "HS", "_rest": "HO", "n_concurrent": "NC",
+                    "n_both_domains": "NB", "n_multi_provider": "NM", "n_result_stapeling": "RS",
+                    "n_reached_stapeling": "KS", "n_result_other": "RO", "n_reached_other": "KO"}
+STAPELING_FIGURES = {"huishoudens": ("H",), "stapeling": ("HS", "H", "HO"), "n_concurrent": ("NC",),
+                     "n_both_domains": ("NB",), "n_multi_provider": ("NM",), "reached_stapeling": ("KS", "RS"),
+                     "reached_other": ("KO", "RO")}
+
+
+def stapeling_plan(tables: dict[str, pd.DataFrame], settings) -> privacy.MarginPlan:
+    """Households per wijk and for the region: the wijken add up to the region (secondary suppression)."""
+    margins = {name: privacy.MarginTable(t.assign(_rest=t["huishoudens"] - t["huishoudens_stapeling"]),
+                                         ("wijk_code",) if "wijk_code" in t else (), STAPELING_COUNTS, STAPELING_FIGURES)
+               for name, t in tables.items()}
+    return privacy.margin_plan(margins, ["wijk_code"], settings.min_count,
+                               relations=(("H", ("HS", "HO")),),
+                               complements=(("HS", "H"), ("KS", "RS"), ("KO", "RO")), row_count="H",
+                               priority={"H": 3}, labels={"wijk_code": "wijk", "": "de regio"})
+
+
+def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPlan | None = None,
+                       name: str = "stapeling") -> pd.DataFrame:
+    """Stapeling per area as it may be published: areas with fewer households in care than the threshold
+    entirely; households with (or without) stapeling, sub-counts and result shares when their counts are
+    small or could be recovered from the region total minus the other wijken."""
+    if plan is None:
+        plan = stapeling_plan({name: table}, settings)
     m = settings.min_count
-    out = suppress_counts(table, ["huishoudens", "huishoudens_stapeling"], settings,
-                          [c for c in table.columns if c.startswith(("share_", "stapeling_", "cost_", "reached_"))])
-    rest = table["huishoudens"] - table["huishoudens_stapeling"]
-    small = rest < m
-    out.loc[small, ["huishoudens_stapeling", "share_stapeling", "stapeling_low", "stapeling_high",
-                    "cost_per_household_other", "cost_share_stapeling"]] = np.nan
-    for col in ("n_concurrent", "n_both_domains", "n_multi_provider"):
-        v = out[col].astype(float)
-        out[col] = v.where(v >= m)
-    for share, k, n in (("reached_stapeling", "n_reached_stapeling", "n_result_stapeling"),
-                        ("reached_other", "n_reached_other", "n_result_other")):
-        out.loc[(table[k] < m) | ((table[n] - table[k]) < m), share] = np.nan
+    share_cols = [c for c in table.columns if c.startswith(("share_", "stapeling_", "cost_", "reached_"))]
+    out = table.copy()
+    for c in ["huishoudens", "huishoudens_stapeling", "n_concurrent", "n_both_domains", "n_multi_provider"] + share_cols:
+        out[c] = out[c].astype(float)
+    primary_row = (table["huishoudens"] < m).to_numpy()
+    out.loc[primary_row, share_cols] = np.nan
+    reasons = []
+    h_hidden, h_why = plan.figure(name, "huishoudens")
+    out.loc[h_hidden, "huishoudens"] = np.nan
+    reasons.append((h_hidden, h_why))
+    s_hidden, s_why = plan.figure(name, "stapeling")
+    out.loc[s_hidden, ["huishoudens_stapeling", "share_stapeling", "stapeling_low", "stapeling_high",
+                       "cost_per_household_stapeling", "cost_per_household_other", "cost_share_stapeling"]] = np.nan
+    reasons.append((s_hidden, s_why))
+    for col in ("n_concurrent", "n_both_domains", "n_multi_provider", "reached_stapeling", "reached_other"):
+        hide, why = plan.figure(name, col)
+        out.loc[hide, col] = np.nan
+        reasons.append((hide, why))
     out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
+    out["reason"] = _reason_column(reasons, len(out))
     if settings.round_to:
         for col in ("huishoudens", "huishoudens_stapeling"):
             out[col] = (out[col] / settings.round_to).round() * settings.round_to
@@ -654,6 +743,16 @@ class Results:
     fictional_note: str | None = None
     prep: pd.DataFrame | None = field(default=None, repr=False)
     households: pd.DataFrame | None = field(default=None, repr=False)
+    plans: dict = field(default_factory=dict, repr=False)  # privacy.MarginPlan per cube (what was suppressed, why)
+
+    def suppression_summary(self) -> pd.DataFrame:
+        """Suppressed outcome counts per cube and kind (primair / aanvullend), e.g. for a run's manifest."""
+        rows = []
+        for cube, plan in self.plans.items():
+            c = plan.cells
+            for kind in ("primair", "aanvullend"):
+                rows.append({"kubus": cube, "soort": kind, "cellen": int((c["kind"] == kind).sum()), "van": len(c)})
+        return pd.DataFrame(rows)
 
 
 def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, year: int, settings, *,
@@ -661,28 +760,38 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
     """All outcome tables for ``year``, each through disclosure control."""
     notes = check_records(records, matrix)
     prep = prepare(records, matrix, areas, return_days=return_days)
-
-    def table(by):
-        return disclose(outcome_table(prep, by, year, return_days=return_days), settings)
-
-    comp_p = disclose_comparison(provider_comparison(prep, year, by=["provider"]), settings)
-    comp_pa = disclose_comparison(provider_comparison(prep, year, by=["provider", "result_area"]), settings)
-    hh = household_table(prep, year)
+    groupings = {"by_area": ["result_area"], "by_area_level": ["result_area", "intervention_level"],
+                 "by_provider": ["provider"], "by_provider_area": ["result_area", "provider"],
+                 "by_wijk": ["wijk_code"], "by_area_wijk": ["result_area", "wijk_code"],
+                 "detail": ["result_area", "intervention_level", "provider", "wijk_code"]}
+    raw = {"region": region_total(prep, year, return_days=return_days)}
+    raw.update({k: outcome_table(prep, by, year, return_days=return_days) for k, by in groupings.items()})
+    comp = {"comparison_provider": provider_comparison(prep, year, by=["provider"]),
+            "comparison_provider_area": provider_comparison(prep, year, by=["provider", "result_area"])}
     sig = signals(prep, matrix, year, followup_days=followup_days)
-    sig = {k: disclose_counts(v, [c for c in v.columns if c != "result_area"], settings) for k, v in sig.items()}
-    ot = outcome_table(prep, ["result_area"], year, return_days=return_days)
+    # One decision for every table that shows outcome counts: all groupings of the cube are margins of each other.
+    margins = {k: outcome_margin(t) for k, t in raw.items()}
+    margins.update({k: comparison_margin(t) for k, t in comp.items()})
+    margins.update({f"signaal:{k}": signal_margin(k, t) for k, t in sig.items()})
+    plan = outcome_plan(margins, settings)
+    done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
+    comp = {k: disclose_comparison(t, settings, plan=plan, name=k) for k, t in comp.items()}
+    sig = {k: disclose_counts(v, [c for c in v.columns if c != "result_area"], settings, plan=plan, name=f"signaal:{k}")
+           for k, v in sig.items()}
+    hh = household_table(prep, year)
+    st_raw = {"stapeling": stapeling_by_area(hh), "stapeling_region": stapeling_by_area(hh, by="regio")}
+    st_plan = stapeling_plan(st_raw, settings)
+    st = {k: disclose_stapeling(t, settings, plan=st_plan, name=k) for k, t in st_raw.items()}
     return Results(
         matrix=matrix, year=year, settings=settings,
-        by_area=disclose(ot, settings), by_area_level=table(["result_area", "intervention_level"]),
-        by_provider=table(["provider"]), by_provider_area=table(["result_area", "provider"]),
-        by_wijk=table(["wijk_code"]), by_area_wijk=table(["result_area", "wijk_code"]),
-        detail=table(["result_area", "intervention_level", "provider", "wijk_code"]),
-        region=disclose(region_total(prep, year, return_days=return_days), settings),
-        comparison_provider=comp_p, comparison_provider_area=comp_pa,
-        stapeling=disclose_stapeling(stapeling_by_area(hh), settings),
-        stapeling_region=disclose_stapeling(stapeling_by_area(hh, by="regio"), settings),
+        by_area=done["by_area"], by_area_level=done["by_area_level"],
+        by_provider=done["by_provider"], by_provider_area=done["by_provider_area"],
+        by_wijk=done["by_wijk"], by_area_wijk=done["by_area_wijk"], detail=done["detail"], region=done["region"],
+        comparison_provider=comp["comparison_provider"], comparison_provider_area=comp["comparison_provider_area"],
+        stapeling=st["stapeling"], stapeling_region=st["stapeling_region"],
         signals=sig, providers=sorted(cohort(prep, year)["provider"].dropna().unique()),
-        return_period=ot.attrs.get("return_period"), notes=notes, prep=prep, households=hh)
+        return_period=raw["by_area"].attrs.get("return_period"), notes=notes, prep=prep, households=hh,
+        plans={"resultaten": plan, "stapeling": st_plan})
 
 
 def results_for(ds) -> Results:

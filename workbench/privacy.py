@@ -9,9 +9,11 @@ Rules (the same for every table):
    ``min_population``, is suppressed. For shares of two record counts (e.g. "resultaat behaald") the
    complement counts too: "11 of 12 reached their goals" reveals the one who did not.
 2. **Secondary suppression.** Published areas add up (buurten to their wijk, wijken to their gemeente;
-   product categories to the domain total of an area). When a cell is the only unknown in such a sum,
-   it can be recovered by subtraction; the smallest published cell of the same sum is suppressed as
-   well, repeated until no sum has exactly one unknown.
+   product categories to the domain total of an area; the outcome tables are margins of one cube, result
+   area x level x provider x wijk, and the results of a row add up to its total). When a cell is the only
+   unknown in such a sum, it can be recovered by subtraction; another published cell of the same sum is
+   suppressed as well, repeated until no sum has exactly one unknown (``suppress_equations``, the one loop
+   for every table; ``margin_plan`` builds the sums of a table with margins).
 3. **Linked tables.** The same count appears in several places (jeugdhulp per 1.000 in the indicator
    table, observed care use in the risk table, clients in the cost table). Suppression is decided once
    per (year, area, count variable) and applied everywhere that count shows.
@@ -74,6 +76,84 @@ def area_equations(codes) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 # The generic engine: cells in groups, sums over members, suppress until no sum has one unknown.
 
+def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *, size: np.ndarray,
+                       secret: np.ndarray, unknown: np.ndarray | None = None, zero: np.ndarray | None = None,
+                       priority: np.ndarray | None = None, figures: tuple[np.ndarray, np.ndarray] | None = None,
+                       max_passes: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """The one secondary-suppression loop: extend ``secret`` until no published sum has exactly one unknown.
+
+    Cells are numbered 0..n-1 (arrays ``size``, ``secret``, ...); each equation ``total = sum(members)`` is
+    given as rows (``eq``: an integer id, ``cell``, ``is_total``). A cell is *hidden* when it is secret or not published for
+    another reason (``unknown``), unless it is a known zero (``zero``). When an equation has exactly one
+    hidden cell and that cell is secret, another cell of the equation becomes secret: the lowest
+    ``priority`` (what a reader loses), a member before the total, the cell that closes the most such sums
+    at once, the smallest ``size``; repeated until no equation has one lone secret.
+
+    ``figures`` (figure ids, cell ids): the published figures and the counts each reveals (a share
+    reveals its numerator and its denominator). A figure is shown only when none of its cells is secret;
+    a cell that belongs to a figure is known only while one of its figures is shown. Without ``figures``
+    every cell is published as itself.
+    Returns (secret, forcing equation per cell or -1).
+    """
+    n = len(size)
+    size = np.asarray(size, dtype=float)
+    secret = np.asarray(secret, dtype=bool).copy()
+    unknown = np.zeros(n, bool) if unknown is None else np.asarray(unknown, dtype=bool)
+    zero = np.zeros(n, bool) if zero is None else np.asarray(zero, dtype=bool)
+    priority = np.zeros(n) if priority is None else np.asarray(priority, dtype=float)
+    forced_by = np.full(n, -1, dtype=np.int64)
+    eq, cell, is_total = np.asarray(eq), np.asarray(cell, dtype=np.int64), np.asarray(is_total, dtype=bool)
+    if not len(eq) or not n:
+        return secret, forced_by
+    eq_codes, eq_idx = np.unique(eq, return_inverse=True)
+    n_eq = len(eq_codes)
+    in_figure = np.zeros(n, bool)
+    if figures is not None:
+        fig_codes, fig_idx = np.unique(np.asarray(figures[0]), return_inverse=True)
+        fig_cell = np.asarray(figures[1], dtype=np.int64)
+        in_figure[fig_cell] = True
+    size_key = np.where(np.isnan(size[cell]), np.inf, size[cell])
+    for _ in range(max_passes):
+        if figures is not None:
+            fig_hidden = np.zeros(len(fig_codes), bool)
+            np.logical_or.at(fig_hidden, fig_idx, secret[fig_cell])
+            shown = np.zeros(n, bool)
+            np.logical_or.at(shown, fig_cell, ~fig_hidden[fig_idx])
+            known = np.where(in_figure, shown, ~secret & ~unknown)
+        else:
+            known = ~secret & ~unknown
+        hidden = ~known & ~zero
+        h = hidden[cell]
+        n_hidden = np.bincount(eq_idx, weights=h, minlength=n_eq)
+        n_secret = np.bincount(eq_idx, weights=h & secret[cell], minlength=n_eq)
+        lone = (n_hidden == 1) & (n_secret == 1)
+        if not lone.any():
+            break
+        ok = np.flatnonzero(lone[eq_idx] & ~h & ~zero[cell])
+        if not len(ok):
+            break
+        # A cell that closes several lone sums at once is worth more than the smallest cell of each.
+        coverage = np.bincount(cell[ok], minlength=n)[cell[ok]]
+        cand = ok[np.lexsort((cell[ok], size_key[ok], -coverage, is_total[ok], priority[cell[ok]], eq_idx[ok]))]
+        eqs_c, start = np.unique(eq_idx[cand], return_index=True)
+        bounds = np.append(start, len(cand))
+        picked: set[int] = set()
+        progress = False
+        for j, e in enumerate(eqs_c):
+            cells_e = cell[cand[bounds[j]:bounds[j + 1]]]
+            if picked.intersection(cells_e.tolist()):
+                continue  # already closed by a cell chosen for another sum in this pass
+            c = int(cells_e[0])
+            picked.add(c)
+            if not secret[c]:
+                secret[c] = True
+                forced_by[c] = e
+                progress = True
+        if not progress:
+            break
+    return secret, np.where(forced_by >= 0, eq_codes[np.maximum(forced_by, 0)], -1)
+
+
 def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
     """Extend the suppression in ``cells`` so that no published sum has exactly one unknown.
 
@@ -89,6 +169,7 @@ def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: 
         return cells
     key = group_cols + ["code"]
     cells = cells.set_index(key)
+    cells = cells[~cells.index.duplicated()]
     groups = cells.reset_index()[group_cols].drop_duplicates()
     # Every equation instantiated per group: (group..., total, member) with role rows for the total itself.
     eq = groups.merge(edges, how="cross")
@@ -100,36 +181,222 @@ def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: 
     rows = pd.concat([eq.assign(role="member"), totals], ignore_index=True)
     rows["eq"] = rows.groupby(group_cols + ["total"], sort=False).ngroup()
     cell_key = pd.MultiIndex.from_frame(rows[group_cols + ["member"]].rename(columns={"member": "code"}))
-    size = cells["size"].reindex(cell_key).to_numpy()
-    zero = cells["zero_population"].reindex(cell_key).to_numpy(dtype=bool)
-    other_unknown = cells["unknown"].reindex(cell_key).to_numpy(dtype=bool)
-    suppressed = cells["suppressed"].reindex(cell_key).to_numpy(dtype=bool)
-    for _ in range(100):  # each pass only adds suppression, so this ends; 100 is far beyond any real depth
-        rows["supp"] = suppressed
-        hidden = (suppressed | other_unknown) & ~zero
-        rows["hidden"] = hidden
-        per_eq = rows.groupby("eq")[["hidden", "supp"]].sum()
-        lone = per_eq.index[(per_eq["hidden"] == 1)]
-        # only act when the single unknown is a suppressed cell (a merely missing figure is no secret)
-        lone_rows = rows[rows["eq"].isin(lone) & rows["hidden"] & rows["supp"]]
-        lone = pd.Index(lone_rows["eq"].unique())
-        if lone.empty:
-            break
-        cand = rows[rows["eq"].isin(lone) & (rows["role"] == "member") & ~rows["hidden"] & ~pd.Series(zero, index=rows.index)
-                    & pd.notna(size)]
-        cand = cand.assign(_size=size[cand.index]).sort_values(["eq", "_size", "member"])
-        pick = cand.groupby("eq").head(1)
-        fallback = rows[rows["eq"].isin(lone.difference(pick["eq"])) & (rows["role"] == "total") & ~rows["hidden"]]
-        chosen = pd.concat([pick, fallback])
-        if chosen.empty:
-            break
-        for _, r in chosen.iterrows():
-            k = tuple(r[c] for c in group_cols) + (r["member"],)
-            if not cells.at[k, "suppressed"]:
-                cells.at[k, "suppressed"] = True
-                cells.at[k, "secondary_parent"] = r["total"]
-        suppressed = cells["suppressed"].reindex(cell_key).to_numpy(dtype=bool)
+    cell_no = cells.index.get_indexer(cell_key)
+    secret, forced = suppress_equations(
+        rows["eq"].to_numpy(), cell_no, (rows["role"] == "total").to_numpy(), size=cells["size"].to_numpy(dtype=float),
+        secret=cells["suppressed"].to_numpy(dtype=bool), unknown=cells["unknown"].to_numpy(dtype=bool),
+        zero=cells["zero_population"].to_numpy(dtype=bool))
+    parent = rows.drop_duplicates("eq").set_index("eq")["total"]
+    newly = secret & ~cells["suppressed"].to_numpy(dtype=bool)
+    cells["suppressed"] = secret
+    cells.loc[newly, "secondary_parent"] = parent.reindex(forced[newly]).to_numpy()
     return cells.reset_index()
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables with margins: every published grouping of one cube of counts (e.g. result area x level x
+# provider x wijk, with the totals per result area, per provider, per wijk and for the region).
+
+ALL = "*"  # a dimension summed over
+
+
+@dataclass
+class MarginTable:
+    """One published table of a cube: ``frame`` has one row per group of ``dims`` (the cube dimensions it is
+    grouped by; the others are summed over), ``counts`` maps its count columns to count variables and
+    ``figures`` names each published figure and the count variables it reveals (a share reveals its
+    numerator and its denominator; a count column reveals itself). Count variables in no figure of the
+    table are taken to be published as themselves."""
+
+    frame: pd.DataFrame
+    dims: tuple
+    counts: dict
+    figures: dict = None
+
+
+@dataclass
+class MarginPlan:
+    """Which counts of a cube are suppressed, decided once for all its tables (primary and secondary)."""
+
+    cells: pd.DataFrame  # key, variable, grouping, size, primary, suppressed, reason, kind
+    rows: dict  # table name -> integer cell key per frame row
+    figures: dict  # table name -> {figure: variables}
+    variables: dict = None  # variable -> code
+
+    def __post_init__(self):
+        self._index = pd.Index(self.cells["_id"].to_numpy())
+        self._suppressed = np.append(self.cells["suppressed"].to_numpy(dtype=bool), False)
+        self._reason = np.append(self.cells["reason"].to_numpy(dtype=object), None)
+
+    def hidden(self, table: str, variables) -> tuple[np.ndarray, np.ndarray]:
+        """For each row of ``table``: is a figure revealing any of ``variables`` to be hidden, and why."""
+        keys = self.rows[table]
+        mask = np.zeros(len(keys), bool)
+        reason = np.full(len(keys), None, dtype=object)
+        nv = len(self.variables)
+        for var in variables:
+            if var not in self.variables:
+                continue
+            i = self._index.get_indexer(keys * nv + self.variables[var])  # -1 (no such cell): "not suppressed"
+            s = self._suppressed[i]
+            reason = np.where(s & pd.isna(reason), self._reason[i], reason)
+            mask |= s
+        return mask, reason
+
+    def figure(self, table: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.hidden(table, self.figures[table][name])
+
+    def summary(self) -> dict[str, int]:
+        c = self.cells
+        return {"primair": int((c["kind"] == "primair").sum()), "aanvullend": int((c["kind"] == "aanvullend").sum())}
+
+
+def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relations=(), complements=(),
+                row_count: str | None = None, priority: dict | None = None, labels: dict | None = None,
+                zero_public=()) -> MarginPlan:
+    """Primary and secondary suppression for a set of tables that are margins of one cube of counts.
+
+    The equations are every published sum: for each pair of published groupings where one refines the
+    other (result area -> result area x provider, region -> wijk, region -> result area x level x provider
+    x wijk, ...) the coarse cell is the sum of its fine cells, per count variable; and within each cell the
+    ``relations`` (``(total, (parts...))``, e.g. trajecten = met resultaat + zonder resultaat). Cells of
+    the same (group, variable) in several tables are one cell (linked tables decide once).
+
+    Primary: a count below ``min_count``; ``complements`` ``(part, whole)``: the part is suppressed as well
+    when ``whole - part`` is below ``min_count`` (a share would reveal the rest); with ``row_count``, a row
+    whose row count is below ``min_count`` is hidden as a whole; ``zero_public``: variables whose zero is
+    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known. Secondary:
+    ``suppress_equations``, with ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
+    """
+    dims = list(dims)
+    labels = labels or {}
+    priority = priority or {}
+    # integer codes per dimension (0 = summed over), combined into one integer key per group
+    values = {d: pd.Index(pd.unique(pd.concat(
+        [t.frame[d].astype(object).where(t.frame[d].notna(), "∅").astype(str) for t in tables.values() if d in t.dims]
+        or [pd.Series([], dtype=object)], ignore_index=True))) for d in dims}
+    radix = [len(values[d]) + 1 for d in dims]
+    weights = np.cumprod([1] + radix[:-1]).astype(np.int64)
+    variables = {v: i for i, v in enumerate(pd.unique(pd.Series(
+        [v for t in tables.values() for v in t.counts.values()], dtype=object)))}
+    nv = len(variables)
+    frames, rows, figs = [], {}, {}
+    for name, t in tables.items():
+        f = t.frame
+        codes = np.zeros((len(f), len(dims)), dtype=np.int64)
+        for j, d in enumerate(dims):
+            if d in t.dims:
+                codes[:, j] = values[d].get_indexer(f[d].astype(object).where(f[d].notna(), "∅").astype(str)) + 1
+        keys = codes @ weights
+        rows[name] = keys
+        figs[name] = dict(t.figures or {})
+        grouping = sum(1 << j for j, d in enumerate(dims) if d in t.dims)
+        for col, var in t.counts.items():
+            frames.append(pd.DataFrame({"key": keys, "variable": var, "grouping": grouping,
+                                        "size": f[col].astype(float).to_numpy(), "table": name}))
+    cells = pd.concat(frames, ignore_index=True).drop_duplicates(["key", "variable"]).reset_index(drop=True)
+    cells["_id"] = cells["key"].to_numpy() * nv + cells["variable"].map(variables).to_numpy()
+    n = len(cells)
+    lookup = pd.Index(cells["_id"].to_numpy())
+    var_code = cells["variable"].map(variables).to_numpy()
+
+    def cell_of(keys, var):
+        """Cell numbers of (key, var); NaN where there is no such cell."""
+        i = lookup.get_indexer(np.asarray(keys) * nv + variables[var]).astype(float)
+        i[i < 0] = np.nan
+        return i
+
+    size = cells["size"].to_numpy(dtype=float)
+    primary = size < min_count  # zero included: "0 of 25" reveals the other 25
+    known_zero = (size == 0) & cells["variable"].isin(list(zero_public)).to_numpy()
+    primary &= ~known_zero
+    reason = np.where(primary, REASON_SMALL.format(n=min_count), None).astype(object)
+    for part, whole in complements:
+        if part not in variables or whole not in variables:
+            continue
+        sel = np.flatnonzero(cells["variable"].to_numpy() == part)
+        w = cell_of(cells["key"].to_numpy()[sel], whole)
+        ok = ~np.isnan(w)
+        rest = size[w[ok].astype(int)] - size[sel[ok]]
+        hit = sel[ok][(rest < min_count) & ~primary[sel[ok]] & ~known_zero[sel[ok]]]
+        primary[hit] = True
+        reason[hit] = REASON_COMPLEMENT.format(n=min_count)
+    if row_count is not None:
+        small_rows = cells.loc[(cells["variable"] == row_count) & (cells["size"] < min_count), "key"]
+        hit = cells["key"].isin(set(small_rows)).to_numpy() & ~primary
+        primary[hit] = True
+        reason[hit] = REASON_SMALL.format(n=min_count)
+
+    # equations: every published refinement (coarse grouping a strict subset of the fine one), per variable
+    key = cells["key"].to_numpy()
+    digits = (key[:, None] // weights[None, :]) % np.array(radix)[None, :]
+    grouping = cells["grouping"].to_numpy()
+    eq_rows, eq_label = [], []
+    for coarse in sorted(set(grouping)):
+        for fine in sorted(set(grouping)):
+            if coarse == fine or coarse & fine != coarse:
+                continue
+            sel = np.flatnonzero(grouping == fine)
+            keep = np.array([(coarse >> j) & 1 for j in range(len(dims))], dtype=np.int64)
+            parent = (digits[sel] * keep[None, :]) @ weights
+            tot = lookup.get_indexer(parent * nv + var_code[sel]).astype(float)
+            tot[tot < 0] = np.nan
+            ok = ~np.isnan(tot)
+            if not ok.any():
+                continue
+            members, tot = sel[ok], tot[ok].astype(int)
+            base = len(eq_label)
+            uniq, eq_local = np.unique(tot, return_inverse=True)
+            eq_rows.append(pd.DataFrame({"eq": base + eq_local, "cell": members, "is_total": False}))
+            eq_rows.append(pd.DataFrame({"eq": base + np.arange(len(uniq)), "cell": uniq, "is_total": True}))
+            eq_label.extend(_margin_label([values[d][c - 1] if c else ALL for d, c in zip(dims, digits[u])], dims, labels)
+                            for u in uniq)
+    keys_all = np.unique(key)
+    for total, parts in relations:
+        if not {total, *parts} <= set(variables):
+            continue
+        ids = [cell_of(keys_all, v) for v in (total, *parts)]
+        ok = np.all([~np.isnan(i) for i in ids], axis=0)
+        if not ok.any():
+            continue
+        base = len(eq_label)
+        k = int(ok.sum())
+        for j, i in enumerate(ids):
+            eq_rows.append(pd.DataFrame({"eq": base + np.arange(k), "cell": i[ok].astype(int), "is_total": j == 0}))
+        eq_label.extend(["dezelfde rij (de delen tellen op tot het totaal)"] * k)
+    fig_ids, fig_cells = [], []
+    fig_base = 0
+    for name, t in tables.items():
+        keys = rows[name]
+        for fig, fig_vars in figs[name].items():
+            for var in fig_vars:
+                if var not in variables:
+                    continue
+                c = cell_of(keys, var)
+                ok = ~np.isnan(c)
+                fig_ids.append(fig_base + np.flatnonzero(ok))
+                fig_cells.append(c[ok].astype(np.int64))
+            fig_base += len(keys)
+    eqs = pd.concat(eq_rows, ignore_index=True) if eq_rows else pd.DataFrame({"eq": [], "cell": [], "is_total": []})
+    figures = (np.concatenate(fig_ids), np.concatenate(fig_cells)) if fig_ids else None
+    secret, forced = suppress_equations(
+        eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
+        size=size, secret=primary, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
+        figures=figures, zero=known_zero)
+    secondary = secret & ~primary
+    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) for e in forced[secondary]]
+    cells["primary"] = primary
+    cells["suppressed"] = secret
+    cells["reason"] = reason
+    cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
+    cells["grouping"] = [" × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
+                         for g in grouping]
+    return MarginPlan(cells, rows, figs, variables)
+
+
+def _margin_label(parts, dims, labels) -> str:
+    named = [f"{labels.get(d, d)} {v}" for d, v in zip(dims, parts) if v != ALL]
+    return ", ".join(named) if named else labels.get("", "het geheel")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -572,6 +839,135 @@ _POSTCODE = re.compile(r"(?<![0-9A-Za-z])(\d{4})[ \u00a0]?([A-Z]{2})(?![A-Za-z0-
 TEXT_SUFFIXES = (".html", ".htm", ".ipynb", ".json", ".geojson", ".csv", ".md", ".txt", ".js", ".svg", ".xml")
 
 
+# Column headers of count columns in the tables notebooks show (Dutch views and raw frames); a header
+# that starts with one of COUNT_HEADER_PREFIXES counts too. Values with % or € are shares and amounts.
+COUNT_HEADERS = frozenset({
+    "trajecten", "aantal", "clients", "cliënten", "cliënten (registratie)", "jeugdigen in zorg", "wmo-cliënten",
+    "waargenomen", "observed", "huishoudens", "huishoudens in zorg", "met stapeling", "huishoudens met stapeling",
+    "huishoudens_stapeling", "meerdere trajecten tegelijk", "jeugd én wmo", "meerdere aanbieders", "n_concurrent",
+    "n_both_domains", "n_multi_provider", "beëindigd", "behaald", "actief", "herindicaties", "trajecten op niveau 6",
+    "opschaling naar 6", "terug van 6", "zonder evaluatie", "zorg loopt door", "zonder resultaatgebied",
+    "code buiten de matrix", "niveau zonder tarief", "totaal (een of meer gronden)"})
+COUNT_HEADER_PREFIXES = ("crisisniveau langer dan", "aantal ")
+_NL_THOUSANDS = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?")
+_NL_DECIMAL = re.compile(r"-?\d+(,\d+)?")
+_EN_NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def is_count_header(header: str) -> bool:
+    h = " ".join(str(header).split()).lower()
+    return h in COUNT_HEADERS or h.startswith(COUNT_HEADER_PREFIXES)
+
+
+def table_number(text: str) -> float | None:
+    """A table cell as a number: Dutch (1.234 / 12,5) or plain (581.0); None for shares, amounts and words."""
+    t = str(text).strip().replace("\u00a0", "")
+    if not t or "%" in t or "€" in t:
+        return None
+    if _NL_THOUSANDS.fullmatch(t):
+        return float(t.replace(".", "").replace(",", "."))
+    if _NL_DECIMAL.fullmatch(t):
+        return float(t.replace(",", "."))
+    if _EN_NUMBER.fullmatch(t):
+        return float(t)
+    return None
+
+
+class _HTMLTables:
+    """The tables of an HTML fragment (pandas to_html / Styler): header rows and body rows as cell texts."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        tables: list[dict] = []
+        state = {"row": None, "cell": None, "head": False}
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                if tag == "table":
+                    tables.append({"head": [], "rows": []})
+                elif tag == "thead":
+                    state["head"] = True
+                elif tag == "tbody":
+                    state["head"] = False
+                elif tag == "tr" and tables:
+                    state["row"] = []
+                elif tag in ("td", "th") and state["row"] is not None:
+                    state["cell"] = []
+
+            def handle_endtag(self, tag):
+                if tag in ("td", "th") and state["cell"] is not None and state["row"] is not None:
+                    state["row"].append(" ".join("".join(state["cell"]).split()))
+                    state["cell"] = None
+                elif tag == "tr" and state["row"] is not None and tables:
+                    tables[-1]["head" if state["head"] else "rows"].append(state["row"])
+                    state["row"] = None
+                elif tag == "thead":
+                    state["head"] = False
+
+            def handle_data(self, data):
+                if state["cell"] is not None:
+                    state["cell"].append(data)
+
+        P().feed(text)
+        self.tables = tables
+
+    def columns(self):
+        """(header, [cell texts]) per column; header rows and body rows aligned from the right (the index)."""
+        for t in self.tables:
+            head, rows = t["head"], t["rows"]
+            if not head and rows:
+                head, rows = rows[:1], rows[1:]
+            width = max((len(r) for r in head), default=0)
+            names = [""] * width
+            for r in head:  # the last non-empty text per position (index names sit in a lower header row)
+                for j, v in enumerate(r):
+                    pos = width - len(r) + j
+                    if v:
+                        names[pos] = v
+            for j, name in enumerate(names):
+                values = []
+                for r in rows:
+                    k = len(r) - (width - j)
+                    if 0 <= k < len(r):
+                        values.append(r[k])
+                yield name, values
+
+
+def notebook_count_cells(nb: dict) -> list[tuple[int, str, str]]:
+    """Every value in a count column of a table a notebook shows: (cell number, header, text).
+
+    Reads the HTML tables of code-cell outputs; a plain-text table (a printed DataFrame without HTML) is read
+    as fixed-width text."""
+    import io
+
+    out = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        for o in cell.get("outputs", []):
+            data = o.get("data") or {}
+            html_text = data.get("text/html")
+            if html_text:
+                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
+                for header, values in _HTMLTables(html_text).columns():
+                    if is_count_header(header):
+                        out.extend((i, header, v) for v in values)
+                continue
+            plain = data.get("text/plain") or o.get("text")
+            plain = "".join(plain) if isinstance(plain, list) else plain
+            if not plain or "\n" not in plain.strip():
+                continue
+            try:
+                frame = pd.read_fwf(io.StringIO(plain), dtype=str)
+            except Exception:  # not a table
+                continue
+            for header in frame.columns:
+                if is_count_header(header):
+                    out.extend((i, str(header), str(v)) for v in frame[header].dropna())
+    return out
+
+
 class DisclosureError(Exception):
     """Raised by a run when the audit finds a trace of the records in what it would publish."""
 
@@ -651,7 +1047,8 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
     """Search every file under ``folder`` for record identifiers and for counts below the threshold.
 
     Looks in: every layer of every GeoPackage (cells, column names, and the raw file bytes), every HTML
-    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped), JSON,
+    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped; and the
+    count columns of the tables it shows, see ``notebook_count_cells``), JSON,
     CSV, Markdown and Parquet. Returns the traces found (empty = nothing found).
     """
     import html
@@ -689,6 +1086,13 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
                                      else json.dumps(data))
                 text = html.unescape(html.unescape("\n".join(parts)))
                 _scan_text(name, f"cel {i}", text, ids, min_count, leaks)
+            small: dict[tuple[int, str], int] = {}
+            for i, header, value in notebook_count_cells(nb):
+                v = table_number(value)
+                if v is not None and v < min_count:
+                    small[(i, header)] = small.get((i, header), 0) + 1
+            for (i, header), k in small.items():
+                leaks.append(Leak(name, f"cel {i}", f"{k} telling(en) in tabelkolom '{header}' onder de drempel {min_count}"))
         elif suffix in TEXT_SUFFIXES:
             text = path.read_text(encoding="utf-8", errors="replace")
             if suffix in (".html", ".htm"):

@@ -138,7 +138,8 @@ def render_sheet(provider: str, res) -> str:
         "bespreek het verhaal erachter (tellen én vertellen).</li>"
         f"<li><b>Terugkeer</b>: nieuwe zorg voor dezelfde cliënt of hetzelfde huishouden binnen 12 maanden na het einde, "
         f"gemeten over trajecten beëindigd van {period} (die zijn een heel jaar gevolgd).</li>"
-        f"<li><b>onderdrukt</b>: gebaseerd op (of onthult) minder dan {m} trajecten; zo blijft niemand herkenbaar. "
+        f"<li><b>onderdrukt</b>: gebaseerd op (of onthult) minder dan {m} trajecten, of terug te rekenen uit een totaal "
+        "min de getoonde delen (bijvoorbeeld uw totaal min uw andere resultaatgebieden); zo blijft niemand herkenbaar. "
         "Alleen optellingen, nooit gegevens over personen.</li></ul>")
     parts.append(f'<p class="note">{html.escape(res.attribution)} · resultatenmatrix: {html.escape(res.matrix.name)}</p>')
     parts.append("</body></html>")

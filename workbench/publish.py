@@ -148,7 +148,12 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"onderdrukt": privacy.disclosure_plan(ds).summary(),
+    summary = {"onderdrukt": privacy.disclosure_plan(ds).summary()}
+    if extra:
+        from . import outcomes
+
+        summary["onderdrukt_resultaten"] = {cube: plan.summary() for cube, plan in outcomes.results_for(ds).plans.items()}
+    return {**summary,
             "layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
                                       ("kosten", kosten), ("modellen", models), ("risicoscore", risicoscore),
                                       ("verdeling", verdeling), ("meta", meta), *extra.items())

@@ -578,10 +578,12 @@ def result_matrix(ds) -> pd.DataFrame:
 
 
 def outcome_view(table: pd.DataFrame, names=None) -> pd.DataFrame:
-    """A disclosed outcome table for reading: Dutch headers, percentages, 'onderdrukt' instead of blanks."""
+    """A disclosed outcome table for reading: Dutch headers, percentages, 'onderdrukt' instead of blanks.
+
+    Figure by figure: a row whose number of trajectories is hidden (secondary) can still show its shares."""
     cols = [c for c in RESULT_COLUMNS_NL if c in table]
     t = table[cols].copy()
-    status = table["status"]
+    status = pd.Series("ok", index=table.index)
     for c in cols:
         if c.startswith("share_"):
             t[c] = suppressed_text(t[c], status, lambda v: maps.fmt_nl(100 * v, 0, "%"))
@@ -599,8 +601,34 @@ def suppressed_text(values: pd.Series, status: pd.Series, fmt) -> list[str]:
     return ["onderdrukt" if (s == "suppressed" or pd.isna(v)) else fmt(v) for v, s in zip(values, status)]
 
 
+STAPELING_COLUMNS_NL = {
+    "wijk_code": "wijk", "gebied": "gebied", "huishoudens": "huishoudens in zorg", "huishoudens_stapeling": "met stapeling",
+    "share_stapeling": "aandeel met stapeling", "n_concurrent": "meerdere trajecten tegelijk",
+    "n_both_domains": "jeugd én Wmo", "n_multi_provider": "meerdere aanbieders",
+    "cost_per_household_stapeling": "kosten per huishouden met stapeling",
+    "cost_per_household_other": "kosten per huishouden zonder", "cost_share_stapeling": "aandeel in de kosten",
+    "reached_stapeling": "bereikt (met stapeling)", "reached_other": "bereikt (zonder)",
+}
+
+
+def stapeling_view(table: pd.DataFrame) -> pd.DataFrame:
+    """A disclosed stapeling table for reading: Dutch headers, 'onderdrukt' for every hidden figure."""
+    cols = [c for c in STAPELING_COLUMNS_NL if c in table]
+    t = table[cols].copy()
+    ok = pd.Series("ok", index=table.index)
+    for c in cols:
+        if c.startswith(("share_", "reached_")) or c == "cost_share_stapeling":
+            t[c] = suppressed_text(t[c], ok, lambda v: maps.fmt_nl(100 * v, 0, "%"))
+        elif c.startswith("cost_"):
+            t[c] = suppressed_text(t[c], ok, lambda v: maps.fmt_nl(v, 0, "euro"))
+        elif c not in ("wijk_code", "gebied"):
+            t[c] = suppressed_text(t[c], ok, lambda v: maps.fmt_nl(v, 0))
+    return t.rename(columns=STAPELING_COLUMNS_NL)
+
+
 def comparison_view(comp: pd.DataFrame, names=None) -> pd.DataFrame:
     """Provider comparison for reading: own share, expected at its mix, difference with interval, + / −."""
+    comp = comp.assign(status="ok")  # figure by figure: every hidden figure is NaN after disclosure
     t = pd.DataFrame({
         "aanbieder": comp["provider"],
         **({"resultaatgebied": [names.label(c) if names else c for c in comp["result_area"]]} if "result_area" in comp else {}),
@@ -642,9 +670,9 @@ def signal_tables(ds) -> None:
         t = table.copy()
         t["result_area"] = [res.matrix.label(c) for c in t["result_area"]]
         for c in t.columns:
-            if c not in ("result_area", "status"):
+            if c not in ("result_area", "status", "reason"):
                 t[c] = ["onderdrukt" if pd.isna(v) else maps.fmt_nl(v, 0) for v in t[c]]
-        display(t.drop(columns="status").rename(columns={"result_area": "resultaatgebied"}).style.hide(axis="index"))
+        display(t.drop(columns=["status", "reason"]).rename(columns={"result_area": "resultaatgebied"}).style.hide(axis="index"))
 
 
 def provider_sheets(ds, output_dir, pdf: bool = True) -> pd.DataFrame:

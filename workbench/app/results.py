@@ -118,7 +118,7 @@ def results_view(gpkg: str | Path) -> w.Widget:
     intro = w.HTML(
         f"<h3>Resultaten {data.year}</h3><p><b>Bereikt</b> = behaald of stabilisatie (stabilisatie is een resultaat, nooit "
         "een mislukking). <b>Oordeel</b> vergelijkt met wat te verwachten is bij de mix van resultaatgebieden en "
-        "interventieniveaus; + of − alleen buiten toeval. <i>onderdrukt</i>: te weinig trajecten om te tonen.</p>")
+        "interventieniveaus; + of − alleen buiten toeval. <i>onderdrukt</i>: te weinig trajecten om te tonen, of terug te rekenen uit een totaal min de getoonde delen.</p>")
 
     status = w.HTML()
 
