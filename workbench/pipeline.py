@@ -332,13 +332,18 @@ def terminate_as_interrupt():
 # --- one writer per set ----------------------------------------------------------------------------------------
 
 def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _lock_info(fd: int) -> dict | None:
