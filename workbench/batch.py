@@ -95,7 +95,9 @@ def _descendants(pid: int) -> list[int]:
 
 
 def kill_tree(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    """Signal the run process, its process group and every descendant (the papermill kernel included)."""
+    """Signal the run process, its process group and every descendant (the papermill kernel included).
+
+    Only for a process not yet waited for (``proc.poll() is None``), so that its pid cannot have been reused."""
     pids = _descendants(proc.pid) if os.path.isdir("/proc") else []
     for target in [proc.pid, *pids]:
         try:
@@ -306,7 +308,8 @@ def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress
                     rc = att.proc.wait()
                 if rc is None:
                     continue
-                kill_tree(att.proc)  # a kernel left behind by a crashed run process
+                # (no kill_tree after a normal exit: the pid is reaped and may belong to someone else by now;
+                # a kernel whose run process died exits by itself, ipykernel watches its parent)
                 running.remove(att)
                 it = att.item
                 it.seconds += time.time() - att.started
@@ -356,7 +359,10 @@ def _stop_all(running: list[_Attempt], logger) -> None:
     """SIGTERM to every run (each records itself as interrupted), SIGKILL after the grace period."""
     for att in running:
         logger(f"{att.item.name}: SIGTERM naar runproces {att.proc.pid}")
-        kill_tree(att.proc, signal.SIGTERM)
+        try:  # the run process only: it shuts its kernel down itself (a dead kernel would read as a crash)
+            os.kill(att.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     deadline = time.time() + GRACE_SECONDS
     for att in running:
         try:
@@ -365,7 +371,8 @@ def _stop_all(running: list[_Attempt], logger) -> None:
             logger(f"{att.item.name}: reageert niet; SIGKILL")
         except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
             pass
-        kill_tree(att.proc)
+        if att.proc.poll() is None:  # only while it is ours: a reaped pid may be reused
+            kill_tree(att.proc)
         try:
             att.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
