@@ -138,6 +138,35 @@ def test_recover_partials_of_a_dead_process(tmp_path):
     assert "statistics abababab" in text
 
 
+def test_run_cli_skips_unchanged_set_and_force_is_offered(tmp_path, demo_params, capsys):
+    """`workbench run` on a set whose last good run has the same parameters, inputs and notebooks: skipped."""
+    from workbench.cli import main
+
+    run_id = "20240101T000000Z-cafe"
+    (tmp_path / "demo" / run_id).mkdir(parents=True)
+    good = {"name": "demo", "run_id": run_id, "status": "ok", **pipeline.run_key(demo_params)}
+    (tmp_path / "demo" / run_id / "manifest.json").write_text(json.dumps(good))
+    pipeline.point_latest(tmp_path / "demo", run_id)
+    assert main(["run", str(REPO / "parameters" / "demo.yaml"), "--outputs", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "overgeslagen" in out and "--force" in out and run_id in out
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [run_id, "latest"]  # nothing written
+    # a failed run is not a last good run: nothing to compare with
+    good["status"] = "failed"
+    (tmp_path / "demo" / run_id / "manifest.json").write_text(json.dumps(good))
+    assert pipeline.unchanged_since_last_good(demo_params, tmp_path) is None
+
+
+def test_failure_kinds_decide_the_retry():
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    assert pipeline.failure_kind(DeadKernelError("Kernel died")) == "kernel"
+    assert pipeline.failure_kind(CellTimeoutError("te lang")) == "timeout"
+    assert pipeline.failure_kind(RuntimeError("kapot")) == "error"
+    assert pipeline.failure_kind(KeyboardInterrupt()) == "interrupted"
+    assert pipeline.RunFailed("x", kind="kernel").exit_code == 3 and pipeline.RunFailed("x").exit_code == 2
+
+
 def test_input_paths_match_the_loaded_dataset(demo_params, demo_ds):
     from workbench.dataset import input_paths
 
