@@ -3,23 +3,87 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .errors import WorkbenchError
 
 
+def _write_result(path: str | None, data: dict) -> None:
+    """--result-file: how the run ended, for the batch that started this process (written atomically)."""
+    if path:
+        from .pipeline import write_json_atomic
+
+        write_json_atomic(Path(path), data)
+
+
 def _cmd_run(args) -> int:
-    from .pipeline import run
+    from .pipeline import RunFailed, run
 
     status = 0
     for param_file in args.parameters:
-        result = run(param_file, args.outputs, progress=not args.quiet)
+        try:
+            result = run(param_file, args.outputs, progress=not args.quiet, force=args.force, timeout=args.timeout,
+                         lock_held=args.lock_held, kernel_name=args.kernel)
+        except RunFailed as exc:
+            _write_result(args.result_file, {"status": "failed", "kind": exc.kind, "run_id": exc.run_id,
+                                             "message": exc.message, "where": exc.where})
+            raise
+        except WorkbenchError as exc:
+            _write_result(args.result_file, {"status": "failed", "kind": "error", "run_id": None,
+                                             "message": exc.message, "where": exc.where})
+            raise
+        except KeyboardInterrupt:
+            _write_result(args.result_file, {"status": "interrupted", "kind": "interrupted", "run_id": None,
+                                             "message": "afgebroken"})
+            raise
+        _write_result(args.result_file, {"status": result.status, "run_id": result.run_id, "seconds": result.seconds,
+                                         "path": str(result.path)})
+        if result.status == "skipped":
+            print(f"= {result.name}: ongewijzigd sinds run {result.run_id} (parameters, invoer en notebooks gelijk); "
+                  "overgeslagen. Toch draaien: --force")
+            continue
         sizes = result.manifest.get("sizes", {})
         print(f"✓ {result.name}: run {result.run_id} klaar in {result.seconds:.1f} s → {result.path}")
         for name in sorted(sizes):
             if name.endswith((".html", ".gpkg")):
                 print(f"    {name:<40} {sizes[name] / 1024:8.0f} kB")
     return status
+
+
+def _cmd_batch(args) -> int:
+    import glob
+
+    from .batch import exit_status, run_batch, summary
+    from .errors import ParameterError
+
+    files = []
+    for pattern in args.parameters:  # a pattern the shell did not expand (cron, quotes) is expanded here
+        matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+        if not matches:
+            raise ParameterError("geen parameterbestanden gevonden", where=pattern,
+                                 hint="controleer het patroon, bijv. parameters/*.yaml")
+        files.extend(matches)
+    t0 = time.time()
+    try:
+        items = run_batch(files, args.outputs, jobs=args.jobs, timeout=args.timeout or None, force=args.force,
+                          progress=not args.quiet, log=args.log)
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "items", None):
+            print(summary(exc.items, time.time() - t0))
+        raise
+    print(summary(items, time.time() - t0))
+    code = exit_status(items)
+    if code:
+        print("Niet alles is gelukt; zie de kolom melding en `workbench runs SET`.", file=sys.stderr)
+    return code
+
+
+def _cmd_runs(args) -> int:
+    from .history import render_history
+
+    print(render_history(args.outputs, args.set))
+    return 0
 
 
 def _cmd_demo(args) -> int:
@@ -136,7 +200,34 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("parameters", nargs="+", help="parameterbestand(en), bijv. parameters/demo.yaml")
     r.add_argument("--outputs", default="outputs", help="map voor de runs (standaard: outputs)")
     r.add_argument("--quiet", action="store_true", help="geen voortgangsbalk")
+    r.add_argument("--force", action="store_true",
+                   help="ook draaien als parameters, invoer en notebooks sinds de laatste geslaagde run gelijk zijn")
+    r.add_argument("--timeout", type=int, default=900, help="maximale duur van één notebookcel in seconden (standaard 900)")
+    r.add_argument("--kernel", default="python3", help=argparse.SUPPRESS)
+    r.add_argument("--lock-held", action="store_true", help=argparse.SUPPRESS)  # the batch holds the set's lock
+    r.add_argument("--result-file", help=argparse.SUPPRESS)  # how the run ended, for the batch
     r.set_defaults(func=_cmd_run)
+
+    b = sub.add_parser("batch", help="voer veel parametersets uit, een aantal tegelijk, met time-out en overzicht",
+                       description="Voert elke parameterset uit in een eigen proces (papermill). Een set die sinds de "
+                                   "laatste geslaagde run niet veranderde, wordt overgeslagen (tenzij --force). "
+                                   "Een kernel die stopt of blijft hangen krijgt één nieuwe poging. Uitgang 0: alles "
+                                   "gelukt of overgeslagen; 1: een of meer runs mislukt; 2: geweigerd (een andere "
+                                   "batch schrijft dezelfde set) of foute invoer; 130: afgebroken.")
+    b.add_argument("parameters", nargs="+", help="parameterbestanden of patronen, bijv. parameters/*.yaml")
+    b.add_argument("--jobs", "-j", type=int, default=1, help="hoeveel runs tegelijk (standaard 1)")
+    b.add_argument("--timeout", type=float, default=3600,
+                   help="maximale duur van één run in seconden, laden inbegrepen (standaard 3600; 0 = geen)")
+    b.add_argument("--force", action="store_true", help="ook ongewijzigde sets opnieuw draaien")
+    b.add_argument("--outputs", default="outputs", help="map voor de runs (standaard: outputs)")
+    b.add_argument("--log", help="schrijf het verloop (met tijden) en het overzicht ook naar dit bestand (aanvullen)")
+    b.add_argument("--quiet", action="store_true", help="geen voortgangsbalk")
+    b.set_defaults(func=_cmd_batch)
+
+    h = sub.add_parser("runs", help="toon de geschiedenis van de runs (status, duur, vingerafdrukken van de invoer)")
+    h.add_argument("set", nargs="?", help="alleen deze parameterset (standaard: alle)")
+    h.add_argument("--outputs", default="outputs", help="map met de runs (standaard: outputs)")
+    h.set_defaults(func=_cmd_runs)
 
     v = sub.add_parser("validate", help="controleer een zorgregistratie (CSV of Excel) en toon elk probleem per rij",
                        description="Controleert een export van de zorgregistratie. Uitgang 0: geen fouten "
@@ -177,7 +268,7 @@ def main(argv=None) -> int:
         return args.func(args)
     except WorkbenchError as exc:
         print(f"Fout: {exc.render()}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("Afgebroken.", file=sys.stderr)
         return 130

@@ -122,6 +122,32 @@ def load_areas(params: ParameterSet) -> tuple[gpd.GeoDataFrame, Path | None]:
     return pdok.load_areas(spec, params), params.resolve(spec)
 
 
+def input_paths(params: ParameterSet) -> dict[str, Path]:
+    """The input files (or folders) of a parameter set, as fingerprinted in a run's manifest; nothing is loaded.
+
+    ``cbs`` / ``pdok`` (the download cache) have no fixed path and are left out, as in :func:`load_dataset`.
+    """
+    out: dict[str, Path] = {}
+    demo_folder = None
+    if "demo" in (params.sources.statistics, params.sources.geometry, params.sources.records):
+        from .sources import demo
+
+        demo_folder = demo.ensure_demo()
+    if params.sources.statistics == "demo":
+        out["statistics"] = demo_folder
+    elif params.resolve(params.sources.statistics) is not None:
+        out["statistics"] = params.resolve(params.sources.statistics)
+    if params.sources.geometry == "demo":
+        out["geometry"] = demo_folder / "areas.gpkg"
+    elif params.resolve(params.sources.geometry) is not None:
+        out["geometry"] = params.resolve(params.sources.geometry)
+    if params.sources.records == "demo":
+        out["records"] = demo_folder / "records.csv"
+    elif params.sources.records:
+        out["records"] = params.resolve(params.sources.records)
+    return out
+
+
 def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = None) -> Dataset:
     """Load and join every source of a parameter set and build the indicator table."""
     if not isinstance(params, ParameterSet):

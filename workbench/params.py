@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +13,12 @@ import yaml
 from .errors import ParameterError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def notebook_dir() -> Path:
+    """The folder of the analysis notebooks: notebooks/ in the repository, or MMR_NOTEBOOK_DIR (own notebooks)."""
+    return Path(os.environ.get("MMR_NOTEBOOK_DIR") or REPO_ROOT / "notebooks")
+
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
 DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten", "04_verdeelmodel", "05_resultaten")
 # What a budget can be split by (allocation.py): expected care use from the risk model, or plain inhabitants.
@@ -254,10 +261,12 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     if "notebooks" in raw:
         nbs = raw["notebooks"]
         if _expect(nbs, list, f"{where}notebooks", "een lijst notebooknamen", problems):
-            available = {p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb")}
+            folder = notebook_dir()
+            available = {p.stem for p in folder.glob("*.ipynb")}
+            shown = "notebooks/" if folder == REPO_ROOT / "notebooks" else str(folder)
             for nb in nbs:
                 if str(nb) not in available:
-                    problems.append(f"{where}notebooks: '{nb}' bestaat niet in notebooks/ (beschikbaar: {', '.join(sorted(available))})")
+                    problems.append(f"{where}notebooks: '{nb}' bestaat niet in {shown} (beschikbaar: {', '.join(sorted(available))})")
             notebooks = tuple(str(n) for n in nbs)
 
     budget = _parse_budget(raw.get("budget"), where, problems)

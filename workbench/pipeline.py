@@ -3,32 +3,60 @@
 A run is built in a hidden temporary folder and renamed when complete. A failure leaves only a
 failure record (manifest.json with status "failed", the error, and the failing notebook for the
 analyst) and never moves ``latest``.
+
+One writer per set: a run holds ``outputs/<set>/.lock`` (an flock, so the kernel frees it when the
+process dies; the file names pid, host and start for the message to whoever is refused). Beside its
+``.<run-id>.partial`` folder a run keeps ``.<run-id>.running.json``; the next run of the set turns
+the leftovers of a dead process into a failure record with status "interrupted". SIGTERM is handled
+like Ctrl-C. A run whose parameters, inputs and notebooks equal those of the last good run is
+skipped unless ``force``.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import os
 import platform
 import secrets
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 from .errors import WorkbenchError
-from .params import REPO_ROOT, ParameterSet, load_parameters
+from .params import ParameterSet, load_parameters, notebook_dir
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOK_DIR = notebook_dir()
+LOCK_NAME = ".lock"
 PACKAGES = ("mmr-workbench", "pandas", "geopandas", "shapely", "pyogrio", "folium", "statsmodels", "papermill",
             "numpy", "scipy", "voila", "ipywidgets")
 
 
 class RunFailed(WorkbenchError):
-    """A notebook failed; the failure record says which and why."""
+    """A notebook failed; the failure record says which and why.
+
+    ``kind``: "error" (the notebook raised: not worth retrying), "kernel" (the kernel died) or "timeout"
+    (a cell ran too long); a batch retries the last two once. The CLI exits with 3 for those, 2 otherwise.
+    """
+
+    def __init__(self, message: str, *, where=None, hint=None, kind: str = "error", run_id: str | None = None):
+        super().__init__(message, where=where, hint=hint)
+        self.kind = kind
+        self.run_id = run_id
+        self.exit_code = 3 if kind in ("kernel", "timeout") else 2
+
+
+class SetLocked(WorkbenchError):
+    """Another live process is writing this parameter set."""
 
 
 @dataclass
@@ -82,29 +110,60 @@ def _progress(enabled: bool):
 
 
 def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bool = True,
-        kernel_name: str = "python3", timeout: int | None = 900) -> RunResult:
-    """Validate, load, run every notebook of the parameter set, publish, and commit the run."""
+        kernel_name: str = "python3", timeout: int | None = 900, force: bool = False,
+        lock_held: bool = False) -> RunResult:
+    """Validate, load, run every notebook of the parameter set, publish, and commit the run.
+
+    Skipped (status "skipped", nothing written) when parameters, inputs and notebooks are unchanged since
+    the last good run, unless ``force``. ``lock_held``: the caller (a batch) already holds the set's lock.
+    """
+    with terminate_as_interrupt():
+        return _run(param_file, outputs, progress=progress, kernel_name=kernel_name, timeout=timeout,
+                    force=force, lock_held=lock_held)
+
+
+def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
-    from .publish import write_publish
 
     started = time.time()
     params: ParameterSet = load_parameters(param_file)
-    ds = load_dataset(params)  # bad input stops here, before anything is written under outputs/
     outputs = Path(outputs).resolve()
     set_dir = outputs / params.name
+    if not force:
+        last = unchanged_since_last_good(params, outputs)
+        if last is not None:
+            return RunResult(params.name, last["run_id"], "skipped", set_dir / last["run_id"],
+                             round(time.time() - started, 2), last)
+    ds = load_dataset(params)  # bad input stops here, before anything is written under outputs/
+    with (nullcontext() if lock_held else SetLock(set_dir)) as lock:
+        recovered = recover_partials(set_dir)
+        return _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered,
+                        getattr(lock, "taken_over", None))
+
+
+def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered, taken_over) -> RunResult:
+    from .publish import write_publish
+
     run_id = new_run_id()
     tmp = set_dir / f".{run_id}.partial"
-    tmp.mkdir(parents=True)
     manifest = {
         "name": params.name, "run_id": run_id, "status": "running",
         "started": datetime.now(timezone.utc).isoformat(), "parameters": params.to_dict(),
         "parameter_fingerprint": params.fingerprint(), "inputs": ds.input_fingerprints(),
+        "notebook_fingerprint": notebook_fingerprint(params),
         "input_paths": {k: str(v) for k, v in ds.inputs.items()}, "versions": package_versions(),
         "fictional": ds.fictional, "notes": ds.notes, "timings": {}, "host": platform.node(),
-        "command": " ".join(sys.argv),
+        "pid": os.getpid(), "command": " ".join(sys.argv),
     }
+    if recovered:
+        manifest["recovered"] = recovered
+    if taken_over:
+        manifest["lock_taken_over"] = taken_over
+    # The marker lives beside the partial folder, not in it: the privacy audit scans every file of the run.
+    write_json_atomic(_running_file(set_dir, run_id), manifest)
+    tmp.mkdir(parents=True)
     tqdm = _progress(progress)
     bar = tqdm(total=len(params.notebooks) + 1, desc=params.name, unit="stap") if tqdm else None
     current = None
@@ -146,12 +205,16 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
     except BaseException as exc:
         if bar:
             bar.close()
-        _record_failure(set_dir, tmp, run_id, manifest, current, exc, started)
+        kind = failure_kind(exc)
+        _record_failure(set_dir, tmp, run_id, manifest, current, exc, started, kind)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
+        hint = {"kernel": "de kernel stopte onverwacht (geheugen vol of een crash); probeer het opnieuw",
+                "timeout": "een cel duurde langer dan de time-out; verhoog --timeout of maak de invoer kleiner"}
         raise RunFailed(f"run {run_id} mislukt in {current}: {_short(exc)}",
                         where=str(set_dir / run_id / "manifest.json"),
-                        hint="open het mislukte notebook in die map om de fout te zien") from None
+                        hint=hint.get(kind, "open het mislukte notebook in die map om de fout te zien"),
+                        kind=kind, run_id=run_id) from None
     if bar:
         bar.close()
     manifest["outputs"] = sorted(p.name for p in tmp.iterdir())
@@ -163,6 +226,7 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
     final = set_dir / run_id
     os.replace(tmp, final)
     point_latest(set_dir, run_id)
+    _running_file(set_dir, run_id).unlink(missing_ok=True)
     return RunResult(params.name, run_id, "ok", final, manifest["seconds"], manifest)
 
 
@@ -172,7 +236,23 @@ def _short(exc: BaseException) -> str:
     return f"{name}: {value}".strip()[:500]
 
 
-def _record_failure(set_dir: Path, tmp: Path, run_id: str, manifest: dict, current, exc, started) -> None:
+def failure_kind(exc: BaseException) -> str:
+    """interrupted (Ctrl-C, SIGTERM) · kernel (the kernel died) · timeout (a cell ran too long) · error."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    try:
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    except ImportError:  # pragma: no cover - nbclient comes with papermill
+        CellTimeoutError = DeadKernelError = ()  # noqa: N806
+    if isinstance(exc, DeadKernelError):
+        return "kernel"
+    if isinstance(exc, (CellTimeoutError, TimeoutError)):
+        return "timeout"
+    return "error"
+
+
+def _record_failure(set_dir: Path, tmp: Path, run_id: str, manifest: dict, current, exc, started,
+                    kind: str = "error") -> None:
     """Keep only a failure record: the manifest and, for the analyst, the notebook that failed."""
     record = set_dir / run_id
     record.mkdir(parents=True, exist_ok=True)
@@ -181,6 +261,233 @@ def _record_failure(set_dir: Path, tmp: Path, run_id: str, manifest: dict, curre
         shutil.move(str(failed_nb), record / f"{current}.mislukt.ipynb")
     shutil.rmtree(tmp, ignore_errors=True)
     manifest.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", failed_step=current,
-                    error=_short(exc), traceback=traceback.format_exception_only(type(exc), exc)[-1].strip(),
+                    failure_kind=kind, error=_short(exc),
+                    traceback=traceback.format_exception_only(type(exc), exc)[-1].strip(),
                     finished=datetime.now(timezone.utc).isoformat(), seconds=round(time.time() - started, 2))
+    if isinstance(exc, KeyboardInterrupt) and not str(exc):
+        manifest["error"] = "afgebroken (Ctrl-C of SIGTERM)"
     write_json_atomic(record / "manifest.json", manifest)
+    _running_file(set_dir, run_id).unlink(missing_ok=True)
+
+
+# --- skip when unchanged -------------------------------------------------------------------------------------
+
+def notebook_fingerprint(params: ParameterSet) -> str:
+    """The notebooks a run executes and the indicator catalogue: a change there is a reason to run again."""
+    from .catalog import DEFAULT_CATALOG
+
+    h = hashlib.sha256()
+    files = [NOTEBOOK_DIR / f"{nb}.ipynb" for nb in params.notebooks]
+    files.append(params.resolve(params.catalog) if params.catalog else DEFAULT_CATALOG)
+    for f in files:
+        h.update(f.name.encode())
+        try:
+            h.update(Path(f).read_bytes())
+        except OSError:
+            h.update(b"<ontbreekt>")
+    return h.hexdigest()[:16]
+
+
+def run_key(params: ParameterSet) -> dict:
+    """What decides whether a run would differ from the last good one (computed without loading the data)."""
+    from .dataset import fingerprint_file, input_paths
+
+    return {"parameter_fingerprint": params.fingerprint(),
+            "inputs": {k: fingerprint_file(p) for k, p in input_paths(params).items() if Path(p).exists()},
+            "notebook_fingerprint": notebook_fingerprint(params)}
+
+
+def unchanged_since_last_good(params: ParameterSet, outputs: str | Path) -> dict | None:
+    """The manifest of the last good run when parameters, inputs and notebooks are unchanged since; else None."""
+    from .history import last_good
+
+    last = last_good(outputs, params.name)
+    if last is None:
+        return None
+    key = run_key(params)
+    return last if all(last.get(k) == v for k, v in key.items()) else None
+
+
+# --- SIGTERM like Ctrl-C ---------------------------------------------------------------------------------------
+
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt (once; a second SIGTERM during clean-up is ignored), so that the
+    failure path records the run as interrupted. Only in the main thread; the previous handler returns after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt("afgebroken door SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- one writer per set ----------------------------------------------------------------------------------------
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _lock_info(fd: int) -> dict | None:
+    try:
+        raw = os.pread(fd, 65536, 0)
+        return json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (OSError, ValueError):
+        return None
+
+
+class SetLock:
+    """``outputs/<set>/.lock``: an exclusive flock (freed by the kernel when its holder dies, so the lock of a
+    dead process is simply taken over) on a file that names pid, host and start for the refusal message."""
+
+    def __init__(self, set_dir: str | Path, purpose: str = "run"):
+        self.set_dir = Path(set_dir)
+        self.path = self.set_dir / LOCK_NAME
+        self.purpose = purpose
+        self.fd: int | None = None
+        self.taken_over: dict | None = None
+
+    def acquire(self) -> SetLock:
+        self.set_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    os.close(fd)
+                    raise
+                info = _lock_info(fd) or {}
+                os.close(fd)
+                raise SetLocked(
+                    f"parameterset '{self.set_dir.name}' wordt al geschreven door een andere {info.get('purpose', 'run')}"
+                    f" (proces {info.get('pid', '?')} op {info.get('host', '?')}, gestart {info.get('started', '?')})",
+                    where=str(self.path),
+                    hint="wacht tot die klaar is, of stop dat proces; de vergrendeling van een gestopt proces "
+                         "wordt vanzelf overgenomen (niets met de hand opruimen)") from None
+            try:  # the holder before us may have removed the file after we opened it: lock the one at the path
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        previous = _lock_info(fd)
+        if previous and not (previous.get("pid") == os.getpid() and previous.get("host") == platform.node()):
+            previous["pid_alive"] = previous.get("host") == platform.node() and pid_alive(int(previous.get("pid", 0)))
+            self.taken_over = previous
+        info = {"pid": os.getpid(), "host": platform.node(), "started": datetime.now(timezone.utc).isoformat(),
+                "purpose": self.purpose, "command": " ".join(sys.argv)}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info, ensure_ascii=False).encode("utf-8"), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # still holding the flock: nobody can hold this inode now
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self) -> SetLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# --- recovery of runs of dead processes ---------------------------------------------------------------------
+
+def _running_file(set_dir: Path, run_id: str) -> Path:
+    return set_dir / f".{run_id}.running.json"
+
+
+def recover_partials(set_dir: str | Path, *, status: str = "interrupted", reason: str | None = None,
+                     failure_kind_: str | None = None) -> list[str]:
+    """Turn the leftovers of dead runs in ``set_dir`` into failure records; call while holding the set's lock.
+
+    A ``.<run-id>.partial`` folder (and its ``.running.json``) of a process that no longer runs becomes
+    ``<run-id>/manifest.json`` with ``status`` ("interrupted" unless a batch knows better, e.g. a time-out);
+    the partial is removed. A run that was complete but died before moving ``latest`` gets ``latest`` back.
+    Returns the run ids recovered.
+    """
+    set_dir = Path(set_dir)
+    if not set_dir.is_dir():
+        return []
+    here = platform.node()
+    run_ids = {p.name[1:-len(".partial")] for p in set_dir.glob(".*.partial") if p.is_dir()}
+    run_ids |= {p.name[1:-len(".running.json")] for p in set_dir.glob(".*.running.json")}
+    recovered = []
+    for run_id in sorted(run_ids):
+        partial = set_dir / f".{run_id}.partial"
+        marker = _running_file(set_dir, run_id)
+        try:
+            manifest = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            manifest = {"name": set_dir.name, "run_id": run_id}
+        pid, host = manifest.get("pid"), manifest.get("host")
+        if pid and pid != os.getpid() and host == here and pid_alive(int(pid)):
+            continue  # a live writer without the lock (should not happen): leave its work alone
+        final = set_dir / run_id
+        if not partial.exists() and (final / "manifest.json").exists():
+            marker.unlink(missing_ok=True)  # completed; it died between the rename and moving `latest`
+            _repair_latest(set_dir)
+            continue
+        final.mkdir(exist_ok=True)
+        last_nb = sorted(partial.glob("*.ipynb"), key=lambda p: p.stat().st_mtime) if partial.exists() else []
+        if last_nb:
+            shutil.move(str(last_nb[-1]), final / f"{last_nb[-1].stem}.afgebroken.ipynb")
+        who = f"proces {pid} op {host}" if pid else "een proces"
+        manifest.update(
+            status=status, failure_kind=failure_kind_ or status,
+            failed_step=last_nb[-1].stem if last_nb else manifest.get("failed_step"),
+            error=reason or f"{who} stopte midden in de run (gedood of uitgevallen); opgeruimd door de volgende run",
+            recovered_at=datetime.now(timezone.utc).isoformat(), recovered_by=f"proces {os.getpid()} op {here}")
+        if manifest.get("started"):
+            try:
+                t0 = datetime.fromisoformat(manifest["started"])
+                manifest["seconds"] = round((datetime.now(timezone.utc) - t0).total_seconds(), 2)
+            except ValueError:
+                pass
+        manifest.setdefault("finished", manifest["recovered_at"])
+        write_json_atomic(final / "manifest.json", manifest)
+        shutil.rmtree(partial, ignore_errors=True)
+        marker.unlink(missing_ok=True)
+        recovered.append(run_id)
+    return recovered
+
+
+def _repair_latest(set_dir: Path) -> None:
+    """Point ``latest`` at the newest good run when it points at an older one (or nowhere)."""
+    from .history import list_runs
+
+    good = [r for r in list_runs(set_dir.parent, set_dir.name) if r.status == "ok"]
+    if not good:
+        return
+    newest = max(good, key=lambda r: r.finished or "")
+    link = set_dir / "latest"
+    current = os.readlink(link) if link.is_symlink() else None
+    if current != newest.run_id:
+        point_latest(set_dir, newest.run_id)

@@ -1,0 +1,399 @@
+"""Batches: many parameter sets, up to ``jobs`` at once, each its own ``python -m workbench run`` process.
+
+Why a subprocess per run: a hung or dead kernel can then be killed for certain (the run's whole process
+tree), without taking the batch or the other runs with it, and a time-out is a plain wall-clock limit.
+
+- The batch takes the lock of every set first (pipeline.SetLock); when another live batch or run holds
+  one, the whole batch is refused before anything runs. The lock file descriptor is passed on to the run
+  process, so the lock stays held while any process of the batch still writes.
+- A run whose parameters, inputs and notebooks are unchanged since its last good run is skipped
+  (``force`` runs it anyway); that check happens here, without starting a process.
+- Kernel died, cell time-out, run time-out, or the run process killed by a signal: retried once, then
+  failed. An ordinary notebook error (an exception in a cell) or bad input is not retried.
+- Ctrl-C / SIGTERM: every run process gets SIGTERM (it records its run as interrupted), after a grace
+  period SIGKILL; leftovers are recorded as interrupted; ``latest`` never moves for a half run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .errors import WorkbenchError
+from .history import STATUS_LABELS, table
+from .pipeline import SetLock, SetLocked, recover_partials, terminate_as_interrupt, unchanged_since_last_good
+
+RETRIABLE = ("kernel", "timeout", "killed")
+GRACE_SECONDS = 20  # after SIGTERM, how long a run may take to record itself as interrupted
+POLL_SECONDS = 0.2
+EXIT_RETRIABLE = 3  # `workbench run` exits with 3 when the kernel died or a cell timed out
+
+
+@dataclass
+class BatchItem:
+    param_file: str
+    name: str | None = None
+    status: str = "waiting"  # waiting · running · ok · skipped · failed · interrupted
+    run_id: str | None = None
+    seconds: float = 0.0
+    message: str = ""
+    attempts: int = 0
+    kinds: list[str] = field(default_factory=list)  # why each failed attempt failed
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+class _Log:
+    """Timestamped lines appended to the --log file (nothing when there is none)."""
+
+    def __init__(self, path: str | Path | None):
+        self.fh = None
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(path, "a", encoding="utf-8")
+
+    def __call__(self, line: str) -> None:
+        if self.fh:
+            stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S%z")
+            for part in str(line).splitlines() or [""]:
+                self.fh.write(f"{stamp} {part}\n")
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh:
+            self.fh.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the kernel starts in its own session, so a process group is not enough)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("utf-8", "replace")
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_tree(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signal the run process, its process group and every descendant (the papermill kernel included).
+
+    Only for a process not yet waited for (``proc.poll() is None``), so that its pid cannot have been reused."""
+    pids = _descendants(proc.pid) if os.path.isdir("/proc") else []
+    for target in [proc.pid, *pids]:
+        try:
+            os.kill(target, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _die_with_parent():
+    """preexec_fn: on Linux the run gets SIGTERM when the batch dies (even by SIGKILL), so no orphan writes on."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        parent = os.getpid()  # the batch, i.e. the parent of the run process to be
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+    def prepare():
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the batch died before prctl took effect
+            os._exit(1)
+
+    return prepare
+
+
+class _Attempt:
+    def __init__(self, item: BatchItem, proc: subprocess.Popen, result: Path, log: Path, started: float,
+                 set_dir: Path):
+        self.item, self.proc, self.result, self.log, self.started, self.set_dir = item, proc, result, log, started, set_dir
+        self.timed_out = False
+
+
+def _start(item: BatchItem, set_dir: Path, lock: SetLock, outputs: Path, timeout: float | None, workdir: Path,
+           kernel_name: str | None) -> _Attempt:
+    item.attempts += 1
+    result = workdir / f"{item.name}.{item.attempts}.json"
+    log = workdir / f"{item.name}.{item.attempts}.log"
+    result.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "workbench", "run", str(item.param_file), "--outputs", str(outputs), "--quiet",
+           "--force", "--lock-held", "--result-file", str(result)]
+    if timeout:
+        cmd += ["--timeout", str(int(max(1, timeout)))]  # no single cell may take longer than the whole run
+    if kernel_name:
+        cmd += ["--kernel", kernel_name]
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True, pass_fds=(lock.fd,), preexec_fn=_die_with_parent())
+    item.status = "running"
+    return _Attempt(item, proc, result, log, time.time(), set_dir)
+
+
+def _error_line(log: Path) -> str:
+    """The user-facing message of a failed run process (the CLI prints it once as 'Fout: ...')."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Fout: "):
+            return " ".join(lines[i:i + 3])[6:].replace("  Oplossing:", " Oplossing:").strip()
+    tail = [line for line in lines if line.strip()]
+    return tail[-1].strip() if tail else ""
+
+
+def _finish(att: _Attempt, rc: int, timeout: float | None) -> tuple[str, str, str | None, str | None]:
+    """(status, kind, run_id, message) of a finished attempt; leftovers of a killed run become a record."""
+    try:
+        res = json.loads(att.result.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        res = {}
+    if att.timed_out:
+        reason = f"time-out: de run duurde langer dan {timeout:.0f} s en is gestopt (kernel hing?)"
+        ids = recover_partials(att.set_dir, status="failed", reason=reason, failure_kind_="timeout")
+        return "failed", "timeout", (ids[-1] if ids else res.get("run_id")), reason
+    if rc == 0 and res.get("status") in ("ok", "skipped"):
+        return res["status"], "", res.get("run_id"), res.get("message", "")
+    if res:
+        message = res.get("message") or _error_line(att.log)
+        if res.get("where") and not res.get("run_id"):  # bad input: say which file
+            message = f"{res['where']}: {message}"
+        return res.get("status", "failed"), res.get("kind", "error"), res.get("run_id"), message
+    if rc < 0 or rc in (137, 143):  # killed by a signal (the OOM killer, an operator) before it could report
+        signum = -rc if rc < 0 else rc - 128
+        reason = f"het runproces is gestopt door signaal {signum} ({signal.Signals(signum).name})"
+        ids = recover_partials(att.set_dir, status="failed", reason=reason, failure_kind_="killed")
+        return "failed", "killed", (ids[-1] if ids else None), reason
+    return "failed", "error", None, _error_line(att.log) or f"runproces stopte met code {rc}"
+
+
+def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *, jobs: int = 1,
+              timeout: float | None = 3600, force: bool = False, progress: bool = True,
+              log: str | Path | None = None, kernel_name: str | None = None,
+              retries: int = 1) -> list[BatchItem]:
+    """Run every parameter set; returns one BatchItem per file, in the order given.
+
+    Raises SetLocked (nothing run) when another live process writes one of the sets. Re-raises
+    KeyboardInterrupt after stopping the runs (each recorded as interrupted) and logging the summary.
+    """
+    from .params import load_parameters
+
+    jobs = max(1, int(jobs))
+    outputs = Path(outputs).resolve()
+    items = [BatchItem(str(Path(p))) for p in param_files]
+    logger = _Log(log)
+    logger(f"batch gestart: {len(items)} parameterset(s), --jobs {jobs}, time-out {timeout} s per run, "
+           f"uitvoer {outputs}{', --force' if force else ''} (proces {os.getpid()})")
+    params_of = {}
+    seen: dict[str, BatchItem] = {}
+    for item in items:  # validate every file first; a bad one fails on its own, the others run
+        try:
+            params = load_parameters(item.param_file)
+        except WorkbenchError as exc:
+            item.name = Path(item.param_file).stem
+            item.status, item.message = "failed", exc.render().replace("\n  ", " ")
+            continue
+        item.name = params.name
+        if params.name in seen:
+            item.status = "failed"
+            item.message = f"zelfde set '{params.name}' als {seen[params.name].param_file}; geef elke set een eigen name:"
+            continue
+        seen[params.name] = item
+        params_of[params.name] = params
+
+    locks: dict[str, SetLock] = {}
+    try:
+        for name in sorted(params_of):  # all locks first: a second batch over these sets is refused as a whole
+            locks[name] = SetLock(outputs / name, purpose="batch").acquire()
+    except SetLocked as exc:
+        for lk in locks.values():
+            lk.release()
+        logger(f"geweigerd: {exc.render()}")
+        logger.close()
+        raise
+
+    with terminate_as_interrupt():
+        try:
+            return _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress, logger,
+                               kernel_name, retries)
+        finally:
+            for lk in locks.values():
+                lk.release()
+            logger.close()
+
+
+def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress, logger, kernel_name, retries):
+    from tqdm.auto import tqdm
+
+    t_batch = time.time()
+    for name in sorted(params_of):
+        rec = recover_partials(outputs / name)
+        if rec:
+            logger(f"{name}: {len(rec)} afgebroken run(s) van een gestopt proces opgeruimd en vastgelegd: {', '.join(rec)}")
+    queue = [it for it in items if it.status == "waiting"]
+    for it in items:
+        if it.status == "failed":
+            logger(f"{it.name}: mislukt: {it.message}")
+    tqdm.monitor_interval = 0  # no monitor thread: the run processes are forked from this one
+    bar = tqdm(total=len(items), desc="batch", unit="run", disable=None if progress else True, file=sys.stderr,
+               dynamic_ncols=True)
+    bar.update(sum(it.status == "failed" for it in items))
+    running: list[_Attempt] = []
+    workdir = Path(tempfile.mkdtemp(prefix="mmr-batch-"))
+
+    def postfix():
+        counts = {}
+        for it in items:
+            counts[it.label] = counts.get(it.label, 0) + 1
+        shown = [f"{counts[k]} {k}" for k in ("geslaagd", "overgeslagen", "mislukt") if counts.get(k)]
+        bar.set_postfix_str(" · ".join(shown + [f"bezig: {', '.join(a.item.name for a in running)}"]))
+
+    def done(it: BatchItem):
+        it.seconds = round(it.seconds, 1)
+        bar.update(1)
+        logger(f"{it.name}: {it.label} na {it.seconds:.1f} s"
+               + (f", run {it.run_id}" if it.run_id else "") + (f", {it.attempts} pogingen" if it.attempts > 1 else "")
+               + (f": {it.message}" if it.message and it.status != "ok" else ""))
+
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                it = queue.pop(0)
+                if not force and it.attempts == 0:
+                    t0 = time.time()
+                    last = unchanged_since_last_good(params_of[it.name], outputs)
+                    if last is not None:
+                        it.status, it.run_id, it.seconds = "skipped", last["run_id"], time.time() - t0
+                        it.message = "ongewijzigd sinds de laatste geslaagde run (--force om toch te draaien)"
+                        done(it)
+                        continue
+                if it.attempts == 0:
+                    logger(f"{it.name}: gestart ({it.param_file})")
+                running.append(_start(it, outputs / it.name, locks[it.name], outputs, timeout, workdir, kernel_name))
+            postfix()
+            time.sleep(POLL_SECONDS)
+            for att in list(running):
+                rc = att.proc.poll()
+                if rc is None and timeout and time.time() - att.started > timeout:
+                    att.timed_out = True
+                    kill_tree(att.proc)
+                    rc = att.proc.wait()
+                if rc is None:
+                    continue
+                # (no kill_tree after a normal exit: the pid is reaped and may belong to someone else by now;
+                # a kernel whose run process died exits by itself, ipykernel watches its parent)
+                running.remove(att)
+                it = att.item
+                it.seconds += time.time() - att.started
+                status, kind, run_id, message = _finish(att, rc, timeout)
+                it.run_id = run_id or it.run_id
+                if status == "failed" and kind in RETRIABLE and it.attempts <= retries:
+                    it.kinds.append(kind)
+                    logger(f"{it.name}: poging {it.attempts} mislukt ({message}); nog één keer")
+                    queue.insert(0, it)
+                    it.status = "waiting"
+                    continue
+                it.status, it.message = status, message
+                if it.attempts > 1 and status == "ok":
+                    it.message = f"geslaagd bij poging {it.attempts} (eerder: {', '.join(it.kinds)})"
+                elif it.attempts > 1:
+                    it.message = f"{message} (ook na {it.attempts} pogingen)"
+                done(it)
+    except KeyboardInterrupt as exc:
+        _stop_all(running, logger)
+        for att in running:
+            att.item.seconds += time.time() - att.started
+            att.item.status, att.item.message = "interrupted", "afgebroken (Ctrl-C of SIGTERM)"
+            try:
+                res = json.loads(att.result.read_text(encoding="utf-8"))
+                att.item.run_id = res.get("run_id") or att.item.run_id
+            except (OSError, ValueError):
+                pass
+        for name in params_of:
+            recover_partials(outputs / name)
+        for it in queue:
+            it.status, it.message = "interrupted", "niet gestart: batch afgebroken"
+        bar.close()
+        logger("batch afgebroken (Ctrl-C of SIGTERM)")
+        logger(summary(items, time.time() - t_batch))
+        exc.items = items  # for the CLI's summary
+        raise
+    finally:
+        for p in workdir.iterdir():
+            p.unlink(missing_ok=True)
+        workdir.rmdir()
+    bar.close()
+    logger(summary(items, time.time() - t_batch))
+    return items
+
+
+def _stop_all(running: list[_Attempt], logger) -> None:
+    """SIGTERM to every run (each records itself as interrupted), SIGKILL after the grace period."""
+    for att in running:
+        logger(f"{att.item.name}: SIGTERM naar runproces {att.proc.pid}")
+        try:  # the run process only: it shuts its kernel down itself (a dead kernel would read as a crash)
+            os.kill(att.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + GRACE_SECONDS
+    for att in running:
+        try:
+            att.proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            logger(f"{att.item.name}: reageert niet; SIGKILL")
+        except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
+            pass
+        if att.proc.poll() is None:  # only while it is ours: a reaped pid may be reused
+            kill_tree(att.proc)
+        try:
+            att.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def summary(items: list[BatchItem], seconds: float | None = None) -> str:
+    """The Dutch summary table printed at the end of a batch."""
+    from .history import _duration
+
+    rows = [[it.name or Path(it.param_file).stem, it.label, _duration(it.seconds) if it.attempts or it.seconds else "-",
+             it.run_id or "-", it.message[:120]] for it in items]
+    counts = {}
+    for it in items:
+        counts[it.label] = counts.get(it.label, 0) + 1
+    head = f"Batch: {len(items)} parameterset(s): " + ", ".join(f"{v} {k}" for k, v in counts.items())
+    if seconds is not None:
+        head += f" in {_duration(seconds)}"
+    return head + "\n" + table(rows, ["set", "status", "duur", "run-id", "melding"])
+
+
+def exit_status(items: list[BatchItem]) -> int:
+    """0 when every set ran or was skipped; 1 when any failed or was interrupted."""
+    return 0 if all(it.status in ("ok", "skipped") for it in items) else 1
