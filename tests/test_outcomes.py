@@ -157,6 +157,24 @@ def test_provider_sheets_show_no_figure_below_the_threshold(res, demo_ds, tmp_pa
         assert not any(c in page for c in clients)
 
 
+@pytest.mark.skipif(provider_sheet.find_chromium() is None, reason="Chromium ontbreekt (apt-get install chromium)")
+def test_provider_sheet_pdfs_are_one_per_sheet_and_complete(res, tmp_path, monkeypatch):
+    paths, notes = provider_sheet.write_sheets(res, tmp_path, pdf=True)
+    pdfs = sorted(p for p in paths if p.suffix == ".pdf")
+    assert not notes and [p.stem for p in pdfs] == sorted(p.stem for p in paths if p.suffix == ".html")
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF") and b"/Type /Page" in data, pdf.name
+    assert not list((tmp_path / "aanbieders").glob(".*.tmp")), "geen halve bestanden"
+    # Without the DevTools route (a browser that cannot be driven) the same PDFs come one Chromium at a time.
+    def refuse(*a, **k):
+        raise RuntimeError("geen DevTools")
+
+    monkeypatch.setattr(provider_sheet, "_DevToolsPrinter", refuse)
+    again, notes = provider_sheet._print_all([pdfs[0].with_suffix(".html")], provider_sheet.find_chromium())
+    assert not notes and again[0].read_bytes().startswith(b"%PDF")
+
+
 def test_published_layers_respect_the_threshold(res, demo_ds):
     layers = oc.published_layers(res)
     m = demo_ds.params.privacy.min_count

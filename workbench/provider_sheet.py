@@ -5,12 +5,15 @@ Presentation: every figure arrives from workbench.outcomes, already through disc
 """
 from __future__ import annotations
 
+import base64
 import html
+import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 
@@ -20,6 +23,9 @@ import pandas as pd
 from .maps import fmt_nl, write_atomic
 
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+# No network here or on municipal desktops: without these Chromium waits on lookups.
+QUIET_FLAGS = ("--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+               "--no-first-run", "--disable-extensions")
 SIGN_NL = {"+": "+ beter dan verwacht", "-": "− lager dan verwacht", "=": "geen verschil", "?": "niet te toetsen",
            "": "–"}
 
@@ -161,16 +167,96 @@ def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 6
     with tempfile.TemporaryDirectory() as profile:
         try:
             subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                            # No network here or on municipal desktops: without these Chromium waits on lookups.
-                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                            "--disable-quic", "--no-first-run", "--disable-extensions",
-                            f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
+                            *QUIET_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
                            check=True, capture_output=True, timeout=timeout)
             if os.path.getsize(tmp) == 0:
                 raise RuntimeError("Chromium schreef een leeg bestand")
             os.replace(tmp, pdf_path)
         finally:
             Path(tmp).unlink(missing_ok=True)
+
+
+class _DevToolsPrinter:
+    """One headless Chromium printing many pages over its DevTools protocol: one browser start instead of one
+    per sheet (the start-up is most of the time of a single --print-to-pdf)."""
+
+    def __init__(self, chromium: str, timeout: int = 60):
+        import websocket
+
+        self.timeout = timeout
+        self._profile = tempfile.TemporaryDirectory()
+        self.proc = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", *QUIET_FLAGS, "--remote-debugging-port=0",
+             f"--user-data-dir={self._profile.name}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self._profile.name) / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout
+        while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("Chromium startte niet met DevTools")
+            time.sleep(0.05)
+        port, path = port_file.read_text().split()[:2]
+        # No Origin header: Chromium refuses DevTools websockets from other origins.
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=timeout, suppress_origin=True)
+        self._id = 0
+
+    def _call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        self.ws.send(json.dumps(msg))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error'].get('message')}")
+                return reply.get("result", {})
+
+    def _wait_event(self, name: str, session: str) -> None:
+        while True:
+            event = json.loads(self.ws.recv())
+            if event.get("method") == name and event.get("sessionId") == session:
+                return
+
+    def print_pdf(self, html_path: Path, pdf_path: Path) -> None:
+        target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        try:
+            self._call("Page.enable", session=session)
+            self._call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=session)
+            self._wait_event("Page.loadEventFired", session)
+            data = self._call("Page.printToPDF", {"printBackground": True, "displayHeaderFooter": False,
+                                                  "preferCSSPageSize": True}, session=session)["data"]
+        finally:
+            self._call("Target.closeTarget", {"targetId": target})
+        pdf = base64.b64decode(data)
+        if not pdf.startswith(b"%PDF"):
+            raise RuntimeError("Chromium gaf geen PDF terug")
+        write_bytes_atomic(pdf_path, pdf)
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "ws", None):
+                self.ws.close()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self._profile.cleanup()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list[str]]:
@@ -186,19 +272,31 @@ def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list
         write_atomic(path, render_sheet(provider, res))
         paths.append(path)
     if chromium:
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(path: Path):
-            try:
-                html_to_pdf(path, path.with_suffix(".pdf"), chromium)
-                return path.with_suffix(".pdf"), None
-            except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
-                return None, f"PDF van {path.stem} mislukt ({type(exc).__name__}); het HTML-blad staat er wel."
-
-        with ThreadPoolExecutor(max_workers=2) as pool:  # Chromium start-up dominates; two at a time
-            for pdf_path, note in pool.map(one, list(paths)):
-                if pdf_path:
-                    paths.append(pdf_path)
-                if note:
-                    notes.append(note)
+        paths_pdf, pdf_notes = _print_all(list(paths), chromium)
+        paths += paths_pdf
+        notes += pdf_notes
     return paths, notes
+
+
+def _print_all(html_paths: list[Path], chromium: str) -> tuple[list[Path], list[str]]:
+    """PDFs through one Chromium (DevTools); if that browser cannot be driven, one Chromium per sheet."""
+    done, notes = [], []
+    try:
+        printer = _DevToolsPrinter(chromium)
+    except Exception:  # noqa: BLE001 — the slower path below gives the same PDFs
+        printer = None
+    try:
+        for path in html_paths:
+            pdf_path = path.with_suffix(".pdf")
+            try:
+                if printer:
+                    printer.print_pdf(path, pdf_path)
+                else:
+                    html_to_pdf(path, pdf_path, chromium)
+                done.append(pdf_path)
+            except Exception as exc:  # noqa: BLE001 — one failed PDF never stops the run; the HTML sheet is there
+                notes.append(f"PDF van {path.stem} mislukt ({type(exc).__name__}); het HTML-blad staat er wel.")
+    finally:
+        if printer:
+            printer.close()
+    return done, notes
