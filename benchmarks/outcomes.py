@@ -87,7 +87,7 @@ def main() -> None:
             t0 = time.perf_counter()
             paths, notes = provider_sheet.write_sheets(res, out, pdf=True)
             pdfs = [p for p in paths if p.suffix == ".pdf"]
-            print(f"PDF printing (Chromium, 2 parallel): {len(pdfs)} sheets in {time.perf_counter() - t0:.1f} s; "
+            print(f"PDF printing (one Chromium over DevTools): {len(pdfs)} sheets in {time.perf_counter() - t0:.1f} s; "
                   f"median PDF {statistics.median([p.stat().st_size for p in pdfs]) / 1024:.0f} kB {notes or ''}")
     else:
         print("PDF printing skipped: no Chromium")

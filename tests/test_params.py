@@ -27,12 +27,12 @@ BROKEN = {
 }
 
 
-def test_risk_robust_defaults_on_and_can_be_switched_off():
+def test_risk_robust_defaults_off_and_can_be_switched_on():
     from workbench.params import parse_parameters
 
     base = {"name": "x", "gemeente": "GM9901", "year": 2023}
-    assert parse_parameters(base).risk.robust is True
-    assert parse_parameters({**base, "risk": {"robust": False}}).risk.robust is False
+    assert parse_parameters(base).risk.robust is False
+    assert parse_parameters({**base, "risk": {"robust": True}}).risk.robust is True
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))

@@ -37,7 +37,7 @@ class RiskSettings:
     cluster_weights: dict[str, float] = field(default_factory=lambda: {"1": 1.0, "2": 1.0, "3": 1.0})
     smoothing: bool = False
     # Two-pass fit: reference areas outside the 99,8% funnel limits after a first fit are left out of the second.
-    robust: bool = True
+    robust: bool = False  # standard one-pass GLM unless asked (reproducible with any GLM package)
 
 
 @dataclass(frozen=True)
