@@ -31,6 +31,11 @@ COMPARISON_COLOURS = {"ongunstig": "#d6604d", "gunstig": "#4393c3", "=": "#f0f0f
 STATUS_NL = {"ok": "", "suppressed": "onderdrukt", "missing": "geen gegevens"}
 
 
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: 'Jeugdhulp' -> 'jeugdhulp', but the name Wmo keeps its capital."""
+    return label if label.startswith("Wmo") or label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def fmt_nl(value, decimals: int = 1, unit: str = "") -> str:
     """Dutch number format: 1.234,5. Missing is written out, never as 0."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
@@ -283,7 +288,7 @@ def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, 
     legend = Legend(f"{domain_label}: waargenomen / verwacht", items,
                     "Dikke rand: verschil met de verwachting buiten het 95%-interval. "
                     "Verwacht = wat de risicofactoren van het gebied voorspellen.")
-    return choropleth(shown, colours, title=f"Risicokaart {domain_label.lower()}, {year}",
+    return choropleth(shown, colours, title=f"Risicokaart {in_sentence(domain_label)}, {year}",
                       subtitle=f"Zorggebruik vergeleken met wat de risicofactoren doen verwachten (per {exposure_label}).",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("waargenomen", "Waargenomen"), ("verwacht", "Verwacht"),
@@ -401,7 +406,7 @@ def score_map(scores: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
     colours, items = classify(values, "quantiles")
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     legend = Legend(f"Risicoscore: {label}", items, "Klassen: kwintielen. Donkerder = hoger risico.")
-    return choropleth(shown, colours, title=f"Risicoscore {label.lower()}, {year}",
+    return choropleth(shown, colours, title=f"Risicoscore {in_sentence(label)}, {year}",
                       subtitle="Samengestelde score uit de indicatoren van de clusters 1 tot en met 3 (zie het risicomodel).",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("score", "Score"), ("drijvers", "Drijvende indicatoren"),

@@ -262,7 +262,7 @@ def _check_model(ds, domain: str) -> bool:
     care = t[(t["indicator"] == d["indicator"]) & (t["year"] == ds.year)
              & t["code"].map(area_gm).isin(ds.params.gemeente).to_numpy()]
     if not (care["status"] == "ok").any():
-        label = ds.catalog[d["indicator"]].label.lower()
+        label = maps.in_sentence(ds.catalog[d["indicator"]].label)
         _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> De CBS-cijfers over {label} zijn voor "
                 f"{ds.year} (nog) niet gepubliceerd in de gebruikte bron (<code>{ds.params.sources.statistics}</code>). "
                 "CBS vult deze kolommen vaak pas in een latere release van de Kerncijfers wijken en buurten aan; "

@@ -125,7 +125,7 @@ def trend_chart(run: PublishedRun, code: str, gemeente: str, indicator_id: str) 
     w = t[(t["code"] == code) & (t["status"] == "ok")].sort_values("year")
     g = t[(t["code"] == gemeente) & (t["status"] == "ok")].sort_values("year")
     if w.empty and g.empty:
-        return f"<p class='wb-note'>Geen gepubliceerde cijfers over {_esc(ind.label.lower())} voor deze wijk.</p>"
+        return f"<p class='wb-note'>Geen gepubliceerde cijfers over {_esc(maps.in_sentence(ind.label))} voor deze wijk.</p>"
     fig, ax = plt.subplots(figsize=(4.6, 2.3), dpi=110)
     if len(w):
         ax.fill_between(w["year"], w["ci_low"], w["ci_high"], color="#e34a33", alpha=0.15, lw=0)

@@ -108,7 +108,7 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               "drijvende indicatoren": sc.get("drivers", pd.Series(dtype=object)).reindex(geo.index),
                               "signalen": sc.get("flags", pd.Series(dtype=object)).reindex(geo.index),
                               "status": sc.get("status", pd.Series(dtype=object)).reindex(geo.index)})
-        return View(m, table.reset_index(drop=True), f"Risicoscore {label.lower()}, {year}", note.strip())
+        return View(m, table.reset_index(drop=True), f"Risicoscore {maps.in_sentence(label)}, {year}", note.strip())
     if s.view == "oe":
         if s.domain not in RISK_DOMAINS:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
@@ -117,7 +117,7 @@ def build_view(run: PublishedRun, s: MapState) -> View:
             return View(None, empty, VIEWS["oe"], "Deze run heeft geen risicomodel (laag 'risico' ontbreekt).")
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
         if r.empty:
-            return View(None, empty, VIEWS["oe"], f"Het risicomodel voor {DOMAINS[s.domain].lower()} is in deze run "
+            return View(None, empty, VIEWS["oe"], f"Het risicomodel voor {maps.in_sentence(DOMAINS[s.domain])} is in deze run "
                         f"niet geschat op {s.level}niveau.")
         d = RISK_DOMAINS[s.domain]
         m = maps.risk_map(r, geo, domain_label=d["label"], exposure_label=d["exposure_label"], year=run.year, **kw)
@@ -127,7 +127,7 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               "95% ondergrens": rr["oe_low"], "95% bovengrens": rr["oe_high"],
                               "oordeel": rr["label"], "status": rr["status"]}).reset_index(drop=True)
         note = f"Het risicomodel is geschat voor {run.year}." if s.year != run.year else ""
-        return View(m, table, f"Risicokaart {d['label'].lower()}, {run.year}", note)
+        return View(m, table, f"Risicokaart {maps.in_sentence(d['label'])}, {run.year}", note)
     if s.indicator in COST_PER_CLIENT:
         dom, label = COST_PER_CLIENT[s.indicator]
         if s.view == "difference":
@@ -150,7 +150,7 @@ def build_view(run: PublishedRun, s: MapState) -> View:
     if table["status"].eq("geen gegevens").all():
         have = sorted(run.indicators.loc[(run.indicators["indicator"] == ind.id)
                                          & (run.indicators["status"] == "ok"), "year"].unique())
-        note = (f"Voor {ind.label.lower()} zijn er geen cijfers over {s.year}"
+        note = (f"Voor {maps.in_sentence(ind.label)} zijn er geen cijfers over {s.year}"
                 + (f"; wel over {', '.join(map(str, have))}." if have else "."))
     if s.view == "difference":
         m = maps.difference_map(run.indicators, geo, ind, s.year, **kw)
