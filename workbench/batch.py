@@ -170,12 +170,17 @@ def _error_line(log: Path) -> str:
     return tail[-1].strip() if tail else ""
 
 
+def _read_result(att: _Attempt) -> dict:
+    """What the run process reported in its result file ({} when it died before writing it)."""
+    try:
+        return json.loads(att.result.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _finish(att: _Attempt, rc: int, timeout: float | None) -> tuple[str, str, str | None, str | None]:
     """(status, kind, run_id, message) of a finished attempt; leftovers of a killed run become a record."""
-    try:
-        res = json.loads(att.result.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        res = {}
+    res = _read_result(att)
     if att.timed_out:
         reason = f"time-out: de run duurde langer dan {timeout:.0f} s en is gestopt (kernel hing?)"
         ids = recover_partials(att.set_dir, status="failed", reason=reason, failure_kind_="timeout")
@@ -332,11 +337,7 @@ def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress
         for att in running:
             att.item.seconds += time.time() - att.started
             att.item.status, att.item.message = "interrupted", "afgebroken (Ctrl-C of SIGTERM)"
-            try:
-                res = json.loads(att.result.read_text(encoding="utf-8"))
-                att.item.run_id = res.get("run_id") or att.item.run_id
-            except (OSError, ValueError):
-                pass
+            att.item.run_id = _read_result(att).get("run_id") or att.item.run_id
         for name in params_of:
             recover_partials(outputs / name)
         for it in queue:

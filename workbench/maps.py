@@ -226,6 +226,19 @@ def _status_text(status, reason) -> str:
     return STATUS_NL.get(status, str(status))
 
 
+def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicator, d: int) -> None:
+    """Tooltip texts of an indicator map (value, interval, gemeente, comparison, status), in Dutch; a suppressed
+    value shows its status, never a number."""
+    status = t["status"].fillna("missing")
+    shown["waarde"] = [fmt_nl(v, d, indicator.unit) if s == "ok" else STATUS_NL.get(s, "geen gegevens")
+                       for v, s in zip(t["value"], status)]
+    shown["interval"] = [f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}" if pd.notna(lo) else "–"
+                         for lo, hi in zip(t["ci_low"], t["ci_high"])]
+    shown["gemeente"] = [fmt_nl(v, d, indicator.unit) for v in t["gemeente_value"]]
+    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
+    shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"])]
+
+
 def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, mode: str = "value",
                   attribution: str, fictional_note: str | None = None, tiles: bool = True,
                   outline: gpd.GeoDataFrame | None = None) -> folium.Map:
@@ -239,13 +252,7 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
     d = decimals_for(indicator.unit)
     shown = geo.copy()
     shown["naam"] = shown["name"]
-    shown["waarde"] = [fmt_nl(v, d, indicator.unit) if s == "ok" else STATUS_NL.get(s, "geen gegevens")
-                       for v, s in zip(t["value"], t["status"].fillna("missing"))]
-    shown["interval"] = [f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}" if pd.notna(lo) else "–"
-                         for lo, hi in zip(t["ci_low"], t["ci_high"])]
-    shown["gemeente"] = [fmt_nl(v, d, indicator.unit) for v in t["gemeente_value"]]
-    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
-    shown["status"] = [_status_text(s, r) for s, r in zip(t["status"].fillna("missing"), t["reason"])]
+    _indicator_tooltip_columns(shown, t, indicator, d)
     tooltip = [("naam", "Gebied"), ("waarde", indicator.label), ("interval", "95%-interval"),
                ("gemeente", "Gemeente"), ("vergelijking", "Vergelijking"), ("status", "Status")]
     if mode == "comparison":
@@ -366,13 +373,7 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
     shown["verschil"] = [(("+" if v > 0 else "") + fmt_nl(v, d, indicator.unit)) if pd.notna(v)
                          else STATUS_NL.get(s, "geen gegevens") or "geen gegevens"
                          for v, s in zip(diff, t["status"].fillna("missing"))]
-    shown["waarde"] = [fmt_nl(v, d, indicator.unit) if s == "ok" else STATUS_NL.get(s, "geen gegevens")
-                       for v, s in zip(t["value"], t["status"].fillna("missing"))]
-    shown["interval"] = [f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}" if pd.notna(lo) else "–"
-                         for lo, hi in zip(t["ci_low"], t["ci_high"])]
-    shown["gemeente"] = [fmt_nl(v, d, indicator.unit) for v in t["gemeente_value"]]
-    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
-    shown["status"] = [_status_text(s, r) for s, r in zip(t["status"].fillna("missing"), t["reason"])]
+    _indicator_tooltip_columns(shown, t, indicator, d)
     bold = t["comparison"].isin(["+", "-"]) & ok
     legend = Legend(f"{indicator.label}: verschil met de gemeente ({indicator.unit})", items,
                     "Dikke rand: verschil buiten het 95%-betrouwbaarheidsinterval (+ of −). "

@@ -96,11 +96,6 @@ def point_latest(set_dir: Path, run_id: str) -> None:
     os.replace(tmp, set_dir / "latest")
 
 
-def latest_run(outputs: Path, name: str) -> Path | None:
-    link = Path(outputs) / name / "latest"
-    return link.resolve() if link.exists() else None
-
-
 def _progress(enabled: bool):
     if not enabled:
         return None

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .maps import fmt_nl, write_atomic
+from .sources.net import write_atomic as write_atomic_bytes
 
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 # No network here or on municipal desktops: without these Chromium waits on lookups.
@@ -234,7 +235,7 @@ class _DevToolsPrinter:
         pdf = base64.b64decode(data)
         if not pdf.startswith(b"%PDF"):
             raise RuntimeError("Chromium gaf geen PDF terug")
-        write_bytes_atomic(pdf_path, pdf)
+        write_atomic_bytes(pdf_path, pdf)
 
     def close(self) -> None:
         try:
@@ -247,16 +248,6 @@ class _DevToolsPrinter:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self._profile.cleanup()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list[str]]:

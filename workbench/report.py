@@ -126,22 +126,20 @@ def indicator_map(ds, indicator_id: str, mode: str = "value", level: str | None 
 
 def map_has_data(ds, indicator_id: str, level: str | None = None, year: int | None = None) -> bool:
     """True when at least one area of the map has a published value: otherwise the map would be all grey."""
-    level, year = level or ds.params.level, year or ds.year
-    pub = published_indicators(ds)
-    codes = geometry(ds, level).index
-    t = pub[(pub["indicator"] == indicator_id) & (pub["year"] == year) & pub["code"].isin(codes)]
-    return bool((t["status"] == "ok").any())
+    return _no_map_reason(ds, indicator_id, level or ds.params.level, year or ds.year) is None
 
 
-def _no_map_reason(ds, indicator_id: str, level: str, year: int) -> str:
-    ind = ds.catalog[indicator_id]
+def _no_map_reason(ds, indicator_id: str, level: str, year: int) -> str | None:
+    """Why no map of this indicator is made (every area suppressed or missing), in Dutch; None when one is."""
     pub = published_indicators(ds)
     t = pub[(pub["indicator"] == indicator_id) & (pub["year"] == year) & pub["code"].isin(geometry(ds, level).index)]
+    if (t["status"] == "ok").any():
+        return None
     why = ("alle cijfers zijn onderdrukt (te weinig mensen)" if len(t) and (t["status"] == "suppressed").all()
            else "de bron levert deze indicator voor dit jaar niet" if not len(t) or (t["status"] == "missing").all()
            else "de cijfers zijn onderdrukt of ontbreken")
-    return (f"Geen kaart van '{ind.label}' ({year}, per {level}): voor geen enkel gebied is een waarde te tonen — {why}. "
-            "Een kaart zou helemaal grijs zijn en is daarom niet gemaakt.")
+    return (f"Geen kaart van '{ds.catalog[indicator_id].label}' ({year}, per {level}): voor geen enkel gebied is een "
+            f"waarde te tonen — {why}. Een kaart zou helemaal grijs zijn en is daarom niet gemaakt.")
 
 
 def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=None, level: str | None = None,
@@ -149,8 +147,9 @@ def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=No
     """The indicator map (saved as HTML in ``output_dir`` when given), or, when every area is suppressed or
     missing, no map but one Dutch sentence why. Returns the map or None."""
     level, year = level or ds.params.level, year or ds.year
-    if not map_has_data(ds, indicator_id, level, year):
-        print(_no_map_reason(ds, indicator_id, level, year))
+    reason = _no_map_reason(ds, indicator_id, level, year)
+    if reason:
+        print(reason)
         return None
     m = indicator_map(ds, indicator_id, mode=mode, level=level, year=year)
     if output_dir:
@@ -162,8 +161,9 @@ def save_indicator_maps(ds, indicator_ids, output_dir, modes=("value", "comparis
     """Save value and comparison maps of several indicators; an all-grey map is not saved but explained."""
     saved = []
     for indicator_id in indicator_ids:
-        if not map_has_data(ds, indicator_id):
-            print(_no_map_reason(ds, indicator_id, ds.params.level, ds.year))
+        reason = _no_map_reason(ds, indicator_id, ds.params.level, ds.year)
+        if reason:
+            print(reason)
             continue
         for mode in modes:
             path = save(indicator_map(ds, indicator_id, mode=mode), output_dir, f"kaart_{indicator_id}_{mode}.html")

@@ -6,7 +6,6 @@ never records. Self-contained: ``results_view(path)`` returns one ipywidgets lay
 from __future__ import annotations
 
 import html
-import logging
 from pathlib import Path
 
 import ipywidgets as w
@@ -14,9 +13,9 @@ import pandas as pd
 
 from .. import maps
 from ..publish import read_layer
+from .widgets import guarded
 
 ALL = "alle"
-log = logging.getLogger("workbench.app")
 SIGN_NL = {"+": "+ beter dan verwacht", "-": "− lager dan verwacht", "=": "geen verschil", "?": "niet te toetsen"}
 
 
@@ -122,31 +121,19 @@ def results_view(gpkg: str | Path) -> w.Widget:
 
     status = w.HTML()
 
-    def safe(fn):
-        # A viewer never sees a traceback: a Dutch message here, the details in the server log.
-        def handler(*_):
-            try:
-                status.value = ""
-                fn()
-            except Exception:  # noqa: BLE001
-                log.exception("results view failed")
-                status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder vindt '
-                                'de details in het serverlog.</div>')
-        return handler
-
-    def render_table():
+    def render_table(_=None):
         t = data.table(area.value, provider.value)
         first = "Aanbieder" if provider.value == ALL else "Resultaatgebied"
         table.value = _table_html(t, first) if len(t) else "<p>Geen gepubliceerde cijfers voor deze keuze.</p>"
 
-    def render_map():
+    def render_map(_=None):
         mapbox.value = data.map_html(kind.value, area.value)
 
-    area.observe(safe(lambda: (render_table(), render_map())), names="value")
-    provider.observe(safe(render_table), names="value")
-    kind.observe(safe(render_map), names="value")
-    safe(render_table)()
-    safe(render_map)()
+    area.observe(guarded(status, lambda _: (render_table(), render_map())), names="value")
+    provider.observe(guarded(status, render_table), names="value")
+    kind.observe(guarded(status, render_map), names="value")
+    guarded(status, render_table)()
+    guarded(status, render_map)()
     area.add_class("wb-result-area")
     provider.add_class("wb-provider")
     kind.add_class("wb-results-kind")

@@ -58,6 +58,23 @@ def no_run_message(exc: NoPublishedRun, name: str) -> w.HTML:
         f'<p class="wb-unit">{html.escape(exc.render())}</p>')
 
 
+def guarded(status: w.HTML, fn):
+    """A control callback never shows a traceback to the viewer: a Dutch message in ``status`` instead, the
+    details in the server log."""
+    def handler(change=None):
+        try:
+            status.value = ""
+            fn(change)
+        except WorkbenchError as exc:
+            status.value = f'<div class="wb-error">{html.escape(exc.render())}</div>'
+        except Exception:  # noqa: BLE001 — logged for the analyst, a plain message for the viewer
+            log.exception("app callback failed")
+            print("app callback failed", file=sys.stderr)
+            status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder '
+                            'vindt de details in het serverlog.</div>')
+    return handler
+
+
 def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
@@ -161,19 +178,7 @@ class App:
 
     # --- behaviour -----------------------------------------------------------------------------------------
     def _safe(self, fn):
-        """A control callback never shows a traceback to the viewer: a Dutch message instead, details in the log."""
-        def handler(change=None):
-            try:
-                self.status.value = ""
-                fn(change)
-            except WorkbenchError as exc:
-                self.status.value = f'<div class="wb-error">{html.escape(exc.render())}</div>'
-            except Exception:  # noqa: BLE001 — logged for the analyst, a plain message for the viewer
-                log.exception("app callback failed")
-                print("app callback failed", file=sys.stderr)
-                self.status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder '
-                                     'vindt de details in het serverlog.</div>')
-        return handler
+        return guarded(self.status, fn)
 
     def state(self) -> MapState:
         return MapState(gemeente=self.gemeente.value, year=int(self.year.value), domain=self.domain.value,
