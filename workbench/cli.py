@@ -269,6 +269,15 @@ def main(argv=None) -> int:
     except WorkbenchError as exc:
         print(f"Fout: {exc.render()}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except OSError as exc:  # disk full, read-only outputs/, no permission: say what happened, no traceback
+        from .errors import os_error
+
+        print(f"Fout: {os_error(exc).render()}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("Fout: het geheugen is op (invoer te groot?)\n  Oplossing: beperk de invoer tot de gemeenten van de "
+              "parameterset of gebruik een machine met meer geheugen", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Afgebroken.", file=sys.stderr)
         return 130

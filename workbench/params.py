@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .errors import ParameterError
+from .errors import ParameterError, describe_os_error, short_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +26,14 @@ DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten", "04_
 # What a budget can be split by (allocation.py): expected care use from the risk model, or plain inhabitants.
 BUDGET_COMPONENTS = ("jeugd", "wmo", "inwoners")
 SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",)}
+# Below this a count is too small to publish (CBS practice); lower only with privacy.allow_below_threshold.
+MIN_COUNT_FLOOR = 10
+MAX_NAME_LENGTH = 64       # the set name becomes a folder name (and part of file names of downloads)
+MAX_DAYS = 3650            # follow-up windows longer than ten years are a typo
+MiB = 1 << 20
+# Every file is read whole; beyond these sizes it is a wrong file (or a device), not an input.
+MAX_BYTES = {"parameters": 1 * MiB, "yaml": 10 * MiB, "statistics": 1024 * MiB, "geometry": 2048 * MiB,
+             "records": 512 * MiB}
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class PrivacySettings:
     min_count: int = 10
     min_population: int = 50
     round_to: int | None = None
+    # A reason (text) to allow min_count below 10; stamped on the manifest and every published layer.
+    allow_below_threshold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,71 @@ class ParameterSet:
         return (base / p).resolve()
 
 
+RISK_ENUMS = {"reference": ("gemeente", "region", "all"), "model": ("poisson", "quasi_poisson", "negative_binomial"),
+              "fit_level": ("wijk", "buurt")}
+NOT_ANALYSES = ("app",)  # notebooks in notebooks/ that a run must not execute
+
+
+def _catalog_ids(catalog_spec, path: Path | None) -> set[str] | None:
+    """Indicator ids of the parameter set's catalogue (None when it cannot be read: that is reported elsewhere)."""
+    from .catalog import load_catalog
+    from .errors import WorkbenchError
+
+    target = None
+    if isinstance(catalog_spec, str):
+        p = Path(catalog_spec).expanduser()
+        bases = [path.parent] if path else []
+        candidates = [p] if p.is_absolute() else [b / p for b in (*bases, REPO_ROOT, Path.cwd())]
+        target = next((c for c in candidates if check_regular_file(c, "yaml") is None), None)
+        if target is None:
+            return None
+    try:
+        return set(load_catalog(target).indicators)
+    except (WorkbenchError, OSError, ValueError):
+        return None
+
+
+def _check_factors(value, where: str, catalog_spec, path: Path | None, problems: list[str]) -> None:
+    """Risk factors: a list of indicator ids from the catalogue, each once."""
+    if not _expect(value, list, where, "een lijst indicator-id's", problems):
+        return
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        problems.append(f"{where}: {short_text(bad, 60)} is geen indicator-id (tekst)")
+        return
+    if len(set(value)) < len(value):
+        problems.append(f"{where}: een factor staat er meer dan één keer in")
+    known = _catalog_ids(catalog_spec, path)
+    if known is not None:
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            problems.append(f"{where}: {short_text(', '.join(unknown), 80)} staat niet in de indicatorcatalogus "
+                            f"(kies uit: {', '.join(sorted(known))})")
+
+
+def _check_privacy(p: dict, where: str, problems: list[str]) -> bool:
+    """min_count >= 10 unless allow_below_threshold gives a reason; populations positive; round_to 5 or 10."""
+    n = len(problems)
+    reason = p.get("allow_below_threshold")
+    if reason is not None and (not isinstance(reason, str) or len(reason.strip()) < 10):
+        problems.append(f"{where}.allow_below_threshold: verwacht de reden in een zin (tekst van minstens 10 tekens), "
+                        f"gevonden {short_text(reason, 40)}")
+    elif isinstance(reason, str) and len(reason) > 500:
+        problems.append(f"{where}.allow_below_threshold: reden hooguit 500 tekens")
+    if "min_count" in p and _number(p["min_count"], f"{where}.min_count", problems, lo=1, hi=1000, integer=True,
+                                    what="een geheel getal (standaard 10)"):
+        if p["min_count"] < MIN_COUNT_FLOOR and reason is None:
+            problems.append(f"{where}.min_count: {p['min_count']} is lager dan de onthullingsdrempel {MIN_COUNT_FLOOR}; "
+                            "tellingen onder 10 mogen niet gepubliceerd worden. Alleen met een reden: "
+                            "privacy.allow_below_threshold: \"<waarom, en wie besloot>\" (komt in het manifest en elke laag)")
+    if "min_population" in p:
+        _number(p["min_population"], f"{where}.min_population", problems, lo=1, hi=10_000_000, integer=True,
+                what="een aantal inwoners (geheel getal)")
+    if p.get("round_to") not in (None, 5, 10) or isinstance(p.get("round_to"), bool):
+        problems.append(f"{where}.round_to: moet leeg, 5 of 10 zijn")
+    return len(problems) == n
+
+
 _TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog", "outcomes"}
 
 
@@ -134,21 +211,119 @@ def _check_keys(section: dict, allowed: set[str], where: str, problems: list[str
 def _expect(value, types, where: str, what: str, problems: list[str]) -> bool:
     types = types if isinstance(types, tuple) else (types,)
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        problems.append(f"{where}: verwacht {what}, gevonden {type(value).__name__} {value!r}")
+        problems.append(f"{where}: verwacht {what}, gevonden {type(value).__name__} {short_text(value, 60)}")
         return False
     return True
+
+
+def _number(value, where: str, problems: list[str], *, lo=None, hi=None, integer=False, what="") -> bool:
+    """A finite number (an integer if asked) within [lo, hi]; every miss is one named problem."""
+    types = int if integer else (int, float)
+    if not _expect(value, types, where, what or ("een geheel getal" if integer else "een getal"), problems):
+        return False
+    if not math.isfinite(value):
+        problems.append(f"{where}: {value} is geen eindig getal (NaN of oneindig)")
+        return False
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = (f"tussen {lo} en {hi}" if lo is not None and hi is not None
+               else f"minstens {lo}" if lo is not None else f"hooguit {hi}")
+        problems.append(f"{where}: {short_text(value, 30)} moet {rng} zijn")
+        return False
+    return True
+
+
+# --- reading YAML strictly --------------------------------------------------------------------------------------
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML without aliases (no alias bombs, no hidden sharing) and without duplicate keys."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "verwijzingen (*anker) zijn niet toegestaan; "
+                                              "schrijf de waarde uit", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "een sleutel moet tekst of een getal zijn",
+                                                        key_node.start_mark) from None
+            if dup:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"sleutel '{short_text(str(key), 40)}' komt twee keer voor", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def check_regular_file(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be read as an input of this kind (None if it can): missing, a folder, a device or
+    pipe (which would be read forever), or larger than MAX_BYTES[kind]."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return describe_os_error(exc)[0]
+    except ValueError:  # a NUL byte in the path
+        return "het pad bevat een ongeldig teken"
+    if stat.S_ISDIR(st.st_mode):
+        return "dit is een map, geen bestand"
+    if not stat.S_ISREG(st.st_mode):
+        return "dit is geen gewoon bestand (een apparaat, pipe of socket wordt niet gelezen)"
+    limit = MAX_BYTES.get(kind)
+    if limit and st.st_size > limit:
+        return f"het bestand is {st.st_size / MiB:,.0f} MB; hooguit {limit // MiB:,} MB".replace(",", ".")
+    return None
+
+
+def read_bounded(path: str | Path, kind: str, *, what: str = "bestand", error=ParameterError, hint=None) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES[kind]; anything else is one Dutch error."""
+    path = Path(path)
+    problem = check_regular_file(path, kind)
+    if problem:
+        raise error(f"{what}: {problem}", where=short_text(str(path), 300), hint=hint)
+    limit = MAX_BYTES.get(kind)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1) if limit else fh.read()
+    except OSError as exc:
+        reason, os_hint = describe_os_error(exc)
+        raise error(f"{what} is niet te lezen: {reason}", where=short_text(str(path), 300), hint=hint or os_hint) from None
+    if limit and len(data) > limit:  # grew while we read it
+        raise error(f"{what}: groter dan {limit // MiB} MB", where=str(path), hint=hint)
+    return data
+
+
+def read_yaml(path: str | Path, kind: str = "yaml", *, what: str = "YAML-bestand", error=ParameterError, hint=None):
+    """A YAML file, read bounded and strictly (no aliases, no duplicate keys); errors name line and column."""
+    path = Path(path)
+    data = read_bounded(path, kind, what=what, error=error, hint=hint)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"{what} is geen UTF-8 (regel {line}, byte 0x{data[exc.start]:02x})", where=str(path),
+                    hint="sla het bestand op als UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f" (regel {mark.line + 1}, kolom {mark.column + 1})" if mark else ""
+        raise error(f"geen geldige YAML{at}: {short_text(exc.problem or str(exc), 200)}", where=str(path),
+                    hint="controleer de inspringing en de dubbele punten; elke sleutel één keer, "
+                         "zonder &anker/*verwijzing") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise error(f"geen geldige YAML: {short_text(str(exc) or type(exc).__name__, 200)}", where=str(path)) from None
 
 
 def load_parameters(path: str | Path) -> ParameterSet:
     """Read and validate a parameter file. All problems are reported together in one ParameterError."""
     path = Path(path)
-    if not path.exists():
-        raise ParameterError("parameterbestand niet gevonden", where=str(path),
-                             hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    raw = read_yaml(path, "parameters", what="parameterbestand",
+                    hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
     if not isinstance(raw, dict):
         raise ParameterError("verwacht een YAML-blok met sleutels als name, gemeente, year", where=str(path))
     return parse_parameters(raw, path)
@@ -164,18 +339,25 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
 
     name = raw.get("name", "")
     if "name" in raw and _expect(name, str, f"{where}name", "tekst", problems):
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            problems.append(f"{where}name: '{name}' mag alleen letters, cijfers, '-', '_' en '.' bevatten (het wordt een mapnaam)")
+        if len(name) > MAX_NAME_LENGTH:
+            problems.append(f"{where}name: '{short_text(name, 40)}' is te lang (hooguit {MAX_NAME_LENGTH} tekens; "
+                            "het wordt een mapnaam)")
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name.endswith("."):
+            problems.append(f"{where}name: '{short_text(name, 40)}' mag alleen letters, cijfers, '-', '_' en '.' bevatten "
+                            "(het wordt een mapnaam)")
 
     gemeente = raw.get("gemeente", [])
     gemeenten: tuple[str, ...] = ()
     if isinstance(gemeente, str):
         gemeente = [gemeente]
     if "gemeente" in raw and _expect(gemeente, list, f"{where}gemeente", "een code (GM0518) of een lijst codes", problems):
-        bad = [g for g in gemeente if not isinstance(g, str) or not GEMEENTE_CODE.match(g.strip())]
+        bad = [g for g in gemeente if not isinstance(g, str) or not GEMEENTE_CODE.match(g.strip()) or g.strip() == "GM0000"]
         if bad or not gemeente:
-            problems.append(f"{where}gemeente: {bad or 'leeg'} is geen CBS-gemeentecode (vorm GM + 4 cijfers, bijv. GM0518)")
+            problems.append(f"{where}gemeente: {short_text(bad, 60) if bad else 'leeg'} is geen CBS-gemeentecode "
+                            "(vorm GM + 4 cijfers, bijv. GM0518)")
         gemeenten = tuple(g.strip() for g in gemeente if isinstance(g, str))
+        if len(set(gemeenten)) < len(gemeenten):
+            problems.append(f"{where}gemeente: een code staat er meer dan één keer in")
 
     year = raw.get("year", 0)
     if "year" in raw and _expect(year, int, f"{where}year", "een jaartal (geheel getal)", problems):
@@ -183,8 +365,11 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             problems.append(f"{where}year: {year} is geen plausibel jaar")
 
     level = raw.get("level", "wijk")
-    if level not in ("wijk", "buurt"):
-        problems.append(f"{where}level: '{level}' moet 'wijk' of 'buurt' zijn")
+    if not isinstance(level, str) or level not in ("wijk", "buurt"):
+        problems.append(f"{where}level: {short_text(level, 40)} moet 'wijk' of 'buurt' zijn")
+    if "title" in raw and _expect(raw["title"], str, f"{where}title", "een titel (tekst)", problems) \
+            and len(raw["title"]) > 200:
+        problems.append(f"{where}title: hooguit 200 tekens")
 
     sources = Sources()
     if "sources" in raw:
@@ -198,7 +383,10 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                     _expect(s[key], str, f"{where}sources.{key}", "een pad of " + " / ".join(SPECIAL_SOURCES[key]), problems)
             rc = s.get("record_columns", {}) or {}
             if _expect(rc, dict, f"{where}sources.record_columns", "een blok {ons_veld: kolomkop_in_export}", problems):
-                pass
+                for k, v in rc.items():
+                    if not isinstance(v, (str, int)) or isinstance(v, bool) or len(str(v)) > 200:
+                        problems.append(f"{where}sources.record_columns.{short_text(str(k), 40)}: verwacht een kolomkop "
+                                        f"(tekst), gevonden {short_text(v, 40)}")
             sources = Sources(
                 statistics=str(s.get("statistics", "demo")),
                 geometry=str(s.get("geometry", "demo")),
@@ -213,17 +401,15 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
         if _expect(r, dict, f"{where}risk", "een blok", problems):
             allowed = set(RiskSettings.__dataclass_fields__)
             _check_keys(r, allowed, f"{where}risk.", problems)
-            if r.get("reference", "region") not in ("gemeente", "region", "all"):
-                problems.append(f"{where}risk.reference: '{r.get('reference')}' moet gemeente, region of all zijn")
-            if r.get("model", "quasi_poisson") not in ("poisson", "quasi_poisson", "negative_binomial"):
-                problems.append(f"{where}risk.model: '{r.get('model')}' moet poisson, quasi_poisson of negative_binomial zijn")
-            if r.get("fit_level", "buurt") not in ("wijk", "buurt"):
-                problems.append(f"{where}risk.fit_level: moet wijk of buurt zijn")
+            for key, allowed_values in RISK_ENUMS.items():
+                if key in r and (not isinstance(r[key], str) or r[key] not in allowed_values):
+                    problems.append(f"{where}risk.{key}: {short_text(r[key], 40)} moet {' of '.join(allowed_values)} zijn")
             for key in ("youth_factors", "wmo_factors"):
                 if key in r:
-                    _expect(r[key], list, f"{where}risk.{key}", "een lijst indicator-id's", problems)
+                    _check_factors(r[key], f"{where}risk.{key}", raw.get("catalog"), path, problems)
             if "min_population" in r:
-                _expect(r["min_population"], int, f"{where}risk.min_population", "een geheel getal", problems)
+                _number(r["min_population"], f"{where}risk.min_population", problems, lo=1, hi=10_000_000, integer=True,
+                        what="een aantal inwoners (geheel getal)")
             for key in ("robust", "smoothing"):
                 if key in r and not isinstance(r[key], bool):
                     problems.append(f"{where}risk.{key}: '{r[key]}' moet true of false zijn (zonder aanhalingstekens)")
@@ -231,8 +417,12 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 for k, v in r["cluster_weights"].items():
                     if str(k) not in ("1", "2", "3", "4", "5"):
                         problems.append(f"{where}risk.cluster_weights.{k}: cluster moet 1 t/m 5 zijn (5 = resultaat; gebruikelijk 1-3, eventueel 4)")
-                    elif not isinstance(v, (int, float)) or v < 0:
-                        problems.append(f"{where}risk.cluster_weights.{k}: gewicht moet een getal >= 0 zijn")
+                    else:
+                        _number(v, f"{where}risk.cluster_weights.{k}", problems, lo=0, hi=1e6, what="een gewicht >= 0")
+                weights = [v for v in r["cluster_weights"].values() if isinstance(v, (int, float))]
+                if r["cluster_weights"] and all(isinstance(v, (int, float)) and math.isfinite(v) for v in weights) \
+                        and not sum(weights) > 0:
+                    problems.append(f"{where}risk.cluster_weights: minstens één gewicht moet groter dan 0 zijn")
             if not any(p.startswith(f"{where}risk") for p in problems):
                 kw = dict(r)
                 for key in ("youth_factors", "wmo_factors"):
@@ -247,13 +437,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
         p = raw["privacy"]
         if _expect(p, dict, f"{where}privacy", "een blok", problems):
             _check_keys(p, set(PrivacySettings.__dataclass_fields__), f"{where}privacy.", problems)
-            ok = True
-            for key in ("min_count", "min_population"):
-                if key in p:
-                    ok &= _expect(p[key], int, f"{where}privacy.{key}", "een geheel getal", problems)
-            if p.get("round_to") not in (None, 5, 10):
-                problems.append(f"{where}privacy.round_to: moet leeg, 5 of 10 zijn")
-                ok = False
+            ok = _check_privacy(p, f"{where}privacy", problems)
             if ok and not set(p) - set(PrivacySettings.__dataclass_fields__):
                 privacy = PrivacySettings(**p)
 
@@ -264,9 +448,18 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             folder = notebook_dir()
             available = {p.stem for p in folder.glob("*.ipynb")}
             shown = "notebooks/" if folder == REPO_ROOT / "notebooks" else str(folder)
+            analyses = sorted(available - set(NOT_ANALYSES))
             for nb in nbs:
-                if str(nb) not in available:
-                    problems.append(f"{where}notebooks: '{nb}' bestaat niet in {shown} (beschikbaar: {', '.join(sorted(available))})")
+                if not isinstance(nb, str) or nb not in available:
+                    problems.append(f"{where}notebooks: {short_text(nb, 40)} bestaat niet in {shown} "
+                                    f"(beschikbaar: {', '.join(analyses)})")
+                elif nb in NOT_ANALYSES:
+                    problems.append(f"{where}notebooks: '{nb}' is geen analysenotebook (de app draait met "
+                                    f"`workbench serve`); kies uit {', '.join(analyses)}")
+            if len(set(map(str, nbs))) < len(nbs):
+                problems.append(f"{where}notebooks: een notebook staat er meer dan één keer in")
+            if not nbs:
+                problems.append(f"{where}notebooks: leeg; laat de sleutel weg voor alle notebooks")
             notebooks = tuple(str(n) for n in nbs)
 
     budget = _parse_budget(raw.get("budget"), where, problems)
@@ -284,12 +477,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             if o.get("matrix") is not None:
                 ok &= _expect(o["matrix"], str, f"{where}outcomes.matrix", "een pad naar een resultatenmatrix", problems)
             for key in ("return_days", "followup_days"):
-                if key in o and _expect(o[key], int, f"{where}outcomes.{key}", "een aantal dagen", problems):
-                    if o[key] < 1:
-                        problems.append(f"{where}outcomes.{key}: moet minstens 1 dag zijn")
-                        ok = False
-                elif key in o:
-                    ok = False
+                if key in o:
+                    ok &= _number(o[key], f"{where}outcomes.{key}", problems, lo=1, hi=MAX_DAYS, integer=True,
+                                  what="een aantal dagen (geheel getal)")
             if ok:
                 outcomes = OutcomeSettings(**o)
 
@@ -312,11 +502,12 @@ def _parse_weights(w, where: str, problems: list[str]) -> dict[str, float] | Non
         return None
     bad_keys = [k for k in w if k not in BUDGET_COMPONENTS]
     if bad_keys:
-        problems.append(f"{where}: onbekende verdeelsleutel(s) {bad_keys} (toegestaan: {', '.join(BUDGET_COMPONENTS)})")
+        problems.append(f"{where}: onbekende verdeelsleutel(s) {short_text(bad_keys, 60)} (toegestaan: {', '.join(BUDGET_COMPONENTS)})")
         return None
-    bad = [k for k, v in w.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0]
+    bad = [k for k, v in w.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+           or v < 0]
     if bad:
-        problems.append(f"{where}: gewichten moeten getallen >= 0 zijn (fout bij {', '.join(map(str, bad))})")
+        problems.append(f"{where}: gewichten moeten eindige getallen >= 0 zijn (fout bij {short_text(', '.join(map(str, bad)), 60)})")
         return None
     total = sum(w.values())
     if not w or abs(total - 1.0) > 1e-6:
@@ -338,7 +529,7 @@ def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
             problems.append(f"{where}budget.{key}: ontbreekt (verplicht in een budget-blok)")
     total = b.get("total")
     if "total" in b and _expect(total, (int, float), f"{where}budget.total", "een bedrag in euro (getal)", problems):
-        if not 0 < total < 1e13:
+        if not (math.isfinite(total) and 0 < total < 1e13):
             problems.append(f"{where}budget.total: {total} moet een positief bedrag in euro zijn")
         elif abs(round(total * 100) - total * 100) > 1e-6:
             problems.append(f"{where}budget.total: {total} heeft meer dan twee decimalen (hele centen)")
@@ -356,19 +547,43 @@ def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
 
 
 def _check_input_files(params: ParameterSet, where: str) -> None:
+    """Every input path exists and is a regular file of bounded size (statistics and geometry may be a folder of
+    such files): a device, pipe or huge file is refused here, before anything reads it."""
     problems = []
-    for key in ("statistics", "geometry", "records"):
-        value = getattr(params.sources, key)
-        if value is None or value in SPECIAL_SOURCES[key]:
+    checks = [(f"sources.{key}", getattr(params.sources, key), key) for key in ("statistics", "geometry", "records")
+              if getattr(params.sources, key) not in (None, *SPECIAL_SOURCES[key])]
+    checks += [(key, value, "yaml") for key, value in (("sources.products", params.sources.products),
+                                                      ("outcomes.matrix", params.outcomes.matrix),
+                                                      ("catalog", params.catalog)) if value]
+    for key, value, kind in checks:
+        if "\x00" in value or len(value) > 1000:
+            problems.append(f"{where}{key}: '{short_text(value, 60)}' is geen geldig pad")
             continue
-        resolved = params.resolve(value)
-        if resolved is None or not resolved.exists():
-            problems.append(f"{where}sources.{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
-    for key, value in (("sources.products", params.sources.products), ("outcomes.matrix", params.outcomes.matrix),
-                       ("catalog", params.catalog)):
-        resolved = params.resolve(value) if value else None
-        if value and (resolved is None or not resolved.exists()):
-            problems.append(f"{where}{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
+        try:
+            resolved = params.resolve(value)
+            shown = short_text(str(resolved), 200)
+            exists = resolved is not None and (resolved.exists() or resolved.is_symlink())
+        except OSError as exc:
+            problems.append(f"{where}{key}: '{short_text(value, 60)}': {describe_os_error(exc)[0]}")
+            continue
+        if not exists:
+            problems.append(f"{where}{key}: bestand '{short_text(value, 100)}' bestaat niet (gezocht als {shown})")
+            continue
+        if kind in ("statistics", "geometry") and resolved.is_dir():
+            try:
+                inside = [f for f in sorted(resolved.iterdir())[:1000] if not f.name.startswith(".")]
+            except OSError as exc:
+                problems.append(f"{where}{key}: map {shown}: {describe_os_error(exc)[0]}")
+                continue
+            for f in inside:
+                why = check_regular_file(f, kind)
+                if why and not f.is_dir():
+                    problems.append(f"{where}{key}: {short_text(str(f), 200)}: {why}")
+            continue
+        why = check_regular_file(resolved, kind)
+        if why:
+            problems.append(f"{where}{key}: {shown}: {why}")
     if problems:
-        raise ParameterError("invoerbestand ontbreekt:\n  - " + "\n  - ".join(problems),
-                             hint="controleer het pad (relatief aan de map van het parameterbestand) of haal de data op met `workbench fetch`")
+        raise ParameterError("invoerbestand ontbreekt of is onbruikbaar:\n  - " + "\n  - ".join(problems),
+                             hint="controleer het pad (relatief aan de map van het parameterbestand) of haal de data "
+                                  "op met `workbench fetch`; een te groot bestand: beperk het tot de gemeenten van de set")

@@ -228,7 +228,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
 def _short(exc: BaseException) -> str:
     name = getattr(exc, "ename", None) or type(exc).__name__
     value = getattr(exc, "evalue", None) or str(exc)
-    return f"{name}: {value}".strip()[:500]
+    text = f"{name}: {value}".strip()[:500]
+    if isinstance(exc, OSError) or "[Errno 28]" in text or "No space left" in text:
+        from .errors import describe_os_error
+
+        errno_ = getattr(exc, "errno", None) or (28 if ("[Errno 28]" in text or "No space left" in text) else None)
+        if errno_:
+            text = f"{describe_os_error(OSError(errno_, ''))[0]}: {text}"
+    return text
 
 
 def failure_kind(exc: BaseException) -> str:
