@@ -34,7 +34,7 @@ MAX_COST = 1_000_000
 EARLIEST_YEAR = 1990
 TRUE_WORDS = {"true", "1", "ja", "j", "yes", "y", "waar"}
 FALSE_WORDS = {"false", "0", "nee", "n", "no", "onwaar"}
-BUURT_RE = re.compile(r"^BU\d{8}$")
+BUURT_RE = re.compile(r"^BU(?!0000)\d{4}(?:\d{2}|[A-Z]{2})\d{2}$")  # Amsterdam since 2022: BU0363AF01
 POSTCODE_RE = re.compile(r"^\d{4} ?[A-Z]{2}$")
 # A time zone after a time (2023-01-31T10:00:00+01:00, ...Z): the date as written counts, the zone is dropped.
 TZ_SUFFIX = r"(?<=\d\d:\d\d)(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d:?\d\d)$"
@@ -54,7 +54,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "kosten_onwaarschijnlijk": (ERROR, f"kosten boven € {MAX_COST:,.0f} voor één traject (eenheid of scheidingsteken fout?)".replace(",", ".")),
     "dubbel_traject": (ERROR, "zelfde cliënt, domein, product, aanbieder en begindatum, maar andere gegevens"),
     "domein_onbekend": (ERROR, "domein is niet 'jeugd' of 'wmo'"),
-    "buurtcode_ongeldig": (ERROR, "buurtcode heeft niet de vorm BU + 8 cijfers"),
+    "buurtcode_ongeldig": (ERROR, "buurtcode heeft niet de vorm BU + 8 cijfers (of BU + 4 cijfers, 2 letters, 2 cijfers)"),
     "buurtcode_onbekend": (ERROR, "buurtcode hoort bij een gemeente van de parameterset maar bestaat niet in de "
                                   "geometrie van dat jaar"),
     "resultaat_onbekend": (ERROR, f"resultaat is niet een van: {', '.join(RESULTS)}"),

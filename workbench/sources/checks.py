@@ -23,11 +23,12 @@ from ..errors import DataError, WorkbenchError, describe_os_error, short_text
 # letters, never a mix (WK0363O0 is a typo of WK036300). Gemeente 0000 does not exist.
 CODE_RE = re.compile(r"^(GM(?!0000)\d{4}|WK(?!0000)\d{4}(?:\d{2}|[A-Z]{2})|BU(?!0000)\d{4}(?:\d{2}|[A-Z]{2})\d{2})$")
 # Something meant as an area code: the prefix and about the right length (CBS also lists NL00, totals etc.).
-LOOKS_LIKE_CODE = re.compile(r"^(GM.{4}|WK.{6}|BU.{8})$")
+LOOKS_LIKE_CODE = re.compile(r"^(GM|WK|BU)[0-9A-Z]{3,10}$")
 MAX_COUNT = 30_000_000          # more than the Netherlands has inhabitants: a unit or separator mistake
 PERCENT_TOLERANCE = 0.05        # CBS rounds percentages to one decimal
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+# A plain or Dutch-formatted number ("-1.234,5", "-12%") is data, not a formula.
+NUMBER_RE = re.compile(r"^[+-]?(\d[\d.,]*|[.,]\d+)([eE][+-]?\d+)?\s?%?$")
 THOUSANDS_RE = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
 DUTCH_NUMBER_RE = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
 # Rough extent of the Netherlands (incl. the Wadden and the North Sea coast) in RD New metres.
@@ -86,7 +87,7 @@ def decode_text(raw: bytes, where: str) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     loose = raw.decode("utf-8", errors="replace")
-    if any(ord(ch) > 127 and ch != "\ufffd" for ch in loose):
+    if raw.startswith(b"\xef\xbb\xbf") or any(ord(ch) > 127 and ch != "\ufffd" for ch in loose):
         line = raw[:first_bad].count(b"\n") + 1
         raise DataError(f"gemengde tekencodering: het bestand is UTF-8, maar regel {line} bevat een teken dat geen "
                         f"UTF-8 is (byte 0x{raw[first_bad]:02x}, vermoedelijk Windows-1252)", where=where,
@@ -145,7 +146,7 @@ def check_codes(codes: pd.Series, where: str, column: str = "") -> list[str]:
         raise DataError(f"ongeldige gebiedscode(s) {ex} in kolom '{column}' ({rows}); een CBS-code is GM + 4 cijfers, "
                         "WK + 4 cijfers + 2 cijfers of 2 letters, BU + die wijkcode + 2 cijfers", where=where,
                         hint="herstel de code (een O in plaats van een 0? een verkeerde gemeente?) of verwijder de rij")
-    other = ~valid & codes.str.strip().ne("") & codes.ne("NAN") & codes.ne("<NA>")
+    other = ~valid
     if other.any():
         ex = ", ".join(repr(short_text(c, 20)) for c in codes[other].unique()[:3])
         return [f"{int(other.sum())} rij(en) zonder CBS-gebiedscode overgeslagen (bijv. {ex})"]
@@ -210,7 +211,7 @@ def check_numbers(values: pd.Series, kind: str | None, column: str, where: str) 
         big = finite & (v > MAX_COUNT)
         if big.any():
             problems.append((big, f"is groter dan {MAX_COUNT:,} (meer dan Nederland inwoners heeft)".replace(",", ".")))
-        frac = finite & (np.abs(v - np.round(v)) > 1e-6)
+        frac = finite & (np.abs(np.where(finite, v - np.round(np.where(finite, v, 0)), 0)) > 1e-6)
         if frac.any():
             problems.append((frac, "is geen heel getal (een aantal personen; duizendtalpunt of verkeerde kolom?)"))
     if kind == "percent":

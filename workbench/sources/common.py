@@ -79,10 +79,7 @@ def parse_cells(series: pd.Series, kind: str | None = None, where: str = "",
     if pd.api.types.is_numeric_dtype(series):
         values = series.astype(float)
         status = pd.Series(np.where(values.isna(), MISSING, OK), index=series.index, dtype=object)
-        for sentinel, reason in SENTINELS.items():
-            hit = values == sentinel
-            status[hit] = reason
-            values[hit] = np.nan
+        _sentinels(values, status)
         if kind:
             checks.check_numbers(values, kind, column, where)
         return values, status
@@ -91,28 +88,35 @@ def parse_cells(series: pd.Series, kind: str | None = None, where: str = "",
                         where=where or None, hint="gebruik de platte TypedDataSet van CBS")
     text = series.astype("string").str.strip()
     status = pd.Series(OK, index=series.index, dtype=object)
-    status[text.isin(SUPPRESSED_MARKERS)] = SUPPRESSED
-    status[text.isna() | text.isin(MISSING_MARKERS)] = MISSING
+    # positional (iloc) assignment: label lookups are slow on a code index
+    status.iloc[text.isin(SUPPRESSED_MARKERS).to_numpy(dtype=bool)] = SUPPRESSED
+    status.iloc[(text.isna() | text.isin(MISSING_MARKERS)).to_numpy(dtype=bool)] = MISSING
     cleaned = text.where(status == OK)
     # Dutch exports use a decimal comma (and points for thousands); CBS OData uses a decimal point.
     cleaned, found = checks.clean_numbers(cleaned, kind, column, where)
     if notes is not None:
         notes.extend(found)
     values = pd.to_numeric(cleaned, errors="coerce")
-    bad = values.isna() & (status == OK)
+    bad = (values.isna() & (status == OK)).to_numpy(dtype=bool)
     if bad.any():
         examples = ", ".join(repr(checks.short_text(x, 30)) for x in text[bad].unique()[:3])
         raise DataError(f"kolom '{checks.short_text(column, 60)}' bevat tekst waar een getal hoort ({examples}; "
                         f"{int(bad.sum())} cellen)", where=where or None,
                         hint="controleer het scheidingsteken en de decimale komma/punt van het bestand")
-    for sentinel, reason in SENTINELS.items():
-        hit = values == sentinel
-        status[hit] = reason
-        values[hit] = np.nan
     values = values.astype(float)
+    _sentinels(values, status)
     if kind:
         checks.check_numbers(values, kind, column, where)
     return values, status
+
+
+def _sentinels(values: pd.Series, status: pd.Series) -> None:
+    """CBS/PDOK sentinel numbers (-99997 secret, -99995 missing) become NaN with their reason, in place."""
+    for sentinel, reason in SENTINELS.items():
+        hit = (values == sentinel).to_numpy(dtype=bool)
+        if hit.any():
+            status.iloc[hit] = reason
+            values.iloc[hit] = np.nan
 
 
 def find_column(columns, alias_columns, fmt: str) -> str | None:
@@ -133,6 +137,10 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     ``fmt`` says which alias applies: 'xlsx' (the variable name itself), 'odata' (stems), 'pdok', 'shape'.
     Variables the file does not have are reported as missing for every area, never filled with 0.
     """
+    if isinstance(year, bool) or not isinstance(year, (int, np.integer)) or not 1990 <= year <= 2100:
+        raise DataError(f"het jaar van de cijfers ({checks.short_text(year, 30)}) is geen plausibel jaartal", where=where,
+                        hint="het jaar staat in het bestand (OData 'year' of 'Perioden', of in de bestandsnaam): "
+                             "een jaartal als 2023")
     if code_col not in df.columns:
         raise DataError(f"kolom '{code_col}' met de gebiedscodes ontbreekt", where=where,
                         hint="is dit een bestand met Kerncijfers wijken en buurten?")
