@@ -32,7 +32,7 @@ def cli_checks(tmp: Path, timeout: int) -> list[tuple[str, bool, str]]:
     demo = (REPO / "parameters" / "demo.yaml").read_text(encoding="utf-8").replace(
         "matrix: parameters/resultatenmatrix.yaml", f"matrix: {REPO / 'parameters' / 'resultatenmatrix.yaml'}")
     bomb = "".join(f"{c}: &{c} [" + ",".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
-                   for p, c in zip(" abcdefgh", "abcdefghi")) + "name: *i\n"
+                   for p, c in zip(["", *"abcdefgh"], "abcdefghi")) + "name: *i\n"
     cases = {
         "records: /dev/zero": demo.replace("records: demo", "records: /dev/zero"),
         "NaN budget weights": demo.replace("weights: {jeugd: 0.6, wmo: 0.4}", "weights: {jeugd: .nan, wmo: 0.4}"),

@@ -656,9 +656,9 @@ def gpkg_variants(rng: random.Random) -> list[Variant]:
     out = [mk("clean", "accept", why="de echte GeoPackage van Ermelo")]
     out.append(mk("no_contents", "refuse", sql="DELETE FROM gpkg_contents;"))
     out.append(mk("no_rows", "refuse", sql="DELETE FROM CBS_Buurten;"))
-    out.append(mk("lookalike_code", "refuse", sql="UPDATE CBS_Buurten SET buurtcode='BU0233O001' WHERE rowid=2;"))
-    out.append(mk("gm0000", "refuse", sql="UPDATE CBS_Buurten SET buurtcode='BU00000001' WHERE rowid=3;"))
-    out.append(mk("null_geometry", "refuse", sql="UPDATE CBS_Buurten SET geom=NULL WHERE rowid=2;"))
+    out.append(mk("lookalike_code", "refuse", sql="UPDATE CBS_Buurten SET buurtcode='BU0233O001' WHERE fid=(SELECT min(fid) + 1 FROM CBS_Buurten);"))
+    out.append(mk("gm0000", "refuse", sql="UPDATE CBS_Buurten SET buurtcode='BU00000001' WHERE fid=(SELECT min(fid) + 2 FROM CBS_Buurten);"))
+    out.append(mk("null_geometry", "refuse", sql="UPDATE CBS_Buurten SET geom=NULL WHERE fid=(SELECT min(fid) + 1 FROM CBS_Buurten);"))
     for k in range(5):
         out.append(mk(f"truncated/{k}", "refuse", data=b[:rng.randrange(100, len(b) - 100)]))
     out.append(mk("sqlite_not_gpkg", "refuse", data=None, sql="DROP TABLE gpkg_contents; DROP TABLE gpkg_geometry_columns;"))

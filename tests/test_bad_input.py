@@ -186,23 +186,42 @@ E2E = {
 
 
 @pytest.mark.parametrize("case", sorted(E2E))
-def test_cli_refuses_before_anything_is_written(tmp_path, case):
+def test_cli_refuses_before_anything_is_written(tmp_path, capsys, case):
+    """In-process `workbench run` (the same main() as the command; a subprocess per case would add ~10 s each)."""
+    from workbench import cli
+
     path = _demo_with(tmp_path, "")
     path.write_text(E2E[case](path.read_text()))
-    proc, outputs, _ = _cli([path], tmp_path, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("Fout:") and "Traceback" not in proc.stderr
+    outputs = tmp_path / "outputs"
+    assert cli.main(["run", str(path), "--outputs", str(outputs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Fout:") and "Traceback" not in err
     assert not outputs.exists() or not any(outputs.rglob("*")), "niets onder outputs/"
 
 
-def test_cli_refuses_a_directory_and_an_alias_bomb(tmp_path):
-    proc, outputs, _ = _cli([tmp_path], tmp_path)
-    assert proc.returncode == 2 and "map" in proc.stderr and "Traceback" not in proc.stderr
+def test_cli_process_refuses_dev_zero_records(tmp_path):
+    """As a real process: records: /dev/zero was read forever by the fingerprint before."""
+    path = _demo_with(tmp_path, "")
+    path.write_text(E2E["records /dev/zero"](path.read_text()))
+    proc, outputs, seconds = _cli([path], tmp_path, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("Fout:") and "Traceback" not in proc.stderr, proc.stderr
+    assert "/dev/zero" in proc.stderr and not outputs.exists()
+
+
+def test_cli_refuses_a_directory_and_an_alias_bomb(tmp_path, capsys):
+    from workbench import cli
+
+    outputs = tmp_path / "outputs"
+    assert cli.main(["run", str(tmp_path), "--outputs", str(outputs)]) == 2
+    err = capsys.readouterr().err
+    assert "map" in err and "Traceback" not in err
     bomb = tmp_path / "bom.yaml"
     bomb.write_text("".join(f"{c}: &{c} [" + ",".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
-                            for p, c in zip(" abcdefgh", "abcdefghi")) + "name: *i\n")
-    proc, outputs, seconds = _cli([bomb], tmp_path)
-    assert proc.returncode == 2 and "verwijzingen" in proc.stderr and len(proc.stderr) < 600
+                            for p, c in zip(["", *"abcdefgh"], "abcdefghi")) + "name: *i\n")
+    t0 = time.perf_counter()
+    assert cli.main(["run", str(bomb), "--outputs", str(outputs)]) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - t0 < 2 and "verwijzingen" in err and len(err) < 600
     assert not outputs.exists()
 
 
@@ -230,3 +249,24 @@ def test_cli_outputs_not_writable(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "lukte niet" in proc.stderr, proc.stderr
     assert blocker.read_text() == "geen map"
+
+
+def test_threshold_exception_is_stamped_on_every_published_layer(tmp_path, demo_ds):
+    import dataclasses
+
+    import pyogrio
+
+    from workbench.publish import write_publish
+
+    reason = "Proef met de wijkteams; besloten door de FG op 1 maart"
+    privacy = dataclasses.replace(demo_ds.params.privacy, min_count=8, allow_below_threshold=reason)
+    ds = dataclasses.replace(demo_ds, params=dataclasses.replace(demo_ds.params, privacy=privacy))
+    path = tmp_path / "publish.gpkg"
+    write_publish(ds, path, "test")
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    assert len(layers) >= 5
+    for layer in layers:
+        meta = pyogrio.read_info(path, layer=layer)["layer_metadata"] or {}
+        assert meta.get("allow_below_threshold") == reason and meta.get("min_count") == "8", layer
+    m = pyogrio.read_dataframe(path, layer="meta").set_index("key")["value"]
+    assert m["allow_below_threshold"] == reason

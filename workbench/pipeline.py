@@ -196,7 +196,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
                                   + "; ".join(map(str, leaks[:5])))
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
-                               "round_to": params.privacy.round_to}
+                               "round_to": params.privacy.round_to,
+                               "allow_below_threshold": params.privacy.allow_below_threshold}
     except BaseException as exc:
         if bar:
             bar.close()

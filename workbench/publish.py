@@ -116,6 +116,15 @@ def verdeling_table(ds) -> tuple[pd.DataFrame, list[str]]:
     return pd.concat(rows, ignore_index=True), notes
 
 
+def threshold_stamp(privacy_settings) -> dict | None:
+    """GeoPackage layer metadata for a run whose suppression threshold is below 10 (with the reason given)."""
+    reason = getattr(privacy_settings, "allow_below_threshold", None)
+    if not reason:
+        return None
+    return {"min_count": str(privacy_settings.min_count), "allow_below_threshold": reason,
+            "waarschuwing": f"onthullingsdrempel verlaagd tot {privacy_settings.min_count}: {reason}"}
+
+
 def write_publish(ds, path: Path, run_id: str = "") -> dict:
     """Write every layer to a temporary file and move it into place when complete."""
     path = Path(path)
@@ -132,19 +141,23 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     extra = outcome_layers(ds)
     gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
-                                 "records", "note"],
+                                 "records", "note", "min_count", "allow_below_threshold"],
                          "value": [ds.params.name, ds.params.title, str(ds.year), ds.params.level,
                                    ",".join(ds.params.gemeente), str(ds.fictional), ds.attribution, run_id,
-                                   "ja" if ds.has_records else "nee", "; ".join(ds.notes)]})
+                                   "ja" if ds.has_records else "nee", "; ".join(ds.notes),
+                                   str(ds.params.privacy.min_count), ds.params.privacy.allow_below_threshold or ""]})
+    # A threshold below 10 (privacy.allow_below_threshold) is stamped on every layer, not only in 'meta'.
+    stamp = threshold_stamp(ds.params.privacy)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".publish.", suffix=".gpkg")
     os.close(fd)
     os.unlink(tmp)
     try:
-        gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG")
+        gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG", layer_metadata=stamp)
         for name, table in (("indicatoren", pub), ("risico", scored), ("kosten", kosten), ("modellen", models),
                             ("risicoscore", risicoscore), ("verdeling", verdeling), ("meta", meta), *extra.items()):
             if len(table):
-                pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False)
+                pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False,
+                                        layer_metadata=stamp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -439,14 +439,6 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
                              _examples(text["intervention_level"][bad_level])))
         out["intervention_level"] = level
 
-    # text that reaches tables and downloads: never a spreadsheet formula
-    for col in TEXT_FIELDS:
-        if col in out:
-            formula = out[col].map(checks.is_formula).astype(bool)
-            if formula.any():
-                P.append(Problem("tekst_formule", _rows(rows, formula), col))
-                out[col] = out[col].map(checks.neutralise_text).astype("string")
-
     # categories
     domain = text["domain"].str.lower()
     bad_dom = domain.notna() & ~domain.isin(DOMAINS)
@@ -503,6 +495,14 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
         if multi:
             P.append(Problem("postcode_meerdere_buurten", _rows(rows, pc_norm.isin(multi)), "postcode"))
         out["postcode"] = pc_norm
+
+    # text that reaches tables and downloads: never a spreadsheet formula
+    for col in TEXT_FIELDS:
+        if col in out:
+            formula = out[col].map(checks.is_formula).astype(bool)
+            if formula.any():
+                P.append(Problem("tekst_formule", _rows(rows, formula), col))
+                out[col] = out[col].map(checks.neutralise_text).astype("string")
 
     # duplicates (on the cleaned values, so '1.234,00' and '1234' are the same)
     key = ["client_id", "domain", "product", "provider", "start"]
