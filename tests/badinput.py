@@ -930,12 +930,44 @@ def _assert(cond, msg):
     assert cond, msg
 
 
+# --- devices, pipes and huge files, for every loader --------------------------------------------------------------
+
+def special_file_variants(rng: random.Random) -> list[Variant]:
+    def fifo(name):
+        def build(folder: Path) -> Path:
+            p = folder / name
+            if not p.exists():
+                os.mkfifo(p)
+            return p
+        return build
+
+    def sparse(name, size):
+        def build(folder: Path) -> Path:
+            p = folder / name
+            with open(p, "wb") as fh:
+                fh.truncate(size)
+            return p
+        return build
+
+    out = []
+    for target, name, size in (("statistics", "kwb-2023.csv", 1100 << 20), ("statistics", "kwb-2023.parquet", 1100 << 20),
+                               ("geometry", "wijken_2023.gpkg", 2100 << 20), ("geometry", "wijken_2023.geojson", 2100 << 20),
+                               ("records", "export.csv", 600 << 20)):
+        out.append(Variant(f"special/{target}/fifo/{name}", target, "refuse", fifo(name), year=2023))
+        out.append(Variant(f"special/{target}/huge/{name}", target, "refuse", sparse(name, size), year=2023))
+        out.append(Variant(f"special/{target}/empty/{name}", target, "refuse", sparse(name, 0), year=2023))
+        out.append(Variant(f"special/{target}/dev_zero", target, "refuse", lambda folder: Path("/dev/zero"), year=2023))
+        out.append(Variant(f"special/{target}/dev_urandom", target, "refuse", lambda folder: Path("/dev/urandom"),
+                           year=2023))
+    return out
+
+
 # --- all of them ---------------------------------------------------------------------------------------------------------
 
 FAMILIES = {
     "odata_csv": odata_variants, "odata_json": odata_json_variants, "parquet": parquet_variants,
     "xlsx": xlsx_variants, "geojson": geojson_variants, "shapefile": shapefile_variants, "gpkg": gpkg_variants,
-    "records": records_variants, "parameters": parameter_variants,
+    "records": records_variants, "parameters": parameter_variants, "special": special_file_variants,
 }
 
 

@@ -97,6 +97,7 @@ def load_statistics(spec: str, params, catalog: Catalog) -> dict[int, Statistics
 def read_statistics(path: str | Path, catalog: Catalog, *, default_year: int | None = None,
                     gemeenten=()) -> Statistics:
     """Read one KWB file in any supported format; check that the wanted gemeenten are in it."""
+    checks.readable_file(path, "statistics", "statistiekbestand")  # no device, pipe or huge file
     with checks.reading(path, "statistiekbestand"):  # a broken file: one Dutch message, never a traceback
         return _read_statistics(Path(path), catalog, default_year=default_year, gemeenten=gemeenten)
 

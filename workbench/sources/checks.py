@@ -13,6 +13,7 @@ import csv
 import io
 import re
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,24 @@ def reading(path, what: str = "bestand"):
         raise DataError(f"{what} is niet te lezen ({_why(exc)})", where=str(path),
                         hint="controleer of het bestand volledig is (niet afgebroken) en het juiste formaat heeft "
                              "(zie README, 'Met echte gegevens')") from None
+
+
+def readable_file(path, kind: str, what: str) -> None:
+    """Refuse a device, pipe, empty or oversized file (params.MAX_BYTES) before a reader library opens it;
+    a folder is fine (its files are read one by one)."""
+    from ..params import check_regular_file
+
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return
+    except OSError:
+        pass
+    problem = check_regular_file(p, kind)
+    if problem:
+        raise DataError(f"{what}: {problem}", where=short_text(str(path), 300),
+                        hint="geef het pad naar het bestand zelf; een te groot bestand: beperk het tot de gemeenten "
+                             "van de parameterset")
 
 
 def _why(exc: BaseException) -> str:

@@ -52,6 +52,7 @@ def load_areas(spec: str, params) -> gpd.GeoDataFrame:
 
 
 def read_areas(path: str | Path, *, default_year: int | None = None) -> gpd.GeoDataFrame:
+    checks.readable_file(path, "geometry", "geometriebestand")  # no device, pipe or huge file
     with checks.reading(path, "geometriebestand"):  # a broken file: one Dutch message, never a traceback
         return _read_areas(Path(path), default_year=default_year)
 
