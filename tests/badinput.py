@@ -123,9 +123,9 @@ def load(variant: Variant, path: Path):
         report.raise_for_errors()
         return report, report.note_lines()
     if variant.target == "parameters":
-        from workbench.params import load_parameters
+        from workbench.pipeline import check_parameters  # what `workbench run` calls first
 
-        params = load_parameters(path)
+        params = check_parameters(path)
         return params, ([f"drempel verlaagd: {params.privacy.allow_below_threshold}"]
                         if params.privacy.allow_below_threshold else [])
     raise ValueError(variant.target)

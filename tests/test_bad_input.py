@@ -115,7 +115,7 @@ def test_mixed_encoding_names_the_line():
 
 
 def test_formula_text_is_neutralised_in_downloads():
-    from workbench.sources.checks import neutralise_frame
+    from workbench.io import neutralise_frame
 
     df = pd.DataFrame({"aanbieder": [B.FORMULA, "+31 6 1234", "@SUM(A1)", "-2+3", "Zorg BV", "-12,5", "-1.234"],
                        "n": [1, 2, 3, 4, 5, 6, 7]})

@@ -177,7 +177,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     if not path.exists():
         raise CatalogError("indicatorcatalogus niet gevonden", where=str(path),
                            hint="geef het pad naar indicators.yaml op, of gebruik parameters/indicators.yaml uit de repository")
-    from .params import read_yaml  # strict and bounded: no aliases, no duplicate keys, no device files
+    from .reading import read_yaml  # strict and bounded: no aliases, no duplicate keys, no device files
 
     raw = read_yaml(path, what="indicatorcatalogus", error=CatalogError)
     if not isinstance(raw, dict) or not {"variables", "indicators"} <= set(raw):

@@ -7,13 +7,12 @@ import json
 import math
 import os
 import re
-import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
 
 from .errors import ParameterError, describe_os_error, short_text
+from .reading import MAX_BYTES, MiB, check_regular_file, read_bounded, read_yaml  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,10 +30,6 @@ SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), 
 MIN_COUNT_FLOOR = 10
 MAX_NAME_LENGTH = 64       # the set name becomes a folder name (and part of file names of downloads)
 MAX_DAYS = 3650            # follow-up windows longer than ten years are a typo
-MiB = 1 << 20
-# Every file is read whole; beyond these sizes it is a wrong file (or a device), not an input.
-MAX_BYTES = {"parameters": 1 * MiB, "yaml": 10 * MiB, "statistics": 1024 * MiB, "geometry": 2048 * MiB,
-             "records": 512 * MiB}
 
 
 @dataclass(frozen=True)
@@ -240,102 +235,6 @@ def _number(value, where: str, problems: list[str], *, lo=None, hi=None, integer
         problems.append(f"{where}: {short_text(value, 30)} moet {rng} zijn")
         return False
     return True
-
-
-# --- reading YAML strictly --------------------------------------------------------------------------------------
-
-_YamlBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 20x faster
-
-
-class _StrictLoader(_YamlBase):
-    """Safe YAML without aliases (no alias bombs, no hidden sharing) and without duplicate keys.
-
-    An alias makes the parser hand out the same node twice: the second construction of a node is refused,
-    before anything is expanded, so a 500-byte alias bomb fails at its first ``*``."""
-
-    def construct_object(self, node, deep=False):
-        if node in self.constructed_objects or node in self.recursive_objects:
-            raise yaml.constructor.ConstructorError(None, None, "verwijzingen (&anker / *anker) zijn niet toegestaan; "
-                                                    "schrijf de waarde uit", node.start_mark)
-        return super().construct_object(node, deep)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError(None, None, "een sleutel moet tekst of een getal zijn",
-                                                        key_node.start_mark)
-            key = (key_node.tag, key_node.value)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"sleutel '{short_text(key_node.value, 40)}' komt twee keer voor", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def check_regular_file(path: Path, kind: str) -> str | None:
-    """Why ``path`` cannot be read as an input of this kind (None if it can): missing, a folder, a device or
-    pipe (which would be read forever), or larger than MAX_BYTES[kind]."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return describe_os_error(exc)[0]
-    except ValueError:  # a NUL byte in the path
-        return "het pad bevat een ongeldig teken"
-    if stat.S_ISDIR(st.st_mode):
-        return "dit is een map, geen bestand"
-    if not stat.S_ISREG(st.st_mode):
-        return "dit is geen gewoon bestand (een apparaat, pipe of socket wordt niet gelezen)"
-    if st.st_size == 0:  # also every file under /proc and /sys, whose reads never end or block
-        return "het bestand is leeg (0 bytes)"
-    limit = MAX_BYTES.get(kind)
-    if limit and st.st_size > limit:
-        return f"het bestand is {st.st_size / MiB:,.0f} MB; hooguit {limit // MiB:,} MB".replace(",", ".")
-    return None
-
-
-def read_bounded(path: str | Path, kind: str, *, what: str = "bestand", error=ParameterError, hint=None) -> bytes:
-    """The bytes of a regular file of at most MAX_BYTES[kind]; anything else is one Dutch error."""
-    path = Path(path)
-    problem = check_regular_file(path, kind)
-    if problem:
-        raise error(f"{what}: {problem}", where=short_text(str(path), 300), hint=hint)
-    limit = MAX_BYTES.get(kind)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1) if limit else fh.read()
-    except OSError as exc:
-        reason, os_hint = describe_os_error(exc)
-        raise error(f"{what} is niet te lezen: {reason}", where=short_text(str(path), 300), hint=hint or os_hint) from None
-    if limit and len(data) > limit:  # grew while we read it
-        raise error(f"{what}: groter dan {limit // MiB} MB", where=str(path), hint=hint)
-    return data
-
-
-def read_yaml(path: str | Path, kind: str = "yaml", *, what: str = "YAML-bestand", error=ParameterError, hint=None):
-    """A YAML file, read bounded and strictly (no aliases, no duplicate keys); errors name line and column."""
-    path = Path(path)
-    data = read_bounded(path, kind, what=what, error=error, hint=hint)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise error(f"{what} is geen UTF-8 (regel {line}, byte 0x{data[exc.start]:02x})", where=str(path),
-                    hint="sla het bestand op als UTF-8") from None
-    try:
-        loader = _StrictLoader(text)
-        try:
-            return loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        at = f" (regel {mark.line + 1}, kolom {mark.column + 1})" if mark else ""
-        raise error(f"geen geldige YAML{at}: {short_text(exc.problem or str(exc), 200)}", where=str(path),
-                    hint="controleer de inspringing en de dubbele punten; elke sleutel één keer, "
-                         "zonder &anker/*verwijzing") from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise error(f"geen geldige YAML: {short_text(str(exc) or type(exc).__name__, 200)}", where=str(path)) from None
 
 
 def load_parameters(path: str | Path) -> ParameterSet:
@@ -566,30 +465,19 @@ def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
 
 
 def _check_contents(params: ParameterSet, where: str) -> list[str]:
-    """The small YAML inputs (catalogue, product list, result matrix) are read now, so that a wrong file
-    (outcomes.matrix: /etc/passwd) is refused before the run starts, not in the middle of a notebook."""
+    """The indicator catalogue is read now, so that a wrong file (catalog: /etc/passwd) is refused before the run
+    starts. The product list and result matrix are read by ``pipeline.check_parameters`` (their parsers live in
+    higher layers)."""
+    from .catalog import load_catalog
     from .errors import WorkbenchError
 
-    problems = []
-    loaders = []
-    if params.catalog:
-        from .catalog import load_catalog
-
-        loaders.append(("catalog", load_catalog, params.catalog))
-    if params.sources.products:
-        from .validation import load_products
-
-        loaders.append(("sources.products", load_products, params.sources.products))
-    if params.outcomes.matrix:
-        from .outcomes import load_matrix
-
-        loaders.append(("outcomes.matrix", load_matrix, params.outcomes.matrix))
-    for key, load, value in loaders:
-        try:
-            load(params.resolve(value))
-        except WorkbenchError as exc:
-            problems.append(f"{where}{key}: {short_text(exc.render(), 600)}")
-    return problems
+    if not params.catalog:
+        return []
+    try:
+        load_catalog(params.resolve(params.catalog))
+    except WorkbenchError as exc:
+        return [f"{where}catalog: {short_text(exc.render(), 600)}"]
+    return []
 
 
 def _check_input_files(params: ParameterSet, where: str) -> None:

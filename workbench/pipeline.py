@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import WorkbenchError
+from .io import write_json_atomic
 from .params import ParameterSet, load_parameters, notebook_dir
 
 NOTEBOOK_DIR = notebook_dir()
@@ -83,12 +84,6 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def point_latest(set_dir: Path, run_id: str) -> None:
     """Move the ``latest`` symlink atomically (create beside it, then rename over it)."""
     tmp = set_dir / f".latest.{secrets.token_hex(3)}"
@@ -117,13 +112,46 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
                     force=force, lock_held=lock_held)
 
 
+def check_parameters(param_file) -> ParameterSet:
+    """The parameter file and the small inputs it names (product list, result matrix), all checked before a
+    run starts: a wrong file there (outcomes.matrix: /etc/passwd) is refused now, not inside a notebook."""
+    from .errors import ParameterError
+
+    params = load_parameters(param_file)
+    where = f"{params.path}: " if params.path else ""
+    problems = []
+    if params.sources.products:
+        from .validation import load_products
+
+        problems += _load_problem("sources.products", lambda: load_products(params.resolve(params.sources.products)))
+    if params.outcomes.matrix:
+        from .outcomes import load_matrix
+
+        problems += _load_problem("outcomes.matrix", lambda: load_matrix(params.resolve(params.outcomes.matrix)))
+    if problems:
+        raise ParameterError("invoerbestand onbruikbaar:\n  - " + "\n  - ".join(where + p for p in problems),
+                             hint="controleer het genoemde bestand (voorbeelden: parameters/producten.yaml, "
+                                  "parameters/resultatenmatrix.yaml)")
+    return params
+
+
+def _load_problem(key: str, load) -> list[str]:
+    from .errors import WorkbenchError, short_text
+
+    try:
+        load()
+    except WorkbenchError as exc:
+        return [f"{key}: {short_text(exc.render(), 600)}"]
+    return []
+
+
 def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
 
     started = time.time()
-    params: ParameterSet = load_parameters(param_file)
+    params: ParameterSet = check_parameters(param_file)
     outputs = Path(outputs).resolve()
     set_dir = outputs / params.name
     if not force:
@@ -188,7 +216,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .privacy import DisclosureError, audit_publication
+        from .audit import DisclosureError, audit_publication
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)

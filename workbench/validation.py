@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, ParameterError
-from .params import REPO_ROOT, read_bounded, read_yaml
+from .params import REPO_ROOT
+from .reading import read_bounded, read_yaml
 from .sources import checks
 from .sources.records import DOMAINS, FIELDS, OPTIONAL_FIELDS, RESULTS
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, WorkbenchError, describe_os_error, short_text
+from ..io import is_formula, neutralise_frame, neutralise_text  # noqa: F401  (used by the loaders)
 
 # Since 2022 some gemeenten (Amsterdam: WK0363AF, BU0363AF01) use two letters for the wijk: two digits or two
 # letters, never a mix (WK0363O0 is a typo of WK036300). Gemeente 0000 does not exist.
@@ -27,9 +28,6 @@ CODE_RE = re.compile(r"^(GM(?!0000)\d{4}|WK(?!0000)\d{4}(?:\d{2}|[A-Z]{2})|BU(?!
 LOOKS_LIKE_CODE = re.compile(r"^(GM|WK|BU)[0-9A-Z]{3,10}$")
 MAX_COUNT = 30_000_000          # more than the Netherlands has inhabitants: a unit or separator mistake
 PERCENT_TOLERANCE = 0.05        # CBS rounds percentages to one decimal
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A plain or Dutch-formatted number ("-1.234,5", "-12%") is data, not a formula.
-NUMBER_RE = re.compile(r"^[+-]?(\d[\d.,]*|[.,]\d+)([eE][+-]?\d+)?\s?%?$")
 THOUSANDS_RE = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
 DUTCH_NUMBER_RE = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
 # Rough extent of the Netherlands (incl. the Wadden and the North Sea coast) in RD New metres.
@@ -67,7 +65,7 @@ def reading(path, what: str = "bestand"):
 def readable_file(path, kind: str, what: str) -> None:
     """Refuse a device, pipe, empty or oversized file (params.MAX_BYTES) before a reader library opens it;
     a folder is fine (its files are read one by one)."""
-    from ..params import check_regular_file
+    from ..reading import check_regular_file
 
     p = Path(path)
     try:
@@ -277,27 +275,6 @@ def check_totals(values: pd.DataFrame, status: pd.DataFrame, areas: pd.DataFrame
                 notes.append(f"{year}: totaal van '{var}' voor {off.sum()} {parent_level}(en) wijkt af van de som van de "
                              f"{child_level}en (bijv. {ex}: {total[ex]:,.0f} tegen {parts[ex]:,.0f})".replace(",", "."))
     return notes
-
-
-# --- text that reaches spreadsheets -------------------------------------------------------------------------------
-
-def is_formula(value) -> bool:
-    return isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER_RE.match(value.strip())
-
-
-def neutralise_text(value):
-    """A cell that a spreadsheet would run as a formula (=, +, -, @ at the start) gets a leading apostrophe."""
-    return "'" + value if is_formula(value) else value
-
-
-def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose text cells cannot start a formula in Excel or LibreOffice (OWASP CSV injection)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_text)
-    out.columns = [neutralise_text(c) if isinstance(c, str) else c for c in out.columns]
-    return out
 
 
 # --- geometry ----------------------------------------------------------------------------------------------------
