@@ -55,6 +55,7 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subti
     ax.legend(fontsize=7.5, frameon=False, loc="upper right")
     ax.grid(alpha=0.25)
     fig.subplots_adjust(top=0.86, bottom=0.14)
+    plt.close(fig)  # shown once, by whoever displays it (the inline backend would show an open figure again)
     return fig
 
 
@@ -70,6 +71,7 @@ def bar_compare(table: pd.DataFrame, columns: list[str], *, title: str, xlabel: 
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.25)
     fig.tight_layout()
+    plt.close(fig)  # shown once, by whoever displays it
     return fig
 
 
