@@ -48,16 +48,26 @@ def decimals_for(unit: str) -> int:
     return formatting.decimals_for(unit)
 
 
-def web_geometry(areas: gpd.GeoDataFrame, tolerance: float = 4.0) -> gpd.GeoDataFrame:
-    """Simplify once per level keeping shared borders shared (coverage simplification), then to WGS84."""
+def web_tolerance(n_areas: int) -> float:
+    """Simplification tolerance in metres for a web map of ``n_areas`` areas: 4 m for a gemeente, growing to
+    30 m for all buurten of the country, where one screen pixel is 24 m at zoom 12 (coverage simplification
+    moves a border by about a third of its tolerance: measured in benchmarks/national_map.py)."""
+    return float(min(max(8.0 * math.sqrt(n_areas / 1000), 4.0), 30.0))
+
+
+def web_geometry(areas: gpd.GeoDataFrame, tolerance: float | None = None) -> gpd.GeoDataFrame:
+    """Simplify once per level keeping shared borders shared (coverage simplification), then to WGS84.
+
+    ``tolerance`` in metres; by default ``web_tolerance`` of the level's number of areas."""
     out = []
     for _, part in areas.groupby("level", sort=False):
         part = part.copy()
         geoms = part.geometry.values
+        tol = tolerance if tolerance is not None else web_tolerance(len(part))
         try:
-            part["geometry"] = shapely.coverage_simplify(geoms, tolerance)
+            part["geometry"] = shapely.coverage_simplify(geoms, tol)
         except Exception:  # an invalid coverage (real data can have slivers): simplify per area instead
-            part["geometry"] = shapely.simplify(geoms, tolerance, preserve_topology=True)
+            part["geometry"] = shapely.simplify(geoms, tol, preserve_topology=True)
         out.append(part)
     gdf = gpd.GeoDataFrame(pd.concat(out), crs=areas.crs).to_crs(4326)
     gdf["geometry"] = shapely.set_precision(gdf.geometry.values, 1e-6)
