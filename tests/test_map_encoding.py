@@ -33,7 +33,9 @@ def geo(areas):
 
 def _data(page: str) -> dict:
     block = re.search(r'WBMap\.inflate\("([A-Za-z0-9+/=]+)"\)', page).group(1)
-    return json.loads(gzip.decompress(base64.b64decode(block)))
+    views = maps.page_views(page)
+    assert len(views) == 1
+    return {"topology": json.loads(gzip.decompress(base64.b64decode(block))), "view": views[0]}
 
 
 def test_realistic_synthetic_areas_are_a_coverage_with_about_300_vertices(areas):
@@ -80,7 +82,9 @@ def test_standalone_page_inlines_everything_and_has_no_background_under_a_fictio
     tips = dict(zip(view["tooltip"]["labels"], view["tooltip"]["cols"]))
     counts = tips["Trajecten"]
     assert (counts.get("d") or counts.get("v"))[0] == "12", "counts without decimals"
-    assert "(%)" in re.sub("<[^>]+>", "", view["legend"]), "the legend names its unit"
+    assert 'data-testid="legend"' in page and "Resultaat bereikt (%)" in page, "the legend names its unit"
+    assert data["topology"]["type"] == "Topology"
+    assert '"n": "12"' in maps.audit_text(page), "the audit reads every tooltip text per area"
 
 
 def test_colours_follow_the_direction_of_the_indicator(geo):

@@ -13,6 +13,7 @@ import html
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +186,7 @@ def _column(texts: list[str]) -> dict:
 
 def encode_view(colours: list[str], bold: list[bool] | None, tooltip: list[tuple[str, list[str]]], *, level: str = "",
                 gemeente: str | None = None, legend_html: str = "", title_html: str = "", banner: str | None = None,
-                key: str = "") -> dict:
+                key: str = "", keys: list[str] | None = None) -> dict:
     """What the browser needs for one view besides geometry: a palette index per area (one character each),
     the thick borders, the legend and the tooltip texts, in the order of the areas shown."""
     palette = list(dict.fromkeys(colours)) or [GREY]
@@ -195,7 +196,8 @@ def encode_view(colours: list[str], bold: list[bool] | None, tooltip: list[tuple
     pos = {c: digits[i] for i, c in enumerate(palette)}
     return {"level": level, "gemeente": gemeente, "palette": palette, "fill": "".join(pos[c] for c in colours),
             "bold": "".join("1" if b else "0" for b in bold) if bold is not None and any(bold) else "",
-            "tooltip": {"labels": [label for label, _ in tooltip], "cols": [_column(list(t)) for _, t in tooltip]},
+            "tooltip": {"labels": [label for label, _ in tooltip], "cols": [_column(list(t)) for _, t in tooltip],
+                        "keys": list(keys) if keys else [label.lower() for label, _ in tooltip]},
             "legend": legend_html, "title": title_html, "banner": banner, "key": key}
 
 
@@ -220,8 +222,10 @@ class Map:
 
     def __init__(self, geo: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitle: str, legend: Legend,
                  tooltip: list[tuple[str, list[str]]], attribution: str, fictional_note: str | None = None,
-                 bold: pd.Series | None = None, tiles: bool = False, outline: bool = True):
+                 bold: pd.Series | None = None, tiles: bool = False, outline: bool = True,
+                 tooltip_keys: list[str] | None = None):
         self.geo = geo
+        self.tooltip_keys = tooltip_keys
         self.codes = list(geo.index)
         self.colours = [colours.get(c, GREY) for c in self.codes]
         self.bold = [bool(bold.get(c, False)) for c in self.codes] if bold is not None else None
@@ -237,15 +241,20 @@ class Map:
     def view(self, level: str = "", gemeente: str | None = None, key: str = "") -> dict:
         return encode_view(self.colours, self.bold, self.tooltip, level=level, gemeente=gemeente,
                            legend_html=self.legend.html(), title_html=self.title_html(), banner=self.fictional_note,
-                           key=key or self.title)
+                           key=key or self.title, keys=self.tooltip_keys)
 
     def html(self, metres: float = 1.0) -> str:
+        """The standalone page. Only the geometry is compressed; title, legend and tooltip texts stay readable
+        in the file (for people, search and the privacy audit, see ``audit_text``)."""
         topo = topology(self.geo, metres)
-        data = gz64({"topology": topo, "view": self.view("areas")})
+        view = self.view("areas")
+        title_html, legend_html = view.pop("title"), view.pop("legend")
+        view_json = json.dumps(view, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
         tiles = json.dumps(OSM) if self.tiles else "null"
         return PAGE.format(title=html.escape(self.title), leaflet_css=asset("leaflet.css"), css=asset("wbmap.css"),
                            leaflet=asset("leaflet.js"), topojson=asset("topojson.js"), wbmap=asset("wbmap.js"),
-                           data=data, tiles=tiles, outline="true" if self.outline else "false")
+                           data=gz64(topo), view=view_json, title_html=title_html, legend_html=legend_html,
+                           tiles=tiles, outline="true" if self.outline else "false")
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -262,21 +271,52 @@ PAGE = """<!DOCTYPE html>
 <style>{leaflet_css}</style><style>{css}
 html, body {{ margin: 0; height: 100%; }} #map {{ position: absolute; inset: 0; }}</style>
 </head><body><div id="map" data-testid="map"></div>
+<div id="wb-title" hidden>{title_html}</div><div id="wb-legend" hidden>{legend_html}</div>
+<script type="application/json" id="wb-view">{view}</script>
 <script>{leaflet}</script><script>{topojson}</script><script>{wbmap}</script>
 <script>
 (function () {{
   var el = document.getElementById("map");
   var m = new WBMap(el, {{tiles: {tiles}}});
   window.wbmap = m;
-  WBMap.inflate("{data}").then(function (d) {{
-    m.setGeometry("areas", d.topology);
-    d.view.outline = {outline};
-    m.setView(d.view);
+  var view = JSON.parse(document.getElementById("wb-view").textContent);
+  view.title = document.getElementById("wb-title").innerHTML;
+  view.legend = document.getElementById("wb-legend").innerHTML;
+  view.outline = {outline};
+  WBMap.inflate("{data}").then(function (topology) {{
+    m.setGeometry("areas", topology);
+    m.setView(view);
     el.setAttribute("data-ready", "1");
   }});
 }})();
 </script></body></html>
 """
+
+
+_VIEW_BLOCK = re.compile(r'<script type="application/json" id="wb-view">(.*?)</script>', re.S)
+
+
+def page_views(text: str) -> list[dict]:
+    """The views (tooltip texts, colours) of the workbench maps in a page or in a notebook's text."""
+    out = []
+    for block in _VIEW_BLOCK.findall(text):
+        try:
+            out.append(json.loads(block.replace("<\\/", "</")))
+        except ValueError:
+            continue
+    return out
+
+
+def audit_text(text: str) -> str:
+    """Every tooltip text of the maps in ``text`` as '"column": "text"' lines, the form the privacy audit
+    searches for counts under the threshold (maps store tooltips per column, not per area)."""
+    lines = []
+    for view in page_views(text):
+        tip = view.get("tooltip", {})
+        for key, col in zip(tip.get("keys", []), tip.get("cols", [])):
+            values = [col["d"][i] for i in col["i"]] if "d" in col else col.get("v", [])
+            lines.extend(f"{json.dumps(key)}: {json.dumps(v)}" for v in values)
+    return "\n".join(lines)
 
 
 def iframe(page: str, title: str = "kaart", height: int = 560) -> str:
@@ -294,10 +334,11 @@ def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitl
     lists (column, Dutch label) pairs of already formatted text (the area's name is always shown first);
     ``bold`` marks areas with a thick border; ``outline`` (any non-empty value) draws gemeente borders.
     """
-    rows = [(label, [str(v) for v in gdf[col]]) for col, label in tooltip if col != "naam"]
+    pairs = [(col, label) for col, label in tooltip if col != "naam"]
+    rows = [(label, [str(v) for v in gdf[col]]) for col, label in pairs]
     return Map(gdf, colours, title=title, subtitle=subtitle, legend=legend, tooltip=rows, attribution=attribution,
                fictional_note=fictional_note, bold=bold, tiles=tiles,
-               outline=outline is not None and len(outline) > 0)
+               outline=outline is not None and len(outline) > 0, tooltip_keys=[col for col, _ in pairs])
 
 
 def render_html(m: Map) -> str:

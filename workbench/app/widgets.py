@@ -81,6 +81,7 @@ def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+TABLE_ROWS = 300  # rows shown under the map; the download has them all
 # Decimals of the table columns a person reads (the rest: counts whole, other numbers by their unit).
 TABLE_DECIMALS = {"verwacht": 1, "waargenomen / verwacht": 2, "kosten": 0, "kosten per cliënt": 0}
 
@@ -147,6 +148,10 @@ class App:
                            w.HBox([self.indicator, self.cluster])])
         table_box = w.Accordion(children=[w.VBox([w.HBox([self.prepare, self.downloads]), self.table])])
         table_box.set_title(0, "Tabel bij de kaart en downloads")
+        table_box.selected_index = None
+        self.table_box = table_box
+        # The table is rendered only while it is open: a closed table costs a redraw nothing.
+        table_box.observe(self._safe(lambda _: self._render_table()), names="selected_index")
         left = w.VBox([self.map_message, self.map, self.note, table_box], layout=w.Layout(width="62%"))
         right = w.VBox([w.HTML("<b>Wijkprofiel</b>"), self.wijk, self.profile],
                        layout=w.Layout(width="38%", padding="0 0 0 12px", max_height="1000px", overflow="auto"))
@@ -244,9 +249,19 @@ class App:
             self.map.layout.display = ""
             self.map.show(view.map, s.level, s.gemeente, key)
             self.note.value = f'<p class="wb-note">{html.escape(view.note)}</p>' if view.note else ""
-        self.table.value = table_html(view.table)
+        self._render_table()
         self.downloads.value = ""
         self.prepare.layout.display = "none" if view.table.empty else ""
+
+    def _render_table(self):
+        if self.table_box.selected_index is None or self.view is None:
+            self.table.value = ""
+            return
+        t = self.view.table
+        shown = table_html(t.head(TABLE_ROWS))
+        more = (f'<p class="wb-unit">De eerste {TABLE_ROWS} van {len(t):,} gebieden; de hele tabel zit in de '
+                f'download.</p>'.replace(",", ".") if len(t) > TABLE_ROWS else "")
+        self.table.value = shown + more
 
     def _prepare_downloads(self):
         self.downloads.value = self._download_links(self.view, self._state)
