@@ -280,8 +280,11 @@ html, body {{ margin: 0; height: 100%; }} #map {{ position: absolute; inset: 0; 
   var m = new WBMap(el, {{tiles: {tiles}}});
   window.wbmap = m;
   var view = JSON.parse(document.getElementById("wb-view").textContent);
-  view.title = document.getElementById("wb-title").innerHTML;
-  view.legend = document.getElementById("wb-legend").innerHTML;
+  ["title", "legend"].forEach(function (k) {{  // moved into the map, so each shows once
+    var src = document.getElementById("wb-" + k);
+    view[k] = src.innerHTML;
+    src.remove();
+  }});
   view.outline = {outline};
   WBMap.inflate("{data}").then(function (topology) {{
     m.setGeometry("areas", topology);

@@ -52,7 +52,7 @@
       if (e.ctrlKey || e.metaKey) {
         e.preventDefault();
         var z = map.getZoom() + (e.deltaY < 0 ? 0.5 : -0.5);
-        map.setZoomAround(map.mouseEventToContainerPoint(e), z);
+        map.setZoomAround(map.mouseEventToContainerPoint(e), z, {animate: false});
       } else {
         hint.classList.add("wb-show");
         clearTimeout(hintTimer);
@@ -155,6 +155,11 @@
   };
 
   WBMap.prototype.home = function () {
+    var self = this;
+    if (this.map._animatingZoom) {  // a zoom still under way would end where it was going: fit after it
+      this.map.once("zoomend", function () { self.home(); });
+      return;
+    }
     if (this.current && this.current.bounds && this.current.bounds.isValid()) {
       this.map.fitBounds(this.current.bounds, {padding: [8, 8], animate: false});
     }
