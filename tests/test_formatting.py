@@ -54,3 +54,10 @@ def test_csv_is_what_dutch_excel_expects():
     assert text.splitlines() == ["code;waarde;clients", "WK01;133,0;12", "WK02;;3"]
     back = pd.read_csv(io.BytesIO(raw), sep=";", decimal=",", encoding="utf-8-sig")
     assert back["waarde"][0] == 133.0 and math.isnan(back["waarde"][1])
+
+
+def test_column_formatting_is_the_same_as_one_number():
+    vals = [1234.5, -0.04, -3.25, 2.5, np.nan, None, 0.0, 1e6]
+    for d, unit, sign in ((1, "", False), (0, "euro", False), (2, "%", True), (1, "per 1.000", True)):
+        assert f.numbers(vals, d, unit, sign=sign) == [f.number(v, d, unit, sign=sign) for v in vals]
+    assert f.intervals([1.0, np.nan], [2.0, 3.0], 1, "%") == ["1,0 – 2,0%", "–"]

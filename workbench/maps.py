@@ -227,8 +227,8 @@ class Map:
         self.geo = geo
         self.tooltip_keys = tooltip_keys
         self.codes = list(geo.index)
-        self.colours = [colours.get(c, GREY) for c in self.codes]
-        self.bold = [bool(bold.get(c, False)) for c in self.codes] if bold is not None else None
+        self.colours = colours.reindex(geo.index).fillna(GREY).to_numpy(dtype=object).tolist()
+        self.bold = bold.reindex(geo.index).fillna(False).astype(bool).tolist() if bold is not None else None
         self.title, self.subtitle, self.legend, self.tooltip = title, subtitle, legend, tooltip
         self.attribution, self.fictional_note = attribution, fictional_note
         self.tiles = bool(tiles) and not fictional_note
@@ -338,7 +338,7 @@ def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitl
     ``bold`` marks areas with a thick border; ``outline`` (any non-empty value) draws gemeente borders.
     """
     pairs = [(col, label) for col, label in tooltip if col != "naam"]
-    rows = [(label, [str(v) for v in gdf[col]]) for col, label in pairs]
+    rows = [(label, [str(v) for v in gdf[col].to_numpy(dtype=object)]) for col, label in pairs]
     return Map(gdf, colours, title=title, subtitle=subtitle, legend=legend, tooltip=rows, attribution=attribution,
                fictional_note=fictional_note, bold=bold, tiles=tiles,
                outline=outline is not None and len(outline) > 0, tooltip_keys=[col for col, _ in pairs])
@@ -377,14 +377,15 @@ def _status_text(status, reason) -> str:
 def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicator, d: int) -> None:
     """Tooltip texts of an indicator map (value, interval, gemeente, comparison, status), in Dutch; a suppressed
     value shows its status, never a number."""
-    status = t["status"].fillna("missing")
-    shown["waarde"] = [fmt_nl(v, d, indicator.unit) if s == "ok" else STATUS_NL.get(s, "geen gegevens")
-                       for v, s in zip(t["value"], status)]
-    shown["interval"] = [formatting.interval(lo, hi, d, indicator.unit) if s == "ok" else "–"
-                         for lo, hi, s in zip(t["ci_low"], t["ci_high"], status)]
-    shown["gemeente"] = [fmt_nl(v, d, indicator.unit) for v in t["gemeente_value"]]
-    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
-    shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"])]
+    status = t["status"].fillna("missing").to_numpy(dtype=object)
+    values = formatting.numbers(t["value"], d, indicator.unit)
+    shown["waarde"] = [v if s == "ok" else STATUS_NL.get(s, "geen gegevens") for v, s in zip(values, status)]
+    ci = formatting.intervals(t["ci_low"], t["ci_high"], d, indicator.unit)
+    shown["interval"] = [c if s == "ok" else "–" for c, s in zip(ci, status)]
+    shown["gemeente"] = formatting.numbers(t["gemeente_value"], d, indicator.unit)
+    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else ""
+                             for c in t["comparison"].to_numpy(dtype=object)]
+    shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"].to_numpy(dtype=object))]
 
 
 def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, mode: str = "value",
@@ -433,11 +434,10 @@ def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, 
     t = scored.reindex(geo.index)
     shown = geo.copy()
     shown["naam"] = shown["name"]
-    shown["waargenomen"] = [formatting.count(v) for v in t["observed"].where(t["oe"].notna())]
-    shown["verwacht"] = [fmt_nl(v, 1) for v in t["expected"].where(t["oe"].notna())]
-    shown["oe"] = [fmt_nl(v, 2) for v in t["oe"]]
-    shown["interval"] = [f"{fmt_nl(lo, 2)} – {fmt_nl(hi, 2)}" if pd.notna(lo) else "–"
-                         for lo, hi in zip(t["oe_low"], t["oe_high"])]
+    shown["waargenomen"] = formatting.numbers(t["observed"].where(t["oe"].notna()), 0)
+    shown["verwacht"] = formatting.numbers(t["expected"].where(t["oe"].notna()), 1)
+    shown["oe"] = formatting.numbers(t["oe"], 2)
+    shown["interval"] = formatting.intervals(t["oe_low"], t["oe_high"], 2)
     shown["oordeel"] = t["label"].fillna("geen gegevens").to_numpy()
     colours, items = classify(t["oe"], "oe")
     bold = t["label"].isin(["hoger dan verwacht", "lager dan verwacht"])
@@ -470,7 +470,7 @@ def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
 
     def texts(col: str, u: str) -> list[str]:
         d = decimals_for(u) if u else formatting.column_decimals(t[col], 1)
-        return [fmt_nl(v, d, u) if pd.notna(v) else "onderdrukt of geen gegevens" for v in t[col]]
+        return formatting.numbers(t[col], d, u, missing="onderdrukt of geen gegevens")
 
     shown["waarde"] = texts(column, unit)
     tooltip = [("naam", "Gebied"), ("waarde", label)]
@@ -529,9 +529,9 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     shown = geo.copy()
     shown["naam"] = shown["name"]
-    shown["verschil"] = [(("+" if v > 0 else "") + fmt_nl(v, d, indicator.unit)) if pd.notna(v)
-                         else STATUS_NL.get(s, "geen gegevens") or "geen gegevens"
-                         for v, s in zip(diff, t["status"].fillna("missing"))]
+    shown["verschil"] = [v if v != "–" else (STATUS_NL.get(s, "geen gegevens") or "geen gegevens")
+                         for v, s in zip(formatting.numbers(diff, d, indicator.unit, sign=True),
+                                         t["status"].fillna("missing").to_numpy(dtype=object))]
     _indicator_tooltip_columns(shown, t, indicator, d)
     bold = t["comparison"].isin(["+", "-"]) & ok
     legend = Legend(f"{indicator.label}: verschil met de gemeente ({indicator.unit})", items,

@@ -69,13 +69,24 @@ def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     return opts + [(f"{i.cluster} · {i.label} ({i.unit})", i.id) for i in rest]
 
 
+def published_slice(run: PublishedRun, indicator: str, year: int) -> pd.DataFrame:
+    """The published rows of one indicator in one year; the run's table is split once (a national run has
+    over a million rows, and a redraw should not search them)."""
+    slices = run.__dict__.get("_slices")
+    if slices is None or slices[0] is not run.indicators:
+        groups = {key: part for key, part in run.indicators.groupby(["indicator", "year"], sort=False)}
+        slices = run.__dict__["_slices"] = (run.indicators, groups)
+    return slices[1].get((indicator, int(year)), run.indicators.iloc[:0])
+
+
 def _indicator_table(run: PublishedRun, geo, ind, year: int, difference: bool) -> pd.DataFrame:
-    t = run.indicators[(run.indicators["indicator"] == ind.id) & (run.indicators["year"] == year)]
+    t = published_slice(run, ind.id, year)
     t = t.set_index("code").reindex(geo.index)
     out = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waarde": t["value"], "95% ondergrens": t["ci_low"],
                         "95% bovengrens": t["ci_high"], "gemeente": t["gemeente_value"],
                         "vergelijking": t["comparison"].map(maps.COMPARISON_NL).fillna(""),
-                        "status": [maps._status_text(s, r) for s, r in zip(t["status"].fillna("missing"), t["reason"])]})
+                        "status": [maps._status_text(s, r) for s, r in zip(t["status"].fillna("missing").to_numpy(dtype=object),
+                                                            t["reason"].to_numpy(dtype=object))]})
     if difference:
         out.insert(3, "verschil met gemeente", (t["value"] - t["gemeente_value"]).where(t["status"] == "ok"))
     out.attrs["unit"] = ind.unit
@@ -161,10 +172,10 @@ def build_view(run: PublishedRun, s: MapState) -> View:
     if not table["status"].eq("gepubliceerd").any():
         return View(None, pd.DataFrame(), ind.label, why_empty(run, ind, s.year, table))
     if s.view == "difference":
-        m = maps.difference_map(run.indicators, geo, ind, s.year, **kw)
+        m = maps.difference_map(published_slice(run, ind.id, s.year), geo, ind, s.year, **kw)
         title = f"{ind.label}: verschil met de gemeente, {s.year}"
     else:
-        m = maps.indicator_map(run.indicators, geo, ind, s.year, mode="value", **kw)
+        m = maps.indicator_map(published_slice(run, ind.id, s.year), geo, ind, s.year, mode="value", **kw)
         title = f"{ind.label}, {s.year}"
     return View(m, table, title, note)
 
