@@ -139,8 +139,13 @@ def make_synthetic_run(outputs: Path, buurten: int = 500, wijken: int | None = N
     gpkg = run_dir / "publish.gpkg"
     gpkg.unlink(missing_ok=True)
     areas.to_file(gpkg, layer="gebieden", driver="GPKG")
-    for layer, table in (("indicatoren", ind_t), ("risico", pd.DataFrame(risk)), ("kosten", pd.DataFrame(kosten)),
-                         ("meta", meta)):
+    from types import SimpleNamespace
+
+    from workbench.publish import run_metadata
+
+    layers = {"indicatoren": ind_t, "risico": pd.DataFrame(risk), "kosten": pd.DataFrame(kosten), "meta": meta,
+              **run_metadata(SimpleNamespace(catalog=catalog))}  # what the app builds its controls from
+    for layer, table in layers.items():
         pyogrio.write_dataframe(table, gpkg, layer=layer, append=False)
     (run_dir / "manifest.json").write_text(json.dumps({"name": name, "run_id": run_id, "status": "ok",
                                                        "finished": "2099-01-01T00:00:00"}), encoding="utf-8")

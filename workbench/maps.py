@@ -12,9 +12,7 @@ import gzip
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pandas as pd
 import shapely
 
 from . import formatting
+from .io import write_atomic
 
 STATIC = Path(__file__).parent / "static" / "leaflet"
 GREY = "#c8c8c8"
@@ -347,19 +346,6 @@ def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitl
 def render_html(m: Map) -> str:
     """Standalone HTML of a map (everything inlined)."""
     return m.html()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_map(m: Map, path: str | Path) -> Path:

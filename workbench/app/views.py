@@ -11,14 +11,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import maps
-from ..risk import DOMAINS as RISK_DOMAINS
 from .data import PublishedRun
 
-DOMAINS = {"jeugd": "Jeugdhulp", "wmo": "Wmo", "kosten": "Zorgkosten"}
+# Dutch names of the views; which domains there are, and which views each has, the run says (run.domains).
 VIEWS = {"value": "Waarde", "difference": "Verschil met gemeente", "oe": "Waargenomen / verwacht",
          "score": "Risicoscore per cluster"}
-HEADLINE = {"jeugd": ["jeugdhulp", "jeugdhulp_verblijf"], "wmo": ["wmo"],
-            "kosten": ["kosten_jeugd_per_jeugdige", "kosten_wmo_per_inwoner"]}
 # Cost per client comes from the published 'kosten' layer, not from the indicator table.
 COST_PER_CLIENT = {"kpc_jeugd": ("jeugd", "Kosten jeugdhulp per cliënt"), "kpc_wmo": ("wmo", "Kosten Wmo per cliënt")}
 SCORE_COLUMNS = {"overall": "Totaal", "cluster_1": "Cluster 1: het kind zelf", "cluster_2": "Cluster 2: de thuissituatie",
@@ -58,7 +55,7 @@ class View:
 def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     """(label, id) for the indicator control: the domain's own indicators first, then the rest by cluster."""
     present = set(run.indicators["indicator"].unique())
-    first = [i for i in HEADLINE[domain] if i in present and i in run.catalog.indicators]
+    first = [i for i in run.headline(domain) if i in present and i in run.catalog.indicators]
     opts = [(f"{run.catalog[i].label} ({run.catalog[i].unit})", i) for i in first]
     if domain == "kosten":
         if len(run.costs):
@@ -123,7 +120,8 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               "status": sc.get("status", pd.Series(dtype=object)).reindex(geo.index)})
         return View(m, table.reset_index(drop=True), f"Risicoscore {maps.in_sentence(label)}, {year}", note.strip())
     if s.view == "oe":
-        if s.domain not in RISK_DOMAINS:
+        d = run.risk_domain(s.domain)
+        if d is None:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
                         "domein Jeugdhulp of Wmo.")
         if run.risk.empty:
@@ -131,10 +129,9 @@ def build_view(run: PublishedRun, s: MapState) -> View:
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
         if r.empty:
             other = sorted(set(run.risk.loc[run.risk["domain"] == s.domain, "level"]))
-            return View(None, empty, VIEWS["oe"], f"Waargenomen tegen verwacht voor {maps.in_sentence(DOMAINS[s.domain])} "
-                        f"is in deze run niet berekend per {s.level}"
+            return View(None, empty, VIEWS["oe"], f"Waargenomen tegen verwacht voor "
+                        f"{maps.in_sentence(run.domain_labels[s.domain])} is in deze run niet berekend per {s.level}"
                         + (f"; kies niveau {' of '.join(other)}." if other else "; kies 'Waarde' of een ander domein."))
-        d = RISK_DOMAINS[s.domain]
         m = maps.risk_map(r, geo, domain_label=d["label"], exposure_label=d["exposure_label"], year=run.year, **kw)
         rr = r.reindex(geo.index)
         table = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waargenomen": rr["observed"],
@@ -189,8 +186,9 @@ def why_empty(run: PublishedRun, ind, year: int, table: pd.DataFrame) -> str:
     if (table["status"] == "onderdrukt").any() or table["status"].str.startswith("onderdrukt").any():
         return (f"Alle cijfers over {label} in {year} zijn onderdrukt: per gebied te weinig personen om ze veilig "
                 f"te tonen.{instead}")
+    # The run's catalogue has no variables; the municipality's own records are the r_-variables.
     variables = run.catalog.variables
-    if any(v in variables and variables[v].source == "records" for v in ind.inputs):
+    if any((variables[v].source == "records") if v in variables else v.startswith("r_") for v in ind.inputs):
         return f"Over {year} had deze run geen zorgregistratie voor {label}, dus geen cijfers.{instead}"
     return f"CBS heeft {label} over {year} (nog) niet gepubliceerd voor deze gebieden.{instead}"
 
@@ -199,8 +197,9 @@ def default_state(run: PublishedRun, gemeente: str, level: str) -> tuple[int, st
     """(year, indicator) for the first view: the run's year if its headline indicator has figures, else the
     latest year that has them — the app never opens on an all-grey map."""
     ok = run.indicators[run.indicators["status"] == "ok"]
-    for ind in HEADLINE["jeugd"] + [i.id for i in run.catalog]:
+    first = run.headline(next(iter(run.domains), "jeugd"))
+    for ind in first + [i.id for i in run.catalog]:
         years = sorted(ok.loc[ok["indicator"] == ind, "year"].astype(int).unique())
         if years:
             return (run.year if run.year in years else years[-1]), ind
-    return run.year, HEADLINE["jeugd"][0]
+    return run.year, (first or [i.id for i in run.catalog])[0]

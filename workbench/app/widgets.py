@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import logging
-import sys
 
 import ipywidgets as w
 import pandas as pd
@@ -19,11 +17,11 @@ from IPython.display import display
 from .. import formatting, maps
 from ..errors import WorkbenchError
 from .data import NoPublishedRun, PublishedRun, run_command, settings_from_env
+from .guard import guarded
 from .mapwidget import MapWidget
 from .profile import wijk_profile
-from .views import DOMAINS, VIEWS, MapState, build_view, default_state, indicator_options, score_options
+from .views import VIEWS, MapState, build_view, default_state, indicator_options, score_options
 
-log = logging.getLogger("workbench.app")
 
 CSS = """
 <style>
@@ -58,23 +56,6 @@ def no_run_message(exc: NoPublishedRun, name: str) -> w.HTML:
         "De app toont alleen de gepubliceerde cijfers van de laatste geslaagde run.</p>"
         f"<p>Voer eerst uit: <code>{html.escape(run_command(name))}</code> en ververs daarna deze pagina.</p>"
         f'<p class="wb-unit">{html.escape(exc.render())}</p>')
-
-
-def guarded(status: w.HTML, fn):
-    """A control callback never shows a traceback to the viewer: a Dutch message in ``status`` instead, the
-    details in the server log."""
-    def handler(change=None):
-        try:
-            status.value = ""
-            fn(change)
-        except WorkbenchError as exc:
-            status.value = f'<div class="wb-error">{html.escape(exc.render())}</div>'
-        except Exception:  # noqa: BLE001 — logged for the analyst, a plain message for the viewer
-            log.exception("app callback failed")
-            print("app callback failed", file=sys.stderr)
-            status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder '
-                            'vindt de details in het serverlog.</div>')
-    return handler
 
 
 def _data_uri(data: bytes, mime: str) -> str:
@@ -117,7 +98,7 @@ class App:
         self.year = w.Dropdown(options=run.years, value=first_year, description="Jaar")
         self.level = w.ToggleButtons(options=[(lv, lv) for lv in run.levels], value=run.levels[0],
                                      description="Niveau")
-        self.domain = w.ToggleButtons(options=[(v, k) for k, v in DOMAINS.items()], value="jeugd", description="Domein")
+        self.domain = w.ToggleButtons(options=[(v, k) for k, v in run.domain_labels.items()], value="jeugd", description="Domein")
         self.mode = w.ToggleButtons(options=[(v, k) for k, v in VIEWS.items()], value="value", description="Weergave")
         opts = indicator_options(run, "jeugd")
         self.indicator = w.Dropdown(options=opts, description="Indicator", layout=w.Layout(width="480px"),
