@@ -17,7 +17,8 @@ __all__ = ["Dataset", "WorkbenchError", "load_catalog", "load_dataset", "load_pa
 
 
 def __getattr__(name):  # lazy: `wb.report` imports IPython display helpers only when used
-    if name in ("report", "maps", "risk", "costs", "privacy", "indicators", "pipeline", "publish", "allocation", "charts", "outcomes"):
+    if name in ("report", "maps", "risk", "costs", "privacy", "indicators", "pipeline", "publish", "allocation", "charts",
+                "outcomes", "formatting"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

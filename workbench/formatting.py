@@ -93,6 +93,13 @@ def intervals(low, high, decimals: int | None = None, unit: str = "", missing: s
     return [missing if a == missing or b == missing else _unit_wrap(f"{a} – {b}", unit) for a, b in zip(lo, hi)]
 
 
+def p_value(p) -> str:
+    """A p-value: '0,032', '< 0,001'."""
+    if is_missing(p):
+        return MISSING
+    return "< 0,001" if p < 0.001 else number(p, 3)
+
+
 def count(value) -> str:
     """A count: no decimals, thousands point ('4.232'). Missing -> '–'."""
     return number(value, 0)
@@ -141,9 +148,9 @@ def table(df: pd.DataFrame, decimals: dict[str, int] | None = None, units: dict[
     for col in out.columns:
         s = out[col]
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            if s.dtype == object:
+            if s.dtype == object:  # mixed columns (a 'waarde' column of a fit table): whole numbers as counts
                 out[col] = [missing if (not isinstance(v, str) and is_missing(v)) else
-                            (number(v, decimals.get(col, default), units.get(col, ""))
+                            (number(v, 0 if float(v).is_integer() else decimals.get(col, default), units.get(col, ""))
                              if isinstance(v, numbers.Real) and not isinstance(v, bool) else v) for v in s]
             continue
         unit = units.get(col, "")
