@@ -2,7 +2,9 @@
 a metric scale, nothing loaded from outside 127.0.0.1; the app on a large synthetic run (a redraw arrives and
 the colours change; an all-missing view says why in one sentence).
 
-MMR_BROWSER_BUURTEN sets the size of the synthetic app run (default 14.500, the national number of buurten).
+MMR_BROWSER_BUURTEN sets the size of the synthetic app run: default 3.400 (the national number of wijken, on one
+map), 14.500 for the national number of buurten (about 10 minutes on a busy 2-core machine; benchmarks/app_browser.py
+measures that size).
 """
 from __future__ import annotations
 
@@ -123,7 +125,7 @@ def big_server(tmp_path_factory):
     from synthetic_run import make_synthetic_run
     from test_app_browser import Server
 
-    n = int(os.environ.get("MMR_BROWSER_BUURTEN", "14500"))
+    n = int(os.environ.get("MMR_BROWSER_BUURTEN", "3400"))
     outputs = tmp_path_factory.mktemp("groot")
     make_synthetic_run(outputs, n, unpublished=("wmo",))
     s = Server(outputs, "synthetisch")
