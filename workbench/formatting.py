@@ -7,7 +7,7 @@ Dutch Excel expects.
 from __future__ import annotations
 
 import math
-import numbers
+import numbers as numtypes
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,7 @@ def table(df: pd.DataFrame, decimals: dict[str, int] | None = None, units: dict[
             if s.dtype == object:  # mixed columns (a 'waarde' column of a fit table): whole numbers as counts
                 out[col] = [missing if (not isinstance(v, str) and is_missing(v)) else
                             (number(v, 0 if float(v).is_integer() else decimals.get(col, default), units.get(col, ""))
-                             if isinstance(v, numbers.Real) and not isinstance(v, bool) else v) for v in s]
+                             if isinstance(v, numtypes.Real) and not isinstance(v, bool) else v) for v in s]
             continue
         unit = units.get(col, "")
         d = decimals.get(col, decimals_for(unit) if unit else column_decimals(s, default))
