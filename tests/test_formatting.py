@@ -61,3 +61,10 @@ def test_column_formatting_is_the_same_as_one_number():
     for d, unit, sign in ((1, "", False), (0, "euro", False), (2, "%", True), (1, "per 1.000", True)):
         assert f.numbers(vals, d, unit, sign=sign) == [f.number(v, d, unit, sign=sign) for v in vals]
     assert f.intervals([1.0, np.nan], [2.0, 3.0], 1, "%") == ["1,0 – 2,0%", "–"]
+
+
+def test_mixed_column_of_a_fit_table():
+    fit = pd.DataFrame({"maat": ["model", "verklaarde deviantie", "waargenomen totaal", "p"],
+                        "waarde": ["quasi-Poisson", 0.8268, 4232.0, None]})
+    assert list(f.table(fit)["waarde"]) == ["quasi-Poisson", "0,83", "4.232", "–"]
+    assert f.p_value(0.0004) == "< 0,001" and f.p_value(0.0321) == "0,032"
