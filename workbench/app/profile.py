@@ -121,6 +121,7 @@ def trend_chart(run: PublishedRun, code: str, gemeente: str, indicator_id: str) 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     ind = run.catalog[indicator_id]
     t = run.indicators[(run.indicators["indicator"] == indicator_id) & run.indicators["code"].isin([code, gemeente])]
@@ -135,6 +136,9 @@ def trend_chart(run: PublishedRun, code: str, gemeente: str, indicator_id: str) 
     if len(g):
         ax.plot(g["year"], g["value"], "s--", color="#555", label=run.names.get(gemeente, gemeente))
     ax.set_xticks(run.years)
+    from ..charts import axis_nl
+
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(axis_nl))
     ax.set_ylabel(ind.unit)
     ax.set_title(ind.label, fontsize=10)
     ax.grid(alpha=0.3)
