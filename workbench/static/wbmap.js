@@ -98,18 +98,17 @@
     if (!this.current || this.current.key !== key) {
       this.layer.clearLayers();
       this.borders.clearLayers();
-      var layers = feats.map(function (f, i) {
-        var lyr = L.geoJSON(f, {style: {weight: 0.8, color: "#666", fillOpacity: 0.8, fillColor: "#c8c8c8"}});
-        lyr.eachLayer(function (p) {
-          p._wbIndex = i;
-          p.on("mousemove", function (e) { self.showTip(i, e); });
-          p.on("mouseover", function () { p.setStyle({weight: 3, color: "#000"}); });
-          p.on("mouseout", function () { self.restyle(i); self.hideTip(); });
-          p.on("click", function () { if (self.onclick) self.onclick(f.properties.c); });
-        });
-        self.layer.addLayer(lyr);
-        return lyr;
+      // One GeoJSON layer for all areas, with its events on the group (14.500 areas: no 58.000 listeners).
+      var layers = [];
+      var group = L.geoJSON({type: "FeatureCollection", features: feats}, {
+        style: {weight: 0.8, color: "#666", fillOpacity: 0.8, fillColor: "#c8c8c8"},
+        onEachFeature: function (f, lyr) { lyr._wbIndex = layers.length; layers.push(lyr); }
       });
+      group.on("mousemove", function (e) { self.showTip(e.layer._wbIndex, e); });
+      group.on("mouseover", function (e) { e.layer.setStyle({weight: 3, color: "#000"}); });
+      group.on("mouseout", function (e) { self.restyle(e.layer._wbIndex); self.hideTip(); });
+      group.on("click", function (e) { if (self.onclick) self.onclick(feats[e.layer._wbIndex].properties.c); });
+      this.layer.addLayer(group);
       if (view.outline !== false && lv.topology) {  // gemeente borders: the arcs between two gemeenten
         var mesh = topojson.mesh(lv.topology, lv.object, function (a, b) {
           return a === b ? (!view.gemeente || a.properties.g === view.gemeente)
@@ -118,8 +117,7 @@
         L.geoJSON(mesh, {interactive: false, style: {color: "#333", weight: 2, dashArray: "6 4", fill: false}}).addTo(this.borders);
       }
       var fit = !this.current;
-      this.current = {key: key, features: feats, layers: layers, bounds: this.layer.getLayers().length ?
-        L.featureGroup(layers).getBounds() : null};
+      this.current = {key: key, features: feats, layers: layers, bounds: layers.length ? group.getBounds() : null};
       if (fit || view.refit !== false) this.home();
     }
     this.view = view;
