@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
@@ -125,6 +124,8 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
             colours[ok.index] = [lookup[v] for v in ok.to_numpy(dtype=float)]
             items = [(lookup[v], fmt_nl(v, d)) for v in uniq]  # the legend title names the unit
         else:
+            import mapclassify  # pulls in scikit-learn: only when a map is classified
+
             q = mapclassify.Quantiles(ok.to_numpy(dtype=float), k=k)
             colours[ok.index] = [palette[i] for i in q.yb]
             lows = [ok.min()] + list(q.bins[:-1])
