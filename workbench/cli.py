@@ -102,11 +102,11 @@ def _parse_columns(spec: str | None) -> dict[str, str]:
         return {}
     path = Path(spec)
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
-        import yaml
+        from .reading import read_yaml
 
         if not path.exists():
             raise ParameterError("kolomkoppeling niet gevonden", where=spec)
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path, what="kolomkoppeling") or {}
         if isinstance(data, dict) and isinstance(data.get("sources"), dict):
             data = data["sources"].get("record_columns", {}) or {}
         if not isinstance(data, dict):
