@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from . import paths
 from .errors import CatalogError
 
 CLUSTERS = {
@@ -21,7 +22,7 @@ DIRECTIONS = ("higher_is_risk", "lower_is_risk")
 TESTS = ("wilson", "poisson", "none")
 VARIABLE_KINDS = ("count", "percent", "rate", "mean", "amount")
 SOURCE_FORMATS = ("odata", "xlsx", "pdok", "shape")
-DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "parameters" / "indicators.yaml"
+DEFAULT_CATALOG = paths.package_file("parameters", "indicators.yaml")  # the package's; a project may have its own
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ _REQUIRED = ("id", "label", "cluster", "unit", "direction", "population", "min_c
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Load and validate the catalogue; every problem is reported with the file and indicator id."""
-    path = Path(path) if path else DEFAULT_CATALOG
+    path = Path(path) if path else paths.catalog_file()
     if not path.exists():
         raise CatalogError("indicatorcatalogus niet gevonden", where=str(path),
                            hint="geef het pad naar indicators.yaml op, of gebruik parameters/indicators.yaml uit de repository")

@@ -142,7 +142,7 @@ def input_paths(params: ParameterSet) -> dict[str, Path]:
     elif params.resolve(params.sources.geometry) is not None:
         out["geometry"] = params.resolve(params.sources.geometry)
     if params.sources.records == "demo":
-        out["records"] = demo_folder / "records.csv"
+        out["records"] = demo_folder / demo.RECORDS
     elif params.sources.records:
         out["records"] = params.resolve(params.sources.records)
     return out
@@ -190,7 +190,7 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
         if params.sources.records == "demo":
             from .sources import demo
 
-            path = demo.ensure_demo() / "records.csv"
+            path = demo.ensure_demo() / demo.RECORDS
             records_year = demo.DEMO_YEAR
             fictional = True
         else:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,12 +11,7 @@ import yaml
 
 from .errors import ParameterError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def notebook_dir() -> Path:
-    """The folder of the analysis notebooks: notebooks/ in the repository, or MMR_NOTEBOOK_DIR (own notebooks)."""
-    return Path(os.environ.get("MMR_NOTEBOOK_DIR") or REPO_ROOT / "notebooks")
+from . import paths
 
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
 DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten", "04_verdeelmodel", "05_resultaten")
@@ -109,17 +103,10 @@ class ParameterSet:
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def resolve(self, value: str | None) -> Path | None:
-        """A source path relative to the parameter file's folder (or the repository)."""
+        """A path from the file: relative to its folder, else the project folder, else the package's data."""
         if value is None or value in ("demo", "cbs", "pdok"):
             return None
-        p = Path(value).expanduser()
-        if p.is_absolute():
-            return p
-        base = self.path.parent if self.path else Path.cwd()
-        for candidate in (base / p, REPO_ROOT / p, Path.cwd() / p):
-            if candidate.exists():
-                return candidate.resolve()
-        return (base / p).resolve()
+        return paths.find(value, self.path.parent if self.path else None)
 
 
 _TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog", "outcomes"}
@@ -140,8 +127,10 @@ def _expect(value, types, where: str, what: str, problems: list[str]) -> bool:
 
 
 def load_parameters(path: str | Path) -> ParameterSet:
-    """Read and validate a parameter file. All problems are reported together in one ParameterError."""
-    path = Path(path)
+    """Read and validate a parameter file. All problems are reported together in one ParameterError.
+
+    A relative path is looked up in the project folder, then in the package (``parameters/demo.yaml``)."""
+    path = paths.find(path)
     if not path.exists():
         raise ParameterError("parameterbestand niet gevonden", where=str(path),
                              hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
@@ -261,9 +250,8 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     if "notebooks" in raw:
         nbs = raw["notebooks"]
         if _expect(nbs, list, f"{where}notebooks", "een lijst notebooknamen", problems):
-            folder = notebook_dir()
-            available = {p.stem for p in folder.glob("*.ipynb")}
-            shown = "notebooks/" if folder == REPO_ROOT / "notebooks" else str(folder)
+            available = paths.available_notebooks()
+            shown = " of ".join(paths.shown(d) for d in paths.notebook_dirs())
             for nb in nbs:
                 if str(nb) not in available:
                     problems.append(f"{where}notebooks: '{nb}' bestaat niet in {shown} (beschikbaar: {', '.join(sorted(available))})")

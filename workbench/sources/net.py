@@ -1,6 +1,6 @@
 """Downloads and the cache folder for open data (CBS OData, PDOK OGC API).
 
-The cache lives in ``cache/`` at the repository root, or where the environment variable ``MMR_CACHE``
+The cache lives in ``cache/`` of the project folder (see workbench.paths), or where the environment variable ``MMR_CACHE``
 points. Layout::
 
     cache/cbs/<tabel>_<GMxxxx>.json            KWB rows of the gemeente(n), all levels (OData TypedDataSet)
@@ -17,9 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .. import paths
 from ..errors import DataError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
 USER_AGENT = "mmr-workbench (+https://github.com/; open data CBS/PDOK)"
 
@@ -37,7 +37,7 @@ class OfflineMissing(DataError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MMR_CACHE") or REPO_ROOT / "cache").expanduser().resolve()
+    return paths.cache_dir()
 
 
 def offline_mode() -> bool:
