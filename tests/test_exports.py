@@ -100,3 +100,15 @@ def test_wijkprofiel_per_wijk_from_published_figures_only(demo_run, published):
         assert "onderdrukt" in text
     for p in pages.values():
         assert "/work/" not in p.read_text(encoding="utf-8") and ".partial" not in p.read_text(encoding="utf-8")
+
+
+def test_published_notebooks_and_pages_name_no_local_folder(demo_run):
+    """No absolute path of this machine (project, run folder, installation) in what is published."""
+    from workbench import paths
+
+    local = [str(demo_run.path.parent), str(paths.project_dir()), str(paths.package_root()), ".partial"]
+    for p in demo_run.path.rglob("*"):
+        if p.suffix in (".ipynb", ".html"):
+            text = p.read_text(encoding="utf-8")
+            found = [s for s in local if s in text]
+            assert not found, f"{p.name}: {found}"

@@ -272,3 +272,22 @@ def test_published_notebook_shows_no_local_paths(tmp_path, project):
     text = path.read_text()
     assert str(project) not in text and str(paths.package_root()) not in text and ".partial" not in text
     assert json.loads(text)["metadata"]["papermill"]["parameters"]["parameter_file"] == "parameters/demo.yaml"
+
+
+def test_run_kernels_log_no_tcp_warning_or_shutdown_interrupt(tmp_path, capfd):
+    """A run's kernel talks over private Unix sockets and is not interrupted on shutdown: nothing in the log."""
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(x * 2)")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), parameters={"x": 21},
+                        kernel_name="python3", progress_bar=False, language="python",
+                        kernel_manager_class="workbench.kernels.QuietKernelManager")
+    assert nbformat.read(tmp_path / "out.ipynb", 4).cells[-1].outputs[0]["text"] == "42\n"
+    out, err = capfd.readouterr()
+    for noise in ("without encryption", "KeyboardInterrupt"):
+        assert noise not in out + err

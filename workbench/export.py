@@ -12,9 +12,11 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyogrio
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -175,11 +177,7 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
     names = areas.set_index("code")["name"]
     catalog = _catalog(gpkg, layers, manifest)
 
-    wb = Workbook()
-    info = wb.active
-    info.title = "over deze tabellen"
-    bold, head_fill = Font(bold=True), PatternFill("solid", fgColor="DDDDDD")
-    written = []
+    tables = []
     for layer, (title, about) in SHEETS.items():
         if layer not in layers:
             continue
@@ -194,59 +192,68 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
             t.insert(1, "name", t[key].map(names))
         if "domain" in t:
             t["domain"] = t["domain"].map(lambda d: DOMAIN_NL.get(d, d))
-        _write_sheet(wb.create_sheet(title), t, row_formats, bold, head_fill)
-        written.append((title, about))
-    for i, (key, value) in enumerate(_info_rows(meta, manifest, written), start=1):
-        info.cell(i, 1, key)
-        info.cell(i, 2, value)
-        if key in ("Over deze tabellen", "Werkbladen", "Parameters"):
-            info.cell(i, 1).font = Font(bold=True, size=12)
+        tables.append((title, about, t, row_formats))
+
+    wb = Workbook(write_only=True)  # streamed: less time and memory than a normal workbook
+    info = wb.create_sheet("over deze tabellen")
     info.column_dimensions["A"].width = 26
     info.column_dimensions["B"].width = 110
-    for row in info.iter_rows(min_col=2, max_col=2):
-        row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    big, wrap = Font(bold=True, size=12), Alignment(wrap_text=True, vertical="top")
+    for key, value in _info_rows(meta, manifest, [(title, about) for title, about, _, _ in tables]):
+        a, b = WriteOnlyCell(info, key), WriteOnlyCell(info, value)
+        if key in ("Over deze tabellen", "Werkbladen", "Parameters"):
+            a.font = big
+        b.alignment = wrap
+        info.append([a, b])
+    for title, _, t, row_formats in tables:
+        _write_sheet(wb, title, t, row_formats)
     target = Path(path) if path else run_dir / FILENAME
     _save(wb, target)
     return target
 
 
-def _write_sheet(ws, t: pd.DataFrame, row_formats, bold, head_fill) -> None:
+def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
+    ws = wb.create_sheet(title)
     columns = list(t.columns)
-    ws.append([header(c) for c in columns])
-    for cell in ws[1]:
-        cell.font, cell.fill = bold, head_fill
     status = t["status"].astype(str).tolist() if "status" in t else ["ok"] * len(t)
     numeric = [pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]) for c in columns]
     formats = [COLUMNS.get(c, (c, None))[1] for c in columns]
     per_row = {"value", "ci_low", "ci_high", "gemeente_value"} if row_formats else set()
+    for j, (c, is_num) in enumerate(zip(columns, numeric), start=1):  # widths go before the first row
+        width = max(len(header(c)), 8)
+        if not is_num and len(t):
+            width = max(width, min(60, int(t[c].astype(str).str.len().quantile(0.9))))
+        ws.column_dimensions[get_column_letter(j)].width = min(width + 2, 62)
+    ws.freeze_panes = "A2"
+    bold, fill, grey = Font(bold=True), PatternFill("solid", fgColor="DDDDDD"), Font(italic=True, color="777777")
+    head = []
+    for c in columns:
+        cell = WriteOnlyCell(ws, header(c))
+        cell.font, cell.fill = bold, fill
+        head.append(cell)
+    ws.append(head)
     for r, values in enumerate(t.itertuples(index=False, name=None)):
         out = []
-        for c, v, is_num in zip(columns, values, numeric):
+        for c, v, is_num, fmt in zip(columns, values, numeric, formats):
             if c == "status":
                 out.append(STATUS_NL.get(str(v), v))
-            elif is_num and pd.isna(v):
-                out.append(SUPPRESSED_TEXT if status[r] == "suppressed" else None)
-            elif isinstance(v, bool):
-                out.append("ja" if v else "nee")
             elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
-                out.append(None)
+                if is_num and status[r] == "suppressed":
+                    cell = WriteOnlyCell(ws, SUPPRESSED_TEXT)
+                    cell.font = grey
+                    out.append(cell)
+                else:
+                    out.append(None)
+            elif isinstance(v, (bool, np.bool_)):
+                out.append("ja" if v else "nee")
+            elif is_num and (fmt or c in per_row):
+                cell = WriteOnlyCell(ws, v.item() if hasattr(v, "item") else v)
+                cell.number_format = row_formats[r] if c in per_row else fmt
+                out.append(cell)
             else:
                 out.append(v.item() if hasattr(v, "item") else v)
         ws.append(out)
-    for j, (c, fmt, is_num) in enumerate(zip(columns, formats, numeric), start=1):
-        col = get_column_letter(j)
-        width = max(len(header(c)), 8)
-        if is_num and (fmt or c in per_row):
-            for i, cell in enumerate(ws[col][1:]):
-                if isinstance(cell.value, (int, float)):
-                    cell.number_format = row_formats[i] if c in per_row else fmt
-                elif cell.value == SUPPRESSED_TEXT:
-                    cell.font = Font(italic=True, color="777777")
-        else:
-            width = max(width, min(60, int(t[c].astype(str).str.len().quantile(0.9)) if len(t) else 8))
-        ws.column_dimensions[col].width = min(width + 2, 62)
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(t) + 1}"
 
 
 def _save(wb, target: Path) -> None:

@@ -70,12 +70,16 @@ Alleen cijfers na onthullingscontrole (publish.gpkg van deze run).</footer>
 """
 
 
+def _name(label: str) -> str:
+    """'De Hoven (WK990105)' -> 'De Hoven' (the labels of PublishedRun.wijken)."""
+    return label.rsplit(" (", 1)[0]
+
+
 def _index(run: PublishedRun, files: dict[str, str]) -> str:
     parts = []
     for label, gm in run.gemeenten():
-        items = "".join(f'<li><a href="{_esc(files[c])}">{_esc(n)}</a> <span class="wb-unit">{_esc(c)}</span></li>'
-                        for n, c in ((n, c) for n, c in ((lab.rsplit(" (", 1)[0], c) for lab, c in run.wijken(gm)))
-                        if c in files)
+        items = "".join(f'<li><a href="{_esc(files[c])}">{_esc(_name(label))}</a> <span class="wb-unit">{_esc(c)}</span></li>'
+                        for label, c in run.wijken(gm) if c in files)
         if items:
             parts.append(f"<h2>{_esc(label)}</h2><ul>{items}</ul>")
     banner = f'<p class="banner">{_esc(run.fictional_note)}</p>' if run.fictional_note else ""
@@ -92,7 +96,7 @@ def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True) -> 
     written, files = [], {}
     for _, gm in run.gemeenten():
         for label, code in run.wijken(gm):
-            name = f"{code}-{slug(label.rsplit(' (', 1)[0])}.html"
+            name = f"{code}-{slug(_name(label))}.html"
             _write(folder / name, render(run, code))
             written.append(folder / name)
             files[code] = name
