@@ -9,7 +9,6 @@ attribution, the disclosure rules and the parameter set.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +21,13 @@ from openpyxl.utils import get_column_letter
 
 from . import paths
 from .catalog import CLUSTERS, load_catalog
+from .io import atomic_path
 from .publish import read_layer
+from .status import MISSING, OK, SUPPRESSED, SUPPRESSED_LABEL
 
 FILENAME = "tabellen.xlsx"
-SUPPRESSED_TEXT = "onderdrukt"
-STATUS_NL = {"ok": "gepubliceerd", "suppressed": "onderdrukt", "missing": "niet beschikbaar"}
+SUPPRESSED_TEXT = SUPPRESSED_LABEL
+STATUS_NL = {OK: "gepubliceerd", SUPPRESSED: SUPPRESSED_LABEL, MISSING: "niet beschikbaar"}
 
 # Excel number formats (Excel shows them with the reader's separators: 1.234,5 in Dutch Excel).
 COUNT, MONEY, MONEY_CENTS, SHARE, RATIO, ONE, YEAR, DAYS = ("#,##0", '"€" #,##0', '"€" #,##0.00', "0.0%", "0.00",
@@ -238,7 +239,7 @@ def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
             if c == "status":
                 out.append(STATUS_NL.get(str(v), v))
             elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
-                if is_num and status[r] == "suppressed":
+                if is_num and status[r] == SUPPRESSED:
                     cell = WriteOnlyCell(ws, SUPPRESSED_TEXT)
                     cell.font = grey
                     out.append(cell)
@@ -257,22 +258,6 @@ def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
 
 
 def _save(wb, target: Path) -> None:
-    """Atomically, and with the permissions of any new file (the umask), so a web server can serve it."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(target, suffix=".xlsx") as tmp:
         wb.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
-
-def write_exports(run_dir: str | Path, manifest: dict, *, pdf: bool = True) -> dict:
-    """tabellen.xlsx and the wijkprofielen of a run folder (both from its publish.gpkg); what was written."""
-    from .wijkprofiel import FOLDER, write_profiles
-
-    run_dir = Path(run_dir)
-    workbook = write_workbook(run_dir, manifest)
-    profiles, notes = write_profiles(run_dir, manifest, pdf=pdf)
-    return {"tabellen": workbook.name, "wijkprofielen": sorted(p.name for p in profiles if p.suffix == ".html"
-                                                               and p.name != "index.html"),
-            "wijkprofielen_map": FOLDER, "pdf": sum(p.suffix == ".pdf" for p in profiles), "notes": notes}

@@ -9,9 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
+
+from .io import write_atomic
 
 STATIC = Path(__file__).parent / "static" / "leaflet"
 GREY = "#c8c8c8"
@@ -197,19 +197,6 @@ def render_html(m: folium.Map) -> str:
     page = re.sub(r'<script src="https?://[^"]+"></script>\s*', "", page)
     page = re.sub(r'<link rel="stylesheet" href="https?://[^"]+"\s*/>\s*', "", page)
     return page.replace("<head>", '<head>\n<meta name="robots" content="noindex">', 1)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_map(m: folium.Map, path: str | Path) -> Path:

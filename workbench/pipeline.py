@@ -34,6 +34,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import WorkbenchError
+from .io import write_json_atomic
 from .params import ParameterSet, load_parameters
 
 NOTEBOOK_DIR: Path | None = None  # a test may point this at its own notebooks; else workbench.paths.notebook
@@ -106,12 +107,6 @@ def publishable_notebook(path: Path, params: ParameterSet) -> None:
         meta["input_path"] = paths.shown(meta.get("input_path") or path.name)
         meta["output_path"] = path.name
     nbformat.write(nb, path)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def point_latest(set_dir: Path, run_id: str) -> None:
@@ -212,7 +207,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Exports read publish.gpkg only: nothing in them that the disclosure control did not pass.
         current = "tabellen.xlsx en wijkprofielen"
         t0 = time.time()
-        from .export import write_exports
+        from .wijkprofiel import write_exports
 
         manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id})
         manifest["timings"]["exports"] = round(time.time() - t0, 2)
@@ -221,7 +216,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .privacy import DisclosureError, audit_publication
+        from .audit import DisclosureError, audit_publication
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)

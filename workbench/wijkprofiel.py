@@ -8,13 +8,13 @@ Built from the run's ``publish.gpkg`` only, with the same blocks as the app's wi
 from __future__ import annotations
 
 import html
-import os
 from datetime import datetime
 from pathlib import Path
 
 from .app import profile
 from .app.data import PublishedRun
-from .app.views import HEADLINE
+from .export import write_workbook
+from .io import write_atomic
 from .provider_sheet import _CSS, _print_all, find_chromium, slug
 
 FOLDER = "wijkprofielen"
@@ -48,7 +48,9 @@ def render(run: PublishedRun, code: str, year: int | None = None) -> str:
     name = run.names.get(code, code)
     gemeente = run.areas.loc[run.areas["code"] == code, "gemeente_code"].iloc[0]
     gm_name = run.names.get(gemeente, gemeente)
-    charts = "".join(profile.trend_chart(run, code, gemeente, HEADLINE[d][0]) for d in ("jeugd", "wmo"))
+    # the trend of each care-use domain's headline indicator (jeugdhulp, Wmo), as the app shows first
+    charts = "".join(profile.trend_chart(run, code, gemeente, run.headline(d)[0])
+                     for d in run.domains if run.risk_domain(d) and run.headline(d))
     banner = f'<p class="banner">{_esc(run.fictional_note)}</p>' if run.fictional_note else ""
     source = run.attribution or "Bron: CBS, Kadaster/PDOK (CC BY 4.0)"
     return f"""<!DOCTYPE html>
@@ -113,6 +115,14 @@ def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True) -> 
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
+
+
+def write_exports(run_dir: str | Path, manifest: dict, *, pdf: bool = True) -> dict:
+    """tabellen.xlsx and the wijkprofielen of a run folder (both from its publish.gpkg); what was written."""
+    run_dir = Path(run_dir)
+    workbook = write_workbook(run_dir, manifest)
+    profiles, notes = write_profiles(run_dir, manifest, pdf=pdf)
+    return {"tabellen": workbook.name, "wijkprofielen_map": FOLDER, "notes": notes,
+            "wijkprofielen": sorted(p.name for p in profiles if p.suffix == ".html" and p.name != "index.html"),
+            "pdf": sum(p.suffix == ".pdf" for p in profiles)}
