@@ -112,3 +112,16 @@ def test_published_notebooks_and_pages_name_no_local_folder(demo_run):
             text = p.read_text(encoding="utf-8")
             found = [s for s in local if s in text]
             assert not found, f"{p.name}: {found}"
+
+
+def test_published_files_are_readable_by_others(demo_run):
+    """Maps, charts, sheets and exports follow the umask like the notebooks (0644 here), not 0600."""
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    expected = 0o666 & ~mask
+    wrong = [str(p.relative_to(demo_run.path)) for p in demo_run.path.rglob("*")
+             if p.is_file() and stat.S_IMODE(p.stat().st_mode) != expected]
+    assert not wrong, f"niet {oct(expected)}: {wrong[:10]}"
