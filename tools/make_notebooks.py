@@ -17,9 +17,10 @@ FOLLOWUP_DAYS = OutcomeSettings().followup_days
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMS = '''parameter_file = "../parameters/demo.yaml"  # het parameterbestand (gemeente, jaar, bronnen)
 output_dir = None  # map waarin kaarten worden bewaard; `workbench run` vult dit in'''
+# In a run the figures come from what `workbench run` computed once (output_dir); opened by hand, from the sources.
 LOAD = '''import workbench as wb
 
-ds = wb.load_dataset(parameter_file)
+ds = wb.load_run(parameter_file, output_dir)
 wb.report.header(ds)'''
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
@@ -116,6 +115,8 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
             colours[ok.index] = [lookup[v] for v in ok.to_numpy(dtype=float)]
             items = [(lookup[v], fmt_nl(v, d, unit)) for v in uniq]
         else:
+            import mapclassify  # pulls in scikit-learn: only when a map is classified
+
             q = mapclassify.Quantiles(ok.to_numpy(dtype=float), k=k)
             colours[ok.index] = [palette[i] for i in q.yb]
             lows = [ok.min()] + list(q.bins[:-1])

@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, areas, charts, maps, risk
+from . import allocation, areas, maps, risk
 from .catalog import CLUSTERS
 from .errors import WorkbenchError
 from .status import SUPPRESSED, SUPPRESSED_LABEL
@@ -31,6 +31,8 @@ def header(ds) -> None:
                      f'font-weight:600">⚠ {ds.attribution}</div>'))
     else:
         lines.append(f"*{ds.attribution}*")
+    lines.append("**Cijfers:** " + ("berekend door de run (`workbench run`, één keer voor alle notebooks en "
+                                    "publish.gpkg)" if ds.findings.from_run else "berekend in dit notebook"))
     for note in ds.notes:
         lines.append(f"> Let op: {note}")
     display(Markdown("\n\n".join(lines)))
@@ -299,6 +301,8 @@ def robust_report(ds, model) -> None:
 
 def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):
     """Funnel plot of O/E against expected (95% and 99,8% limits); saved as PNG in the run folder."""
+    from . import charts  # matplotlib only for the notebooks that draw
+
     level = level or ds.params.level
     model = ds.findings.risk(domain).model
     pts, limits = ds.findings.funnel(domain, level)
@@ -390,6 +394,8 @@ def allocation_page(ds, output_dir=None) -> pd.DataFrame | None:
                      "Deze parameterset heeft geen <code>budget</code>-blok. Voeg bijvoorbeeld toe:<br><code>budget: "
                      "{total: 25000000, weights: {jeugd: 0.6, wmo: 0.4}, alternative: {jeugd: 0.5, wmo: 0.5}}</code></div>"))
         return None
+    from . import charts
+
     display(Markdown(allocation.describe_nl(b, ds.params.level)))
     try:
         found = ds.findings.allocation
