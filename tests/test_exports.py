@@ -125,3 +125,4 @@ def test_published_files_are_readable_by_others(demo_run):
     wrong = [str(p.relative_to(demo_run.path)) for p in demo_run.path.rglob("*")
              if p.is_file() and stat.S_IMODE(p.stat().st_mode) != expected]
     assert not wrong, f"niet {oct(expected)}: {wrong[:10]}"
+
