@@ -126,3 +126,14 @@ def test_published_files_are_readable_by_others(demo_run):
              if p.is_file() and stat.S_IMODE(p.stat().st_mode) != expected]
     assert not wrong, f"niet {oct(expected)}: {wrong[:10]}"
 
+
+def test_app_offers_the_workbook_when_the_download_box_opens(demo_run):
+    import base64
+
+    from workbench.app import App, PublishedRun
+
+    app = App(PublishedRun.load(demo_run.path.parent.parent, "demo"))
+    assert app.workbook.value == ""  # nothing sent before the viewer asks: the first map stays fast
+    app._workbook_link()
+    m = re.search(r'href="data:[^;]+;base64,([^"]+)" data-testid="download-workbook"', app.workbook.value)
+    assert m and base64.b64decode(m.group(1)) == (demo_run.path / export.FILENAME).read_bytes()
