@@ -186,7 +186,11 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
 
     records = records_agg = records_year = None
     fictional = params.is_demo
-    if params.sources.records:
+    demo_records_elsewhere = params.sources.records == "demo" and params.year != _demo_records_year()
+    if demo_records_elsewhere:  # never show the demo's records under another year's header
+        notes.append(f"de fictieve zorgregistratie van de demo beschrijft {_demo_records_year()}; voor {params.year} "
+                     "zijn er geen zorgtrajecten: kosten en resultaten worden niet getoond")
+    if params.sources.records and not demo_records_elsewhere:
         if params.sources.records == "demo":
             from .sources import demo
 
@@ -209,6 +213,12 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     tidy = compare_with_gemeente(tidy, area_index)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
                    records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs)
+
+
+def _demo_records_year() -> int:
+    from .sources import demo
+
+    return demo.DEMO_YEAR
 
 
 def _names_from_statistics(areas, stats: Statistics):
