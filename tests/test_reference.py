@@ -245,6 +245,11 @@ def test_reference_areas_never_published(split, tmp_path):
     assert '"output_type": "error"' not in nb
     models = gpd.read_file(result.path / "publish.gpkg", layer="modellen")
     assert (models["reference_areas"] == OWN_FROM).all() and (models["reference_gemeenten"] == 1).all()
+    from workbench.app import MapState, PublishedRun, build_view  # the app says what 'verwacht' means
+
+    app_run = PublishedRun.load(tmp_path / "outputs", "testgemeente-2019")
+    view = build_view(app_run, MapState("GM0999", 2019, "wmo", "oe", "wijk", "wmo"))
+    assert "elders in Nederland" in view.note and "75 wijken in 1 gemeente" in view.note
 
 
 def test_fetch_reference_nederland_mocked(tmp_path, monkeypatch, capsys):
