@@ -177,8 +177,11 @@ def test_params_reference_keys():
             parse_parameters({**base, "risk": bad})
         assert word in str(err.value)
     with pytest.raises(ParameterError) as err:
-        parse_parameters({**base, "sources": {"reference": "bestaat/niet.csv"}})
-    assert "sources.reference" in str(err.value)
+        parse_parameters({**base, "sources": {"reference": "bestaat/niet.csv"}, "risk": {"reference": "nederland"}})
+    assert "sources.reference" in str(err.value) and "bestaat niet" in str(err.value)
+    with pytest.raises(ParameterError) as err:
+        parse_parameters({**base, "sources": {"reference": "cbs"}})
+    assert "alleen gebruikt met risk.reference: nederland of peer" in str(err.value)
 
 
 def test_reference_nederland_from_a_separate_file(split):

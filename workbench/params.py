@@ -304,6 +304,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             if ok:
                 outcomes = OutcomeSettings(**o)
 
+    if sources.reference and risk.reference not in ("nederland", "peer"):
+        problems.append(f"{where}sources.reference: wordt alleen gebruikt met risk.reference: nederland of peer "
+                        f"(nu: {risk.reference})")
     if problems:
         raise ParameterError(
             "het parameterbestand klopt niet:\n  - " + "\n  - ".join(problems),
