@@ -281,6 +281,8 @@ def test_fetch_reference_nederland_mocked(tmp_path, monkeypatch, capsys):
         return {"value": rows[skip:skip + top]}
 
     monkeypatch.setattr(net, "get_json", fake)
+    assert main(["fetch", "--year", "2019", "--cache", str(tmp_path)]) == 2  # neither gemeente nor reference
+    assert "--reference nederland" in capsys.readouterr().err and not calls
     assert main(["fetch", "--reference", "nederland", "--year", "2019", "--cache", str(tmp_path)]) == 0
     data_calls = [c for c in calls if "/TypedDataSet" in c]
     assert len(data_calls) == 3  # 580 rows in pages of 250
