@@ -432,12 +432,9 @@ def needs_records(ds) -> bool:
     """True when the municipality's own records are there; otherwise say plainly what is missing."""
     if ds.has_records:
         return True
-    if ds.params.sources.records == "demo":
-        from .sources.demo import DEMO_YEAR
-
-        _notice(f"<b>Geen zorgtrajecten voor {ds.year}.</b> De fictieve zorgregistratie van de demo beschrijft alleen "
-                f"{DEMO_YEAR}. Kosten en resultaten worden daarom voor {ds.year} niet getoond; kies "
-                f"<code>year: {DEMO_YEAR}</code> om ze te zien. Alle andere onderdelen werken voor {ds.year}.")
+    if getattr(ds, "records_absent", ""):  # records of another year: said, never shown under this one
+        _notice(f"<b>Geen zorgtrajecten voor {ds.year}.</b> {ds.records_absent} Alle andere onderdelen werken "
+                f"voor {ds.year}.")
         return False
     display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px">'
                  "Voor zorgkosten en resultaten zijn de <b>eigen zorgregistraties van de gemeente</b> nodig "
