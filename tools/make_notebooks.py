@@ -155,7 +155,7 @@ notebook("02_risicokaarten", [
            "bijdragen; *indicatoren ≥ P90* noemt elke indicator waarop de wijk bij de hoogste 10% hoort, zodat een "
            "gemiddelde een uitschieter niet verbergt. Wijken met te weinig inwoners krijgen geen score (*te klein*)."),
     ("code", "kaart = wb.report.composite_map(ds)\nwb.report.save(kaart, output_dir, \"risicoscore.html\")\ndisplay(kaart)\n"
-             "wb.report.composite_table(ds)"),
+             "wb.formatting.styled(wb.report.composite_table(ds), {'rang': 0}, default=1)"),
     ("md", "## Zo lees je dit niet\n\n"
            "- **Hoger dan verwacht** is geen oordeel over een wijkteam of aanbieder: het model kent alleen de "
            "risicofactoren die erin zitten. Wat ontbreekt (een instelling in de wijk, een actieve school, een "
@@ -202,7 +202,8 @@ notebook("03_zorgkosten", [
     ("code", "if heeft_registratie:\n"
              "    for domein in (\"jeugd\", \"wmo\"):\n"
              "        if wb.report.model_available(ds, domein):\n"
-             "            display(wb.report.expected_cost_table(ds, domein).round(2))"),
+             "            display(wb.formatting.styled(wb.report.expected_cost_table(ds, domein), {'kosten / verwacht': 2},\n"
+             "                units={'kosten': 'euro', 'verwachte kosten': 'euro', 'verschil': 'euro'}))"),
     ("md", "## Zo lees je dit niet\n\n"
            "- Hoge kosten per jeugdige kunnen komen door een paar dure verblijfstrajecten: kijk altijd naar de "
            "productcategorieën.\n"
