@@ -294,6 +294,9 @@ def _cmd_fetch(args) -> int:
     from .params import GEMEENTE_CODE
     from .sources import cbs, net, pdok
 
+    if not args.gemeente and not args.reference:
+        raise DataError("noem de gemeente(n) of de referentie", where="workbench fetch",
+                        hint="bijv. workbench fetch --gemeente GM0518 --year 2023, of --reference nederland --year 2023")
     bad = [g for g in args.gemeente if not GEMEENTE_CODE.match(g)]
     if bad:
         raise DataError(f"{', '.join(bad)} is geen CBS-gemeentecode (vorm GM + 4 cijfers, bijv. GM0518)",
@@ -303,15 +306,22 @@ def _cmd_fetch(args) -> int:
     gemeenten = sorted(args.gemeente)
     cbs.table_id(args.year)  # an unknown year is an error before anything is tried
     done, manual, problems = [], [], []
-    for label, module in (("statistiek", cbs), ("geometrie", pdok)):
+    jobs = [(label, lambda m=module: m.fetch(gemeenten, args.year, offline=args.offline, force=args.force),
+             lambda m=module: m.manual_instructions(gemeenten, args.year))
+            for label, module in (("statistiek", cbs), ("geometrie", pdok))] if gemeenten else []
+    if args.reference:  # the national KWB rows for the risk model's reference (risk.reference: nederland)
+        jobs.append(("referentie (heel Nederland)",
+                     lambda: cbs.fetch_reference(args.year, offline=args.offline, force=args.force),
+                     lambda: cbs.reference_instructions(args.year)))
+    for label, get, instructions in jobs:
         try:
-            path = module.fetch(gemeenten, args.year, offline=args.offline, force=args.force)
+            path = get()
             done.append(f"{label}: {path}")
         except net.OfflineMissing as exc:
             manual.append(exc.instructions)
         except net.Unreachable as exc:
             problems.append(f"{label}: {exc.where}: {exc.message}")
-            manual.append(module.manual_instructions(gemeenten, args.year))
+            manual.append(instructions())
     for line in done:
         print(f"✓ {line}")
     if manual:
@@ -391,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_validate)
 
     f = command("fetch", help="download CBS-statistiek en PDOK-geometrie van gemeente(n) en jaar naar de cache")
-    f.add_argument("--gemeente", metavar="GEMEENTE", required=True, nargs="+", help="CBS-gemeentecode(s), bijv. GM0518")
+    f.add_argument("--gemeente", metavar="GEMEENTE", nargs="+", default=[], help="CBS-gemeentecode(s), bijv. GM0518")
+    f.add_argument("--reference", choices=["nederland"],
+                   help="ook de landelijke referentie van het risicomodel: alle wijken en buurten van dat jaar")
     f.add_argument("--year", metavar="JAAR", required=True, type=_INT, help="jaar van de Kerncijfers en de wijk- en buurtkaart")
     f.add_argument("--offline", action="store_true", help="niets downloaden; alleen controleren wat in de cache staat")
     f.add_argument("--cache", metavar="MAP", help="cachemap (standaard cache/ in de projectmap, of MMR_CACHE)")

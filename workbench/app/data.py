@@ -115,6 +115,16 @@ class PublishedRun:
         spec = self.domains.get(domain)
         return list(spec["headline"]) if spec else []
 
+    def reference_note(self, domain: str) -> str:
+        """What 'verwacht' means for this run's model of ``domain``, with the size of its reference (layer modellen)."""
+        if "_reference_notes" not in self.__dict__:
+            gpkg = self.path / "publish.gpkg"
+            models = read_layer(gpkg, "modellen") if "modellen" in set(pyogrio.list_layers(gpkg)[:, 0]) else None
+            self.__dict__["_reference_notes"] = (
+                dict(zip(models["domain"], models["reference_nl"].fillna("")))
+                if models is not None and "reference_nl" in models else {})
+        return self.__dict__["_reference_notes"].get(domain, "")
+
     # --- what the run is about -------------------------------------------------------------------------
     @property
     def name(self) -> str:
