@@ -9,7 +9,7 @@ from .sources.common import MISSING, OK, SUPPRESSED, Statistics
 from .stats import poisson_exact, wilson
 
 TIDY_COLUMNS = ["code", "year", "indicator", "value", "numerator", "denominator", "count", "status", "reason",
-                "ci_low", "ci_high"]
+                "ci_low", "ci_high", "basis"]
 REASONS = {MISSING: "niet beschikbaar in de bron", SUPPRESSED: "geheim in de bron (CBS)"}
 COMPARISON_LABELS = {"+": "hoger dan de gemeente", "-": "lager dan de gemeente", "=": "geen verschil",
                      "?": "niet te toetsen"}
@@ -61,17 +61,62 @@ def _combine_status(status: pd.DataFrame, names) -> pd.Series:
     return out
 
 
-def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int) -> pd.DataFrame:
+# Where a figure comes from (tidy column ``basis``); Dutch wording for tooltips and notebooks in BASIS_LABELS.
+BASIS_SOURCE = "source"        # the value as the source delivers it (CBS's own percentage or rate, or its own ratio of counts)
+BASIS_COMPUTED = "computed"    # computed from counts the source delivers
+BASIS_ESTIMATED = "estimated"  # computed with an estimated denominator (a fallback; catalogue: estimate: true)
+BASIS_SUMMED = "summed"        # the source has no row for this area: counts summed from its parts
+BASIS_LABELS = {
+    BASIS_SOURCE: "cijfer zoals CBS het publiceert",
+    BASIS_COMPUTED: "berekend uit CBS-aantallen",
+    BASIS_ESTIMATED: "berekend met een geschatte noemer",
+    BASIS_SUMMED: "opgeteld uit de buurten of wijken (de bron heeft geen eigen rij voor dit gebied)",
+}
+
+
+def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int,
+                   catalog: Catalog | None = None, summed: pd.Series | None = None) -> pd.DataFrame:
+    """Rows of one indicator for one year.
+
+    A figure the source delivers itself (``ind.rate``: CBS's percentage or rate) is published exactly as
+    delivered. Where the count is delivered too, the denominator for intervals and models is the one they
+    imply (count / rate * scale); an estimated denominator (a derived variable with ``estimate: true``) is
+    only a fallback for areas without both, and such rows say so in ``basis``.
+    """
     st = _combine_status(status, ind.inputs)
-    den = values[ind.denominator] if ind.denominator else pd.Series(np.nan, index=values.index)
+    nan = pd.Series(np.nan, index=values.index)
+    den = values[ind.denominator] if ind.denominator else nan
+    basis = pd.Series(BASIS_SOURCE, index=values.index, dtype=object)
     if ind.kind == "ratio":
         num = values[ind.numerator]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = num / den * ind.scale
-        st = st.mask((st == OK) & ~(den > 0), MISSING)
+        estimated = catalog is not None and catalog.estimated_denominator(ind.id) is not None
+        if ind.rate and ind.rate in values:
+            rate = values[ind.rate].where(status[ind.rate] == OK)
+            num_ok = status[ind.numerator] == OK
+            den_ok = _combine_status(status, [ind.denominator]) == OK
+            with np.errstate(divide="ignore", invalid="ignore"):
+                implied = (num / rate * ind.scale).where(num_ok & (rate > 0))
+            # A delivered denominator stays (it is the population itself); an estimate gives way to the implied one.
+            den = implied.where(implied.notna() & (estimated | ~den_ok), den.where(den_ok))
+            num = num.where(num_ok, rate * den / ind.scale)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                computed = num / den * ind.scale
+            has_rate = rate.notna()
+            value = rate.where(has_rate, computed)
+            st = st.mask(has_rate, OK)
+            st = st.mask((st == OK) & ~has_rate & ~(den > 0), MISSING)
+            fallback = ~has_rate & estimated
+            basis = basis.mask(~has_rate & ~estimated, BASIS_COMPUTED).mask(fallback, BASIS_ESTIMATED)
+            # the delivered rate with an estimated denominator (count not delivered): interval on an estimate
+            basis = basis.mask(has_rate & estimated & implied.isna(), BASIS_ESTIMATED)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = num / den * ind.scale
+            st = st.mask((st == OK) & ~(den > 0), MISSING)
+            basis[:] = BASIS_ESTIMATED if estimated else BASIS_SOURCE
     else:
         value = values[ind.value]
-        num = value / ind.scale * den if ind.denominator else pd.Series(np.nan, index=values.index)
+        num = value / ind.scale * den if ind.denominator else nan
         if ind.weight and not ind.denominator:
             den = values[ind.weight]
     if ind.count:
@@ -79,7 +124,9 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
     elif ind.kind == "ratio" and ind.test != "none":
         count = num
     else:
-        count = pd.Series(np.nan, index=values.index)
+        count = nan
+    if summed is not None:
+        basis = basis.mask(summed.reindex(values.index, fill_value=False).astype(bool), BASIS_SUMMED)
     value = value.where(st == OK)
     if ind.test == "wilson":
         lo, hi = wilson(num.round(), den)
@@ -97,6 +144,7 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
         "count": count.to_numpy(), "status": st.to_numpy(),
         "reason": st.map(REASONS).to_numpy(),
         "ci_low": np.where(ok, lo, np.nan), "ci_high": np.where(ok, hi, np.nan),
+        "basis": np.where(ok, basis.to_numpy(), None),
     })
 
 
@@ -112,8 +160,9 @@ def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas:
     for year, stats in sorted(statistics.items()):
         recs = by_area if (by_area is not None and year == records_year) else None
         values, status = variable_table(stats, catalog, recs)
+        summed = stats.areas["summed"] if "summed" in stats.areas else None
         for ind in catalog:
-            frames.append(indicator_rows(ind, values, status, year))
+            frames.append(indicator_rows(ind, values, status, year, catalog, summed))
     tidy = pd.concat(frames, ignore_index=True)
     return tidy[TIDY_COLUMNS]
 

@@ -48,7 +48,7 @@ ODATA_CODE = ("Codering", "WijkenEnBuurten")
 ODATA_NAME = "RegioNaam"  # added by fetch(): the title of the WijkenEnBuurten dimension
 ODATA_IDENTITY = ("WijkenEnBuurten", "Gemeentenaam", "SoortRegio", "Codering", "IndelingswijzigingWijkenEnBuurten",
                   "IndelingswijzigingGemeenteWijkBuurt", "Perioden")
-PDOK_CODES = ("buurtcode", "wijkcode", "gemeentecode")  # most specific first
+PDOK_CODES = ("statcode", "buurtcode", "wijkcode", "gemeentecode")  # the row's own code first (multi-level files)
 XLSX_CODES = ("gwb_code_10", "gwb_code")
 
 
@@ -169,16 +169,19 @@ def add_parent_counts(stats: Statistics, catalog: Catalog) -> None:
             new_v.loc[ok, var] = sums.reindex(ok).to_numpy()
             new_s.loc[ok, var] = OK
         new_a = pd.DataFrame({"name": parents, "level": parent_level, "gemeente_code": [gemeente_of(p) for p in parents],
-                              "wijk_code": [p if parent_level == "wijk" else None for p in parents]},
-                             index=new_v.index)
+                              "wijk_code": [p if parent_level == "wijk" else None for p in parents],
+                              "summed": True}, index=new_v.index)
+        if "summed" not in stats.areas:
+            stats.areas["summed"] = False
         stats.values = pd.concat([stats.values, new_v])
         stats.status = pd.concat([stats.status, new_s])
         stats.areas = pd.concat([stats.areas, new_a])
         areas = stats.areas
         added.append(f"{len(parents)} {parent_level}(en)")
     if added:
-        stats.notes.append(f"het bestand heeft geen rij voor {' en '.join(added)}: aantallen zijn opgeteld uit de "
-                           "onderliggende gebieden; gemiddelden en percentages ontbreken daar")
+        stats.notes.append(f"het bestand heeft geen eigen rij voor {' en '.join(added)}: daar zijn de aantallen "
+                           "opgeteld uit de onderliggende gebieden (alleen waar elk deel bekend is); gemiddelden en "
+                           "percentages ontbreken daar. Waar de bron een eigen rij heeft, geldt die")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,14 +204,27 @@ def _read_xlsx(path: Path) -> tuple[pd.DataFrame, int | None]:
 
 
 def _read_gpkg_attributes(path: Path) -> pd.DataFrame:
+    """Attributes of every level layer (gemeenten, wijken, buurten) with ``statcode``/``statnaam`` for the row's
+    own level: each area keeps the source's own row, so wijk and gemeente figures are CBS's own and not sums of
+    (rounded, secret) buurt figures."""
     import pyogrio
 
     layers = [name for name, _ in pyogrio.list_layers(path)]
-    for want in ("buurten", "buurt", "wijken", "wijk", "gemeenten", "gemeente"):
-        for layer in layers:
-            if want in layer.lower():
-                return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-    return pyogrio.read_dataframe(path, layer=layers[0], read_geometry=False)
+    frames = []
+    for level in ("gemeente", "wijk", "buurt"):
+        layer = next((name for name in layers if level in name.lower()), None)
+        if layer is None:
+            continue
+        df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+        cols = {c.lower(): c for c in df.columns}
+        if f"{level}code" not in cols:
+            continue
+        df["statcode"] = df[cols[f"{level}code"]]
+        df["statnaam"] = df[cols[f"{level}naam"]] if f"{level}naam" in cols else df["statcode"]
+        frames.append(df)
+    if not frames:
+        return pyogrio.read_dataframe(path, layer=layers[0], read_geometry=False)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _sniff_text(path: Path) -> tuple[str, str]:

@@ -146,15 +146,13 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     for var in catalog.variables.values():
         if var.source != "statistics":
             continue
-        if fmt == "xlsx":
-            alias_cols, percent_of = (var.name,), None
-        elif fmt in var.aliases:
+        if fmt in var.aliases:
             alias_cols, percent_of = var.aliases[fmt].columns, var.aliases[fmt].percent_of
         else:
             alias_cols, percent_of = (var.name,), None
         col = find_column(df.columns, alias_cols, fmt)
         if col is None:
-            if fmt != "xlsx" and fmt not in var.aliases:
+            if (fmt != "xlsx" and fmt not in var.aliases) or not alias_cols:
                 pass  # the catalogue knows no column in this format (e.g. eenoudergezinnen): not a gap of the file
             else:
                 absent.append(var.name)
