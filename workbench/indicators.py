@@ -75,7 +75,8 @@ BASIS_LABELS = {
 
 
 def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int,
-                   catalog: Catalog | None = None, summed: pd.Series | None = None) -> pd.DataFrame:
+                   catalog: Catalog | None = None, summed: pd.Series | None = None,
+                   summed_vars: pd.Series | None = None) -> pd.DataFrame:
     """Rows of one indicator for one year.
 
     A figure the source delivers itself (``ind.rate``: CBS's percentage or rate) is published exactly as
@@ -127,6 +128,10 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
         count = nan
     if summed is not None:
         basis = basis.mask(summed.reindex(values.index, fill_value=False).astype(bool), BASIS_SUMMED)
+    if summed_vars is not None and catalog is not None:
+        inputs = set(catalog.base_variables(ind.source_inputs))
+        from_sum = summed_vars.reindex(values.index).fillna("").map(lambda v: bool(inputs & set(v.split(","))))
+        basis = basis.mask(from_sum.astype(bool), BASIS_SUMMED)
     value = value.where(st == OK)
     if ind.test == "wilson":
         lo, hi = wilson(num.round(), den)
@@ -148,6 +153,43 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
     })
 
 
+def _join_nl(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " en " + items[-1]
+
+
+def unpublished_sentence(topics, year: int) -> str:
+    """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd'."""
+    return f"CBS heeft de cijfers over {_join_nl(topics)} voor {year} nog niet gepubliceerd"
+
+
+def _figure_variables(ind: Indicator, catalog: Catalog) -> list[str]:
+    """The variables that carry an indicator's figure (not its denominator): numerator, rate or value."""
+    return catalog.base_variables([v for v in (ind.numerator, ind.rate, ind.value) if v])
+
+
+def unpublished_indicators(stats: Statistics, catalog: Catalog) -> dict[str, list[str]]:
+    """Indicator id -> CBS topics, for indicators whose figure the year's file has not got yet (a first release:
+    the columns are there, without a value in any area)."""
+    gone = set(stats.unpublished)
+    out = {}
+    for ind in catalog:
+        figure = _figure_variables(ind, catalog)
+        if figure and all(v in gone for v in figure):
+            out[ind.id] = catalog.topics(figure) or [catalog.variables[figure[0]].label.lower()]
+    return out
+
+
+def unpublished_note(stats: Statistics | None, catalog: Catalog, indicator_ids) -> str | None:
+    """One sentence for the given indicators (e.g. the care figures of the risk models), or None when CBS has
+    published them: 'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd'."""
+    if stats is None:
+        return None
+    gone = unpublished_indicators(stats, catalog)
+    topics = list(dict.fromkeys(t for i in indicator_ids if i in gone for t in gone[i]))
+    return unpublished_sentence(topics, stats.year) if topics else None
+
+
 def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas: pd.DataFrame,
                      records_agg: pd.DataFrame | None = None, records_year: int | None = None) -> pd.DataFrame:
     """The tidy indicator table for every year in ``statistics``.
@@ -161,8 +203,13 @@ def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas:
         recs = by_area if (by_area is not None and year == records_year) else None
         values, status = variable_table(stats, catalog, recs)
         summed = stats.areas["summed"] if "summed" in stats.areas else None
+        summed_vars = stats.areas["summed_vars"] if "summed_vars" in stats.areas else None
+        gone = unpublished_indicators(stats, catalog)
         for ind in catalog:
-            frames.append(indicator_rows(ind, values, status, year, catalog, summed))
+            rows = indicator_rows(ind, values, status, year, catalog, summed, summed_vars)
+            if ind.id in gone:
+                rows.loc[rows["status"] == MISSING, "reason"] = unpublished_sentence(gone[ind.id], year)
+            frames.append(rows)
     tidy = pd.concat(frames, ignore_index=True)
     return tidy[TIDY_COLUMNS]
 

@@ -18,6 +18,7 @@ import pyogrio
 
 from . import allocation, costs, privacy, risk
 from .errors import WorkbenchError
+from .indicators import unpublished_indicators, unpublished_note
 from .privacy import SUPPRESSED, apply_disclosure_control, publishable, suppress_counts  # noqa: F401
 
 LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta", "resultaten", "stapeling")
@@ -28,7 +29,13 @@ RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2"
 def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """Scored areas of both domains (disclosure-controlled) plus model summaries."""
     scored_all, summaries, models = [], [], []
+    care = [d["indicator"] for d in risk.DOMAINS.values()]
+    unpublished = unpublished_indicators(ds.statistics[ds.year], ds.catalog) if ds.year in ds.statistics else {}
     for domain in risk.DOMAINS:
+        if risk.DOMAINS[domain]["indicator"] in unpublished:  # a first release: say so, never blame the factors
+            summaries.append({"domain": domain, "status": "niet gepubliceerd",
+                              "message": unpublished_note(ds.statistics[ds.year], ds.catalog, care) + "."})
+            continue
         try:
             model, scored = risk.run_domain(ds, domain)
         except (ValueError, WorkbenchError) as exc:

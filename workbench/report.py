@@ -15,6 +15,7 @@ from . import allocation, areas, charts, costs, maps, risk
 from .catalog import CLUSTERS
 from . import privacy
 from .errors import WorkbenchError
+from .indicators import unpublished_indicators, unpublished_note
 from .publish import cost_table, risicoscore_table
 
 _CACHE_ATTR = "_report_cache"
@@ -261,6 +262,13 @@ def _check_model(ds, domain: str) -> bool:
     area_gm = area_gm[~area_gm.index.duplicated(keep="last")]
     care = t[(t["indicator"] == d["indicator"]) & (t["year"] == ds.year)
              & t["code"].map(area_gm).isin(ds.params.gemeente).to_numpy()]
+    first_release = unpublished_note(ds.statistics.get(ds.year), ds.catalog,
+                                     [x["indicator"] for x in risk.DOMAINS.values()])
+    if first_release and d["indicator"] in unpublished_indicators(ds.statistics[ds.year], ds.catalog):
+        _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> {first_release}. CBS vult deze kolommen "
+                "in een latere release van de Kerncijfers wijken en buurten aan; het model wordt daarom overgeslagen "
+                "(aan de risicofactoren ligt het niet). Gebruik die latere release, of een eerder jaar.")
+        return False
     if not (care["status"] == "ok").any():
         label = maps.in_sentence(ds.catalog[d["indicator"]].label)
         _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> De CBS-cijfers over {label} zijn voor "

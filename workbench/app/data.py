@@ -55,6 +55,7 @@ class PublishedRun:
     scores: pd.DataFrame | None
     catalog: Catalog
     has_results: bool = False
+    models: pd.DataFrame | None = None  # layer 'modellen': per domain status and message (e.g. a first release)
     _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -91,7 +92,15 @@ class PublishedRun:
                    risk=layer("risico") if "risico" in layers else empty,
                    costs=layer("kosten") if "kosten" in layers else empty,
                    scores=layer("risicoscore"), catalog=load_catalog(),
-                   has_results={"resultaten", "stapeling"} <= layers)
+                   has_results={"resultaten", "stapeling"} <= layers, models=layer("modellen"))
+
+    def model_message(self, domain: str) -> str | None:
+        """Why a domain has no risk model in this run, as the run says it (layer 'modellen'), or None."""
+        m = self.models
+        if m is None or m.empty or "domain" not in m:
+            return None
+        row = m[(m["domain"] == domain) & (m["status"] != "ok")]
+        return str(row["message"].iloc[0]) if len(row) else None
 
     # --- what the run is about -------------------------------------------------------------------------
     @property

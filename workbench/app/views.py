@@ -113,9 +113,12 @@ def build_view(run: PublishedRun, s: MapState) -> View:
         if s.domain not in RISK_DOMAINS:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
                         "domein Jeugdhulp of Wmo.")
+        why = run.model_message(s.domain)
         if run.risk.empty:
-            return View(None, empty, VIEWS["oe"], "Deze run heeft geen risicomodel (laag 'risico' ontbreekt).")
+            return View(None, empty, VIEWS["oe"], why or "Deze run heeft geen risicomodel (laag 'risico' ontbreekt).")
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
+        if r.empty and why:
+            return View(None, empty, VIEWS["oe"], why)
         if r.empty:
             return View(None, empty, VIEWS["oe"], f"Het risicomodel voor {maps.in_sentence(DOMAINS[s.domain])} is in deze run "
                         f"niet geschat op {s.level}niveau.")
@@ -147,7 +150,10 @@ def build_view(run: PublishedRun, s: MapState) -> View:
     ind = run.catalog[s.indicator]
     table = _indicator_table(run, geo, ind, s.year, s.view == "difference")
     note = ""
-    if table["status"].eq("geen gegevens").all():
+    first_release = [r for r in table["status"].unique() if str(r).startswith("CBS heeft de cijfers")]
+    if first_release and len(table["status"].unique()) == 1:
+        note = first_release[0] + "."
+    elif table["status"].eq("geen gegevens").all():
         have = sorted(run.indicators.loc[(run.indicators["indicator"] == ind.id)
                                          & (run.indicators["status"] == "ok"), "year"].unique())
         note = (f"Voor {maps.in_sentence(ind.label)} zijn er geen cijfers over {s.year}"

@@ -60,10 +60,13 @@ class Statistics:
     year: int
     source: str
     notes: list[str] = field(default_factory=list)
+    # Variables whose column the file has but without a value in any area: CBS has not published them yet.
+    unpublished: list[str] = field(default_factory=list)
 
     def select(self, codes) -> "Statistics":
         codes = [c for c in codes if c in self.values.index]
-        return Statistics(self.values.loc[codes], self.status.loc[codes], self.areas.loc[codes], self.year, self.source, list(self.notes))
+        return Statistics(self.values.loc[codes], self.status.loc[codes], self.areas.loc[codes], self.year, self.source,
+                          list(self.notes), list(self.unpublished))
 
 
 def parse_cells(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -141,7 +144,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         areas["ind_wbi"] = change.to_numpy()
 
     values, status, notes = {}, {}, []
-    absent, unpublished = [], []
+    absent, unpublished, unpublished_vars = [], [], []
     percent_later = []
     for var in catalog.variables.values():
         if var.source != "statistics":
@@ -167,6 +170,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
             percent_later.append((var.name, percent_of))
         if (s != OK).all():
             unpublished.append(f"{var.label} ({col})")
+            unpublished_vars.append(var.name)
     if unpublished:
         notes.append(f"in {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
                      "Deze cijfers gelden als ontbrekend, niet als 0")
@@ -175,4 +179,4 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     for name, base in percent_later:
         values[name] = (values[name] / 100.0 * values[base]).round()
         status[name] = status[name].where(status[base] == OK, status[base])
-    return Statistics(pd.DataFrame(values), pd.DataFrame(status), areas, year, source, notes)
+    return Statistics(pd.DataFrame(values), pd.DataFrame(status), areas, year, source, notes, unpublished_vars)
