@@ -17,7 +17,7 @@ import pandas as pd
 from . import coverage
 from .catalog import Catalog, load_catalog
 from .errors import DataError
-from .indicators import build_indicators, compare_with_gemeente
+from .indicators import build_indicators, compare_with_gemeente, denominator_note
 from .params import ParameterSet, load_parameters
 from .sources.common import Statistics, statistics_from_frame
 from .sources.records import aggregate_records
@@ -220,6 +220,11 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     tidy = build_indicators(statistics, catalog, area_index, records_agg, records_year)
     tidy = coverage.apply_coverage(tidy, cov) if "basis" in tidy else tidy
     tidy = compare_with_gemeente(tidy, area_index)
+    shown = areas["code"]
+    for ind in catalog:  # an estimated denominator is a fallback: say where it was used
+        text = denominator_note(tidy, catalog, ind.id, params.year, shown)
+        if text and "geschatte noemer" in text:
+            notes.append(text)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
                    records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs,
                    coverage=cov)

@@ -190,6 +190,28 @@ def unpublished_note(stats: Statistics | None, catalog: Catalog, indicator_ids) 
     return unpublished_sentence(topics, stats.year) if topics else None
 
 
+def denominator_note(tidy: pd.DataFrame, catalog: Catalog, indicator_id: str, year: int, codes) -> str | None:
+    """In Dutch, for an indicator with an estimated fallback denominator: in how many areas the denominator is
+    count / CBS rate and in how many the estimate (labelled). None when the indicator has no such fallback."""
+    est = catalog.estimated_denominator(indicator_id)
+    if est is None:
+        return None
+    ind = catalog[indicator_id]
+    t = tidy[(tidy["indicator"] == indicator_id) & (tidy["year"] == year) & tidy["code"].isin(list(codes))
+             & (tidy["status"] == OK)]
+    if t.empty:
+        return None
+    n_est = int((t["basis"] == BASIS_ESTIMATED).sum())
+    estimate = f"{est.label.lower()} = {est.formula.replace('*', '×')} ({est.note.split(';')[0].rstrip('.')})"
+    if not ind.rate:
+        return f"{ind.label}: geschatte noemer ({ind.population}): {estimate}."
+    text = (f"{ind.label}: de noemer ({ind.population}) is het CBS-aantal gedeeld door het CBS-cijfer in "
+            f"{len(t) - n_est} gebied(en)")
+    if n_est:
+        text += f"; in {n_est} gebied(en) levert CBS die niet allebei en is het een geschatte noemer: {estimate}"
+    return text + "."
+
+
 def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas: pd.DataFrame,
                      records_agg: pd.DataFrame | None = None, records_year: int | None = None) -> pd.DataFrame:
     """The tidy indicator table for every year in ``statistics``.

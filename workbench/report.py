@@ -15,7 +15,7 @@ from . import allocation, areas, charts, costs, maps, risk
 from .catalog import CLUSTERS
 from . import privacy
 from .errors import WorkbenchError
-from .indicators import unpublished_indicators, unpublished_note
+from .indicators import denominator_note, unpublished_indicators, unpublished_note
 from .publish import cost_table, risicoscore_table
 
 _CACHE_ATTR = "_report_cache"
@@ -291,6 +291,10 @@ def model_report(ds, domain: str) -> None:
         return
     model, _ = risk_results(ds, domain)
     display(Markdown(f"**{model.summary_nl()}**"))
+    exposure = denominator_note(ds.indicators, ds.catalog, risk.DOMAINS[domain]["indicator"], ds.year,
+                                ds.level_areas(model.fit_level)["code"])
+    if exposure:
+        display(Markdown(f"*Blootstelling.* {exposure}"))
     coef = risk.coefficient_table(model, ds.catalog)
     coef = coef.assign(**{"effect per eenheid (95%-interval)": [
         f"× {maps.fmt_nl(v, 3)} ({maps.fmt_nl(lo, 3)} – {maps.fmt_nl(hi, 3)})"
