@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .catalog import Catalog, Indicator
-from .sources.common import MISSING, OK, SUPPRESSED, Statistics
+from .sources.common import MISSING, OK, SUPPRESSED, Statistics, unpublished_sentence
 from .stats import poisson_exact, wilson
 
 TIDY_COLUMNS = ["code", "year", "indicator", "value", "numerator", "denominator", "count", "status", "reason",
@@ -151,16 +151,6 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
         "ci_low": np.where(ok, lo, np.nan), "ci_high": np.where(ok, hi, np.nan),
         "basis": np.where(ok, basis.to_numpy(), None),
     })
-
-
-def _join_nl(items) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " en " + items[-1]
-
-
-def unpublished_sentence(topics, year: int) -> str:
-    """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd'."""
-    return f"CBS heeft de cijfers over {_join_nl(topics)} voor {year} nog niet gepubliceerd"
 
 
 def _figure_variables(ind: Indicator, catalog: Catalog) -> list[str]:

@@ -96,7 +96,7 @@ def load_statistics(spec: str, params, catalog: Catalog) -> dict[int, Statistics
         merged = parts[0]
         for other in parts[1:]:
             merged = merge_statistics(merged, other)
-        if len(paths) > 1 and (year == params.year or len(per_year) == 1):
+        if len(paths) > 1:
             _check_gemeenten(merged, params.gemeente, path)
         out[year] = merged
     return out

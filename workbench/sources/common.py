@@ -24,6 +24,13 @@ CHANGE_COLUMNS = {"odata": ("IndelingswijzigingWijkenEnBuurten", "Indelingswijzi
                   "xlsx": ("ind_wbi",), "pdok": ("indelingswijziging_wijken_en_buurten",), "shape": ("IND_WBI",)}
 
 
+def unpublished_sentence(topics, year: int) -> str:
+    """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd' (a first release)."""
+    topics = list(topics)
+    joined = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " en " + topics[-1]
+    return f"CBS heeft de cijfers over {joined} voor {year} nog niet gepubliceerd"
+
+
 def normalize_code(value) -> str:
     """CBS codes arrive space-padded ("WK036300  "); trimmed and upper-cased they join."""
     return str(value).strip().upper()
@@ -172,7 +179,9 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
             unpublished.append(f"{var.label} ({col})")
             unpublished_vars.append(var.name)
     if unpublished:
-        notes.append(f"in {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
+        topics = catalog.topics(unpublished_vars)
+        head = unpublished_sentence(topics, year) + ". " if topics else ""
+        notes.append(f"{head}In {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
                      "Deze cijfers gelden als ontbrekend, niet als 0")
     if absent:
         notes.append(f"niet in het bestand voor {year}: {', '.join(absent)}; behandeld als ontbrekend")
