@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .sources.common import MISSING, OK, Statistics
+from .status import BASIS_SUMMED
 
 COMPLETE, PARTIAL, UNCHECKED = "volledig", "onvolledig", "niet te controleren"
 # Wijk counts are rounded to 5 by CBS: sums of complete wijken stay within this share of the gemeente's row.
@@ -103,8 +104,6 @@ def apply_coverage(tidy: pd.DataFrame, cov: pd.DataFrame) -> pd.DataFrame:
     if partial.empty:
         return tidy
     out = tidy.copy()
-    from .indicators import BASIS_SUMMED
-
     for gm, row in partial.iterrows():
         hit = (out["code"] == gm) & ((out["basis"] == BASIS_SUMMED) | (out["status"] == MISSING))
         out.loc[hit, ["value", "numerator", "denominator", "count", "ci_low", "ci_high"]] = np.nan

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from . import coverage
+from .areas import area_index as build_area_index
 from .catalog import Catalog, load_catalog
 from .errors import DataError
 from .indicators import build_indicators, compare_with_gemeente, denominator_note
@@ -38,7 +40,25 @@ class Dataset:
     fictional: bool = False
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, Path] = field(default_factory=dict)
+    # Every area the statistics delivered (all years; index code: name, level, parents): built once.
+    area_index: pd.DataFrame | None = None
     coverage: pd.DataFrame | None = None  # per gemeente: loaded against CBS's own row (workbench.coverage)
+    # What presentation works out once per Dataset and is no figure (simplified web geometry, which notices a
+    # notebook has shown): kept here so that report.py holds no state of its own.
+    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.area_index is None:
+            self.area_index = build_area_index(self.statistics)
+
+    @cached_property
+    def findings(self):
+        """Every figure that leaves the package, computed once and protected (``workbench.findings.Findings``).
+
+        The one import from a higher layer in the core, and a lazy one: the entry point the analyst calls."""
+        from .findings import Findings
+
+        return Findings(self)
 
     @property
     def partial_gemeenten(self) -> list[str]:
@@ -193,8 +213,7 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
         notes.append(f"statistiek uit {params.year}, geometrie uit {', '.join(map(str, geo_years))}: gekoppeld op "
                      "gebiedscode; grenzen kunnen tussen die jaren verschillen")
 
-    area_index = pd.concat([s.areas for s in statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
+    area_index = build_area_index(statistics)
 
     records = records_agg = records_year = None
     fictional = params.is_demo
@@ -227,7 +246,7 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
             notes.append(text)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
                    records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs,
-                   coverage=cov)
+                   area_index=area_index, coverage=cov)
 
 
 def _bare(names: pd.Series) -> pd.Series:

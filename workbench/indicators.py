@@ -7,6 +7,7 @@ import pandas as pd
 from .catalog import Catalog, Indicator
 from .sources.common import MISSING, OK, SUPPRESSED, Statistics, unpublished_sentence
 from .stats import poisson_exact, wilson
+from .status import BASIS_COMPUTED, BASIS_ESTIMATED, BASIS_LABELS, BASIS_SOURCE, BASIS_SUMMED  # noqa: F401
 
 TIDY_COLUMNS = ["code", "year", "indicator", "value", "numerator", "denominator", "count", "status", "reason",
                 "ci_low", "ci_high", "basis"]
@@ -59,19 +60,6 @@ def _combine_status(status: pd.DataFrame, names) -> pd.Series:
         out = out.mask((out == OK) & (s != OK), s)
         out = out.mask(s == SUPPRESSED, SUPPRESSED)
     return out
-
-
-# Where a figure comes from (tidy column ``basis``); Dutch wording for tooltips and notebooks in BASIS_LABELS.
-BASIS_SOURCE = "source"        # the value as the source delivers it (CBS's own percentage or rate, or its own ratio of counts)
-BASIS_COMPUTED = "computed"    # computed from counts the source delivers
-BASIS_ESTIMATED = "estimated"  # computed with an estimated denominator (a fallback; catalogue: estimate: true)
-BASIS_SUMMED = "summed"        # the source has no row for this area: counts summed from its parts
-BASIS_LABELS = {
-    BASIS_SOURCE: "cijfer zoals CBS het publiceert",
-    BASIS_COMPUTED: "berekend uit CBS-aantallen",
-    BASIS_ESTIMATED: "berekend met een geschatte noemer",
-    BASIS_SUMMED: "opgeteld uit de buurten of wijken (de bron heeft geen eigen rij voor dit gebied)",
-}
 
 
 def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int,

@@ -9,9 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
+
+from .io import write_atomic
 
 STATIC = Path(__file__).parent / "static" / "leaflet"
 GREY = "#c8c8c8"
@@ -199,19 +199,6 @@ def render_html(m: folium.Map) -> str:
     return page.replace("<head>", '<head>\n<meta name="robots" content="noindex">', 1)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_map(m: folium.Map, path: str | Path) -> Path:
     path = Path(path)
     write_atomic(path, render_html(m))
@@ -238,7 +225,7 @@ def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicat
     shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
     shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"])]
     if "basis" in t:  # where a figure comes from, when it is not simply CBS's own (e.g. an estimated denominator)
-        from .indicators import BASIS_LABELS, BASIS_SOURCE
+        from .status import BASIS_LABELS, BASIS_SOURCE
 
         shown["status"] = [f"{txt} ({BASIS_LABELS[b]})" if s == "ok" and b in BASIS_LABELS and b != BASIS_SOURCE
                            else txt for txt, s, b in zip(shown["status"], status, t["basis"])]

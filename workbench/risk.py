@@ -478,12 +478,6 @@ def smoothed_oe(observed: pd.Series, expected: pd.Series, reference: pd.Series |
     return ((o + a) / (e + b)).where(ok)
 
 
-def area_index(ds) -> pd.DataFrame:
-    """Every area the statistics delivered (all years, the newest identity kept): code, name, level, parents."""
-    idx = pd.concat([s.areas for s in ds.statistics.values()])
-    return idx[~idx.index.duplicated(keep="last")]
-
-
 def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) -> list[str]:
     """The areas a model is fitted on: the focus gemeente, the parameter set's region, or everything loaded."""
     a = areas[areas["level"] == level]
@@ -514,7 +508,7 @@ def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
     p = ds.params
     r = p.risk
     fit_level = r.fit_level or p.level
-    idx = area_index(ds)
+    idx = ds.area_index
     ref = reference_codes(idx, r.reference, p.gemeente, fit_level)
     model = fit_expected(ds.indicators, domain, getattr(r, DOMAINS[domain]["factors"]), p.year, ref,
                          family=r.model, min_population=r.min_population,
@@ -624,18 +618,15 @@ def composite_scores(tidy: pd.DataFrame, catalog: Catalog, codes, reference, yea
     return out
 
 
-def run_composite(ds, level: str | None = None, tidy: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Composite risk of the parameter set's areas at ``level`` (default: the map level), after disclosure control."""
-    from .privacy import apply_disclosure_control
-
+def run_composite(ds, tidy: pd.DataFrame, level: str | None = None) -> pd.DataFrame:
+    """Composite risk of the parameter set's areas at ``level`` (default: the map level) from ``tidy``, an indicator
+    table after disclosure control (``ds.findings.indicators``)."""
     p = ds.params
     level = level or p.level
-    idx = area_index(ds)
+    idx = ds.area_index
     ref = reference_codes(idx, p.risk.reference, p.gemeente, level)
     scope = idx[(idx["level"] == level) & idx["gemeente_code"].isin(p.gemeente)].index
     codes = scope.union(pd.Index(ref))
-    if tidy is None:
-        tidy = apply_disclosure_control(ds.indicators, ds.catalog, p.privacy)
     stats = ds.statistics[p.year]
     population = stats.values["a_inw"].where(stats.status["a_inw"] == "ok")
     min_pop = max(p.risk.min_population, p.privacy.min_population)

@@ -1,0 +1,274 @@
+"""The findings of one Dataset: every figure that leaves the package, computed once and already protected.
+
+    ds = wb.load_dataset("parameters/demo.yaml")
+    f = ds.findings                 # built on first use, kept on the Dataset
+    f.indicators                    # the indicator table as it may be published (all years)
+    f.risk("jeugd").scored          # observed/expected per area after disclosure control (.model: the fit)
+    f.composite, f.costs, f.products("wijk"), f.allocation, f.outcomes
+
+In the manner of statsmodels' results objects: read-only, each attribute computed on first use and kept, so
+each model is fitted once per Dataset whoever asks (notebooks, publish.gpkg, the verdeelmodel). A model that
+cannot be fitted is remembered with its reason: asking again raises the same error without refitting.
+The models (``risk``, ``costs``, ``allocation``, ``outcomes``) compute from tables; ``privacy`` decides what
+may be shown; only this module joins the two for a Dataset.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from . import allocation as allocation_model
+from . import areas, costs, privacy, risk
+from .errors import WorkbenchError
+from .indicators import unpublished_indicators, unpublished_note
+from .status import OK
+
+RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2", "cluster_3", "cluster_4", "overall",
+                       "rank", "drivers", "flags", "n_flags", "status"]
+COST_LEVELS = ("wijk", "buurt")
+
+
+@dataclass(frozen=True)
+class RiskFinding:
+    """One domain's risk model and its disclosure-controlled scores (index code; level, observed, expected, O/E...)."""
+
+    domain: str
+    model: risk.RiskModel
+    scored: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class AllocationFinding:
+    """The verdeelmodel: need per wijk, notes on wijken left out, the split side by side (``allocation.compare``)
+    and the long table publish.gpkg holds (one row per wijk x weging)."""
+
+    need: pd.DataFrame
+    notes: list
+    comparison: pd.DataFrame
+    table: pd.DataFrame
+
+
+class Findings:
+    """The protected figures of one Dataset. Reach it as ``ds.findings``; do not build it twice for one Dataset."""
+
+    def __init__(self, ds):
+        object.__setattr__(self, "_ds", ds)
+        object.__setattr__(self, "_fits", {})      # domain -> (model, unprotected scores) or the exception
+        object.__setattr__(self, "_memo", {})      # per-argument results (products per level, trends, ...)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
+
+    def __repr__(self) -> str:
+        done = sorted(k for k in self.__dict__ if not k.startswith("_"))
+        return f"<Findings {self._ds.params.name} {self._ds.year}: berekend {', '.join(done) or 'nog niets'}>"
+
+    def _once(self, key, compute):
+        if key not in self._memo:
+            try:
+                self._memo[key] = (True, compute())
+            except (ValueError, WorkbenchError) as exc:
+                self._memo[key] = (False, exc)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
+
+    @property
+    def area_names(self) -> pd.Series:
+        """Name per area code (every area the statistics delivered)."""
+        return self._ds.area_index["name"]
+
+    # --- the disclosure decision and the indicator table ------------------------------------------------
+    @cached_property
+    def _cost_by_area(self) -> pd.DataFrame:
+        """Clients and cost per area (wijk and buurt) x domain, before suppression. Private: never shown."""
+        ds = self._ds
+        if not ds.has_records:
+            return pd.DataFrame()
+        frames = [costs.costs_by_area(ds.records, ds.area_index, ds.records_year, level=level).assign(level=level)
+                  for level in COST_LEVELS]
+        return pd.concat(frames, ignore_index=True)
+
+    @cached_property
+    def plan(self) -> privacy.DisclosurePlan:
+        """The one suppression decision for everything the run publishes (indicators, risk, costs)."""
+        ds = self._ds
+        return privacy.run_plan(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
+                                self._cost_by_area, ds.records_year)
+
+    @cached_property
+    def indicators(self) -> pd.DataFrame:
+        """The indicator table as it may be shown or published (all years, private columns dropped)."""
+        ds = self._ds
+        return privacy.publishable(ds.indicators, ds.catalog, ds.params.privacy, self.plan)
+
+    def trend(self, indicator_ids) -> pd.DataFrame:
+        """Published values over the years with the change for areas that stayed the same (areas.trend_table)."""
+        ids = tuple(indicator_ids)
+        return self._once(("trend", ids), lambda: areas.trend_table(self.indicators, self._ds.statistics, list(ids)))
+
+    # --- risk -----------------------------------------------------------------------------------------------
+    def has_care_figures(self, domain: str) -> bool:
+        """Whether the source delivers the domain's care use for the year in the parameter set's gemeenten."""
+        ds = self._ds
+        t = ds.indicators
+        care = t[(t["indicator"] == risk.DOMAINS[domain]["indicator"]) & (t["year"] == ds.year)]
+        care = care[care["code"].map(ds.area_index["gemeente_code"]).isin(ds.params.gemeente).to_numpy()]
+        return bool((care["status"] == OK).any())
+
+    def first_release(self, domain: str) -> str | None:
+        """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd' when the year's file has the
+        domain's care columns without a value anywhere (a first release); None otherwise."""
+        ds = self._ds
+        stats = ds.statistics.get(ds.year)
+        if stats is None or risk.DOMAINS[domain]["indicator"] not in unpublished_indicators(stats, ds.catalog):
+            return None
+        return unpublished_note(stats, ds.catalog, [d["indicator"] for d in risk.DOMAINS.values()])
+
+    def _fit(self, domain: str) -> tuple[risk.RiskModel, pd.DataFrame]:
+        """The domain's model, fitted once (or the reason it could not be)."""
+        if domain not in self._fits:
+            try:
+                self._fits[domain] = risk.run_domain(self._ds, domain)
+            except (ValueError, WorkbenchError) as exc:
+                self._fits[domain] = exc
+        fit = self._fits[domain]
+        if isinstance(fit, BaseException):
+            raise fit
+        return fit
+
+    def risk(self, domain: str) -> RiskFinding:
+        """Model plus disclosure-controlled scores of one domain ('jeugd' or 'wmo')."""
+        def compute():
+            ds = self._ds
+            model, scored = self._fit(domain)
+            ind = ds.catalog[risk.DOMAINS[domain]["indicator"]]
+            protected = privacy.protect_observed(
+                scored, self.plan, year=ds.year, variable=privacy.risk_variable(ind),
+                threshold=max(int(ind.min_count), int(ds.params.privacy.min_count)), settings=ds.params.privacy)
+            return RiskFinding(domain, model, protected)
+        return self._once(("risk", domain), compute)
+
+    def funnel(self, domain: str, level: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The points (protected scores at ``level``) and the control limits of the funnel plot: the limits use the
+        model's typical overdispersion (phi, or 1 + alpha * E for NB at the median E)."""
+        def compute():
+            pts = self.risk(domain).scored
+            pts = pts[pts["level"] == level]
+            e = pts["expected"].dropna()
+            grid = np.geomspace(max(e.min() * 0.7, 0.5), e.max() * 1.3, 200) if len(e) else np.array([1.0, 10.0])
+            infl = float(pts["inflation"].median()) if "inflation" in pts and pts["inflation"].notna().any() else 1.0
+            return pts, risk.funnel_limits(grid, infl)
+        return self._once(("funnel", domain, level), compute)
+
+    @cached_property
+    def composite(self) -> pd.DataFrame:
+        """Composite risk per cluster and overall of the map level's areas, from the protected indicators.
+        Areas below the minimum population are listed with status 'te klein' and no scores."""
+        t = risk.run_composite(self._ds, tidy=self.indicators).reset_index()
+        for col in RISICOSCORE_COLUMNS:
+            if col not in t:
+                t[col] = np.nan
+        return t[RISICOSCORE_COLUMNS]
+
+    # --- costs (records needed) ------------------------------------------------------------------------------
+    @cached_property
+    def costs(self) -> pd.DataFrame:
+        """Clients, cost and cost per client per wijk and buurt x domain, disclosure-controlled (empty without records)."""
+        ds = self._ds
+        if not ds.has_records:
+            return pd.DataFrame()
+        return privacy.protect_costs(self._cost_by_area, self.plan, ds.records_year, ds.params.privacy)
+
+    def cost_overview(self, level: str) -> pd.DataFrame:
+        """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN."""
+        def compute():
+            ds = self._ds
+            by = self.costs[self.costs["level"] == level]
+            t = self.indicators[self.indicators["year"] == ds.records_year]
+            pop = pd.DataFrame({
+                "youth": t[t["indicator"] == "kosten_jeugd_per_jeugdige"].set_index("code")["denominator"],
+                "inhabitants": t[t["indicator"] == "kosten_wmo_per_inwoner"].set_index("code")["denominator"],
+            })
+            return privacy.protect_per_population(costs.cost_per_population(by, pop))
+        return self._once(("cost_overview", level), compute)
+
+    def products(self, level: str) -> pd.DataFrame:
+        """Clients, trajectories and cost per product category per area at ``level``, disclosure-controlled."""
+        def compute():
+            ds = self._ds
+            t = costs.costs_by_product(ds.records, ds.area_index, ds.records_year, level)
+            return privacy.protect_products(t, self.costs, ds.params.privacy)
+        return self._once(("products", level), compute)
+
+    def expected_cost(self, domain: str, level: str) -> pd.DataFrame:
+        """Observed against expected cost per area (expected use x reference cost per expected client), from the
+        protected risk scores and cost table."""
+        def compute():
+            scored = self.risk(domain).scored
+            by = self.costs
+            return costs.expected_cost(scored[scored["level"] == level], by[by["level"] == level], domain)
+        return self._once(("expected_cost", domain, level), compute)
+
+    # --- the verdeelmodel ------------------------------------------------------------------------------------
+    @property
+    def allocation(self) -> AllocationFinding | None:
+        """The budget split by expected need (None without a budget); the need comes from the same model fits."""
+        ds = self._ds
+        b = ds.params.budget
+        if b is None:
+            return None
+
+        def compute():
+            stats = ds.statistics[ds.year]
+            inhabitants = stats.values["a_inw"].where(stats.status["a_inw"] == OK)
+            expected = {}
+            for domain in risk.DOMAINS:
+                _, scored = self._fit(domain)
+                expected[domain] = scored.loc[scored["level"] == ds.params.level, "expected"]
+            need, notes = allocation_model.need_table(ds.area_index, expected, inhabitants, ds.params)
+            rows = []
+            for label, weights in ((b.label, b.weights), (b.alternative_label, b.alternative)):
+                if not weights:
+                    continue
+                a = allocation_model.allocate(b.total, weights, need)
+                rows.append(pd.DataFrame({"code": need.index, "name": need["name"].to_numpy(), "weging": label,
+                                          "gewichten": json.dumps(weights), "amount": a["amount"].to_numpy(),
+                                          "cents": a["cents"].to_numpy(), "share": a["share"].to_numpy()}))
+            return AllocationFinding(need, notes, allocation_model.compare(need, b), pd.concat(rows, ignore_index=True))
+        return self._once("allocation", compute)
+
+    # --- results monitoring (records and a result matrix needed) ------------------------------------------------
+    @property
+    def has_outcomes(self) -> bool:
+        return self._ds.has_records and bool(self._ds.params.outcomes.matrix)
+
+    @property
+    def outcomes(self):
+        """The disclosure-controlled outcome bundle (``outcomes.Results``); DataError / ParameterError when the
+        records or the matrix are missing."""
+        from . import outcomes  # only parameter sets with results monitoring need it
+
+        return self._once("outcomes", lambda: outcomes.results_for(self._ds))
+
+    @property
+    def outcome_layers(self) -> dict[str, pd.DataFrame]:
+        """resultaten and stapeling for publish.gpkg (empty without records or matrix)."""
+        if not self.has_outcomes:
+            return {}
+        from . import outcomes
+
+        return self._once("outcome_layers", lambda: outcomes.published_layers(self.outcomes))
+
+    def suppression_summary(self) -> dict:
+        """How many counts were suppressed, primary and secondary (for the run's manifest)."""
+        out = {"onderdrukt": self.plan.summary()}
+        if self.has_outcomes:
+            out["onderdrukt_resultaten"] = {cube: plan.summary() for cube, plan in self.outcomes.plans.items()}
+        return out
+
