@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 
 # Lower numbers may be imported by higher ones, never the other way round (see docs/ARCHITECTURE.md).
 LAYERS = {
-    "base": 0,         # errors, status words, atomic writing, statistics helpers
+    "base": 0,         # errors, status words, atomic writing, statistics helpers, the Dutch number format
     "parameters": 1,   # parameter sets and the indicator catalogue
     "sources": 2,      # open data, the municipality's records, the demo region
     "core": 3,         # Dataset, areas, indicators
@@ -26,6 +26,7 @@ LAYERS = {
 }
 MODULES = {
     "workbench.errors": "base", "workbench.status": "base", "workbench.io": "base", "workbench.stats": "base",
+    "workbench.formatting": "base",
     "workbench.params": "parameters", "workbench.catalog": "parameters",
     "workbench.sources": "sources", "workbench.validation": "sources",
     "workbench.dataset": "core", "workbench.areas": "core", "workbench.indicators": "core",

@@ -17,9 +17,10 @@ FOLLOWUP_DAYS = OutcomeSettings().followup_days
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMS = '''parameter_file = "../parameters/demo.yaml"  # het parameterbestand (gemeente, jaar, bronnen)
 output_dir = None  # map waarin kaarten worden bewaard; `workbench run` vult dit in'''
+# In a run the figures come from what `workbench run` computed once (output_dir); opened by hand, from the sources.
 LOAD = '''import workbench as wb
 
-ds = wb.load_dataset(parameter_file)
+ds = wb.load_run(parameter_file, output_dir)
 wb.report.header(ds)'''
 
 
@@ -144,7 +145,7 @@ notebook("02_risicokaarten", [
            "bijdragen; *indicatoren ≥ P90* noemt elke indicator waarop de wijk bij de hoogste 10% hoort, zodat een "
            "gemiddelde een uitschieter niet verbergt. Wijken met te weinig inwoners krijgen geen score (*te klein*)."),
     ("code", "kaart = wb.report.composite_map(ds)\nwb.report.save(kaart, output_dir, \"risicoscore.html\")\ndisplay(kaart)\n"
-             "wb.report.composite_table(ds)"),
+             "wb.formatting.styled(wb.report.composite_table(ds), {'rang': 0}, default=1)"),
     ("md", "## Zo lees je dit niet\n\n"
            "- **Hoger dan verwacht** is geen oordeel over een wijkteam of aanbieder: het model kent alleen de "
            "risicofactoren die erin zitten. Wat ontbreekt (een instelling in de wijk, een actieve school, een "
@@ -191,7 +192,8 @@ notebook("03_zorgkosten", [
     ("code", "if heeft_registratie:\n"
              "    for domein in (\"jeugd\", \"wmo\"):\n"
              "        if wb.report.model_available(ds, domein):\n"
-             "            display(wb.report.expected_cost_table(ds, domein).round(2))"),
+             "            display(wb.formatting.styled(wb.report.expected_cost_table(ds, domein), {'kosten / verwacht': 2},\n"
+             "                units={'kosten': 'euro', 'verwachte kosten': 'euro', 'verschil': 'euro'}))"),
     ("md", "## Zo lees je dit niet\n\n"
            "- Hoge kosten per jeugdige kunnen komen door een paar dure verblijfstrajecten: kijk altijd naar de "
            "productcategorieën.\n"

@@ -68,12 +68,14 @@ def comparability(statistics: dict, boundary_changed: set[tuple[str, int]] | Non
     return pd.DataFrame(rows)
 
 
-def trend_table(tidy: pd.DataFrame, statistics: dict, indicators=None,
-                boundary_changed: set[tuple[str, int]] | None = None) -> pd.DataFrame:
+def trend_table(tidy: pd.DataFrame, statistics: dict | None, indicators=None,
+                boundary_changed: set[tuple[str, int]] | None = None, *, comp: pd.DataFrame | None = None) -> pd.DataFrame:
     """Area x indicator over the years, with ``comparable``: True only when the area existed unchanged in
-    every year shown. ``change`` (last minus first value) is given only for comparable areas."""
-    comp = comparability(statistics, boundary_changed)
-    years = sorted(statistics)
+    every year shown. ``change`` (last minus first value) is given only for comparable areas.
+    ``comp``: :func:`comparability` computed before (then ``statistics`` is not needed)."""
+    if comp is None:
+        comp = comparability(statistics, boundary_changed)
+    years = sorted(statistics) if statistics is not None else sorted(int(y) for y in comp["year"].unique())
     later = comp[comp["year"] != years[0]]
     comparable = later.groupby("code")["comparable_with_previous"].all()
     present_all = comp.groupby("code")["year"].nunique() == len(years)

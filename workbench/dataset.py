@@ -7,6 +7,7 @@ This is the one call an analyst makes in a fresh notebook::
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -76,7 +77,21 @@ class Dataset:
 
     @property
     def has_records(self) -> bool:
-        return self.records is not None
+        return self.records is not None or (self.is_light and self.records_year is not None)
+
+    @property
+    def is_light(self) -> bool:
+        """Opened from a run's stored findings (``findings.load_run``): public parts only, no records, no
+        indicator table, no statistics; anything the store lacks is computed after ``reload``."""
+        return self.indicators is None
+
+    def light(self) -> "Dataset":
+        """The public part of this Dataset: parameters, catalogue, areas, area index, notes, input paths."""
+        return dataclasses.replace(self, indicators=None, records=None, statistics=dict.fromkeys(self.statistics))
+
+    def reload(self) -> "Dataset":
+        """The full Dataset again (sources loaded, records checked)."""
+        return load_dataset(self.params, self.catalog)
 
     @property
     def attribution(self) -> str:

@@ -11,12 +11,20 @@ each model is fitted once per Dataset whoever asks (notebooks, publish.gpkg, the
 cannot be fitted is remembered with its reason: asking again raises the same error without refitting.
 The models (``risk``, ``costs``, ``allocation``, ``outcomes``) compute from tables; ``privacy`` decides what
 may be shown; only this module joins the two for a Dataset.
+
+Compute once per run: ``workbench run`` computes the findings before the notebooks (``compute_all``) and
+stores their protected part in the run folder (``save``: ``findings.pkl``); each notebook opens them with
+``load_run`` instead of loading the sources and fitting again. Opened by hand (no run folder), a notebook
+loads the dataset and computes what it shows itself. Nothing private goes into the store: no records, no
+unprotected counts, no suppression plan with its cell sizes.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 from dataclasses import dataclass
-from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,11 +33,15 @@ from . import allocation as allocation_model
 from . import areas, costs, privacy, risk
 from .errors import WorkbenchError
 from .indicators import unpublished_indicators, unpublished_note
+from .io import atomic_path
 from .status import OK
 
 RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2", "cluster_3", "cluster_4", "overall",
                        "rank", "drivers", "flags", "n_flags", "status"]
 COST_LEVELS = ("wijk", "buurt")
+STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
+STORE_VERSION = 1
+PRIVATE = {"cost_by_area", "plan"}  # computed from unprotected counts: never stored
 
 
 @dataclass(frozen=True)
@@ -55,20 +67,25 @@ class AllocationFinding:
 class Findings:
     """The protected figures of one Dataset. Reach it as ``ds.findings``; do not build it twice for one Dataset."""
 
-    def __init__(self, ds):
+    def __init__(self, ds, memo: dict | None = None):
         object.__setattr__(self, "_ds", ds)
         object.__setattr__(self, "_fits", {})      # domain -> (model, unprotected scores) or the exception
-        object.__setattr__(self, "_memo", {})      # per-argument results (products per level, trends, ...)
+        object.__setattr__(self, "_memo", dict(memo or {}))  # key -> (ok, value or exception)
 
     def __setattr__(self, name, value):
         raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
 
     def __repr__(self) -> str:
-        done = sorted(k for k in self.__dict__ if not k.startswith("_"))
+        done = sorted({k if isinstance(k, str) else k[0] for k in self._memo})
         return f"<Findings {self._ds.params.name} {self._ds.year}: berekend {', '.join(done) or 'nog niets'}>"
 
     def _once(self, key, compute):
         if key not in self._memo:
+            if self._ds.is_light:  # opened from a run's store and asked for something it does not hold
+                name = key if isinstance(key, str) else " ".join(map(str, key))
+                print(f"Let op: '{name}' staat niet in de bevindingen van de run; dit notebook berekent het zelf "
+                      "(bronnen laden, model schatten).")
+                object.__setattr__(self, "_ds", self._ds.reload())
             try:
                 self._memo[key] = (True, compute())
             except (ValueError, WorkbenchError) as exc:
@@ -84,51 +101,76 @@ class Findings:
         return self._ds.area_index["name"]
 
     # --- the disclosure decision and the indicator table ------------------------------------------------
-    @cached_property
+    @property
     def _cost_by_area(self) -> pd.DataFrame:
         """Clients and cost per area (wijk and buurt) x domain, before suppression. Private: never shown."""
-        ds = self._ds
-        if not ds.has_records:
-            return pd.DataFrame()
-        frames = [costs.costs_by_area(ds.records, ds.area_index, ds.records_year, level=level).assign(level=level)
-                  for level in COST_LEVELS]
-        return pd.concat(frames, ignore_index=True)
+        def compute():
+            ds = self._ds
+            if not ds.has_records:
+                return pd.DataFrame()
+            frames = [costs.costs_by_area(ds.records, ds.area_index, ds.records_year, level=level).assign(level=level)
+                      for level in COST_LEVELS]
+            return pd.concat(frames, ignore_index=True)
+        return self._once("cost_by_area", compute)
 
-    @cached_property
+    @property
     def plan(self) -> privacy.DisclosurePlan:
         """The one suppression decision for everything the run publishes (indicators, risk, costs)."""
-        ds = self._ds
-        return privacy.run_plan(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
-                                self._cost_by_area, ds.records_year)
+        def compute():
+            ds = self._ds
+            return privacy.run_plan(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
+                                    self._cost_by_area, ds.records_year)
+        return self._once("plan", compute)
 
-    @cached_property
+    @property
     def indicators(self) -> pd.DataFrame:
         """The indicator table as it may be shown or published (all years, private columns dropped)."""
-        ds = self._ds
-        return privacy.publishable(ds.indicators, ds.catalog, ds.params.privacy, self.plan)
+        def compute():
+            ds = self._ds
+            return privacy.publishable(ds.indicators, ds.catalog, ds.params.privacy, self.plan)
+        return self._once("indicators", compute)
+
+    @property
+    def comparability(self) -> pd.DataFrame:
+        """Per code and year: whether the area is comparable with the previous year (areas.comparability)."""
+        return self._once("comparability", lambda: areas.comparability(self._ds.statistics))
 
     def trend(self, indicator_ids) -> pd.DataFrame:
         """Published values over the years with the change for areas that stayed the same (areas.trend_table)."""
-        ids = tuple(indicator_ids)
-        return self._once(("trend", ids), lambda: areas.trend_table(self.indicators, self._ds.statistics, list(ids)))
+        ids = list(indicator_ids)
+        return areas.trend_table(self.indicators, None, ids, comp=self.comparability)
 
     # --- risk -----------------------------------------------------------------------------------------------
     def has_care_figures(self, domain: str) -> bool:
         """Whether the source delivers the domain's care use for the year in the parameter set's gemeenten."""
-        ds = self._ds
-        t = ds.indicators
-        care = t[(t["indicator"] == risk.DOMAINS[domain]["indicator"]) & (t["year"] == ds.year)]
-        care = care[care["code"].map(ds.area_index["gemeente_code"]).isin(ds.params.gemeente).to_numpy()]
-        return bool((care["status"] == OK).any())
+        def compute():
+            ds = self._ds
+            t = ds.indicators
+            care = t[(t["indicator"] == risk.DOMAINS[domain]["indicator"]) & (t["year"] == ds.year)]
+            care = care[care["code"].map(ds.area_index["gemeente_code"]).isin(ds.params.gemeente).to_numpy()]
+            return bool((care["status"] == OK).any())
+        return self._once(("has_care_figures", domain), compute)
+
+    @property
+    def fits(self) -> dict[str, int]:
+        """How many times each domain's model was fitted for this Dataset (1, or 0 when not asked or not possible)."""
+        return {d: int(not isinstance(self._fits.get(d), BaseException) and d in self._fits) for d in risk.DOMAINS}
+
+    @property
+    def from_run(self) -> bool:
+        """True when these findings were read from the run's store (computed by ``workbench run``)."""
+        return self._ds.is_light
 
     def first_release(self, domain: str) -> str | None:
         """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd' when the year's file has the
         domain's care columns without a value anywhere (a first release); None otherwise."""
-        ds = self._ds
-        stats = ds.statistics.get(ds.year)
-        if stats is None or risk.DOMAINS[domain]["indicator"] not in unpublished_indicators(stats, ds.catalog):
-            return None
-        return unpublished_note(stats, ds.catalog, [d["indicator"] for d in risk.DOMAINS.values()])
+        def compute():
+            ds = self._ds
+            stats = ds.statistics.get(ds.year)
+            if stats is None or risk.DOMAINS[domain]["indicator"] not in unpublished_indicators(stats, ds.catalog):
+                return None
+            return unpublished_note(stats, ds.catalog, [d["indicator"] for d in risk.DOMAINS.values()])
+        return self._once(("first_release", domain), compute)
 
     def _fit(self, domain: str) -> tuple[risk.RiskModel, pd.DataFrame]:
         """The domain's model, fitted once (or the reason it could not be)."""
@@ -166,24 +208,28 @@ class Findings:
             return pts, risk.funnel_limits(grid, infl)
         return self._once(("funnel", domain, level), compute)
 
-    @cached_property
+    @property
     def composite(self) -> pd.DataFrame:
         """Composite risk per cluster and overall of the map level's areas, from the protected indicators.
         Areas below the minimum population are listed with status 'te klein' and no scores."""
-        t = risk.run_composite(self._ds, tidy=self.indicators).reset_index()
-        for col in RISICOSCORE_COLUMNS:
-            if col not in t:
-                t[col] = np.nan
-        return t[RISICOSCORE_COLUMNS]
+        def compute():
+            t = risk.run_composite(self._ds, tidy=self.indicators).reset_index()
+            for col in RISICOSCORE_COLUMNS:
+                if col not in t:
+                    t[col] = np.nan
+            return t[RISICOSCORE_COLUMNS]
+        return self._once("composite", compute)
 
     # --- costs (records needed) ------------------------------------------------------------------------------
-    @cached_property
+    @property
     def costs(self) -> pd.DataFrame:
         """Clients, cost and cost per client per wijk and buurt x domain, disclosure-controlled (empty without records)."""
-        ds = self._ds
-        if not ds.has_records:
-            return pd.DataFrame()
-        return privacy.protect_costs(self._cost_by_area, self.plan, ds.records_year, ds.params.privacy)
+        def compute():
+            ds = self._ds
+            if not ds.has_records:
+                return pd.DataFrame()
+            return privacy.protect_costs(self._cost_by_area, self.plan, ds.records_year, ds.params.privacy)
+        return self._once("costs", compute)
 
     def cost_overview(self, level: str) -> pd.DataFrame:
         """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN."""
@@ -265,6 +311,39 @@ class Findings:
 
         return self._once("outcome_layers", lambda: outcomes.published_layers(self.outcomes))
 
+    # --- compute once per run ---------------------------------------------------------------------------------
+    def compute_all(self) -> "Findings":
+        """Everything a run publishes and its notebooks show at the parameter set's map level (errors are kept)."""
+        ds = self._ds
+        level = ds.params.level
+        wanted = [lambda: self.indicators, lambda: self.comparability, lambda: self.composite, lambda: self.costs,
+                  lambda: self.allocation]
+        for domain in risk.DOMAINS:
+            wanted += [lambda d=domain: self.has_care_figures(d), lambda d=domain: self.first_release(d),
+                       lambda d=domain: self.risk(d),
+                       lambda d=domain: self.funnel(d, level)]
+        if ds.has_records:
+            wanted += [lambda: self.cost_overview(level), lambda: self.products(level)]
+            wanted += [lambda d=domain: self.expected_cost(d, level) for domain in risk.DOMAINS]
+        if self.has_outcomes:
+            wanted += [lambda: self.outcomes, lambda: self.outcome_layers]
+        for get in wanted:
+            try:
+                get()
+            except (ValueError, WorkbenchError):
+                pass  # remembered: the notebook that asks shows the reason
+        return self
+
+    def save(self, path: str | Path) -> Path:
+        """Store the protected findings (and the public part of the Dataset) for the notebooks of this run."""
+        ds = self._ds
+        memo = {k: _public(k, v) for k, v in self._memo.items() if (k if isinstance(k, str) else k[0]) not in PRIVATE}
+        data = {"version": STORE_VERSION, "key": run_key(ds), "dataset": ds.light(), "memo": memo}
+        with atomic_path(path, suffix=".pkl") as tmp:
+            with open(tmp, "wb") as fh:
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return Path(path)
+
     def suppression_summary(self) -> dict:
         """How many counts were suppressed, primary and secondary (for the run's manifest)."""
         out = {"onderdrukt": self.plan.summary()}
@@ -272,3 +351,38 @@ class Findings:
             out["onderdrukt_resultaten"] = {cube: plan.summary() for cube, plan in self.outcomes.plans.items()}
         return out
 
+
+def _public(key, entry):
+    """What of a computed finding may be stored beside the published run: the record-level working tables of
+    the outcomes, their suppression plans (cell sizes) and the observed counts of the reference areas a robust
+    fit left out stay behind."""
+    ok, value = entry
+    if not ok:
+        return entry
+    if isinstance(value, RiskFinding) and len(value.model.outliers):
+        model = dataclasses.replace(value.model, outliers=value.model.outliers.iloc[:, :0])
+        return ok, dataclasses.replace(value, model=model)
+    if key == "outcomes":
+        return ok, dataclasses.replace(value, prep=None, households=None, plans={})
+    return entry
+
+
+def run_key(ds) -> dict:
+    """What the store belongs to: the parameter set and the fingerprints of its inputs."""
+    return {"parameters": ds.params.fingerprint(), "inputs": ds.input_fingerprints()}
+
+
+def read_store(output_dir, params):
+    """The light Dataset of a run with its stored findings (``output_dir`` holds ``findings.pkl`` for these
+    parameters and unchanged inputs), or None. See ``workbench.load_run``."""
+    store = Path(output_dir) / STORE
+    if not store.exists():
+        return None
+    with open(store, "rb") as fh:
+        data = pickle.load(fh)  # written by the run's own process (workbench run), never by a reader
+    light = data.get("dataset") if data.get("version") == STORE_VERSION else None
+    if light is None or data["key"]["parameters"] != params.fingerprint() \
+            or data["key"]["inputs"] != light.input_fingerprints():
+        return None
+    light.__dict__["findings"] = Findings(light, data["memo"])  # the cached ds.findings
+    return light

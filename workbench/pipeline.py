@@ -159,6 +159,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     bar = tqdm(total=len(params.notebooks) + 1, desc=params.name, unit="stap") if tqdm else None
     current = None
     try:
+        # Compute once: the findings every notebook shows and publish.gpkg holds, stored for the notebooks.
+        current = "bevindingen"
+        t0 = time.time()
+        from .findings import STORE
+
+        ds.findings.compute_all().save(tmp / STORE)
+        manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
+        manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
         for nb in params.notebooks:
             current = nb
             if bar:

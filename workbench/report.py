@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, areas, charts, maps, risk
+from . import allocation, areas, formatting, maps, risk
 from .catalog import CLUSTERS
 from .errors import WorkbenchError
 from .indicators import denominator_note
@@ -32,6 +32,8 @@ def header(ds) -> None:
                      f'font-weight:600">⚠ {ds.attribution}</div>'))
     else:
         lines.append(f"*{ds.attribution}*")
+    lines.append("**Cijfers:** " + ("berekend door de run (`workbench run`, één keer voor alle notebooks en "
+                                    "publish.gpkg)" if ds.findings.from_run else "berekend in dit notebook"))
     for note in ds.notes:
         lines.append(f"> Let op: {note}")
     display(Markdown("\n\n".join(lines)))
@@ -268,7 +270,7 @@ def model_report(ds, domain: str) -> None:
         return
     model, _ = risk_results(ds, domain)
     display(Markdown(f"**{model.summary_nl()}**"))
-    exposure = denominator_note(ds.indicators, ds.catalog, risk.DOMAINS[domain]["indicator"], ds.year,
+    exposure = denominator_note(ds.findings.indicators, ds.catalog, risk.DOMAINS[domain]["indicator"], ds.year,
                                 ds.level_areas(model.fit_level)["code"])
     if exposure:
         display(Markdown(f"*Blootstelling.* {exposure}"))
@@ -276,13 +278,12 @@ def model_report(ds, domain: str) -> None:
     coef = coef.assign(**{"effect per eenheid (95%-interval)": [
         f"× {maps.fmt_nl(v, 3)} ({maps.fmt_nl(lo, 3)} – {maps.fmt_nl(hi, 3)})"
         for v, lo, hi in zip(coef["rate_ratio"], coef["rr_low"], coef["rr_high"])]})
-    display(coef.rename(columns={"label": "risicofactor", "estimate": "coëfficiënt", "ci_low": "95% ondergrens",
-                                 "ci_high": "95% bovengrens", "p_value": "p-waarde"})
-            .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"])
-            .style.format({"coëfficiënt": "{:.4f}", "95% ondergrens": "{:.4f}", "95% bovengrens": "{:.4f}",
-                           "p-waarde": "{:.3g}"})
-            .hide(axis="index"))
-    display(model.fit_table().style.hide(axis="index"))
+    coef = coef.assign(p_value=[formatting.p_value(p) for p in coef["p_value"]])
+    display(formatting.styled(coef.rename(columns={"label": "risicofactor", "estimate": "coëfficiënt",
+                                                   "ci_low": "95% ondergrens", "ci_high": "95% bovengrens",
+                                                   "p_value": "p-waarde"})
+                              .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"]), default=4))
+    display(formatting.styled(model.fit_table()))
     robust_report(ds, model)
     for w in model.warnings:
         _warning(w)
@@ -310,6 +311,8 @@ def robust_report(ds, model) -> None:
 
 def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):
     """Funnel plot of O/E against expected (95% and 99,8% limits); saved as PNG in the run folder."""
+    from . import charts  # matplotlib only for the notebooks that draw
+
     level = level or ds.params.level
     model = ds.findings.risk(domain).model
     pts, limits = ds.findings.funnel(domain, level)
@@ -375,7 +378,8 @@ def composite_map(ds, column: str = "overall"):
     t = ds.findings.composite.set_index("code")
     label = "Samengestelde risicoscore" if column == "overall" else f"Risicoscore cluster {column[-1]} ({CLUSTERS[int(column[-1])]})"
     w = ", ".join(f"cluster {k}: {v:g}" for k, v in ds.params.risk.cluster_weights.items())
-    return maps.value_map(t, geometry(ds), column=column, label=label, unit="", year=ds.year,
+    return maps.value_map(t, geometry(ds), column=column, label=label, unit="", unit_label="percentielscore 0–100",
+                          year=ds.year,
                           subtitle=f"Percentielscore binnen de referentie (100 = hoogste risico); gewichten {w}.",
                           extra=[(f"cluster_{k}", f"cluster {k}", "") for k in (1, 2, 3) if t[f"cluster_{k}"].notna().any()],
                           attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
@@ -401,6 +405,8 @@ def allocation_page(ds, output_dir=None) -> pd.DataFrame | None:
                      "Deze parameterset heeft geen <code>budget</code>-blok. Voeg bijvoorbeeld toe:<br><code>budget: "
                      "{total: 25000000, weights: {jeugd: 0.6, wmo: 0.4}, alternative: {jeugd: 0.5, wmo: 0.5}}</code></div>"))
         return None
+    from . import charts
+
     display(Markdown(allocation.describe_nl(b, ds.params.level)))
     try:
         found = ds.findings.allocation
@@ -526,7 +532,7 @@ def _results(ds):
 
 def result_matrix(ds) -> pd.DataFrame:
     """The configured result matrix: areas, stabilisation allowed, tariffs per level."""
-    return _results(ds).matrix.table()
+    return formatting.table(_results(ds).matrix.table(), default=2)  # tariffs '275', not 275.0; no NaN
 
 
 def outcome_view(table: pd.DataFrame, names=None) -> pd.DataFrame:
@@ -609,7 +615,8 @@ def results_map(ds, column: str = "share_bereikt"):
     t = t.assign(**{column: t[column] * 100})
     return maps.value_map(t, geometry(ds, "wijk"), column=column, label=label, unit="%", year=res.year,
                           subtitle=f"Uit de eigen zorgregistratie: {sub}. Onderdrukt waar de aantallen klein zijn.",
-                          extra=extra, attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+                          extra=extra, attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None,
+                          higher_is_risk=column != "share_bereikt")  # more results reached is better: never red
 
 
 def signal_tables(ds) -> None:

@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import optimize
-from scipy import stats as sps
 
 from .catalog import Catalog
 from .errors import DataError
@@ -96,6 +93,8 @@ class RiskModel:
         return f"Buiten de referentie gehouden bij het schatten (uitschieters buiten de 99,8%-grenzen): {listed}."
 
     def predict_rate(self, X: pd.DataFrame) -> pd.Series:
+        import statsmodels.api as sm  # statsmodels and scipy load when a model is fitted, not at import
+
         Xc = sm.add_constant(X[self.factors].astype(float), has_constant="add")
         return np.exp(Xc @ self._params)
 
@@ -179,6 +178,9 @@ class _Fit:
 
 
 def _fit_glm(d: pd.DataFrame, factors: list[str], family: str) -> _Fit:
+    import statsmodels.api as sm
+    from scipy import stats as sps
+
     k = len(factors) + 1
     X = sm.add_constant(d[factors].astype(float), has_constant="add")
     y = d["observed"].astype(float)
@@ -253,6 +255,8 @@ def robust_alpha(observed, expected, winsor: float = WINSOR) -> float:
     hi = 1.0
     while excess(hi) > 0 and hi < 1e6:
         hi *= 10
+    from scipy import optimize
+
     return float(optimize.brentq(excess, 0.0, hi, xtol=1e-10))
 
 
@@ -445,6 +449,8 @@ def funnel_limits(expected, inflation: float = 1.0, levels=FUNNEL_LEVELS) -> pd.
     An area lies outside the 95% funnel exactly when its O/E interval excludes 1 (up to the discreteness
     of counts), so plot and label agree.
     """
+    from scipy import stats as sps
+
     e = np.asarray(expected, dtype=float)
     out = {"expected": e}
     for level in levels:
