@@ -26,7 +26,7 @@ LAYERS = {
 }
 MODULES = {
     "workbench.errors": "base", "workbench.status": "base", "workbench.io": "base", "workbench.stats": "base",
-    "workbench.formatting": "base",
+    "workbench.paths": "base", "workbench.formatting": "base",
     "workbench.params": "parameters", "workbench.catalog": "parameters",
     "workbench.sources": "sources", "workbench.validation": "sources",
     "workbench.dataset": "core", "workbench.areas": "core", "workbench.indicators": "core",
@@ -37,9 +37,10 @@ MODULES = {
     "workbench.findings": "findings",
     "workbench.maps": "look", "workbench.charts": "look",
     "workbench.report": "outputs", "workbench.publish": "outputs", "workbench.provider_sheet": "outputs",
-    "workbench.audit": "outputs",
+    "workbench.audit": "outputs", "workbench.export": "outputs",
     "workbench.app": "runs", "workbench.pipeline": "runs", "workbench.batch": "runs", "workbench.history": "runs",
     "workbench.cli": "runs", "workbench.__main__": "runs", "workbench": "runs",
+    "workbench.wijkprofiel": "runs", "workbench.kernels": "runs",
 }
 # The one import up a layer, lazy and on purpose: ``ds.findings`` is the door from the Dataset to its findings.
 ALLOWED_UPWARD = {("workbench.dataset", "workbench.findings")}

@@ -96,7 +96,17 @@ notebook("02_risicokaarten", [
            "gebieden hoe het zorggebruik samenhangt met risicofactoren uit de clusters 1 tot en met 3. Daarmee krijgt elk "
            "gebied een **verwacht** aantal cliënten. De verhouding **waargenomen / verwacht** (W/V) met haar "
            "95%-interval zegt of een gebied **hoger dan verwacht**, **lager dan verwacht** of **niet te "
-           "onderscheiden** is."),
+           "onderscheiden** is.\n\n"
+           "**Wat 'verwacht' betekent, hangt af van de referentie** (`risk.reference`). Met `gemeente` of `region` "
+           "vergelijk je een wijk met wijken uit dezelfde gemeente of regio. Met `nederland` is verwacht **wat wijken "
+           "met dezelfde kenmerken elders in Nederland laten zien**: het model wordt geschat op de wijken (of buurten) "
+           "van het hele land uit een aparte bron (`sources.reference`, standaard de landelijke cijfers die "
+           "`workbench fetch --reference nederland` ophaalt). Met `peer` zijn dat de gemeenten die je zelf noemt, of "
+           "gemeenten met dezelfde mate van stedelijkheid. Hieronder staat per model hoeveel gebieden en gemeenten de "
+           "referentie telt. De referentiegebieden zelf worden nergens getoond: je ziet alleen je eigen gemeente(n).\n\n"
+           "Zonder `youth_factors` of `wmo_factors` gebruikt het model **standaard risicofactoren** die elke "
+           "KWB-jaargang sinds 2019 levert (gekozen op echte CBS-cijfers; zie `benchmarks/risk_defaults.py`). Ontbreekt "
+           "er een in de gegevens, dan wordt die weggelaten en staat dat erbij."),
     ("code", PARAMS, "parameters"),
     ("code", LOAD),
     ("md", "## Jeugdhulp: het model\n\nDe coëfficiënten zeggen hoeveel het verwachte gebruik stijgt per eenheid "
@@ -153,7 +163,7 @@ notebook("02_risicokaarten", [
            "- Kleine gebieden krijgen brede intervallen en zijn daarom vaak *niet te onderscheiden*; gebieden onder "
            "de onthullingsdrempel worden niet getoond.\n"
            "- Verwacht is relatief aan de referentieset: een hele regio die meer zorg gebruikt dan het land, valt "
-           "hier niet op.\n"
+           "hier niet op, tenzij de referentie Nederland is (`risk.reference: nederland`).\n"
            "- Een risicoscore is een rangorde binnen de referentie, geen kans: 80 betekent 'hoger dan 80% van de "
            "wijken', niet '80% risico'."),
 ])

@@ -195,9 +195,12 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
         for y, c in zip(years, cols):
             blocks[(f"{ind.label} ({ind.unit})", str(y))] = part[c].map(
                 lambda v, d=d: maps.fmt_nl(v, d) if pd.notna(v) else "–")
-        blocks[(f"{ind.label} ({ind.unit})", f"verandering {years[0]}–{years[-1]}")] = [
+        # A Series on the area codes, like the year columns: indicators may cover different areas (a buurt
+        # without a figure for one of them), so columns are aligned on code, never by position.
+        blocks[(f"{ind.label} ({ind.unit})", f"verandering {years[0]}–{years[-1]}")] = pd.Series([
             (("+" if round(ch, d) > 0 else "") + maps.fmt_nl(round(ch, d) + 0.0, d)) if pd.notna(ch) else
-            ("niet vergelijkbaar" if not comp else "–") for ch, comp in zip(part["change"], part["comparable"])]
+            ("niet vergelijkbaar" if not comp else "–") for ch, comp in zip(part["change"], part["comparable"])],
+            index=part.index, dtype=object)
     fine = t[t["code"].isin(scope.index[scope["level"] == level])].drop_duplicates("code")
     n_comp, n_all = int(fine["comparable"].sum()), len(fine)
     _notice(f"<b>Ontwikkeling {years[0]}–{years[-1]}.</b> Een verandering staat er alleen bij gebieden die in alle "
@@ -207,7 +210,7 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
             + ("<br>" + "<br>".join(notes) if notes else ""))
     if not blocks:
         return None
-    out = pd.DataFrame(blocks)
+    out = pd.DataFrame(blocks).fillna("–")  # an area an indicator has no row for: no figure
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     names = idx["name"]
     out = out.loc[areas.display_order(out.index)]
@@ -270,6 +273,7 @@ def model_report(ds, domain: str) -> None:
         return
     model, _ = risk_results(ds, domain)
     display(Markdown(f"**{model.summary_nl()}**"))
+    _notice(" ".join(t for t in (model.reference_nl, model.factor_note) if t))
     exposure = denominator_note(ds.findings.indicators, ds.catalog, risk.DOMAINS[domain]["indicator"], ds.year,
                                 ds.level_areas(model.fit_level)["code"])
     if exposure:
@@ -439,6 +443,10 @@ def needs_records(ds) -> bool:
     """True when the municipality's own records are there; otherwise say plainly what is missing."""
     if ds.has_records:
         return True
+    if getattr(ds, "records_absent", ""):  # records of another year: said, never shown under this one
+        _notice(f"<b>Geen zorgtrajecten voor {ds.year}.</b> {ds.records_absent} Alle andere onderdelen werken "
+                f"voor {ds.year}.")
+        return False
     display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px">'
                  "Voor zorgkosten en resultaten zijn de <b>eigen zorgregistraties van de gemeente</b> nodig "
                  "(toewijzingen en declaraties uit iJw/iWmo, als CSV of Excel). Deze parameterset heeft die niet: "

@@ -142,6 +142,7 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               "95% ondergrens": rr["oe_low"], "95% bovengrens": rr["oe_high"],
                               "oordeel": rr["label"], "status": rr["status"]}).reset_index(drop=True)
         note = f"Het risicomodel is geschat voor {run.year}." if s.year != run.year else ""
+        note = " ".join(t for t in (note, run.reference_note(s.domain)) if t)  # what 'verwacht' means here
         return View(m, table, f"Risicokaart {maps.in_sentence(d['label'])}, {run.year}", note)
     if s.indicator in COST_PER_CLIENT:
         dom, label = COST_PER_CLIENT[s.indicator]

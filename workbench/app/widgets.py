@@ -127,12 +127,14 @@ class App:
         header = w.HTML(CSS + self._header())
         controls = w.VBox([w.HBox([self.gemeente, self.year, self.level]), self.domain, self.mode,
                            w.HBox([self.indicator, self.cluster])])
-        table_box = w.Accordion(children=[w.VBox([w.HBox([self.prepare, self.downloads]), self.table])])
+        self.workbook = w.HTML()  # every published table as tabellen.xlsx: filled when the box is first opened
+        table_box = w.Accordion(children=[w.VBox([self.workbook, w.HBox([self.prepare, self.downloads]), self.table])])
         table_box.set_title(0, "Tabel bij de kaart en downloads")
         table_box.selected_index = None
         self.table_box = table_box
         # The table is rendered only while it is open: a closed table costs a redraw nothing.
         table_box.observe(self._safe(lambda _: self._render_table()), names="selected_index")
+        table_box.observe(self._safe(self._workbook_link), names="selected_index")
         left = w.VBox([self.map_message, self.map, self.note, table_box], layout=w.Layout(width="62%"))
         right = w.VBox([w.HTML("<b>Wijkprofiel</b>"), self.wijk, self.profile],
                        layout=w.Layout(width="38%", padding="0 0 0 12px", max_height="1000px", overflow="auto"))
@@ -246,6 +248,15 @@ class App:
 
     def _prepare_downloads(self):
         self.downloads.value = self._download_links(self.view, self._state)
+
+    def _workbook_link(self, change=None):
+        path = self.run.path / "tabellen.xlsx"
+        if self.workbook.value or not path.exists():
+            return
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        self.workbook.value = (f'<div class="wb-downloads"><a download="{self.run.name}_{self.run.run_id}_tabellen.xlsx" '
+                               f'href="{_data_uri(path.read_bytes(), mime)}" data-testid="download-workbook">'
+                               "⬇ Alle tabellen van deze run (Excel)</a></div>")
 
     def _download_links(self, view, s: MapState) -> str:
         if view.table.empty:
