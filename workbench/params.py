@@ -57,6 +57,16 @@ class PrivacySettings:
     min_count: int = 10
     min_population: int = 50
     round_to: int | None = None
+    # interval audit (issue 15): the narrowest interval an attacker may be left with for a suppressed count
+    protection: int | None = None  # default: min_count
+    # dominance (p% rule) on published cost amounts: suppressed when the rest of the cost, apart from the two
+    # largest clients (or providers), is less than dominance_p % of the largest: the second could estimate the first
+    dominance: bool = True
+    dominance_p: float = 10.0
+
+    @property
+    def protection_level(self) -> int:
+        return int(self.protection) if self.protection is not None else int(self.min_count)
 
 
 @dataclass(frozen=True)
@@ -251,6 +261,18 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             for key in ("min_count", "min_population"):
                 if key in p:
                     ok &= _expect(p[key], int, f"{where}privacy.{key}", "een geheel getal", problems)
+            if "protection" in p and p["protection"] is not None:
+                ok &= _expect(p["protection"], int, f"{where}privacy.protection", "een geheel getal", problems)
+                if ok and p["protection"] < 1:
+                    problems.append(f"{where}privacy.protection: moet minstens 1 zijn")
+                    ok = False
+            if "dominance" in p:
+                ok &= _expect(p["dominance"], bool, f"{where}privacy.dominance", "true of false", problems)
+            if "dominance_p" in p:
+                v = p["dominance_p"]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 100):
+                    problems.append(f"{where}privacy.dominance_p: moet een getal tussen 0 en 100 zijn")
+                    ok = False
             if p.get("round_to") not in (None, 5, 10):
                 problems.append(f"{where}privacy.round_to: moet leeg, 5 of 10 zijn")
                 ok = False

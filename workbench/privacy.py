@@ -50,6 +50,8 @@ REASON_COMPLEMENT = "onderdrukt: de rest van de groep is kleiner dan {n} (het aa
 REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet via het totaal "
                     "van {parent} te herleiden is")
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
+REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
+                "binnen een te smal interval te herleiden is")
 _CACHE_ATTR = "_disclosure_cache"
 
 
@@ -222,6 +224,25 @@ class MarginPlan:
     rows: dict  # table name -> integer cell key per frame row
     figures: dict  # table name -> {figure: variables}
     variables: dict = None  # variable -> code
+    equations: pd.DataFrame = None  # eq, cell (row number in ``cells``), is_total: every published sum
+    coder: tuple = None  # (dims, values per dim, weights): how a group's dimension values make its key
+
+    def cell_id(self, parts: dict, variable: str) -> int | None:
+        """Row number in ``cells`` of a group (dimension -> value; absent = summed over) and count variable."""
+        dims, values, weights = self.coder
+        key = 0
+        for j, d in enumerate(dims):
+            v = parts.get(d)
+            if v is None:
+                continue
+            pos = values[d].get_indexer([str(v)])[0]
+            if pos < 0:
+                return None
+            key += (pos + 1) * int(weights[j])
+        if variable not in self.variables:
+            return None
+        i = self._index.get_indexer([key * len(self.variables) + self.variables[variable]])[0]
+        return None if i < 0 else int(i)
 
     def __post_init__(self):
         self._index = pd.Index(self.cells["_id"].to_numpy())
@@ -253,7 +274,7 @@ class MarginPlan:
 
 def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relations=(), complements=(),
                 row_count: str | None = None, priority: dict | None = None, labels: dict | None = None,
-                zero_public=()) -> MarginPlan:
+                zero_public=(), extra=()) -> MarginPlan:
     """Primary and secondary suppression for a set of tables that are margins of one cube of counts.
 
     The equations are every published sum: for each pair of published groupings where one refines the
@@ -265,7 +286,8 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     Primary: a count below ``min_count``; ``complements`` ``(part, whole)``: the part is suppressed as well
     when ``whole - part`` is below ``min_count`` (a share would reveal the rest); with ``row_count``, a row
     whose row count is below ``min_count`` is hidden as a whole; ``zero_public``: variables whose zero is
-    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known. Secondary:
+    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known; ``extra``:
+    (key, variable) cells the interval audit asks to hide as well (see ``outcomes.compute``). Secondary:
     ``suppress_equations``, with ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
     """
     dims = list(dims)
@@ -321,6 +343,11 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
         hit = sel[ok][(rest < min_count) & ~primary[sel[ok]] & ~known_zero[sel[ok]]]
         primary[hit] = True
         reason[hit] = REASON_COMPLEMENT.format(n=min_count)
+    audit_extra = np.zeros(n, bool)
+    for k, var in extra:
+        i = cell_of([k], var)[0] if var in variables else np.nan
+        if not np.isnan(i) and not primary[int(i)]:
+            audit_extra[int(i)] = True
     if row_count is not None:
         small_rows = cells.loc[(cells["variable"] == row_count) & (cells["size"] < min_count), "key"]
         hit = cells["key"].isin(set(small_rows)).to_numpy() & ~primary
@@ -381,17 +408,18 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     figures = (np.concatenate(fig_ids), np.concatenate(fig_cells)) if fig_ids else None
     secret, forced = suppress_equations(
         eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
-        size=size, secret=primary, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
+        size=size, secret=primary | audit_extra, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
         figures=figures, zero=known_zero)
     secondary = secret & ~primary
-    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) for e in forced[secondary]]
+    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) if e >= 0 else REASON_AUDIT
+                         for e in forced[secondary]]
     cells["primary"] = primary
     cells["suppressed"] = secret
     cells["reason"] = reason
     cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
     cells["grouping"] = [" × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
                          for g in grouping]
-    return MarginPlan(cells, rows, figs, variables)
+    return MarginPlan(cells, rows, figs, variables, eqs, (dims, values, weights))
 
 
 def _margin_label(parts, dims, labels) -> str:
