@@ -254,7 +254,25 @@ class _BlockLP:
                 return "infeasible", None
             if st in (hs.HighsModelStatus.kUnbounded, hs.HighsModelStatus.kUnboundedOrInfeasible):
                 return "unbounded", None  # the block was feasible before: no upper limit
-            raise ValueError(f"aanvallersprobleem niet opgelost: {h.modelStatusToString(st)}")
+            # a hot start that went astray (rare, numerically hard blocks): this objective afresh with linprog
+            h.clearSolver()
+            return self._linprog(j, sense)
+        return self._linprog(j, sense)
+
+    def _linprog(self, j, sense):
+        if not hasattr(self, "A"):
+            csc = self.h.getLp().a_matrix_
+            lp = self.h.getLp()
+            from scipy.sparse import csc_matrix
+
+            self.A = csc_matrix((np.asarray(csc.value_), np.asarray(csc.index_), np.asarray(csc.start_)),
+                                shape=(lp.num_row_, lp.num_col_)).tocsr()
+            inf = self.hs.kHighsInf
+            self.lo = np.where(np.asarray(lp.row_lower_) <= -inf, -np.inf, np.asarray(lp.row_lower_))
+            self.hi = np.where(np.asarray(lp.row_upper_) >= inf, np.inf, np.asarray(lp.row_upper_))
+            up = np.asarray(lp.col_upper_)
+            self.bounds = list(zip(np.asarray(lp.col_lower_), np.where(up >= inf, None, up)))
+            self.opts = {"presolve": True}
         from scipy.sparse import vstack
 
         eq = self.lo == self.hi
@@ -272,11 +290,11 @@ class _BlockLP:
             return "unbounded", None
         if res.status == 2:
             return "infeasible", None
-        raise ValueError(f"aanvallersprobleem niet opgelost: {res.message}")
+        return "failed", None
 
 
 def solve(system: System, *, protection: float | None = None, threshold: float | None = None, full: bool = True,
-          time_limit: float = 30.0, engine: str = "highs") -> pd.DataFrame:
+          time_limit: float = 30.0, engine: str = "highs", lp: bool = True) -> pd.DataFrame:
     """Feasible interval of every hidden target cell.
 
     Returns one row per hidden target cell: ``key``, ``low``, ``high`` (rounded inwards for integer
@@ -285,9 +303,11 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     seen; ``low``/``high`` are then the seen range, a lower bound on the true width), ``relations`` (labels
     of the relations the cell appears in), ``consistent`` (False: the relations of its block contradict
     each other, so they misdescribe the tables; no interval). With ``full=False`` and a ``protection`` level,
-    only cells not yet seen to be that wide (and beyond 1..``threshold``) are solved.
+    only cells not yet seen to be that wide (and beyond 1..``threshold``) are solved. ``lp=False``: no LP at
+    all, only the outer box (cells not shown unprotected by it get ``low``/``high`` NaN): a quick screen.
     """
     threshold = protection if threshold is None else threshold
+    use_lp = lp
     val, err, derived_by = _propagate(system)
     published = np.array([v is not None for v in system.value])
     hid_idx, A, lo, hi, labels = _reduced(system, val, err)
@@ -319,9 +339,6 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
             out_low[cols], out_high[cols] = lb[cols], ub[cols]
             solved[cols] = True
             continue
-        # a finite box (far beyond any count or amount) keeps every LP bounded; a cell reaching it is unbounded
-        lp = _BlockLP(A[rws][:, cols], lo[rws], hi[rws], lb[cols], np.minimum(ub[cols], BOX), engine=engine,
-                      time_limit=time_limit)
         seen_lo = np.full(len(cols), np.inf)
         seen_hi = np.full(len(cols), -np.inf)
         got = np.zeros((len(cols), 2), bool)
@@ -336,6 +353,14 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
             tgt = tgt[~done]
         else:
             fixed = (np.array([], dtype=np.int64), np.array([]), np.array([]))
+        if not use_lp:
+            seen_lo[:], seen_hi[:] = np.nan, np.nan
+            seen_lo[fixed[0]], seen_hi[fixed[0]] = fixed[1], fixed[2]
+            out_low[cols], out_high[cols] = seen_lo, seen_hi
+            continue
+        # a finite box (far beyond any count or amount) keeps every LP bounded; a cell reaching it is unbounded
+        lp = _BlockLP(A[rws][:, cols], lo[rws], hi[rws], lb[cols], np.minimum(ub[cols], BOX), engine=engine,
+                      time_limit=time_limit)
         if not full and protection is not None and len(tgt) > 4:
             # sweeps: all targets low at once, all high at once, and mixed: vertices that show most cells
             # wide enough without an LP of their own
@@ -355,6 +380,8 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
                 if got[j, side]:
                     continue
                 status, x = lp.optimise(j, sense)
+                if status == "failed":  # left unsolved: judged on the range seen so far (safe side)
+                    continue
                 if status == "unbounded":
                     if sense > 0:
                         seen_lo[j] = -np.inf

@@ -332,16 +332,17 @@ def region_total(prep: pd.DataFrame, year: int, *, return_days: int = 365) -> pd
     return outcome_table(p, ["_all"], year, return_days=return_days).drop(columns="_all")
 
 
-AUDIT_ROUNDS = 8  # rounds of "audit, hide more" before the run's own audit has the last word
+AUDIT_ROUNDS = 12  # rounds of "audit, hide more" before the run's own audit has the last word
 
 
-def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings) -> tuple[set, int]:
+def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings, lp: bool = False) -> tuple[set, int]:
     """The interval attack on the outcome layer; for every unprotected count, the cheapest published count
     that shares a sum with it (or its row), to hide as well. Returns ((key, variable) cells, unprotected)."""
     from . import relations
 
     protection = getattr(settings, "protection_level", settings.min_count)
-    res = relations.attack({"resultaten": layer}, threshold=settings.min_count, protection=protection)
+    # the quick screen (no LPs): what it proves unprotected is; the run's own audit solves the rest
+    res = relations.attack({"resultaten": layer}, threshold=settings.min_count, protection=protection, lp=lp)
     bad = res[~res["protected"]]
     if bad.empty:
         return set(), 0
@@ -362,6 +363,7 @@ def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings) -> tup
             continue
         # every sum the cell is in must hide at least the protection level in total (members; a hidden total
         # counts as well): add the smallest published members (then the total) until it does
+        before = len(picked)
         for e in eq_of.get(i, []):
             cand = [c for c in members.get(e, []) if c != i]
             mass = sum(size[c] for c in cand if hidden[c])  # what the others leave open about this cell
@@ -372,6 +374,13 @@ def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings) -> tup
                 hidden[c] = True
                 picked.add(int(c))
                 mass += size[c]
+        if len(picked) == before:
+            # enough hidden in each sum, yet solved by combining sums: hide the smallest published neighbour
+            cand = [c for e in eq_of.get(i, []) for c in members.get(e, []) if not hidden[c] and size[c] > 0]
+            if cand:
+                c = min(cand, key=lambda c: size[c])
+                hidden[c] = True
+                picked.add(int(c))
     return {(int(cells["key"].iat[c]), cells["variable"].iat[c]) for c in picked}, len(bad)
 
 
@@ -836,6 +845,7 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
     comp_raw, sig_raw = comp, sig
     extra: set = set()
     audit_rounds = []
+    use_lp = False  # the quick screen first; when it finds nothing, the full LP audit
     for _ in range(AUDIT_ROUNDS):
         plan = outcome_plan(margins, settings, extra=extra)
         done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
@@ -843,8 +853,11 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
         # The interval audit on what would be published: any suppressed count an attacker can narrow down
         # below the protection level makes the plan hide more (issue 15), until none is left.
         layer = _outcome_layer(done, comp, matrix, year)
-        more, n_bad = _audit_extra(layer, plan, settings)
+        more, n_bad = _audit_extra(layer, plan, settings, lp=use_lp)
         audit_rounds.append(n_bad)
+        if not n_bad and not use_lp:
+            use_lp = True
+            continue
         if not more - extra:
             break
         extra |= more

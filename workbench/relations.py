@@ -406,17 +406,18 @@ def describe(key) -> str:
 
 def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
            meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
-           full: bool = False) -> pd.DataFrame:
+           full: bool = False, lp: bool = True) -> pd.DataFrame:
     """The interval attack on published layers: one row per suppressed count with its feasible interval,
     ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in."""
     from . import intervals
 
     protection = threshold if protection is None else protection
     system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to)
-    res = intervals.solve(system, protection=protection, threshold=threshold, full=full)
+    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp)
     res["table"] = [table_of(k) for k in res["key"]]
     res["cell"] = [describe(k) for k in res["key"]]
-    res["protected"] = intervals.protected(res, protection, threshold) | ~res["consistent"]
+    res["protected"] = (intervals.protected(res, protection, threshold) | ~res["consistent"]
+                        | res["width"].isna())
     return res
 
 
