@@ -375,12 +375,14 @@ def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings, lp: bo
                 picked.add(int(c))
                 mass += size[c]
         if len(picked) == before:
-            # enough hidden in each sum, yet solved by combining sums: hide the smallest published neighbour
-            cand = [c for e in eq_of.get(i, []) for c in members.get(e, []) if not hidden[c] and size[c] > 0]
-            if cand:
-                c = min(cand, key=lambda c: size[c])
-                hidden[c] = True
-                picked.add(int(c))
+            # enough hidden in each sum, yet solved by combining sums: in every sum, hide the smallest
+            # published member as well
+            for e in eq_of.get(i, []):
+                cand = [c for c in members.get(e, []) if not hidden[c] and size[c] > 0]
+                if cand:
+                    c = min(cand, key=lambda c: (c == total_of.get(e), size[c]))
+                    hidden[c] = True
+                    picked.add(int(c))
     return {(int(cells["key"].iat[c]), cells["variable"].iat[c]) for c in picked}, len(bad)
 
 

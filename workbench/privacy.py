@@ -50,6 +50,8 @@ REASON_COMPLEMENT = "onderdrukt: de rest van de groep is kleiner dan {n} (het aa
 REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet via het totaal "
                     "van {parent} te herleiden is")
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
+REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
+                    "(de rest is minder dan {p}% van de grootste)")
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
                 "binnen een te smal interval te herleiden is")
 
@@ -502,15 +504,42 @@ def _empty_cells() -> pd.DataFrame:
         ("reason", object), ("source_secret", bool), ("missing", bool), ("zero_population", bool))})
 
 
+DOMINANCE_COLUMNS = ("top1_client", "top2_client", "top1_provider", "top2_provider")
+
+
+def dominance_mask(table: pd.DataFrame, settings: PrivacySettings) -> np.ndarray:
+    """The p% rule on a cost amount: sensitive when the cost apart from the two largest contributors (one
+    client, or one provider) is less than p% of the largest: the second largest could then estimate the
+    largest's cost to within p%. ``table`` carries ``cost`` and the private ``top1_*``/``top2_*`` columns
+    (``costs._top_two``). Off with ``privacy.dominance: false``."""
+    hit = np.zeros(len(table), bool)
+    if not getattr(settings, "dominance", False) or "cost" not in table:
+        return hit
+    p = float(getattr(settings, "dominance_p", 10.0)) / 100
+    total = table["cost"].to_numpy(dtype=float)
+    for who in ("client", "provider"):
+        if f"top1_{who}" not in table:
+            continue
+        t1 = table[f"top1_{who}"].fillna(0).to_numpy(dtype=float)
+        t2 = table[f"top2_{who}"].fillna(0).to_numpy(dtype=float)
+        hit |= (t1 > 0) & (total - t1 - t2 < p * t1)
+    return hit
+
+
 def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> pd.DataFrame:
-    """Cells of the cost table (clients per area x domain) on the same keys as the indicator table."""
+    """Cells of the cost table (clients per area x domain) on the same keys as the indicator table. A cost
+    that fails the dominance rule hides its client count too (cost per client would give it back), so the
+    secondary suppression of the counts protects it in the sums as well."""
     if by_area is None or by_area.empty:
         return _empty_cells()
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
+    dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
+    reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
+    reason[dominant] = REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10))
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
-        "size": by_area["clients"].astype(float), "primary": small,
-        "reason": pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small),
+        "size": by_area["clients"].astype(float), "primary": small | dominant,
+        "reason": reason,
         "source_secret": False, "missing": by_area["clients"].isna(), "zero_population": False,
     })
 
@@ -721,12 +750,15 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
     var = "r_clients_" + out["domain"].astype(str)
     supp, why = plan.lookup(np.full(len(out), year), var.to_numpy(), out["area"].astype(str).to_numpy())
     small = (out["clients"].notna() & (out["clients"] < settings.min_count)).to_numpy()
-    mask = supp | small
+    dominant = dominance_mask(out, settings)
+    mask = supp | small | dominant
     for col in ("clients", "cost", "cost_per_client"):
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(mask, np.where(supp, why, REASON_SMALL.format(n=settings.min_count)), "")
+    out["reason"] = np.where(mask, np.where(supp, why, np.where(small, REASON_SMALL.format(n=settings.min_count),
+                                                                REASON_DOMINANCE.format(p=settings.dominance_p))), "")
+    out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         out["clients"] = _round_to(out["clients"], settings.round_to)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -741,6 +773,8 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
     small = pd.Series(False, index=out.index)
     for col in ("clients", "trajectories"):
         small |= out[col].notna() & (out[col] < settings.min_count)
+    dominant = pd.Series(dominance_mask(out, settings), index=out.index) & ~small
+    small |= dominant
     total_supp = set()
     if len(totals):
         hidden = totals["status"] == SUPPRESSED
@@ -762,9 +796,11 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(small, REASON_SMALL.format(n=settings.min_count),
+    out["reason"] = np.where(dominant, REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10)),
+                             np.where(small, REASON_SMALL.format(n=settings.min_count),
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", ""))
+                                                 "het totaal van het gebied te herleiden is", "")))
+    out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         for col in ("clients", "trajectories"):
             out[col] = _round_to(out[col], settings.round_to)

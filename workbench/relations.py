@@ -406,9 +406,12 @@ def describe(key) -> str:
 
 def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
            meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
-           full: bool = False, lp: bool = True) -> pd.DataFrame:
+           full: bool = False, lp: bool = True, open_variables=()) -> pd.DataFrame:
     """The interval attack on published layers: one row per suppressed count with its feasible interval,
-    ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in."""
+    ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in.
+
+    ``open_variables``: count variables of the indicator table that are open data (CBS publishes them per
+    buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected."""
     from . import intervals
 
     protection = threshold if protection is None else protection
@@ -416,8 +419,10 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp)
     res["table"] = [table_of(k) for k in res["key"]]
     res["cell"] = [describe(k) for k in res["key"]]
-    res["protected"] = (intervals.protected(res, protection, threshold) | ~res["consistent"]
-                        | res["width"].isna())
+    open_cell = np.array([k[0] == "ind" and k[1] in set(open_variables) for k in res["key"]], dtype=bool)
+    level = np.where(open_cell, 1, protection)
+    res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
+        | ~res["consistent"] | res["width"].isna()
     return res
 
 
@@ -434,14 +439,12 @@ def summary(res: pd.DataFrame, threshold: float, protection: float | None = None
     return out.astype(int)
 
 
-def risk_counts(catalog) -> dict:
-    """Domain -> the count variable behind observed care use (the indicator's count)."""
-    from .risk import DOMAINS
-
+def risk_counts(catalog, domains: dict) -> dict:
+    """Domain -> the count variable behind observed care use (``domains``: domain -> indicator id)."""
     out = {}
-    for domain, d in DOMAINS.items():
+    for domain, ind_id in domains.items():
         try:
-            ind = catalog[d["indicator"]]
+            ind = catalog[ind_id]
         except KeyError:
             continue
         out[domain] = ind.count or ind.numerator
