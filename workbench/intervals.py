@@ -406,7 +406,7 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     low = np.where(is_int, np.ceil(out_low - tol), out_low)
     high = np.where(is_int, np.floor(out_high + tol), out_high)
     # no whole number inside (published figures rounded a little off): the nearest one is the attacker's guess
-    crossed = is_int & (low > high)
+    crossed = is_int & (low > high) & np.isfinite(out_low) & np.isfinite(out_high)
     low[crossed] = high[crossed] = np.round((out_low[crossed] + out_high[crossed]) / 2)
     # per hidden cell, the labels of the relations it appears in
     rel_of = [[] for _ in range(k)]

