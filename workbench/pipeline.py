@@ -32,11 +32,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from . import paths
 from .errors import WorkbenchError
 from .io import write_json_atomic
-from .params import ParameterSet, load_parameters, notebook_dir
+from .params import ParameterSet, load_parameters
 
-NOTEBOOK_DIR = notebook_dir()
+NOTEBOOK_DIR: Path | None = None  # a test may point this at its own notebooks; else workbench.paths.notebook
 LOCK_NAME = ".lock"
 PACKAGES = ("mmr-workbench", "pandas", "geopandas", "shapely", "pyogrio", "folium", "statsmodels", "papermill",
             "numpy", "scipy", "voila", "ipywidgets")
@@ -84,6 +85,30 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
+def notebook_path(name: str) -> Path:
+    return NOTEBOOK_DIR / f"{name}.ipynb" if NOTEBOOK_DIR else paths.notebook(name)
+
+
+def publishable_notebook(path: Path, params: ParameterSet) -> None:
+    """Replace the local paths papermill put into an executed notebook (the injected parameters cell shows the
+    hidden .partial folder, its metadata the installation folder) by what a reader can use: the parameter
+    file relative to the project folder, and "." for the run folder the notebook lies in."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    shown = {"parameter_file": paths.shown(params.path) if params.path else None, "output_dir": "."}
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = "# Parameters (ingevuld door workbench run)\n" + "\n".join(
+                f"{k} = {v!r}" for k, v in shown.items())
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        meta["parameters"] = shown
+        meta["input_path"] = paths.shown(meta.get("input_path") or path.name)
+        meta["output_path"] = path.name
+    nbformat.write(nb, path)
+
+
 def point_latest(set_dir: Path, run_id: str) -> None:
     """Move the ``latest`` symlink atomically (create beside it, then rename over it)."""
     tmp = set_dir / f".latest.{secrets.token_hex(3)}"
@@ -112,14 +137,47 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
                     force=force, lock_held=lock_held)
 
 
+def check_parameters(param_file) -> ParameterSet:
+    """The parameter file and the small inputs it names (product list, result matrix), all checked before a
+    run starts: a wrong file there (outcomes.matrix: /etc/passwd) is refused now, not inside a notebook."""
+    from .errors import ParameterError
+
+    params = load_parameters(param_file)
+    where = f"{params.path}: " if params.path else ""
+    problems = []
+    if params.sources.products:
+        from .validation import load_products
+
+        problems += _load_problem("sources.products", lambda: load_products(params.resolve(params.sources.products)))
+    if params.outcomes.matrix:
+        from .outcomes import load_matrix
+
+        problems += _load_problem("outcomes.matrix", lambda: load_matrix(params.resolve(params.outcomes.matrix)))
+    if problems:
+        raise ParameterError("invoerbestand onbruikbaar:\n  - " + "\n  - ".join(where + p for p in problems),
+                             hint="controleer het genoemde bestand (voorbeelden: parameters/producten.yaml, "
+                                  "parameters/resultatenmatrix.yaml)")
+    return params
+
+
+def _load_problem(key: str, load) -> list[str]:
+    from .errors import WorkbenchError, short_text
+
+    try:
+        load()
+    except WorkbenchError as exc:
+        return [f"{key}: {short_text(exc.render(), 600)}"]
+    return []
+
+
 def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
 
     started = time.time()
-    params: ParameterSet = load_parameters(param_file)
-    outputs = Path(outputs).resolve()
+    params: ParameterSet = check_parameters(param_file)
+    outputs = paths.in_project(outputs).resolve()
     set_dir = outputs / params.name
     if not force:
         last = unchanged_since_last_good(params, outputs)
@@ -172,11 +230,12 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
                 bar.set_postfix_str(nb)
             t0 = time.time()
             pm.execute_notebook(
-                str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(tmp / f"{nb}.ipynb"),
+                str(notebook_path(nb)), str(tmp / f"{nb}.ipynb"),
                 parameters={"parameter_file": str(params.path), "output_dir": str(tmp)},
-                kernel_name=kernel_name, progress_bar=False, cwd=str(NOTEBOOK_DIR), execution_timeout=timeout,
-                report_mode=False,
+                kernel_name=kernel_name, progress_bar=False, cwd=str(paths.project_dir()), execution_timeout=timeout,
+                report_mode=False, kernel_manager_class="workbench.kernels.QuietKernelManager",
             )
+            publishable_notebook(tmp / f"{nb}.ipynb", params)
             manifest["timings"][nb] = round(time.time() - t0, 2)
             if bar:
                 bar.update(1)
@@ -186,6 +245,13 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         t0 = time.time()
         manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
         manifest["timings"]["publish"] = round(time.time() - t0, 2)
+        # Exports read publish.gpkg only: nothing in them that the disclosure control did not pass.
+        current = "tabellen.xlsx en wijkprofielen"
+        t0 = time.time()
+        from .wijkprofiel import write_exports
+
+        manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id})
+        manifest["timings"]["exports"] = round(time.time() - t0, 2)
         if bar:
             bar.update(1)
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
@@ -203,7 +269,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
                                   + "; ".join(map(str, (leaks + interval_leaks)[:5])))
         attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
-                               "round_to": params.privacy.round_to, "intervalaudit": attack}
+                               "round_to": params.privacy.round_to,
+                               "allow_below_threshold": params.privacy.allow_below_threshold, "intervalaudit": attack}
     except BaseException as exc:
         if bar:
             bar.close()
@@ -235,7 +302,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
 def _short(exc: BaseException) -> str:
     name = getattr(exc, "ename", None) or type(exc).__name__
     value = getattr(exc, "evalue", None) or str(exc)
-    return f"{name}: {value}".strip()[:500]
+    text = f"{name}: {value}".strip()[:500]
+    if isinstance(exc, OSError) or "[Errno 28]" in text or "No space left" in text:
+        from .errors import describe_os_error
+
+        errno_ = getattr(exc, "errno", None) or (28 if ("[Errno 28]" in text or "No space left" in text) else None)
+        if errno_:
+            text = f"{describe_os_error(OSError(errno_, ''))[0]}: {text}"
+    return text
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -276,11 +350,9 @@ def _record_failure(set_dir: Path, tmp: Path, run_id: str, manifest: dict, curre
 
 def notebook_fingerprint(params: ParameterSet) -> str:
     """The notebooks a run executes and the indicator catalogue: a change there is a reason to run again."""
-    from .catalog import DEFAULT_CATALOG
-
     h = hashlib.sha256()
-    files = [NOTEBOOK_DIR / f"{nb}.ipynb" for nb in params.notebooks]
-    files.append(params.resolve(params.catalog) if params.catalog else DEFAULT_CATALOG)
+    files = [notebook_path(nb) for nb in params.notebooks]
+    files.append(params.resolve(params.catalog) if params.catalog else paths.catalog_file())
     for f in files:
         h.update(f.name.encode())
         try:
