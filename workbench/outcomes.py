@@ -330,6 +330,7 @@ def region_total(prep: pd.DataFrame, year: int, *, return_days: int = 365) -> pd
 
 
 AUDIT_ROUNDS = 12  # rounds of "audit, hide more" before the run's own audit has the last word
+AUDIT_LP_ROUNDS = 2  # of which with the full LP attack (slow; the quick screen rounds are cheap)
 
 
 def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings, lp: bool = False) -> tuple[set, int]:
@@ -844,7 +845,8 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
     comp_raw, sig_raw = comp, sig
     extra: set = set()
     audit_rounds = []
-    use_lp = False  # the quick screen first; when it finds nothing, the full LP audit
+    use_lp = False  # the quick screen first; when it finds nothing, the full LP audit (at most AUDIT_LP_ROUNDS)
+    lp_rounds = 0
     for _ in range(AUDIT_ROUNDS):
         plan = outcome_plan(margins, settings, extra=extra)
         done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
@@ -852,6 +854,9 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
         # The interval audit on what would be published: any suppressed count an attacker can narrow down
         # below the protection level makes the plan hide more (issue 15), until none is left.
         layer = _outcome_layer(done, comp, matrix, year)
+        if use_lp and lp_rounds >= AUDIT_LP_ROUNDS:
+            break
+        lp_rounds += use_lp
         more, n_bad = _audit_extra(layer, plan, settings, lp=use_lp)
         audit_rounds.append(n_bad)
         if not n_bad and not use_lp:
