@@ -291,3 +291,15 @@ def test_run_kernels_log_no_tcp_warning_or_shutdown_interrupt(tmp_path, capfd):
     out, err = capfd.readouterr()
     for noise in ("without encryption", "KeyboardInterrupt"):
         assert noise not in out + err
+
+
+def test_input_error_found_by_the_run_process_also_exits_2(project, capsys):
+    """A set that validates but whose data do not fit (a gemeente absent from the demo geometry) fails in its run
+    process before anything is written: the batch calls that bad input too (exit 2), not a failed run (1)."""
+    (project / "parameters").mkdir()
+    text = paths.package_file("parameters", "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: demo", "name: elders").replace("gemeente: [GM9901, GM9902, GM9903]", "gemeente: GM0001")
+    (project / "parameters" / "elders.yaml").write_text(text, encoding="utf-8")
+    assert cli.main(["batch", "parameters/elders.yaml", "--quiet"]) == 2
+    assert "GM0001" in capsys.readouterr().out
+    assert not list((project / "outputs" / "elders").glob("2*"))

@@ -329,6 +329,8 @@ def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress
                     it.status = "waiting"
                     continue
                 it.status, it.message = status, message
+                if status == "failed" and kind == "input":  # refused by the run process: bad input (exit 2)
+                    it.kinds.append(kind)
                 if it.attempts > 1 and status == "ok":
                     it.message = f"geslaagd bij poging {it.attempts} (eerder: {', '.join(it.kinds)})"
                 elif it.attempts > 1:
