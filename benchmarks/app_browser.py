@@ -24,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+print = partial(print, flush=True)  # noqa: A001 — figures appear as they are measured, also into a file
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -82,7 +84,7 @@ class Meter:
 def visit(p, url: str, profile_root: Path, timeout: float = 600000):
     """A fresh browser (new profile) opens the app; returns (seconds to first view, context, page, meter)."""
     ctx = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=profile_root), executable_path=CHROMIUM,
-                                               args=ARGS, headless=True, viewport={"width": 1400, "height": 1000})
+                                                               args=ARGS, headless=True, viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
     meter = Meter(page)
     t0 = time.perf_counter()
@@ -91,7 +93,7 @@ def visit(p, url: str, profile_root: Path, timeout: float = 600000):
     return time.perf_counter() - t0, ctx, page, meter
 
 
-def click_and_time(page, meter: Meter, button_text: str, timeout: float = 600000) -> tuple[float, int]:
+def click_and_time(page, meter: Meter, button_text: str, timeout: float = 300000) -> tuple[float, int]:
     old = page.locator(".wb-map-widget").get_attribute("data-ready")
     before = meter.bytes
     t0 = time.perf_counter()
@@ -141,16 +143,20 @@ def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buu
         one_viewer = tree_mb(proc.pid)
         wijk_times, wijk_bytes = [], []
         order = ["Wmo", "Verschil met gemeente", "Jeugdhulp", "Waarde"]
+        print(f"  first view {first:.2f} s")
         for i in range(changes):
             t, b = click_and_time(page, meter, order[i % len(order)])
             wijk_times.append(t)
             wijk_bytes.append(b)
+            print(f"  wijk level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
         switch, switch_bytes = click_and_time(page, meter, "buurt")
         times, sizes = [], []
-        for i in range(changes):
+        print(f"  switch to buurt {switch:.2f} s")
+        for i in range(changes, 2 * changes):  # go on in the cycle: every click changes the view
             t, b = click_and_time(page, meter, order[i % len(order)])
             times.append(t)
             sizes.append(b)
+            print(f"  buurt level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
         after = tree_mb(proc.pid)
         ctx.close()
     finally:

@@ -137,13 +137,46 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
                     force=force, lock_held=lock_held)
 
 
+def check_parameters(param_file) -> ParameterSet:
+    """The parameter file and the small inputs it names (product list, result matrix), all checked before a
+    run starts: a wrong file there (outcomes.matrix: /etc/passwd) is refused now, not inside a notebook."""
+    from .errors import ParameterError
+
+    params = load_parameters(param_file)
+    where = f"{params.path}: " if params.path else ""
+    problems = []
+    if params.sources.products:
+        from .validation import load_products
+
+        problems += _load_problem("sources.products", lambda: load_products(params.resolve(params.sources.products)))
+    if params.outcomes.matrix:
+        from .outcomes import load_matrix
+
+        problems += _load_problem("outcomes.matrix", lambda: load_matrix(params.resolve(params.outcomes.matrix)))
+    if problems:
+        raise ParameterError("invoerbestand onbruikbaar:\n  - " + "\n  - ".join(where + p for p in problems),
+                             hint="controleer het genoemde bestand (voorbeelden: parameters/producten.yaml, "
+                                  "parameters/resultatenmatrix.yaml)")
+    return params
+
+
+def _load_problem(key: str, load) -> list[str]:
+    from .errors import WorkbenchError, short_text
+
+    try:
+        load()
+    except WorkbenchError as exc:
+        return [f"{key}: {short_text(exc.render(), 600)}"]
+    return []
+
+
 def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
 
     started = time.time()
-    params: ParameterSet = load_parameters(param_file)
+    params: ParameterSet = check_parameters(param_file)
     outputs = paths.in_project(outputs).resolve()
     set_dir = outputs / params.name
     if not force:
@@ -169,7 +202,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         "parameter_fingerprint": params.fingerprint(), "inputs": ds.input_fingerprints(),
         "notebook_fingerprint": notebook_fingerprint(params),
         "input_paths": {k: str(v) for k, v in ds.inputs.items()}, "versions": package_versions(),
-        "fictional": ds.fictional, "notes": ds.notes, "timings": {}, "host": platform.node(),
+        "fictional": ds.fictional, "notes": ds.notes, "partial_gemeenten": ds.partial_gemeenten,
+        "timings": {}, "host": platform.node(),
         "pid": os.getpid(), "command": " ".join(sys.argv),
     }
     if recovered:
@@ -224,15 +258,20 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .audit import DisclosureError, audit_publication
+        from .audit import DisclosureError, audit_publication, interval_audit
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
+        # the attacker's interval audit: no suppressed count may be narrowed down from publish.gpkg
+        interval_leaks, attack = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
-        if leaks:
+        strict = params.privacy.interval_audit == "strict"
+        if leaks or (strict and interval_leaks):
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
-                                  + "; ".join(map(str, leaks[:5])))
+                                  + "; ".join(map(str, (leaks + interval_leaks)[:5])))
+        attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
-                               "round_to": params.privacy.round_to}
+                               "round_to": params.privacy.round_to,
+                               "allow_below_threshold": params.privacy.allow_below_threshold, "intervalaudit": attack}
     except BaseException as exc:
         if bar:
             bar.close()
@@ -264,7 +303,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
 def _short(exc: BaseException) -> str:
     name = getattr(exc, "ename", None) or type(exc).__name__
     value = getattr(exc, "evalue", None) or str(exc)
-    return f"{name}: {value}".strip()[:500]
+    text = f"{name}: {value}".strip()[:500]
+    if isinstance(exc, OSError) or "[Errno 28]" in text or "No space left" in text:
+        from .errors import describe_os_error
+
+        errno_ = getattr(exc, "errno", None) or (28 if ("[Errno 28]" in text or "No space left" in text) else None)
+        if errno_:
+            text = f"{describe_os_error(OSError(errno_, ''))[0]}: {text}"
+    return text
 
 
 def failure_kind(exc: BaseException) -> str:
