@@ -249,7 +249,7 @@ def test_serve_resolves_outputs_in_the_project_not_the_package(project, monkeypa
 def test_gitignore_keeps_venv_out_and_geodata_in():
     lines = (REPO / ".gitignore").read_text().split()
     assert ".venv/" in lines
-    assert not any("geodata" in line for line in lines)
+    assert not any("geodata" in line and "records.csv" not in line for line in lines)
 
 
 def test_published_notebook_shows_no_local_paths(tmp_path, project):
