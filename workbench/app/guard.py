@@ -29,8 +29,13 @@ def _server_stream():
 def protect_kernel() -> None:
     """Route kernel logging, warnings and widget-callback tracebacks to the server log (idempotent)."""
     global _INSTALLED
-    if _INSTALLED:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
         return
+    shell = get_ipython()
+    if _INSTALLED or shell is None or getattr(shell, "kernel", None) is None:
+        return  # only inside a kernel: a test process or a terminal keeps its own logging
     stream = _server_stream()
     server_log = logging.StreamHandler(stream)  # the kernel process's stderr, not the viewer's stream
     server_log.setFormatter(logging.Formatter("[app-kernel] %(levelname)s %(name)s: %(message)s"))
@@ -41,15 +46,9 @@ def protect_kernel() -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.captureWarnings(True)
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - outside a kernel
-        shell = None
-    else:
-        shell = get_ipython()
-    if shell is not None:
-        def showtraceback(*args, **kwargs):  # widget callbacks: CallbackDispatcher calls ip.showtraceback()
-            print("[app-kernel] fout in een widget-callback:\n" + traceback.format_exc(), file=stream)
 
-        shell.showtraceback = showtraceback
+    def showtraceback(*args, **kwargs):  # widget callbacks: CallbackDispatcher calls ip.showtraceback()
+        print("[app-kernel] fout in een widget-callback:\n" + traceback.format_exc(), file=stream)
+
+    shell.showtraceback = showtraceback
     _INSTALLED = True

@@ -28,6 +28,7 @@ from pathlib import Path
 _JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_JUPYTER_DIR), os.environ.get("JUPYTER_PATH", "")) if p)
 
+from jupyter_server._tz import utcnow  # noqa: E402
 from traitlets import Int  # noqa: E402
 from voila.app import Voila  # noqa: E402
 from voila.tornado.handler import TornadoVoilaHandler  # noqa: E402
@@ -104,6 +105,11 @@ class WorkbenchVoila(Voila):
 
     def _note(self, kernel_id: str) -> str:
         self.viewers.add(kernel_id)
+        try:  # a preheated kernel may have waited longer than the cull time: its viewer starts the clock now,
+            # or the culler would take it before the page's websocket connects
+            self.kernel_manager.get_kernel(kernel_id).last_activity = utcnow()
+        except KeyError:
+            pass
         request = _REQUEST.get()
         if request is not None:
             request["kernel"] = kernel_id
