@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _treemem import _tree_rss_kb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-NATIONAL = REPO.parent / "shared" / "realdata" / "cbs_odata_derived" / "85984NED_GM_WK_selected_stats_2024.json"
+REALDATA = Path(os.environ.get("MMR_REALDATA", REPO.parent / "shared" / "realdata"))
+NATIONAL = REALDATA / "cbs_odata_derived" / "85984NED_GM_WK_selected_stats_2024.json"
 # Demo gemeenten (wijken): GM9901 12, GM9902 5, GM9903 3; every non-empty combination and its wijk count.
 SUBSETS = {3: ["GM9903"], 5: ["GM9902"], 8: ["GM9902", "GM9903"], 12: ["GM9901"], 15: ["GM9901", "GM9903"],
            17: ["GM9901", "GM9902"], 20: ["GM9901", "GM9902", "GM9903"]}

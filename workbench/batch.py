@@ -515,7 +515,7 @@ def _connect(cluster: str, jobs: int):
         lc = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None, silence_logs=40)
         return Client(lc), lc
-    if not cluster.startswith(("tcp://", "tls://")):
+    if "://" not in cluster:  # tcp://, tls://, or inproc:// for a cluster inside this process
         raise WorkbenchError(f"onbekende --cluster '{cluster}'", where="--cluster",
                              hint="gebruik 'local' of het adres van een Dask-scheduler, bijv. tcp://rekenserver:8786")
     try:
