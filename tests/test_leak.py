@@ -14,6 +14,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from workbench import audit as run_audit
 from workbench import privacy
 from workbench.errors import WorkbenchError
 
@@ -21,13 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 def audit(path, ds):
-    return privacy.audit_publication(path, ds.records, ds.params.privacy, ds.catalog)
+    return run_audit.audit_publication(path, ds.records, ds.params.privacy, ds.catalog)
 
 
 def test_demo_run_publishes_no_trace_of_the_records(demo_run, demo_ds):
     files = {p.suffix for p in demo_run.path.rglob("*") if p.is_file()}
     assert {".gpkg", ".html", ".ipynb"} <= files  # the search below really covers every kind of artefact
-    ids = privacy.record_identifiers(demo_ds.records)
+    ids = run_audit.record_identifiers(demo_ds.records)
     assert len(ids["client_id"]) > 1000 and len(ids["household_id"]) > 1000 and len(ids["postcode"]) > 100
     leaks = audit(demo_run.path, demo_ds)
     assert leaks == [], "\n".join(map(str, leaks))
@@ -160,16 +161,16 @@ def _plant_printed_table(run, ds):
 def test_the_notebook_tables_are_searched(demo_run, demo_ds):
     """The count columns of the tables notebook 05 shows are really read (and none is below the threshold)."""
     nb = json.loads((demo_run.path / "05_resultaten.ipynb").read_text())
-    cells = privacy.notebook_count_cells(nb)
+    cells = run_audit.notebook_count_cells(nb)
     headers = {h.lower() for _, h, _ in cells}
     assert {"trajecten", "beëindigd", "huishoudens in zorg", "met stapeling", "herindicaties"} <= headers
-    numbers = [privacy.table_number(v) for _, _, v in cells]
+    numbers = [run_audit.table_number(v) for _, _, v in cells]
     assert sum(n is not None for n in numbers) > 200
     assert "onderdrukt" in {v for _, _, v in cells}
     m = demo_ds.params.privacy.min_count
     assert not [(i, h, v) for (i, h, v), n in zip(cells, numbers) if n is not None and n < m]
     for other in ("02_risicokaarten", "03_zorgkosten"):
-        assert privacy.notebook_count_cells(json.loads((demo_run.path / f"{other}.ipynb").read_text())), other
+        assert run_audit.notebook_count_cells(json.loads((demo_run.path / f"{other}.ipynb").read_text())), other
 
 
 def _layer_equations(res):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import privacy
+from workbench import areas, audit, privacy
 from workbench.catalog import load_catalog
 from workbench.params import PrivacySettings
 
@@ -18,7 +18,7 @@ def tidy(counts: dict[str, int], indicator="jeugdhulp", den=500, year=2023) -> p
     dens = {c: den for c in counts}
     for level_len in (8, 6):  # buurt -> wijk, wijk -> gemeente
         for code in [c for c in list(counts) if len(c) == level_len + 2]:
-            parent = privacy.parent_code(code)
+            parent = areas.parent_code(code)
             counts[parent] = counts.get(parent, 0) + counts[code]
             dens[parent] = dens.get(parent, 0) + dens[code]
     rows = [{"code": c, "year": year, "indicator": indicator, "value": n / dens[c] * 1000, "numerator": float(n),
@@ -156,7 +156,7 @@ def test_rounding_in_every_published_layer_of_the_demo(demo_params, tmp_path):
     assert len(obs) and (obs % 5 == 0).all()
     ok = risico["oe"].notna()
     assert (risico.loc[ok, "oe"] * risico.loc[ok, "expected"] - risico.loc[ok, "observed"]).abs().max() < 1e-6
-    assert privacy.audit_publication(tmp_path, ds.records, ds.params.privacy, ds.catalog) == []
+    assert audit.audit_publication(tmp_path, ds.records, ds.params.privacy, ds.catalog) == []
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_notebook_count_columns_are_found_by_header():
         {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {"text/html": multi.to_html()}}]},
         {"cell_type": "markdown", "source": "<table><tr><th>trajecten</th></tr><tr><td>2</td></tr></table>"},
     ]}
-    cells = privacy.notebook_count_cells(nb)
+    cells = audit.notebook_count_cells(nb)
     assert [(i, h, v) for i, h, v in cells] == [(0, "trajecten", "1.023"), (0, "trajecten", "7"),
                                                 (0, "behaald", "45%"), (0, "behaald", "5%"), (1, "waargenomen", "4.0")]
-    assert [privacy.table_number(v) for _, _, v in cells] == [1023.0, 7.0, None, None, 4.0]
+    assert [audit.table_number(v) for _, _, v in cells] == [1023.0, 7.0, None, None, 4.0]

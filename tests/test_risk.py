@@ -365,7 +365,7 @@ def test_demo_full_reference_robust_fit_labels_the_planted_wijken(demo_ds, truth
     t = truth[TRUTH_KEY[domain]]
     model, scored = _demo_model(demo_ds, domain)
     assert model.factors == list(t["effects"])
-    idx = risk.area_index(demo_ds)
+    idx = demo_ds.area_index
     ref = risk.reference_codes(idx, "region", demo_ds.params.gemeente, "buurt")
     # the fit used the full reference, less only what the data themselves rule out
     assert model.n + sum(model.excluded.values()) == len(ref)
@@ -424,9 +424,9 @@ def test_demo_fit_figures_are_reported(demo_ds):
 
 
 def test_demo_composite_and_publish_layer(demo_ds):
-    from workbench.publish import RISICOSCORE_COLUMNS, risicoscore_table
+    from workbench.findings import RISICOSCORE_COLUMNS
 
-    t = risicoscore_table(demo_ds)
+    t = demo_ds.findings.composite
     assert list(t.columns) == RISICOSCORE_COLUMNS
     assert set(t["level"]) == {"wijk"} and set(t["status"]) <= {"ok", "te klein", "geen gegevens"}
     ok = t[t["status"] == "ok"]

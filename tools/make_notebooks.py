@@ -3,16 +3,24 @@
 The notebooks are committed; this script keeps their structure consistent (a tagged parameters cell,
 Dutch narrative, calls into workbench only).
 """
+import sys
 from pathlib import Path
 
 import nbformat as nbf
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from workbench.params import OutcomeSettings, RiskSettings  # noqa: E402  (defaults stated in the text come from here)
+
+ROBUST = "aan" if RiskSettings().robust else "uit"
+FOLLOWUP_DAYS = OutcomeSettings().followup_days
+
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMS = '''parameter_file = "../parameters/demo.yaml"  # het parameterbestand (gemeente, jaar, bronnen)
 output_dir = None  # map waarin kaarten worden bewaard; `workbench run` vult dit in'''
+# In a run the figures come from what `workbench run` computed once (output_dir); opened by hand, from the sources.
 LOAD = '''import workbench as wb
 
-ds = wb.load_dataset(parameter_file)
+ds = wb.load_run(parameter_file, output_dir)
 wb.report.header(ds)'''
 
 
@@ -96,7 +104,7 @@ notebook("02_risicokaarten", [
            "95%-interval. *Verklaarde deviantie* zegt hoeveel van de verschillen tussen gebieden de risicofactoren "
            "verklaren; *overdispersie* boven 1 betekent meer spreiding dan toeval alleen, en verbreedt de intervallen. "
            "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft.\n\n"
-           "**Robuuste schatting** (`risk.robust`, standaard aan): het model wordt twee keer geschat. Gebieden die na "
+           f"**Robuuste schatting** (`risk.robust`, standaard {ROBUST}): staat deze aan, dan wordt het model twee keer geschat. Gebieden die na "
            "de eerste schatting buiten de 99,8%-grenzen van de trechter vallen, tellen bij de tweede schatting niet "
            "mee, zodat een paar sterk afwijkende gebieden de verwachting van alle andere niet bepalen. Ze worden wel "
            "beoordeeld, met de tweede schatting. Het blauwe kader noemt welke gebieden buiten de referentie bleven. "
@@ -232,7 +240,7 @@ notebook("05_resultaten", [
            "of cijfers waaruit zo'n klein aantal te herleiden is, staan er als **onderdrukt** — nooit als nul."),
     ("code", PARAMS + "\naanbieder_pdf = True  # ook PDF-versies van de aanbiedersbladen (als Chromium er is)", "parameters"),
     ("code", LOAD + "\nheeft_registratie = wb.report.needs_records(ds)\n"
-             "if heeft_registratie:\n    res = wb.outcomes.results_for(ds)\n"
+             "if heeft_registratie:\n    res = ds.findings.outcomes\n"
              "    for note in res.notes:\n        print('Let op:', note)"),
     ("md", "## De resultatenmatrix\n\nDe resultaatgebieden, of stabilisatie er het beoogde resultaat mag zijn, en de "
            "tarieven per interventieniveau (niveau 6 = crisis: kort van opzet). De matrix staat in een eigen bestand "
@@ -283,7 +291,7 @@ notebook("05_resultaten", [
            "Afwijkingen die steeds terugkomen, geteld per resultaatgebied (aantallen onder de drempel onderdrukt). "
            "Zo zijn ze gedefinieerd:\n\n"
            "- **Herindicatie in hetzelfde resultaatgebied**: een traject eindigde in het jaar en dezelfde cliënt begon "
-           "binnen `followup_days` (standaard 90) dagen opnieuw in hetzelfde resultaatgebied.\n"
+           f"binnen `followup_days` (standaard {FOLLOWUP_DAYS}) dagen opnieuw in hetzelfde resultaatgebied.\n"
            "- **Opschaling naar niveau 6 (crisis) en terug**: een traject op niveau 6 direct na een lager niveau in "
            "hetzelfde gebied (*opschaling*), en een traject op niveau 6 gevolgd door een lager niveau (*terug*). Niveau 6 "
            "hoort kort te zijn; veel trajecten op 6 zonder *terug* is een signaal.\n"

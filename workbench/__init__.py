@@ -13,11 +13,22 @@ from .dataset import Dataset, load_dataset  # noqa: E402
 from .errors import WorkbenchError  # noqa: E402
 from .params import load_parameters  # noqa: E402
 
-__all__ = ["Dataset", "WorkbenchError", "load_catalog", "load_dataset", "load_parameters", "__version__"]
+__all__ = ["Dataset", "WorkbenchError", "load_catalog", "load_dataset", "load_parameters", "load_run", "__version__"]
+
+
+def load_run(parameter_file, output_dir=None):
+    """The Dataset a notebook works with: in a run, the findings ``workbench run`` computed once (read from
+    ``output_dir``); opened by hand, ``load_dataset`` (the notebook computes its figures itself)."""
+    from .findings import read_store
+
+    params = load_parameters(parameter_file)
+    ds = read_store(output_dir, params) if output_dir else None
+    return ds if ds is not None else load_dataset(params)
 
 
 def __getattr__(name):  # lazy: `wb.report` imports IPython display helpers only when used
-    if name in ("report", "maps", "risk", "costs", "privacy", "indicators", "pipeline", "publish", "allocation", "charts", "outcomes"):
+    if name in ("report", "maps", "risk", "costs", "privacy", "indicators", "pipeline", "publish", "allocation", "charts",
+                "outcomes", "findings", "audit", "areas"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

@@ -5,7 +5,8 @@ in the parameter set (jeugd, wmo, inwoners); each component's part is then divid
 proportion to their need: for jeugd and wmo the expected number of clients from the risk model (what
 the wijk's risk factors predict, not what it happens to use), for inwoners the number of inhabitants.
 Amounts are whole cents; rounding uses the largest-remainder method, so the parts add up to the budget
-exactly. Pure functions; ``need_table`` reads the risk model results of a Dataset.
+exactly. Pure functions, tables in and tables out; ``workbench.findings`` hands ``need_table`` the
+expected counts of the run's one risk fit per domain.
 """
 from __future__ import annotations
 
@@ -68,27 +69,25 @@ def allocate(total: float, weights: dict[str, float], need: pd.DataFrame) -> pd.
     return out
 
 
-def need_table(ds, level: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+def need_table(area_index: pd.DataFrame, expected: dict[str, pd.Series], inhabitants: pd.Series, params,
+               level: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Need per area of the parameter set at ``level``: expected clients per domain and inhabitants.
 
+    ``expected``: per domain the risk model's expected count per area (index code); ``inhabitants``: per area.
     Areas without an expected value (missing risk factors, too small) are left out, and named in the notes.
     """
-    from . import risk
-
-    p = ds.params
+    p = params
     level = level or p.level
-    idx = risk.area_index(ds)
+    idx = area_index
     codes = idx.index[(idx["level"] == level) & idx["gemeente_code"].isin(p.gemeente)]
     need = pd.DataFrame(index=codes)
     need.index.name = "code"
     need.insert(0, "name", idx["name"].reindex(codes).to_numpy())
-    stats = ds.statistics[p.year]
-    need["inwoners"] = stats.values["a_inw"].where(stats.status["a_inw"] == "ok").reindex(codes)
-    for domain in risk.DOMAINS:
-        _, scored = risk.run_domain(ds, domain)
-        need[domain] = scored.loc[scored["level"] == level, "expected"].reindex(codes)
+    need["inwoners"] = inhabitants.reindex(codes)
+    for domain, values in expected.items():
+        need[domain] = values.reindex(codes)
     notes = []
-    wanted = [c for c in risk.DOMAINS] + ["inwoners"]
+    wanted = list(expected) + ["inwoners"]
     weights = p.budget.weights if p.budget else {}
     used = [c for c in wanted if weights.get(c, 0) > 0 or (p.budget and p.budget.alternative and p.budget.alternative.get(c, 0) > 0)]
     lacking = need[used].isna().any(axis=1) if used else pd.Series(False, index=codes)

@@ -1,4 +1,8 @@
-"""The gemeente > wijk > buurt hierarchy across years: which areas stayed the same, and honest trends.
+"""The gemeente > wijk > buurt hierarchy: parents read from the codes, the area index, and across years which
+areas stayed the same (honest trends).
+
+The hierarchy is read from the CBS codes themselves (BU06320101 -> WK063201 -> GM0632) by
+``sources.common.gemeente_of`` / ``wijk_of``; everything else asks this module.
 
 CBS re-issues the indeling every year. An area is comparable between two years only when its code exists
 in both and its boundary did not change: CBS says so per year in ``ind_wbi`` (1 unchanged, 2 code
@@ -11,9 +15,37 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .sources.common import gemeente_of, wijk_of
+
 UNCHANGED = 1
 # Boundaries within this share of the area (symmetric difference / area) count as the same.
 BOUNDARY_TOLERANCE = 0.01
+
+
+def parent_code(code: str) -> str | None:
+    """The wijk of a buurt, the gemeente of a wijk; None for a gemeente (or anything else)."""
+    if code.startswith("BU") and len(code) == 10:
+        return wijk_of(code)
+    if code.startswith("WK") and len(code) == 8:
+        return gemeente_of(code)
+    return None
+
+
+def gemeente_codes(codes: pd.Series) -> pd.Series:
+    """The gemeente code of every area code (vectorised ``gemeente_of``)."""
+    return codes.str.slice(2, 6).radd("GM")
+
+
+def area_index(statistics: dict) -> pd.DataFrame:
+    """Every area the statistics delivered (all years, the newest identity kept), index code: name, level, parents.
+    Built once per Dataset (``Dataset.area_index``)."""
+    idx = pd.concat([s.areas for s in statistics.values()])
+    return idx[~idx.index.duplicated(keep="last")]
+
+
+def display_order(codes) -> list[str]:
+    """Each gemeente first, then its areas in code order: the municipality is the yardstick of the rows below it."""
+    return sorted(codes, key=lambda c: (gemeente_of(c), not c.startswith("GM"), c))
 
 
 def comparability(statistics: dict, boundary_changed: set[tuple[str, int]] | None = None) -> pd.DataFrame:
@@ -36,12 +68,14 @@ def comparability(statistics: dict, boundary_changed: set[tuple[str, int]] | Non
     return pd.DataFrame(rows)
 
 
-def trend_table(tidy: pd.DataFrame, statistics: dict, indicators=None,
-                boundary_changed: set[tuple[str, int]] | None = None) -> pd.DataFrame:
+def trend_table(tidy: pd.DataFrame, statistics: dict | None, indicators=None,
+                boundary_changed: set[tuple[str, int]] | None = None, *, comp: pd.DataFrame | None = None) -> pd.DataFrame:
     """Area x indicator over the years, with ``comparable``: True only when the area existed unchanged in
-    every year shown. ``change`` (last minus first value) is given only for comparable areas."""
-    comp = comparability(statistics, boundary_changed)
-    years = sorted(statistics)
+    every year shown. ``change`` (last minus first value) is given only for comparable areas.
+    ``comp``: :func:`comparability` computed before (then ``statistics`` is not needed)."""
+    if comp is None:
+        comp = comparability(statistics, boundary_changed)
+    years = sorted(statistics) if statistics is not None else sorted(int(y) for y in comp["year"].unique())
     later = comp[comp["year"] != years[0]]
     comparable = later.groupby("code")["comparable_with_previous"].all()
     present_all = comp.groupby("code")["year"].nunique() == len(years)

@@ -1,13 +1,13 @@
 """Static charts (matplotlib) with Dutch labels. Presentation only: every figure drawn is computed elsewhere."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import pandas as pd
+
+from .io import atomic_path
 
 COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "niet te onderscheiden": "#636363"}
 
@@ -75,13 +75,6 @@ def bar_compare(table: pd.DataFrame, columns: list[str], *, title: str, xlabel: 
 
 def save_png(fig, path: Path) -> Path:
     """Write a figure atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return Path(path)

@@ -1,7 +1,7 @@
 """Care costs from the municipality's own records, per wijk and product category.
 
-Pure functions: record table in, aggregate tables out. Results pass through privacy.suppress_counts
-before they are shown or published.
+Pure functions: record table in, aggregate tables out. What is shown or published passes the disclosure
+rules first (``privacy.protect_costs`` / ``protect_products``, applied by ``workbench.findings``).
 """
 from __future__ import annotations
 
@@ -52,20 +52,6 @@ def cost_per_population(by_area: pd.DataFrame, population: pd.DataFrame) -> pd.D
         wide["cost_wmo_per_inhabitant"] = wide.get("cost_wmo") / wide["inhabitants"]
         wide["cost_total_per_inhabitant"] = (wide.get("cost_jeugd", 0).fillna(0) + wide.get("cost_wmo", 0).fillna(0)) / wide["inhabitants"]
     return wide
-
-
-def product_per_population(by_product: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
-    """Cost per inhabitant and per youth (0-17) per area x domain x product category.
-
-    ``population`` is indexed by area with columns inhabitants and youth. Youth care is divided by the
-    youth, Wmo by the inhabitants ('per_population' says which); both are given.
-    """
-    out = by_product.join(population, on="area")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["cost_per_inhabitant"] = out["cost"] / out["inhabitants"]
-        out["cost_per_youth"] = out["cost"] / out["youth"]
-    out["per_population"] = np.where(out["domain"] == "jeugd", out["cost_per_youth"], out["cost_per_inhabitant"])
-    return out
 
 
 def expected_cost(scored: pd.DataFrame, by_area: pd.DataFrame, domain: str) -> pd.DataFrame:

@@ -7,13 +7,16 @@ This is the one call an analyst makes in a fresh notebook::
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
+from .areas import area_index as build_area_index
 from .catalog import Catalog, load_catalog
 from .errors import DataError
 from .indicators import build_indicators, compare_with_gemeente
@@ -37,6 +40,24 @@ class Dataset:
     fictional: bool = False
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, Path] = field(default_factory=dict)
+    # Every area the statistics delivered (all years; index code: name, level, parents): built once.
+    area_index: pd.DataFrame | None = None
+    # What presentation works out once per Dataset and is no figure (simplified web geometry, which notices a
+    # notebook has shown): kept here so that report.py holds no state of its own.
+    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.area_index is None:
+            self.area_index = build_area_index(self.statistics)
+
+    @cached_property
+    def findings(self):
+        """Every figure that leaves the package, computed once and protected (``workbench.findings.Findings``).
+
+        The one import from a higher layer in the core, and a lazy one: the entry point the analyst calls."""
+        from .findings import Findings
+
+        return Findings(self)
 
     @property
     def year(self) -> int:
@@ -48,7 +69,21 @@ class Dataset:
 
     @property
     def has_records(self) -> bool:
-        return self.records is not None
+        return self.records is not None or (self.is_light and self.records_year is not None)
+
+    @property
+    def is_light(self) -> bool:
+        """Opened from a run's stored findings (``findings.load_run``): public parts only, no records, no
+        indicator table, no statistics; anything the store lacks is computed after ``reload``."""
+        return self.indicators is None
+
+    def light(self) -> "Dataset":
+        """The public part of this Dataset: parameters, catalogue, areas, area index, notes, input paths."""
+        return dataclasses.replace(self, indicators=None, records=None, statistics=dict.fromkeys(self.statistics))
+
+    def reload(self) -> "Dataset":
+        """The full Dataset again (sources loaded, records checked)."""
+        return load_dataset(self.params, self.catalog)
 
     @property
     def attribution(self) -> str:
@@ -181,8 +216,7 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
         notes.append(f"statistiek uit {params.year}, geometrie uit {', '.join(map(str, geo_years))}: gekoppeld op "
                      "gebiedscode; grenzen kunnen tussen die jaren verschillen")
 
-    area_index = pd.concat([s.areas for s in statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
+    area_index = build_area_index(statistics)
 
     records = records_agg = records_year = None
     fictional = params.is_demo
@@ -208,7 +242,8 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     tidy = build_indicators(statistics, catalog, area_index, records_agg, records_year)
     tidy = compare_with_gemeente(tidy, area_index)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
-                   records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs)
+                   records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs,
+                   area_index=area_index)
 
 
 def _names_from_statistics(areas, stats: Statistics):

@@ -9,18 +9,17 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
+
+from .io import write_atomic
 
 STATIC = Path(__file__).parent / "static" / "leaflet"
 GREY = "#c8c8c8"
@@ -116,6 +115,8 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
             colours[ok.index] = [lookup[v] for v in ok.to_numpy(dtype=float)]
             items = [(lookup[v], fmt_nl(v, d, unit)) for v in uniq]
         else:
+            import mapclassify  # pulls in scikit-learn: only when a map is classified
+
             q = mapclassify.Quantiles(ok.to_numpy(dtype=float), k=k)
             colours[ok.index] = [palette[i] for i in q.yb]
             lows = [ok.min()] + list(q.bins[:-1])
@@ -197,19 +198,6 @@ def render_html(m: folium.Map) -> str:
     page = re.sub(r'<script src="https?://[^"]+"></script>\s*', "", page)
     page = re.sub(r'<link rel="stylesheet" href="https?://[^"]+"\s*/>\s*', "", page)
     return page.replace("<head>", '<head>\n<meta name="robots" content="noindex">', 1)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_map(m: folium.Map, path: str | Path) -> Path:

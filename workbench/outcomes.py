@@ -19,7 +19,7 @@ import yaml
 
 from .errors import DataError, ParameterError
 from . import privacy
-from .sources.common import SUPPRESSED
+from .status import SUPPRESSED
 from .sources.records import extraction_date
 from .stats import Z95, wilson
 
@@ -795,10 +795,9 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
 
 
 def results_for(ds) -> Results:
-    """The outcome bundle of a Dataset (cached on it); DataError when records or matrix are missing."""
-    cached = getattr(ds, "_outcomes_cache", None)
-    if cached is not None:
-        return cached
+    """Compute the outcome bundle of a Dataset; DataError when records or matrix are missing.
+
+    Computed anew on every call: read it from ``ds.findings.outcomes``, which computes it once."""
     if not ds.has_records:
         raise DataError("resultaatmonitoring vraagt de eigen zorgregistratie (sources.records)",
                         hint="zet het pad naar de export onder sources.records in het parameterbestand")
@@ -806,15 +805,12 @@ def results_for(ds) -> Results:
     if matrix is None:
         raise ParameterError("er is geen resultatenmatrix ingesteld", where=str(ds.params.path),
                              hint="zet outcomes.matrix in het parameterbestand (voorbeeld: parameters/resultatenmatrix.yaml)")
-    area_index = pd.concat([s.areas for s in ds.statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
     o = ds.params.outcomes
-    res = compute(ds.records, matrix, area_index, ds.records_year, ds.params.privacy,
+    res = compute(ds.records, matrix, ds.area_index, ds.records_year, ds.params.privacy,
                   return_days=o.return_days, followup_days=o.followup_days)
     res.region_label = ds.params.title or ds.params.name
     res.attribution = ds.attribution
     res.fictional_note = ds.attribution if ds.fictional else None
-    ds._outcomes_cache = res
     return res
 
 

@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import WorkbenchError
+from .io import write_json_atomic
 from .params import ParameterSet, load_parameters, notebook_dir
 
 NOTEBOOK_DIR = notebook_dir()
@@ -81,12 +82,6 @@ def package_versions() -> dict[str, str]:
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def point_latest(set_dir: Path, run_id: str) -> None:
@@ -163,6 +158,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     bar = tqdm(total=len(params.notebooks) + 1, desc=params.name, unit="stap") if tqdm else None
     current = None
     try:
+        # Compute once: the findings every notebook shows and publish.gpkg holds, stored for the notebooks.
+        current = "bevindingen"
+        t0 = time.time()
+        from .findings import STORE
+
+        ds.findings.compute_all().save(tmp / STORE)
+        manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
+        manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
         for nb in params.notebooks:
             current = nb
             if bar:
@@ -188,7 +191,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .privacy import DisclosureError, audit_publication
+        from .audit import DisclosureError, audit_publication
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)

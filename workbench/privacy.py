@@ -1,6 +1,7 @@
-"""Disclosure control: the only road from computed figures to anything published.
+"""Disclosure control: the rules and the one suppression engine. Tables and relations in, tables out.
 
-Everything that reaches publish.gpkg, an HTML map, a notebook table or the app passes through here.
+Every figure that leaves the package passes through here (by way of ``workbench.findings``); this module calls
+no model and knows no Dataset.
 
 Rules (the same for every table):
 
@@ -26,18 +27,17 @@ A suppressed figure becomes NaN with status ``suppressed`` and a Dutch reason th
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .areas import gemeente_codes, parent_code
 from .catalog import Catalog, Indicator
 from .params import PrivacySettings
-from .sources.common import MISSING, SUPPRESSED
 from .stats import poisson_exact, wilson
+from .status import MISSING, SUPPRESSED, SUPPRESSED_LABEL
 
-SUPPRESSED_LABEL = "onderdrukt"
 FIGURE_COLUMNS = ("value", "ci_low", "ci_high", "numerator", "count", "gemeente_value")
 # Columns that never leave the analyst's machine in a published indicator table.
 PRIVATE_COLUMNS = ("numerator", "count")
@@ -50,19 +50,10 @@ REASON_COMPLEMENT = "onderdrukt: de rest van de groep is kleiner dan {n} (het aa
 REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet via het totaal "
                     "van {parent} te herleiden is")
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
-_CACHE_ATTR = "_disclosure_cache"
 
 
 # --------------------------------------------------------------------------------------------------
-# The area hierarchy, read from the CBS codes themselves (BU06320101 -> WK063201 -> GM0632).
-
-def parent_code(code: str) -> str | None:
-    if code.startswith("BU") and len(code) == 10:
-        return "WK" + code[2:8]
-    if code.startswith("WK") and len(code) == 8:
-        return "GM" + code[2:6]
-    return None
-
+# The area hierarchy (areas.parent_code): every wijk is the sum of its buurten, every gemeente of its wijken.
 
 def area_equations(codes) -> pd.DataFrame:
     """Edges ``total`` -> ``member`` for every published sum: each wijk over its buurten, each gemeente
@@ -415,7 +406,7 @@ def _threshold(ind: Indicator, settings: PrivacySettings) -> int:
     return max(int(ind.min_count), int(settings.min_count))
 
 
-def _record_variables(catalog: Catalog) -> set[str]:
+def record_variables(catalog: Catalog) -> set[str]:
     rec = {v.name for v in catalog.variables.values() if v.source == "records"}
     return rec | {d.name for d in catalog.derived.values() if set(d.inputs) & rec}
 
@@ -426,7 +417,7 @@ def small_count_mask(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySett
     kinds = tidy["indicator"].map({i.id: i.kind for i in catalog})
     few = tidy["count"].notna() & (tidy["count"] < threshold)
     small_pop = (kinds == "ratio") & tidy["denominator"].notna() & (tidy["denominator"] < settings.min_population)
-    records = _record_variables(catalog)
+    records = record_variables(catalog)
     share_of_records = tidy["indicator"].map(
         {i.id: bool(i.kind == "ratio" and i.test == "wilson" and i.numerator in records and i.denominator in records)
          for i in catalog}).fillna(False).astype(bool)
@@ -446,7 +437,7 @@ def indicator_cells(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySetti
     denominator of a share.
     """
     mask, reason = small_count_mask(tidy, catalog, settings)
-    records = _record_variables(catalog)
+    records = record_variables(catalog)
     frames = []
     for ind in catalog:
         rows = tidy["indicator"] == ind.id
@@ -557,7 +548,7 @@ def apply_disclosure_control(tidy: pd.DataFrame, catalog: Catalog, settings: Pri
     by_id = {i.id: i for i in catalog}
     count_var = out["indicator"].map({i.id: count_variable(i) for i in catalog})
     supp, why = plan.lookup(out["year"], count_var, out["code"])
-    records = _record_variables(catalog)
+    records = record_variables(catalog)
     den_var = out["indicator"].map({i.id: (i.denominator if i.kind == "ratio" and i.denominator in records else None)
                                     for i in catalog})
     den_supp, den_why = plan.lookup(out["year"], den_var, out["code"])
@@ -625,7 +616,7 @@ def _round_indicators(out: pd.DataFrame, by_id: dict, records: set, base: int) -
 
 def _refresh_gemeente_values(out: pd.DataFrame) -> pd.DataFrame:
     """The gemeente value shown beside each area must be the gemeente's published (maybe suppressed) value."""
-    gm = out["code"].str.slice(2, 6).radd("GM")
+    gm = gemeente_codes(out["code"])
     gm_rows = out[out["code"].str.startswith("GM")]
     lookup = gm_rows.set_index(["code", "year", "indicator"])["value"]
     lookup = lookup[~lookup.index.duplicated()]
@@ -646,89 +637,27 @@ def publishable(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings,
     return safe.drop(columns=[c for c in PRIVATE_COLUMNS if c in safe])
 
 
-def suppress_counts(table: pd.DataFrame, count_columns, settings: PrivacySettings,
-                    figure_columns=()) -> pd.DataFrame:
-    """Primary suppression of rows of an aggregate table whose counts fall below the threshold.
-
-    Counts and the figures derived from them become NaN; ``status`` says 'suppressed' and ``reason`` why.
-    Use protect_costs / protect_products for the published tables: they add secondary suppression.
-    """
-    out = table.copy()
-    mask = pd.Series(False, index=out.index)
-    for col in count_columns:
-        mask |= out[col].notna() & (out[col] < settings.min_count)
-    for col in list(count_columns) + list(figure_columns):
-        out[col] = out[col].astype(float)
-        out.loc[mask, col] = np.nan
-    out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(mask, REASON_SMALL.format(n=settings.min_count), "")
-    return out
-
-
 # --------------------------------------------------------------------------------------------------
-# The Dataset-level entry points: what publish.py, report.py and the app call.
+# The one decision for a run, and the rule per published table (tables in, tables out).
 
-def _cache(ds) -> dict:
-    if not hasattr(ds, _CACHE_ATTR):
-        setattr(ds, _CACHE_ATTR, {})
-    return getattr(ds, _CACHE_ATTR)
-
-
-def _area_index(ds) -> pd.DataFrame:
-    idx = pd.concat([s.areas for s in ds.statistics.values()])
-    return idx[~idx.index.duplicated(keep="last")]
-
-
-def cost_by_area(ds) -> pd.DataFrame:
-    """Clients and cost per area (wijk and buurt) x domain, before suppression (records needed)."""
-    from . import costs
-
-    c = _cache(ds)
-    if "cost_by_area" not in c:
-        if not ds.has_records:
-            c["cost_by_area"] = pd.DataFrame()
-        else:
-            area_index = _area_index(ds)
-            frames = [costs.costs_by_area(ds.records, area_index, ds.records_year, level=level).assign(level=level)
-                      for level in ("wijk", "buurt")]
-            c["cost_by_area"] = pd.concat(frames, ignore_index=True)
-    return c["cost_by_area"]
+def run_plan(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, gemeenten,
+             cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None) -> DisclosurePlan:
+    """The one suppression decision for everything a run publishes: the indicator cells of ``gemeenten`` and,
+    with records, the client counts of the cost table (one cell where they are the same count)."""
+    scope = tidy[gemeente_codes(tidy["code"]).isin(set(gemeenten))]
+    cells = [indicator_cells(scope, catalog, settings)]
+    if cost_by_area is not None and len(cost_by_area):
+        cells.append(cost_cells(cost_by_area, cost_year, settings))
+    return make_plan(pd.concat(cells, ignore_index=True), settings)
 
 
-def disclosure_plan(ds) -> DisclosurePlan:
-    """The one suppression decision for everything a run publishes (indicator, risk and cost tables)."""
-    c = _cache(ds)
-    if "plan" not in c:
-        settings = ds.params.privacy
-        scope = ds.indicators[ds.indicators["code"].str.slice(2, 6).radd("GM").isin(set(ds.params.gemeente))]
-        cells = [indicator_cells(scope, ds.catalog, settings)]
-        by_area = cost_by_area(ds)
-        if len(by_area):
-            cells.append(cost_cells(by_area, ds.records_year, settings))
-        c["plan"] = make_plan(pd.concat(cells, ignore_index=True), settings)
-    return c["plan"]
-
-
-def published_indicators(ds) -> pd.DataFrame:
-    """The indicator table of a Dataset as it may be shown or published (all years, private columns dropped)."""
-    c = _cache(ds)
-    if "indicators" not in c:
-        c["indicators"] = publishable(ds.indicators, ds.catalog, ds.params.privacy, disclosure_plan(ds))
-    return c["indicators"]
-
-
-def protect_risk(ds, scored: pd.DataFrame, domain: str) -> pd.DataFrame:
-    """Observed/expected per area: hidden where the observed count is suppressed anywhere (the O/E ratio
-    times the expected count gives the observed count back)."""
-    from . import risk
-
-    settings = ds.params.privacy
+def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, variable: str, threshold: int,
+                     settings: PrivacySettings) -> pd.DataFrame:
+    """Observed/expected per area: hidden where the observed count (``variable``) is suppressed anywhere (the O/E
+    ratio times the expected count gives the observed count back), or small, or over a small population."""
     out = scored.copy()
     codes = out.index.astype(str) if "code" not in out else out["code"].astype(str)
-    ind = ds.catalog[risk.DOMAINS[domain]["indicator"]]
-    var = count_variable(ind) or ind.numerator
-    threshold = _threshold(ind, settings)
-    supp, why = disclosure_plan(ds).lookup(np.full(len(out), ds.year), np.full(len(out), var, dtype=object), np.asarray(codes))
+    supp, why = plan.lookup(np.full(len(out), year), np.full(len(out), variable, dtype=object), np.asarray(codes))
     small = (out["observed"].notna() & (out["observed"] < threshold)).to_numpy()
     small_pop = (out["observed"].notna() & (out["exposure"].fillna(0) < settings.min_population)).to_numpy() \
         if "exposure" in out else np.zeros(len(out), bool)
@@ -738,7 +667,7 @@ def protect_risk(ds, scored: pd.DataFrame, domain: str) -> pd.DataFrame:
     out.loc[mask, "label"] = SUPPRESSED_LABEL + " (kleine aantallen)"
     reason = np.where(supp, why, np.where(small, REASON_SMALL.format(n=threshold),
                                           REASON_POPULATION.format(n=settings.min_population)))
-    out["status"] = np.where(mask, SUPPRESSED, np.where(out["oe"].notna(), "ok", "missing"))
+    out["status"] = np.where(mask, SUPPRESSED, np.where(out["oe"].notna(), "ok", MISSING))
     out["reason"] = np.where(mask, reason, "")
     if settings.round_to:
         rounded = _round_to(out["observed"], settings.round_to)
@@ -751,15 +680,18 @@ def protect_risk(ds, scored: pd.DataFrame, domain: str) -> pd.DataFrame:
     return out
 
 
-def protect_costs(ds, by_area: pd.DataFrame | None = None) -> pd.DataFrame:
+def risk_variable(ind: Indicator) -> str:
+    """The count variable an observed/expected figure of this care-use indicator reveals."""
+    return count_variable(ind) or ind.numerator
+
+
+def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settings: PrivacySettings) -> pd.DataFrame:
     """The cost table (clients, cost, cost per client per area x domain) after the plan and rounding."""
-    by_area = cost_by_area(ds) if by_area is None else by_area
     if by_area is None or by_area.empty:
         return pd.DataFrame()
-    settings = ds.params.privacy
     out = by_area.copy()
     var = "r_clients_" + out["domain"].astype(str)
-    supp, why = disclosure_plan(ds).lookup(np.full(len(out), ds.records_year), var.to_numpy(), out["area"].astype(str).to_numpy())
+    supp, why = plan.lookup(np.full(len(out), year), var.to_numpy(), out["area"].astype(str).to_numpy())
     small = (out["clients"].notna() & (out["clients"] < settings.min_count)).to_numpy()
     mask = supp | small
     for col in ("clients", "cost", "cost_per_client"):
@@ -774,18 +706,17 @@ def protect_costs(ds, by_area: pd.DataFrame | None = None) -> pd.DataFrame:
     return out
 
 
-def protect_products(ds, table: pd.DataFrame) -> pd.DataFrame:
+def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings) -> pd.DataFrame:
     """Cost per product category per area: small cells suppressed, plus secondary suppression within each
-    area x domain (the categories add up to the domain total published in the cost table)."""
-    settings = ds.params.privacy
+    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table)."""
     out = table.copy()
     small = pd.Series(False, index=out.index)
     for col in ("clients", "trajectories"):
         small |= out[col].notna() & (out[col] < settings.min_count)
-    totals = protect_costs(ds)
     total_supp = set()
     if len(totals):
-        total_supp = set(zip(totals.loc[totals["status"] == SUPPRESSED, "area"], totals.loc[totals["status"] == SUPPRESSED, "domain"]))
+        hidden = totals["status"] == SUPPRESSED
+        total_supp = set(zip(totals.loc[hidden, "area"], totals.loc[hidden, "domain"]))
     # cells: group = (area, domain); codes = product names plus the special total "∑"
     cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
                           "code": out["product"].astype(str), "size": out["clients"].astype(float),
@@ -814,290 +745,11 @@ def protect_products(ds, table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def shown(values: pd.Series, status: pd.Series, fmt=str) -> list[str]:
-    """Text for a table cell: the formatted figure, or "onderdrukt" / "geen gegevens" (never 0 or blank)."""
-    out = []
-    for v, s in zip(values, status):
-        if s == SUPPRESSED:
-            out.append(SUPPRESSED_LABEL)
-        elif pd.isna(v):
-            out.append("geen gegevens")
-        else:
-            out.append(fmt(v))
+def protect_per_population(wide: pd.DataFrame) -> pd.DataFrame:
+    """Cost per youth or per inhabitant (costs.cost_per_population over a protected cost table) is published only
+    where its client count is: the cost of a suppressed group must not show through another figure."""
+    out = wide.copy()
+    for dom, col in (("jeugd", "cost_jeugd_per_youth"), ("wmo", "cost_wmo_per_inhabitant")):
+        out.loc[out[f"clients_{dom}"].isna(), col] = np.nan
+    out.loc[out[["clients_jeugd", "clients_wmo"]].isna().any(axis=1), "cost_total_per_inhabitant"] = np.nan
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# The audit: search everything a run would publish for traces of the records.
-
-COUNT_COLUMNS = ("clients", "trajectories", "observed", "count", "numerator", "clients_jeugd", "clients_wmo",
-                 "waargenomen", "cliënten", "trajecten", "aantal")
-# Count fields inside HTML maps (tooltip properties of the GeoJSON) that must respect the threshold.
-_HTML_COUNT = re.compile(r'"(waargenomen|clients_jeugd|clients_wmo|cli\\u00ebnten|trajecten)"\s*:\s*"([^"]*)"')
-_TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
-_POSTCODE = re.compile(r"(?<![0-9A-Za-z])(\d{4})[ \u00a0]?([A-Z]{2})(?![A-Za-z0-9])")
-TEXT_SUFFIXES = (".html", ".htm", ".ipynb", ".json", ".geojson", ".csv", ".md", ".txt", ".js", ".svg", ".xml")
-
-
-# Column headers of count columns in the tables notebooks show (Dutch views and raw frames); a header
-# that starts with one of COUNT_HEADER_PREFIXES counts too. Values with % or € are shares and amounts.
-COUNT_HEADERS = frozenset({
-    "trajecten", "aantal", "clients", "cliënten", "cliënten (registratie)", "jeugdigen in zorg", "wmo-cliënten",
-    "waargenomen", "observed", "huishoudens", "huishoudens in zorg", "met stapeling", "huishoudens met stapeling",
-    "huishoudens_stapeling", "meerdere trajecten tegelijk", "jeugd én wmo", "meerdere aanbieders", "n_concurrent",
-    "n_both_domains", "n_multi_provider", "beëindigd", "behaald", "actief", "herindicaties", "trajecten op niveau 6",
-    "opschaling naar 6", "terug van 6", "zonder evaluatie", "zorg loopt door", "zonder resultaatgebied",
-    "code buiten de matrix", "niveau zonder tarief", "totaal (een of meer gronden)"})
-COUNT_HEADER_PREFIXES = ("crisisniveau langer dan", "aantal ")
-_NL_THOUSANDS = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?")
-_NL_DECIMAL = re.compile(r"-?\d+(,\d+)?")
-_EN_NUMBER = re.compile(r"-?\d+\.\d+")
-
-
-def is_count_header(header: str) -> bool:
-    h = " ".join(str(header).split()).lower()
-    return h in COUNT_HEADERS or h.startswith(COUNT_HEADER_PREFIXES)
-
-
-def table_number(text: str) -> float | None:
-    """A table cell as a number: Dutch (1.234 / 12,5) or plain (581.0); None for shares, amounts and words."""
-    t = str(text).strip().replace("\u00a0", "")
-    if not t or "%" in t or "€" in t:
-        return None
-    if _NL_THOUSANDS.fullmatch(t):
-        return float(t.replace(".", "").replace(",", "."))
-    if _NL_DECIMAL.fullmatch(t):
-        return float(t.replace(",", "."))
-    if _EN_NUMBER.fullmatch(t):
-        return float(t)
-    return None
-
-
-class _HTMLTables:
-    """The tables of an HTML fragment (pandas to_html / Styler): header rows and body rows as cell texts."""
-
-    def __init__(self, text: str):
-        from html.parser import HTMLParser
-
-        tables: list[dict] = []
-        state = {"row": None, "cell": None, "head": False}
-
-        class P(HTMLParser):
-            def handle_starttag(self, tag, attrs):
-                if tag == "table":
-                    tables.append({"head": [], "rows": []})
-                elif tag == "thead":
-                    state["head"] = True
-                elif tag == "tbody":
-                    state["head"] = False
-                elif tag == "tr" and tables:
-                    state["row"] = []
-                elif tag in ("td", "th") and state["row"] is not None:
-                    state["cell"] = []
-
-            def handle_endtag(self, tag):
-                if tag in ("td", "th") and state["cell"] is not None and state["row"] is not None:
-                    state["row"].append(" ".join("".join(state["cell"]).split()))
-                    state["cell"] = None
-                elif tag == "tr" and state["row"] is not None and tables:
-                    tables[-1]["head" if state["head"] else "rows"].append(state["row"])
-                    state["row"] = None
-                elif tag == "thead":
-                    state["head"] = False
-
-            def handle_data(self, data):
-                if state["cell"] is not None:
-                    state["cell"].append(data)
-
-        P().feed(text)
-        self.tables = tables
-
-    def columns(self):
-        """(header, [cell texts]) per column; header rows and body rows aligned from the right (the index)."""
-        for t in self.tables:
-            head, rows = t["head"], t["rows"]
-            if not head and rows:
-                head, rows = rows[:1], rows[1:]
-            width = max((len(r) for r in head), default=0)
-            names = [""] * width
-            for r in head:  # the last non-empty text per position (index names sit in a lower header row)
-                for j, v in enumerate(r):
-                    pos = width - len(r) + j
-                    if v:
-                        names[pos] = v
-            for j, name in enumerate(names):
-                values = []
-                for r in rows:
-                    k = len(r) - (width - j)
-                    if 0 <= k < len(r):
-                        values.append(r[k])
-                yield name, values
-
-
-def notebook_count_cells(nb: dict) -> list[tuple[int, str, str]]:
-    """Every value in a count column of a table a notebook shows: (cell number, header, text).
-
-    Reads the HTML tables of code-cell outputs; a plain-text table (a printed DataFrame without HTML) is read
-    as fixed-width text."""
-    import io
-
-    out = []
-    for i, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code":
-            continue
-        for o in cell.get("outputs", []):
-            data = o.get("data") or {}
-            html_text = data.get("text/html")
-            if html_text:
-                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
-                for header, values in _HTMLTables(html_text).columns():
-                    if is_count_header(header):
-                        out.extend((i, header, v) for v in values)
-                continue
-            plain = data.get("text/plain") or o.get("text")
-            plain = "".join(plain) if isinstance(plain, list) else plain
-            if not plain or "\n" not in plain.strip():
-                continue
-            try:
-                frame = pd.read_fwf(io.StringIO(plain), dtype=str)
-            except Exception:  # not a table
-                continue
-            for header in frame.columns:
-                if is_count_header(header):
-                    out.extend((i, str(header), str(v)) for v in frame[header].dropna())
-    return out
-
-
-class DisclosureError(Exception):
-    """Raised by a run when the audit finds a trace of the records in what it would publish."""
-
-
-@dataclass
-class Leak:
-    file: str
-    where: str
-    what: str  # the kind of trace; never the value itself in messages meant for logs
-
-    def __str__(self) -> str:
-        return f"{self.file} [{self.where}]: {self.what}"
-
-
-def record_identifiers(records: pd.DataFrame) -> dict[str, set[str]]:
-    """The identifying values of the records: client and household ids and six-position postcodes."""
-    ids: dict[str, set[str]] = {}
-    for col in ("client_id", "household_id"):
-        if col in records:
-            vals = records[col].dropna().astype(str).str.strip()
-            # very short ids (1, 12) would match any number; pseudonyms are longer in practice
-            ids[col] = {v for v in vals if len(v) >= 4}
-    if "postcode" in records:
-        ids["postcode"] = set(records["postcode"].dropna().astype(str).str.replace(" ", "", regex=False).str.upper())
-    return ids
-
-
-def _nl_number(text: str) -> float | None:
-    t = text.strip().replace("€", "").replace(".", "").replace(",", ".").strip()
-    try:
-        return float(t)
-    except ValueError:
-        return None
-
-
-def _scan_text(name: str, where: str, text: str, ids: dict[str, set[str]], min_count: int, leaks: list[Leak]) -> None:
-    tokens = set(_TOKEN.findall(text))
-    for kind in ("client_id", "household_id"):
-        hit = tokens & ids.get(kind, set())
-        if hit:
-            leaks.append(Leak(name, where, f"{len(hit)} {kind}-waarde(n) uit de registratie"))
-    if ids.get("postcode"):
-        found = {a + b for a, b in _POSTCODE.findall(text)} & ids["postcode"]
-        if found:
-            leaks.append(Leak(name, where, f"{len(found)} postcode(s) uit de registratie"))
-    for field_name, value in _HTML_COUNT.findall(text):
-        n = _nl_number(value)
-        if n is not None and n < min_count:
-            leaks.append(Leak(name, where, f"telling {field_name} = {value} onder de drempel {min_count}"))
-
-
-def _scan_table(name: str, layer: str, table: pd.DataFrame, ids, min_count: int, record_denominators: set[str],
-                leaks: list[Leak]) -> None:
-    for col in table.columns:
-        if col in RECORD_FIELDS:
-            leaks.append(Leak(name, layer, f"kolom '{col}' hoort bij de registratie"))
-    for col in table.columns:
-        if str(col).lower() in COUNT_COLUMNS:
-            v = pd.to_numeric(table[col], errors="coerce")
-            small = v.notna() & (v < min_count)
-            if small.any():
-                leaks.append(Leak(name, layer, f"{int(small.sum())} telling(en) in '{col}' onder de drempel {min_count}"))
-    if "denominator" in table and "indicator" in table and record_denominators:
-        rec = table["indicator"].isin(record_denominators)
-        v = pd.to_numeric(table["denominator"], errors="coerce")
-        small = rec & v.notna() & (v < min_count)
-        if small.any():
-            leaks.append(Leak(name, layer, f"{int(small.sum())} noemer(s) uit de registratie onder de drempel {min_count}"))
-    text_cols = [c for c in table.columns if table[c].dtype == object or str(table[c].dtype).startswith("string")]
-    if text_cols:
-        text = "\n".join("\t".join(map(str, r)) for r in table[text_cols].astype(str).itertuples(index=False))
-        _scan_text(name, layer, text, ids, min_count, leaks)
-
-
-def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySettings,
-                      catalog: Catalog | None = None) -> list[Leak]:
-    """Search every file under ``folder`` for record identifiers and for counts below the threshold.
-
-    Looks in: every layer of every GeoPackage (cells, column names, and the raw file bytes), every HTML
-    map (text and the count fields of its tooltips), every notebook (all outputs, HTML unescaped; and the
-    count columns of the tables it shows, see ``notebook_count_cells``), JSON,
-    CSV, Markdown and Parquet. Returns the traces found (empty = nothing found).
-    """
-    import html
-    import json
-    from pathlib import Path
-
-    import pyogrio
-
-    folder = Path(folder)
-    ids = record_identifiers(records) if records is not None else {}
-    min_count = settings.min_count
-    rec_den = set()
-    if catalog is not None:
-        records_vars = _record_variables(catalog)
-        rec_den = {i.id for i in catalog if i.kind == "ratio" and i.denominator in records_vars}
-    leaks: list[Leak] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        name = str(path.relative_to(folder))
-        suffix = path.suffix.lower()
-        if suffix == ".gpkg":
-            for layer, _ in pyogrio.list_layers(path):
-                table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-                _scan_table(name, layer, pd.DataFrame(table), ids, min_count, rec_den, leaks)
-            _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
-        elif suffix == ".parquet":
-            _scan_table(name, "parquet", pd.read_parquet(path), ids, min_count, rec_den, leaks)
-        elif suffix == ".ipynb":
-            nb = json.loads(path.read_text(encoding="utf-8"))
-            for i, cell in enumerate(nb.get("cells", [])):
-                parts = ["".join(cell.get("source", ""))]
-                for out in cell.get("outputs", []):
-                    parts.append("".join(out.get("text", "")))
-                    for mime, data in (out.get("data") or {}).items():
-                        parts.append(data if isinstance(data, str) else "".join(data) if isinstance(data, list)
-                                     else json.dumps(data))
-                text = html.unescape(html.unescape("\n".join(parts)))
-                _scan_text(name, f"cel {i}", text, ids, min_count, leaks)
-            small: dict[tuple[int, str], int] = {}
-            for i, header, value in notebook_count_cells(nb):
-                v = table_number(value)
-                if v is not None and v < min_count:
-                    small[(i, header)] = small.get((i, header), 0) + 1
-            for (i, header), k in small.items():
-                leaks.append(Leak(name, f"cel {i}", f"{k} telling(en) in tabelkolom '{header}' onder de drempel {min_count}"))
-        elif suffix in TEXT_SUFFIXES:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if suffix in (".html", ".htm"):
-                text = html.unescape(text)
-            _scan_text(name, "tekst", text, ids, min_count, leaks)
-        else:
-            _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
-    return leaks

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .maps import fmt_nl, write_atomic
-from .sources.net import write_atomic as write_atomic_bytes
+from .io import atomic_path, write_atomic
+from .maps import fmt_nl
 
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 # No network here or on municipal desktops: without these Chromium waits on lookups.
@@ -163,18 +163,12 @@ def find_chromium() -> str | None:
 
 def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 60) -> None:
     """Print a sheet to PDF with headless Chromium; the PDF appears complete or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{pdf_path.name}.", suffix=".tmp")
-    os.close(fd)
-    with tempfile.TemporaryDirectory() as profile:
-        try:
-            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                            *QUIET_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
-                           check=True, capture_output=True, timeout=timeout)
-            if os.path.getsize(tmp) == 0:
-                raise RuntimeError("Chromium schreef een leeg bestand")
-            os.replace(tmp, pdf_path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as profile, atomic_path(pdf_path) as tmp:
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                        *QUIET_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
+                       check=True, capture_output=True, timeout=timeout)
+        if not tmp.exists() or tmp.stat().st_size == 0:
+            raise RuntimeError("Chromium schreef een leeg bestand")
 
 
 class _DevToolsPrinter:
@@ -235,7 +229,7 @@ class _DevToolsPrinter:
         pdf = base64.b64decode(data)
         if not pdf.startswith(b"%PDF"):
             raise RuntimeError("Chromium gaf geen PDF terug")
-        write_atomic_bytes(pdf_path, pdf)
+        write_atomic(pdf_path, pdf)
 
     def close(self) -> None:
         try:

@@ -2,41 +2,41 @@
 
 Layers: gebieden (geometry), indicatoren (tidy), risico (O/E per domain), kosten (per wijk),
 modellen (fit summaries), risicoscore (composite risk per cluster), verdeling (budget per wijk, when the
-parameter set has a budget), meta (what this is, sources, attribution). Never a record-level row.
+parameter set has a budget), meta (what this is, sources, attribution), resultaten and stapeling (results
+monitoring), catalogus and domeinen (what the app builds its controls from). Never a record-level row.
+
+Only serialises ``ds.findings``: every figure here was computed once, through disclosure control, and is the
+same figure the notebooks show.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 
-from . import allocation, costs, privacy, risk
 from .errors import WorkbenchError
-from .privacy import SUPPRESSED, apply_disclosure_control, publishable, suppress_counts  # noqa: F401
+from .io import atomic_path
+from .risk import DOMAINS
 
-LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta", "resultaten", "stapeling")
-RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2", "cluster_3", "cluster_4", "overall",
-                       "rank", "drivers", "flags", "n_flags", "status"]
+LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta", "resultaten",
+          "stapeling", "catalogus", "domeinen")
 
 
-def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
-    """Scored areas of both domains (disclosure-controlled) plus model summaries."""
-    scored_all, summaries, models = [], [], []
-    for domain in risk.DOMAINS:
+def risk_tables(findings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scored areas of both domains (disclosure-controlled) plus a summary row per model."""
+    scored_all, summaries = [], []
+    for domain in DOMAINS:
         try:
-            model, scored = risk.run_domain(ds, domain)
+            r = findings.risk(domain)
         except (ValueError, WorkbenchError) as exc:
             summaries.append({"domain": domain, "status": "niet geschat", "message": str(exc)})
             continue
-        models.append(model)
-        scored = privacy.protect_risk(ds, scored, domain)
-        scored_all.append(scored.reset_index().assign(domain=domain))
+        model = r.model
+        scored_all.append(r.scored.reset_index().assign(domain=domain))
         summaries.append({
             "domain": domain, "status": "ok", "message": model.summary_nl(), "n": model.n,
             "deviance_explained": model.deviance_explained, "dispersion": model.dispersion,
@@ -46,118 +46,60 @@ def risk_tables(ds) -> tuple[pd.DataFrame, pd.DataFrame, list]:
             "fit_level": model.fit_level, "observed_total": model.observed_total, "expected_total": model.expected_total,
             "robust": model.robust, "robust_note": model.robust_note,
             "excluded": json.dumps(model.excluded_codes),
-            "excluded_nl": model.excluded_nl(risk.area_index(ds)["name"]),
+            "excluded_nl": model.excluded_nl(findings.area_names),
             "deviance_explained_first": (model.first_pass or {}).get("deviance_explained", model.deviance_explained),
             "dispersion_first": (model.first_pass or {}).get("dispersion", model.dispersion),
         })
     scored = pd.concat(scored_all, ignore_index=True) if scored_all else pd.DataFrame()
-    return scored, pd.DataFrame(summaries), models
+    return scored, pd.DataFrame(summaries)
 
 
-def suppress_risk(scored: pd.DataFrame, min_count: int, min_population: int = 0) -> pd.DataFrame:
-    """Observed counts below the threshold (or over a population below ``min_population``) are not
-    published, nor figures that reveal them.
-
-    Table-local rule only; published tables use privacy.protect_risk (adds secondary and linked suppression).
-    """
-    out = scored.copy()
-    small = out["observed"].notna() & (out["observed"] < min_count)
-    small |= out["observed"].notna() & (out["exposure"].fillna(0) < min_population)
-    cols = [c for c in ("observed", "expected", "oe", "oe_low", "oe_high", "oe_smoothed") if c in out]
-    out.loc[small, cols] = np.nan
-    out.loc[small, "label"] = "onderdrukt (kleine aantallen)"
-    out["status"] = np.where(small, SUPPRESSED, np.where(out["oe"].notna(), "ok", "missing"))
-    return out
+# Per domain of the app: the indicators it shows first; care use also has observed/expected (view 'oe').
+HEADLINES = {"jeugd": ["jeugdhulp", "jeugdhulp_verblijf"], "wmo": ["wmo"],
+             "kosten": ["kosten_jeugd_per_jeugdige", "kosten_wmo_per_inwoner"]}
+COST_DOMAIN = {"kosten": "Zorgkosten"}
 
 
-def cost_table(ds) -> pd.DataFrame:
-    """Clients, cost and cost per client per wijk and buurt x domain (records needed), disclosure-controlled."""
-    if not ds.has_records:
-        return pd.DataFrame()
-    return privacy.protect_costs(ds)
-
-
-def outcome_layers(ds) -> dict[str, pd.DataFrame]:
-    """resultaten and stapeling (workbench.outcomes, disclosure-controlled) when records and a matrix exist."""
-    if not ds.has_records or not ds.params.outcomes.matrix:
-        return {}
-    from . import outcomes
-
-    return outcomes.published_layers(outcomes.results_for(ds))
-
-
-def risicoscore_table(ds) -> pd.DataFrame:
-    """Composite risk per cluster and overall of the map level's areas (from disclosure-controlled indicators).
-
-    Areas below the minimum population are listed with status 'te klein' and no scores.
-    """
-    tidy = apply_disclosure_control(ds.indicators, ds.catalog, ds.params.privacy, privacy.disclosure_plan(ds))
-    t = risk.run_composite(ds, tidy=tidy).reset_index()
-    for col in RISICOSCORE_COLUMNS:
-        if col not in t:
-            t[col] = np.nan
-    return t[RISICOSCORE_COLUMNS]
-
-
-def verdeling_table(ds) -> tuple[pd.DataFrame, list[str]]:
-    """The budget per wijk under each weighting (long: one row per wijk x weging); empty without a budget."""
-    b = ds.params.budget
-    if b is None:
-        return pd.DataFrame(), []
-    need, notes = allocation.need_table(ds)
-    rows = []
-    for label, weights in ((b.label, b.weights), (b.alternative_label, b.alternative)):
-        if not weights:
-            continue
-        a = allocation.allocate(b.total, weights, need)
-        rows.append(pd.DataFrame({"code": need.index, "name": need["name"].to_numpy(), "weging": label,
-                                  "gewichten": json.dumps(weights), "amount": a["amount"].to_numpy(),
-                                  "cents": a["cents"].to_numpy(), "share": a["share"].to_numpy()}))
-    return pd.concat(rows, ignore_index=True), notes
+def run_metadata(ds) -> dict[str, pd.DataFrame]:
+    """What the app builds its controls from, read from this run rather than from the model modules: the indicator
+    catalogue the run used (``catalogus``) and its domains with their views and headline indicators (``domeinen``)."""
+    catalogus = pd.DataFrame([asdict(i) for i in ds.catalog])
+    rows = [{"domain": d, "label": spec["label"], "indicator": spec["indicator"], "exposure_label": spec["exposure_label"],
+             "views": json.dumps(["value", "difference", "oe", "score"]), "headline": json.dumps(HEADLINES[d])}
+            for d, spec in DOMAINS.items()]
+    rows += [{"domain": d, "label": label, "indicator": "", "exposure_label": "",
+              "views": json.dumps(["value", "difference", "score"]), "headline": json.dumps(HEADLINES[d])}
+             for d, label in COST_DOMAIN.items()]
+    return {"catalogus": catalogus, "domeinen": pd.DataFrame(rows)}
 
 
 def write_publish(ds, path: Path, run_id: str = "") -> dict:
-    """Write every layer to a temporary file and move it into place when complete."""
+    """Serialise the findings of ``ds`` (computed once, protected) into publish.gpkg, atomically."""
     path = Path(path)
+    f = ds.findings
     codes = set(ds.areas["code"])
-    pub = privacy.published_indicators(ds)
-    pub = pub[pub["code"].isin(codes)]
-    scored, models, _ = risk_tables(ds)
-    kosten = cost_table(ds)
-    risicoscore = risicoscore_table(ds)
+    pub = f.indicators[f.indicators["code"].isin(codes)]
+    scored, models = risk_tables(f)
     try:
-        verdeling, _ = verdeling_table(ds)
+        verdeling = f.allocation.table if f.allocation is not None else pd.DataFrame()
     except WorkbenchError:  # no model, no allocation: the notebook says why; publish what there is
         verdeling = pd.DataFrame()
-    extra = outcome_layers(ds)
+    extra = f.outcome_layers
     gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
                                  "records", "note"],
                          "value": [ds.params.name, ds.params.title, str(ds.year), ds.params.level,
                                    ",".join(ds.params.gemeente), str(ds.fictional), ds.attribution, run_id,
                                    "ja" if ds.has_records else "nee", "; ".join(ds.notes)]})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".publish.", suffix=".gpkg")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    tables = (("indicatoren", pub), ("risico", scored), ("kosten", f.costs), ("modellen", models),
+              ("risicoscore", f.composite), ("verdeling", verdeling), ("meta", meta), *extra.items(),
+              *run_metadata(ds).items())
+    with atomic_path(path, suffix=".gpkg") as tmp:
         gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG")
-        for name, table in (("indicatoren", pub), ("risico", scored), ("kosten", kosten), ("modellen", models),
-                            ("risicoscore", risicoscore), ("verdeling", verdeling), ("meta", meta), *extra.items()):
+        for name, table in tables:
             if len(table):
                 pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    summary = {"onderdrukt": privacy.disclosure_plan(ds).summary()}
-    if extra:
-        from . import outcomes
-
-        summary["onderdrukt_resultaten"] = {cube: plan.summary() for cube, plan in outcomes.results_for(ds).plans.items()}
-    return {**summary,
-            "layers": [n for n, t in (("gebieden", gebieden), ("indicatoren", pub), ("risico", scored),
-                                      ("kosten", kosten), ("modellen", models), ("risicoscore", risicoscore),
-                                      ("verdeling", verdeling), ("meta", meta), *extra.items())
-                       if len(t)]}
+    return {**f.suppression_summary(), "layers": ["gebieden"] + [n for n, t in tables if len(t)]}
 
 
 def read_layer(path: Path, layer: str) -> pd.DataFrame:

@@ -1,29 +1,20 @@
 """Notebook building blocks: one call per table, map or chart, so notebooks stay thin.
 
-Everything shown here has passed disclosure control (privacy.publishable / suppress_*).
+Formatting only: every figure comes from ``ds.findings`` (computed once per Dataset, through disclosure
+control); nothing here fits a model, applies a disclosure rule or keeps a cache of figures.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, areas, charts, costs, maps, risk
+from . import allocation, areas, maps, risk
 from .catalog import CLUSTERS
-from . import privacy
 from .errors import WorkbenchError
-from .publish import cost_table, risicoscore_table
-
-_CACHE_ATTR = "_report_cache"
-
-
-def _cache(ds) -> dict:
-    if not hasattr(ds, _CACHE_ATTR):
-        setattr(ds, _CACHE_ATTR, {})
-    return getattr(ds, _CACHE_ATTR)
+from .status import SUPPRESSED, SUPPRESSED_LABEL
 
 
 def header(ds) -> None:
@@ -40,22 +31,23 @@ def header(ds) -> None:
                      f'font-weight:600">⚠ {ds.attribution}</div>'))
     else:
         lines.append(f"*{ds.attribution}*")
+    lines.append("**Cijfers:** " + ("berekend door de run (`workbench run`, één keer voor alle notebooks en "
+                                    "publish.gpkg)" if ds.findings.from_run else "berekend in dit notebook"))
     for note in ds.notes:
         lines.append(f"> Let op: {note}")
     display(Markdown("\n\n".join(lines)))
 
 
 def published_indicators(ds) -> pd.DataFrame:
-    return privacy.published_indicators(ds)
+    return ds.findings.indicators
 
 
 def geometry(ds, level: str | None = None) -> gpd.GeoDataFrame:
     """Web geometry of one level (simplified once, shared borders kept), indexed by code, water left out."""
-    c = _cache(ds)
-    if "geo" not in c:
+    if "geo" not in ds.memo:  # simplified once per Dataset (no figure: the shapes)
         land = ds.areas[~ds.areas["water"].astype(bool)] if "water" in ds.areas else ds.areas
-        c["geo"] = maps.web_geometry(land).set_index("code")
-    g = c["geo"]
+        ds.memo["geo"] = maps.web_geometry(land).set_index("code")
+    g = ds.memo["geo"]
     return g[g["level"] == (level or ds.params.level)]
 
 
@@ -90,8 +82,7 @@ def comparison_table(ds, level: str | None = None, year: int | None = None, clus
             code: cell(row, ind) for code, row in sub.iterrows()}
     df = pd.DataFrame(data)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
-    # Each gemeente first, then its areas: the municipality is the yardstick of the rows below it.
-    df = df.loc[sorted(df.index, key=lambda c: ("GM" + c[2:6], not c.startswith("GM"), c))]
+    df = df.loc[areas.display_order(df.index)]
     df.index = [f"{names[c]} ({c})" for c in df.index]
     return df
 
@@ -182,9 +173,8 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
                 "cijfers over minstens twee jaren van dezelfde bron; de CBS-bronnen geven per jaar een eigen tabel.")
         return None
     level = level or ds.params.level
-    pub = published_indicators(ds)
-    t = areas.trend_table(pub, ds.statistics, list(indicator_ids))
-    idx = risk.area_index(ds)
+    t = ds.findings.trend(indicator_ids)
+    idx = ds.area_index
     scope = idx[idx["level"].isin([level, "gemeente"]) & idx["gemeente_code"].isin(ds.params.gemeente)]
     if "water" in ds.areas:
         water = set(ds.areas.loc[ds.areas["water"].astype(bool), "code"])
@@ -219,20 +209,15 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
     out = pd.DataFrame(blocks)
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     names = idx["name"]
-    order = sorted(out.index, key=lambda c: ("GM" + c[2:6], not c.startswith("GM"), c))
-    out = out.loc[order]
+    out = out.loc[areas.display_order(out.index)]
     out.index = [f"{names.get(c, c)} ({c})" for c in out.index]
     return out
 
 
 def risk_results(ds, domain: str):
-    """Fitted model plus disclosure-controlled scores for one domain ('jeugd' or 'wmo')."""
-    c = _cache(ds)
-    key = f"risk_{domain}"
-    if key not in c:
-        model, scored = risk.run_domain(ds, domain)
-        c[key] = (model, privacy.protect_risk(ds, scored, domain))
-    return c[key]
+    """Fitted model plus disclosure-controlled scores for one domain ('jeugd' or 'wmo'), from the findings."""
+    r = ds.findings.risk(domain)
+    return r.model, r.scored
 
 
 def _warning(text: str) -> None:
@@ -248,20 +233,15 @@ def _notice(text: str) -> None:
 def model_available(ds, domain: str) -> bool:
     """True when the year's care figures are there and the domain's model can be fitted; otherwise say why in Dutch
     (once per notebook: later calls for the same domain answer silently)."""
-    c = _cache(ds)
-    if f"available_{domain}" not in c:
-        c[f"available_{domain}"] = _check_model(ds, domain)
-    return c[f"available_{domain}"]
+    said = ds.memo.setdefault("model_available", {})  # what this notebook has already said
+    if domain not in said:
+        said[domain] = _check_model(ds, domain)
+    return said[domain]
 
 
 def _check_model(ds, domain: str) -> bool:
     d = risk.DOMAINS[domain]
-    t = ds.indicators
-    area_gm = pd.concat([s.areas for s in ds.statistics.values()])["gemeente_code"]
-    area_gm = area_gm[~area_gm.index.duplicated(keep="last")]
-    care = t[(t["indicator"] == d["indicator"]) & (t["year"] == ds.year)
-             & t["code"].map(area_gm).isin(ds.params.gemeente).to_numpy()]
-    if not (care["status"] == "ok").any():
+    if not ds.findings.has_care_figures(domain):
         label = maps.in_sentence(ds.catalog[d["indicator"]].label)
         _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> De CBS-cijfers over {label} zijn voor "
                 f"{ds.year} (nog) niet gepubliceerd in de gebruikte bron (<code>{ds.params.sources.statistics}</code>). "
@@ -321,19 +301,16 @@ def robust_report(ds, model) -> None:
 
 def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):
     """Funnel plot of O/E against expected (95% and 99,8% limits); saved as PNG in the run folder."""
-    model, scored = risk_results(ds, domain)
+    from . import charts  # matplotlib only for the notebooks that draw
+
     level = level or ds.params.level
-    pts = scored[scored["level"] == level]
+    model = ds.findings.risk(domain).model
+    pts, limits = ds.findings.funnel(domain, level)
     value, value_label, tag = "oe", "waargenomen / verwacht (W/V)", ""
     if smoothed:
         if "oe_smoothed" not in pts:
             return None
         value, value_label, tag = "oe_smoothed", f"W/V ({risk.SMOOTHED_LABEL}, empirisch Bayes)", f" — {risk.SMOOTHED_LABEL}"
-    e = pts["expected"].dropna()
-    grid = np.geomspace(max(e.min() * 0.7, 0.5), e.max() * 1.3, 200) if len(e) else np.array([1.0, 10.0])
-    # The funnel uses the model's typical overdispersion (phi, or 1 + alpha*E for NB at the median E).
-    infl = float(pts["inflation"].median()) if "inflation" in pts and pts["inflation"].notna().any() else 1.0
-    limits = risk.funnel_limits(grid, infl)
     d = risk.DOMAINS[domain]
     names = ds.areas.set_index("code")["name"]
     fig = charts.funnel_plot(pts, limits, title=f"{d['label']}: waargenomen tegen verwacht per {level}{tag}",
@@ -369,17 +346,14 @@ def risk_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
                           "oe_low": "W/V ondergrens", "oe_high": "W/V bovengrens", "label": "oordeel",
                           "oe_smoothed": f"W/V ({risk.SMOOTHED_LABEL})"}) \
         .sort_values("W/V", ascending=False)
-    return as_shown(t, t["oordeel"].astype(str).str.startswith(privacy.SUPPRESSED_LABEL),
+    return as_shown(t, t["oordeel"].astype(str).str.startswith(SUPPRESSED_LABEL),
                     decimals={"waargenomen": 0, "verwacht": 1, "W/V": 2, "W/V ondergrens": 2, "W/V bovengrens": 2,
                               f"W/V ({risk.SMOOTHED_LABEL})": 2})
 
 
 def composite_table(ds) -> pd.DataFrame:
     """Composite risk per cluster and overall (0-100, 100 = most at risk), drivers and P90 flags, in Dutch."""
-    c = _cache(ds)
-    if "composite" not in c:
-        c["composite"] = risicoscore_table(ds).set_index("code")
-    t = c["composite"]
+    t = ds.findings.composite.set_index("code")
     cols = {"name": "naam"}
     for k in (1, 2, 3, 4):
         if t[f"cluster_{k}"].notna().any():
@@ -391,8 +365,7 @@ def composite_table(ds) -> pd.DataFrame:
 
 def composite_map(ds, column: str = "overall"):
     """Map of the composite score (overall or one cluster); 'te klein' areas grey."""
-    composite_table(ds)
-    t = _cache(ds)["composite"]
+    t = ds.findings.composite.set_index("code")
     label = "Samengestelde risicoscore" if column == "overall" else f"Risicoscore cluster {column[-1]} ({CLUSTERS[int(column[-1])]})"
     w = ", ".join(f"cluster {k}: {v:g}" for k, v in ds.params.risk.cluster_weights.items())
     return maps.value_map(t, geometry(ds), column=column, label=label, unit="", year=ds.year,
@@ -403,10 +376,7 @@ def composite_map(ds, column: str = "overall"):
 
 def expected_cost_table(ds, domain: str, level: str | None = None) -> pd.DataFrame:
     """Observed against expected cost per area (expected use x reference cost per expected client), suppressed."""
-    level = level or ds.params.level
-    _, scored = risk_results(ds, domain)
-    by = cost_table(ds)
-    t = costs.expected_cost(scored[scored["level"] == level], by[by["level"] == level], domain)
+    t = ds.findings.expected_cost(domain, level or ds.params.level)
     t = t[t["clients"].notna()]  # suppressed client counts: no cost figures either
     names = ds.areas.set_index("code")["name"]
     t.insert(0, "naam", names.reindex(t.index).to_numpy())
@@ -424,14 +394,16 @@ def allocation_page(ds, output_dir=None) -> pd.DataFrame | None:
                      "Deze parameterset heeft geen <code>budget</code>-blok. Voeg bijvoorbeeld toe:<br><code>budget: "
                      "{total: 25000000, weights: {jeugd: 0.6, wmo: 0.4}, alternative: {jeugd: 0.5, wmo: 0.5}}</code></div>"))
         return None
+    from . import charts
+
     display(Markdown(allocation.describe_nl(b, ds.params.level)))
     try:
-        need, notes = allocation.need_table(ds)
-        table = allocation.compare(need, b)
+        found = ds.findings.allocation
     except WorkbenchError as exc:
         _warning(f"De verdeling kon niet worden gemaakt: {exc.render()}")
         return None
-    for n in notes:
+    table = found.comparison
+    for n in found.notes:
         _warning(n)
     shown = table.drop(columns=[c for c in ("cents_a", "cents_b") if c in table])
     total_line = {"name": "Totaal"}
@@ -466,25 +438,7 @@ def needs_records(ds) -> bool:
 
 def cost_overview(ds, level: str | None = None) -> pd.DataFrame:
     """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; small counts suppressed."""
-    level = level or ds.params.level
-    c = _cache(ds)
-    key = f"costs_{level}"
-    if key not in c:
-        by = cost_table(ds)
-        by = by[by["level"] == level]
-        pub = published_indicators(ds)
-        t = pub[(pub["year"] == ds.records_year)]
-        pop = pd.DataFrame({
-            "youth": t[t["indicator"] == "kosten_jeugd_per_jeugdige"].set_index("code")["denominator"],
-            "inhabitants": t[t["indicator"] == "kosten_wmo_per_inwoner"].set_index("code")["denominator"],
-        })
-        wide = costs.cost_per_population(by, pop)
-        # A figure per youth or inhabitant is published only where its client count is.
-        for dom, col in (("jeugd", "cost_jeugd_per_youth"), ("wmo", "cost_wmo_per_inhabitant")):
-            wide.loc[wide[f"clients_{dom}"].isna(), col] = np.nan
-        wide.loc[wide[["clients_jeugd", "clients_wmo"]].isna().any(axis=1), "cost_total_per_inhabitant"] = np.nan
-        c[key] = wide
-    return c[key]
+    return ds.findings.cost_overview(level or ds.params.level)
 
 
 def cost_map(ds, column: str, level: str | None = None):
@@ -502,17 +456,12 @@ def cost_map(ds, column: str, level: str | None = None):
 
 def product_table(ds, level: str | None = None) -> pd.DataFrame:
     """Cost per product category per area; cells under the disclosure threshold suppressed."""
-    level = level or ds.params.level
-    area_index = pd.concat([s.areas for s in ds.statistics.values()])
-    area_index = area_index[~area_index.index.duplicated(keep="last")]
-    t = costs.costs_by_product(ds.records, area_index, ds.records_year, level)
-    t = privacy.protect_products(ds, t)
-    names = area_index["name"]
-    t.insert(1, "naam", names.reindex(t["area"]).to_numpy())
+    t = ds.findings.products(level or ds.params.level).copy()
+    t.insert(1, "naam", ds.area_index["name"].reindex(t["area"]).to_numpy())
     t = t.rename(columns={"area": "gebied", "domain": "domein", "product": "productcategorie", "clients": "cliënten",
                           "trajectories": "trajecten", "cost": "kosten", "cost_per_client": "kosten per cliënt",
                           "reason": "toelichting"})
-    return as_shown(t.drop(columns=["status"]), t["status"] == privacy.SUPPRESSED,
+    return as_shown(t.drop(columns=["status"]), t["status"] == SUPPRESSED,
                     decimals={"cliënten": 0, "trajecten": 0, "kosten": 0, "kosten per cliënt": 0})
 
 
@@ -528,11 +477,11 @@ def cost_overview_table(ds, level: str | None = None) -> pd.DataFrame:
     out.insert(0, "naam", names.reindex(out.index).to_numpy())
     # In this table a withheld figure is always a suppressed one or an area without any client.
     return as_shown(out, pd.Series(True, index=out.index), decimals={c: 0 for c in out.columns},
-                    label=privacy.SUPPRESSED_LABEL + " of geen cliënten")
+                    label=SUPPRESSED_LABEL + " of geen cliënten")
 
 
 def as_shown(table: pd.DataFrame, suppressed: pd.Series, decimals: dict[str, int] | None = None,
-             label: str = privacy.SUPPRESSED_LABEL) -> pd.DataFrame:
+             label: str = SUPPRESSED_LABEL) -> pd.DataFrame:
     """Numbers as Dutch text; in suppressed rows an empty figure reads "onderdrukt", elsewhere "–" (no data).
 
     A withheld figure is never shown as 0, NaN or an empty cell.
@@ -567,9 +516,7 @@ RESULT_COLUMNS_NL = {
 
 
 def _results(ds):
-    from . import outcomes
-
-    return outcomes.results_for(ds)
+    return ds.findings.outcomes
 
 
 def result_matrix(ds) -> pd.DataFrame:

@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import optimize
-from scipy import stats as sps
 
 from .catalog import Catalog
 from .errors import DataError
@@ -96,6 +93,8 @@ class RiskModel:
         return f"Buiten de referentie gehouden bij het schatten (uitschieters buiten de 99,8%-grenzen): {listed}."
 
     def predict_rate(self, X: pd.DataFrame) -> pd.Series:
+        import statsmodels.api as sm  # statsmodels and scipy load when a model is fitted, not at import
+
         Xc = sm.add_constant(X[self.factors].astype(float), has_constant="add")
         return np.exp(Xc @ self._params)
 
@@ -179,6 +178,9 @@ class _Fit:
 
 
 def _fit_glm(d: pd.DataFrame, factors: list[str], family: str) -> _Fit:
+    import statsmodels.api as sm
+    from scipy import stats as sps
+
     k = len(factors) + 1
     X = sm.add_constant(d[factors].astype(float), has_constant="add")
     y = d["observed"].astype(float)
@@ -253,6 +255,8 @@ def robust_alpha(observed, expected, winsor: float = WINSOR) -> float:
     hi = 1.0
     while excess(hi) > 0 and hi < 1e6:
         hi *= 10
+    from scipy import optimize
+
     return float(optimize.brentq(excess, 0.0, hi, xtol=1e-10))
 
 
@@ -445,6 +449,8 @@ def funnel_limits(expected, inflation: float = 1.0, levels=FUNNEL_LEVELS) -> pd.
     An area lies outside the 95% funnel exactly when its O/E interval excludes 1 (up to the discreteness
     of counts), so plot and label agree.
     """
+    from scipy import stats as sps
+
     e = np.asarray(expected, dtype=float)
     out = {"expected": e}
     for level in levels:
@@ -478,12 +484,6 @@ def smoothed_oe(observed: pd.Series, expected: pd.Series, reference: pd.Series |
     return ((o + a) / (e + b)).where(ok)
 
 
-def area_index(ds) -> pd.DataFrame:
-    """Every area the statistics delivered (all years, the newest identity kept): code, name, level, parents."""
-    idx = pd.concat([s.areas for s in ds.statistics.values()])
-    return idx[~idx.index.duplicated(keep="last")]
-
-
 def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) -> list[str]:
     """The areas a model is fitted on: the focus gemeente, the parameter set's region, or everything loaded."""
     a = areas[areas["level"] == level]
@@ -514,7 +514,7 @@ def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
     p = ds.params
     r = p.risk
     fit_level = r.fit_level or p.level
-    idx = area_index(ds)
+    idx = ds.area_index
     ref = reference_codes(idx, r.reference, p.gemeente, fit_level)
     model = fit_expected(ds.indicators, domain, getattr(r, DOMAINS[domain]["factors"]), p.year, ref,
                          family=r.model, min_population=r.min_population,
@@ -624,18 +624,15 @@ def composite_scores(tidy: pd.DataFrame, catalog: Catalog, codes, reference, yea
     return out
 
 
-def run_composite(ds, level: str | None = None, tidy: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Composite risk of the parameter set's areas at ``level`` (default: the map level), after disclosure control."""
-    from .privacy import apply_disclosure_control
-
+def run_composite(ds, tidy: pd.DataFrame, level: str | None = None) -> pd.DataFrame:
+    """Composite risk of the parameter set's areas at ``level`` (default: the map level) from ``tidy``, an indicator
+    table after disclosure control (``ds.findings.indicators``)."""
     p = ds.params
     level = level or p.level
-    idx = area_index(ds)
+    idx = ds.area_index
     ref = reference_codes(idx, p.risk.reference, p.gemeente, level)
     scope = idx[(idx["level"] == level) & idx["gemeente_code"].isin(p.gemeente)].index
     codes = scope.union(pd.Index(ref))
-    if tidy is None:
-        tidy = apply_disclosure_control(ds.indicators, ds.catalog, p.privacy)
     stats = ds.statistics[p.year]
     population = stats.values["a_inw"].where(stats.status["a_inw"] == "ok")
     min_pop = max(p.risk.min_population, p.privacy.min_population)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 Z95 = 1.959963984540054
 
@@ -23,6 +22,8 @@ def wilson(k, n, z: float = Z95):
 
 def poisson_exact(k, alpha: float = 0.05):
     """Exact (Garwood) interval for a Poisson count k."""
+    from scipy import stats  # imported when first needed: scipy costs most of a notebook's start-up
+
     k = np.asarray(k, dtype=float)
     with np.errstate(invalid="ignore"):
         lo = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)

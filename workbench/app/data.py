@@ -17,7 +17,7 @@ import pyogrio
 import yaml
 
 from .. import maps
-from ..catalog import Catalog, load_catalog
+from ..catalog import Catalog, Indicator
 from ..errors import DataError, WorkbenchError
 from ..params import REPO_ROOT
 from ..publish import read_layer
@@ -55,6 +55,7 @@ class PublishedRun:
     scores: pd.DataFrame | None
     catalog: Catalog
     has_results: bool = False
+    domains: dict[str, dict] = field(default_factory=dict)  # domain -> label, indicator, exposure_label, views, headline
     _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -87,11 +88,27 @@ class PublishedRun:
         ind = layer("indicatoren")
         ind["year"] = ind["year"].astype(int)
         empty = pd.DataFrame()
+        catalog, domains = run_metadata(layer("catalogus"), layer("domeinen"), where=str(gpkg), name=name)
         return cls(path=run_dir, manifest=manifest, meta=meta, areas=areas, indicators=ind,
                    risk=layer("risico") if "risico" in layers else empty,
                    costs=layer("kosten") if "kosten" in layers else empty,
-                   scores=layer("risicoscore"), catalog=load_catalog(),
-                   has_results={"resultaten", "stapeling"} <= layers)
+                   scores=layer("risicoscore"), catalog=catalog,
+                   has_results={"resultaten", "stapeling"} <= layers, domains=domains)
+
+    @property
+    def domain_labels(self) -> dict[str, str]:
+        """Domain -> Dutch label, in the run's order (the domain control)."""
+        return {d: spec["label"] for d, spec in self.domains.items()}
+
+    def risk_domain(self, domain: str) -> dict | None:
+        """The care-use domain's model description (label, exposure_label), or None when it has no O/E view."""
+        spec = self.domains.get(domain)
+        return spec if spec and "oe" in spec["views"] else None
+
+    def headline(self, domain: str) -> list[str]:
+        """The indicators the domain shows first."""
+        spec = self.domains.get(domain)
+        return list(spec["headline"]) if spec else []
 
     # --- what the run is about -------------------------------------------------------------------------
     @property
@@ -158,6 +175,27 @@ class PublishedRun:
             self._geo[level] = maps.web_geometry(part).set_index("code")
         g = self._geo[level]
         return g[g["gemeente_code"] == gemeente] if gemeente else g
+
+
+def run_metadata(catalogus: pd.DataFrame | None, domeinen: pd.DataFrame | None, *, where: str,
+                 name: str) -> tuple[Catalog, dict[str, dict]]:
+    """The catalogue and the domains a run published (layers 'catalogus' and 'domeinen' of publish.gpkg)."""
+    if catalogus is None or domeinen is None:
+        raise DataError("publish.gpkg mist de lagen 'catalogus' en 'domeinen' (de run is gemaakt met een oudere "
+                        "versie van de werkbank)", where=where, hint=f"maak een nieuwe run: {run_command(name)}")
+    ints, floats = {"cluster", "min_count"}, {"scale"}
+    indicators = {}
+    for row in catalogus.to_dict("records"):
+        clean = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in row.items()}
+        clean.update({k: int(clean[k]) for k in ints if clean.get(k) is not None})
+        clean.update({k: float(clean[k]) for k in floats if clean.get(k) is not None})
+        clean["note"] = clean.get("note") or ""
+        indicators[clean["id"]] = Indicator(**clean)
+    domains = {row["domain"]: {"label": row["label"], "indicator": row["indicator"] or None,
+                               "exposure_label": row["exposure_label"] or "", "views": json.loads(row["views"]),
+                               "headline": json.loads(row["headline"])}
+               for row in domeinen.fillna("").to_dict("records")}
+    return Catalog(variables={}, derived={}, indicators=indicators, path=Path(where)), domains
 
 
 # --- "het verhaal achter de cijfers" --------------------------------------------------------------------------

@@ -1,20 +1,45 @@
-"""Inside the app's kernel: nothing a viewer can send makes the kernel answer with a traceback.
+"""Between the viewer and the app's kernel: no traceback ever reaches the viewer.
 
-The viewer's browser is connected to the kernel's iopub channel, and whatever the kernel writes to
-``sys.stderr`` reaches it as a ``stream`` message. ipykernel logs a failed ``comm_open``/``comm_msg`` (a
-widget message the app did not expect, e.g. a made-up ``jupyter.widget`` comm) with the traceback and the
+``guarded``: one guard for every control callback of the app (the maps tab and the results tab share it).
+
+``protect_kernel``: the viewer's browser is connected to the kernel's iopub channel, and whatever the kernel
+writes to ``sys.stderr`` reaches it as a ``stream`` message. ipykernel logs a failed ``comm_open``/``comm_msg``
+(a widget message the app did not expect, e.g. a made-up ``jupyter.widget`` comm) with the traceback and the
 server's file paths; unhandled errors in widget callbacks go through ``showtraceback`` as an ``error``
-message; warnings print file paths. Here these go to the kernel process's own stderr (Voila's server log,
-for the operator) and the viewer gets nothing but the comm being closed.
+message; warnings print file paths. After ``protect_kernel()`` these go to the kernel process's own stderr
+(Voila's server log, for the operator) and the viewer gets nothing but the comm being closed.
 """
 from __future__ import annotations
 
+import html
 import io
 import logging
 import sys
 import traceback
 
+import ipywidgets as w
+
+from ..errors import WorkbenchError
+
+log = logging.getLogger("workbench.app")
 _INSTALLED = False
+
+
+def guarded(status: w.HTML, fn):
+    """A control callback never shows a traceback to the viewer: a Dutch message in ``status`` instead, the
+    details in the server log."""
+    def handler(change=None):
+        try:
+            status.value = ""
+            fn(change)
+        except WorkbenchError as exc:
+            status.value = f'<div class="wb-error">{html.escape(exc.render())}</div>'
+        except Exception:  # noqa: BLE001 — logged for the analyst, a plain message for the viewer
+            log.exception("app callback failed")
+            print("app callback failed", file=sys.stderr)
+            status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder '
+                            'vindt de details in het serverlog.</div>')
+    return handler
 
 
 def _server_stream():

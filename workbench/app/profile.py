@@ -12,7 +12,6 @@ from .. import maps
 from ..catalog import CLUSTERS
 from ..errors import WorkbenchError
 from .data import PublishedRun, load_stories
-from .views import DOMAINS, HEADLINE
 
 SIGN = {"+": "+", "-": "−", "=": "=", "?": "?"}
 
@@ -74,7 +73,7 @@ def oe_table(run: PublishedRun, code: str) -> str:
         return "<p>Voor deze wijk is geen verwachting geschat.</p>"
     body = []
     for _, row in r.iterrows():
-        label = DOMAINS.get(row["domain"], row["domain"])
+        label = run.domain_labels.get(row["domain"], row["domain"])
         if row["status"] != "ok":
             body.append(f"<tr><td>{_esc(label)}</td><td colspan='3'>{_esc(row['label'])}</td></tr>")
             continue
@@ -166,7 +165,7 @@ def wijk_profile(run: PublishedRun, code: str, year: int, domain: str) -> str:
     """The whole profile of one wijk as HTML."""
     name = run.names.get(code, code)
     gemeente = run.areas.loc[run.areas["code"] == code, "gemeente_code"].iloc[0]
-    headline = HEADLINE.get(domain, ["jeugdhulp"])[0]
+    headline = (run.headline(domain) or ["jeugdhulp"])[0]
     return (f'<div class="wb-profile" data-testid="profile" data-code="{_esc(code)}">'
             f'<h3>{_esc(name)} <span class="wb-unit">({_esc(code)})</span></h3>'
             f'<p class="wb-unit">Gemeente {_esc(run.names.get(gemeente, gemeente))} · jaar {year}. '

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import maps
 from ..publish import read_layer
-from .widgets import guarded
+from .guard import guarded
 
 ALL = "alle"
 SIGN_NL = {"+": "+ beter dan verwacht", "-": "− lager dan verwacht", "=": "geen verschil", "?": "niet te toetsen"}

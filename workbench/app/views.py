@@ -12,14 +12,11 @@ import folium
 import pandas as pd
 
 from .. import maps
-from ..risk import DOMAINS as RISK_DOMAINS
 from .data import PublishedRun
 
-DOMAINS = {"jeugd": "Jeugdhulp", "wmo": "Wmo", "kosten": "Zorgkosten"}
+# Dutch names of the views; which domains there are, and which views each has, the run says (run.domains).
 VIEWS = {"value": "Waarde", "difference": "Verschil met gemeente", "oe": "Waargenomen / verwacht",
          "score": "Risicoscore per cluster"}
-HEADLINE = {"jeugd": ["jeugdhulp", "jeugdhulp_verblijf"], "wmo": ["wmo"],
-            "kosten": ["kosten_jeugd_per_jeugdige", "kosten_wmo_per_inwoner"]}
 # Cost per client comes from the published 'kosten' layer, not from the indicator table.
 COST_PER_CLIENT = {"kpc_jeugd": ("jeugd", "Kosten jeugdhulp per cliënt"), "kpc_wmo": ("wmo", "Kosten Wmo per cliënt")}
 SCORE_COLUMNS = {"overall": "Totaal", "cluster_1": "Cluster 1: het kind zelf", "cluster_2": "Cluster 2: de thuissituatie",
@@ -56,7 +53,7 @@ class View:
 def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     """(label, id) for the indicator control: the domain's own indicators first, then the rest by cluster."""
     present = set(run.indicators["indicator"].unique())
-    first = [i for i in HEADLINE[domain] if i in present and i in run.catalog.indicators]
+    first = [i for i in run.headline(domain) if i in present and i in run.catalog.indicators]
     opts = [(f"{run.catalog[i].label} ({run.catalog[i].unit})", i) for i in first]
     if domain == "kosten":
         if len(run.costs):
@@ -110,16 +107,16 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               "status": sc.get("status", pd.Series(dtype=object)).reindex(geo.index)})
         return View(m, table.reset_index(drop=True), f"Risicoscore {maps.in_sentence(label)}, {year}", note.strip())
     if s.view == "oe":
-        if s.domain not in RISK_DOMAINS:
+        d = run.risk_domain(s.domain)
+        if d is None:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
                         "domein Jeugdhulp of Wmo.")
         if run.risk.empty:
             return View(None, empty, VIEWS["oe"], "Deze run heeft geen risicomodel (laag 'risico' ontbreekt).")
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
         if r.empty:
-            return View(None, empty, VIEWS["oe"], f"Het risicomodel voor {maps.in_sentence(DOMAINS[s.domain])} is in deze run "
+            return View(None, empty, VIEWS["oe"], f"Het risicomodel voor {maps.in_sentence(run.domain_labels[s.domain])} is in deze run "
                         f"niet geschat op {s.level}niveau.")
-        d = RISK_DOMAINS[s.domain]
         m = maps.risk_map(r, geo, domain_label=d["label"], exposure_label=d["exposure_label"], year=run.year, **kw)
         rr = r.reindex(geo.index)
         table = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waargenomen": rr["observed"],

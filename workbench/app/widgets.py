@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import logging
-import sys
 
 import ipywidgets as w
 import pandas as pd
@@ -18,11 +16,10 @@ from IPython.display import display
 from .. import maps
 from ..errors import WorkbenchError
 from .data import NoPublishedRun, PublishedRun, run_command, settings_from_env
-from .guard import protect_kernel
+from .guard import guarded, protect_kernel
 from .profile import wijk_profile
-from .views import DOMAINS, VIEWS, MapState, build_view, iframe, indicator_options, map_html, score_options
+from .views import VIEWS, MapState, build_view, iframe, indicator_options, map_html, score_options
 
-log = logging.getLogger("workbench.app")
 
 CSS = """
 <style>
@@ -59,23 +56,6 @@ def no_run_message(exc: NoPublishedRun, name: str) -> w.HTML:
         f'<p class="wb-unit">{html.escape(exc.render())}</p>')
 
 
-def guarded(status: w.HTML, fn):
-    """A control callback never shows a traceback to the viewer: a Dutch message in ``status`` instead, the
-    details in the server log."""
-    def handler(change=None):
-        try:
-            status.value = ""
-            fn(change)
-        except WorkbenchError as exc:
-            status.value = f'<div class="wb-error">{html.escape(exc.render())}</div>'
-        except Exception:  # noqa: BLE001 — logged for the analyst, a plain message for the viewer
-            log.exception("app callback failed")
-            print("app callback failed", file=sys.stderr)
-            status.value = ('<div class="wb-error">Dit onderdeel kon niet worden getoond. De beheerder '
-                            'vindt de details in het serverlog.</div>')
-    return handler
-
-
 def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
@@ -106,7 +86,7 @@ class App:
                                description="Jaar")
         self.level = w.ToggleButtons(options=[(lv, lv) for lv in run.levels], value=run.levels[0],
                                      description="Niveau")
-        self.domain = w.ToggleButtons(options=[(v, k) for k, v in DOMAINS.items()], value="jeugd", description="Domein")
+        self.domain = w.ToggleButtons(options=[(v, k) for k, v in run.domain_labels.items()], value="jeugd", description="Domein")
         self.mode = w.ToggleButtons(options=[(v, k) for k, v in VIEWS.items()], value="value", description="Weergave")
         self.indicator = w.Dropdown(options=indicator_options(run, "jeugd"), description="Indicator",
                                     layout=w.Layout(width="480px"))

@@ -9,8 +9,8 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import DataError
+from ..status import MISSING, OK, SUPPRESSED  # noqa: F401  (the words live in workbench.status)
 
-OK, MISSING, SUPPRESSED = "ok", "missing", "suppressed"
 # Markers CBS and PDOK use for "secret" or "not (yet) available". Both become NaN, never 0.
 SUPPRESSED_MARKERS = {"x", "X", "-99997", "-99997.0"}
 MISSING_MARKERS = {"", ".", "-", "..", "?", "-99995", "-99995.0", "nan", "NaN", "None"}

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .. import io
 from ..errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,4 @@ def get_all(url: str, *, manual: str = "") -> list[dict]:
     return rows
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+write_atomic = io.write_atomic  # the cache files of the downloads are written like every other file

@@ -4,12 +4,8 @@ Record-level rows never leave this module's callers except as aggregates per are
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 
-from ..errors import DataError
 
 FIELDS = ("client_id", "household_id", "birth_year", "buurt_code", "domain", "product", "provider",
           "start", "end", "cost")
@@ -17,65 +13,6 @@ OPTIONAL_FIELDS = ("postcode", "result_area", "intervention_level", "planned_end
 RESULTS = ("behaald", "deels", "niet behaald", "stabilisatie")
 DOMAINS = ("jeugd", "wmo")
 VERBLIJF_PRODUCTS = ("jeugdhulp met verblijf",)
-
-
-def read_records(path: str | Path, column_map: dict[str, str] | None = None, **checks) -> pd.DataFrame:
-    """Read a CSV or Excel export, map its headers onto our fields ({our_field: their_header}) and check it.
-
-    Errors (figures would change) raise one DataError with the Dutch report; warnings are ignored here:
-    use ``workbench.validation.validate_records`` to see them. ``checks``: areas, gemeenten, products, today.
-    """
-    from ..validation import validate_records
-
-    report = validate_records(path, column_map, **checks)
-    report.raise_for_errors()
-    return report.records
-
-
-def coerce_records(df: pd.DataFrame, where: str = "zorgregistratie") -> pd.DataFrame:
-    """Typed columns; values that cannot be read are reported together.
-
-    Superseded by workbench.validation (which also reports row numbers per problem kind); kept for callers.
-    """
-    out = df.copy()
-    problems = []
-    for col in ("start", "end", "planned_end"):
-        if col in out:
-            raw = out[col].replace({"": None})
-            parsed = pd.to_datetime(raw, errors="coerce", format="mixed", dayfirst=False)
-            bad = parsed.isna() & raw.notna()
-            if bad.any():
-                problems.append(f"kolom {col}: {int(bad.sum())} onleesbare datums (rijen {_rows(bad)})")
-            out[col] = parsed
-    for col in ("cost", "birth_year", "intervention_level"):
-        if col in out:
-            raw = out[col].replace({"": None})
-            txt = raw.astype("string").str.replace(",", ".", regex=False) if col == "cost" else raw
-            num = pd.to_numeric(txt, errors="coerce")
-            bad = num.isna() & raw.notna()
-            if bad.any():
-                problems.append(f"kolom {col}: {int(bad.sum())} waarden zijn geen getal (rijen {_rows(bad)})")
-            out[col] = num
-    if "start" in out and out["start"].isna().any():
-        problems.append(f"kolom start: {int(out['start'].isna().sum())} trajecten zonder begindatum (rijen {_rows(out['start'].isna())})")
-    if problems:
-        raise DataError("de zorgregistratie bevat onbruikbare waarden:\n  - " + "\n  - ".join(problems), where=where,
-                        hint="corrigeer de genoemde rijen in de export (rijnummers tellen vanaf 2, de kopregel is 1)")
-    for col in ("buurt_code", "domain", "product", "provider", "result", "result_area", "end_reason"):
-        if col in out:
-            out[col] = out[col].astype("string").str.strip()
-    out["domain"] = out["domain"].str.lower()
-    if "result" in out:
-        out["result"] = out["result"].str.lower().replace({"": pd.NA})
-    if "evaluated" in out:
-        out["evaluated"] = out["evaluated"].astype("string").str.lower().isin(["true", "1", "ja", "yes"])
-    return out
-
-
-def _rows(mask: pd.Series, limit: int = 8) -> str:
-    rows = [str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:limit]]
-    more = int(mask.sum()) - len(rows)
-    return ", ".join(rows) + (f" en {more} meer" if more > 0 else "")
 
 
 def extraction_date(records: pd.DataFrame) -> pd.Timestamp:

@@ -1,0 +1,375 @@
+"""The findings of one Dataset: every figure that leaves the package, computed once and already protected.
+
+    ds = wb.load_dataset("parameters/demo.yaml")
+    f = ds.findings                 # built on first use, kept on the Dataset
+    f.indicators                    # the indicator table as it may be published (all years)
+    f.risk("jeugd").scored          # observed/expected per area after disclosure control (.model: the fit)
+    f.composite, f.costs, f.products("wijk"), f.allocation, f.outcomes
+
+In the manner of statsmodels' results objects: read-only, each attribute computed on first use and kept, so
+each model is fitted once per Dataset whoever asks (notebooks, publish.gpkg, the verdeelmodel). A model that
+cannot be fitted is remembered with its reason: asking again raises the same error without refitting.
+The models (``risk``, ``costs``, ``allocation``, ``outcomes``) compute from tables; ``privacy`` decides what
+may be shown; only this module joins the two for a Dataset.
+
+Compute once per run: ``workbench run`` computes the findings before the notebooks (``compute_all``) and
+stores their protected part in the run folder (``save``: ``findings.pkl``); each notebook opens them with
+``load_run`` instead of loading the sources and fitting again. Opened by hand (no run folder), a notebook
+loads the dataset and computes what it shows itself. Nothing private goes into the store: no records, no
+unprotected counts, no suppression plan with its cell sizes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import allocation as allocation_model
+from . import areas, costs, privacy, risk
+from .errors import WorkbenchError
+from .io import atomic_path
+from .status import OK
+
+RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2", "cluster_3", "cluster_4", "overall",
+                       "rank", "drivers", "flags", "n_flags", "status"]
+COST_LEVELS = ("wijk", "buurt")
+STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
+STORE_VERSION = 1
+PRIVATE = {"cost_by_area", "plan"}  # computed from unprotected counts: never stored
+
+
+@dataclass(frozen=True)
+class RiskFinding:
+    """One domain's risk model and its disclosure-controlled scores (index code; level, observed, expected, O/E...)."""
+
+    domain: str
+    model: risk.RiskModel
+    scored: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class AllocationFinding:
+    """The verdeelmodel: need per wijk, notes on wijken left out, the split side by side (``allocation.compare``)
+    and the long table publish.gpkg holds (one row per wijk x weging)."""
+
+    need: pd.DataFrame
+    notes: list
+    comparison: pd.DataFrame
+    table: pd.DataFrame
+
+
+class Findings:
+    """The protected figures of one Dataset. Reach it as ``ds.findings``; do not build it twice for one Dataset."""
+
+    def __init__(self, ds, memo: dict | None = None):
+        object.__setattr__(self, "_ds", ds)
+        object.__setattr__(self, "_fits", {})      # domain -> (model, unprotected scores) or the exception
+        object.__setattr__(self, "_memo", dict(memo or {}))  # key -> (ok, value or exception)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
+
+    def __repr__(self) -> str:
+        done = sorted({k if isinstance(k, str) else k[0] for k in self._memo})
+        return f"<Findings {self._ds.params.name} {self._ds.year}: berekend {', '.join(done) or 'nog niets'}>"
+
+    def _once(self, key, compute):
+        if key not in self._memo:
+            if self._ds.is_light:  # opened from a run's store and asked for something it does not hold
+                name = key if isinstance(key, str) else " ".join(map(str, key))
+                print(f"Let op: '{name}' staat niet in de bevindingen van de run; dit notebook berekent het zelf "
+                      "(bronnen laden, model schatten).")
+                object.__setattr__(self, "_ds", self._ds.reload())
+            try:
+                self._memo[key] = (True, compute())
+            except (ValueError, WorkbenchError) as exc:
+                self._memo[key] = (False, exc)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
+
+    @property
+    def area_names(self) -> pd.Series:
+        """Name per area code (every area the statistics delivered)."""
+        return self._ds.area_index["name"]
+
+    # --- the disclosure decision and the indicator table ------------------------------------------------
+    @property
+    def _cost_by_area(self) -> pd.DataFrame:
+        """Clients and cost per area (wijk and buurt) x domain, before suppression. Private: never shown."""
+        def compute():
+            ds = self._ds
+            if not ds.has_records:
+                return pd.DataFrame()
+            frames = [costs.costs_by_area(ds.records, ds.area_index, ds.records_year, level=level).assign(level=level)
+                      for level in COST_LEVELS]
+            return pd.concat(frames, ignore_index=True)
+        return self._once("cost_by_area", compute)
+
+    @property
+    def plan(self) -> privacy.DisclosurePlan:
+        """The one suppression decision for everything the run publishes (indicators, risk, costs)."""
+        def compute():
+            ds = self._ds
+            return privacy.run_plan(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
+                                    self._cost_by_area, ds.records_year)
+        return self._once("plan", compute)
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        """The indicator table as it may be shown or published (all years, private columns dropped)."""
+        def compute():
+            ds = self._ds
+            return privacy.publishable(ds.indicators, ds.catalog, ds.params.privacy, self.plan)
+        return self._once("indicators", compute)
+
+    @property
+    def comparability(self) -> pd.DataFrame:
+        """Per code and year: whether the area is comparable with the previous year (areas.comparability)."""
+        return self._once("comparability", lambda: areas.comparability(self._ds.statistics))
+
+    def trend(self, indicator_ids) -> pd.DataFrame:
+        """Published values over the years with the change for areas that stayed the same (areas.trend_table)."""
+        ids = list(indicator_ids)
+        return areas.trend_table(self.indicators, None, ids, comp=self.comparability)
+
+    # --- risk -----------------------------------------------------------------------------------------------
+    def has_care_figures(self, domain: str) -> bool:
+        """Whether the source delivers the domain's care use for the year in the parameter set's gemeenten."""
+        def compute():
+            ds = self._ds
+            t = ds.indicators
+            care = t[(t["indicator"] == risk.DOMAINS[domain]["indicator"]) & (t["year"] == ds.year)]
+            care = care[care["code"].map(ds.area_index["gemeente_code"]).isin(ds.params.gemeente).to_numpy()]
+            return bool((care["status"] == OK).any())
+        return self._once(("has_care_figures", domain), compute)
+
+    @property
+    def fits(self) -> dict[str, int]:
+        """How many times each domain's model was fitted for this Dataset (1, or 0 when not asked or not possible)."""
+        return {d: int(not isinstance(self._fits.get(d), BaseException) and d in self._fits) for d in risk.DOMAINS}
+
+    @property
+    def from_run(self) -> bool:
+        """True when these findings were read from the run's store (computed by ``workbench run``)."""
+        return self._ds.is_light
+
+    def _fit(self, domain: str) -> tuple[risk.RiskModel, pd.DataFrame]:
+        """The domain's model, fitted once (or the reason it could not be)."""
+        if domain not in self._fits:
+            try:
+                self._fits[domain] = risk.run_domain(self._ds, domain)
+            except (ValueError, WorkbenchError) as exc:
+                self._fits[domain] = exc
+        fit = self._fits[domain]
+        if isinstance(fit, BaseException):
+            raise fit
+        return fit
+
+    def risk(self, domain: str) -> RiskFinding:
+        """Model plus disclosure-controlled scores of one domain ('jeugd' or 'wmo')."""
+        def compute():
+            ds = self._ds
+            model, scored = self._fit(domain)
+            ind = ds.catalog[risk.DOMAINS[domain]["indicator"]]
+            protected = privacy.protect_observed(
+                scored, self.plan, year=ds.year, variable=privacy.risk_variable(ind),
+                threshold=max(int(ind.min_count), int(ds.params.privacy.min_count)), settings=ds.params.privacy)
+            return RiskFinding(domain, model, protected)
+        return self._once(("risk", domain), compute)
+
+    def funnel(self, domain: str, level: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The points (protected scores at ``level``) and the control limits of the funnel plot: the limits use the
+        model's typical overdispersion (phi, or 1 + alpha * E for NB at the median E)."""
+        def compute():
+            pts = self.risk(domain).scored
+            pts = pts[pts["level"] == level]
+            e = pts["expected"].dropna()
+            grid = np.geomspace(max(e.min() * 0.7, 0.5), e.max() * 1.3, 200) if len(e) else np.array([1.0, 10.0])
+            infl = float(pts["inflation"].median()) if "inflation" in pts and pts["inflation"].notna().any() else 1.0
+            return pts, risk.funnel_limits(grid, infl)
+        return self._once(("funnel", domain, level), compute)
+
+    @property
+    def composite(self) -> pd.DataFrame:
+        """Composite risk per cluster and overall of the map level's areas, from the protected indicators.
+        Areas below the minimum population are listed with status 'te klein' and no scores."""
+        def compute():
+            t = risk.run_composite(self._ds, tidy=self.indicators).reset_index()
+            for col in RISICOSCORE_COLUMNS:
+                if col not in t:
+                    t[col] = np.nan
+            return t[RISICOSCORE_COLUMNS]
+        return self._once("composite", compute)
+
+    # --- costs (records needed) ------------------------------------------------------------------------------
+    @property
+    def costs(self) -> pd.DataFrame:
+        """Clients, cost and cost per client per wijk and buurt x domain, disclosure-controlled (empty without records)."""
+        def compute():
+            ds = self._ds
+            if not ds.has_records:
+                return pd.DataFrame()
+            return privacy.protect_costs(self._cost_by_area, self.plan, ds.records_year, ds.params.privacy)
+        return self._once("costs", compute)
+
+    def cost_overview(self, level: str) -> pd.DataFrame:
+        """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN."""
+        def compute():
+            ds = self._ds
+            by = self.costs[self.costs["level"] == level]
+            t = self.indicators[self.indicators["year"] == ds.records_year]
+            pop = pd.DataFrame({
+                "youth": t[t["indicator"] == "kosten_jeugd_per_jeugdige"].set_index("code")["denominator"],
+                "inhabitants": t[t["indicator"] == "kosten_wmo_per_inwoner"].set_index("code")["denominator"],
+            })
+            return privacy.protect_per_population(costs.cost_per_population(by, pop))
+        return self._once(("cost_overview", level), compute)
+
+    def products(self, level: str) -> pd.DataFrame:
+        """Clients, trajectories and cost per product category per area at ``level``, disclosure-controlled."""
+        def compute():
+            ds = self._ds
+            t = costs.costs_by_product(ds.records, ds.area_index, ds.records_year, level)
+            return privacy.protect_products(t, self.costs, ds.params.privacy)
+        return self._once(("products", level), compute)
+
+    def expected_cost(self, domain: str, level: str) -> pd.DataFrame:
+        """Observed against expected cost per area (expected use x reference cost per expected client), from the
+        protected risk scores and cost table."""
+        def compute():
+            scored = self.risk(domain).scored
+            by = self.costs
+            return costs.expected_cost(scored[scored["level"] == level], by[by["level"] == level], domain)
+        return self._once(("expected_cost", domain, level), compute)
+
+    # --- the verdeelmodel ------------------------------------------------------------------------------------
+    @property
+    def allocation(self) -> AllocationFinding | None:
+        """The budget split by expected need (None without a budget); the need comes from the same model fits."""
+        ds = self._ds
+        b = ds.params.budget
+        if b is None:
+            return None
+
+        def compute():
+            stats = ds.statistics[ds.year]
+            inhabitants = stats.values["a_inw"].where(stats.status["a_inw"] == OK)
+            expected = {}
+            for domain in risk.DOMAINS:
+                _, scored = self._fit(domain)
+                expected[domain] = scored.loc[scored["level"] == ds.params.level, "expected"]
+            need, notes = allocation_model.need_table(ds.area_index, expected, inhabitants, ds.params)
+            rows = []
+            for label, weights in ((b.label, b.weights), (b.alternative_label, b.alternative)):
+                if not weights:
+                    continue
+                a = allocation_model.allocate(b.total, weights, need)
+                rows.append(pd.DataFrame({"code": need.index, "name": need["name"].to_numpy(), "weging": label,
+                                          "gewichten": json.dumps(weights), "amount": a["amount"].to_numpy(),
+                                          "cents": a["cents"].to_numpy(), "share": a["share"].to_numpy()}))
+            return AllocationFinding(need, notes, allocation_model.compare(need, b), pd.concat(rows, ignore_index=True))
+        return self._once("allocation", compute)
+
+    # --- results monitoring (records and a result matrix needed) ------------------------------------------------
+    @property
+    def has_outcomes(self) -> bool:
+        return self._ds.has_records and bool(self._ds.params.outcomes.matrix)
+
+    @property
+    def outcomes(self):
+        """The disclosure-controlled outcome bundle (``outcomes.Results``); DataError / ParameterError when the
+        records or the matrix are missing."""
+        from . import outcomes  # only parameter sets with results monitoring need it
+
+        return self._once("outcomes", lambda: outcomes.results_for(self._ds))
+
+    @property
+    def outcome_layers(self) -> dict[str, pd.DataFrame]:
+        """resultaten and stapeling for publish.gpkg (empty without records or matrix)."""
+        if not self.has_outcomes:
+            return {}
+        from . import outcomes
+
+        return self._once("outcome_layers", lambda: outcomes.published_layers(self.outcomes))
+
+    # --- compute once per run ---------------------------------------------------------------------------------
+    def compute_all(self) -> "Findings":
+        """Everything a run publishes and its notebooks show at the parameter set's map level (errors are kept)."""
+        ds = self._ds
+        level = ds.params.level
+        wanted = [lambda: self.indicators, lambda: self.comparability, lambda: self.composite, lambda: self.costs,
+                  lambda: self.allocation]
+        for domain in risk.DOMAINS:
+            wanted += [lambda d=domain: self.has_care_figures(d), lambda d=domain: self.risk(d),
+                       lambda d=domain: self.funnel(d, level)]
+        if ds.has_records:
+            wanted += [lambda: self.cost_overview(level), lambda: self.products(level)]
+            wanted += [lambda d=domain: self.expected_cost(d, level) for domain in risk.DOMAINS]
+        if self.has_outcomes:
+            wanted += [lambda: self.outcomes, lambda: self.outcome_layers]
+        for get in wanted:
+            try:
+                get()
+            except (ValueError, WorkbenchError):
+                pass  # remembered: the notebook that asks shows the reason
+        return self
+
+    def save(self, path: str | Path) -> Path:
+        """Store the protected findings (and the public part of the Dataset) for the notebooks of this run."""
+        ds = self._ds
+        memo = {k: _public(k, v) for k, v in self._memo.items() if (k if isinstance(k, str) else k[0]) not in PRIVATE}
+        data = {"version": STORE_VERSION, "key": run_key(ds), "dataset": ds.light(), "memo": memo}
+        with atomic_path(path, suffix=".pkl") as tmp:
+            with open(tmp, "wb") as fh:
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return Path(path)
+
+    def suppression_summary(self) -> dict:
+        """How many counts were suppressed, primary and secondary (for the run's manifest)."""
+        out = {"onderdrukt": self.plan.summary()}
+        if self.has_outcomes:
+            out["onderdrukt_resultaten"] = {cube: plan.summary() for cube, plan in self.outcomes.plans.items()}
+        return out
+
+
+def _public(key, entry):
+    """What of a computed finding may be stored beside the published run: the record-level working tables of
+    the outcomes, their suppression plans (cell sizes) and the observed counts of the reference areas a robust
+    fit left out stay behind."""
+    ok, value = entry
+    if not ok:
+        return entry
+    if isinstance(value, RiskFinding) and len(value.model.outliers):
+        model = dataclasses.replace(value.model, outliers=value.model.outliers.iloc[:, :0])
+        return ok, dataclasses.replace(value, model=model)
+    if key == "outcomes":
+        return ok, dataclasses.replace(value, prep=None, households=None, plans={})
+    return entry
+
+
+def run_key(ds) -> dict:
+    """What the store belongs to: the parameter set and the fingerprints of its inputs."""
+    return {"parameters": ds.params.fingerprint(), "inputs": ds.input_fingerprints()}
+
+
+def read_store(output_dir, params):
+    """The light Dataset of a run with its stored findings (``output_dir`` holds ``findings.pkl`` for these
+    parameters and unchanged inputs), or None. See ``workbench.load_run``."""
+    store = Path(output_dir) / STORE
+    if not store.exists():
+        return None
+    with open(store, "rb") as fh:
+        data = pickle.load(fh)  # written by the run's own process (workbench run), never by a reader
+    light = data.get("dataset") if data.get("version") == STORE_VERSION else None
+    if light is None or data["key"]["parameters"] != params.fingerprint() \
+            or data["key"]["inputs"] != light.input_fingerprints():
+        return None
+    light.__dict__["findings"] = Findings(light, data["memo"])  # the cached ds.findings
+    return light

@@ -1,0 +1,44 @@
+"""Atomic file writing: a file appears complete under its name or not at all.
+
+Written beside the target under a hidden temporary name and renamed over it (``os.replace`` is atomic on
+one file system); on any error the temporary file is removed and the old file, if any, stays.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A fresh temporary path beside ``path`` (not yet created); moved onto ``path`` when the block ends
+    without error. For writers that want a file name (GeoPackage, PNG, PDF) rather than bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    os.unlink(tmp)  # some writers (GDAL) refuse an existing empty file
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data, encoding="utf-8")
+    return Path(path)
+
+
+def write_json_atomic(path: str | Path, data) -> Path:
+    """JSON (indented, UTF-8, dates and paths as text) written atomically."""
+    return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
