@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from test_batch import fake, manifests, param_file, wait_for, workbench  # noqa: F401 (fake is a fixture)
-from workbench.batch import exit_status, run_batch
-from workbench.history import LEASE_NAME, Lease
+from workbench.batch import LEASE_NAME, Lease, exit_status, run_batch
 from workbench.pipeline import LOCK_NAME, SetLocked
 
 distributed = pytest.importorskip("distributed")
@@ -42,7 +41,7 @@ def test_lease_one_holder_expiry_and_dead_holder(tmp_path):
 
     old = Lease(tmp_path / "s", "batch C", seconds=1).acquire()
     old.seconds = 1e9  # stop it from being renewed in time: simulates a holder that hangs or is cut off
-    from workbench.history import _KEEPER
+    from workbench.batch import _KEEPER
 
     _KEEPER.discard(old)
     time.sleep(1.2)

@@ -27,13 +27,215 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import WorkbenchError
-from .history import STATUS_LABELS, Lease, table
-from .pipeline import LOCK_NAME, SetLock, SetLocked, recover_partials, terminate_as_interrupt, unchanged_since_last_good
+from .history import STATUS_LABELS, table
+from .pipeline import (LOCK_NAME, SetLock, SetLocked, pid_alive, recover_partials, terminate_as_interrupt,
+                       unchanged_since_last_good)
 
 RETRIABLE = ("kernel", "timeout", "killed")
 GRACE_SECONDS = 20  # after SIGTERM, how long a run may take to record itself as interrupted
 POLL_SECONDS = 0.2
 EXIT_RETRIABLE = 3  # `workbench run` exits with 3 when the kernel died or a cell timed out
+
+
+# --- one writer per set across machines ---------------------------------------------------------------------
+
+LEASE_NAME = ".lease"
+LEASE_SECONDS = 120.0  # a holder renews every quarter of this; a lease not renewed for this long is free
+
+
+class Lease:
+    """``outputs/<set>/.lease``: one writer per set across machines that share the outputs folder.
+
+    Why a lease file and not an flock or Dask's own Lock: an flock is only as good as the file system's lock
+    service (NFS needs lockd/NFSv4 state, SMB and many FUSE mounts do not pass it on) and Dask's Lock lives in
+    one scheduler, so it cannot see a second batch on another scheduler or a local batch. The lease is a plain
+    file, created atomically with link(2) from a private temporary file (atomic on local file systems and on
+    NFS, where O_EXCL was not always), naming the holder, its host and pid, a token, and an expiry. The holder
+    renews it (a background thread) every quarter of ``seconds``. A lease is free when its expiry has passed,
+    or at once when its holder ran on this host and that process is gone. Clocks of the machines must agree
+    to well within ``seconds`` (NTP). If a holder finds its lease gone or replaced (it stalled past the expiry
+    and someone took over), ``lost`` is set and the holder must stop writing.
+    """
+
+    def __init__(self, set_dir: str | Path, holder: str, seconds: float = LEASE_SECONDS):
+        self.set_dir = Path(set_dir)
+        self.path = self.set_dir / LEASE_NAME
+        self.holder = holder
+        self.seconds = float(seconds)
+        self.token: str | None = None
+        self.lost = False
+        self.taken_over: dict | None = None
+        import threading
+
+        self._mutex = threading.Lock()  # a renewal never writes the lease back after release removed it
+
+    def read(self, path: Path | None = None) -> dict | None:
+        try:
+            return json.loads((path or self.path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _write_tmp(self, token: str) -> Path:
+        import platform
+        import time
+        from datetime import datetime, timezone
+
+        now = time.time()
+        info = {"holder": self.holder, "host": platform.node(), "pid": os.getpid(), "token": token,
+                "renewed": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
+                "expires": now + self.seconds}
+        tmp = self.set_dir / f"{LEASE_NAME}.{token}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return tmp
+
+    def _create(self) -> bool:
+        import secrets
+
+        token = secrets.token_hex(8)
+        tmp = self._write_tmp(token)
+        try:
+            os.link(tmp, self.path)
+            made = True
+        except FileExistsError:
+            made = False
+        except OSError:  # NFS: the reply can be lost although the link was made
+            made = os.stat(tmp).st_nlink == 2
+        finally:
+            tmp.unlink(missing_ok=True)
+        if made:
+            self.token = token
+        return made
+
+    def is_free(self, info: dict) -> bool:
+        """Whether the lease described by ``info`` may be taken over (expired, or its holder died on this host)."""
+        import platform
+        import time
+
+        if time.time() > float(info.get("expires", 0)):
+            return True
+        return info.get("host") == platform.node() and not pid_alive(int(info.get("pid", 0)))
+
+    def _break(self, info: dict) -> None:
+        """Move the stale lease aside (rename: only one contender wins); put back a fresh one moved by mistake."""
+        aside = self.set_dir / f"{LEASE_NAME}.{info.get('token', 'x')}.{os.getpid()}.stale"
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        moved = self.read(aside)
+        if moved is not None and moved.get("token") != info.get("token"):
+            try:  # a new holder came in between reading and renaming: give its lease back
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+        else:
+            self.taken_over = info
+        aside.unlink(missing_ok=True)
+
+    def acquire(self) -> Lease:
+        """Take the lease or raise SetLocked naming the holder (exit code 2 in the CLI)."""
+        self.set_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            if self._create():
+                _KEEPER.add(self)
+                return self
+            info = self.read()
+            if info is None:  # just released, or another contender is half-way: try again
+                continue
+            if not self.is_free(info):
+                raise self._refusal(info)
+            self._break(info)
+        raise SetLocked(f"parameterset '{self.set_dir.name}': de lease kon niet worden genomen (te veel gelijktijdige "
+                        "pogingen)", where=str(self.path), hint="probeer het opnieuw")
+
+    def _refusal(self, info: dict):
+        return SetLocked(
+            f"parameterset '{self.set_dir.name}' wordt al geschreven door {info.get('holder', '?')} "
+            f"(op {info.get('host', '?')}, proces {info.get('pid', '?')}, vernieuwd {info.get('renewed', '?')})",
+            where=str(self.path),
+            hint="wacht tot die klaar is, of stop die batch; een lease die niet meer vernieuwd wordt, vervalt "
+                 f"vanzelf na {self.seconds:.0f} s (niets met de hand opruimen)")
+
+    def check(self) -> None:
+        """Raise SetLocked when a live holder has the lease (without taking it)."""
+        info = self.read()
+        if info is not None and not self.is_free(info):
+            raise self._refusal(info)
+
+    def renew(self) -> bool:
+        with self._mutex:
+            return self._renew()
+
+    def _renew(self) -> bool:
+        if self.token is None or self.lost:
+            return False
+        info = self.read()
+        if info is None or info.get("token") != self.token:
+            self.lost = True
+            return False
+        try:
+            os.replace(self._write_tmp(self.token), self.path)
+        except OSError:  # storage away for a moment: the next renewal tries again, well before the expiry
+            return True
+        return True
+
+    def release(self) -> None:
+        _KEEPER.discard(self)
+        with self._mutex:
+            if self.token is not None and not self.lost:
+                info = self.read()
+                if info is not None and info.get("token") == self.token:
+                    self.path.unlink(missing_ok=True)
+            self.token = None
+
+    def __enter__(self) -> Lease:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class _LeaseKeeper:
+    """One daemon thread per process renews every held lease (a batch may hold hundreds)."""
+
+    def __init__(self):
+        import threading
+
+        self.leases: set[Lease] = set()
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def add(self, lease: Lease) -> None:
+        import threading
+
+        with self.lock:
+            self.leases.add(lease)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="mmr-lease-keeper", daemon=True)
+                self.thread.start()
+
+    def discard(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases.discard(lease)
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            with self.lock:
+                leases = list(self.leases)
+            if not leases:
+                time.sleep(1)
+                continue
+            for lease in leases:
+                lease.renew()
+            time.sleep(min(lease.seconds for lease in leases) / 4)
+
+
+_KEEPER = _LeaseKeeper()
 
 
 @dataclass
