@@ -181,6 +181,7 @@ def test_two_batches_racing_for_one_set(fake, own_cluster):
         t.start()
     for t in threads:
         t.join(timeout=400)
+    assert len(results) == 2, f"een batch bleef hangen: {results}"
     outcomes = sorted("refused" if isinstance(r, SetLocked) else r[0].status for r in results.values())
     assert outcomes in (["ok", "refused"], ["locked", "ok"]), outcomes
     locked = [r[0] for r in results.values() if not isinstance(r, SetLocked) and r[0].status == "locked"]

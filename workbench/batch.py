@@ -716,12 +716,12 @@ def _connect(cluster: str, jobs: int):
         # killed worker takes only its own run with it (its nanny starts a fresh worker).
         lc = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None, silence_logs=40)
-        return Client(lc), lc
+        return Client(lc, set_as_default=False), lc
     if "://" not in cluster:  # tcp://, tls://, or inproc:// for a cluster inside this process
         raise WorkbenchError(f"onbekende --cluster '{cluster}'", where="--cluster",
                              hint="gebruik 'local' of het adres van een Dask-scheduler, bijv. tcp://rekenserver:8786")
     try:
-        return Client(cluster, timeout=30), None
+        return Client(cluster, timeout=30, set_as_default=False), None
     except (OSError, TimeoutError) as exc:
         raise WorkbenchError(f"de Dask-scheduler op {cluster} is niet bereikbaar ({exc.__class__.__name__})",
                              where="--cluster",
@@ -767,7 +767,7 @@ def _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progr
             fut = client.submit(_cluster_task, str(Path(it.param_file).resolve()), it.name, str(outputs), timeout,
                                 force, kernel_name, retries, batch_id, key=f"mmr-{it.name}-{batch_id}", pure=False)
             futures[fut] = it
-        for fut in as_completed(list(futures)):
+        for fut in as_completed(list(futures), loop=client.loop):
             it = futures[fut]
             try:
                 res = fut.result()
@@ -817,10 +817,10 @@ def _task_error(exc: BaseException) -> str:
 
 def _close(client, local) -> None:
     try:
-        client.close()
+        client.close(timeout=30)
     finally:
         if local is not None:
-            local.close()
+            local.close(timeout=30)
 
 
 def summary(items: list[BatchItem], seconds: float | None = None) -> str:
