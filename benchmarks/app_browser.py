@@ -1,12 +1,17 @@
-"""The app in a real browser: first meaningful paint and map redraw after a control change.
+"""The app in a real browser: first paint, first switch to a level, and the redraw after a control change.
 
-    python benchmarks/app_browser.py                 # demo run (made in a temp folder if needed) + 500 synthetic buurten
-    python benchmarks/app_browser.py --outputs outputs --visits 5 --changes 10
+    python benchmarks/app_browser.py                                  # demo + synthetic runs of 500 and 14.500 buurten
+    python benchmarks/app_browser.py --buurten 500 3400 --changes 6 --visits 3 --port 18800
+    python benchmarks/app_browser.py --outputs /tmp/bench-outputs     # reuse synthetic runs made earlier
 
-First meaningful paint = from navigation until the map iframe shows its polygons. "warm" is a visit after
-Voila has a pre-rendered kernel ready (the normal case); "cold" is the very first visit right after start.
-Redraw = from the click on a control until the new map shows its polygons (500 buurten on one map).
-Needs playwright (python) and Chromium at /usr/bin/chromium.
+First paint = from navigation until the map widget has drawn its first view ("cold": the first visit right
+after `workbench serve` starts; "warm": later visits). First switch to a level = the click on "buurt" until
+the buurt map is drawn (the server simplifies and encodes that level once, the browser receives it once).
+Redraw = from the click on a control until the browser has drawn the new view (the clock stops when the map
+widget marks the new view as drawn). Bytes per redraw = websocket frames received by the page in that time.
+Server memory = resident memory of the server and its kernels after the visit (sampled from /proc).
+A synthetic run of N buurten has all N in one gemeente (one map) and N x 3.400 / 14.500 wijken; at 14.500
+that is the national number of buurten and wijken. Needs playwright (python) and /usr/bin/chromium.
 """
 from __future__ import annotations
 
@@ -19,61 +24,82 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+print = partial(print, flush=True)  # noqa: A001 — figures appear as they are measured, also into a file
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).parent))
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MAP_READY = """([old, n]) => { const f = document.querySelector('iframe.wb-map');
-  if (!f || f.dataset.view === old) return false;
-  const d = f.contentDocument; return !!d && d.querySelectorAll('path.leaflet-interactive').length >= n; }"""
+READY = """old => { const m = document.querySelector('.wb-map-widget');
+  return !!m && !!m.dataset.ready && m.dataset.ready !== old; }"""
 
 
-def free_port() -> int:
+def port_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def start_server(outputs: Path, name: str, port: int) -> subprocess.Popen:
+    if not port_free(port):
+        raise SystemExit(f"poort {port} is bezet; kies een andere met --port")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--outputs", str(outputs), "--set", name,
                              "--port", str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
+        if not port_free(port):
+            return proc
         time.sleep(0.1)
-    proc.kill()
+    stop_server(proc)
     raise RuntimeError("Voila did not start")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, 15)  # the server and its kernels (own session, started above)
-    proc.wait(timeout=20)
+    proc.wait(timeout=30)
 
 
-def visit(p, url: str, profile_root: Path):
-    """A fresh browser (new user-data-dir) opens the app; returns (seconds to map, context, page)."""
+def tree_mb(pid: int) -> float:
+    from _treemem import _tree_rss_kb
+
+    return _tree_rss_kb(pid) / 1024
+
+
+class Meter:
+    """Bytes the page receives over its websockets."""
+
+    def __init__(self, page):
+        self.bytes = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload):
+        self.bytes += len(payload.encode("utf-8") if isinstance(payload, str) else payload)
+
+
+def visit(p, url: str, profile_root: Path, timeout: float = 600000):
+    """A fresh browser (new profile) opens the app; returns (seconds to first view, context, page, meter)."""
     ctx = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=profile_root), executable_path=CHROMIUM,
-                                               args=ARGS, headless=True, viewport={"width": 1400, "height": 1000})
+                                                               args=ARGS, headless=True, viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
+    meter = Meter(page)
     t0 = time.perf_counter()
-    page.goto(url)
-    page.wait_for_function(MAP_READY, arg=["", 1], timeout=60000, polling="raf")
-    return time.perf_counter() - t0, ctx, page
+    page.goto(url, timeout=timeout)
+    page.wait_for_function(READY, arg="", timeout=timeout, polling="raf")
+    return time.perf_counter() - t0, ctx, page, meter
 
 
-def click_and_time(page, button_text: str, n: int) -> float:
-    old = page.locator("iframe.wb-map").get_attribute("data-view")
+def click_and_time(page, meter: Meter, button_text: str, timeout: float = 300000) -> tuple[float, int]:
+    old = page.locator(".wb-map-widget").get_attribute("data-ready")
+    before = meter.bytes
     t0 = time.perf_counter()
     page.locator(".widget-toggle-button", has_text=button_text).first.click()
-    page.wait_for_function(MAP_READY, arg=[old, n], timeout=30000, polling="raf")
-    return time.perf_counter() - t0
+    page.wait_for_function(READY, arg=old, timeout=timeout, polling="raf")
+    return time.perf_counter() - t0, meter.bytes - before
 
 
 def ensure_demo_run(outputs: Path) -> None:
@@ -85,67 +111,101 @@ def ensure_demo_run(outputs: Path) -> None:
     run(REPO / "parameters" / "demo.yaml", outputs, progress=False)
 
 
+def fmt(values: list[float], unit: str = "s", scale: float = 1.0, digits: int = 2) -> str:
+    v = [x * scale for x in values]
+    return f"median {statistics.median(v):.{digits}f} {unit}, max {max(v):.{digits}f} {unit} (n={len(v)})"
+
+
+def first_paint(p, outputs: Path, name: str, port: int, visits: int, tmp: Path) -> None:
+    proc = start_server(outputs, name, port)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        cold, ctx, _, _ = visit(p, url, tmp)
+        ctx.close()
+        warm = []
+        for _ in range(visits):
+            time.sleep(15)  # a viewer arriving later: Voila has refilled its pre-rendered kernel
+            sec, ctx, _, _ = visit(p, url, tmp)
+            warm.append(sec)
+            ctx.close()
+    finally:
+        stop_server(proc)
+    print(f"[{name}] first paint: cold (first visit right after start) {cold:.2f} s; warm {fmt(warm)}", flush=True)
+
+
+def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buurten: int) -> None:
+    proc = start_server(outputs, name, port)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        base = tree_mb(proc.pid)
+        first, ctx, page, meter = visit(p, url, tmp)
+        first_bytes = meter.bytes
+        one_viewer = tree_mb(proc.pid)
+        wijk_times, wijk_bytes = [], []
+        order = ["Wmo", "Verschil met gemeente", "Jeugdhulp", "Waarde"]
+        print(f"  first view {first:.2f} s")
+        for i in range(changes):
+            t, b = click_and_time(page, meter, order[i % len(order)])
+            wijk_times.append(t)
+            wijk_bytes.append(b)
+            print(f"  wijk level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
+        switch, switch_bytes = click_and_time(page, meter, "buurt")
+        times, sizes = [], []
+        print(f"  switch to buurt {switch:.2f} s")
+        for i in range(changes, 2 * changes):  # go on in the cycle: every click changes the view
+            t, b = click_and_time(page, meter, order[i % len(order)])
+            times.append(t)
+            sizes.append(b)
+            print(f"  buurt level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
+        after = tree_mb(proc.pid)
+        ctx.close()
+    finally:
+        stop_server(proc)
+    n_wijk = round(buurten * 3400 / 14500)
+    print(f"[{name}: {buurten} buurten, {n_wijk} wijken on one map]", flush=True)
+    print(f"  first view (wijk level): {first:.2f} s, {first_bytes / 1e6:.2f} MB received (app + Leaflet + wijk geometry)")
+    print(f"  redraw, {n_wijk} wijken: {fmt(wijk_times)}; bytes per redraw {fmt(wijk_bytes, 'kB', 1e-3, 1)}"
+          f" = {statistics.median(wijk_bytes) / n_wijk:.0f} bytes per area")
+    print(f"  first switch to buurt level: {switch:.2f} s, {switch_bytes / 1e6:.2f} MB (buurt geometry, once per viewer)")
+    print(f"  redraw, {buurten} buurten: {fmt(times)}; bytes per redraw {fmt(sizes, 'kB', 1e-3, 1)}"
+          f" = {statistics.median(sizes) / buurten:.0f} bytes per area")
+    print(f"  server + kernels: {base:.0f} MB before any viewer, {one_viewer:.0f} MB with one viewer, "
+          f"{after:.0f} MB after both levels")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from synthetic_run import make_synthetic_run
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--outputs", help="folder with a demo run (default: a temporary one)")
-    ap.add_argument("--visits", type=int, default=5)
-    ap.add_argument("--changes", type=int, default=8)
-    ap.add_argument("--buurten", type=int, default=500)
+    ap.add_argument("--outputs", help="folder for the runs (default: a temporary one); runs already there are reused")
+    ap.add_argument("--visits", type=int, default=5, help="warm first-paint visits on the demo")
+    ap.add_argument("--changes", type=int, default=6, help="control changes per level (at least 5 for a median/max)")
+    ap.add_argument("--buurten", type=int, nargs="*", default=[500, 14500])
+    ap.add_argument("--port", type=int, default=18790, help="first port; each server gets the next one")
+    ap.add_argument("--no-demo", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wb-app-bench-"))
     outputs = Path(args.outputs) if args.outputs else tmp / "outputs"
-    ensure_demo_run(outputs)
-    make_synthetic_run(outputs, args.buurten)
+    port = args.port
     try:
         with sync_playwright() as p:
-            # 1. First meaningful paint on the demo.
-            port = free_port()
-            proc = start_server(outputs, "demo", port)
-            url = f"http://127.0.0.1:{port}/"
-            try:
-                cold, ctx, _ = visit(p, url, tmp)
-                ctx.close()
-                warm = []
-                for _ in range(args.visits):
-                    time.sleep(15)  # a viewer arriving later: Voila has refilled its pre-rendered kernel
-                    sec, ctx, _ = visit(p, url, tmp)
-                    warm.append(sec)
-                    ctx.close()
-            finally:
-                stop_server(proc)
-            print(f"demo first meaningful paint: cold (first visit right after start) {cold:.2f} s; "
-                  f"warm median {statistics.median(warm):.2f} s (min {min(warm):.2f}, max {max(warm):.2f}, n={len(warm)})")
-            # 2. Redraw after a control change with {buurten} areas on the map.
-            port = free_port()
-            proc = start_server(outputs, "synthetisch", port)
-            url = f"http://127.0.0.1:{port}/"
-            try:
-                time.sleep(8)
-                _, ctx, page = visit(p, url, tmp)
-                first_buurt = click_and_time(page, "buurt", args.buurten)
-                times = {"Wmo": [], "Jeugdhulp": [], "Verschil met gemeente": [], "Waarde": []}
-                order = ["Wmo", "Verschil met gemeente", "Jeugdhulp", "Waarde"]
-                for i in range(args.changes):
-                    label = order[i % len(order)]
-                    times[label].append(click_and_time(page, label, args.buurten))
-                ctx.close()
-            finally:
-                stop_server(proc)
-            flat = [t for v in times.values() for t in v]
-            print(f"redraw with {args.buurten} buurten on the map: first switch to buurt level (simplifies the buurt "
-                  f"geometry once) {first_buurt:.2f} s; later control changes median {statistics.median(flat):.2f} s, "
-                  f"max {max(flat):.2f} s (n={len(flat)})")
-            for label, v in times.items():
-                if v:
-                    print(f"  {label:<24} median {statistics.median(v):.2f} s")
+            if not args.no_demo:
+                ensure_demo_run(outputs)
+                first_paint(p, outputs, "demo", port, args.visits, tmp)
+                port += 1
+            for n in args.buurten:
+                name = f"synthetisch{n}"
+                if not (outputs / name / "latest").exists():
+                    t = time.perf_counter()
+                    make_synthetic_run(outputs, n, name=name)
+                    print(f"made synthetic run {name} in {time.perf_counter() - t:.0f} s", flush=True)
+                redraws(p, outputs, name, port, args.changes, tmp, n)
+                port += 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     main()

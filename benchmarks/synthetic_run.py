@@ -1,6 +1,8 @@
-"""A synthetic published run with many areas (fictional), to measure the app at up to 500 areas per map.
+"""A synthetic published run with many areas (fictional), to measure the app and the maps up to national scale.
 
-    python benchmarks/synthetic_run.py --outputs /tmp/bench-outputs --buurten 500
+    python benchmarks/synthetic_run.py --outputs /tmp/bench-outputs --buurten 14500
+
+Boundaries are realistic: about 300 vertices per buurt, shared borders identical (see realistic_areas).
 
 Writes <outputs>/synthetisch/<run-id>/{publish.gpkg, manifest.json} and the ``latest`` link, in the
 layout of a real run (the same layers as workbench.publish writes). Every figure is random and fictional.
@@ -24,31 +26,76 @@ NAME = "synthetisch"
 NOTE = "Fictieve gegevens: synthetische gebieden voor een prestatiemeting"
 
 
-def make_synthetic_run(outputs: Path, buurten: int = 500, wijken: int = 25, seed: int = 1, name: str = NAME) -> Path:
+def realistic_areas(buurten: int = 500, *, wijken: int | None = None, gemeenten: int = 1, seed: int = 1,
+                    km2_per_buurt: float = 2.9, step: float = 22.0) -> gpd.GeoDataFrame:
+    """Gemeenten > wijken > buurten as one coverage (shared borders identical) with realistic boundaries.
+
+    Buurten are Voronoi cells (about 2,9 km² each, as the national average) whose borders are cut every
+    ``step`` metres and bent by a smooth multi-scale displacement field, so a buurt has about 300 vertices and
+    keeps about as many after coverage simplification as real CBS buurten (Ermelo 2021: 334 vertices on
+    average, 126 left at 4 m, 71 at 16 m, 51 at 30 m). Wijken and gemeenten are unions of buurten.
+    """
+    rng = np.random.default_rng(seed)
+    wijken = wijken or max(1, round(buurten * 3400 / 14500))
+    side = float(np.sqrt(buurten * km2_per_buurt)) * 1000.0
+    x0, y0 = 20000.0, 310000.0
+    pts = rng.uniform(0, side, size=(buurten, 2)) + [x0, y0]
+    frame = shapely.box(x0, y0, x0 + side, y0 + side)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    hit = shapely.STRtree(cells).query(shapely.points(pts), predicate="within")
+    order = np.empty(buurten, dtype=int)
+    order[hit[0]] = hit[1]
+    cells = shapely.segmentize(cells[order], step)
+    waves = [(2500.0, 80.0), (1000.0, 30.0), (300.0, 6.0), (120.0, 1.6), (60.0, 0.5)]  # (wavelength, amplitude) in metres
+    phase = rng.uniform(0, 2 * np.pi, size=(len(waves), 4))
+
+    def bend(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0], xy[:, 1]
+        dx = sum(a * np.sin(2 * np.pi * (x + 0.6 * y) / lam + phase[k, 0]) * np.cos(2 * np.pi * y / lam + phase[k, 1])
+                 for k, (lam, a) in enumerate(waves))
+        dy = sum(a * np.sin(2 * np.pi * (y - 0.6 * x) / lam + phase[k, 2]) * np.cos(2 * np.pi * x / lam + phase[k, 3])
+                 for k, (lam, a) in enumerate(waves))
+        return np.round(np.column_stack([x + dx, y + dy]), 2)  # the same point on both sides of a border
+
+    cells = shapely.make_valid(shapely.transform(cells, bend))
+    # Hierarchy: each buurt joins the nearest wijk seed, each wijk the nearest gemeente seed.
+    wseeds = pts[rng.choice(buurten, size=min(wijken, buurten), replace=False)]
+    gseeds = wseeds[rng.choice(len(wseeds), size=min(gemeenten, len(wseeds)), replace=False)]
+    wijk_of = np.argmin(((pts[:, None, :] - wseeds[None, :, :]) ** 2).sum(-1), axis=1) if buurten * len(wseeds) < 6e7 \
+        else np.array([np.argmin(((wseeds - p) ** 2).sum(-1)) for p in pts])
+    gem_of_wijk = np.argmin(((wseeds[:, None, :] - gseeds[None, :, :]) ** 2).sum(-1), axis=1)
+    used = np.unique(wijk_of)
+    wcode, gcode = {}, {}
+    for g in range(len(gseeds)):
+        gcode[g] = f"GM{9000 + g:04d}" if len(gseeds) < 1000 else f"GM{g:04d}"
+        for n, wi in enumerate(sorted(set(used) & set(np.flatnonzero(gem_of_wijk == g)))):
+            wcode[wi] = f"WK{gcode[g][2:]}{n:02d}" if n < 100 else f"WK{gcode[g][2:]}{n:03d}"
+    counter: dict[int, int] = {}
+    rows = []
+    for i in range(buurten):
+        wi = wijk_of[i]
+        n = counter[wi] = counter.get(wi, -1) + 1
+        rows.append({"code": f"BU{wcode[wi][2:]}{n:02d}", "name": f"Buurt {i + 1}", "level": "buurt",
+                     "gemeente_code": gcode[gem_of_wijk[wi]], "wijk_code": wcode[wi], "water": False})
+    b = gpd.GeoDataFrame(rows, geometry=list(cells), crs=28992)
+    wk = b.dissolve("wijk_code", as_index=False)
+    wk = wk.assign(code=wk["wijk_code"], name=[f"Wijk {i + 1}" for i in range(len(wk))], level="wijk")
+    gm = b.dissolve("gemeente_code", as_index=False)
+    gm = gm.assign(code=gm["gemeente_code"], name=[f"Synthetica {i + 1}" if len(gm) > 1 else "Synthetica"
+                                                   for i in range(len(gm))], level="gemeente", wijk_code=None)
+    cols = ["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]
+    return gpd.GeoDataFrame(pd.concat([gm[cols], wk[cols], b[cols]], ignore_index=True), crs=28992)
+
+
+def make_synthetic_run(outputs: Path, buurten: int = 500, wijken: int | None = None, seed: int = 1,
+                       name: str = NAME, gemeenten: int = 1, unpublished: tuple[str, ...] = ()) -> Path:
+    """A published run over ``realistic_areas``; with one gemeente (the default) all buurten are on one map.
+
+    ``unpublished``: indicators without any figure in the latest year (as in a first CBS release)."""
     rng = np.random.default_rng(seed)
     outputs = Path(outputs)
-    side = int(np.ceil(np.sqrt(buurten)))
-    size = 500.0  # metres per buurt, in RD New around Utrecht
-    x0, y0 = 130000.0, 450000.0
-    rows = []
-    per_wijk = int(np.ceil(buurten / wijken))
-    for i in range(buurten):
-        cx, cy = i % side, i // side
-        # Slightly wobbly squares so that coverage simplification has work to do.
-        box = shapely.box(x0 + cx * size, y0 + cy * size, x0 + (cx + 1) * size, y0 + (cy + 1) * size)
-        box = shapely.segmentize(box, 25.0)
-        w = i // per_wijk
-        rows.append({"code": f"BU9999{w:02d}{i % 100:02d}" if per_wijk <= 100 else f"BU99{i:06d}",
-                     "name": f"Buurt {i + 1}", "level": "buurt", "gemeente_code": "GM9999",
-                     "wijk_code": f"WK9999{w:02d}", "water": False, "geometry": box})
-    b = gpd.GeoDataFrame(rows, crs=28992)
-    wk = b.dissolve("wijk_code", as_index=False)[["wijk_code", "geometry"]]
-    wk = wk.assign(code=wk["wijk_code"], name=[f"Wijk {i + 1}" for i in range(len(wk))], level="wijk",
-                   gemeente_code="GM9999", water=False)
-    gm = gpd.GeoDataFrame({"code": ["GM9999"], "name": ["Synthetica"], "level": ["gemeente"],
-                           "gemeente_code": ["GM9999"], "wijk_code": [None], "water": [False],
-                           "geometry": [shapely.union_all(b.geometry.values)]}, crs=28992)
-    areas = pd.concat([gm, wk[gm.columns], b[gm.columns]], ignore_index=True)
+    areas = realistic_areas(buurten, wijken=wijken, gemeenten=gemeenten, seed=seed)
     catalog = load_catalog()
     years = [2021, 2022, 2023]
     tidy = []
@@ -58,11 +105,14 @@ def make_synthetic_run(outputs: Path, buurten: int = 500, wijken: int = 25, seed
             for code in areas["code"]:
                 v = base * rng.lognormal(0, 0.3)
                 status = "suppressed" if rng.random() < 0.05 and not code.startswith("GM") else "ok"
+                if ind.id in unpublished and y == years[-1]:
+                    status = "missing"
                 tidy.append({"code": code, "year": y, "indicator": ind.id,
                              "value": v if status == "ok" else np.nan,
                              "ci_low": v * 0.8 if status == "ok" else np.nan,
                              "ci_high": v * 1.2 if status == "ok" else np.nan,
-                             "status": status, "reason": "onderdrukt: gebaseerd op minder dan 10 personen" if status != "ok" else None,
+                             "status": status,
+                             "reason": "onderdrukt: gebaseerd op minder dan 10 personen" if status == "suppressed" else None,
                              "gemeente_value": base,
                              "comparison": "" if code.startswith("GM") or status != "ok" else rng.choice(["+", "-", "=", "="])})
     ind_t = pd.DataFrame(tidy)
@@ -81,15 +131,21 @@ def make_synthetic_run(outputs: Path, buurten: int = 500, wijken: int = 25, seed
                "cost_per_client": 9000 * rng.uniform(0.5, 2), "status": "ok"}
               for dom in ("jeugd", "wmo") for code, level in zip(areas["code"], areas["level"]) if level != "gemeente"]
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id"],
-                         "value": [name, "Synthetica (fictief)", "2023", "buurt", "GM9999", "True", NOTE, "bench"]})
+                         "value": [name, "Synthetica (fictief)", "2023", "buurt",
+                                   ",".join(areas.loc[areas["level"] == "gemeente", "code"]), "True", NOTE, "bench"]})
     run_id = "20990101T000000Z-bench"
     run_dir = outputs / name / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     gpkg = run_dir / "publish.gpkg"
     gpkg.unlink(missing_ok=True)
     areas.to_file(gpkg, layer="gebieden", driver="GPKG")
-    for layer, table in (("indicatoren", ind_t), ("risico", pd.DataFrame(risk)), ("kosten", pd.DataFrame(kosten)),
-                         ("meta", meta)):
+    from types import SimpleNamespace
+
+    from workbench.publish import run_metadata
+
+    layers = {"indicatoren": ind_t, "risico": pd.DataFrame(risk), "kosten": pd.DataFrame(kosten), "meta": meta,
+              **run_metadata(SimpleNamespace(catalog=catalog))}  # what the app builds its controls from
+    for layer, table in layers.items():
         pyogrio.write_dataframe(table, gpkg, layer=layer, append=False)
     (run_dir / "manifest.json").write_text(json.dumps({"name": name, "run_id": run_id, "status": "ok",
                                                        "finished": "2099-01-01T00:00:00"}), encoding="utf-8")
@@ -104,5 +160,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--outputs", default="/tmp/bench-outputs")
     ap.add_argument("--buurten", type=int, default=500)
+    ap.add_argument("--gemeenten", type=int, default=1)
     args = ap.parse_args()
-    print(make_synthetic_run(Path(args.outputs), args.buurten))
+    print(make_synthetic_run(Path(args.outputs), args.buurten, gemeenten=args.gemeenten))

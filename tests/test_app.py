@@ -15,7 +15,8 @@ import pytest
 from workbench.app import App, MapState, NoPublishedRun, PublishedRun, build_view, load_stories
 from workbench.app.data import DEFAULT_STORIES
 from workbench.app.server import voila_command
-from workbench.app.views import NO_SCORES, VIEWS, map_html
+from workbench.app.views import NO_SCORES, VIEWS
+from workbench.maps import GREY
 from workbench.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,20 +85,24 @@ def test_suppressed_is_shown_as_suppressed_never_zero(run):
     v = build_view(run, MapState(gm, int(row["year"]), "jeugd", "value", "buurt", row["indicator"]))
     t = v.table.set_index("code").loc[row["code"]]
     assert pd.isna(t["waarde"]) and "onderdrukt" in t["status"]
-    page = map_html(v.map)
-    feature = re.search(r'"_code": "%s"' % row["code"], page)
-    assert feature, "het onderdrukte gebied staat op de kaart"
-    assert "onderdrukt" in page
+    assert row["code"] in v.map.codes, "het onderdrukte gebied staat op de kaart"
+    i = v.map.codes.index(row["code"])
+    assert v.map.colours[i] == GREY
+    texts = dict(v.map.tooltip)
+    assert texts[run.catalog[row["indicator"]].label][i] == "onderdrukt"
 
 
 def test_difference_and_oe_use_diverging_legends(run):
     gm = run.gemeenten()[0][1]
-    diff = map_html(build_view(run, MapState(gm, run.year, "jeugd", "difference", "wijk", "jeugdhulp")).map)
-    oe = map_html(build_view(run, MapState(gm, run.year, "jeugd", "oe", "wijk", "jeugdhulp")).map)
-    for page in (diff, oe):
-        assert "#2166ac" in page and "#b2182b" in page  # both ends of the diverging palette
-    assert "verschil met de gemeente" in diff and "waargenomen / verwacht" in oe
-    assert '<script src="http' not in diff, "Leaflet ingebakken: werkt zonder internet"
+    diff = build_view(run, MapState(gm, run.year, "jeugd", "difference", "wijk", "jeugdhulp")).map
+    oe = build_view(run, MapState(gm, run.year, "jeugd", "oe", "wijk", "jeugdhulp")).map
+    for m in (diff, oe):
+        legend = m.legend.html()
+        assert "#2166ac" in legend and "#b2182b" in legend  # both ends of the diverging palette
+    assert "verschil met de gemeente" in diff.legend.title and "waargenomen / verwacht" in oe.legend.title
+    assert "(per 1.000)" in diff.legend.title, "de legenda noemt de eenheid"
+    page = diff.html()
+    assert '<script src="http' not in page and "<link" not in page, "alles ingebakken: werkt zonder internet"
 
 
 def test_risk_scores_absent_note_and_present_map(run, published, tmp_path):
@@ -123,7 +128,7 @@ def test_risk_scores_absent_note_and_present_map(run, published, tmp_path):
     pyogrio.write_dataframe(scores, outputs / "demo" / "r1" / "publish.gpkg", layer="risicoscore", append=False)
     run2 = PublishedRun.load(outputs, "demo")
     v = build_view(run2, MapState(gm, run.year, "jeugd", "score", "wijk", cluster="cluster_1"))
-    assert v.map is not None and "Risicoscore" in map_html(v.map)
+    assert v.map is not None and "Risicoscore" in v.map.legend.title and "0–100" in v.map.legend.title
     from workbench.app.profile import wijk_profile
 
     assert "eenoudergezinnen, sociaal minimum, bijstand" in wijk_profile(run2, scores["code"][0], run.year, "jeugd")
@@ -131,27 +136,60 @@ def test_risk_scores_absent_note_and_present_map(run, published, tmp_path):
 
 def test_app_controls_redraw_map_and_profile_separately(run):
     app = App(run)
-    first = app.map.value
-    assert 'class="wb-map"' in first and "data-testid=\"legend\"" in first.replace("&quot;", '"')
+    first = dict(app.map.view)
+    assert first["fill"] and first["legend"].count('data-testid="legend"') == 1
+    geometry = app.map.geo_wijk
+    assert geometry and app.map._sent == {"wijk"}
     profile_before = app.profile.value
     app.domain.value = "wmo"
-    assert app.map.value != first and app.indicator.value == "wmo"
+    assert app.map.view["key"] != first["key"] and app.indicator.value == "wmo"
+    assert app.map.geo_wijk is geometry, "een andere keuze stuurt de geometrie niet opnieuw"
     assert app.profile.value == profile_before, "het profiel verandert niet als er geen wijk gekozen is"
-    map_before = app.map.value
+    map_before = app.map.view
     code = app.wijk.options[1][1]
     app.wijk.value = code
-    assert app.map.value == map_before, "een wijk kiezen tekent de kaart niet opnieuw"
+    assert app.map.view is map_before, "een wijk kiezen tekent de kaart niet opnieuw"
     prof = app.profile.value
     for n in ("1. Het kind zelf", "2. De thuissituatie", "3. Kansen en mogelijkheden", "4. Interventies",
               "5. Maatschappelijk resultaat", "Waargenomen en verwacht", "Ontwikkeling", "verhaal achter de cijfers"):
         assert n.lower() in prof.lower(), n
     assert "data:image/png;base64," in prof  # the trend chart
+    assert 'data-testid="sign-key"' in prof and "niet te toetsen" in prof, "+ / − / = / ? staan uitgelegd"
     # A click on a buurt on the map selects its wijk.
     app.wijk.value = ""
     buurt = run.areas[(run.areas["level"] == "buurt") & (run.areas["wijk_code"] == code)]["code"].iloc[0]
-    app.click.value = buurt
-    assert app.wijk.value == code and app.click.value == ""
+    app.map.clicked = buurt
+    assert app.wijk.value == code and app.map.clicked == ""
     assert not app.status.value
+
+
+def test_app_opens_on_figures_and_says_why_when_there_are_none(run):
+    import dataclasses
+
+    app = App(run)
+    assert app.view.map is not None and not app.view.table.empty, "de app opent op een kaart met cijfers"
+    # A year without any published figures for the indicator: no grey map, one sentence why.
+    gm = run.gemeenten()[0][1]
+    ind = run.indicators
+    emptied = ind.assign(value=ind["value"].where(ind["year"] != run.year),
+                         status=ind["status"].where(ind["year"] != run.year, "missing"))
+    v = build_view(dataclasses.replace(run, indicators=emptied), MapState(gm, run.year, "jeugd", "value", "wijk", "jeugdhulp"))
+    assert v.map is None and v.note.count(".") >= 1 and "Kies jaar" in v.note
+    assert "laag" not in v.note and "ontbreekt" not in v.note
+    v = build_view(dataclasses.replace(run, risk=pd.DataFrame()), MapState(gm, run.year, "jeugd", "oe", "wijk"))
+    assert v.map is None and "laag 'risico'" not in v.note and "Kies" in v.note
+
+
+def test_table_under_the_map_is_dutch_and_rendered_only_when_open(run):
+    app = App(run)
+    assert app.table.value == "", "een dichte tabel kost een klik niets"
+    app.table_box.selected_index = 0
+    text = app.table.value
+    assert "<table" in text and "NaN" not in text and re.search(r"\d,\d", text)
+    assert not re.search(r"\d,\d{4,}", text) and not re.search(r"\d\.(\d{1,2}|\d{4,})</td>", text), "geen Engelse getallen"
+    before = app.table.value
+    app.domain.value = "wmo"
+    assert app.table.value != before, "de open tabel volgt de kaart"
 
 
 def test_results_tab_is_built_on_first_open_from_published_layers(run):
@@ -182,14 +220,18 @@ def test_results_tab_without_results_layers_says_why(run):
 
 def test_downloads_are_the_table_on_screen(run):
     app = App(run)
+    assert app.downloads.value == "", "downloads worden pas gemaakt als iemand erom vraagt"
+    app.prepare.click()
     links = dict(re.findall(r'download="[^"]+\.(csv|xlsx|html)" href="data:[^;]+;base64,([^"]+)"', app.downloads.value))
     assert set(links) == {"csv", "xlsx", "html"}
     csv = pd.read_csv(io.BytesIO(base64.b64decode(links["csv"])), sep=";", decimal=",", encoding="utf-8-sig")
     assert list(csv["code"]) == list(app.view.table["code"])
+    raw = base64.b64decode(links["csv"]).decode("utf-8-sig")
+    assert not re.search(r"\d,\d{5,}", raw), "afgerond zoals op het scherm, geen 133,04020669960562"
     xlsx = pd.read_excel(io.BytesIO(base64.b64decode(links["xlsx"])), sheet_name="tabel")
     assert len(xlsx) == len(app.view.table)
     page = base64.b64decode(links["html"]).decode()
-    assert "L.map(" in page and '<script src="http' not in page
+    assert "L.map(" in page and '<script src="http' not in page and "Make this Notebook Trusted" not in page
 
 
 def test_stories_demo_and_errors(run, tmp_path, monkeypatch):

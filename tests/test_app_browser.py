@@ -25,9 +25,13 @@ ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MAP_READY = """([old]) => { const f = document.querySelector('iframe.wb-map');
-  if (!f || f.dataset.view === old) return false;
-  const d = f.contentDocument; return !!d && d.querySelectorAll('path.leaflet-interactive').length > 0; }"""
+MAP_READY = """([old]) => { const m = document.querySelector('.wb-map-widget');
+  return !!m && !!m.dataset.ready && m.dataset.ready !== old; }"""
+# A point inside each area shown (canvas map: no DOM node per area), in page coordinates.
+AREA_POINTS = """() => { const box = document.querySelector('.wb-map-widget'); const m = box.wbmap;
+  const r = box.getBoundingClientRect();
+  return m.current.layers.map(l => { const p = m.map.latLngToContainerPoint(l.getBounds().getCenter());
+    return [r.left + p.x, r.top + p.y]; }); }"""
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is niet geïnstalleerd")
@@ -102,11 +106,11 @@ def _shot(page, name: str) -> None:
 
 
 def _legend(page) -> str:
-    return page.frame_locator("iframe.wb-map").locator("[data-testid=legend]").inner_text()
+    return page.locator(".wb-map-widget [data-testid=legend]").inner_text()
 
 
 def _change(page, label: str) -> None:
-    old = page.locator("iframe.wb-map").get_attribute("data-view")
+    old = page.locator(".wb-map-widget").get_attribute("data-ready")
     page.locator(".widget-toggle-button", has_text=label).first.click()
     page.wait_for_function(MAP_READY, arg=[old], timeout=30000)
 
@@ -158,9 +162,8 @@ def test_app_in_the_browser(server, browser):
 
     # Clicking an area on the map opens its wijk's profile.
     before = profile.get_attribute("data-code")
-    paths = page.frame_locator("iframe.wb-map").locator("path.leaflet-interactive")
-    for i in range(paths.count()):
-        paths.nth(i).click(force=True)
+    for x, y in page.evaluate(AREA_POINTS):
+        page.mouse.click(x, y)
         try:
             page.wait_for_function("c => { const p = document.querySelector('[data-testid=profile]');"
                                    " return p && p.dataset.code !== c; }", arg=before, timeout=5000)
@@ -172,7 +175,7 @@ def test_app_in_the_browser(server, browser):
     # The results tab: built on first open, a table per provider and a wijk map of reached results.
     page.locator(".wb-tabs .lm-TabBar-tab, .wb-tabs .p-TabBar-tab", has_text="Resultaten").first.click()
     page.locator("table.wb-results").wait_for(timeout=30000)
-    page.frame_locator("iframe.wb-results-map").locator("path.leaflet-interactive").first.wait_for(timeout=30000)
+    page.frame_locator("iframe.wb-results-map").locator("#map[data-ready='1']").wait_for(timeout=30000)
     results = page.locator("table.wb-results").inner_text()
     assert "Behaald" in results and "Traceback" not in page.inner_text("body")
     page.locator(".wb-results-kind .widget-toggle-button", has_text="Stapeling").click()

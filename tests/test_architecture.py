@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 
 # Lower numbers may be imported by higher ones, never the other way round (see docs/ARCHITECTURE.md).
 LAYERS = {
-    "base": 0,         # errors, status words, atomic writing, statistics helpers
+    "base": 0,         # errors, status words, atomic writing, statistics helpers, the Dutch number format
     "parameters": 1,   # parameter sets and the indicator catalogue
     "sources": 2,      # open data, the municipality's records, the demo region
     "core": 3,         # Dataset, areas, indicators
@@ -26,6 +26,7 @@ LAYERS = {
 }
 MODULES = {
     "workbench.errors": "base", "workbench.status": "base", "workbench.io": "base", "workbench.stats": "base",
+    "workbench.paths": "base", "workbench.formatting": "base",
     "workbench.params": "parameters", "workbench.catalog": "parameters",
     "workbench.sources": "sources", "workbench.validation": "sources",
     "workbench.dataset": "core", "workbench.areas": "core", "workbench.indicators": "core",
@@ -35,9 +36,10 @@ MODULES = {
     "workbench.findings": "findings",
     "workbench.maps": "look", "workbench.charts": "look",
     "workbench.report": "outputs", "workbench.publish": "outputs", "workbench.provider_sheet": "outputs",
-    "workbench.audit": "outputs",
+    "workbench.audit": "outputs", "workbench.export": "outputs",
     "workbench.app": "runs", "workbench.pipeline": "runs", "workbench.batch": "runs", "workbench.history": "runs",
     "workbench.cli": "runs", "workbench.__main__": "runs", "workbench": "runs",
+    "workbench.wijkprofiel": "runs", "workbench.kernels": "runs",
 }
 # The one import up a layer, lazy and on purpose: ``ds.findings`` is the door from the Dataset to its findings.
 ALLOWED_UPWARD = {("workbench.dataset", "workbench.findings")}

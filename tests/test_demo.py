@@ -13,7 +13,7 @@ import shapely
 from workbench.sources import demo
 
 LAYERS = ("gemeenten", "wijken", "buurten")
-CSVS = [f"kwb_{y}.csv" for y in demo.DEMO_YEARS] + ["records.csv"]
+CSVS = [f"kwb_{y}.csv" for y in demo.DEMO_YEARS]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def kwb(demo_dir):
 
 @pytest.fixture(scope="module")
 def records(demo_dir):
-    return pd.read_csv(demo_dir / "records.csv", dtype=str, keep_default_na=False)
+    return demo.read_records(demo_dir)
 
 
 def test_all_files_written(demo_dir):
@@ -274,6 +274,6 @@ def test_ensure_demo_caches_and_regenerates(tmp_path, monkeypatch):
     demo.ensure_demo(folder, force=True)
     assert len(calls) == 3
     assert (folder / "notes.txt").read_text() == "keep me"
-    (folder / "records.csv").unlink()
+    (folder / demo.RECORDS).unlink()
     demo.ensure_demo(folder)
-    assert len(calls) == 4 and (folder / "records.csv").is_file()
+    assert len(calls) == 4 and (folder / demo.RECORDS).is_file()

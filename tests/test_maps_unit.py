@@ -1,4 +1,5 @@
-"""maps.py on a three-polygon fixture, without a demo run (in the manner of leafmap's tests: build a map, read its HTML)."""
+"""maps.py on a three-polygon fixture, without a demo run (in the manner of leafmap's tests: build a map, read its HTML
+and the texts it sends to the browser)."""
 from __future__ import annotations
 
 import json
@@ -35,14 +36,15 @@ def published(geo) -> pd.DataFrame:
 
 
 def features(m) -> dict[str, dict]:
-    """The polygons of the map's choropleth layer: code -> properties."""
-    layer = next(c for c in m._children.values() if type(c).__name__ == "GeoJson")
-    return {f["properties"]["_code"]: f for f in layer.data["features"]}
+    """The areas of the map with their tooltip texts: code -> {"properties": {column: text}}."""
+    keys = m.tooltip_keys or [label for label, _ in m.tooltip]
+    return {code: {"properties": {k: texts[i] for k, (_, texts) in zip(keys, m.tooltip)}}
+            for i, code in enumerate(m.codes)}
 
 
 def styles(m) -> dict[str, dict]:
-    layer = next(c for c in m._children.values() if type(c).__name__ == "GeoJson")
-    return {code: layer.style_function(f) for code, f in features(m).items()}
+    bold = m.bold or [False] * len(m.codes)
+    return {code: {"fillColor": m.colours[i], "weight": 3 if bold[i] else 0.8} for i, code in enumerate(m.codes)}
 
 
 def test_dutch_number_format():
@@ -61,7 +63,7 @@ def test_suppressed_area_is_grey_and_says_onderdrukt(geo):
     assert f["WK000102"]["properties"]["waarde"] == "onderdrukt"
     assert "onderdrukt: gebaseerd op minder dan 10" in f["WK000102"]["properties"]["status"]
     assert f["WK000101"]["properties"]["waarde"] == "1.234,5 per 1.000"  # Dutch format in the tooltip
-    assert f["WK000101"]["properties"]["interval"] == "1.200,0 – 1.270,0"
+    assert f["WK000101"]["properties"]["interval"] == "1.200,0 – 1.270,0 per 1.000"
 
 
 def test_legend_names_classes_and_grey(geo):

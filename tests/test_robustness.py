@@ -143,10 +143,8 @@ def demo_records_sample() -> bytes:
     """The header and first 1,500 rows of the generated demo records (enough for every corruption)."""
     from workbench.sources import demo
 
-    path = demo.ensure_demo() / "records.csv"
-    with open(path, "rb") as fh:
-        lines = [next(fh) for _ in range(1501)]
-    return b"".join(lines)
+    records = demo.read_records(demo.ensure_demo()).head(1500)
+    return records.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 @SETTINGS
@@ -180,8 +178,7 @@ def test_corrupted_records_stop_a_run_before_any_output(tmp_path):
     from workbench.pipeline import run
     from workbench.sources import demo
 
-    src = demo.ensure_demo() / "records.csv"
-    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    df = demo.read_records(demo.ensure_demo())
     df.loc[5, "end"] = "2001-01-01"  # before its start: figures would change
     df.loc[7, "cost"] = "gratis"
     bad = tmp_path / "records.csv"

@@ -96,7 +96,17 @@ notebook("02_risicokaarten", [
            "gebieden hoe het zorggebruik samenhangt met risicofactoren uit de clusters 1 tot en met 3. Daarmee krijgt elk "
            "gebied een **verwacht** aantal cliënten. De verhouding **waargenomen / verwacht** (W/V) met haar "
            "95%-interval zegt of een gebied **hoger dan verwacht**, **lager dan verwacht** of **niet te "
-           "onderscheiden** is."),
+           "onderscheiden** is.\n\n"
+           "**Wat 'verwacht' betekent, hangt af van de referentie** (`risk.reference`). Met `gemeente` of `region` "
+           "vergelijk je een wijk met wijken uit dezelfde gemeente of regio. Met `nederland` is verwacht **wat wijken "
+           "met dezelfde kenmerken elders in Nederland laten zien**: het model wordt geschat op de wijken (of buurten) "
+           "van het hele land uit een aparte bron (`sources.reference`, standaard de landelijke cijfers die "
+           "`workbench fetch --reference nederland` ophaalt). Met `peer` zijn dat de gemeenten die je zelf noemt, of "
+           "gemeenten met dezelfde mate van stedelijkheid. Hieronder staat per model hoeveel gebieden en gemeenten de "
+           "referentie telt. De referentiegebieden zelf worden nergens getoond: je ziet alleen je eigen gemeente(n).\n\n"
+           "Zonder `youth_factors` of `wmo_factors` gebruikt het model **standaard risicofactoren** die elke "
+           "KWB-jaargang sinds 2019 levert (gekozen op echte CBS-cijfers; zie `benchmarks/risk_defaults.py`). Ontbreekt "
+           "er een in de gegevens, dan wordt die weggelaten en staat dat erbij."),
     ("code", PARAMS, "parameters"),
     ("code", LOAD),
     ("md", "## Jeugdhulp: het model\n\nDe coëfficiënten zeggen hoeveel het verwachte gebruik stijgt per eenheid "
@@ -145,7 +155,7 @@ notebook("02_risicokaarten", [
            "bijdragen; *indicatoren ≥ P90* noemt elke indicator waarop de wijk bij de hoogste 10% hoort, zodat een "
            "gemiddelde een uitschieter niet verbergt. Wijken met te weinig inwoners krijgen geen score (*te klein*)."),
     ("code", "kaart = wb.report.composite_map(ds)\nwb.report.save(kaart, output_dir, \"risicoscore.html\")\ndisplay(kaart)\n"
-             "wb.report.composite_table(ds)"),
+             "wb.formatting.styled(wb.report.composite_table(ds), {'rang': 0}, default=1)"),
     ("md", "## Zo lees je dit niet\n\n"
            "- **Hoger dan verwacht** is geen oordeel over een wijkteam of aanbieder: het model kent alleen de "
            "risicofactoren die erin zitten. Wat ontbreekt (een instelling in de wijk, een actieve school, een "
@@ -153,7 +163,7 @@ notebook("02_risicokaarten", [
            "- Kleine gebieden krijgen brede intervallen en zijn daarom vaak *niet te onderscheiden*; gebieden onder "
            "de onthullingsdrempel worden niet getoond.\n"
            "- Verwacht is relatief aan de referentieset: een hele regio die meer zorg gebruikt dan het land, valt "
-           "hier niet op.\n"
+           "hier niet op, tenzij de referentie Nederland is (`risk.reference: nederland`).\n"
            "- Een risicoscore is een rangorde binnen de referentie, geen kans: 80 betekent 'hoger dan 80% van de "
            "wijken', niet '80% risico'."),
 ])
@@ -192,7 +202,8 @@ notebook("03_zorgkosten", [
     ("code", "if heeft_registratie:\n"
              "    for domein in (\"jeugd\", \"wmo\"):\n"
              "        if wb.report.model_available(ds, domein):\n"
-             "            display(wb.report.expected_cost_table(ds, domein).round(2))"),
+             "            display(wb.formatting.styled(wb.report.expected_cost_table(ds, domein), {'kosten / verwacht': 2},\n"
+             "                units={'kosten': 'euro', 'verwachte kosten': 'euro', 'verschil': 'euro'}))"),
     ("md", "## Zo lees je dit niet\n\n"
            "- Hoge kosten per jeugdige kunnen komen door een paar dure verblijfstrajecten: kijk altijd naar de "
            "productcategorieën.\n"

@@ -28,7 +28,7 @@ def load_run(parameter_file, output_dir=None):
 
 def __getattr__(name):  # lazy: `wb.report` imports IPython display helpers only when used
     if name in ("report", "maps", "risk", "costs", "privacy", "indicators", "pipeline", "publish", "allocation", "charts",
-                "outcomes", "findings", "audit", "areas"):
+                "outcomes", "findings", "audit", "areas", "formatting"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

@@ -198,7 +198,9 @@ def _scan_text(name: str, where: str, text: str, ids: dict[str, set[str]], min_c
         found = {a + b for a, b in _POSTCODE.findall(text)} & ids["postcode"]
         if found:
             leaks.append(Leak(name, where, f"{len(found)} postcode(s) uit de registratie"))
-    for field_name, value in _HTML_COUNT.findall(text):
+    from .maps import audit_text  # the maps keep tooltip texts per column: written out per area for the search
+
+    for field_name, value in _HTML_COUNT.findall(text + "\n" + audit_text(text)):
         n = _nl_number(value)
         if n is not None and n < min_count:
             leaks.append(Leak(name, where, f"telling {field_name} = {value} onder de drempel {min_count}"))

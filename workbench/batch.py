@@ -429,11 +429,13 @@ def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *,
         except WorkbenchError as exc:
             item.name = Path(item.param_file).stem
             item.status, item.message = "failed", exc.render().replace("\n  ", " ")
+            item.kinds.append("input")
             continue
         item.name = params.name
         if params.name in seen:
             item.status = "failed"
             item.message = f"zelfde set '{params.name}' als {seen[params.name].param_file}; geef elke set een eigen name:"
+            item.kinds.append("input")
             continue
         seen[params.name] = item
         params_of[params.name] = params
@@ -839,8 +841,10 @@ def summary(items: list[BatchItem], seconds: float | None = None) -> str:
 
 
 def exit_status(items: list[BatchItem]) -> int:
-    """0 when every set ran or was skipped; 1 when any failed or was interrupted; 2 when the only problem is
+    """0 when every set ran or was skipped; 1 when any run failed or was interrupted; 2 when the only failures
+    are bad input (a parameter file or input data refused before anything ran), as for ``workbench run``, or
     sets refused because another batch writes them (a race lost on a cluster)."""
-    if all(it.status in ("ok", "skipped") for it in items):
+    bad = [it for it in items if it.status not in ("ok", "skipped")]
+    if not bad:
         return 0
-    return 2 if all(it.status in ("ok", "skipped", "locked") for it in items) else 1
+    return 2 if all(it.status == "locked" or (it.kinds and it.kinds[-1] == "input") for it in bad) else 1

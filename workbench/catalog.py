@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from . import paths
 from .errors import CatalogError
 
 CLUSTERS = {
@@ -21,7 +22,9 @@ DIRECTIONS = ("higher_is_risk", "lower_is_risk")
 TESTS = ("wilson", "poisson", "none")
 VARIABLE_KINDS = ("count", "percent", "rate", "mean", "amount")
 SOURCE_FORMATS = ("odata", "xlsx", "pdok", "shape")
-DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "parameters" / "indicators.yaml"
+# Sources named in the catalogue's `delivered` block: kwb (the KWB table: OData and spreadsheet alike), pdok, shape.
+DELIVERY_SOURCES = ("kwb", "pdok", "shape")
+DEFAULT_CATALOG = paths.package_file("parameters", "indicators.yaml")  # the package's; a project may have its own
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Catalog:
     derived: dict[str, Derived]
     indicators: dict[str, Indicator]
     path: Path | None = None
+    # Per source variable: which sources deliver it in which years ({"kwb": (2019, ..., 2024), "pdok": (2024,)}).
+    delivered: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
 
     def __getitem__(self, indicator_id: str) -> Indicator:
         try:
@@ -134,6 +139,22 @@ class Catalog:
                     seen.append(p)
         return seen
 
+    def delivery(self, indicator_id: str) -> dict[str, tuple[int, ...]]:
+        """Per source, the years in which it delivers every source variable of an indicator (the catalogue's
+        ``delivered`` block). Indicators from the municipality's own records are not listed (any year)."""
+        out: dict[str, tuple[int, ...]] = {}
+        parts = [self.delivered.get(v, {}) for v in self.base_variables(self[indicator_id].inputs)]
+        for src in DELIVERY_SOURCES:
+            years = [set(p.get(src, ())) for p in parts]
+            common = set.intersection(*years) if years else set()
+            if common:
+                out[src] = tuple(sorted(common))
+        return out
+
+    def delivered_in(self, indicator_id: str, source: str, years) -> bool:
+        """True when ``source`` delivers the indicator in every one of ``years``."""
+        return set(years) <= set(self.delivery(indicator_id).get(source, ()))
+
     def uses_records(self, indicator_id: str) -> bool:
         return any(self.variables[v].source == "records" for v in self.base_variables(self[indicator_id].inputs))
 
@@ -148,6 +169,19 @@ def _formula_inputs(formula: str, where: str) -> tuple[str, ...]:
         if not isinstance(node, allowed):
             raise CatalogError(f"formule '{formula}' mag alleen variabelen, getallen en + - * / bevatten", where=where)
     return tuple(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)))
+
+
+def _parse_years(raw: Any, where: str) -> tuple[int, ...]:
+    """'2019-2024', 2024, or a list of those -> the years."""
+    items = raw if isinstance(raw, list) else [raw]
+    years: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        lo, _, hi = text.partition("-")
+        if not (lo.isdigit() and (not hi or hi.isdigit())):
+            raise CatalogError(f"jaren '{item}' niet te lezen (gebruik bijv. 2019-2024 of 2024)", where=where)
+        years.extend(range(int(lo), int(hi or lo) + 1))
+    return tuple(sorted(set(years)))
 
 
 def _parse_alias(raw: Any, where: str) -> Alias:
@@ -174,7 +208,7 @@ _REQUIRED = ("id", "label", "cluster", "unit", "direction", "population", "min_c
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Load and validate the catalogue; every problem is reported with the file and indicator id."""
-    path = Path(path) if path else DEFAULT_CATALOG
+    path = Path(path) if path else paths.catalog_file()
     if not path.exists():
         raise CatalogError("indicatorcatalogus niet gevonden", where=str(path),
                            hint="geef het pad naar indicators.yaml op, of gebruik parameters/indicators.yaml uit de repository")
@@ -273,7 +307,21 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             value=spec.get("value"), weight=spec.get("weight"), count=spec.get("count"), scale=scale,
             note=spec.get("note", ""),
         )
+    delivered: dict[str, dict[str, tuple[int, ...]]] = {}
+    for name, spec in (raw.get("delivered") or {}).items():
+        where = f"{path} > delivered > {name}"
+        if name not in variables:
+            problems.append(f"{where}: '{name}' is geen variabele in de catalogus")
+            continue
+        if not isinstance(spec, dict) or set(spec) - set(DELIVERY_SOURCES):
+            problems.append(f"{where}: verwacht een blok {{bron: jaren}} met bron {', '.join(DELIVERY_SOURCES)}")
+            continue
+        try:
+            delivered[name] = {src: _parse_years(y, f"{where} > {src}") for src, y in spec.items()}
+        except CatalogError as exc:
+            problems.append(exc.render())
+
     if problems:
         raise CatalogError("de indicatorcatalogus is ongeldig:\n  - " + "\n  - ".join(problems), where=str(path),
                            hint="pas de genoemde regels in de catalogus aan")
-    return Catalog(variables, derived, indicators, path)
+    return Catalog(variables, derived, indicators, path, delivered)

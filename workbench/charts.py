@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import pandas as pd
 
+from . import formatting
+
 from .io import atomic_path
 
 COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "niet te onderscheiden": "#636363"}
@@ -14,6 +16,14 @@ COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "ni
 
 def _nl(x, pos=None) -> str:
     return f"{x:,.0f}".replace(",", ".") if abs(x) >= 10 else f"{x:.1f}".replace(".", ",")
+
+
+def axis_nl(x, pos=None) -> str:
+    """Axis ticks in Dutch (0,8 / 1,25 / 1.000): as few decimals as the tick needs."""
+    for d in (0, 1, 2, 3):
+        if abs(round(x, d) - x) < 1e-9:
+            return formatting.number(x, d)
+    return formatting.number(x, 3)
 
 
 def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subtitle: str = "",
@@ -46,6 +56,7 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subti
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_nl))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("verwacht aantal cliënten (logaritmische schaal)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(axis_nl))
     ax.set_ylabel(value_label)
     fig.suptitle(title, x=0.125, ha="left", fontsize=12, fontweight="bold")
     if subtitle:
@@ -55,6 +66,7 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subti
     ax.legend(fontsize=7.5, frameon=False, loc="upper right")
     ax.grid(alpha=0.25)
     fig.subplots_adjust(top=0.86, bottom=0.14)
+    plt.close(fig)  # shown once, by whoever displays it (the inline backend would show an open figure again)
     return fig
 
 
@@ -70,6 +82,7 @@ def bar_compare(table: pd.DataFrame, columns: list[str], *, title: str, xlabel: 
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.25)
     fig.tight_layout()
+    plt.close(fig)  # shown once, by whoever displays it
     return fig
 
 

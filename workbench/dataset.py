@@ -37,6 +37,7 @@ class Dataset:
     indicators: pd.DataFrame           # tidy, with intervals and comparison; NOT yet disclosure-controlled
     records: pd.DataFrame | None = None  # record level: local only, never published
     records_year: int | None = None
+    records_absent: str = ""  # why the set's records are not used for its year (Dutch; e.g. demo records of another year)
     fictional: bool = False
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, Path] = field(default_factory=dict)
@@ -177,7 +178,7 @@ def input_paths(params: ParameterSet) -> dict[str, Path]:
     elif params.resolve(params.sources.geometry) is not None:
         out["geometry"] = params.resolve(params.sources.geometry)
     if params.sources.records == "demo":
-        out["records"] = demo_folder / "records.csv"
+        out["records"] = demo_folder / demo.RECORDS
     elif params.sources.records:
         out["records"] = params.resolve(params.sources.records)
     return out
@@ -220,11 +221,19 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
 
     records = records_agg = records_year = None
     fictional = params.is_demo
-    if params.sources.records:
+    demo_records_elsewhere = params.sources.records == "demo" and params.year != _demo_records_year()
+    records_absent = ""
+    if demo_records_elsewhere:  # never show the demo's records under another year's header
+        records_absent = (f"De fictieve zorgregistratie van de demo beschrijft alleen {_demo_records_year()}. Kosten "
+                          f"en resultaten worden daarom voor {params.year} niet getoond; kies year: "
+                          f"{_demo_records_year()} om ze te zien.")
+        notes.append(f"de fictieve zorgregistratie van de demo beschrijft {_demo_records_year()}; voor {params.year} "
+                     "zijn er geen zorgtrajecten: kosten en resultaten worden niet getoond")
+    if params.sources.records and not demo_records_elsewhere:
         if params.sources.records == "demo":
             from .sources import demo
 
-            path = demo.ensure_demo() / "records.csv"
+            path = demo.ensure_demo() / demo.RECORDS
             records_year = demo.DEMO_YEAR
             fictional = True
         else:
@@ -243,7 +252,13 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
     tidy = compare_with_gemeente(tidy, area_index)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
                    records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs,
-                   area_index=area_index)
+                   area_index=area_index, records_absent=records_absent)
+
+
+def _demo_records_year() -> int:
+    from .sources import demo
+
+    return demo.DEMO_YEAR
 
 
 def _names_from_statistics(areas, stats: Statistics):

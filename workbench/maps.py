@@ -1,11 +1,14 @@
 """The look of every map: colours, classes, legends, tooltips and labels in Dutch.
 
 Presentation only: figures arrive computed (and disclosure-controlled); nothing is recomputed here.
-Maps are standalone HTML: Leaflet is inlined (workbench/static/leaflet, BSD-2), so a map opens in a
-browser without a server and without internet (background tiles then simply stay blank).
+Maps are standalone HTML: Leaflet (BSD-2), topojson-client (ISC) and the workbench map script are inlined
+(workbench/static), geometry is TopoJSON (shared borders once, quantised) gzipped in the page, so a map of
+all 14.500 buurten opens offline in a few seconds. No background layer unless asked for.
 """
 from __future__ import annotations
 
+import base64
+import gzip
 import html
 import json
 import math
@@ -13,12 +16,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from . import formatting
 from .io import write_atomic
 
 STATIC = Path(__file__).parent / "static" / "leaflet"
@@ -35,32 +38,35 @@ def in_sentence(label: str) -> str:
     return label if label.startswith("Wmo") or label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
-def fmt_nl(value, decimals: int = 1, unit: str = "") -> str:
-    """Dutch number format: 1.234,5. Missing is written out, never as 0."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-        return "–"
-    s = f"{value:,.{decimals}f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    if unit in ("euro", "€"):
-        return f"€ {s}"
-    if unit == "%":
-        return f"{s}%"
-    return f"{s} {unit}".strip() if unit else s
+def fmt_nl(value, decimals: int | None = 1, unit: str = "") -> str:
+    """Dutch number format: 1.234,5 (see workbench.formatting, the one place for it). Missing is '–', never 0."""
+    return formatting.number(value, decimals, unit)
 
 
 def decimals_for(unit: str) -> int:
-    return {"euro": 0, "%": 1, "per 1.000": 1, "km": 1}.get(unit, 1)
+    return formatting.decimals_for(unit)
 
 
-def web_geometry(areas: gpd.GeoDataFrame, tolerance: float = 4.0) -> gpd.GeoDataFrame:
-    """Simplify once per level keeping shared borders shared (coverage simplification), then to WGS84."""
+def web_tolerance(n_areas: int) -> float:
+    """Simplification tolerance in metres for a web map of ``n_areas`` areas: 4 m for a gemeente, growing to
+    30 m for all buurten of the country, where one screen pixel is 24 m at zoom 12 (coverage simplification
+    moves a border by about a third of its tolerance: measured in benchmarks/national_map.py)."""
+    return float(min(max(8.0 * math.sqrt(n_areas / 1000), 4.0), 30.0))
+
+
+def web_geometry(areas: gpd.GeoDataFrame, tolerance: float | None = None) -> gpd.GeoDataFrame:
+    """Simplify once per level keeping shared borders shared (coverage simplification), then to WGS84.
+
+    ``tolerance`` in metres; by default ``web_tolerance`` of the level's number of areas."""
     out = []
     for _, part in areas.groupby("level", sort=False):
         part = part.copy()
         geoms = part.geometry.values
+        tol = tolerance if tolerance is not None else web_tolerance(len(part))
         try:
-            part["geometry"] = shapely.coverage_simplify(geoms, tolerance)
+            part["geometry"] = shapely.coverage_simplify(geoms, tol)
         except Exception:  # an invalid coverage (real data can have slivers): simplify per area instead
-            part["geometry"] = shapely.simplify(geoms, tolerance, preserve_topology=True)
+            part["geometry"] = shapely.simplify(geoms, tol, preserve_topology=True)
         out.append(part)
     gdf = gpd.GeoDataFrame(pd.concat(out), crs=areas.crs).to_crs(4326)
     gdf["geometry"] = shapely.set_precision(gdf.geometry.values, 1e-6)
@@ -72,13 +78,16 @@ class Legend:
     title: str
     items: list[tuple[str, str]]  # (colour, label)
     note: str = ""
+    key: bool = False  # show the key for + / − / = / ?
 
     def html(self) -> str:
         rows = "".join(
             f'<div class="wb-row"><span class="wb-swatch" style="background:{c}"></span>{html.escape(label)}</div>'
             for c, label in self.items)
-        note = f'<div class="wb-note">{html.escape(self.note)}</div>' if self.note else ""
-        return f'<div class="wb-legend" data-testid="legend"><div class="wb-legend-title">{html.escape(self.title)}</div>{rows}{note}</div>'
+        note = f'<div class="wb-legend-note">{html.escape(self.note)}</div>' if self.note else ""
+        key = COMPARISON_KEY if self.key else ""
+        return (f'<div class="wb-legend" data-testid="legend"><div class="wb-legend-title">{html.escape(self.title)}'
+                f'</div>{rows}{note}{key}</div>')
 
 
 def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: bool = True, k: int = 5):
@@ -113,97 +122,235 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
             pal = [palette[round(i * (len(palette) - 1) / max(len(uniq) - 1, 1))] for i in range(len(uniq))]
             lookup = dict(zip(uniq, pal))
             colours[ok.index] = [lookup[v] for v in ok.to_numpy(dtype=float)]
-            items = [(lookup[v], fmt_nl(v, d, unit)) for v in uniq]
+            items = [(lookup[v], fmt_nl(v, d)) for v in uniq]  # the legend title names the unit
         else:
             import mapclassify  # pulls in scikit-learn: only when a map is classified
 
             q = mapclassify.Quantiles(ok.to_numpy(dtype=float), k=k)
             colours[ok.index] = [palette[i] for i in q.yb]
             lows = [ok.min()] + list(q.bins[:-1])
-            items = [(palette[i], f"{fmt_nl(lo, d, unit)} – {fmt_nl(hi, d, unit)}") for i, (lo, hi) in enumerate(zip(lows, q.bins))]
+            items = [(palette[i], f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}") for i, (lo, hi) in enumerate(zip(lows, q.bins))]
     return colours, items
 
 
-_CSS = """
-<style>
-.wb-legend, .wb-title, .wb-banner { position: fixed; z-index: 640; background: rgba(255,255,255,.95);
-  font: 13px/1.35 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #222;
-  border-radius: 6px; box-shadow: 0 1px 4px rgba(0,0,0,.3); }
-.wb-legend { bottom: 24px; right: 12px; padding: 8px 10px; max-width: 300px; }
-.wb-legend-title { font-weight: 600; margin-bottom: 4px; }
-.wb-row { display: flex; align-items: center; margin: 2px 0; }
-.wb-swatch { width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; flex: none; }
-.wb-note { margin-top: 6px; font-size: 11px; color: #555; }
-.wb-title { top: 10px; left: 54px; padding: 8px 12px; max-width: 520px; }
-.wb-title h1 { font-size: 16px; margin: 0 0 2px 0; }
-.wb-title p { margin: 0; font-size: 12px; color: #444; }
-.wb-banner { top: 10px; right: 12px; padding: 6px 10px; background: #fff3cd; border: 1px solid #e0b100; font-weight: 600; }
-.leaflet-tooltip table td { padding: 1px 4px; }
-</style>
+STATIC_MAP = Path(__file__).parent / "static"
+OSM = {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "© OpenStreetMap-bijdragers"}
+_TOPOLOGY_CACHE: dict[tuple, dict] = {}
+
+
+def asset(name: str) -> str:
+    """The text of a bundled browser asset (Leaflet, topojson-client, the workbench map)."""
+    path = {"leaflet.js": STATIC / "leaflet.js", "leaflet.css": STATIC / "leaflet.css",
+            "topojson.js": STATIC / "topojson-client.min.js", "wbmap.js": STATIC_MAP / "wbmap.js",
+            "wbmap.css": STATIC_MAP / "wbmap.css"}[name]
+    return path.read_text(encoding="utf-8")
+
+
+def quantisation(geo: gpd.GeoDataFrame, metres: float = 1.0) -> int:
+    """Grid cells per axis so that one cell is about ``metres`` (an extent of 300 km at 1 m: 300.000)."""
+    minx, miny, maxx, maxy = geo.total_bounds
+    extent = max((maxx - minx) * 111_320 * math.cos(math.radians((miny + maxy) / 2)), (maxy - miny) * 111_320, 1.0)
+    return int(min(max(extent / metres, 1_000), 2_000_000))
+
+
+def topology(geo: gpd.GeoDataFrame, metres: float = 1.0) -> dict:
+    """TopoJSON of ``geo`` (EPSG:4326, indexed by code, with name and gemeente_code): shared borders stored once
+    as arcs, coordinates quantised to about ``metres`` and delta-encoded. Cached per set of areas."""
+    import topojson as tp
+
+    codes = tuple(geo.index)
+    key = (hash(codes), len(codes), tuple(np.round(geo.total_bounds, 7)),
+           int(shapely.get_num_coordinates(geo.geometry.values).sum()), metres)
+    if key in _TOPOLOGY_CACHE:
+        return _TOPOLOGY_CACHE[key]
+    g = gpd.GeoDataFrame({"c": list(codes), "n": geo["name"].astype(str).to_numpy() if "name" in geo else list(codes),
+                          "g": geo["gemeente_code"].astype(str).to_numpy() if "gemeente_code" in geo else ""},
+                         geometry=geo.geometry.values, crs=geo.crs)
+    t = tp.Topology(g, prequantize=quantisation(geo, metres), topology=True, object_name="areas")
+    topo = t._to_dict(t.output, False, False)  # to_dict() would deep-copy the output first: 2/3 of the time
+    topo.pop("bbox", None)
+    if len(_TOPOLOGY_CACHE) > 16:
+        _TOPOLOGY_CACHE.pop(next(iter(_TOPOLOGY_CACHE)))
+    _TOPOLOGY_CACHE[key] = topo
+    return topo
+
+
+def _column(texts: list[str]) -> dict:
+    """A tooltip column for the browser: repeated texts (status, gemeente) as a dictionary and indices."""
+    uniq = list(dict.fromkeys(texts))
+    if len(uniq) * 2 < len(texts):
+        pos = {t: i for i, t in enumerate(uniq)}
+        return {"d": uniq, "i": [pos[t] for t in texts]}
+    return {"v": list(texts)}
+
+
+def encode_view(colours: list[str], bold: list[bool] | None, tooltip: list[tuple[str, list[str]]], *, level: str = "",
+                gemeente: str | None = None, legend_html: str = "", title_html: str = "", banner: str | None = None,
+                key: str = "", keys: list[str] | None = None) -> dict:
+    """What the browser needs for one view besides geometry: a palette index per area (one character each),
+    the thick borders, the legend and the tooltip texts, in the order of the areas shown."""
+    palette = list(dict.fromkeys(colours)) or [GREY]
+    if len(palette) > 36:
+        raise ValueError("a map has at most 36 colours")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    pos = {c: digits[i] for i, c in enumerate(palette)}
+    return {"level": level, "gemeente": gemeente, "palette": palette, "fill": "".join(pos[c] for c in colours),
+            "bold": "".join("1" if b else "0" for b in bold) if bold is not None and any(bold) else "",
+            "tooltip": {"labels": [label for label, _ in tooltip], "cols": [_column(list(t)) for _, t in tooltip],
+                        "keys": list(keys) if keys else [label.lower() for label, _ in tooltip]},
+            "legend": legend_html, "title": title_html, "banner": banner, "key": key}
+
+
+def gz64(obj) -> str:
+    """Compact JSON, gzipped, base64: the data block of a standalone map (inflated by the browser)."""
+    raw = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+
+
+COMPARISON_KEY = ('<div class="wb-key" data-testid="sign-key"><b>+</b> hoger dan de gemeente, buiten toeval · '
+                  '<b>−</b> lager, buiten toeval · <b>=</b> geen verschil buiten toeval · '
+                  '<b>?</b> niet te toetsen (te weinig gegevens)</div>')
+
+
+class Map:
+    """A choropleth: areas (geometry, sent as TopoJSON) and one view (colours, borders, legend, tooltip texts).
+
+    ``html()`` is a standalone page: Leaflet, topojson-client and the workbench map inlined, no CDN, no
+    background layer unless asked for (never under a fictional region). In a notebook it shows as that page
+    in an iframe, so it works offline and needs no 'trusted' notebook.
+    """
+
+    def __init__(self, geo: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitle: str, legend: Legend,
+                 tooltip: list[tuple[str, list[str]]], attribution: str, fictional_note: str | None = None,
+                 bold: pd.Series | None = None, tiles: bool = False, outline: bool = True,
+                 tooltip_keys: list[str] | None = None):
+        self.geo = geo
+        self.tooltip_keys = tooltip_keys
+        self.codes = list(geo.index)
+        self.colours = colours.reindex(geo.index).fillna(GREY).to_numpy(dtype=object).tolist()
+        self.bold = bold.reindex(geo.index).fillna(False).astype(bool).tolist() if bold is not None else None
+        self.title, self.subtitle, self.legend, self.tooltip = title, subtitle, legend, tooltip
+        self.attribution, self.fictional_note = attribution, fictional_note
+        self.tiles = bool(tiles) and not fictional_note
+        self.outline = outline
+
+    def title_html(self) -> str:
+        return (f"<h1>{html.escape(self.title)}</h1><p>{html.escape(self.subtitle)}</p>"
+                f'<p style="font-size:11px;color:#666">{html.escape(self.attribution)}</p>')
+
+    def view(self, level: str = "", gemeente: str | None = None, key: str = "") -> dict:
+        return encode_view(self.colours, self.bold, self.tooltip, level=level, gemeente=gemeente,
+                           legend_html=self.legend.html(), title_html=self.title_html(), banner=self.fictional_note,
+                           key=key or self.title, keys=self.tooltip_keys)
+
+    def html(self, metres: float = 1.0) -> str:
+        """The standalone page. Only the geometry is compressed; title, legend and tooltip texts stay readable
+        in the file (for people, search and the privacy audit, see ``audit_text``)."""
+        topo = topology(self.geo, metres)
+        view = self.view("areas")
+        title_html, legend_html = view.pop("title"), view.pop("legend")
+        view_json = json.dumps(view, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+        tiles = json.dumps(OSM) if self.tiles else "null"
+        return PAGE.format(title=html.escape(self.title), leaflet_css=asset("leaflet.css"), css=asset("wbmap.css"),
+                           leaflet=asset("leaflet.js"), topojson=asset("topojson.js"), wbmap=asset("wbmap.js"),
+                           data=gz64(topo), view=view_json, title_html=title_html, legend_html=legend_html,
+                           tiles=tiles, outline="true" if self.outline else "false")
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        write_atomic(path, self.html())
+        return path
+
+    def _repr_html_(self) -> str:
+        return iframe(self.html(), self.title)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>{leaflet_css}</style><style>{css}
+html, body {{ margin: 0; height: 100%; }} #map {{ position: absolute; inset: 0; }}</style>
+</head><body><div id="map" data-testid="map"></div>
+<div id="wb-title" hidden>{title_html}</div><div id="wb-legend" hidden>{legend_html}</div>
+<script type="application/json" id="wb-view">{view}</script>
+<script>{leaflet}</script><script>{topojson}</script><script>{wbmap}</script>
+<script>
+(function () {{
+  var el = document.getElementById("map");
+  var m = new WBMap(el, {{tiles: {tiles}}});
+  window.wbmap = m;
+  var view = JSON.parse(document.getElementById("wb-view").textContent);
+  ["title", "legend"].forEach(function (k) {{  // moved into the map, so each shows once
+    var src = document.getElementById("wb-" + k);
+    view[k] = src.innerHTML;
+    src.remove();
+  }});
+  view.outline = {outline};
+  WBMap.inflate("{data}").then(function (topology) {{
+    m.setGeometry("areas", topology);
+    m.setView(view);
+    el.setAttribute("data-ready", "1");
+  }});
+}})();
+</script></body></html>
 """
+
+
+_VIEW_BLOCK = re.compile(r'<script type="application/json" id="wb-view">(.*?)</script>', re.S)
+
+
+def page_views(text: str) -> list[dict]:
+    """The views (tooltip texts, colours) of the workbench maps in a page or in a notebook's text."""
+    out = []
+    for block in _VIEW_BLOCK.findall(text):
+        try:
+            out.append(json.loads(block.replace("<\\/", "</")))
+        except ValueError:
+            continue
+    return out
+
+
+def audit_text(text: str) -> str:
+    """Every tooltip text of the maps in ``text`` as '"column": "text"' lines, the form the privacy audit
+    searches for counts under the threshold (maps store tooltips per column, not per area)."""
+    lines = []
+    for view in page_views(text):
+        tip = view.get("tooltip", {})
+        for key, col in zip(tip.get("keys", []), tip.get("cols", [])):
+            values = [col["d"][i] for i in col["i"]] if "d" in col else col.get("v", [])
+            lines.extend(f"{json.dumps(key)}: {json.dumps(v)}" for v in values)
+    return "\n".join(lines)
+
+
+def iframe(page: str, title: str = "kaart", height: int = 560) -> str:
+    """A page in an iframe (srcdoc): how a map shows inside a notebook or another page."""
+    return (f'<iframe class="wb-map" title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
+            f'style="width:100%;height:{height}px;border:1px solid #ccc;border-radius:6px"></iframe>')
 
 
 def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitle: str, legend: Legend,
                tooltip: list[tuple[str, str]], attribution: str, fictional_note: str | None = None,
-               bold: pd.Series | None = None, tiles: bool = True, outline: gpd.GeoDataFrame | None = None) -> folium.Map:
-    """A folium map with one polygon per area.
+               bold: pd.Series | None = None, tiles: bool = False, outline: gpd.GeoDataFrame | None = None) -> Map:
+    """A map with one polygon per area.
 
     ``gdf`` is in EPSG:4326 (see web_geometry) and indexed by code; ``colours`` per code; ``tooltip``
-    lists (column, Dutch label) pairs of already formatted text; ``bold`` marks areas with a thick border.
+    lists (column, Dutch label) pairs of already formatted text (the area's name is always shown first);
+    ``bold`` marks areas with a thick border; ``outline`` (any non-empty value) draws gemeente borders.
     """
-    minx, miny, maxx, maxy = gdf.total_bounds
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_snap=0.25)
-    if tiles:
-        folium.TileLayer("OpenStreetMap", name="Achtergrond (OpenStreetMap)", opacity=0.5).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    features = []
-    for code, row in gdf.iterrows():
-        props = {col: str(row.get(col, "")) for col, _ in tooltip}
-        props["_fill"] = colours.get(code, GREY)
-        props["_bold"] = bool(bold.get(code, False)) if bold is not None else False
-        props["_code"] = code
-        features.append({"type": "Feature", "id": code, "properties": props,
-                         "geometry": shapely.geometry.mapping(row.geometry)})
-    layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        name=title,
-        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "fillOpacity": 0.8,
-                                  "color": "#111" if f["properties"]["_bold"] else "#666",
-                                  "weight": 3 if f["properties"]["_bold"] else 0.8},
-        highlight_function=lambda f: {"weight": 3, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(fields=[c for c, _ in tooltip], aliases=[a for _, a in tooltip], sticky=True),
-    )
-    layer.add_to(m)
-    if outline is not None and len(outline):
-        folium.GeoJson(outline.__geo_interface__, name="Grenzen", interactive=False,
-                       style_function=lambda f: {"fill": False, "color": "#333", "weight": 2, "dashArray": "6 4"}).add_to(m)
-        legend.items.append(("transparent", "- - -  gemeentegrens"))
-    root = m.get_root()
-    banner = f'<div class="wb-banner" data-testid="fictional">{html.escape(fictional_note)}</div>' if fictional_note else ""
-    root.html.add_child(folium.Element(
-        _CSS + f'<div class="wb-title"><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p>'
-        f'<p style="font-size:11px;color:#666">{html.escape(attribution)}</p></div>' + banner + legend.html()))
-    return m
+    pairs = [(col, label) for col, label in tooltip if col != "naam"]
+    rows = [(label, [str(v) for v in gdf[col].to_numpy(dtype=object)]) for col, label in pairs]
+    return Map(gdf, colours, title=title, subtitle=subtitle, legend=legend, tooltip=rows, attribution=attribution,
+               fictional_note=fictional_note, bold=bold, tiles=tiles,
+               outline=outline is not None and len(outline) > 0, tooltip_keys=[col for col, _ in pairs])
 
 
-def render_html(m: folium.Map) -> str:
-    """Standalone HTML: Leaflet inlined, CDN assets the maps do not use removed."""
-    page = m.get_root().render()
-    js = (STATIC / "leaflet.js").read_text(encoding="utf-8")
-    css = (STATIC / "leaflet.css").read_text(encoding="utf-8")
-    page = re.sub(r'<script src="[^"]*leaflet(@[\d.]+)?/dist/leaflet\.js"></script>',
-                  lambda _: f"<script>{js}</script>", page)
-    page = re.sub(r'<link rel="stylesheet" href="[^"]*leaflet(@[\d.]+)?/dist/leaflet\.css"\s*/>',
-                  lambda _: f"<style>{css}</style>", page)
-    page = re.sub(r'<script src="https?://[^"]+"></script>\s*', "", page)
-    page = re.sub(r'<link rel="stylesheet" href="https?://[^"]+"\s*/>\s*', "", page)
-    return page.replace("<head>", '<head>\n<meta name="robots" content="noindex">', 1)
+def render_html(m: Map) -> str:
+    """Standalone HTML of a map (everything inlined)."""
+    return m.html()
 
 
-def save_map(m: folium.Map, path: str | Path) -> Path:
-    path = Path(path)
-    write_atomic(path, render_html(m))
-    return path
+def save_map(m: Map, path: str | Path) -> Path:
+    return m.save(path)
 
 
 def _status_text(status, reason) -> str:
@@ -217,19 +364,20 @@ def _status_text(status, reason) -> str:
 def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicator, d: int) -> None:
     """Tooltip texts of an indicator map (value, interval, gemeente, comparison, status), in Dutch; a suppressed
     value shows its status, never a number."""
-    status = t["status"].fillna("missing")
-    shown["waarde"] = [fmt_nl(v, d, indicator.unit) if s == "ok" else STATUS_NL.get(s, "geen gegevens")
-                       for v, s in zip(t["value"], status)]
-    shown["interval"] = [f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}" if pd.notna(lo) else "–"
-                         for lo, hi in zip(t["ci_low"], t["ci_high"])]
-    shown["gemeente"] = [fmt_nl(v, d, indicator.unit) for v in t["gemeente_value"]]
-    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else "" for c in t["comparison"]]
-    shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"])]
+    status = t["status"].fillna("missing").to_numpy(dtype=object)
+    values = formatting.numbers(t["value"], d, indicator.unit)
+    shown["waarde"] = [v if s == "ok" else STATUS_NL.get(s, "geen gegevens") for v, s in zip(values, status)]
+    ci = formatting.intervals(t["ci_low"], t["ci_high"], d, indicator.unit)
+    shown["interval"] = [c if s == "ok" else "–" for c, s in zip(ci, status)]
+    shown["gemeente"] = formatting.numbers(t["gemeente_value"], d, indicator.unit)
+    shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else ""
+                             for c in t["comparison"].to_numpy(dtype=object)]
+    shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"].to_numpy(dtype=object))]
 
 
 def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, mode: str = "value",
-                  attribution: str, fictional_note: str | None = None, tiles: bool = True,
-                  outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+                  attribution: str, fictional_note: str | None = None, tiles: bool = False,
+                  outline: gpd.GeoDataFrame | None = None) -> Map:
     """Map one indicator for one year: its value (quantile classes) or its comparison with the gemeente.
 
     ``published`` is the disclosure-controlled tidy table (privacy.publishable + comparison columns);
@@ -246,17 +394,19 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
     if mode == "comparison":
         colours, items = classify(t["comparison"].where(t["status"] == "ok"), "comparison",
                                   higher_is_risk=indicator.higher_is_risk)
-        legend_title = f"{indicator.label}: vergeleken met de gemeente"
+        legend_title = f"{indicator.label}: vergeleken met de gemeente ({indicator.unit})"
         note = "Alleen verschillen buiten het 95%-betrouwbaarheidsinterval tellen als + of −."
     else:
         colours, items = classify(t["value"].where(t["status"] == "ok"), "quantiles", unit=indicator.unit,
                                   higher_is_risk=indicator.higher_is_risk)
         legend_title = f"{indicator.label} ({indicator.unit})"
-        note = "Klassen: kwintielen. Donkerder = hoger risico."
+        note = ("Klassen: kwintielen. Donkerder = hoger risico." if indicator.higher_is_risk else
+                "Klassen: kwintielen. Hoger is gunstiger: donkerder = lager, dus meer risico.")
     items = items + [(GREY, "onderdrukt of geen gegevens")]
+    legend = Legend(legend_title, items, note, key=mode == "comparison")
     return choropleth(shown, colours, title=f"{indicator.label}, {year}",
                       subtitle=f"Cluster {indicator.cluster}: {indicator.cluster_label}. Noemer: {indicator.population}.",
-                      legend=Legend(legend_title, items, note), tooltip=tooltip, attribution=attribution,
+                      legend=legend, tooltip=tooltip, attribution=attribution,
                       fictional_note=fictional_note, tiles=tiles, outline=outline)
 
 
@@ -265,22 +415,21 @@ COMPARISON_NL = {"+": "+ hoger dan de gemeente", "-": "− lager dan de gemeente
 
 
 def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, exposure_label: str, year: int,
-             attribution: str, fictional_note: str | None = None, tiles: bool = True,
-             outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+             attribution: str, fictional_note: str | None = None, tiles: bool = False,
+             outline: gpd.GeoDataFrame | None = None) -> Map:
     """Observed / expected per area: diverging colours around 1, thick border where beyond chance."""
     t = scored.reindex(geo.index)
     shown = geo.copy()
     shown["naam"] = shown["name"]
-    shown["waargenomen"] = [fmt_nl(v, 0) for v in t["observed"].where(t["oe"].notna())]
-    shown["verwacht"] = [fmt_nl(v, 0) for v in t["expected"].where(t["oe"].notna())]
-    shown["oe"] = [fmt_nl(v, 2) for v in t["oe"]]
-    shown["interval"] = [f"{fmt_nl(lo, 2)} – {fmt_nl(hi, 2)}" if pd.notna(lo) else "–"
-                         for lo, hi in zip(t["oe_low"], t["oe_high"])]
+    shown["waargenomen"] = formatting.numbers(t["observed"].where(t["oe"].notna()), 0)
+    shown["verwacht"] = formatting.numbers(t["expected"].where(t["oe"].notna()), 1)
+    shown["oe"] = formatting.numbers(t["oe"], 2)
+    shown["interval"] = formatting.intervals(t["oe_low"], t["oe_high"], 2)
     shown["oordeel"] = t["label"].fillna("geen gegevens").to_numpy()
     colours, items = classify(t["oe"], "oe")
     bold = t["label"].isin(["hoger dan verwacht", "lager dan verwacht"])
     items = items + [(GREY, "onderdrukt, te klein of geen gegevens")]
-    legend = Legend(f"{domain_label}: waargenomen / verwacht", items,
+    legend = Legend(f"{domain_label}: waargenomen / verwacht (verhouding, 1 = zoals verwacht)", items,
                     "Dikke rand: verschil met de verwachting buiten het 95%-interval. "
                     "Verwacht = wat de risicofactoren van het gebied voorspellen.")
     return choropleth(shown, colours, title=f"Risicokaart {in_sentence(domain_label)}, {year}",
@@ -294,25 +443,34 @@ def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, 
 
 def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label: str, unit: str, year: int,
               subtitle: str, extra: list[tuple[str, str, str]] = (), attribution: str,
-              fictional_note: str | None = None, tiles: bool = True,
-              outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+              fictional_note: str | None = None, tiles: bool = False,
+              outline: gpd.GeoDataFrame | None = None, higher_is_risk: bool = True, unit_label: str = "") -> Map:
     """A quantile map of one column of a table indexed by code (e.g. cost per youth). A NaN shows as grey.
 
-    ``extra``: (column, Dutch label, unit) shown in the tooltip as well.
+    ``extra``: (column, Dutch label, unit) shown in the tooltip as well (a unitless whole-number column is a
+    count: no decimals). ``higher_is_risk=False`` for results where more is better (never red for the best).
+    ``unit_label`` names the unit in the legend when ``unit`` is empty (e.g. 'percentielscore 0–100').
     """
     t = values.reindex(geo.index)
     shown = geo.copy()
     shown["naam"] = shown["name"]
-    shown["waarde"] = [fmt_nl(v, decimals_for(unit), unit) if pd.notna(v) else "onderdrukt of geen gegevens"
-                       for v in t[column]]
+
+    def texts(col: str, u: str) -> list[str]:
+        d = decimals_for(u) if u else formatting.column_decimals(t[col], 1)
+        return formatting.numbers(t[col], d, u, missing="onderdrukt of geen gegevens")
+
+    shown["waarde"] = texts(column, unit)
     tooltip = [("naam", "Gebied"), ("waarde", label)]
     for col, lab, u in extra:
-        shown[col] = [fmt_nl(v, decimals_for(u), u) if pd.notna(v) else "onderdrukt of geen gegevens" for v in t[col]]
+        shown[col] = texts(col, u)
         tooltip.append((col, lab))
-    colours, items = classify(t[column], "quantiles", unit=unit)
+    colours, items = classify(t[column], "quantiles", unit=unit, higher_is_risk=higher_is_risk)
     items = items + [(GREY, "onderdrukt of geen gegevens")]
+    named = unit_label or unit
+    note = "Klassen: kwintielen. " + ("Donkerder = hoger." if higher_is_risk else
+                                     "Hoger is gunstiger: lichter = hoger, donkerrood = laagst.")
     return choropleth(shown, colours, title=f"{label}, {year}", subtitle=subtitle,
-                      legend=Legend(f"{label} ({unit})", items, "Klassen: kwintielen."), tooltip=tooltip,
+                      legend=Legend(f"{label} ({named})" if named else label, items, note), tooltip=tooltip,
                       attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline)
 
 
@@ -328,8 +486,8 @@ def difference_breaks(diffs: pd.Series) -> list[float]:
 
 
 def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, attribution: str,
-                   fictional_note: str | None = None, tiles: bool = True,
-                   outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+                   fictional_note: str | None = None, tiles: bool = False,
+                   outline: gpd.GeoDataFrame | None = None) -> Map:
     """The difference between each area and its gemeente in diverging colours (red = unfavourable).
 
     The difference is the published value minus the published gemeente value (no new figure); a thick
@@ -358,14 +516,14 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     shown = geo.copy()
     shown["naam"] = shown["name"]
-    shown["verschil"] = [(("+" if v > 0 else "") + fmt_nl(v, d, indicator.unit)) if pd.notna(v)
-                         else STATUS_NL.get(s, "geen gegevens") or "geen gegevens"
-                         for v, s in zip(diff, t["status"].fillna("missing"))]
+    shown["verschil"] = [v if v != "–" else (STATUS_NL.get(s, "geen gegevens") or "geen gegevens")
+                         for v, s in zip(formatting.numbers(diff, d, indicator.unit, sign=True),
+                                         t["status"].fillna("missing").to_numpy(dtype=object))]
     _indicator_tooltip_columns(shown, t, indicator, d)
     bold = t["comparison"].isin(["+", "-"]) & ok
     legend = Legend(f"{indicator.label}: verschil met de gemeente ({indicator.unit})", items,
                     "Dikke rand: verschil buiten het 95%-betrouwbaarheidsinterval (+ of −). "
-                    "Rood is ongunstig, blauw gunstig.")
+                    "Rood is ongunstig, blauw gunstig.", key=True)
     return choropleth(shown, colours, title=f"{indicator.label}: verschil met de gemeente, {year}",
                       subtitle=f"Waarde van het gebied min de waarde van zijn gemeente. Per {indicator.population}.",
                       legend=legend,
@@ -377,8 +535,8 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
 
 
 def score_map(scores: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label: str, year: int,
-              attribution: str, fictional_note: str | None = None, tiles: bool = True,
-              outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+              attribution: str, fictional_note: str | None = None, tiles: bool = False,
+              outline: gpd.GeoDataFrame | None = None) -> Map:
     """A composite risk score per area (quantile classes, darker = higher risk) with its drivers and flags.
 
     ``scores`` is the published risicoscore layer indexed by code (columns ``column``, drivers, flags, status).
@@ -394,7 +552,8 @@ def score_map(scores: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
     shown["signalen"] = [str(v) if isinstance(v, str) and v else "–" for v in t.get("flags", pd.Series(index=t.index))]
     colours, items = classify(values, "quantiles")
     items = items + [(GREY, "onderdrukt of geen gegevens")]
-    legend = Legend(f"Risicoscore: {label}", items, "Klassen: kwintielen. Donkerder = hoger risico.")
+    legend = Legend(f"Risicoscore: {label} (percentielscore 0–100)", items,
+                    "Klassen: kwintielen. Donkerder = hoger risico; 100 = hoogste risico in de referentie.")
     return choropleth(shown, colours, title=f"Risicoscore {in_sentence(label)}, {year}",
                       subtitle="Samengestelde score uit de indicatoren van de clusters 1 tot en met 3 (zie het risicomodel).",
                       legend=legend,

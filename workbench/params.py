@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,25 +11,26 @@ import yaml
 
 from .errors import ParameterError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def notebook_dir() -> Path:
-    """The folder of the analysis notebooks: notebooks/ in the repository, or MMR_NOTEBOOK_DIR (own notebooks)."""
-    return Path(os.environ.get("MMR_NOTEBOOK_DIR") or REPO_ROOT / "notebooks")
+from . import paths
 
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
 DEFAULT_NOTEBOOKS = ("01_indicatoren", "02_risicokaarten", "03_zorgkosten", "04_verdeelmodel", "05_resultaten")
 # What a budget can be split by (allocation.py): expected care use from the risk model, or plain inhabitants.
 BUDGET_COMPONENTS = ("jeugd", "wmo", "inwoners")
-SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",)}
+SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",),
+                   "reference": ("cbs",)}
+RISK_REFERENCES = ("gemeente", "region", "all", "nederland", "peer")
 
 
 @dataclass(frozen=True)
 class RiskSettings:
-    reference: str = "region"  # gemeente | region | all
-    youth_factors: tuple[str, ...] = ("eenoudergezinnen", "sociaal_minimum", "laag_opgeleid")
-    wmo_factors: tuple[str, ...] = ("aandeel_65plus", "sociaal_minimum", "eenpersoonshuishoudens")
+    # gemeente | region | all | nederland (every area of sources.reference) | peer (the gemeenten or classes in peers)
+    reference: str = "region"
+    # None: the defaults of workbench/risk.py DEFAULT_FACTORS (what the data lack is left out, with a note).
+    youth_factors: tuple[str, ...] | None = None
+    wmo_factors: tuple[str, ...] | None = None
+    # reference: peer -> a list of gemeente codes, or {stedelijkheid: [1, 2]} (CBS MateVanStedelijkheid, 1 = zeer sterk)
+    peers: tuple[str, ...] | dict | None = None
     model: str = "quasi_poisson"  # poisson | quasi_poisson | negative_binomial
     fit_level: str | None = None  # the level the model is fitted on (default: level); expected counts are summed upwards
     min_population: int = 100
@@ -76,6 +76,8 @@ class Sources:
     record_columns: dict[str, str] = field(default_factory=dict)
     # Product categories per domain the records are checked against (default parameters/producten.yaml).
     products: str | None = None
+    # Where the risk model's reference areas come from (risk.reference nederland / peer): a file, a folder or cbs.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,17 +111,10 @@ class ParameterSet:
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def resolve(self, value: str | None) -> Path | None:
-        """A source path relative to the parameter file's folder (or the repository)."""
+        """A path from the file: relative to its folder, else the project folder, else the package's data."""
         if value is None or value in ("demo", "cbs", "pdok"):
             return None
-        p = Path(value).expanduser()
-        if p.is_absolute():
-            return p
-        base = self.path.parent if self.path else Path.cwd()
-        for candidate in (base / p, REPO_ROOT / p, Path.cwd() / p):
-            if candidate.exists():
-                return candidate.resolve()
-        return (base / p).resolve()
+        return paths.find(value, self.path.parent if self.path else None)
 
 
 _TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog", "outcomes"}
@@ -140,8 +135,10 @@ def _expect(value, types, where: str, what: str, problems: list[str]) -> bool:
 
 
 def load_parameters(path: str | Path) -> ParameterSet:
-    """Read and validate a parameter file. All problems are reported together in one ParameterError."""
-    path = Path(path)
+    """Read and validate a parameter file. All problems are reported together in one ParameterError.
+
+    A relative path is looked up in the project folder, then in the package (``parameters/demo.yaml``)."""
+    path = paths.find(path)
     if not path.exists():
         raise ParameterError("parameterbestand niet gevonden", where=str(path),
                              hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
@@ -190,10 +187,11 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     if "sources" in raw:
         s = raw["sources"]
         if _expect(s, dict, f"{where}sources", "een blok met statistics, geometry, records", problems):
-            _check_keys(s, {"statistics", "geometry", "records", "record_columns", "products"}, f"{where}sources.", problems)
+            _check_keys(s, {"statistics", "geometry", "records", "record_columns", "products", "reference"},
+                        f"{where}sources.", problems)
             if s.get("products") is not None:
                 _expect(s["products"], str, f"{where}sources.products", "een pad naar een lijst productcategorieën", problems)
-            for key in ("statistics", "geometry", "records"):
+            for key in ("statistics", "geometry", "records", "reference"):
                 if key in s and s[key] is not None:
                     _expect(s[key], str, f"{where}sources.{key}", "een pad of " + " / ".join(SPECIAL_SOURCES[key]), problems)
             rc = s.get("record_columns", {}) or {}
@@ -205,6 +203,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 records=s.get("records"),
                 record_columns={str(k): str(v) for k, v in rc.items()} if isinstance(rc, dict) else {},
                 products=s.get("products") if isinstance(s.get("products"), str) else None,
+                reference=s.get("reference") if isinstance(s.get("reference"), str) else None,
             )
 
     risk = RiskSettings()
@@ -213,8 +212,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
         if _expect(r, dict, f"{where}risk", "een blok", problems):
             allowed = set(RiskSettings.__dataclass_fields__)
             _check_keys(r, allowed, f"{where}risk.", problems)
-            if r.get("reference", "region") not in ("gemeente", "region", "all"):
-                problems.append(f"{where}risk.reference: '{r.get('reference')}' moet gemeente, region of all zijn")
+            _check_reference(r, where, problems)
             if r.get("model", "quasi_poisson") not in ("poisson", "quasi_poisson", "negative_binomial"):
                 problems.append(f"{where}risk.model: '{r.get('model')}' moet poisson, quasi_poisson of negative_binomial zijn")
             if r.get("fit_level", "buurt") not in ("wijk", "buurt"):
@@ -238,6 +236,8 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 for key in ("youth_factors", "wmo_factors"):
                     if key in kw:
                         kw[key] = tuple(kw[key])
+                if isinstance(kw.get("peers"), list):
+                    kw["peers"] = tuple(str(g).strip() for g in kw["peers"])
                 if "cluster_weights" in kw:
                     kw["cluster_weights"] = {str(k): float(v) for k, v in kw["cluster_weights"].items()}
                 risk = RiskSettings(**kw)
@@ -261,9 +261,8 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     if "notebooks" in raw:
         nbs = raw["notebooks"]
         if _expect(nbs, list, f"{where}notebooks", "een lijst notebooknamen", problems):
-            folder = notebook_dir()
-            available = {p.stem for p in folder.glob("*.ipynb")}
-            shown = "notebooks/" if folder == REPO_ROOT / "notebooks" else str(folder)
+            available = paths.available_notebooks()
+            shown = " of ".join(paths.shown(d) for d in paths.notebook_dirs())
             for nb in nbs:
                 if str(nb) not in available:
                     problems.append(f"{where}notebooks: '{nb}' bestaat niet in {shown} (beschikbaar: {', '.join(sorted(available))})")
@@ -293,6 +292,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             if ok:
                 outcomes = OutcomeSettings(**o)
 
+    if sources.reference and risk.reference not in ("nederland", "peer"):
+        problems.append(f"{where}sources.reference: wordt alleen gebruikt met risk.reference: nederland of peer "
+                        f"(nu: {risk.reference})")
     if problems:
         raise ParameterError(
             "het parameterbestand klopt niet:\n  - " + "\n  - ".join(problems),
@@ -305,6 +307,32 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
     )
     _check_input_files(params, where)
     return params
+
+
+def _check_reference(r: dict, where: str, problems: list[str]) -> None:
+    """risk.reference and risk.peers: a known reference; peers only (and always) with reference: peer."""
+    ref = r.get("reference", "region")
+    if ref not in RISK_REFERENCES:
+        problems.append(f"{where}risk.reference: '{ref}' moet gemeente, region, all, nederland of peer zijn")
+        return
+    peers = r.get("peers")
+    if ref == "peer" and peers is None:
+        problems.append(f"{where}risk.peers: ontbreekt; bij reference: peer noem je de vergelijkingsgemeenten "
+                        "(peers: [GM0599, GM0518]) of een CBS-klasse (peers: {stedelijkheid: [1, 2]})")
+    elif ref != "peer" and peers is not None:
+        problems.append(f"{where}risk.peers: alleen te gebruiken met reference: peer (nu: {ref})")
+    elif isinstance(peers, list):
+        bad = [g for g in peers if not isinstance(g, str) or not GEMEENTE_CODE.match(g.strip())]
+        if bad or not peers:
+            problems.append(f"{where}risk.peers: {bad or 'leeg'} is geen lijst CBS-gemeentecodes (vorm GM + 4 cijfers)")
+    elif isinstance(peers, dict):
+        classes = peers.get("stedelijkheid")
+        if set(peers) != {"stedelijkheid"} or not isinstance(classes, list) or not classes or not all(
+                isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 5 for c in classes):
+            problems.append(f"{where}risk.peers: verwacht {{stedelijkheid: [1, 2]}} met klassen 1 (zeer sterk "
+                            "stedelijk) t/m 5 (niet stedelijk)")
+    elif peers is not None:
+        problems.append(f"{where}risk.peers: verwacht een lijst gemeentecodes of {{stedelijkheid: [...]}}")
 
 
 def _parse_weights(w, where: str, problems: list[str]) -> dict[str, float] | None:
@@ -357,7 +385,7 @@ def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
 
 def _check_input_files(params: ParameterSet, where: str) -> None:
     problems = []
-    for key in ("statistics", "geometry", "records"):
+    for key in ("statistics", "geometry", "records", "reference"):
         value = getattr(params.sources, key)
         if value is None or value in SPECIAL_SOURCES[key]:
             continue

@@ -32,11 +32,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from . import paths
 from .errors import WorkbenchError
 from .io import write_json_atomic
-from .params import ParameterSet, load_parameters, notebook_dir
+from .params import ParameterSet, load_parameters
 
-NOTEBOOK_DIR = notebook_dir()
+NOTEBOOK_DIR: Path | None = None  # a test may point this at its own notebooks; else workbench.paths.notebook
 LOCK_NAME = ".lock"
 PACKAGES = ("mmr-workbench", "pandas", "geopandas", "shapely", "pyogrio", "folium", "statsmodels", "papermill",
             "numpy", "scipy", "voila", "ipywidgets")
@@ -84,6 +85,30 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
+def notebook_path(name: str) -> Path:
+    return NOTEBOOK_DIR / f"{name}.ipynb" if NOTEBOOK_DIR else paths.notebook(name)
+
+
+def publishable_notebook(path: Path, params: ParameterSet) -> None:
+    """Replace the local paths papermill put into an executed notebook (the injected parameters cell shows the
+    hidden .partial folder, its metadata the installation folder) by what a reader can use: the parameter
+    file relative to the project folder, and "." for the run folder the notebook lies in."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    shown = {"parameter_file": paths.shown(params.path) if params.path else None, "output_dir": "."}
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = "# Parameters (ingevuld door workbench run)\n" + "\n".join(
+                f"{k} = {v!r}" for k, v in shown.items())
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        meta["parameters"] = shown
+        meta["input_path"] = paths.shown(meta.get("input_path") or path.name)
+        meta["output_path"] = path.name
+    nbformat.write(nb, path)
+
+
 def point_latest(set_dir: Path, run_id: str) -> None:
     """Move the ``latest`` symlink atomically (create beside it, then rename over it)."""
     tmp = set_dir / f".latest.{secrets.token_hex(3)}"
@@ -119,7 +144,7 @@ def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_hel
 
     started = time.time()
     params: ParameterSet = load_parameters(param_file)
-    outputs = Path(outputs).resolve()
+    outputs = paths.in_project(outputs).resolve()
     set_dir = outputs / params.name
     if not force:
         last = unchanged_since_last_good(params, outputs)
@@ -172,11 +197,12 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
                 bar.set_postfix_str(nb)
             t0 = time.time()
             pm.execute_notebook(
-                str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(tmp / f"{nb}.ipynb"),
+                str(notebook_path(nb)), str(tmp / f"{nb}.ipynb"),
                 parameters={"parameter_file": str(params.path), "output_dir": str(tmp)},
-                kernel_name=kernel_name, progress_bar=False, cwd=str(NOTEBOOK_DIR), execution_timeout=timeout,
-                report_mode=False,
+                kernel_name=kernel_name, progress_bar=False, cwd=str(paths.project_dir()), execution_timeout=timeout,
+                report_mode=False, kernel_manager_class="workbench.kernels.QuietKernelManager",
             )
+            publishable_notebook(tmp / f"{nb}.ipynb", params)
             manifest["timings"][nb] = round(time.time() - t0, 2)
             if bar:
                 bar.update(1)
@@ -186,6 +212,13 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         t0 = time.time()
         manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
         manifest["timings"]["publish"] = round(time.time() - t0, 2)
+        # Exports read publish.gpkg only: nothing in them that the disclosure control did not pass.
+        current = "tabellen.xlsx en wijkprofielen"
+        t0 = time.time()
+        from .wijkprofiel import write_exports
+
+        manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id})
+        manifest["timings"]["exports"] = round(time.time() - t0, 2)
         if bar:
             bar.update(1)
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
@@ -272,11 +305,9 @@ def _record_failure(set_dir: Path, tmp: Path, run_id: str, manifest: dict, curre
 
 def notebook_fingerprint(params: ParameterSet) -> str:
     """The notebooks a run executes and the indicator catalogue: a change there is a reason to run again."""
-    from .catalog import DEFAULT_CATALOG
-
     h = hashlib.sha256()
-    files = [NOTEBOOK_DIR / f"{nb}.ipynb" for nb in params.notebooks]
-    files.append(params.resolve(params.catalog) if params.catalog else DEFAULT_CATALOG)
+    files = [notebook_path(nb) for nb in params.notebooks]
+    files.append(params.resolve(params.catalog) if params.catalog else paths.catalog_file())
     for f in files:
         h.update(f.name.encode())
         try:

@@ -49,6 +49,8 @@ def risk_tables(findings) -> tuple[pd.DataFrame, pd.DataFrame]:
             "excluded_nl": model.excluded_nl(findings.area_names),
             "deviance_explained_first": (model.first_pass or {}).get("deviance_explained", model.deviance_explained),
             "dispersion_first": (model.first_pass or {}).get("dispersion", model.dispersion),
+            "reference_nl": model.reference_nl, "reference_areas": model.reference_areas,
+            "reference_gemeenten": model.reference_gemeenten, "factor_note": model.factor_note,
         })
     scored = pd.concat(scored_all, ignore_index=True) if scored_all else pd.DataFrame()
     return scored, pd.DataFrame(summaries)

@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, areas, maps, risk
+from . import allocation, areas, formatting, maps, risk
 from .catalog import CLUSTERS
 from .errors import WorkbenchError
 from .status import SUPPRESSED, SUPPRESSED_LABEL
@@ -194,9 +194,12 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
         for y, c in zip(years, cols):
             blocks[(f"{ind.label} ({ind.unit})", str(y))] = part[c].map(
                 lambda v, d=d: maps.fmt_nl(v, d) if pd.notna(v) else "–")
-        blocks[(f"{ind.label} ({ind.unit})", f"verandering {years[0]}–{years[-1]}")] = [
+        # A Series on the area codes, like the year columns: indicators may cover different areas (a buurt
+        # without a figure for one of them), so columns are aligned on code, never by position.
+        blocks[(f"{ind.label} ({ind.unit})", f"verandering {years[0]}–{years[-1]}")] = pd.Series([
             (("+" if round(ch, d) > 0 else "") + maps.fmt_nl(round(ch, d) + 0.0, d)) if pd.notna(ch) else
-            ("niet vergelijkbaar" if not comp else "–") for ch, comp in zip(part["change"], part["comparable"])]
+            ("niet vergelijkbaar" if not comp else "–") for ch, comp in zip(part["change"], part["comparable"])],
+            index=part.index, dtype=object)
     fine = t[t["code"].isin(scope.index[scope["level"] == level])].drop_duplicates("code")
     n_comp, n_all = int(fine["comparable"].sum()), len(fine)
     _notice(f"<b>Ontwikkeling {years[0]}–{years[-1]}.</b> Een verandering staat er alleen bij gebieden die in alle "
@@ -206,7 +209,7 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
             + ("<br>" + "<br>".join(notes) if notes else ""))
     if not blocks:
         return None
-    out = pd.DataFrame(blocks)
+    out = pd.DataFrame(blocks).fillna("–")  # an area an indicator has no row for: no figure
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     names = idx["name"]
     out = out.loc[areas.display_order(out.index)]
@@ -263,17 +266,17 @@ def model_report(ds, domain: str) -> None:
         return
     model, _ = risk_results(ds, domain)
     display(Markdown(f"**{model.summary_nl()}**"))
+    _notice(" ".join(t for t in (model.reference_nl, model.factor_note) if t))
     coef = risk.coefficient_table(model, ds.catalog)
     coef = coef.assign(**{"effect per eenheid (95%-interval)": [
         f"× {maps.fmt_nl(v, 3)} ({maps.fmt_nl(lo, 3)} – {maps.fmt_nl(hi, 3)})"
         for v, lo, hi in zip(coef["rate_ratio"], coef["rr_low"], coef["rr_high"])]})
-    display(coef.rename(columns={"label": "risicofactor", "estimate": "coëfficiënt", "ci_low": "95% ondergrens",
-                                 "ci_high": "95% bovengrens", "p_value": "p-waarde"})
-            .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"])
-            .style.format({"coëfficiënt": "{:.4f}", "95% ondergrens": "{:.4f}", "95% bovengrens": "{:.4f}",
-                           "p-waarde": "{:.3g}"})
-            .hide(axis="index"))
-    display(model.fit_table().style.hide(axis="index"))
+    coef = coef.assign(p_value=[formatting.p_value(p) for p in coef["p_value"]])
+    display(formatting.styled(coef.rename(columns={"label": "risicofactor", "estimate": "coëfficiënt",
+                                                   "ci_low": "95% ondergrens", "ci_high": "95% bovengrens",
+                                                   "p_value": "p-waarde"})
+                              .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"]), default=4))
+    display(formatting.styled(model.fit_table()))
     robust_report(ds, model)
     for w in model.warnings:
         _warning(w)
@@ -368,7 +371,8 @@ def composite_map(ds, column: str = "overall"):
     t = ds.findings.composite.set_index("code")
     label = "Samengestelde risicoscore" if column == "overall" else f"Risicoscore cluster {column[-1]} ({CLUSTERS[int(column[-1])]})"
     w = ", ".join(f"cluster {k}: {v:g}" for k, v in ds.params.risk.cluster_weights.items())
-    return maps.value_map(t, geometry(ds), column=column, label=label, unit="", year=ds.year,
+    return maps.value_map(t, geometry(ds), column=column, label=label, unit="", unit_label="percentielscore 0–100",
+                          year=ds.year,
                           subtitle=f"Percentielscore binnen de referentie (100 = hoogste risico); gewichten {w}.",
                           extra=[(f"cluster_{k}", f"cluster {k}", "") for k in (1, 2, 3) if t[f"cluster_{k}"].notna().any()],
                           attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
@@ -428,6 +432,10 @@ def needs_records(ds) -> bool:
     """True when the municipality's own records are there; otherwise say plainly what is missing."""
     if ds.has_records:
         return True
+    if getattr(ds, "records_absent", ""):  # records of another year: said, never shown under this one
+        _notice(f"<b>Geen zorgtrajecten voor {ds.year}.</b> {ds.records_absent} Alle andere onderdelen werken "
+                f"voor {ds.year}.")
+        return False
     display(HTML('<div style="background:#e8f0fe;border-left:4px solid #1a73e8;padding:8px 12px">'
                  "Voor zorgkosten en resultaten zijn de <b>eigen zorgregistraties van de gemeente</b> nodig "
                  "(toewijzingen en declaraties uit iJw/iWmo, als CSV of Excel). Deze parameterset heeft die niet: "
@@ -521,7 +529,7 @@ def _results(ds):
 
 def result_matrix(ds) -> pd.DataFrame:
     """The configured result matrix: areas, stabilisation allowed, tariffs per level."""
-    return _results(ds).matrix.table()
+    return formatting.table(_results(ds).matrix.table(), default=2)  # tariffs '275', not 275.0; no NaN
 
 
 def outcome_view(table: pd.DataFrame, names=None) -> pd.DataFrame:
@@ -604,7 +612,8 @@ def results_map(ds, column: str = "share_bereikt"):
     t = t.assign(**{column: t[column] * 100})
     return maps.value_map(t, geometry(ds, "wijk"), column=column, label=label, unit="%", year=res.year,
                           subtitle=f"Uit de eigen zorgregistratie: {sub}. Onderdrukt waar de aantallen klein zijn.",
-                          extra=extra, attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None)
+                          extra=extra, attribution=ds.attribution, fictional_note=ds.attribution if ds.fictional else None,
+                          higher_is_risk=column != "share_bereikt")  # more results reached is better: never red
 
 
 def signal_tables(ds) -> None:

@@ -36,6 +36,14 @@ DOMAINS = {
               "exposure_label": "jongeren tot 23 jaar"},
     "wmo": {"indicator": "wmo", "label": "Wmo", "factors": "wmo_factors", "exposure_label": "inwoners"},
 }
+# Default risk factors when a parameter set names none (risk.youth_factors / risk.wmo_factors left out). Only
+# indicators that every KWB edition 2019-2024 delivers (the catalogue's `delivered` block; a test checks it),
+# chosen on real figures by benchmarks/risk_defaults.py (cross-validated deviance explained, Amsterdam 2019).
+# A default factor the loaded data lack is left out with a note; a factor the analyst names stays an error.
+DEFAULT_FACTORS = {
+    "jeugd": ("aandeel_jongvolwassen", "eenpersoonshuishoudens", "bijstand"),
+    "wmo": ("aandeel_65plus", "sociaal_minimum", "inkomen"),
+}
 FAMILY_LABELS = {"poisson": "Poisson", "quasi_poisson": "quasi-Poisson", "negative_binomial": "negatief-binomiaal"}
 LABEL_HIGH, LABEL_LOW, LABEL_SAME = "hoger dan verwacht", "lager dan verwacht", "niet te onderscheiden"
 LABEL_SMALL, LABEL_MISSING = "te klein om te beoordelen", "geen gegevens"
@@ -77,6 +85,10 @@ class RiskModel:
     # the 99,8% limits, direction 'hoger'/'lager'. Empty when none were, or when the first fit was kept.
     outliers: pd.DataFrame = field(default_factory=pd.DataFrame)
     first_pass: dict | None = None  # n, deviance_explained, dispersion, alpha, coefficients of the first fit (if refitted)
+    factor_note: str = ""           # which default factors were used or left out, in Dutch (empty when named)
+    reference_nl: str = ""          # what 'verwacht' means for this reference, in plain Dutch, with its size
+    reference_areas: int = 0        # fit-level areas in the reference (before leaving out unusable ones)
+    reference_gemeenten: int = 0    # gemeenten those areas lie in
 
     @property
     def excluded_codes(self) -> list[str]:
@@ -116,6 +128,8 @@ class RiskModel:
     def fit_table(self) -> pd.DataFrame:
         """The fit in figures, with Dutch labels (for notebooks and publish.gpkg)."""
         rows = [("model", FAMILY_LABELS[self.family]), ("referentie", self.reference),
+                ("referentie: gebieden", self.reference_areas), ("referentie: gemeenten", self.reference_gemeenten),
+                ("risicofactoren", ", ".join(self.factors) or "geen (alleen het gemiddelde van de referentie)"),
                 ("niveau", self.fit_level), ("gebieden in de schatting", self.n),
                 ("verklaarde deviantie", round(self.deviance_explained, 4)),
                 ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3)),
@@ -281,7 +295,8 @@ def funnel_outliers(observed: pd.Series, expected: pd.Series, inflation, level: 
 
 def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_codes, *,
                  family: str = "quasi_poisson", min_population: int = 100, reference_label: str = "",
-                 fit_level: str = "wijk", robust: bool = True, groups: pd.Series | None = None) -> RiskModel:
+                 fit_level: str = "wijk", robust: bool = True, groups: pd.Series | None = None,
+                 checked: bool = False) -> RiskModel:
     """Fit log(E[y]) = log(exposure) + b0 + sum(b_i * factor_i) on the reference areas.
 
     ``robust`` (default): fit twice. The first fit flags reference areas outside the 99,8% control limits
@@ -295,16 +310,20 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
     ``groups`` (fit-level code -> comparison unit, e.g. buurt -> wijk) judges outliers on the unit the monitor
     compares: a wijk far beyond its expectation leaves out all its buurten, not only the few of them that
     stand out on their own.
+
+    ``checked``: the factors were already resolved against the data (:func:`resolve_factors`); an empty list then
+    means an intercept-only model (expected = the reference's own rate).
     """
     if family not in FAMILY_LABELS:
         raise DataError(f"onbekend model '{family}'", where="risk.model", hint="kies poisson, quasi_poisson of negative_binomial")
     factors = list(factors)
-    _check_factors(tidy, domain, factors, year, reference_codes)
+    if not checked:
+        _check_factors(tidy, domain, factors, year, reference_codes)
     df = model_frame(tidy, domain, factors, year, reference_codes)
     reasons = {
         "geen zorggegevens (ontbrekend of geheim)": (df["care_status"] != "ok") | df["observed"].isna(),
         f"minder dan {min_population} {DOMAINS[domain]['exposure_label']}": ~(df["exposure"] >= min_population),
-        "risicofactor ontbreekt": df[factors].isna().any(axis=1),
+        "risicofactor ontbreekt": df[factors].isna().any(axis=1) if factors else pd.Series(False, index=df.index),
     }
     usable = pd.Series(True, index=df.index)
     excluded = {}
@@ -485,21 +504,27 @@ def smoothed_oe(observed: pd.Series, expected: pd.Series, reference: pd.Series |
 
 
 def reference_codes(areas: pd.DataFrame, reference: str, gemeenten, level: str) -> list[str]:
-    """The areas a model is fitted on: the focus gemeente, the parameter set's region, or everything loaded."""
+    """The areas a model is fitted on: the focus gemeente, the parameter set's region, or everything loaded.
+
+    ``nederland`` and ``peer`` take their areas from a separate source (:func:`reference_data`); the composite
+    score (percentiles within a reference of disclosure-controlled figures) then uses the region.
+    """
     a = areas[areas["level"] == level]
     if reference == "gemeente":
         a = a[a["gemeente_code"] == gemeenten[0]]
-    elif reference == "region":
+    elif reference in ("region", "nederland", "peer"):
         a = a[a["gemeente_code"].isin(gemeenten)]
     elif reference != "all":
-        raise DataError(f"onbekende referentie '{reference}'", where="risk.reference", hint="kies gemeente, region of all")
+        raise DataError(f"onbekende referentie '{reference}'", where="risk.reference",
+                        hint="kies gemeente, region, all, nederland of peer")
     return list(a.index)
 
 
 def reference_label(reference: str, gemeenten) -> str:
     if reference == "all":
         return "alle geladen gebieden"
-    return {"gemeente": lambda: f"gemeente {gemeenten[0]}", "region": lambda: f"regio ({len(gemeenten)} gemeenten)"}[reference]()
+    return {"gemeente": lambda: f"gemeente {gemeenten[0]}", "region": lambda: f"regio ({len(gemeenten)} gemeenten)",
+            "nederland": lambda: "Nederland", "peer": lambda: "vergelijkbare gemeenten"}[reference]()
 
 
 def outlier_groups(idx: pd.DataFrame, fit_level: str, level: str) -> pd.Series | None:
@@ -509,18 +534,148 @@ def outlier_groups(idx: pd.DataFrame, fit_level: str, level: str) -> pd.Series |
     return None
 
 
+@dataclass
+class Reference:
+    """The areas a risk model is fitted on and the indicator table they come from."""
+    tidy: pd.DataFrame              # indicator table holding the reference areas (never published)
+    areas: pd.DataFrame             # index code; level, gemeente_code, wijk_code of every area in ``tidy``
+    codes: list[str]                # the reference areas at the fit level
+    label: str                      # short, for the model summary
+    external: bool                  # True: from sources.reference, not the parameter set's own statistics
+    source: str = ""
+
+    @property
+    def n_gemeenten(self) -> int:
+        return int(self.areas.loc[self.codes, "gemeente_code"].nunique()) if self.codes else 0
+
+    def describe_nl(self, fit_level: str) -> str:
+        """What 'verwacht' means with this reference, in plain Dutch, with its size."""
+        size = (f"{len(self.codes):,}".replace(",", ".") + f" {fit_level}en in "
+                + f"{self.n_gemeenten:,}".replace(",", ".") + " gemeente" + ("n" if self.n_gemeenten != 1 else ""))
+        if self.external:
+            where = "elders in Nederland" if self.label == "Nederland" else "in de vergelijkbare gemeenten"
+            return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken {where} laten zien: het model is geschat "
+                    f"op {size} ({self.label}; bron: {self.source}). Die referentiegebieden zelf worden niet getoond.")
+        return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken binnen de referentie ({self.label}) laten "
+                f"zien: het model is geschat op {size}. Een gebied wordt dus vergeleken met gebieden uit dezelfde "
+                "gemeente of regio; met risk.reference: nederland is dat het hele land.")
+
+
+def _peer_codes(areas: pd.DataFrame, values: pd.DataFrame | None, peers, level: str, where: str) -> list[str]:
+    a = areas[areas["level"] == level]
+    if isinstance(peers, dict):
+        classes = set(peers["stedelijkheid"])
+        if values is None or "ste_mvs" not in values or values["ste_mvs"].reindex(a.index).isna().all():
+            raise DataError("de referentiebron levert geen mate van stedelijkheid (MateVanStedelijkheid)", where=where,
+                            hint="kies een bron met die kolom (KWB-tabel of -spreadsheet), of noem de gemeenten: "
+                                 "risk.peers: [GM0599, GM0518]")
+        return list(a.index[values["ste_mvs"].reindex(a.index).isin(classes).to_numpy()])
+    missing = [g for g in peers if g not in set(a["gemeente_code"])]
+    if missing:
+        raise DataError(f"vergelijkingsgemeente(n) {', '.join(missing)} niet in de referentiebron", where=where,
+                        hint="haal ze op met `workbench fetch --reference nederland --year <jaar>` of kies een "
+                             "bestand waarin ze staan (sources.reference)")
+    return list(a.index[a["gemeente_code"].isin(list(peers)).to_numpy()])
+
+
+def reference_data(ds, fit_level: str | None = None) -> Reference:
+    """The reference of a parameter set's risk model, loaded once per Dataset.
+
+    ``gemeente``/``region``/``all``: areas of the loaded statistics. ``nederland``: every area of
+    ``sources.reference`` (default ``cbs``: the national KWB rows that `workbench fetch --reference nederland`
+    put in the cache). ``peer``: the gemeenten of ``risk.peers`` (or the areas of the named CBS urbanisation
+    classes) from ``sources.reference``, or from the loaded statistics when no separate source is given.
+    """
+    p = ds.params
+    r = p.risk
+    fit_level = fit_level or r.fit_level or p.level
+    cache = ds.__dict__.setdefault("_risk_reference", {})
+    if fit_level in cache:
+        return cache[fit_level]
+    spec = p.sources.reference or ("cbs" if r.reference == "nederland" else None)
+    if r.reference in ("nederland", "peer") and spec is not None:
+        from .indicators import build_indicators
+        from .sources import cbs
+
+        stats = cbs.load_reference(spec, p, ds.catalog)
+        areas = stats.areas
+        tidy = build_indicators({stats.year: stats}, ds.catalog, areas, None, None)
+        where = f"sources.reference ({spec})"
+        if r.reference == "nederland":
+            codes = list(areas.index[areas["level"] == fit_level])
+        else:
+            codes = _peer_codes(areas, stats.values, r.peers, fit_level, where)
+        ref = Reference(tidy, areas, codes, reference_label(r.reference, p.gemeente), True, stats.source)
+    else:
+        idx = ds.area_index
+        if r.reference == "peer":
+            values = ds.statistics[p.year].values
+            codes = _peer_codes(idx, values, r.peers, fit_level, "de geladen statistiek (sources.statistics)")
+            external = bool(set(idx.loc[codes, "gemeente_code"]) - set(p.gemeente))
+            ref = Reference(ds.indicators, idx, codes, reference_label("peer", p.gemeente), external,
+                            ds.statistics[p.year].source)
+        else:
+            codes = reference_codes(idx, r.reference, p.gemeente, fit_level)
+            ref = Reference(ds.indicators, idx, codes, reference_label(r.reference, p.gemeente), False)
+    if not ref.codes:
+        raise DataError(f"de referentie ({ref.label}) heeft geen enkel gebied op {fit_level}niveau",
+                        where="risk.reference", hint="kies een andere referentie of een bron met dit niveau")
+    cache[fit_level] = ref
+    return ref
+
+
+def resolve_factors(domain: str, requested, tidies, year: int, code_sets) -> tuple[list[str], str]:
+    """The factors of a model and a Dutch note on them.
+
+    Named factors (``requested`` not None) are checked and stay a clear error when the data lack one. Without
+    them the defaults (DEFAULT_FACTORS) are used, leaving out any that has no value in the reference or in the
+    parameter set's own areas, and saying so; never an error.
+    """
+    if requested is not None:
+        for tidy, codes in zip(tidies, code_sets):
+            _check_factors(tidy, domain, list(requested), year, codes)
+        return list(requested), ""
+    usable, lacking = [], []
+    for f in DEFAULT_FACTORS[domain]:
+        ok = all(((t["year"] == year) & (t["indicator"] == f) & t["code"].isin(codes) & t["value"].notna()).any()
+                 for t, codes in zip(tidies, code_sets))
+        (usable if ok else lacking).append(f)
+    note = f"Standaard risicofactoren voor {DOMAINS[domain]['label']}: {', '.join(usable) or 'geen'}"
+    if lacking:
+        note += (f"; weggelaten omdat de gegevens van {year} ze niet bevatten: {', '.join(lacking)}"
+                 + ("" if usable else ". Het model verwacht daarom overal het gemiddelde van de referentie"))
+    return usable, note + "."
+
+
 def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
-    """Fit and score one domain for a Dataset, following its parameter set (not yet disclosure-controlled)."""
+    """Fit and score one domain for a Dataset, following its parameter set (not yet disclosure-controlled).
+
+    Only the parameter set's own gemeenten are scored. Reference areas of other gemeenten shape the model but
+    are never named: the robust fit's list of left-out areas keeps only the set's own areas.
+    """
     p = ds.params
     r = p.risk
     fit_level = r.fit_level or p.level
     idx = ds.area_index
-    ref = reference_codes(idx, r.reference, p.gemeente, fit_level)
-    model = fit_expected(ds.indicators, domain, getattr(r, DOMAINS[domain]["factors"]), p.year, ref,
-                         family=r.model, min_population=r.min_population,
-                         reference_label=reference_label(r.reference, p.gemeente), fit_level=fit_level,
-                         robust=r.robust, groups=outlier_groups(idx, fit_level, p.level))
+    ref = reference_data(ds, fit_level)
     scope = idx[idx["gemeente_code"].isin(p.gemeente)]
+    own = list(scope.index[scope["level"] == fit_level])
+    factors, note = resolve_factors(domain, getattr(r, DOMAINS[domain]["factors"]), [ref.tidy, ds.indicators],
+                                    p.year, [ref.codes, own])
+    groups = outlier_groups(ref.areas if ref.external else idx, fit_level, p.level)
+    model = fit_expected(ref.tidy, domain, factors, p.year, ref.codes, family=r.model,
+                         min_population=r.min_population, reference_label=ref.label, fit_level=fit_level,
+                         robust=r.robust, groups=groups, checked=True)
+    model.factor_note = note
+    model.reference_nl = ref.describe_nl(fit_level)
+    model.reference_areas, model.reference_gemeenten = len(ref.codes), ref.n_gemeenten
+    if len(model.outliers):
+        own_codes = set(scope.index)
+        elsewhere = [c for c in model.outliers.index if c not in own_codes]
+        if elsewhere:  # reference areas of other gemeenten are never named in anything published
+            model.outliers = model.outliers.drop(index=elsewhere)
+            model.robust_note += (f" Daarvan lagen er {len(elsewhere)} buiten de eigen gemeente(n); die worden niet "
+                                  "bij naam genoemd.")
     scored = expected_by_area(model, ds.indicators, scope, p.year, fit_level, r.min_population)
     if r.smoothing:
         scored["oe_smoothed"] = np.nan

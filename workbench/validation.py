@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from . import paths
 from .errors import DataError, ParameterError
-from .params import REPO_ROOT
 from .sources.records import DOMAINS, FIELDS, OPTIONAL_FIELDS, RESULTS
 
 ERROR, WARNING = "fout", "waarschuwing"
-DEFAULT_PRODUCTS = REPO_ROOT / "parameters" / "producten.yaml"
+DEFAULT_PRODUCTS = paths.package_file("parameters", "producten.yaml")  # the package's; a project may have its own
 # A single trajectory above this amount is almost always a unit or separator mistake (cents, 1.234,56).
 MAX_COST = 1_000_000
 EARLIEST_YEAR = 1990
@@ -238,6 +238,8 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, str | None, st
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             df = pd.read_excel(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        elif path.suffix.lower() == ".parquet":  # the demo's records (text cells, as a CSV export)
+            df = pd.read_parquet(io.BytesIO(raw)).astype("string").fillna("").astype(object)
         else:
             text, enc = _decode(raw, where)
             sep = _sniff_separator(text)
@@ -347,7 +349,7 @@ def _examples(values: pd.Series, limit: int = 4) -> str:
 
 def load_products(path: str | Path | None = None) -> dict[str, set[str]]:
     """Product categories per domain ({domain: {category, ...}}, lower-case) from a YAML file."""
-    path = Path(path) if path else DEFAULT_PRODUCTS
+    path = Path(path) if path else paths.products_file()
     if not path.exists():
         raise ParameterError("lijst met productcategorieën niet gevonden", where=str(path))
     try:

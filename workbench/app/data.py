@@ -16,16 +16,15 @@ import pandas as pd
 import pyogrio
 import yaml
 
-from .. import maps
+from .. import maps, paths
 from ..catalog import Catalog, Indicator
 from ..errors import DataError, WorkbenchError
-from ..params import REPO_ROOT
 from ..publish import read_layer
 
 ENV_OUTPUTS = "MMR_OUTPUTS"
 ENV_SET = "MMR_SET"
 ENV_STORIES = "MMR_VERHALEN"
-DEFAULT_STORIES = REPO_ROOT / "parameters" / "verhalen"
+DEFAULT_STORIES = paths.package_file("parameters", "verhalen")  # the package's fictional example
 
 
 class NoPublishedRun(WorkbenchError):
@@ -34,7 +33,7 @@ class NoPublishedRun(WorkbenchError):
 
 def settings_from_env() -> tuple[Path, str]:
     """The outputs folder and parameter set the app shows (``workbench serve`` sets these)."""
-    return Path(os.environ.get(ENV_OUTPUTS) or REPO_ROOT / "outputs"), os.environ.get(ENV_SET) or "demo"
+    return Path(os.environ.get(ENV_OUTPUTS) or paths.outputs_dir()), os.environ.get(ENV_SET) or "demo"
 
 
 def run_command(name: str) -> str:
@@ -73,6 +72,12 @@ class PublishedRun:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("status") != "ok":
             raise NoPublishedRun(f"de laatste run heeft status '{manifest.get('status')}'", where=str(run_dir), hint=hint)
+        return cls.read(run_dir, manifest)
+
+    @classmethod
+    def read(cls, run_dir: Path, manifest: dict) -> "PublishedRun":
+        """The published layers of a run folder, also of one still being built (its exports read it)."""
+        gpkg, name = Path(run_dir) / "publish.gpkg", manifest.get("name", "")
         layers = set(pyogrio.list_layers(gpkg)[:, 0])
 
         def layer(name_: str) -> pd.DataFrame | None:
@@ -109,6 +114,16 @@ class PublishedRun:
         """The indicators the domain shows first."""
         spec = self.domains.get(domain)
         return list(spec["headline"]) if spec else []
+
+    def reference_note(self, domain: str) -> str:
+        """What 'verwacht' means for this run's model of ``domain``, with the size of its reference (layer modellen)."""
+        if "_reference_notes" not in self.__dict__:
+            gpkg = self.path / "publish.gpkg"
+            models = read_layer(gpkg, "modellen") if "modellen" in set(pyogrio.list_layers(gpkg)[:, 0]) else None
+            self.__dict__["_reference_notes"] = (
+                dict(zip(models["domain"], models["reference_nl"].fillna("")))
+                if models is not None and "reference_nl" in models else {})
+        return self.__dict__["_reference_notes"].get(domain, "")
 
     # --- what the run is about -------------------------------------------------------------------------
     @property
@@ -203,9 +218,9 @@ STORY_KEYS = {"titel", "verhaal", "bron", "bijgewerkt"}
 
 
 def load_stories(gemeente: str, folder: str | Path | None = None) -> dict[str, dict]:
-    """Stories per wijk code from ``parameters/verhalen/<gemeente>.yaml`` (absent file: no stories)."""
-    folder = Path(folder or os.environ.get(ENV_STORIES) or DEFAULT_STORIES)
-    path = folder / f"{gemeente}.yaml"
+    """Stories per wijk code from ``verhalen/<gemeente>.yaml`` or ``parameters/verhalen/<gemeente>.yaml`` of the
+    project (see workbench.paths; absent file: no stories)."""
+    path = paths.stories_file(gemeente, folder or os.environ.get(ENV_STORIES) or None)
     if not path.exists():
         return {}
     try:

@@ -8,12 +8,15 @@ import io
 
 import pandas as pd
 
-from .. import maps
+from .. import formatting, maps
 from ..catalog import CLUSTERS
 from ..errors import WorkbenchError
 from .data import PublishedRun, load_stories
 
 SIGN = {"+": "+", "-": "−", "=": "=", "?": "?"}
+SIGN_KEY = ('<p class="wb-unit" data-testid="sign-key"><b>+</b> hoger dan de gemeente, <b>−</b> lager dan de gemeente '
+            '(alleen buiten toeval; rood = ongunstig, blauw = gunstig) · <b>=</b> geen verschil buiten toeval · '
+            '<b>?</b> niet te toetsen: te weinig gegevens of onderdrukt.</p>')
 
 
 def _esc(v) -> str:
@@ -77,8 +80,8 @@ def oe_table(run: PublishedRun, code: str) -> str:
         if row["status"] != "ok":
             body.append(f"<tr><td>{_esc(label)}</td><td colspan='3'>{_esc(row['label'])}</td></tr>")
             continue
-        body.append(f"<tr><td>{_esc(label)}</td><td>{maps.fmt_nl(row['observed'], 0)}</td>"
-                    f"<td>{maps.fmt_nl(row['expected'], 0)}</td>"
+        body.append(f"<tr><td>{_esc(label)}</td><td>{formatting.count(row['observed'])}</td>"
+                    f"<td>{maps.fmt_nl(row['expected'], 1)}</td>"
                     f"<td>{maps.fmt_nl(row['oe'], 2)} ({maps.fmt_nl(row['oe_low'], 2)} – {maps.fmt_nl(row['oe_high'], 2)})"
                     f"<br><i>{_esc(row['label'])}</i></td></tr>")
     return ('<table class="wb-table"><tr><th>domein</th><th>waargenomen</th><th>verwacht</th>'
@@ -118,6 +121,7 @@ def trend_chart(run: PublishedRun, code: str, gemeente: str, indicator_id: str) 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     ind = run.catalog[indicator_id]
     t = run.indicators[(run.indicators["indicator"] == indicator_id) & run.indicators["code"].isin([code, gemeente])]
@@ -132,6 +136,9 @@ def trend_chart(run: PublishedRun, code: str, gemeente: str, indicator_id: str) 
     if len(g):
         ax.plot(g["year"], g["value"], "s--", color="#555", label=run.names.get(gemeente, gemeente))
     ax.set_xticks(run.years)
+    from ..charts import axis_nl
+
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(axis_nl))
     ax.set_ylabel(ind.unit)
     ax.set_title(ind.label, fontsize=10)
     ax.grid(alpha=0.3)
@@ -168,8 +175,8 @@ def wijk_profile(run: PublishedRun, code: str, year: int, domain: str) -> str:
     headline = (run.headline(domain) or ["jeugdhulp"])[0]
     return (f'<div class="wb-profile" data-testid="profile" data-code="{_esc(code)}">'
             f'<h3>{_esc(name)} <span class="wb-unit">({_esc(code)})</span></h3>'
-            f'<p class="wb-unit">Gemeente {_esc(run.names.get(gemeente, gemeente))} · jaar {year}. '
-            f'+ / − alleen waar de wijk buiten toeval afwijkt van de gemeente; rood ongunstig, blauw gunstig.</p>'
+            f'<p class="wb-unit">Gemeente {_esc(run.names.get(gemeente, gemeente))} · jaar {year}.</p>'
+            f'{SIGN_KEY}'
             f'<h4>Risicoscore en drijvende indicatoren</h4>{score_block(run, code, year)}'
             f'<h4>Waargenomen en verwacht zorggebruik</h4>{oe_table(run, code)}'
             f'<h4>Ontwikkeling</h4>{trend_chart(run, code, gemeente, headline)}'

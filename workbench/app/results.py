@@ -99,7 +99,7 @@ class ResultsData:
             m = maps.value_map(self.wijk_values(area), self.geo, column="bereikt", label="Resultaat bereikt", unit="%",
                                year=self.year, subtitle="Behaald of stabilisatie, van de beëindigde trajecten per wijk.",
                                extra=[("trajecten", "Beëindigde trajecten", "")], attribution=attribution,
-                               fictional_note=note, tiles=False)
+                               fictional_note=note, tiles=False, higher_is_risk=False)
         page = maps.render_html(m)
         return (f'<iframe class="wb-results-map" data-view="{html.escape(kind)}|{html.escape(area)}" '
                 f'srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:460px;border:0" '

@@ -12,11 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from .. import paths
 from ..errors import WorkbenchError
-from ..params import REPO_ROOT
 from .data import ENV_OUTPUTS, ENV_SET
-
-APP_NOTEBOOK = REPO_ROOT / "notebooks" / "app.ipynb"
 
 
 VOILA_SERVER = Path(__file__).with_name("voila_server.py")
@@ -39,12 +37,12 @@ def _env_int(name: str, default: int, minimum: int) -> int:
     return value
 
 
-def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path = APP_NOTEBOOK) -> list[str]:
+def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path | None = None) -> list[str]:
     max_viewers = _env_int(ENV_MAX_VIEWERS, 20, 1)
     cull = _env_int(ENV_CULL_SECONDS, 120, 10)
-    return [sys.executable, str(VOILA_SERVER), str(notebook), "--no-browser", f"--port={port}",
-            f"--Voila.ip={host}", "--show_tracebacks=False", "--strip_sources=True", "--theme=light",
-            "--template=mmr",  # Voila's lab template without CDN links (workbench/app/jupyter)
+    return [sys.executable, str(VOILA_SERVER), str(notebook or paths.app_notebook()), "--no-browser",
+            f"--port={port}", f"--Voila.ip={host}", "--show_tracebacks=False", "--strip_sources=True",
+            "--theme=light", "--template=mmr",  # Voila's lab template without CDN links (workbench/app/jupyter)
             # A kernel with the app already rendered waits for the next viewer: first paint without start-up.
             "--preheat_kernel=True", f"--pool_size={POOL_SIZE}",
             f"--WorkbenchVoila.max_viewers={max_viewers}",
@@ -56,19 +54,24 @@ def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path = AP
 
 def serve_env(outputs: str | Path, name: str) -> dict[str, str]:
     env = dict(os.environ)
-    env[ENV_OUTPUTS] = str(Path(outputs).resolve())
+    env[ENV_OUTPUTS] = str(paths.in_project(outputs).resolve())
     env[ENV_SET] = name
-    # The kernel imports workbench from this checkout even when it is not pip-installed.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    # The kernel starts in the notebook's folder: it finds the project (stories) through this, not its cwd.
+    env[paths.ENV_PROJECT] = str(paths.project_dir())
+    # The kernel imports the same workbench as this process, also when that is a checkout on PYTHONPATH.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(paths.PACKAGE.parent), env.get("PYTHONPATH", "")) if p)
     return env
 
 
 def serve(host: str = "127.0.0.1", port: int = 8866, outputs: str | Path = "outputs", name: str = "demo") -> int:
-    """Run Voila in the foreground (this process becomes Voila) until interrupted."""
-    if not APP_NOTEBOOK.exists():
-        raise WorkbenchError("het app-notebook ontbreekt", where=str(APP_NOTEBOOK),
+    """Run Voila in the foreground (this process becomes Voila) until interrupted.
+
+    ``outputs`` is relative to the project folder (workbench.paths), as for ``workbench run``."""
+    notebook = paths.app_notebook()
+    if not notebook.exists():
+        raise WorkbenchError("het app-notebook ontbreekt", where=str(notebook),
                              hint="maak het opnieuw met: python tools/make_notebooks.py")
-    if not (Path(outputs) / name / "latest").exists():
+    if not (paths.in_project(outputs) / name / "latest").exists():
         print(f"Let op: nog geen geslaagde run van '{name}' in {outputs}; de app vraagt eerst om "
               f"`workbench run parameters/{name}.yaml`.", file=sys.stderr)
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -76,7 +79,6 @@ def serve(host: str = "127.0.0.1", port: int = 8866, outputs: str | Path = "outp
               "inlog voor (zie README, 'De app publiceren').", file=sys.stderr)
     print(f"De app draait op http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/ "
           "(stoppen met Ctrl+C)", file=sys.stderr)
-    cmd = voila_command(host, port)
-    os.chdir(REPO_ROOT)
+    cmd = voila_command(host, port, notebook)
     # Replace this process by Voila: a service manager's stop signal then reaches Voila itself.
     os.execve(cmd[0], cmd, serve_env(outputs, name))

@@ -1,14 +1,13 @@
 """One map (and the table behind it) for one choice of controls. Presentation only: published figures in.
 
-``build_view(run, state)`` returns a folium map (or a Dutch note when the combination has no figures)
-and the table shown under it, which is also what the downloads contain.
+``build_view(run, state)`` returns a map (or one plain Dutch sentence saying why the combination has no
+figures and what to choose instead) and the table shown under it, which is also what the downloads contain.
 """
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
 
-import folium
 import pandas as pd
 
 from .. import maps
@@ -27,8 +26,11 @@ def score_options(run: PublishedRun) -> list[tuple[str, str]]:
     """(label, column) of the risk scores this run published (the total first)."""
     cols = set(run.scores.columns) if run.scores is not None else set()
     return [(label, col) for col, label in SCORE_COLUMNS.items() if col in cols] or [(SCORE_COLUMNS["overall"], "overall")]
-NO_SCORES = ("Deze run heeft geen risicoscores per cluster. Die komen uit het risicomodel (laag "
-             "'risicoscore' in publish.gpkg); draai een nieuwere versie van de werkbank om ze te krijgen.")
+NO_SCORES = ("Deze run heeft geen risicoscores per cluster: die zijn met een oudere versie van de werkbank niet "
+             "berekend. Kies 'Waarde' of laat de analist een nieuwe run maken.")
+NO_RISK = ("Deze run heeft geen vergelijking van waargenomen met verwacht zorggebruik: daarvoor zijn cijfers over "
+           "jeugdhulp of Wmo per wijk nodig en die waren er niet of te weinig om een model te schatten. "
+           "Kies 'Waarde' of 'Verschil met gemeente'.")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class MapState:
 
 @dataclass
 class View:
-    map: folium.Map | None
+    map: maps.Map | None
     table: pd.DataFrame
     title: str
     note: str = ""
@@ -64,13 +66,24 @@ def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     return opts + [(f"{i.cluster} · {i.label} ({i.unit})", i.id) for i in rest]
 
 
+def published_slice(run: PublishedRun, indicator: str, year: int) -> pd.DataFrame:
+    """The published rows of one indicator in one year; the run's table is split once (a national run has
+    over a million rows, and a redraw should not search them)."""
+    slices = run.__dict__.get("_slices")
+    if slices is None or slices[0] is not run.indicators:
+        groups = {key: part for key, part in run.indicators.groupby(["indicator", "year"], sort=False)}
+        slices = run.__dict__["_slices"] = (run.indicators, groups)
+    return slices[1].get((indicator, int(year)), run.indicators.iloc[:0])
+
+
 def _indicator_table(run: PublishedRun, geo, ind, year: int, difference: bool) -> pd.DataFrame:
-    t = run.indicators[(run.indicators["indicator"] == ind.id) & (run.indicators["year"] == year)]
+    t = published_slice(run, ind.id, year)
     t = t.set_index("code").reindex(geo.index)
     out = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waarde": t["value"], "95% ondergrens": t["ci_low"],
                         "95% bovengrens": t["ci_high"], "gemeente": t["gemeente_value"],
                         "vergelijking": t["comparison"].map(maps.COMPARISON_NL).fillna(""),
-                        "status": [maps._status_text(s, r) for s, r in zip(t["status"].fillna("missing"), t["reason"])]})
+                        "status": [maps._status_text(s, r) for s, r in zip(t["status"].fillna("missing").to_numpy(dtype=object),
+                                                            t["reason"].to_numpy(dtype=object))]})
     if difference:
         out.insert(3, "verschil met gemeente", (t["value"] - t["gemeente_value"]).where(t["status"] == "ok"))
     out.attrs["unit"] = ind.unit
@@ -112,11 +125,13 @@ def build_view(run: PublishedRun, s: MapState) -> View:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
                         "domein Jeugdhulp of Wmo.")
         if run.risk.empty:
-            return View(None, empty, VIEWS["oe"], "Deze run heeft geen risicomodel (laag 'risico' ontbreekt).")
+            return View(None, empty, VIEWS["oe"], NO_RISK)
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
         if r.empty:
-            return View(None, empty, VIEWS["oe"], f"Het risicomodel voor {maps.in_sentence(run.domain_labels[s.domain])} is in deze run "
-                        f"niet geschat op {s.level}niveau.")
+            other = sorted(set(run.risk.loc[run.risk["domain"] == s.domain, "level"]))
+            return View(None, empty, VIEWS["oe"], f"Waargenomen tegen verwacht voor "
+                        f"{maps.in_sentence(run.domain_labels[s.domain])} is in deze run niet berekend per {s.level}"
+                        + (f"; kies niveau {' of '.join(other)}." if other else "; kies 'Waarde' of een ander domein."))
         m = maps.risk_map(r, geo, domain_label=d["label"], exposure_label=d["exposure_label"], year=run.year, **kw)
         rr = r.reindex(geo.index)
         table = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waargenomen": rr["observed"],
@@ -124,14 +139,22 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               "95% ondergrens": rr["oe_low"], "95% bovengrens": rr["oe_high"],
                               "oordeel": rr["label"], "status": rr["status"]}).reset_index(drop=True)
         note = f"Het risicomodel is geschat voor {run.year}." if s.year != run.year else ""
+        note = " ".join(t for t in (note, run.reference_note(s.domain)) if t)  # what 'verwacht' means here
         return View(m, table, f"Risicokaart {maps.in_sentence(d['label'])}, {run.year}", note)
     if s.indicator in COST_PER_CLIENT:
         dom, label = COST_PER_CLIENT[s.indicator]
         if s.view == "difference":
             return View(None, empty, VIEWS["difference"], "Voor kosten per cliënt is geen vergelijking met de "
                         "gemeente gepubliceerd; kies 'Waarde' of een andere indicator.")
+        if run.costs.empty:
+            return View(None, empty, label, "Deze run heeft geen kosten per cliënt: die komen uit de eigen "
+                        "zorgregistratie van de gemeente en die zat niet in deze run. Kies een andere indicator.")
         c = run.costs[(run.costs["domain"] == dom) & (run.costs["level"] == s.level)].set_index("area")
         year = run.year
+        if c.empty or c.reindex(geo.index)["cost_per_client"].isna().all():
+            return View(None, empty, label, f"Voor {maps.in_sentence(label)} zijn er geen gepubliceerde cijfers per "
+                        f"{s.level} in deze gemeente: er waren geen of te weinig cliënten. Kies een ander niveau of "
+                        "een andere indicator.")
         m = maps.value_map(c, geo, column="cost_per_client", label=label, unit="euro", year=year,
                            subtitle="Uit de eigen zorgregistratie: kosten in het jaar gedeeld door het aantal cliënten.",
                            extra=[("clients", "Cliënten", "")], **kw)
@@ -144,59 +167,40 @@ def build_view(run: PublishedRun, s: MapState) -> View:
     ind = run.catalog[s.indicator]
     table = _indicator_table(run, geo, ind, s.year, s.view == "difference")
     note = ""
-    if table["status"].eq("geen gegevens").all():
-        have = sorted(run.indicators.loc[(run.indicators["indicator"] == ind.id)
-                                         & (run.indicators["status"] == "ok"), "year"].unique())
-        note = (f"Voor {maps.in_sentence(ind.label)} zijn er geen cijfers over {s.year}"
-                + (f"; wel over {', '.join(map(str, have))}." if have else "."))
+    if not table["status"].eq("gepubliceerd").any():
+        return View(None, pd.DataFrame(), ind.label, why_empty(run, ind, s.year, table))
     if s.view == "difference":
-        m = maps.difference_map(run.indicators, geo, ind, s.year, **kw)
+        m = maps.difference_map(published_slice(run, ind.id, s.year), geo, ind, s.year, **kw)
         title = f"{ind.label}: verschil met de gemeente, {s.year}"
     else:
-        m = maps.indicator_map(run.indicators, geo, ind, s.year, mode="value", **kw)
+        m = maps.indicator_map(published_slice(run, ind.id, s.year), geo, ind, s.year, mode="value", **kw)
         title = f"{ind.label}, {s.year}"
     return View(m, table, title, note)
 
 
-CLICK_JS = """
-(function () {
-  // Clicking an area selects it in the app (the map is an iframe in the same page); standalone it does nothing.
-  function pick(code) {
-    try {
-      var el = window.parent.document.querySelector('.wb-click-target input');
-      if (!el || window.parent === window) return;
-      el.value = code;
-      el.dispatchEvent(new Event('input', {bubbles: true}));
-      el.dispatchEvent(new Event('change', {bubbles: true}));
-    } catch (e) {}
-  }
-  // Runs after the map's own script (which folium places later in the same block).
-  document.addEventListener('DOMContentLoaded', function () {
-    %(map)s.eachLayer(function (layer) {
-      if (layer.feature && layer.feature.properties && layer.feature.properties._code) {
-        layer.on('click', function () { pick(layer.feature.properties._code); });
-      }
-    });
-  });
-})();
-"""
+def why_empty(run: PublishedRun, ind, year: int, table: pd.DataFrame) -> str:
+    """One plain Dutch sentence: why a map of ``ind`` in ``year`` has no figures, and what to choose instead."""
+    have = sorted(int(y) for y in run.indicators.loc[(run.indicators["indicator"] == ind.id)
+                                                    & (run.indicators["status"] == "ok"), "year"].unique())
+    instead = f" Kies jaar {' of '.join(map(str, have[-3:]))}." if have else " Kies een andere indicator."
+    label = maps.in_sentence(ind.label)
+    if (table["status"] == "onderdrukt").any() or table["status"].str.startswith("onderdrukt").any():
+        return (f"Alle cijfers over {label} in {year} zijn onderdrukt: per gebied te weinig personen om ze veilig "
+                f"te tonen.{instead}")
+    # The run's catalogue has no variables; the municipality's own records are the r_-variables.
+    variables = run.catalog.variables
+    if any((variables[v].source == "records") if v in variables else v.startswith("r_") for v in ind.inputs):
+        return f"Over {year} had deze run geen zorgregistratie voor {label}, dus geen cijfers.{instead}"
+    return f"CBS heeft {label} over {year} (nog) niet gepubliceerd voor deze gebieden.{instead}"
 
 
-# In the app the map is narrower than a full page: the fictional banner moves to the bottom left so it
-# never covers the title.
-APP_MAP_CSS = ("<style>.wb-banner { top: auto; bottom: 64px; left: 12px; right: auto; max-width: 40%; }"
-               " .wb-title { max-width: 55%; }</style>")
-
-
-def map_html(m: folium.Map, clickable: bool = True) -> str:
-    """Standalone HTML of a map (Leaflet inlined), optionally with the click-to-select hook."""
-    m.get_root().html.add_child(folium.Element(APP_MAP_CSS))  # after the maps CSS, so it wins
-    if clickable:
-        m.get_root().script.add_child(folium.Element(CLICK_JS % {"map": m.get_name()}))
-    return maps.render_html(m)
-
-
-def iframe(page: str, key: str, height: int = 620) -> str:
-    """The map in an iframe (srcdoc): the page's scripts run isolated from the widget layout's CSS."""
-    return (f'<iframe class="wb-map" data-view="{html.escape(key)}" srcdoc="{html.escape(page, quote=True)}" '
-            f'style="width:100%;height:{height}px;border:1px solid #ccc;border-radius:6px"></iframe>')
+def default_state(run: PublishedRun, gemeente: str, level: str) -> tuple[int, str]:
+    """(year, indicator) for the first view: the run's year if its headline indicator has figures, else the
+    latest year that has them — the app never opens on an all-grey map."""
+    ok = run.indicators[run.indicators["status"] == "ok"]
+    first = run.headline(next(iter(run.domains), "jeugd"))
+    for ind in first + [i.id for i in run.catalog]:
+        years = sorted(ok.loc[ok["indicator"] == ind, "year"].astype(int).unique())
+        if years:
+            return (run.year if run.year in years else years[-1]), ind
+    return run.year, (first or [i.id for i in run.catalog])[0]

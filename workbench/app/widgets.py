@@ -1,7 +1,8 @@
 """The app's ipywidgets layout: controls, the map, the table behind it, downloads and the wijk profile.
 
-Only what a control changes is redrawn: map-affecting controls re-render the map (and its table), the
-wijk choice re-renders the profile. Geometry is simplified once per level (PublishedRun.geometry).
+Only what a control changes is redrawn: a map-affecting control sends the map widget a new view (colours,
+legend, tooltip texts; the geometry of a level went to the browser once) and re-renders its table; the wijk
+choice re-renders the profile. Downloads are made when asked for, not on every change.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
-from .. import maps
+from .. import formatting, maps
 from ..errors import WorkbenchError
 from .data import NoPublishedRun, PublishedRun, run_command, settings_from_env
 from .guard import guarded, protect_kernel
+from .mapwidget import MapWidget
 from .profile import wijk_profile
-from .views import VIEWS, MapState, build_view, iframe, indicator_options, map_html, score_options
+from .views import VIEWS, MapState, build_view, default_state, indicator_options, score_options
 
 
 CSS = """
@@ -60,15 +62,25 @@ def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+TABLE_ROWS = 300  # rows shown under the map; the download has them all
+# Decimals of the table columns a person reads (the rest: counts whole, other numbers by their unit).
+TABLE_DECIMALS = {"verwacht": 1, "waargenomen / verwacht": 2, "kosten": 0, "kosten per cliënt": 0}
+
+
+def _decimals(table: pd.DataFrame) -> dict[str, int]:
+    unit = table.attrs.get("unit", "")
+    ratio = "waargenomen / verwacht" in table
+    d = {c: (2 if ratio else formatting.decimals_for(unit)) for c in
+         ("waarde", "95% ondergrens", "95% bovengrens", "gemeente", "verschil met gemeente") if c in table}
+    d.update({c: v for c, v in TABLE_DECIMALS.items() if c in table})
+    return d
+
+
 def table_html(table: pd.DataFrame, unit: str = "") -> str:
     """The table on screen: Dutch numbers, suppressed stays 'onderdrukt' (NaN never shows as 0)."""
     if table.empty:
         return ""
-    shown = table.copy()
-    for col in shown.columns:
-        if pd.api.types.is_float_dtype(shown[col]):
-            dec = 2 if ("verwacht" in col or col.startswith("95%") and "waargenomen" in shown) else 1
-            shown[col] = [maps.fmt_nl(v, dec) for v in shown[col]]
+    shown = formatting.table(table, _decimals(table), default=1)
     return shown.to_html(index=False, classes="wb-table", border=0, na_rep="–", escape=True)
 
 
@@ -82,14 +94,15 @@ class App:
         self._map_page = ""
         gemeenten = run.gemeenten()
         self.gemeente = w.Dropdown(options=gemeenten, value=gemeenten[0][1], description="Gemeente")
-        self.year = w.Dropdown(options=run.years, value=run.year if run.year in run.years else run.years[-1],
-                               description="Jaar")
+        first_year, first_indicator = default_state(run, gemeenten[0][1], run.levels[0])
+        self.year = w.Dropdown(options=run.years, value=first_year, description="Jaar")
         self.level = w.ToggleButtons(options=[(lv, lv) for lv in run.levels], value=run.levels[0],
                                      description="Niveau")
         self.domain = w.ToggleButtons(options=[(v, k) for k, v in run.domain_labels.items()], value="jeugd", description="Domein")
         self.mode = w.ToggleButtons(options=[(v, k) for k, v in VIEWS.items()], value="value", description="Weergave")
-        self.indicator = w.Dropdown(options=indicator_options(run, "jeugd"), description="Indicator",
-                                    layout=w.Layout(width="480px"))
+        opts = indicator_options(run, "jeugd")
+        self.indicator = w.Dropdown(options=opts, description="Indicator", layout=w.Layout(width="480px"),
+                                    value=first_indicator if first_indicator in [v for _, v in opts] else None)
         self.cluster = w.Dropdown(options=score_options(run), value="overall",
                                   description="Cluster", layout=w.Layout(display="none"))
         for c in (self.gemeente, self.year, self.level, self.domain, self.mode, self.indicator, self.cluster):
@@ -100,12 +113,13 @@ class App:
         self.wijk = w.Dropdown(options=[("— kies een wijk —", "")] + run.wijken(self.gemeente.value), value="",
                                description="Wijk", layout=w.Layout(width="100%"))
         self.wijk.add_class("wb-wijk")
-        self.click = w.Text(value="", continuous_update=True, layout=w.Layout(display="none"))
-        self.click.add_class("wb-click-target")
-        self.map = w.HTML(layout=w.Layout(width="100%"))
+        self.map = MapWidget(run.geometry, layout=w.Layout(width="100%"))
         self.map.add_class("wb-map-box")
+        self.map_message = w.HTML()
         self.note = w.HTML()
         self.downloads = w.HTML()
+        self.prepare = w.Button(description="Downloads maken", icon="download", tooltip="Tabel (CSV, Excel) en kaart (HTML)")
+        self.prepare.add_class("wb-prepare")
         self.table = w.HTML()
         self.profile = w.HTML('<p class="wb-unit">Kies een wijk in de lijst of klik op de kaart.</p>')
         self.status = w.HTML()
@@ -113,9 +127,15 @@ class App:
         header = w.HTML(CSS + self._header())
         controls = w.VBox([w.HBox([self.gemeente, self.year, self.level]), self.domain, self.mode,
                            w.HBox([self.indicator, self.cluster])])
-        table_box = w.Accordion(children=[w.VBox([self.downloads, self.table])])
+        self.workbook = w.HTML()  # every published table as tabellen.xlsx: filled when the box is first opened
+        table_box = w.Accordion(children=[w.VBox([self.workbook, w.HBox([self.prepare, self.downloads]), self.table])])
         table_box.set_title(0, "Tabel bij de kaart en downloads")
-        left = w.VBox([self.map, self.note, table_box], layout=w.Layout(width="62%"))
+        table_box.selected_index = None
+        self.table_box = table_box
+        # The table is rendered only while it is open: a closed table costs a redraw nothing.
+        table_box.observe(self._safe(lambda _: self._render_table()), names="selected_index")
+        table_box.observe(self._safe(self._workbook_link), names="selected_index")
+        left = w.VBox([self.map_message, self.map, self.note, table_box], layout=w.Layout(width="62%"))
         right = w.VBox([w.HTML("<b>Wijkprofiel</b>"), self.wijk, self.profile],
                        layout=w.Layout(width="38%", padding="0 0 0 12px", max_height="1000px", overflow="auto"))
         footer = w.HTML(self._footer())
@@ -128,7 +148,7 @@ class App:
         self.tabs.add_class("wb-tabs")
         self._results_built = False
         self.tabs.observe(self._safe(self._tab_changed), names="selected_index")
-        self.widget = w.VBox([header, self.tabs, footer, self.click])
+        self.widget = w.VBox([header, self.tabs, footer])
         self.widget.add_class("wb-app")
 
         for c in (self.gemeente, self.year, self.level, self.mode, self.indicator, self.cluster):
@@ -137,7 +157,8 @@ class App:
         self.gemeente.observe(self._safe(self._gemeente_changed), names="value")
         for c in (self.wijk, self.year, self.domain):
             c.observe(self._safe(self.redraw_profile), names="value")
-        self.click.observe(self._safe(self._clicked), names="value")
+        self.map.observe(self._safe(self._clicked), names="clicked")
+        self.prepare.on_click(self._safe(lambda _: self._prepare_downloads()))
         self.redraw_map()
 
     # --- text around the app ------------------------------------------------------------------------------
@@ -189,7 +210,7 @@ class App:
         code = self.run.wijk_of(change["new"]) if change["new"] else None
         if code and code in dict((c, 1) for _, c in self.wijk.options):
             self.wijk.value = code
-        self.click.value = ""
+        self.map.clicked = ""
 
     def redraw_map(self, change=None):
         if self._hold:
@@ -199,23 +220,49 @@ class App:
         self.indicator.layout.display = "none" if s.view in ("oe", "score") else ""
         view = build_view(self.run, s)
         self.view = view
+        self._state = s
         key = "|".join(map(str, (s.gemeente, s.year, s.domain, s.view, s.level, s.indicator, s.cluster)))
         if view.map is None:
-            self._map_page = ""
-            self.map.value = f'<div class="wb-note" data-view="{html.escape(key)}" data-testid="map-note">{html.escape(view.note)}</div>'
+            self.map.layout.display = "none"
+            self.map_message.value = (f'<div class="wb-note" data-view="{html.escape(key)}" data-testid="map-note">'
+                                      f'{html.escape(view.note)}</div>')
             self.note.value = ""
         else:
-            self._map_page = map_html(view.map)
-            self.map.value = iframe(self._map_page, key)
+            self.map_message.value = ""
+            self.map.layout.display = ""
+            self.map.show(view.map, s.level, s.gemeente, key)
             self.note.value = f'<p class="wb-note">{html.escape(view.note)}</p>' if view.note else ""
-        self.table.value = table_html(view.table)
-        self.downloads.value = self._download_links(view, s)
+        self._render_table()
+        self.downloads.value = ""
+        self.prepare.layout.display = "none" if view.table.empty else ""
+
+    def _render_table(self):
+        if self.table_box.selected_index is None or self.view is None:
+            self.table.value = ""
+            return
+        t = self.view.table
+        shown = table_html(t.head(TABLE_ROWS))
+        more = (f'<p class="wb-unit">De eerste {TABLE_ROWS} van {len(t):,} gebieden; de hele tabel zit in de '
+                f'download.</p>'.replace(",", ".") if len(t) > TABLE_ROWS else "")
+        self.table.value = shown + more
+
+    def _prepare_downloads(self):
+        self.downloads.value = self._download_links(self.view, self._state)
+
+    def _workbook_link(self, change=None):
+        path = self.run.path / "tabellen.xlsx"
+        if self.workbook.value or not path.exists():
+            return
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        self.workbook.value = (f'<div class="wb-downloads"><a download="{self.run.name}_{self.run.run_id}_tabellen.xlsx" '
+                               f'href="{_data_uri(path.read_bytes(), mime)}" data-testid="download-workbook">'
+                               "⬇ Alle tabellen van deze run (Excel)</a></div>")
 
     def _download_links(self, view, s: MapState) -> str:
         if view.table.empty:
             return ""
         stem = f"{self.run.name}_{s.gemeente}_{s.year}_{s.domain}_{s.view}_{s.level}"
-        csv = view.table.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig")
+        csv = formatting.csv_bytes(view.table, _decimals(view.table))
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as xl:
             view.table.to_excel(xl, index=False, sheet_name="tabel")
@@ -224,8 +271,8 @@ class App:
                 xl, index=False, sheet_name="over")
         links = [f'<a download="{stem}.csv" href="{_data_uri(csv, "text/csv")}" data-testid="download-csv">⬇ Tabel (CSV)</a>',
                  f'<a download="{stem}.xlsx" href="{_data_uri(buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}" data-testid="download-xlsx">⬇ Tabel (Excel)</a>']
-        if self._map_page:
-            links.append(f'<a download="{stem}.html" href="{_data_uri(self._map_page.encode("utf-8"), "text/html")}" '
+        if view.map is not None:
+            links.append(f'<a download="{stem}.html" href="{_data_uri(view.map.html().encode("utf-8"), "text/html")}" '
                          f'data-testid="download-map">⬇ Kaart (HTML)</a>')
         return '<div class="wb-downloads">' + "".join(links) + "</div>"
 

@@ -26,15 +26,24 @@ from .common import (OK, Statistics, find_column, gemeente_of, level_of, normali
                      stem)
 from . import net
 
-# The one place that knows which CBS table holds which KWB year (StatLine / OData table ids).
+# The one place that knows which CBS table holds which KWB year (StatLine / OData table ids). 2013-2016 and 2018
+# and 2025 are the ids of "Kerncijfers wijken en buurten <jaar>" as listed in public code using the CBS API; the
+# columns are mapped on their stem, so older tables work where their stems match the catalogue's aliases (the
+# catalogue's `delivered` block says which years were checked against real files).
 TABLES = {
+    2013: "82339NED",
+    2014: "82931NED",
+    2015: "83220NED",
+    2016: "83487NED",
     2017: "83765NED",
+    2018: "84286NED",
     2019: "84583NED",
     2020: "84799NED",
     2021: "85039NED",
     2022: "85318NED",
     2023: "85618NED",
     2024: "85984NED",
+    2025: "86165NED",
 }
 ODATA_BASE = "https://opendata.cbs.nl/ODataApi/odata"
 STATLINE_PAGE = "https://opendata.cbs.nl/statline/#/CBS/nl/dataset/{table}/table"
@@ -419,6 +428,102 @@ def _cached(gemeenten, year: int) -> Path | None:
         if p.exists():
             return p
     return None
+
+
+# --------------------------------------------------------------------------------------------------
+# The national reference of the risk model (workbench fetch --reference nederland)
+# --------------------------------------------------------------------------------------------------
+
+NATIONAL = "NL"
+
+
+def reference_cache_file(year: int) -> Path:
+    return net.cache_dir() / "cbs" / f"{table_id(year)}_{NATIONAL}.json"
+
+
+def reference_instructions(year: int) -> str:
+    table = table_id(year)
+    return (f"referentie {year}: download de hele tabel {table} ('Kerncijfers wijken en buurten {year}', alle "
+            f"regio's) via {STATLINE_PAGE.format(table=table)} als CSV, of kwb-{year}.xlsx via {KWB_DOWNLOAD_PAGE}, "
+            f"en zet in het parameterbestand sources.reference: <pad naar dat bestand>; of zet het in "
+            f"{reference_cache_file(year).parent}/ als {table}_{NATIONAL}.csv")
+
+
+def fetch_reference(year: int, *, offline: bool = False, force: bool = False) -> Path:
+    """Download the year's national KWB rows (gemeenten, wijken, buurten; the catalogue's columns and the area
+    names) once into the cache, page by page (the OData API returns at most 10.000 rows per answer)."""
+    target = reference_cache_file(year)
+    existing = next((target.with_suffix(x) for x in (".json", ".csv", ".xlsx") if target.with_suffix(x).exists()), None)
+    if existing and not force:
+        return existing
+    if offline:
+        raise net.OfflineMissing(reference_instructions(year))
+    table = table_id(year)
+    base = f"{ODATA_BASE}/{table}"
+    manual = reference_instructions(year)
+    props = net.get_json(f"{base}/DataProperties?$format=json", manual=manual)["value"]
+    from ..catalog import load_catalog
+
+    keys = sorted(set(odata_keys(props, load_catalog()).values())
+                  | {p["Key"] for p in props if p.get("Key") and stem(p["Key"]) in ODATA_IDENTITY})
+    rows = _paged(f"{base}/TypedDataSet", {"$format": "json", "$select": ",".join(keys)}, manual)
+    titles = {normalize_code(r["Key"]): r.get("Title", "").strip()
+              for r in _paged(f"{base}/WijkenEnBuurten", {"$format": "json"}, manual)}
+    keep = []
+    for r in rows:
+        code = normalize_code(r.get("WijkenEnBuurten", ""))
+        if level_of(code):  # gemeente, wijk, buurt; not the national total
+            r[ODATA_NAME] = titles.get(code, code)
+            keep.append(r)
+    if not keep:
+        raise DataError(f"CBS-tabel {table} gaf geen gemeenten, wijken of buurten", where=f"{base}/TypedDataSet",
+                        hint="probeer het later opnieuw, of download de tabel met de hand: " + manual)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    net.write_atomic(target, json.dumps({"odata.metadata": f"{base}/$metadata#TypedDataSet", "table": table,
+                                         "year": year, "source": f"{base}/TypedDataSet", "value": keep},
+                                        ensure_ascii=False).encode("utf-8"))
+    return target
+
+
+PAGE_ROWS = 10_000  # the CBS OData API refuses a query of more rows than this in one answer
+
+
+def _paged(url: str, params: dict, manual: str) -> list[dict]:
+    """Every row of an OData entity set, asked for in pages of PAGE_ROWS ($top/$skip; a nextLink is followed too)."""
+    rows: list[dict] = []
+    while True:
+        query = urllib.parse.urlencode({**params, "$top": PAGE_ROWS, "$skip": len(rows)}, safe="$,'()")
+        page = net.get_all(f"{url}?{query}", manual=manual)
+        rows.extend(page)
+        if len(page) < PAGE_ROWS:
+            return rows
+
+
+def load_reference(spec: str, params, catalog: Catalog) -> Statistics:
+    """The reference areas of the parameter set's year: ``cbs`` (the national cache, else a download), a file, or a
+    folder whose files of that year are joined (for instance one export per city of a peer group)."""
+    if spec == "cbs":
+        paths = [fetch_reference(params.year, offline=net.offline_mode())]
+    else:
+        path = params.resolve(spec)
+        if path is None or not path.exists():
+            raise DataError("referentiebestand niet gevonden", where=str(path or spec),
+                            hint="controleer sources.reference in het parameterbestand")
+        paths = sorted(p for p in path.iterdir() if p.suffix.lower() in STAT_SUFFIXES) if path.is_dir() else [path]
+        if not paths:
+            raise DataError("de map bevat geen statistiekbestanden (.csv, .json, .xlsx, .parquet, .gpkg)", where=str(path))
+    parts = [read_statistics(p, catalog, default_year=params.year) for p in paths]
+    parts = [s for s in parts if s.year == params.year]
+    if not parts:
+        raise DataError(f"de referentie bevat geen cijfers over {params.year}", where=str(spec),
+                        hint=f"haal de referentie van {params.year} op: workbench fetch --reference nederland "
+                             f"--year {params.year}, of kies een bestand van dat jaar")
+    if len(parts) == 1:
+        return parts[0]
+    values = pd.concat([s.values for s in parts])
+    keep = ~values.index.duplicated(keep="first")
+    return Statistics(values[keep], pd.concat([s.status for s in parts])[keep], pd.concat([s.areas for s in parts])[keep],
+                      params.year, " + ".join(s.source for s in parts), [n for s in parts for n in s.notes])
 
 
 def ensure_statistics(gemeenten, year: int) -> Path:

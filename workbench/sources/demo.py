@@ -10,11 +10,15 @@ Files written by :func:`generate` (and cached by :func:`ensure_demo`):
 
 - ``areas.gpkg``     layers gemeenten, wijken, buurten (EPSG:28992, a valid coverage)
 - ``kwb_<year>.csv`` KWB-like statistics per year (CBS short column codes)
-- ``records.csv``    care trajectories (pseudonymous, fictional) of :data:`DEMO_YEAR`
+- ``records.parquet`` care trajectories (pseudonymous, fictional) of :data:`DEMO_YEAR`: every cell as the text
+  a CSV export would have (zstd-compressed Parquet keeps the committed ``geodata/demo`` small)
 - ``truth.json``     the generating model
 - ``README.txt``     what the folder is; ``fingerprint.txt`` which generator made it
 
-The output depends only on this file: numpy ``default_rng`` streams with fixed seeds.
+The output depends only on this file: numpy ``default_rng`` streams with fixed seeds. The repository commits
+the output as ``geodata/demo`` (a test checks that it equals what this generator makes); a wheel carries it as
+package data. :func:`ensure_demo` uses that copy and generates into the project folder only when it does
+not fit this generator (see workbench.paths); it never writes into the package's folder.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import os
 import shutil
 import tempfile
 import zlib
+from io import StringIO
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,14 +37,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .. import paths
+
 GENERATOR_VERSION = "1"
 SEED = 20230101
 CRS = "EPSG:28992"
 DEMO_YEARS = (2021, 2022, 2023)  # statistics per year; geometry identical in all years
 DEMO_YEAR = 2023  # the year the records describe
 FICTIONAL_NOTE = "Fictieve demoregio: alle gebieden, cijfers en cliënten zijn verzonnen."
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "geodata" / "demo"
-FILES = ("areas.gpkg", *(f"kwb_{y}.csv" for y in DEMO_YEARS), "records.csv", "truth.json", "README.txt")
+RECORDS = "records.parquet"
+FILES = ("areas.gpkg", *(f"kwb_{y}.csv" for y in DEMO_YEARS), RECORDS, "truth.json", "README.txt")
 
 # --- the generating truth (what a risk model should recover) --------------------------------
 # Youth care: a_jz_tn ~ Poisson(jongeren_tot23 * exp(b0 + sum(beta * x)) * wijk_factor * noise)
@@ -213,12 +220,36 @@ def fingerprint() -> str:
 
 
 def ensure_demo(cache_dir: Path | None = None, force: bool = False) -> Path:
-    """The folder with the demo files, (re)generated when missing, stale or when ``force``."""
-    target = Path(cache_dir) if cache_dir is not None else DEFAULT_DIR
+    """The folder with the demo files, (re)generated when missing, stale or when ``force``.
+
+    Without ``cache_dir``: the project's ``geodata/demo`` or else the package's copy, whichever this generator
+    made; otherwise (or with ``force``) generated into the project's ``geodata/demo``."""
+    if cache_dir is None and not force:
+        for folder in (paths.demo_dir(), paths.bundled_demo_dir()):
+            if _is_current(folder):
+                return folder
+    target = Path(cache_dir) if cache_dir is not None else paths.demo_dir()
     if not force and _is_current(target):
         return target
+    if paths.PACKAGE in Path(os.path.abspath(target)).parents:
+        from ..errors import WorkbenchError
+
+        raise WorkbenchError("de demoregio wordt nooit in de map van het geïnstalleerde pakket geschreven",
+                             where=str(target), hint="kies een projectmap: workbench --project MAP demo")
     generate(target)
     return target
+
+
+def read_records(folder: Path) -> pd.DataFrame:
+    """The demo's care records as the text cells of a CSV export (as ``validation.read_raw`` reads them)."""
+    return pd.read_parquet(Path(folder) / RECORDS)
+
+
+def _write_records(records: pd.DataFrame, path: Path) -> None:
+    # Through CSV text first, so every cell is exactly the string a CSV export of these records would hold.
+    text = records.to_csv(index=False, lineterminator="\n")
+    table = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+    table.to_parquet(path, index=False, compression="zstd", compression_level=19)
 
 
 def _is_current(folder: Path) -> bool:
@@ -251,7 +282,7 @@ def generate(out_dir: Path) -> None:
         _write_gpkg(areas, tmp / "areas.gpkg")
         for year, table in stats.items():
             table[KWB_COLUMNS].to_csv(tmp / f"kwb_{year}.csv", index=False, encoding="utf-8", lineterminator="\n")
-        records.to_csv(tmp / "records.csv", index=False, encoding="utf-8", lineterminator="\n")
+        _write_records(records, tmp / RECORDS)
         (tmp / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "README.txt").write_text(_readme(), encoding="utf-8")
 
@@ -274,7 +305,7 @@ def _readme() -> str:
         "versie van demo.py wordt de map opnieuw gemaakt (zie fingerprint.txt).\n\n"
         "areas.gpkg      lagen gemeenten, wijken, buurten (EPSG:28992)\n"
         f"kwb_<jaar>.csv  kerncijfers per gebied ({', '.join(map(str, DEMO_YEARS))}), CBS-kolomcodes\n"
-        f"records.csv     fictieve zorgtrajecten (jeugd en Wmo) van {DEMO_YEAR}\n"
+        f"{RECORDS} fictieve zorgtrajecten (jeugd en Wmo) van {DEMO_YEAR}, alle cellen als tekst\n"
         "truth.json      het model waarmee zorggebruik en resultaten zijn gemaakt\n\n"
         "This folder is fictional demo data generated by workbench/sources/demo.py.\n"
     )

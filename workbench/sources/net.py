@@ -1,6 +1,6 @@
 """Downloads and the cache folder for open data (CBS OData, PDOK OGC API).
 
-The cache lives in ``cache/`` at the repository root, or where the environment variable ``MMR_CACHE``
+The cache lives in ``cache/`` of the project folder (see workbench.paths), or where the environment variable ``MMR_CACHE``
 points. Layout::
 
     cache/cbs/<tabel>_<GMxxxx>.json            KWB rows of the gemeente(n), all levels (OData TypedDataSet)
@@ -17,10 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .. import io
+from .. import io, paths
 from ..errors import DataError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
 USER_AGENT = "mmr-workbench (+https://github.com/; open data CBS/PDOK)"
 
@@ -38,7 +37,7 @@ class OfflineMissing(DataError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MMR_CACHE") or REPO_ROOT / "cache").expanduser().resolve()
+    return paths.cache_dir()
 
 
 def offline_mode() -> bool:
@@ -59,6 +58,42 @@ def get_json(url: str, *, manual: str = "") -> dict:
         raise Unreachable(f"geen verbinding ({reason})", where=url, hint=manual or None) from None
     except json.JSONDecodeError:
         raise Unreachable("het antwoord is geen JSON", where=url, hint=manual or None) from None
+
+
+def _open(url: str, accept: str, manual: str):
+    req = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": USER_AGENT})
+    try:
+        return urllib.request.urlopen(req, timeout=TIMEOUT)
+    except urllib.error.HTTPError as exc:
+        raise Unreachable(f"de server antwoordde met HTTP {exc.code} ({exc.reason})", where=url,
+                          hint=manual or None) from None
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+        raise Unreachable(f"geen verbinding ({getattr(exc, 'reason', exc)})", where=url, hint=manual or None) from None
+
+
+def get_text(url: str, *, manual: str = "") -> str:
+    """GET a text document (an Atom feed); failures as in :func:`get_json`."""
+    with _open(url, "application/atom+xml, application/xml, text/xml, */*", manual) as resp:
+        return resp.read().decode("utf-8-sig")
+
+
+def download(url: str, target: Path, *, manual: str = "") -> Path:
+    """Stream a (large) file to ``target``, written atomically; failures as in :func:`get_json`."""
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        with _open(url, "*/*", manual) as resp, open(tmp, "wb") as fh:
+            shutil.copyfileobj(resp, fh, 1 << 20)
+    except Unreachable:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:  # connection lost halfway: nothing half-written stays behind
+        tmp.unlink(missing_ok=True)
+        raise Unreachable(f"download afgebroken ({exc})", where=url, hint=manual or None) from None
+    os.replace(tmp, target)
+    return target
 
 
 def get_all(url: str, *, manual: str = "") -> list[dict]:

@@ -239,35 +239,126 @@ def manual_instructions(gemeenten, year: int) -> str:
             f"(of zet in het parameterbestand sources.geometry: <pad naar het .gpkg>)")
 
 
+# Which service serves which year (PDOK's own service pages): the OGC API Features has one API per recent year
+# (wijken-en-buurten-2023, -2024, -2025); every year has a WFS (service.pdok.nl/cbs/wijkenbuurten/<jaar>/wfs/v1_0)
+# and an Atom download feed with the national GeoPackage (.../<jaar>/atom/index.xml). Older years: the WFS for
+# the gemeenten asked for, and when that fails the national GeoPackage from the Atom feed (downloaded once).
+OGC_FIRST_YEAR = 2023
+WFS_URL = "https://service.pdok.nl/cbs/wijkenbuurten/{year}/wfs/v1_0"
+ATOM_URL = "https://service.pdok.nl/cbs/wijkenbuurten/{year}/atom/index.xml"
+WFS_PAGE = 1000
+
+
 def items_url(year: int, level: str, gemeente: str) -> str:
     query = urllib.parse.urlencode({"f": "json", "gemeentecode": gemeente, "limit": 1000})
     return f"{OGC_API.format(year=year)}/collections/{OGC_COLLECTIONS[level]}/items?{query}"
 
 
+def wfs_url(year: int, level: str, gemeente: str, start: int = 0) -> str:
+    """WFS 2.0 GetFeature of one gemeente's areas as GeoJSON in RD New (an XML filter: PDOK ignores CQL_FILTER)."""
+    flt = ("<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\"><fes:PropertyIsEqualTo>"
+           f"<fes:ValueReference>gemeentecode</fes:ValueReference><fes:Literal>{gemeente}</fes:Literal>"
+           "</fes:PropertyIsEqualTo></fes:Filter>")
+    query = urllib.parse.urlencode({"service": "WFS", "version": "2.0.0", "request": "GetFeature",
+                                    "typeNames": OGC_COLLECTIONS[level], "outputFormat": "application/json",
+                                    "srsName": "EPSG:28992", "count": WFS_PAGE, "startIndex": start, "filter": flt})
+    return f"{WFS_URL.format(year=year)}?{query}"
+
+
+def _features_ogc(gemeenten, year: int, level: str, manual: str) -> gpd.GeoDataFrame | None:
+    features = []
+    for gm in sorted(gemeenten):
+        url = items_url(year, level, gm)
+        while url:
+            page = net.get_json(url, manual=manual)
+            features.extend(page.get("features", []))
+            url = next((link["href"] for link in page.get("links", []) if link.get("rel") == "next"), None)
+    # OGC API Features answers in CRS84 (lon/lat) unless asked otherwise.
+    return gpd.GeoDataFrame.from_features(features, crs="OGC:CRS84").to_crs(RD) if features else None
+
+
+def _features_wfs(gemeenten, year: int, level: str, manual: str) -> gpd.GeoDataFrame | None:
+    features = []
+    for gm in sorted(gemeenten):
+        start = 0
+        while True:
+            page = net.get_json(wfs_url(year, level, gm, start), manual=manual).get("features", [])
+            features.extend(page)
+            start += len(page)
+            if len(page) < WFS_PAGE:
+                break
+    return gpd.GeoDataFrame.from_features(features, crs=RD) if features else None
+
+
+def atom_links(feed: str) -> list[str]:
+    """The download links of an Atom feed (href attributes), in feed order."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(feed)
+    except ET.ParseError:
+        return []
+    return [el.attrib["href"] for el in root.iter() if el.tag.endswith("link") and el.attrib.get("href")]
+
+
+def national_geopackage(year: int, manual: str) -> Path:
+    """The national wijk- en buurtkaart of ``year`` from PDOK's Atom feed, downloaded once into the cache."""
+    target = net.cache_dir() / "pdok" / f"wijkenbuurten_{year}_NL.gpkg"
+    if target.exists():
+        return target
+    feed_url = ATOM_URL.format(year=year)
+    links = atom_links(net.get_text(feed_url, manual=manual))
+    gpkg = [u for u in links if u.lower().split("?")[0].endswith(".gpkg")]
+    if not gpkg:  # a service feed points to a dataset feed first
+        for sub in [u for u in links if u.lower().split("?")[0].endswith(".xml") and u != feed_url][:3]:
+            gpkg = [u for u in atom_links(net.get_text(sub, manual=manual)) if u.lower().split("?")[0].endswith(".gpkg")]
+            if gpkg:
+                break
+    if not gpkg:
+        raise net.Unreachable(f"de Atom-feed van {year} noemt geen GeoPackage", where=feed_url, hint=manual)
+    return net.download(gpkg[0], target, manual=manual)
+
+
+def _from_national(gemeenten, year: int, manual: str) -> dict[str, gpd.GeoDataFrame]:
+    path = national_geopackage(year, manual)
+    wanted = ", ".join(f"'{g}'" for g in sorted(gemeenten))
+    layers = {}
+    for name, _ in pyogrio.list_layers(path):
+        level = next((lv for lv, coll in OGC_COLLECTIONS.items() if coll in str(name).lower() or lv in str(name).lower()), None)
+        if level is None or OGC_COLLECTIONS[level] in layers:
+            continue
+        gdf = gpd.read_file(path, layer=name, where=f"gemeentecode IN ({wanted})")
+        if len(gdf):
+            layers[OGC_COLLECTIONS[level]] = gdf.to_crs(RD)
+    return layers
+
+
 def fetch(gemeenten, year: int, *, offline: bool = False, force: bool = False) -> Path:
-    """Download gemeenten, wijken and buurten of the gemeenten from the PDOK OGC API into one GeoPackage."""
+    """Download gemeenten, wijken and buurten of the gemeenten into one GeoPackage in the cache: the OGC API for
+    recent years; for older years the WFS, or else the national GeoPackage of the Atom feed."""
     target = cache_file(gemeenten, year)
     if target.exists() and not force:
         return target
     if offline:
         raise net.OfflineMissing(manual_instructions(gemeenten, year))
-    layers = {}
-    for level, collection in OGC_COLLECTIONS.items():
-        features = []
-        for gm in sorted(gemeenten):
-            url = items_url(year, level, gm)
-            while url:
-                page = net.get_json(url, manual=manual_instructions(gemeenten, year))
-                features.extend(page.get("features", []))
-                url = next((link["href"] for link in page.get("links", []) if link.get("rel") == "next"), None)
-        if not features:
-            if level == "buurt":
-                continue
-            raise DataError(f"PDOK levert geen {collection} voor {', '.join(gemeenten)} in {year}",
-                            where=f"{OGC_API.format(year=year)}/collections/{collection}",
+    manual = manual_instructions(gemeenten, year)
+    if year >= OGC_FIRST_YEAR:
+        layers = {OGC_COLLECTIONS[lv]: g for lv in OGC_COLLECTIONS
+                  if (g := _features_ogc(gemeenten, year, lv, manual)) is not None}
+        service = f"{OGC_API.format(year=year)}/collections"
+    else:
+        try:
+            layers = {OGC_COLLECTIONS[lv]: g for lv in OGC_COLLECTIONS
+                      if (g := _features_wfs(gemeenten, year, lv, manual)) is not None}
+            service = WFS_URL.format(year=year)
+        except net.Unreachable:
+            layers = _from_national(gemeenten, year, manual)
+            service = ATOM_URL.format(year=year)
+    for level in ("gemeente", "wijk"):
+        if OGC_COLLECTIONS[level] not in layers:
+            raise DataError(f"PDOK levert geen {OGC_COLLECTIONS[level]} voor {', '.join(gemeenten)} in {year}",
+                            where=service,
                             hint="controleer gemeentecode en jaar (na een herindeling heeft een gemeente een nieuwe code)")
-        # OGC API Features answers in CRS84 (lon/lat) unless asked otherwise.
-        layers[collection] = gpd.GeoDataFrame.from_features(features, crs="OGC:CRS84").to_crs(RD)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp.gpkg")
     tmp.unlink(missing_ok=True)

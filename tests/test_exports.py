@@ -1,0 +1,139 @@
+"""Exports of a run: tabellen.xlsx and the wijkprofielen, built from publish.gpkg only."""
+from __future__ import annotations
+
+import html
+import re
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from workbench import export
+from workbench.publish import read_layer
+
+
+@pytest.fixture(scope="module")
+def workbook(demo_run):
+    return openpyxl.load_workbook(demo_run.path / export.FILENAME)
+
+
+@pytest.fixture(scope="module")
+def published(demo_run):
+    return read_layer(demo_run.path / "publish.gpkg", "indicatoren")
+
+
+def _sheet_frame(ws) -> pd.DataFrame:
+    rows = list(ws.values)
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def test_every_published_table_is_a_formatted_dutch_sheet(demo_run, workbook):
+    assert demo_run.manifest["exports"]["tabellen"] == export.FILENAME
+    names = workbook.sheetnames
+    assert names[0] == "over deze tabellen"
+    for layer in ("indicatoren", "risico", "risicoscore", "kosten", "verdeling", "resultaten", "stapeling", "gebieden"):
+        assert layer in names, layer
+    for ws in workbook.worksheets[1:]:
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions, ws.title
+        headers = [c.value for c in ws[1]]
+        unknown = [h for h in headers if "_" in h]  # a header without a Dutch name keeps its underscores
+        assert not unknown, f"{ws.title}: geen Nederlandse kop voor {unknown}"
+    ind = workbook["indicatoren"]
+    heads = [c.value for c in ind[1]]
+    value_col = heads.index("waarde") + 1
+    unit_col = heads.index("eenheid") + 1
+    formats = {}
+    for row in ind.iter_rows(min_row=2):
+        if isinstance(row[value_col - 1].value, (int, float)):
+            formats.setdefault(row[unit_col - 1].value, row[value_col - 1].number_format)
+    assert formats["euro"].startswith('"€"') and formats["%"] == "#,##0.0"
+    assert workbook["verdeling"].cell(2, [c.value for c in workbook["verdeling"][1]].index("aandeel") + 1).number_format == "0.0%"
+
+
+def test_info_sheet_names_run_sources_and_parameters(demo_run, workbook):
+    info = {r[0]: r[1] for r in workbook["over deze tabellen"].values if r[0]}
+    assert info["run-id"] == demo_run.run_id
+    assert "verzonnen" in info["bron en vermelding"] and info["fictief"].startswith("ja")
+    assert "onderdrukt" in info["onthullingscontrole"]
+    assert info["gemeente"] == '["GM9901", "GM9902", "GM9903"]' and info["path"] == "parameters/demo.yaml"
+
+
+def test_suppressed_figures_read_onderdrukt_and_their_values_appear_nowhere(demo_run, demo_ds, workbook, published):
+    """Every indicator cell disclosure control withheld reads 'onderdrukt' in the workbook, and the value it hides
+    (from the analyst's unprotected table) is not in that row."""
+    sheet = _sheet_frame(workbook["indicatoren"])
+    assert len(sheet) == len(published)
+    supp = published["status"] == "suppressed"
+    assert supp.sum() > 50
+    rows = sheet[supp.to_numpy()]
+    assert (rows["waarde"] == "onderdrukt").all() and (rows["status"] == "onderdrukt").all()
+    truth = demo_ds.indicators.set_index(["code", "year", "indicator"])["value"]
+    hidden = truth.reindex(pd.MultiIndex.from_frame(published.loc[supp, ["code", "year", "indicator"]])).to_numpy()
+    for (_, row), value in zip(rows.iterrows(), hidden):
+        numbers = [v for v in row.to_numpy() if isinstance(v, (int, float))]
+        assert pd.isna(value) or not any(abs(v - value) < 1e-9 for v in numbers), row.to_dict()
+    # published rows are there as numbers, never as text or zero for a missing figure
+    ok = sheet[(published["status"] == "ok").to_numpy()]
+    assert ok["waarde"].map(lambda v: isinstance(v, (int, float))).all()
+    missing = sheet[(published["status"] == "missing").to_numpy()]
+    assert missing["waarde"].isna().all()
+
+
+def test_wijkprofiel_per_wijk_from_published_figures_only(demo_run, published):
+    folder = demo_run.path / "wijkprofielen"
+    wijken = set(read_layer(demo_run.path / "publish.gpkg", "gebieden").query("level == 'wijk' and not water")["code"])
+    pages = {p.name.split("-", 1)[0]: p for p in folder.glob("WK*.html")}
+    assert set(pages) == wijken
+    assert (folder / "index.html").is_file()
+    code = "WK990105"
+    page = html.unescape(pages[code].read_text(encoding="utf-8"))
+    for heading in ("Risicoscore en drijvende indicatoren", "Waargenomen en verwacht zorggebruik", "Ontwikkeling",
+                    "Het verhaal achter de cijfers", "De vijf clusters tegen de gemeente"):
+        assert heading in page
+    assert "Drijvende indicatoren" in page and "verzonnen" in page and demo_run.run_id in page
+    assert re.search(r"\d{2}-\d{2}-\d{4}", page)  # the date
+    # a wijk with a suppressed indicator shows 'onderdrukt' in that row, never its hidden value
+    supp = published[(published["status"] == "suppressed") & published["code"].str.startswith("WK")]
+    if len(supp):
+        row = supp.iloc[0]
+        text = html.unescape(pages[row["code"]].read_text(encoding="utf-8"))
+        assert "onderdrukt" in text
+    for p in pages.values():
+        assert "/work/" not in p.read_text(encoding="utf-8") and ".partial" not in p.read_text(encoding="utf-8")
+
+
+def test_published_notebooks_and_pages_name_no_local_folder(demo_run):
+    """No absolute path of this machine (project, run folder, installation) in what is published."""
+    from workbench import paths
+
+    local = [str(demo_run.path.parent), str(paths.project_dir()), str(paths.package_root()), ".partial"]
+    for p in demo_run.path.rglob("*"):
+        if p.suffix in (".ipynb", ".html"):
+            text = p.read_text(encoding="utf-8")
+            found = [s for s in local if s in text]
+            assert not found, f"{p.name}: {found}"
+
+
+def test_published_files_are_readable_by_others(demo_run):
+    """Maps, charts, sheets and exports follow the umask like the notebooks (0644 here), not 0600."""
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    expected = 0o666 & ~mask
+    wrong = [str(p.relative_to(demo_run.path)) for p in demo_run.path.rglob("*")
+             if p.is_file() and stat.S_IMODE(p.stat().st_mode) != expected]
+    assert not wrong, f"niet {oct(expected)}: {wrong[:10]}"
+
+
+def test_app_offers_the_workbook_when_the_download_box_opens(demo_run):
+    import base64
+
+    from workbench.app import App, PublishedRun
+
+    app = App(PublishedRun.load(demo_run.path.parent.parent, "demo"))
+    assert app.workbook.value == ""  # nothing sent before the viewer asks: the first map stays fast
+    app._workbook_link()
+    m = re.search(r'href="data:[^;]+;base64,([^"]+)" data-testid="download-workbook"', app.workbook.value)
+    assert m and base64.b64decode(m.group(1)) == (demo_run.path / export.FILENAME).read_bytes()

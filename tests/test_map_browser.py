@@ -1,0 +1,168 @@
+"""The maps in real Chromium: wheel zoom only with Ctrl, the 'hele gebied' button, the tooltip above the legend,
+a metric scale, nothing loaded from outside 127.0.0.1; the app on a large synthetic run (a redraw arrives and
+the colours change; an all-missing view says why in one sentence).
+
+MMR_BROWSER_BUURTEN sets the size of the synthetic app run: default 3.400 (the national number of wijken, on one
+map), 14.500 for the national number of buurten (about 10 minutes on a busy 2-core machine; benchmarks/app_browser.py
+measures that size).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests"))
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is niet geïnstalleerd")
+if not CHROMIUM.exists():
+    pytest.skip("Chromium ontbreekt op /usr/bin/chromium (apt-get install chromium; zie README)", allow_module_level=True)
+
+
+def _local(url: str) -> bool:
+    u = urlparse(url)
+    return u.scheme in ("file", "data", "blob", "about") or u.hostname == "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    """A standalone map of 400 realistic buurten in two gemeenten, written as the pipeline writes maps."""
+    from synthetic_run import realistic_areas
+
+    from workbench import maps
+
+    areas = realistic_areas(400, gemeenten=2, seed=5)
+    geo = maps.web_geometry(areas[areas["level"] == "buurt"]).set_index("code")
+    values = pd.DataFrame({"v": np.random.default_rng(2).uniform(0, 100, len(geo))}, index=geo.index)
+    m = maps.value_map(values, geo, column="v", label="Jeugdhulp", unit="per 1.000", year=2023, subtitle="test",
+                       attribution="Fictief", fictional_note="Fictieve gegevens", outline=areas)
+    return m.save(tmp_path_factory.mktemp("kaart") / "kaart.html")
+
+
+def _open(chromium, url: str):
+    page = chromium.new_page(viewport={"width": 1200, "height": 800})
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.wait_for_selector("#map[data-ready='1']", timeout=60000)
+    return page, requests
+
+
+def test_wheel_zooms_only_with_ctrl_and_home_returns(chromium, standalone):
+    page, requests = _open(chromium, standalone.as_uri())
+    zoom = lambda: page.evaluate("wbmap.map.getZoom()")  # noqa: E731
+    z0 = zoom()
+    page.mouse.move(600, 400)
+    page.mouse.wheel(0, -400)
+    time.sleep(0.4)
+    assert zoom() == z0, "scrollen over de kaart zoomt niet"
+    assert page.locator(".wb-wheel-hint.wb-show").count() == 1, "een hint zegt hoe het wel kan"
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    page.wait_for_function(f"wbmap.map.getZoom() > {z0}", timeout=5000)
+    page.locator(".leaflet-control-zoom-in").click()
+    page.wait_for_function(f"wbmap.map.getZoom() > {z0} + 0.6", timeout=5000)
+    page.locator("[data-testid=map-home]").click()
+    page.wait_for_function(f"Math.abs(wbmap.map.getZoom() - {z0}) < 0.01", timeout=5000)
+    scale = page.locator(".leaflet-control-scale-line").all_inner_texts()
+    assert len(scale) == 1 and scale[0].strip().endswith(("km", "m")), "alleen een metrische schaal"
+    assert page.locator(".leaflet-tile").count() == 0, "geen achtergrondkaart onder de fictieve regio"
+    assert all(_local(u) for u in requests), [u for u in requests if not _local(u)]
+    page.close()
+
+
+def test_tooltip_is_above_the_legend_and_inside_the_map(chromium, standalone):
+    page, _ = _open(chromium, standalone.as_uri())
+    legend = page.locator("[data-testid=legend]").bounding_box()
+    tip = page.locator("[data-testid=map-tooltip]")
+    found = False
+    # Hover over areas next to and under the legend: the tooltip must show on top and stay inside the map.
+    for dx, dy in ((-30, 10), (-30, legend["height"] / 2), (10, -20), (legend["width"] / 2, -15)):
+        x, y = legend["x"] + (dx if dx > 0 else dx), legend["y"] + dy
+        page.mouse.move(x, y)
+        time.sleep(0.15)
+        if not tip.is_visible():
+            continue
+        found = True
+        box = tip.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        # The tooltip lets the mouse through (pointer-events: none); to ask what is on top, let it catch it briefly.
+        on_top = page.evaluate("""([x, y]) => { const t = document.querySelector('[data-testid=map-tooltip]');
+            t.style.pointerEvents = 'auto'; const hit = document.elementFromPoint(x, y);
+            t.style.pointerEvents = ''; return t.contains(hit); }""", [cx, cy])
+        assert on_top, "de tooltip ligt boven de legenda"
+        assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1200 and box["y"] + box["height"] <= 800
+        text = tip.inner_text()
+        assert "Gebied" in text and "Jeugdhulp" in text
+    assert found, "de tooltip verscheen niet bij de legenda"
+    page.close()
+
+
+# --- the app on a synthetic run at national scale --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory):
+    from synthetic_run import make_synthetic_run
+    from test_app_browser import Server
+
+    n = int(os.environ.get("MMR_BROWSER_BUURTEN", "3400"))
+    outputs = tmp_path_factory.mktemp("groot")
+    make_synthetic_run(outputs, n, unpublished=("wmo",))
+    s = Server(outputs, "synthetisch")
+    s.buurten = n
+    yield s
+    s.stop()
+
+
+def _ready(page, old: str, timeout: float = 180000) -> str:
+    page.wait_for_function("old => { const m = document.querySelector('.wb-map-widget');"
+                           " return m && m.dataset.ready && m.dataset.ready !== old; }", arg=old, timeout=timeout)
+    return page.locator(".wb-map-widget").get_attribute("data-ready")
+
+
+def test_national_scale_redraw_changes_colours_and_missing_view_says_why(big_server, chromium):
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(big_server.url)
+    key = _ready(page, "")
+    page.locator(".widget-toggle-button", has_text="buurt").first.click()
+    key = _ready(page, key)
+    assert page.evaluate("document.querySelector('.wb-map-widget').dataset.areas") == str(big_server.buurten)
+    fills = "() => { const m = document.querySelector('.wb-map-widget').wbmap; return m.view.fill; }"
+    before = page.evaluate(fills)
+    page.locator(".widget-toggle-button", has_text="Verschil met gemeente").first.click()
+    key = _ready(page, key)
+    after = page.evaluate(fills)
+    assert len(after) == big_server.buurten and after != before, "de kleuren veranderen"
+    assert "verschil" in page.locator(".wb-map-widget [data-testid=legend]").inner_text().lower()
+    # Wmo has no figures in the latest year: no grey map, one plain sentence why and what to choose.
+    page.locator(".widget-toggle-button", has_text="Wmo").first.click()
+    note = page.locator("[data-testid=map-note]")
+    note.wait_for(timeout=120000)
+    text = note.inner_text()
+    assert "niet gepubliceerd" in text and "Kies jaar" in text and "laag" not in text
+    assert not page.locator(".wb-map-widget").is_visible()
+    # The maps load nothing from outside (the page's icon font is the server's concern, tested there).
+    assert all(_local(u) for u in requests if "fontawesome" not in u), [u for u in requests if not _local(u)]
+    page.close()

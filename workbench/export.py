@@ -1,0 +1,263 @@
+"""tabellen.xlsx: every table a run publishes, as a formatted Excel workbook for Dutch analysts.
+
+Read from the run's ``publish.gpkg`` only: what disclosure control passed is all there is to write. One sheet
+per published layer with Dutch column headers, a number format per unit, a frozen header row and an
+autofilter; a figure withheld by disclosure control reads "onderdrukt", never 0 or an empty cell that could
+be mistaken for zero. The first sheet says what the workbook is: title, run id, date, sources and
+attribution, the disclosure rules and the parameter set.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from . import paths
+from .catalog import CLUSTERS, load_catalog
+from .io import atomic_path
+from .publish import read_layer
+from .status import MISSING, OK, SUPPRESSED, SUPPRESSED_LABEL
+
+FILENAME = "tabellen.xlsx"
+SUPPRESSED_TEXT = SUPPRESSED_LABEL
+STATUS_NL = {OK: "gepubliceerd", SUPPRESSED: SUPPRESSED_LABEL, MISSING: "niet beschikbaar"}
+
+# Excel number formats (Excel shows them with the reader's separators: 1.234,5 in Dutch Excel).
+COUNT, MONEY, MONEY_CENTS, SHARE, RATIO, ONE, YEAR, DAYS = ("#,##0", '"€" #,##0', '"€" #,##0.00', "0.0%", "0.00",
+                                                            "#,##0.0", "0", "#,##0")
+UNIT_FORMATS = {"euro": MONEY, "%": ONE, "per 1.000": ONE, "km": ONE, "x 1.000 euro": ONE, "aantal": COUNT}
+
+# Column -> (Dutch header, number format or None for text). Shared by every sheet.
+COLUMNS: dict[str, tuple[str, str | None]] = {
+    "code": ("gebiedscode", None), "area": ("gebiedscode", None), "name": ("naam", None), "level": ("niveau", None),
+    "gemeente_code": ("gemeentecode", None), "wijk_code": ("wijkcode", None), "water": ("water", None),
+    "year": ("jaar", YEAR), "jaar": ("jaar", YEAR), "indicator": ("indicator (id)", None),
+    "label": ("oordeel", None), "value": ("waarde", ONE), "denominator": ("noemer", COUNT), "status": ("status", None),
+    "reason": ("toelichting", None), "ci_low": ("95%-interval ondergrens", ONE),
+    "ci_high": ("95%-interval bovengrens", ONE), "gemeente_value": ("waarde gemeente", ONE),
+    "comparison": ("+ / − tegen gemeente", None), "domain": ("domein", None),
+    # risico
+    "observed": ("waargenomen", COUNT), "exposure": ("blootstelling (inwoners)", COUNT), "expected": ("verwacht", ONE),
+    "care_status": ("status zorgcijfer", None), "oe": ("waargenomen / verwacht", RATIO),
+    "oe_low": ("W/V ondergrens 95%", RATIO), "oe_high": ("W/V bovengrens 95%", RATIO),
+    "inflation": ("overdispersiefactor", RATIO), "oe_smoothed": ("W/V gesmoothed (empirisch Bayes)", RATIO),
+    # kosten
+    "clients": ("cliënten", COUNT), "cost": ("kosten", MONEY), "cost_per_client": ("kosten per cliënt", MONEY),
+    # modellen
+    "message": ("samenvatting", None), "n": ("aantal gebieden", COUNT),
+    "deviance_explained": ("verklaarde deviantie", SHARE), "dispersion": ("overdispersie", RATIO),
+    "alpha": ("alpha (negatief binomiaal)", RATIO), "family": ("model", None), "reference": ("referentie", None),
+    "factors": ("risicofactoren", None), "warnings": ("waarschuwingen", None),
+    "coefficients": ("coëfficiënten (JSON)", None), "fit_level": ("geschat op", None),
+    "observed_total": ("waargenomen totaal", COUNT), "expected_total": ("verwacht totaal", ONE),
+    "robust": ("robuuste schatting", None), "robust_note": ("toelichting robuust", None),
+    "excluded": ("buiten de schatting (codes)", None), "excluded_nl": ("buiten de schatting", None),
+    "deviance_explained_first": ("verklaarde deviantie 1e schatting", SHARE),
+    "dispersion_first": ("overdispersie 1e schatting", RATIO),
+    # risicoscore
+    **{f"cluster_{n}": (f"score cluster {n}: {label}", ONE) for n, label in CLUSTERS.items()},
+    "overall": ("totaalscore", ONE), "rank": ("rang", COUNT), "drivers": ("drijvende indicatoren", None),
+    "flags": ("signalen (≥ P90)", None), "n_flags": ("aantal signalen", COUNT),
+    # verdeling
+    "weging": ("weging", None), "gewichten": ("gewichten", None), "amount": ("bedrag", MONEY_CENTS),
+    "cents": ("bedrag in centen", COUNT), "share": ("aandeel", SHARE),
+    # resultaten
+    "trajecten": ("beëindigde trajecten", COUNT), "median_days": ("mediane duur (dagen)", DAYS),
+    "median_planned_days": ("mediane geplande duur (dagen)", DAYS), "duration_ratio": ("duur / gepland", RATIO),
+    "cost_per_trajectory": ("kosten per traject", MONEY), "cost_per_reached": ("kosten per bereikt resultaat", MONEY),
+    "resultaatgebied": ("resultaatgebied", None), "resultaatgebied_naam": ("resultaatgebied (naam)", None),
+    "niveau": ("interventieniveau", None), "aanbieder": ("aanbieder", None), "indeling": ("indeling", None),
+    "verwacht_bereikt": ("verwacht bereikt bij de mix", SHARE), "difference": ("verschil bereikt − verwacht", SHARE),
+    "diff_low": ("verschil ondergrens 95%", SHARE), "diff_high": ("verschil bovengrens 95%", SHARE),
+    "oordeel": ("oordeel (gecorrigeerd voor mix)", None), "oordeel_ongecorrigeerd": ("oordeel (ongecorrigeerd)", None),
+    # stapeling
+    "huishoudens": ("huishoudens in zorg", COUNT), "huishoudens_stapeling": ("huishoudens met stapeling", COUNT),
+    "n_concurrent": ("huishoudens met gelijktijdige trajecten", COUNT),
+    "n_both_domains": ("huishoudens met jeugd én Wmo", COUNT),
+    "n_multi_provider": ("huishoudens met meer aanbieders", COUNT),
+    "cost_per_household_stapeling": ("kosten per huishouden met stapeling", MONEY),
+    "cost_per_household_other": ("kosten per ander huishouden", MONEY),
+    "cost_share_stapeling": ("aandeel kosten bij stapeling", SHARE), "share_stapeling": ("aandeel stapeling", SHARE),
+    "stapeling_low": ("aandeel stapeling ondergrens 95%", SHARE),
+    "stapeling_high": ("aandeel stapeling bovengrens 95%", SHARE),
+    "reached_stapeling": ("bereikt bij stapeling", SHARE), "reached_other": ("bereikt bij de andere huishoudens", SHARE),
+}
+_RESULTS = {"behaald": "behaald", "deels": "deels behaald", "niet": "niet behaald", "stabilisatie": "stabilisatie",
+            "bereikt": "bereikt (behaald of stabilisatie)", "geen": "zonder resultaat", "returned": "terugkeer"}
+for _k, _nl in _RESULTS.items():
+    COLUMNS[f"share_{_k}"] = (f"aandeel {_nl}", SHARE)
+    COLUMNS[f"{_k}_low"] = (f"{_nl} ondergrens 95%", SHARE)
+    COLUMNS[f"{_k}_high"] = (f"{_nl} bovengrens 95%", SHARE)
+
+SHEETS = {  # layer -> (sheet title, what it is)
+    "indicatoren": ("indicatoren", "elke indicator per gebied en jaar, met interval en + / − tegen de gemeente"),
+    "risico": ("risico", "waargenomen tegen verwacht zorggebruik per gebied (risicomodel)"),
+    "risicoscore": ("risicoscore", "samengestelde risicoscore per cluster, drijvende indicatoren en signalen"),
+    "kosten": ("kosten", "cliënten en kosten per gebied en domein (eigen zorgregistratie)"),
+    "verdeling": ("verdeling", "het verdeelmodel: budget per wijk per weging"),
+    "resultaten": ("resultaten", "resultaten van beëindigde trajecten (resultaatgericht inkopen)"),
+    "stapeling": ("stapeling", "huishoudens met meerdere trajecten of jeugd én Wmo, per wijk"),
+    "modellen": ("modellen", "samenvatting van de risicomodellen"),
+    "gebieden": ("gebieden", "de gemeenten, wijken en buurten (zonder geometrie)"),
+}
+DOMAIN_NL = {"jeugd": "jeugdhulp", "wmo": "Wmo"}
+
+
+def header(column: str) -> str:
+    return COLUMNS.get(column, (column.replace("_", " "), None))[0]
+
+
+def _catalog(gpkg: Path, layers: set[str], manifest: dict):
+    """The run's indicator catalogue: the published 'catalogus' layer when there is one, else the run's file."""
+    if "catalogus" in layers:
+        t = read_layer(gpkg, "catalogus")
+        return {r["id"]: (r.get("label", r["id"]), r.get("unit", ""), r.get("cluster")) for r in t.to_dict("records")}
+    spec = (manifest.get("parameters") or {}).get("catalog")
+    base = (manifest.get("parameters") or {}).get("path")
+    cat = load_catalog(paths.find(spec, Path(base).parent if base else None) if spec else None)
+    return {i.id: (i.label, i.unit, i.cluster) for i in cat.indicators.values()}
+
+
+def _indicator_sheet(t: pd.DataFrame, names: pd.Series, catalog: dict) -> tuple[pd.DataFrame, list[str | None]]:
+    """The tidy indicator table with area name, label, unit and cluster; number format per row from the unit."""
+    t = t.copy()
+    t.insert(1, "name", t["code"].map(names))
+    ids = t["indicator"]
+    t.insert(4, "indicator_label", ids.map(lambda i: catalog.get(i, (i,))[0]))
+    t.insert(5, "unit", ids.map(lambda i: catalog.get(i, (i, ""))[1]))
+    t.insert(6, "cluster", ids.map(lambda i: catalog.get(i, (i, "", None))[2]))
+    row_formats = [UNIT_FORMATS.get(u, ONE) for u in t["unit"]]
+    return t, row_formats
+
+
+COLUMNS.update({"indicator_label": ("indicator", None), "unit": ("eenheid", None), "cluster": ("cluster", "0")})
+
+
+def _info_rows(meta: dict, manifest: dict, sheets: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    params = dict(manifest.get("parameters") or {})
+    if params.get("path"):
+        params["path"] = paths.shown(params["path"])  # never the analyst's local folders
+    rows = [("Over deze tabellen", ""),
+            ("titel", meta.get("title") or meta.get("name", "")),
+            ("parameterset", meta.get("name", "")), ("jaar", meta.get("year", "")),
+            ("gemeenten", meta.get("gemeenten", "")), ("niveau", meta.get("level", "")),
+            ("run-id", meta.get("run_id") or manifest.get("run_id", "")),
+            ("gemaakt", str(manifest.get("started", ""))[:19].replace("T", " ") + " UTC"),
+            ("bron en vermelding", meta.get("attribution", "")),
+            ("fictief", "ja: alle gebieden, cijfers en cliënten zijn verzonnen" if str(meta.get("fictional")).lower()
+             in ("true", "1", "ja") else "nee"),
+            ("eigen zorgregistratie", meta.get("records", "")),
+            ("onthullingscontrole", f"tellingen onder {((params.get('privacy') or {}).get('min_count', 10))} en wat "
+                                    "daaruit terug te rekenen is, zijn onderdrukt: in de tabellen staat dan "
+                                    "'onderdrukt', nooit 0"),
+            ("lege cel", "niet van toepassing of niet beschikbaar (bijv. geen cijfer in de bron)"),
+            ("opmerkingen", meta.get("note", "")), ("", ""), ("Werkbladen", "")]
+    rows += sheets
+    rows += [("", ""), ("Parameters", "")]
+    for key, value in params.items():
+        rows.append((key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)))
+    return rows
+
+
+def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str | Path | None = None) -> Path:
+    """Write ``tabellen.xlsx`` into the run folder from its ``publish.gpkg``; returns the path."""
+    run_dir = Path(run_dir)
+    gpkg = run_dir / "publish.gpkg"
+    manifest = manifest or {}
+    layers = {str(n) for n in pyogrio.list_layers(gpkg)[:, 0]}
+    meta_t = read_layer(gpkg, "meta") if "meta" in layers else pd.DataFrame(columns=["key", "value"])
+    meta = dict(zip(meta_t["key"], meta_t["value"].fillna("")))
+    areas = read_layer(gpkg, "gebieden").drop(columns="geometry")
+    names = areas.set_index("code")["name"]
+    catalog = _catalog(gpkg, layers, manifest)
+
+    tables = []
+    for layer, (title, about) in SHEETS.items():
+        if layer not in layers:
+            continue
+        t = areas if layer == "gebieden" else read_layer(gpkg, layer)
+        if t.empty:
+            continue
+        row_formats = None
+        if layer == "indicatoren":
+            t, row_formats = _indicator_sheet(t, names, catalog)
+        elif layer in ("risico", "kosten", "risicoscore", "verdeling", "stapeling") and "name" not in t:
+            key = "code" if "code" in t else ("area" if "area" in t else "wijk_code")
+            t.insert(1, "name", t[key].map(names))
+        if "domain" in t:
+            t["domain"] = t["domain"].map(lambda d: DOMAIN_NL.get(d, d))
+        tables.append((title, about, t, row_formats))
+
+    wb = Workbook(write_only=True)  # streamed: less time and memory than a normal workbook
+    info = wb.create_sheet("over deze tabellen")
+    info.column_dimensions["A"].width = 26
+    info.column_dimensions["B"].width = 110
+    big, wrap = Font(bold=True, size=12), Alignment(wrap_text=True, vertical="top")
+    for key, value in _info_rows(meta, manifest, [(title, about) for title, about, _, _ in tables]):
+        a, b = WriteOnlyCell(info, key), WriteOnlyCell(info, value)
+        if key in ("Over deze tabellen", "Werkbladen", "Parameters"):
+            a.font = big
+        b.alignment = wrap
+        info.append([a, b])
+    for title, _, t, row_formats in tables:
+        _write_sheet(wb, title, t, row_formats)
+    target = Path(path) if path else run_dir / FILENAME
+    _save(wb, target)
+    return target
+
+
+def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
+    ws = wb.create_sheet(title)
+    columns = list(t.columns)
+    status = t["status"].astype(str).tolist() if "status" in t else ["ok"] * len(t)
+    numeric = [pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]) for c in columns]
+    formats = [COLUMNS.get(c, (c, None))[1] for c in columns]
+    per_row = {"value", "ci_low", "ci_high", "gemeente_value"} if row_formats else set()
+    for j, (c, is_num) in enumerate(zip(columns, numeric), start=1):  # widths go before the first row
+        width = max(len(header(c)), 8)
+        if not is_num and len(t):
+            width = max(width, min(60, int(t[c].astype(str).str.len().quantile(0.9))))
+        ws.column_dimensions[get_column_letter(j)].width = min(width + 2, 62)
+    ws.freeze_panes = "A2"
+    bold, fill, grey = Font(bold=True), PatternFill("solid", fgColor="DDDDDD"), Font(italic=True, color="777777")
+    head = []
+    for c in columns:
+        cell = WriteOnlyCell(ws, header(c))
+        cell.font, cell.fill = bold, fill
+        head.append(cell)
+    ws.append(head)
+    for r, values in enumerate(t.itertuples(index=False, name=None)):
+        out = []
+        for c, v, is_num, fmt in zip(columns, values, numeric, formats):
+            if c == "status":
+                out.append(STATUS_NL.get(str(v), v))
+            elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
+                if is_num and status[r] == SUPPRESSED:
+                    cell = WriteOnlyCell(ws, SUPPRESSED_TEXT)
+                    cell.font = grey
+                    out.append(cell)
+                else:
+                    out.append(None)
+            elif isinstance(v, (bool, np.bool_)):
+                out.append("ja" if v else "nee")
+            elif is_num and (fmt or c in per_row):
+                cell = WriteOnlyCell(ws, v.item() if hasattr(v, "item") else v)
+                cell.number_format = row_formats[r] if c in per_row else fmt
+                out.append(cell)
+            else:
+                out.append(v.item() if hasattr(v, "item") else v)
+        ws.append(out)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(t) + 1}"
+
+
+def _save(wb, target: Path) -> None:
+    with atomic_path(target, suffix=".xlsx") as tmp:
+        wb.save(tmp)
+
