@@ -26,7 +26,7 @@ LAYERS = {
 }
 MODULES = {
     "workbench.errors": "base", "workbench.status": "base", "workbench.io": "base", "workbench.stats": "base",
-    "workbench.paths": "base", "workbench.formatting": "base",
+    "workbench.reading": "base", "workbench.paths": "base", "workbench.formatting": "base",
     "workbench.params": "parameters", "workbench.catalog": "parameters",
     "workbench.sources": "sources", "workbench.validation": "sources",
     "workbench.dataset": "core", "workbench.areas": "core", "workbench.indicators": "core",

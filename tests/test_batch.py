@@ -227,7 +227,8 @@ def test_unchanged_set_is_skipped(mixed_batch, fake):
     assert sorted(p.name for p in (outputs / "t-ok").iterdir()) == before
     assert exit_status([item]) == 0
     # a changed parameter (or input, or notebook) is a reason to run again
-    changed = param_file(fake / "mixed", "t-ok", ["ok"], file_name="t-ok-changed", extra="title: Anders\n")
+    changed = param_file(fake / "mixed", "t-ok", ["ok"], file_name="t-ok-changed",  # a key demo.yaml does not have
+                         extra=f"catalog: {REPO / 'parameters' / 'indicators.yaml'}\n")
     from workbench.params import load_parameters
 
     assert pipeline.unchanged_since_last_good(load_parameters(ok_file), outputs) is not None

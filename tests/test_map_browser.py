@@ -144,7 +144,7 @@ def test_national_scale_redraw_changes_colours_and_missing_view_says_why(big_ser
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     requests = []
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(big_server.url)
+    page.goto(big_server.url, timeout=600000)  # Voila answers when the app has loaded the run: minutes at this size
     key = _ready(page, "")
     page.locator(".widget-toggle-button", has_text="buurt").first.click()
     key = _ready(page, key)

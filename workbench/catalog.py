@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from . import paths
 from .errors import CatalogError
@@ -212,10 +211,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     if not path.exists():
         raise CatalogError("indicatorcatalogus niet gevonden", where=str(path),
                            hint="geef het pad naar indicators.yaml op, of gebruik parameters/indicators.yaml uit de repository")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    from .reading import read_yaml  # strict and bounded: no aliases, no duplicate keys, no device files
+
+    raw = read_yaml(path, what="indicatorcatalogus", error=CatalogError)
     if not isinstance(raw, dict) or not {"variables", "indicators"} <= set(raw):
         raise CatalogError("de catalogus moet de onderdelen 'variables' en 'indicators' hebben", where=str(path))
 

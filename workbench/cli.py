@@ -236,11 +236,11 @@ def _parse_columns(spec: str | None) -> dict[str, str]:
         return {}
     path = paths.in_project(spec)
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
-        import yaml
+        from .reading import read_yaml
 
         if not path.exists():
             raise ParameterError("kolomkoppeling niet gevonden", where=spec)
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path, what="kolomkoppeling") or {}
         if isinstance(data, dict) and isinstance(data.get("sources"), dict):
             data = data["sources"].get("record_columns", {}) or {}
         if not isinstance(data, dict):
@@ -455,6 +455,15 @@ def main(argv=None) -> int:
     except WorkbenchError as exc:
         print(f"Fout: {exc.render()}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except OSError as exc:  # disk full, read-only outputs/, no permission: say what happened, no traceback
+        from .errors import os_error
+
+        print(f"Fout: {os_error(exc).render()}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("Fout: het geheugen is op (invoer te groot?)\n  Oplossing: beperk de invoer tot de gemeenten van de "
+              "parameterset of gebruik een machine met meer geheugen", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Afgebroken.", file=sys.stderr)
         return 130

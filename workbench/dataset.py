@@ -108,7 +108,8 @@ class Dataset:
 def fingerprint_file(path: Path) -> str:
     h = hashlib.sha256()
     p = Path(path)
-    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+    # Regular files only: a device or pipe (records: /dev/zero) would be read forever.
+    files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p] if p.is_file() else []
     for f in files:
         h.update(f.name.encode())
         with open(f, "rb") as fh:

@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from . import paths
 from .catalog import CLUSTERS, load_catalog
-from .io import atomic_path
+from .io import atomic_path, neutralise_text
 from .publish import read_layer
 from .status import MISSING, OK, SUPPRESSED, SUPPRESSED_LABEL
 
@@ -201,7 +201,7 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
     info.column_dimensions["B"].width = 110
     big, wrap = Font(bold=True, size=12), Alignment(wrap_text=True, vertical="top")
     for key, value in _info_rows(meta, manifest, [(title, about) for title, about, _, _ in tables]):
-        a, b = WriteOnlyCell(info, key), WriteOnlyCell(info, value)
+        a, b = WriteOnlyCell(info, key), WriteOnlyCell(info, neutralise_text(value))  # text, never a formula
         if key in ("Over deze tabellen", "Werkbladen", "Parameters"):
             a.font = big
         b.alignment = wrap
@@ -251,8 +251,8 @@ def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
                 cell = WriteOnlyCell(ws, v.item() if hasattr(v, "item") else v)
                 cell.number_format = row_formats[r] if c in per_row else fmt
                 out.append(cell)
-            else:
-                out.append(v.item() if hasattr(v, "item") else v)
+            else:  # a name starting with = + - @ would be a formula in Excel: neutralised
+                out.append(neutralise_text(v.item() if hasattr(v, "item") else v))
         ws.append(out)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(t) + 1}"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,3 +43,32 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 def write_json_atomic(path: str | Path, data) -> Path:
     """JSON (indented, UTF-8, dates and paths as text) written atomically."""
     return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# --- text that reaches spreadsheets ---------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A plain or Dutch-formatted number ("-1.234,5", "-12%") is data, not a formula.
+NUMBER_RE = re.compile(r"^[+-]?(\d[\d.,]*|[.,]\d+)([eE][+-]?\d+)?\s?%?$")
+
+
+def is_formula(value) -> bool:
+    """Text a spreadsheet would run as a formula (or DDE command): it starts with =, +, -, @, tab or CR."""
+    return isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER_RE.match(value.strip())
+
+
+def neutralise_text(value):
+    """A cell that a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV injection)."""
+    return "'" + value if is_formula(value) else value
+
+
+def neutralise_frame(df):
+    """A copy of ``df`` whose text cells and column names cannot start a formula in Excel or LibreOffice."""
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_text)
+    out.columns = [neutralise_text(c) if isinstance(c, str) else c for c in out.columns]
+    return out

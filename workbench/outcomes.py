@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import DataError, ParameterError
 from . import privacy
@@ -92,11 +91,9 @@ def load_matrix(path: str | Path) -> ResultMatrix:
         raise ParameterError("resultatenmatrix niet gevonden", where=str(path),
                              hint="zet outcomes.matrix in het parameterbestand op een bestaand bestand "
                                   "(voorbeeld: parameters/resultatenmatrix.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"geen geldige YAML: {exc}", where=str(path)) from None
-    return parse_matrix(raw, path)
+    from .reading import read_yaml  # strict and bounded: no aliases, no duplicate keys, no device files
+
+    return parse_matrix(read_yaml(path, what="resultatenmatrix"), path)
 
 
 def parse_matrix(raw, path: Path | None = None) -> ResultMatrix:

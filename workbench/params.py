@@ -1,15 +1,17 @@
 """Parameter sets (parameters/*.yaml): load, validate, fill defaults, explain every mistake."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
 
-from .errors import ParameterError
+from .errors import ParameterError, describe_os_error, short_text
+from .reading import MAX_BYTES, MiB, check_regular_file, read_bounded, read_yaml  # noqa: F401  (re-exported)
 
 from . import paths
 
@@ -20,6 +22,10 @@ BUDGET_COMPONENTS = ("jeugd", "wmo", "inwoners")
 SPECIAL_SOURCES = {"statistics": ("demo", "cbs"), "geometry": ("demo", "pdok"), "records": ("demo",),
                    "reference": ("cbs",)}
 RISK_REFERENCES = ("gemeente", "region", "all", "nederland", "peer")
+# Below this a count is too small to publish (CBS practice); lower only with privacy.allow_below_threshold.
+MIN_COUNT_FLOOR = 10
+MAX_NAME_LENGTH = 64       # the set name becomes a folder name (and part of file names of downloads)
+MAX_DAYS = 3650            # follow-up windows longer than ten years are a typo
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class PrivacySettings:
     min_count: int = 10
     min_population: int = 50
     round_to: int | None = None
+    # A reason (text) to allow min_count below 10; stamped on the manifest and every published layer.
+    allow_below_threshold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,79 @@ class ParameterSet:
         return paths.find(value, self.path.parent if self.path else None)
 
 
+RISK_ENUMS = {"model": ("poisson", "quasi_poisson", "negative_binomial"), "fit_level": ("wijk", "buurt")}
+NOT_ANALYSES = ("app",)  # notebooks in notebooks/ that a run must not execute
+
+
+def _catalog_ids(catalog_spec, path: Path | None) -> set[str] | None:
+    """Indicator ids of the parameter set's catalogue (None when it cannot be read: that is reported elsewhere)."""
+    from .errors import WorkbenchError
+
+    target = None
+    if isinstance(catalog_spec, str):
+        try:
+            target = paths.find(catalog_spec, path.parent if path else None)
+        except (OSError, ValueError):
+            return None
+        if check_regular_file(target, "yaml") is not None:
+            return None
+    try:
+        from .catalog import DEFAULT_CATALOG
+
+        target = Path(target or DEFAULT_CATALOG)
+        return _ids_of(str(target), target.stat().st_mtime_ns)
+    except (WorkbenchError, OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _ids_of(path: str, mtime_ns: int) -> frozenset[str]:
+    from .catalog import load_catalog
+
+    return frozenset(load_catalog(path).indicators)
+
+
+def _check_factors(value, where: str, catalog_spec, path: Path | None, problems: list[str]) -> None:
+    """Risk factors: a list of indicator ids from the catalogue, each once."""
+    if not _expect(value, list, where, "een lijst indicator-id's", problems):
+        return
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        problems.append(f"{where}: {short_text(bad, 60)} is geen indicator-id (tekst)")
+        return
+    if len(set(value)) < len(value):
+        problems.append(f"{where}: een factor staat er meer dan één keer in")
+    known = _catalog_ids(catalog_spec, path)
+    if known is not None:
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            problems.append(f"{where}: {short_text(', '.join(unknown), 80)} staat niet in de indicatorcatalogus "
+                            f"(kies uit: {', '.join(sorted(known))})")
+
+
+def _check_privacy(p: dict, where: str, problems: list[str]) -> bool:
+    """min_count >= 10 unless allow_below_threshold gives a reason; populations positive; round_to 5 or 10."""
+    n = len(problems)
+    reason = p.get("allow_below_threshold")
+    if reason is not None and (not isinstance(reason, str) or len(reason.strip()) < 10):
+        problems.append(f"{where}.allow_below_threshold: verwacht de reden in een zin (tekst van minstens 10 tekens), "
+                        f"gevonden {short_text(reason, 40)}")
+    elif isinstance(reason, str) and len(reason) > 500:
+        problems.append(f"{where}.allow_below_threshold: reden hooguit 500 tekens")
+    if "min_count" in p and _number(p["min_count"], f"{where}.min_count", problems, lo=1, hi=1000, integer=True,
+                                    what="een geheel getal (standaard 10)"):
+        if p["min_count"] < MIN_COUNT_FLOOR and reason is None:
+            problems.append(f"{where}.min_count: {p['min_count']} is lager dan de onthullingsdrempel {MIN_COUNT_FLOOR}; "
+                            "tellingen onder 10 mogen niet gepubliceerd worden. Alleen met een reden: "
+                            "privacy.allow_below_threshold: \"<waarom, en wie besloot>\" (komt in het manifest en elke laag)")
+    if "min_population" in p:
+        _number(p["min_population"], f"{where}.min_population", problems, lo=1, hi=10_000_000, integer=True,
+                what="een aantal inwoners (geheel getal)")
+    if p.get("round_to") not in (None, 5, 10) or isinstance(p.get("round_to"), bool):
+        problems.append(f"{where}.round_to: moet leeg, 5 of 10 zijn")
+    return len(problems) == n
+
+
 _TOP_KEYS = {"name", "title", "gemeente", "year", "level", "sources", "risk", "privacy", "notebooks", "budget", "catalog", "outcomes"}
 
 
@@ -129,7 +210,23 @@ def _check_keys(section: dict, allowed: set[str], where: str, problems: list[str
 def _expect(value, types, where: str, what: str, problems: list[str]) -> bool:
     types = types if isinstance(types, tuple) else (types,)
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        problems.append(f"{where}: verwacht {what}, gevonden {type(value).__name__} {value!r}")
+        problems.append(f"{where}: verwacht {what}, gevonden {type(value).__name__} {short_text(value, 60)}")
+        return False
+    return True
+
+
+def _number(value, where: str, problems: list[str], *, lo=None, hi=None, integer=False, what="") -> bool:
+    """A finite number (an integer if asked) within [lo, hi]; every miss is one named problem."""
+    types = int if integer else (int, float)
+    if not _expect(value, types, where, what or ("een geheel getal" if integer else "een getal"), problems):
+        return False
+    if not math.isfinite(value):
+        problems.append(f"{where}: {value} is geen eindig getal (NaN of oneindig)")
+        return False
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = (f"tussen {lo} en {hi}" if lo is not None and hi is not None
+               else f"minstens {lo}" if lo is not None else f"hooguit {hi}")
+        problems.append(f"{where}: {short_text(value, 30)} moet {rng} zijn")
         return False
     return True
 
@@ -139,13 +236,8 @@ def load_parameters(path: str | Path) -> ParameterSet:
 
     A relative path is looked up in the project folder, then in the package (``parameters/demo.yaml``)."""
     path = paths.find(path)
-    if not path.exists():
-        raise ParameterError("parameterbestand niet gevonden", where=str(path),
-                             hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    raw = read_yaml(path, "parameters", what="parameterbestand",
+                    hint="controleer het pad; voorbeelden staan in parameters/ (bijv. parameters/demo.yaml)")
     if not isinstance(raw, dict):
         raise ParameterError("verwacht een YAML-blok met sleutels als name, gemeente, year", where=str(path))
     return parse_parameters(raw, path)
@@ -161,18 +253,25 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
 
     name = raw.get("name", "")
     if "name" in raw and _expect(name, str, f"{where}name", "tekst", problems):
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            problems.append(f"{where}name: '{name}' mag alleen letters, cijfers, '-', '_' en '.' bevatten (het wordt een mapnaam)")
+        if len(name) > MAX_NAME_LENGTH:
+            problems.append(f"{where}name: '{short_text(name, 40)}' is te lang (hooguit {MAX_NAME_LENGTH} tekens; "
+                            "het wordt een mapnaam)")
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name.endswith("."):
+            problems.append(f"{where}name: '{short_text(name, 40)}' mag alleen letters, cijfers, '-', '_' en '.' bevatten "
+                            "(het wordt een mapnaam)")
 
     gemeente = raw.get("gemeente", [])
     gemeenten: tuple[str, ...] = ()
     if isinstance(gemeente, str):
         gemeente = [gemeente]
     if "gemeente" in raw and _expect(gemeente, list, f"{where}gemeente", "een code (GM0518) of een lijst codes", problems):
-        bad = [g for g in gemeente if not isinstance(g, str) or not GEMEENTE_CODE.match(g.strip())]
+        bad = [g for g in gemeente if not isinstance(g, str) or not GEMEENTE_CODE.match(g.strip()) or g.strip() == "GM0000"]
         if bad or not gemeente:
-            problems.append(f"{where}gemeente: {bad or 'leeg'} is geen CBS-gemeentecode (vorm GM + 4 cijfers, bijv. GM0518)")
+            problems.append(f"{where}gemeente: {short_text(bad, 60) if bad else 'leeg'} is geen CBS-gemeentecode "
+                            "(vorm GM + 4 cijfers, bijv. GM0518)")
         gemeenten = tuple(g.strip() for g in gemeente if isinstance(g, str))
+        if len(set(gemeenten)) < len(gemeenten):
+            problems.append(f"{where}gemeente: een code staat er meer dan één keer in")
 
     year = raw.get("year", 0)
     if "year" in raw and _expect(year, int, f"{where}year", "een jaartal (geheel getal)", problems):
@@ -180,8 +279,11 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             problems.append(f"{where}year: {year} is geen plausibel jaar")
 
     level = raw.get("level", "wijk")
-    if level not in ("wijk", "buurt"):
-        problems.append(f"{where}level: '{level}' moet 'wijk' of 'buurt' zijn")
+    if not isinstance(level, str) or level not in ("wijk", "buurt"):
+        problems.append(f"{where}level: {short_text(level, 40)} moet 'wijk' of 'buurt' zijn")
+    if "title" in raw and _expect(raw["title"], str, f"{where}title", "een titel (tekst)", problems) \
+            and len(raw["title"]) > 200:
+        problems.append(f"{where}title: hooguit 200 tekens")
 
     sources = Sources()
     if "sources" in raw:
@@ -196,7 +298,10 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                     _expect(s[key], str, f"{where}sources.{key}", "een pad of " + " / ".join(SPECIAL_SOURCES[key]), problems)
             rc = s.get("record_columns", {}) or {}
             if _expect(rc, dict, f"{where}sources.record_columns", "een blok {ons_veld: kolomkop_in_export}", problems):
-                pass
+                for k, v in rc.items():
+                    if not isinstance(v, (str, int)) or isinstance(v, bool) or len(str(v)) > 200:
+                        problems.append(f"{where}sources.record_columns.{short_text(str(k), 40)}: verwacht een kolomkop "
+                                        f"(tekst), gevonden {short_text(v, 40)}")
             sources = Sources(
                 statistics=str(s.get("statistics", "demo")),
                 geometry=str(s.get("geometry", "demo")),
@@ -213,15 +318,15 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             allowed = set(RiskSettings.__dataclass_fields__)
             _check_keys(r, allowed, f"{where}risk.", problems)
             _check_reference(r, where, problems)
-            if r.get("model", "quasi_poisson") not in ("poisson", "quasi_poisson", "negative_binomial"):
-                problems.append(f"{where}risk.model: '{r.get('model')}' moet poisson, quasi_poisson of negative_binomial zijn")
-            if r.get("fit_level", "buurt") not in ("wijk", "buurt"):
-                problems.append(f"{where}risk.fit_level: moet wijk of buurt zijn")
+            for key, allowed_values in RISK_ENUMS.items():
+                if key in r and (not isinstance(r[key], str) or r[key] not in allowed_values):
+                    problems.append(f"{where}risk.{key}: {short_text(r[key], 40)} moet {' of '.join(allowed_values)} zijn")
             for key in ("youth_factors", "wmo_factors"):
                 if key in r:
-                    _expect(r[key], list, f"{where}risk.{key}", "een lijst indicator-id's", problems)
+                    _check_factors(r[key], f"{where}risk.{key}", raw.get("catalog"), path, problems)
             if "min_population" in r:
-                _expect(r["min_population"], int, f"{where}risk.min_population", "een geheel getal", problems)
+                _number(r["min_population"], f"{where}risk.min_population", problems, lo=1, hi=10_000_000, integer=True,
+                        what="een aantal inwoners (geheel getal)")
             for key in ("robust", "smoothing"):
                 if key in r and not isinstance(r[key], bool):
                     problems.append(f"{where}risk.{key}: '{r[key]}' moet true of false zijn (zonder aanhalingstekens)")
@@ -229,8 +334,12 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
                 for k, v in r["cluster_weights"].items():
                     if str(k) not in ("1", "2", "3", "4", "5"):
                         problems.append(f"{where}risk.cluster_weights.{k}: cluster moet 1 t/m 5 zijn (5 = resultaat; gebruikelijk 1-3, eventueel 4)")
-                    elif not isinstance(v, (int, float)) or v < 0:
-                        problems.append(f"{where}risk.cluster_weights.{k}: gewicht moet een getal >= 0 zijn")
+                    else:
+                        _number(v, f"{where}risk.cluster_weights.{k}", problems, lo=0, hi=1e6, what="een gewicht >= 0")
+                weights = [v for v in r["cluster_weights"].values() if isinstance(v, (int, float))]
+                if r["cluster_weights"] and all(isinstance(v, (int, float)) and math.isfinite(v) for v in weights) \
+                        and not sum(weights) > 0:
+                    problems.append(f"{where}risk.cluster_weights: minstens één gewicht moet groter dan 0 zijn")
             if not any(p.startswith(f"{where}risk") for p in problems):
                 kw = dict(r)
                 for key in ("youth_factors", "wmo_factors"):
@@ -247,13 +356,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
         p = raw["privacy"]
         if _expect(p, dict, f"{where}privacy", "een blok", problems):
             _check_keys(p, set(PrivacySettings.__dataclass_fields__), f"{where}privacy.", problems)
-            ok = True
-            for key in ("min_count", "min_population"):
-                if key in p:
-                    ok &= _expect(p[key], int, f"{where}privacy.{key}", "een geheel getal", problems)
-            if p.get("round_to") not in (None, 5, 10):
-                problems.append(f"{where}privacy.round_to: moet leeg, 5 of 10 zijn")
-                ok = False
+            ok = _check_privacy(p, f"{where}privacy", problems)
             if ok and not set(p) - set(PrivacySettings.__dataclass_fields__):
                 privacy = PrivacySettings(**p)
 
@@ -263,9 +366,18 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
         if _expect(nbs, list, f"{where}notebooks", "een lijst notebooknamen", problems):
             available = paths.available_notebooks()
             shown = " of ".join(paths.shown(d) for d in paths.notebook_dirs())
+            analyses = sorted(set(available) - set(NOT_ANALYSES))
             for nb in nbs:
-                if str(nb) not in available:
-                    problems.append(f"{where}notebooks: '{nb}' bestaat niet in {shown} (beschikbaar: {', '.join(sorted(available))})")
+                if not isinstance(nb, str) or nb not in available:
+                    problems.append(f"{where}notebooks: {short_text(nb, 40)} bestaat niet in {shown} "
+                                    f"(beschikbaar: {', '.join(analyses)})")
+                elif nb in NOT_ANALYSES:
+                    problems.append(f"{where}notebooks: '{nb}' is geen analysenotebook (de app draait met "
+                                    f"`workbench serve`); kies uit {', '.join(analyses)}")
+            if len(set(map(str, nbs))) < len(nbs):
+                problems.append(f"{where}notebooks: een notebook staat er meer dan één keer in")
+            if not nbs:
+                problems.append(f"{where}notebooks: leeg; laat de sleutel weg voor alle notebooks")
             notebooks = tuple(str(n) for n in nbs)
 
     budget = _parse_budget(raw.get("budget"), where, problems)
@@ -283,12 +395,9 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             if o.get("matrix") is not None:
                 ok &= _expect(o["matrix"], str, f"{where}outcomes.matrix", "een pad naar een resultatenmatrix", problems)
             for key in ("return_days", "followup_days"):
-                if key in o and _expect(o[key], int, f"{where}outcomes.{key}", "een aantal dagen", problems):
-                    if o[key] < 1:
-                        problems.append(f"{where}outcomes.{key}: moet minstens 1 dag zijn")
-                        ok = False
-                elif key in o:
-                    ok = False
+                if key in o:
+                    ok &= _number(o[key], f"{where}outcomes.{key}", problems, lo=1, hi=MAX_DAYS, integer=True,
+                                  what="een aantal dagen (geheel getal)")
             if ok:
                 outcomes = OutcomeSettings(**o)
 
@@ -312,8 +421,8 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
 def _check_reference(r: dict, where: str, problems: list[str]) -> None:
     """risk.reference and risk.peers: a known reference; peers only (and always) with reference: peer."""
     ref = r.get("reference", "region")
-    if ref not in RISK_REFERENCES:
-        problems.append(f"{where}risk.reference: '{ref}' moet gemeente, region, all, nederland of peer zijn")
+    if not isinstance(ref, str) or ref not in RISK_REFERENCES:
+        problems.append(f"{where}risk.reference: {short_text(ref, 40)} moet gemeente, region, all, nederland of peer zijn")
         return
     peers = r.get("peers")
     if ref == "peer" and peers is None:
@@ -340,11 +449,12 @@ def _parse_weights(w, where: str, problems: list[str]) -> dict[str, float] | Non
         return None
     bad_keys = [k for k in w if k not in BUDGET_COMPONENTS]
     if bad_keys:
-        problems.append(f"{where}: onbekende verdeelsleutel(s) {bad_keys} (toegestaan: {', '.join(BUDGET_COMPONENTS)})")
+        problems.append(f"{where}: onbekende verdeelsleutel(s) {short_text(bad_keys, 60)} (toegestaan: {', '.join(BUDGET_COMPONENTS)})")
         return None
-    bad = [k for k, v in w.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0]
+    bad = [k for k, v in w.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+           or v < 0]
     if bad:
-        problems.append(f"{where}: gewichten moeten getallen >= 0 zijn (fout bij {', '.join(map(str, bad))})")
+        problems.append(f"{where}: gewichten moeten eindige getallen >= 0 zijn (fout bij {short_text(', '.join(map(str, bad)), 60)})")
         return None
     total = sum(w.values())
     if not w or abs(total - 1.0) > 1e-6:
@@ -366,7 +476,7 @@ def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
             problems.append(f"{where}budget.{key}: ontbreekt (verplicht in een budget-blok)")
     total = b.get("total")
     if "total" in b and _expect(total, (int, float), f"{where}budget.total", "een bedrag in euro (getal)", problems):
-        if not 0 < total < 1e13:
+        if not (math.isfinite(total) and 0 < total < 1e13):
             problems.append(f"{where}budget.total: {total} moet een positief bedrag in euro zijn")
         elif abs(round(total * 100) - total * 100) > 1e-6:
             problems.append(f"{where}budget.total: {total} heeft meer dan twee decimalen (hele centen)")
@@ -383,20 +493,63 @@ def _parse_budget(b, where: str, problems: list[str]) -> BudgetSettings | None:
                           label=str(b.get("label", "voorstel")), alternative_label=str(b.get("alternative_label", "alternatief")))
 
 
+def _check_contents(params: ParameterSet, where: str) -> list[str]:
+    """The indicator catalogue is read now, so that a wrong file (catalog: /etc/passwd) is refused before the run
+    starts. The product list and result matrix are read by ``pipeline.check_parameters`` (their parsers live in
+    higher layers)."""
+    from .catalog import load_catalog
+    from .errors import WorkbenchError
+
+    if not params.catalog:
+        return []
+    try:
+        load_catalog(params.resolve(params.catalog))
+    except WorkbenchError as exc:
+        return [f"{where}catalog: {short_text(exc.render(), 600)}"]
+    return []
+
+
 def _check_input_files(params: ParameterSet, where: str) -> None:
+    """Every input path exists and is a regular file of bounded size (statistics and geometry may be a folder of
+    such files): a device, pipe or huge file is refused here, before anything reads it."""
     problems = []
-    for key in ("statistics", "geometry", "records", "reference"):
-        value = getattr(params.sources, key)
-        if value is None or value in SPECIAL_SOURCES[key]:
+    checks = [(f"sources.{key}", getattr(params.sources, key), "statistics" if key == "reference" else key)
+              for key in ("statistics", "geometry", "records", "reference")
+              if getattr(params.sources, key) not in (None, *SPECIAL_SOURCES[key])]
+    checks += [(key, value, "yaml") for key, value in (("sources.products", params.sources.products),
+                                                      ("outcomes.matrix", params.outcomes.matrix),
+                                                      ("catalog", params.catalog)) if value]
+    for key, value, kind in checks:
+        if "\x00" in value or len(value) > 1000:
+            problems.append(f"{where}{key}: '{short_text(value, 60)}' is geen geldig pad")
             continue
-        resolved = params.resolve(value)
-        if resolved is None or not resolved.exists():
-            problems.append(f"{where}sources.{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
-    for key, value in (("sources.products", params.sources.products), ("outcomes.matrix", params.outcomes.matrix),
-                       ("catalog", params.catalog)):
-        resolved = params.resolve(value) if value else None
-        if value and (resolved is None or not resolved.exists()):
-            problems.append(f"{where}{key}: bestand '{value}' bestaat niet (gezocht als {resolved})")
+        try:
+            resolved = params.resolve(value)
+            shown = short_text(str(resolved), 200)
+            exists = resolved is not None and (resolved.exists() or resolved.is_symlink())
+        except OSError as exc:
+            problems.append(f"{where}{key}: '{short_text(value, 60)}': {describe_os_error(exc)[0]}")
+            continue
+        if not exists:
+            problems.append(f"{where}{key}: bestand '{short_text(value, 100)}' bestaat niet (gezocht als {shown})")
+            continue
+        if kind in ("statistics", "geometry") and resolved.is_dir():
+            try:
+                inside = [f for f in sorted(resolved.iterdir())[:1000] if not f.name.startswith(".")]
+            except OSError as exc:
+                problems.append(f"{where}{key}: map {shown}: {describe_os_error(exc)[0]}")
+                continue
+            for f in inside:
+                why = check_regular_file(f, kind)
+                if why and not f.is_dir():
+                    problems.append(f"{where}{key}: {short_text(str(f), 200)}: {why}")
+            continue
+        why = check_regular_file(resolved, kind)
+        if why:
+            problems.append(f"{where}{key}: {shown}: {why}")
+    if not problems:
+        problems = _check_contents(params, where)
     if problems:
-        raise ParameterError("invoerbestand ontbreekt:\n  - " + "\n  - ".join(problems),
-                             hint="controleer het pad (relatief aan de map van het parameterbestand) of haal de data op met `workbench fetch`")
+        raise ParameterError("invoerbestand ontbreekt of is onbruikbaar:\n  - " + "\n  - ".join(problems),
+                             hint="controleer het pad (relatief aan de map van het parameterbestand) of haal de data "
+                                  "op met `workbench fetch`; een te groot bestand: beperk het tot de gemeenten van de set")

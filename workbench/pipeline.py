@@ -137,13 +137,46 @@ def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bo
                     force=force, lock_held=lock_held)
 
 
+def check_parameters(param_file) -> ParameterSet:
+    """The parameter file and the small inputs it names (product list, result matrix), all checked before a
+    run starts: a wrong file there (outcomes.matrix: /etc/passwd) is refused now, not inside a notebook."""
+    from .errors import ParameterError
+
+    params = load_parameters(param_file)
+    where = f"{params.path}: " if params.path else ""
+    problems = []
+    if params.sources.products:
+        from .validation import load_products
+
+        problems += _load_problem("sources.products", lambda: load_products(params.resolve(params.sources.products)))
+    if params.outcomes.matrix:
+        from .outcomes import load_matrix
+
+        problems += _load_problem("outcomes.matrix", lambda: load_matrix(params.resolve(params.outcomes.matrix)))
+    if problems:
+        raise ParameterError("invoerbestand onbruikbaar:\n  - " + "\n  - ".join(where + p for p in problems),
+                             hint="controleer het genoemde bestand (voorbeelden: parameters/producten.yaml, "
+                                  "parameters/resultatenmatrix.yaml)")
+    return params
+
+
+def _load_problem(key: str, load) -> list[str]:
+    from .errors import WorkbenchError, short_text
+
+    try:
+        load()
+    except WorkbenchError as exc:
+        return [f"{key}: {short_text(exc.render(), 600)}"]
+    return []
+
+
 def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
 
     started = time.time()
-    params: ParameterSet = load_parameters(param_file)
+    params: ParameterSet = check_parameters(param_file)
     outputs = paths.in_project(outputs).resolve()
     set_dir = outputs / params.name
     if not force:
@@ -232,7 +265,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
                                   + "; ".join(map(str, leaks[:5])))
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
-                               "round_to": params.privacy.round_to}
+                               "round_to": params.privacy.round_to,
+                               "allow_below_threshold": params.privacy.allow_below_threshold}
     except BaseException as exc:
         if bar:
             bar.close()
@@ -264,7 +298,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
 def _short(exc: BaseException) -> str:
     name = getattr(exc, "ename", None) or type(exc).__name__
     value = getattr(exc, "evalue", None) or str(exc)
-    return f"{name}: {value}".strip()[:500]
+    text = f"{name}: {value}".strip()[:500]
+    if isinstance(exc, OSError) or "[Errno 28]" in text or "No space left" in text:
+        from .errors import describe_os_error
+
+        errno_ = getattr(exc, "errno", None) or (28 if ("[Errno 28]" in text or "No space left" in text) else None)
+        if errno_:
+            text = f"{describe_os_error(OSError(errno_, ''))[0]}: {text}"
+    return text
 
 
 def failure_kind(exc: BaseException) -> str:

@@ -75,6 +75,15 @@ def run_metadata(ds) -> dict[str, pd.DataFrame]:
     return {"catalogus": catalogus, "domeinen": pd.DataFrame(rows)}
 
 
+def threshold_stamp(privacy_settings) -> dict | None:
+    """GeoPackage layer metadata for a run whose suppression threshold is below 10 (with the reason given)."""
+    reason = getattr(privacy_settings, "allow_below_threshold", None)
+    if not reason:
+        return None
+    return {"min_count": str(privacy_settings.min_count), "allow_below_threshold": reason,
+            "waarschuwing": f"onthullingsdrempel verlaagd tot {privacy_settings.min_count}: {reason}"}
+
+
 def write_publish(ds, path: Path, run_id: str = "") -> dict:
     """Serialise the findings of ``ds`` (computed once, protected) into publish.gpkg, atomically."""
     path = Path(path)
@@ -89,18 +98,22 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     extra = f.outcome_layers
     gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
-                                 "records", "note"],
+                                 "records", "note", "min_count", "allow_below_threshold"],
                          "value": [ds.params.name, ds.params.title, str(ds.year), ds.params.level,
                                    ",".join(ds.params.gemeente), str(ds.fictional), ds.attribution, run_id,
-                                   "ja" if ds.has_records else "nee", "; ".join(ds.notes)]})
+                                   "ja" if ds.has_records else "nee", "; ".join(ds.notes),
+                                   str(ds.params.privacy.min_count), ds.params.privacy.allow_below_threshold or ""]})
+    # A threshold below 10 (privacy.allow_below_threshold) is stamped on every layer, not only in 'meta'.
+    stamp = threshold_stamp(ds.params.privacy)
     tables = (("indicatoren", pub), ("risico", scored), ("kosten", f.costs), ("modellen", models),
               ("risicoscore", f.composite), ("verdeling", verdeling), ("meta", meta), *extra.items(),
               *run_metadata(ds).items())
     with atomic_path(path, suffix=".gpkg") as tmp:
-        gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG")
+        gpd.GeoDataFrame(gebieden, crs=ds.areas.crs).to_file(tmp, layer="gebieden", driver="GPKG", layer_metadata=stamp)
         for name, table in tables:
             if len(table):
-                pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False)
+                pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name, append=False,
+                                        layer_metadata=stamp)
     return {**f.suppression_summary(), "layers": ["gebieden"] + [n for n, t in tables if len(t)]}
 
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import paths
 from .errors import DataError, ParameterError
+from .reading import read_bounded, read_yaml
+from .sources import checks
 from .sources.records import DOMAINS, FIELDS, OPTIONAL_FIELDS, RESULTS
 
 ERROR, WARNING = "fout", "waarschuwing"
@@ -34,8 +35,11 @@ MAX_COST = 1_000_000
 EARLIEST_YEAR = 1990
 TRUE_WORDS = {"true", "1", "ja", "j", "yes", "y", "waar"}
 FALSE_WORDS = {"false", "0", "nee", "n", "no", "onwaar"}
-BUURT_RE = re.compile(r"^BU\d{8}$")
+BUURT_RE = re.compile(r"^BU(?!0000)\d{4}(?:\d{2}|[A-Z]{2})\d{2}$")  # Amsterdam since 2022: BU0363AF01
 POSTCODE_RE = re.compile(r"^\d{4} ?[A-Z]{2}$")
+# A time zone after a time (2023-01-31T10:00:00+01:00, ...Z): the date as written counts, the zone is dropped.
+TZ_SUFFIX = r"(?<=\d\d:\d\d)(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d:?\d\d)$"
+TEXT_FIELDS = ("provider", "product", "result_area", "end_reason", "client_id", "household_id")
 DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M")
 
 # kind -> (severity, what it means, what it does to the run)
@@ -51,10 +55,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "kosten_onwaarschijnlijk": (ERROR, f"kosten boven € {MAX_COST:,.0f} voor één traject (eenheid of scheidingsteken fout?)".replace(",", ".")),
     "dubbel_traject": (ERROR, "zelfde cliënt, domein, product, aanbieder en begindatum, maar andere gegevens"),
     "domein_onbekend": (ERROR, "domein is niet 'jeugd' of 'wmo'"),
-    "buurtcode_ongeldig": (ERROR, "buurtcode heeft niet de vorm BU + 8 cijfers"),
+    "buurtcode_ongeldig": (ERROR, "buurtcode heeft niet de vorm BU + 8 cijfers (of BU + 4 cijfers, 2 letters, 2 cijfers)"),
     "buurtcode_onbekend": (ERROR, "buurtcode hoort bij een gemeente van de parameterset maar bestaat niet in de "
                                   "geometrie van dat jaar"),
     "resultaat_onbekend": (ERROR, f"resultaat is niet een van: {', '.join(RESULTS)}"),
+    "niveau_ongeldig": (ERROR, "interventieniveau is geen heel getal van 1 tot en met 6"),
     "dubbel_identiek": (WARNING, "rij is een exacte kopie van een eerdere rij: telt één keer mee"),
     "begin_in_toekomst": (WARNING, "begindatum ligt na vandaag (geplande toewijzing): telt niet als actief"),
     "kosten_ontbreken": (WARNING, "kosten ontbreken: het traject telt mee voor zorggebruik, niet voor de kosten "
@@ -69,6 +74,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "geboortejaar_ongeldig": (WARNING, "geboortejaar ontbreekt, is geen jaartal of is onmogelijk"),
     "veld_leeg": (WARNING, "veld is leeg"),
     "geëvalueerd_onleesbaar": (WARNING, "'evaluated' is niet ja/nee: telt als niet geëvalueerd"),
+    "tekst_formule": (WARNING, "tekst begint met =, +, - of @ (zou in Excel als formule starten): "
+                               "met een apostrof ervoor overgenomen"),
 }
 REQUIRED_NONEMPTY = ("client_id", "buurt_code", "domain", "product", "start")
 OPTIONAL_NONEMPTY = ("household_id", "provider")
@@ -196,21 +203,7 @@ class ValidationReport:
 # Reading
 
 def _decode(raw: bytes, where: str) -> tuple[str, str]:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            raise DataError("bestand begint als UTF-16 maar is niet te decoderen", where=where) from None
-    if b"\x00" in raw[:8192]:
-        raise DataError("dit is geen tekstbestand (binaire tekens); verwacht een CSV- of Excel-export", where=where,
-                        hint="exporteer de zorgregistratie als CSV (UTF-8) of Excel (.xlsx)")
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(enc), enc
-        except UnicodeDecodeError:
-            continue
-    raise DataError("tekencodering niet herkend (geen UTF-8 en geen Windows-1252)", where=where,
-                    hint="sla de export op als CSV UTF-8")
+    return checks.decode_text(raw, where)
 
 
 def _sniff_separator(text: str) -> str:
@@ -229,9 +222,9 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, str | None, st
     where = str(path)
     if not path.exists():
         raise DataError("zorgregistratie niet gevonden", where=where, hint="controleer sources.records of het pad")
-    if path.is_dir():
-        raise DataError("verwacht een bestand, dit is een map", where=where)
-    raw = path.read_bytes()
+    raw = read_bounded(path, "records", what="zorgregistratie", error=DataError,
+                       hint="geef het pad naar de export (CSV of .xlsx); een te grote export: beperk hem tot de "
+                            "gemeenten en jaren van de set")
     if not raw.strip():
         raise DataError("het bestand is leeg", where=where, hint="maak de export opnieuw")
     sep = enc = None
@@ -243,6 +236,7 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, str | None, st
         else:
             text, enc = _decode(raw, where)
             sep = _sniff_separator(text)
+            checks.check_rows(text, sep, where)
             df = pd.read_csv(io.StringIO(text), dtype=str, sep=sep, keep_default_na=False, skip_blank_lines=False,
                              on_bad_lines="error")
     except DataError:
@@ -300,8 +294,12 @@ def map_columns(df: pd.DataFrame, column_map: dict[str, str] | None) -> tuple[pd
 
 def parse_dates(raw: pd.Series) -> pd.Series:
     """ISO dates (2023-01-31, with or without time) and Dutch day-first dates (31-01-2023, 31/01/2023)."""
-    text = raw.astype("string").str.strip().replace({"": pd.NA})
-    out = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    text = raw.astype("string").str.strip().replace({"": pd.NA}).str.replace(TZ_SUFFIX, "", regex=True)
+    try:
+        out = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError, OverflowError):  # a mixture pandas cannot hold in one column: value by value
+        out = pd.Series([pd.to_datetime(t, errors="coerce", format="ISO8601") if isinstance(t, str) else pd.NaT
+                         for t in text], index=text.index, dtype="datetime64[ns]")
     for fmt in DATE_FORMATS:
         todo = out.isna() & text.notna()
         if not todo.any():
@@ -352,10 +350,7 @@ def load_products(path: str | Path | None = None) -> dict[str, set[str]]:
     path = Path(path) if path else paths.products_file()
     if not path.exists():
         raise ParameterError("lijst met productcategorieën niet gevonden", where=str(path))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    raw = read_yaml(path, what="lijst met productcategorieën")
     if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
         raise ParameterError("verwacht per domein een lijst categorieën (jeugd: [...], wmo: [...])", where=str(path))
     bad = sorted(set(raw) - set(DOMAINS))
@@ -440,7 +435,12 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
                          _examples(text["birth_year"][bad_by & text["birth_year"].notna()])))
     out["birth_year"] = by.where(~bad_by)
     if "intervention_level" in df:
-        out["intervention_level"] = _float(text["intervention_level"])
+        level = _float(text["intervention_level"])
+        bad_level = text["intervention_level"].notna() & ~(level.between(1, 6) & (level % 1 == 0))
+        if bad_level.any():
+            P.append(Problem("niveau_ongeldig", _rows(rows, bad_level), "intervention_level",
+                             _examples(text["intervention_level"][bad_level])))
+        out["intervention_level"] = level
 
     # categories
     domain = text["domain"].str.lower()
@@ -498,6 +498,14 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
         if multi:
             P.append(Problem("postcode_meerdere_buurten", _rows(rows, pc_norm.isin(multi)), "postcode"))
         out["postcode"] = pc_norm
+
+    # text that reaches tables and downloads: never a spreadsheet formula
+    for col in TEXT_FIELDS:
+        if col in out:
+            formula = out[col].map(checks.is_formula).astype(bool)
+            if formula.any():
+                P.append(Problem("tekst_formule", _rows(rows, formula), col))
+                out[col] = out[col].map(checks.neutralise_text).astype("string")
 
     # duplicates (on the cleaned values, so '1.234,00' and '1234' are the same)
     key = ["client_id", "domain", "product", "provider", "start"]

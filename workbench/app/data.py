@@ -14,7 +14,6 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-import yaml
 
 from .. import maps, paths
 from ..catalog import Catalog, Indicator
@@ -223,10 +222,9 @@ def load_stories(gemeente: str, folder: str | Path | None = None) -> dict[str, d
     path = paths.stories_file(gemeente, folder or os.environ.get(ENV_STORIES) or None)
     if not path.exists():
         return {}
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"geen geldige YAML: {exc}", where=str(path)) from None
+    from ..reading import read_yaml  # bounded, no aliases, no duplicate keys
+
+    raw = read_yaml(path, what="verhalen", error=DataError) or {}
     wijken = raw.get("wijken") if isinstance(raw, dict) else None
     if not isinstance(wijken, dict):
         raise DataError("verwacht een onderdeel 'wijken' met per wijkcode een verhaal", where=str(path),

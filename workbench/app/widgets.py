@@ -262,12 +262,15 @@ class App:
         if view.table.empty:
             return ""
         stem = f"{self.run.name}_{s.gemeente}_{s.year}_{s.domain}_{s.view}_{s.level}"
-        csv = formatting.csv_bytes(view.table, _decimals(view.table))
+        from ..io import neutralise_frame
+
+        table = neutralise_frame(view.table)  # a name starting with = + - @ must not run as a formula
+        csv = formatting.csv_bytes(table, _decimals(view.table))
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-            view.table.to_excel(xl, index=False, sheet_name="tabel")
-            pd.DataFrame({"toelichting": [view.title, self.run.attribution, f"run {self.run.run_id}",
-                                          "Onderdrukte cijfers zijn leeg gelaten, niet nul."]}).to_excel(
+            table.to_excel(xl, index=False, sheet_name="tabel")
+            neutralise_frame(pd.DataFrame({"toelichting": [view.title, self.run.attribution, f"run {self.run.run_id}",
+                                                           "Onderdrukte cijfers zijn leeg gelaten, niet nul."]})).to_excel(
                 xl, index=False, sheet_name="over")
         links = [f'<a download="{stem}.csv" href="{_data_uri(csv, "text/csv")}" data-testid="download-csv">⬇ Tabel (CSV)</a>',
                  f'<a download="{stem}.xlsx" href="{_data_uri(buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}" data-testid="download-xlsx">⬇ Tabel (Excel)</a>']

@@ -24,7 +24,7 @@ from ..catalog import Catalog
 from ..errors import DataError
 from .common import (OK, Statistics, find_column, gemeente_of, level_of, normalize_code, statistics_from_frame,
                      stem)
-from . import net
+from . import checks, net
 
 # The one place that knows which CBS table holds which KWB year (StatLine / OData table ids). 2013-2016 and 2018
 # and 2025 are the ids of "Kerncijfers wijken en buurten <jaar>" as listed in public code using the CBS API; the
@@ -106,7 +106,12 @@ def load_statistics(spec: str, params, catalog: Catalog) -> dict[int, Statistics
 def read_statistics(path: str | Path, catalog: Catalog, *, default_year: int | None = None,
                     gemeenten=()) -> Statistics:
     """Read one KWB file in any supported format; check that the wanted gemeenten are in it."""
-    path = Path(path)
+    checks.readable_file(path, "statistics", "statistiekbestand")  # no device, pipe or huge file
+    with checks.reading(path, "statistiekbestand"):  # a broken file: one Dutch message, never a traceback
+        return _read_statistics(Path(path), catalog, default_year=default_year, gemeenten=gemeenten)
+
+
+def _read_statistics(path: Path, catalog: Catalog, *, default_year, gemeenten) -> Statistics:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
         df, year_hint = _read_xlsx(path)
@@ -226,12 +231,7 @@ def _sniff_text(path: Path) -> tuple[str, str]:
         raise DataError("het bestand is UTF-16 gecodeerd (bijvoorbeeld 'Unicode-tekst' uit Excel)", where=str(path),
                         hint="sla het op als 'CSV UTF-8 (door lijstscheidingstekens gescheiden)' of download het "
                              "opnieuw bij CBS")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise DataError("onbekende tekencodering (geen UTF-8 of Windows-1252)", where=str(path))  # cp1252 rarely fails
+    return checks.decode_text(raw, str(path))  # UTF-8, or Windows-1252 only when no UTF-8 at all
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -245,6 +245,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
                         where=f"{path}, regel 1", hint="sla het bestand op met ';' als scheidingsteken (CBS-standaard)")
     import io
 
+    checks.check_rows(text, sep, str(path))
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=False)
     except pd.errors.ParserError as exc:

@@ -10,14 +10,15 @@ import pandas as pd
 from ..catalog import Catalog
 from ..errors import DataError
 from ..status import MISSING, OK, SUPPRESSED  # noqa: F401  (the words live in workbench.status)
+from . import checks
 
 # Markers CBS and PDOK use for "secret" or "not (yet) available". Both become NaN, never 0.
 SUPPRESSED_MARKERS = {"x", "X", "-99997", "-99997.0"}
 MISSING_MARKERS = {"", ".", "-", "..", "?", "-99995", "-99995.0", "nan", "NaN", "None"}
 SENTINELS = {-99997: SUPPRESSED, -99995: MISSING, -99999999: MISSING}
 LEVEL_PREFIX = {"GM": "gemeente", "WK": "wijk", "BU": "buurt"}
-# Since 2022 some gemeenten (Amsterdam: WK0363AF, BU0363AF01) use letters after the gemeente digits.
-CODE_RE = re.compile(r"^(GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$")
+# Since 2022 some gemeenten (Amsterdam: WK0363AF, BU0363AF01) use two letters for the wijk (checks.CODE_RE).
+CODE_RE = checks.CODE_RE
 STEM_SUFFIX = re.compile(r"_\d+$")
 # CBS's boundary-change indicator (1 unchanged, 2 code changed, 3 boundary changed), named per format.
 CHANGE_COLUMNS = {"odata": ("IndelingswijzigingWijkenEnBuurten", "IndelingswijzigingGemeenteWijkBuurt"),
@@ -66,34 +67,56 @@ class Statistics:
         return Statistics(self.values.loc[codes], self.status.loc[codes], self.areas.loc[codes], self.year, self.source, list(self.notes))
 
 
-def parse_cells(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers from a raw column plus a status per cell; markers and sentinels become NaN with a reason."""
+def parse_cells(series: pd.Series, kind: str | None = None, where: str = "",
+                notes: list[str] | None = None) -> tuple[pd.Series, pd.Series]:
+    """Numbers from a raw column plus a status per cell; markers and sentinels become NaN with a reason.
+
+    ``kind`` (count, percent, rate, mean, amount) enables the plausibility checks of ``checks.check_numbers``
+    and reading thousands separators in counts (a note goes to ``notes``)."""
+    column = str(series.name)
+    if pd.api.types.is_bool_dtype(series):
+        series = series.astype(object)
     if pd.api.types.is_numeric_dtype(series):
         values = series.astype(float)
         status = pd.Series(np.where(values.isna(), MISSING, OK), index=series.index, dtype=object)
-        for sentinel, reason in SENTINELS.items():
-            hit = values == sentinel
-            status[hit] = reason
-            values[hit] = np.nan
+        _sentinels(values, status)
+        if kind:
+            checks.check_numbers(values, kind, column, where)
         return values, status
+    if series.map(lambda x: isinstance(x, (dict, list))).any():
+        raise DataError(f"kolom '{column}' bevat geneste waarden (lijsten of objecten) waar een getal hoort",
+                        where=where or None, hint="gebruik de platte TypedDataSet van CBS")
     text = series.astype("string").str.strip()
     status = pd.Series(OK, index=series.index, dtype=object)
-    status[text.isin(SUPPRESSED_MARKERS)] = SUPPRESSED
-    status[text.isna() | text.isin(MISSING_MARKERS)] = MISSING
+    # positional (iloc) assignment: label lookups are slow on a code index
+    status.iloc[text.isin(SUPPRESSED_MARKERS).to_numpy(dtype=bool)] = SUPPRESSED
+    status.iloc[(text.isna() | text.isin(MISSING_MARKERS)).to_numpy(dtype=bool)] = MISSING
     cleaned = text.where(status == OK)
-    # Dutch exports use a decimal comma; CBS OData uses a point. Thousands separators do not occur.
-    cleaned = cleaned.str.replace(",", ".", regex=False)
+    # Dutch exports use a decimal comma (and points for thousands); CBS OData uses a decimal point.
+    cleaned, found = checks.clean_numbers(cleaned, kind, column, where)
+    if notes is not None:
+        notes.extend(found)
     values = pd.to_numeric(cleaned, errors="coerce")
-    bad = values.isna() & (status == OK)
+    bad = (values.isna() & (status == OK)).to_numpy(dtype=bool)
     if bad.any():
-        examples = ", ".join(repr(x) for x in text[bad].unique()[:3])
-        raise DataError(f"kolom '{series.name}' bevat tekst waar een getal hoort ({examples}; {int(bad.sum())} cellen)",
+        examples = ", ".join(repr(checks.short_text(x, 30)) for x in text[bad].unique()[:3])
+        raise DataError(f"kolom '{checks.short_text(column, 60)}' bevat tekst waar een getal hoort ({examples}; "
+                        f"{int(bad.sum())} cellen)", where=where or None,
                         hint="controleer het scheidingsteken en de decimale komma/punt van het bestand")
+    values = values.astype(float)
+    _sentinels(values, status)
+    if kind:
+        checks.check_numbers(values, kind, column, where)
+    return values, status
+
+
+def _sentinels(values: pd.Series, status: pd.Series) -> None:
+    """CBS/PDOK sentinel numbers (-99997 secret, -99995 missing) become NaN with their reason, in place."""
     for sentinel, reason in SENTINELS.items():
-        hit = values == sentinel
-        status[hit] = reason
-        values[hit] = np.nan
-    return values.astype(float), status
+        hit = (values == sentinel).to_numpy(dtype=bool)
+        if hit.any():
+            status.iloc[hit] = reason
+            values.iloc[hit] = np.nan
 
 
 def find_column(columns, alias_columns, fmt: str) -> str | None:
@@ -114,10 +137,15 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     ``fmt`` says which alias applies: 'xlsx' (the variable name itself), 'odata' (stems), 'pdok', 'shape'.
     Variables the file does not have are reported as missing for every area, never filled with 0.
     """
+    if isinstance(year, bool) or not isinstance(year, (int, np.integer)) or not 1990 <= year <= 2100:
+        raise DataError(f"het jaar van de cijfers ({checks.short_text(year, 30)}) is geen plausibel jaartal", where=where,
+                        hint="het jaar staat in het bestand (OData 'year' of 'Perioden', of in de bestandsnaam): "
+                             "een jaartal als 2023")
     if code_col not in df.columns:
         raise DataError(f"kolom '{code_col}' met de gebiedscodes ontbreekt", where=where,
                         hint="is dit een bestand met Kerncijfers wijken en buurten?")
     codes = df[code_col].map(normalize_code)
+    notes = checks.check_codes(codes, where, code_col)
     keep = codes.map(lambda c: level_of(c) is not None)
     if not keep.any():
         raise DataError(f"geen enkele geldige CBS-gebiedscode (GM/WK/BU) in kolom '{code_col}'", where=where)
@@ -129,7 +157,8 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
                         hint="elke gemeente, wijk en buurt mag één keer voorkomen per jaar")
     index = pd.Index(codes.values, name="code")
     areas = pd.DataFrame({
-        "name": df[name_col].astype(str).str.strip().values if name_col and name_col in df else codes.values,
+        "name": (df[name_col].astype(str).str.strip().map(checks.neutralise_text).values
+                 if name_col and name_col in df else codes.values),
         "level": [level_of(c) for c in codes],
         "gemeente_code": [gemeente_of(c) for c in codes],
         "wijk_code": [wijk_of(c) for c in codes],
@@ -140,7 +169,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         change, _ = parse_cells(df[change_col])
         areas["ind_wbi"] = change.to_numpy()
 
-    values, status, notes = {}, {}, []
+    values, status = {}, {}
     absent, unpublished = [], []
     percent_later = []
     for var in catalog.variables.values():
@@ -161,7 +190,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
             values[var.name] = pd.Series(np.nan, index=index)
             status[var.name] = pd.Series(MISSING, index=index, dtype=object)
             continue
-        v, s = parse_cells(df[col])
+        v, s = parse_cells(df[col].set_axis(index), "percent" if percent_of else var.kind, where, notes)
         v.index = index
         s.index = index
         values[var.name], status[var.name] = v, s
@@ -177,4 +206,8 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     for name, base in percent_later:
         values[name] = (values[name] / 100.0 * values[base]).round()
         status[name] = status[name].where(status[base] == OK, status[base])
-    return Statistics(pd.DataFrame(values), pd.DataFrame(status), areas, year, source, notes)
+    values, status = pd.DataFrame(values), pd.DataFrame(status)
+    direct_counts = [v.name for v in catalog.variables.values() if v.source == "statistics" and v.kind == "count"
+                     and v.name in values and v.name not in dict(percent_later)]
+    notes.extend(checks.check_totals(values, status, areas, direct_counts, year))
+    return Statistics(values, status, areas, year, source, notes)

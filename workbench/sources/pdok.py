@@ -20,7 +20,7 @@ import pyogrio
 from shapely.errors import GEOSException
 
 from ..errors import DataError
-from . import net
+from . import checks, net
 from .common import gemeente_of, level_of, normalize_code, wijk_of
 
 RD = "EPSG:28992"
@@ -52,7 +52,12 @@ def load_areas(spec: str, params) -> gpd.GeoDataFrame:
 
 
 def read_areas(path: str | Path, *, default_year: int | None = None) -> gpd.GeoDataFrame:
-    path = Path(path)
+    checks.readable_file(path, "geometry", "geometriebestand")  # no device, pipe or huge file
+    with checks.reading(path, "geometriebestand"):  # a broken file: one Dutch message, never a traceback
+        return _read_areas(Path(path), default_year=default_year)
+
+
+def _read_areas(path: Path, *, default_year: int | None = None) -> gpd.GeoDataFrame:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in GEO_SUFFIXES) if path.is_dir() else [path]
     if not files:
         raise DataError("de map bevat geen geometrie (.gpkg, .zip, .shp, .geojson)", where=str(path))
@@ -98,6 +103,9 @@ def _layers(path: Path) -> list[str | None]:
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise DataError(f"geen leesbaar geometriebestand ({exc})", where=str(path),
                         hint="gebruik een GeoPackage, (gezipte) shapefile of GeoJSON van de wijk- en buurtkaart") from None
+    if not layers:
+        raise DataError("het bestand bevat geen enkele laag (leeg of onvolledig)", where=str(path),
+                        hint="gebruik de wijk- en buurtkaart zoals PDOK/CBS die levert")
     if path.suffix.lower() == ".gpkg":
         useful = [name for name in layers if any(w in name.lower() for w in ("gemeente", "wijk", "buurt"))]
         return useful or layers[:1]
@@ -120,6 +128,8 @@ def _read_layer(path: Path, layer: str | None, default_year, notes: list[str]) -
             raise DataError(f"geen kolom met gebiedscodes (verwacht buurtcode/wijkcode/gemeentecode of BU_CODE/"
                             f"WK_CODE/GM_CODE; gevonden: {', '.join(list(cols)[:10])})", where=where)
     codes = gdf[code_col].map(normalize_code)
+    checks.check_codes(codes, where, code_col)  # look-alikes (WK0363O0, GM0000) are refused, not skipped
+    checks.check_geometry(gdf, where)
     levels = codes.map(level_of)
     bad = levels.isna()
     if bad.all():
@@ -151,6 +161,7 @@ def _read_layer(path: Path, layer: str | None, default_year, notes: list[str]) -
     else:
         out["water"] = False
     geo = _to_rd(gdf, where, notes)
+    checks.check_extent(geo, gdf, where)
     out["geometry"] = geo.geometry.to_numpy()
     return out
 
