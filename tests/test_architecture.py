@@ -30,6 +30,7 @@ MODULES = {
     "workbench.params": "parameters", "workbench.catalog": "parameters",
     "workbench.sources": "sources", "workbench.validation": "sources",
     "workbench.dataset": "core", "workbench.areas": "core", "workbench.indicators": "core",
+    "workbench.coverage": "core",
     "workbench.privacy": "privacy",
     "workbench.risk": "models", "workbench.costs": "models", "workbench.allocation": "models",
     "workbench.outcomes": "models",

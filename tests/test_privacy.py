@@ -21,7 +21,8 @@ def tidy(counts: dict[str, int], indicator="jeugdhulp", den=500, year=2023) -> p
             parent = areas.parent_code(code)
             counts[parent] = counts.get(parent, 0) + counts[code]
             dens[parent] = dens.get(parent, 0) + dens[code]
-    rows = [{"code": c, "year": year, "indicator": indicator, "value": n / dens[c] * 1000, "numerator": float(n),
+    scale = CAT[indicator].scale
+    rows = [{"code": c, "year": year, "indicator": indicator, "value": n / dens[c] * scale, "numerator": float(n),
              "denominator": float(dens[c]), "count": float(n), "status": "ok", "reason": None, "ci_low": 0.0,
              "ci_high": 1.0, "gemeente_value": np.nan, "comparison": "="} for c, n in counts.items()]
     t = pd.DataFrame(rows)
@@ -99,7 +100,7 @@ def test_rounding_hides_the_exact_count_in_rate_and_interval():
     t = tidy({"BU99990101": 23, "BU99990102": 31}, den=500)
     pub = privacy.apply_disclosure_control(t, CAT, PrivacySettings(round_to=5)).set_index("code")
     assert pub.loc["BU99990101", "numerator"] == 25
-    assert pub.loc["BU99990101", "value"] == pytest.approx(25 / 500 * 1000)
+    assert pub.loc["BU99990101", "value"] == pytest.approx(25 / 500 * CAT["jeugdhulp"].scale)
     exact = privacy.apply_disclosure_control(t, CAT, PrivacySettings()).set_index("code")
     assert pub.loc["BU99990101", "ci_low"] != pytest.approx(exact.loc["BU99990101", "ci_low"])
 

@@ -30,7 +30,7 @@ DEFAULT_CATALOG = paths.package_file("parameters", "indicators.yaml")  # the pac
 class Alias:
     """Where one source format delivers a variable: column stems, optionally a percentage of another variable."""
 
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # empty: this format does not deliver the variable (not a gap of a file)
     percent_of: str | None = None
 
 
@@ -42,6 +42,7 @@ class Variable:
     source: str = "statistics"  # or "records"
     aliases: dict[str, Alias] = field(default_factory=dict)
     note: str = ""
+    topic: str = ""  # what CBS calls the figures in a sentence ("jeugdzorg", "inkomen"): for first-release notes
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Derived:
     formula: str
     inputs: tuple[str, ...]
     note: str = ""
+    estimate: bool = False  # an approximation (e.g. an age band), used only where no source delivers the figure
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Indicator:
     count: str | None = None
     scale: float = 1.0
     note: str = ""
+    # The variable in which a source delivers this figure itself (a percentage or rate in ``unit``). Where it is
+    # delivered it is published as is; with the count it also gives the denominator (count / rate).
+    rate: str | None = None
 
     @property
     def kind(self) -> str:
@@ -87,6 +92,11 @@ class Indicator:
     @property
     def inputs(self) -> tuple[str, ...]:
         return tuple(v for v in (self.numerator, self.denominator, self.value, self.weight, self.count) if v)
+
+    @property
+    def source_inputs(self) -> tuple[str, ...]:
+        """Every catalogue variable a figure may come from, the delivered rate included."""
+        return self.inputs + ((self.rate,) if self.rate else ())
 
 
 @dataclass
@@ -118,14 +128,16 @@ class Catalog:
     def source_columns(self, indicator_id: str) -> dict[str, list[str]]:
         """Per source format, the columns an indicator is computed from (derived inputs resolved)."""
         out: dict[str, list[str]] = {}
-        for var in self.base_variables(self[indicator_id].inputs):
+        for var in self.base_variables(self[indicator_id].source_inputs):
             v = self.variables[var]
             if v.source == "records":
                 out.setdefault("records", []).append(var)
                 continue
-            out.setdefault("xlsx", []).append(var)
+            if "xlsx" not in v.aliases:
+                out.setdefault("xlsx", []).append(var)
             for fmt, alias in v.aliases.items():
-                out.setdefault(fmt, []).extend(alias.columns)
+                if alias.columns:
+                    out.setdefault(fmt, []).extend(alias.columns)
         return out
 
     def base_variables(self, names) -> list[str]:
@@ -137,6 +149,20 @@ class Catalog:
                 if p not in seen:
                     seen.append(p)
         return seen
+
+    def estimated_denominator(self, indicator_id: str) -> Derived | None:
+        """The derived estimate an indicator divides by when no source delivers its denominator (else None)."""
+        d = self.derived.get(self[indicator_id].denominator or "")
+        return d if d is not None and d.estimate else None
+
+    def topics(self, names) -> list[str]:
+        """The CBS topics ("jeugdzorg", "Wmo") of variables, in catalogue order, each once."""
+        out: list[str] = []
+        for name in self.base_variables(names):
+            v = self.variables.get(name)
+            if v is not None and v.topic and v.topic not in out:
+                out.append(v.topic)
+        return out
 
     def delivery(self, indicator_id: str) -> dict[str, tuple[int, ...]]:
         """Per source, the years in which it delivers every source variable of an indicator (the catalogue's
@@ -184,6 +210,8 @@ def _parse_years(raw: Any, where: str) -> tuple[int, ...]:
 
 
 def _parse_alias(raw: Any, where: str) -> Alias:
+    if raw is None:
+        return Alias(())
     if isinstance(raw, str):
         return Alias((raw,))
     if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
@@ -195,13 +223,15 @@ def _parse_alias(raw: Any, where: str) -> Alias:
         cols = raw["column"]
         cols = (cols,) if isinstance(cols, str) else tuple(cols)
         return Alias(cols, raw.get("percent_of"))
-    raise CatalogError("een alias is een kolomnaam, een lijst kolomnamen, of {column: ..., percent_of: ...}", where=where)
+    raise CatalogError("een alias is een kolomnaam, een lijst kolomnamen, {column: ..., percent_of: ...} of null "
+                       "(dit formaat levert de variabele niet)", where=where)
 
 
 _INDICATOR_KEYS = {
     "id", "label", "cluster", "unit", "direction", "population", "min_count", "test",
-    "numerator", "denominator", "value", "weight", "count", "scale", "note",
+    "numerator", "denominator", "value", "weight", "count", "scale", "note", "rate",
 }
+_VARIABLE_KEYS = {"label", "kind", "source", "aliases", "note", "topic"}
 _REQUIRED = ("id", "label", "cluster", "unit", "direction", "population", "min_count", "test")
 
 
@@ -225,6 +255,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             problems.append(f"{where}: verwacht een blok met label en kind")
             continue
         kind = spec.get("kind")
+        unknown = set(spec) - _VARIABLE_KEYS
+        if unknown:
+            problems.append(f"{where}: onbekende sleutel(s) {sorted(unknown)}")
         if kind not in VARIABLE_KINDS:
             problems.append(f"{where}: kind '{kind}' is onbekend (kies uit {', '.join(VARIABLE_KINDS)})")
             continue
@@ -237,7 +270,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                 aliases[fmt] = _parse_alias(a, f"{where} > {fmt}")
             except CatalogError as exc:
                 problems.append(exc.render())
-        variables[name] = Variable(name, str(spec.get("label", name)), kind, spec.get("source", "statistics"), aliases, spec.get("note", ""))
+        variables[name] = Variable(name, str(spec.get("label", name)), kind, spec.get("source", "statistics"), aliases,
+                                   spec.get("note", ""), str(spec.get("topic", "")))
 
     derived: dict[str, Derived] = {}
     for name, spec in (raw.get("derived") or {}).items():
@@ -250,7 +284,10 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         for i in inputs:
             if i not in variables:
                 problems.append(f"{where}: formule gebruikt onbekende variabele '{i}'")
-        derived[name] = Derived(name, spec.get("label", name), spec["formula"], inputs, spec.get("note", ""))
+        if not isinstance(spec.get("estimate", False), bool):
+            problems.append(f"{where}: estimate moet true of false zijn")
+        derived[name] = Derived(name, spec.get("label", name), spec["formula"], inputs, spec.get("note", ""),
+                                bool(spec.get("estimate", False)))
 
     for var in variables.values():
         for fmt, alias in var.aliases.items():
@@ -293,6 +330,14 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             ref = spec.get(key)
             if ref and ref not in variables and ref not in derived:
                 problems.append(f"{where}: {key} '{ref}' is geen variabele of afgeleide variabele in de catalogus")
+        rate = spec.get("rate")
+        if rate:
+            if rate not in variables:
+                problems.append(f"{where}: rate '{rate}' is geen variabele in de catalogus")
+            elif variables[rate].kind not in ("percent", "rate"):
+                problems.append(f"{where}: rate '{rate}' moet een percentage of cijfer per 1.000 zijn (kind percent of rate)")
+            if not spec.get("numerator"):
+                problems.append(f"{where}: rate hoort bij een indicator met numerator en denominator")
         try:
             scale = float(spec.get("scale", 1))
         except (TypeError, ValueError):
@@ -303,7 +348,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             direction=spec["direction"], population=str(spec["population"]), min_count=spec["min_count"],
             test=spec["test"], numerator=spec.get("numerator"), denominator=spec.get("denominator"),
             value=spec.get("value"), weight=spec.get("weight"), count=spec.get("count"), scale=scale,
-            note=spec.get("note", ""),
+            note=spec.get("note", ""), rate=rate or None,
         )
     delivered: dict[str, dict[str, tuple[int, ...]]] = {}
     for name, spec in (raw.get("delivered") or {}).items():

@@ -16,10 +16,11 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from . import coverage
 from .areas import area_index as build_area_index
 from .catalog import Catalog, load_catalog
 from .errors import DataError
-from .indicators import build_indicators, compare_with_gemeente
+from .indicators import build_indicators, compare_with_gemeente, denominator_note
 from .params import ParameterSet, load_parameters
 from .sources.common import Statistics, statistics_from_frame
 from .sources.records import aggregate_records
@@ -43,6 +44,7 @@ class Dataset:
     inputs: dict[str, Path] = field(default_factory=dict)
     # Every area the statistics delivered (all years; index code: name, level, parents): built once.
     area_index: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None  # per gemeente: loaded against CBS's own row (workbench.coverage)
     # What presentation works out once per Dataset and is no figure (simplified web geometry, which notices a
     # notebook has shown): kept here so that report.py holds no state of its own.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -59,6 +61,12 @@ class Dataset:
         from .findings import Findings
 
         return Findings(self)
+
+    @property
+    def partial_gemeenten(self) -> list[str]:
+        from .coverage import PARTIAL
+
+        return [] if self.coverage is None else list(self.coverage.index[self.coverage["status"] == PARTIAL])
 
     @property
     def year(self) -> int:
@@ -212,7 +220,11 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
                         where=str(stats_path or params.sources.statistics),
                         hint="zet 'year' in het parameterbestand op een beschikbaar jaar")
     _check_join(areas, statistics[params.year], params, stats_path, geo_path, notes)
-    areas = _names_from_statistics(areas, statistics[params.year])
+    areas = merge_names(areas, statistics, params.year, _extra_names(params, geo_path))
+    cov = coverage.gemeente_coverage(statistics[params.year], areas, params.level, params.gemeente)
+    line = coverage.note_line(cov)
+    if line:
+        notes.append(line)
     geo_years = sorted(set(areas["year"].dropna().astype(int))) if "year" in areas else []
     if geo_years and geo_years != [params.year]:
         notes.append(f"statistiek uit {params.year}, geometrie uit {', '.join(map(str, geo_years))}: gekoppeld op "
@@ -250,10 +262,16 @@ def load_dataset(params: ParameterSet | str | Path, catalog: Catalog | None = No
         records_agg = aggregate_records(records, records_year)
 
     tidy = build_indicators(statistics, catalog, area_index, records_agg, records_year)
+    tidy = coverage.apply_coverage(tidy, cov) if "basis" in tidy else tidy
     tidy = compare_with_gemeente(tidy, area_index)
+    shown = areas["code"]
+    for ind in catalog:  # an estimated denominator is a fallback: say where it was used
+        text = denominator_note(tidy, catalog, ind.id, params.year, shown)
+        if text and "geschatte noemer" in text:
+            notes.append(text)
     return Dataset(params=params, catalog=catalog, areas=areas, statistics=statistics, indicators=tidy,
                    records=records, records_year=records_year, fictional=fictional, notes=notes, inputs=inputs,
-                   area_index=area_index, records_absent=records_absent)
+                   area_index=area_index, records_absent=records_absent, coverage=cov)
 
 
 def _demo_records_year() -> int:
@@ -262,16 +280,49 @@ def _demo_records_year() -> int:
     return demo.DEMO_YEAR
 
 
-def _names_from_statistics(areas, stats: Statistics):
-    """Geometry without names (a GeoJSON with codes only) takes the names the statistics deliver."""
-    unnamed = areas["name"].isna() | (areas["name"] == areas["code"])
-    if not unnamed.any():
-        return areas
-    names = stats.areas["name"]
-    names = names[names != names.index]
+def _bare(names: pd.Series) -> pd.Series:
+    text = names.astype("string").str.strip()
+    return text.isna() | (text == "") | (text == pd.Series(names.index, index=names.index).astype("string"))
+
+
+def merge_names(areas, statistics: dict[int, Statistics], year: int, extra=()):
+    """Names from every loaded source: the geometry, the statistics (of ``year`` first), then ``extra``
+    (attribute files beside the geometry, the OData titles ``fetch`` saved). A bare code only when no source
+    has a name. The statistics of ``year`` get the same names, so every table and map shows them."""
+    candidates = [areas.set_index("code")["name"]]
+    if year in statistics:  # codes are only comparable within a year: other years' names are not used
+        candidates.append(statistics[year].areas["name"])
+    candidates += list(extra)
+    best = pd.Series(dtype=object)
+    for names in candidates:
+        names = names[~names.index.duplicated()]
+        names = names[~_bare(names)].astype(str).str.strip()
+        best = best.combine_first(names) if len(best) else names
     areas = areas.copy()
-    areas.loc[unnamed, "name"] = areas.loc[unnamed, "code"].map(names).fillna(areas.loc[unnamed, "code"])
+    areas["name"] = areas["code"].map(best).fillna(areas["code"])
+    if year in statistics:
+        sa = statistics[year].areas
+        bare = _bare(sa["name"])
+        codes = sa.index[bare.to_numpy()]
+        sa.loc[codes, "name"] = pd.Series(codes, index=codes).map(best).fillna(pd.Series(codes, index=codes)).to_numpy()
     return areas
+
+
+def _extra_names(params: ParameterSet, geo_path) -> list[pd.Series]:
+    """Names outside statistics and geometry: attribute files in the geometry folder and saved OData titles."""
+    out: list[pd.Series] = []
+    from .sources import cbs
+
+    if geo_path is not None and Path(geo_path).is_dir():
+        for f in sorted(Path(geo_path).iterdir()):
+            if f.suffix.lower() in (".parquet", ".csv"):
+                names = cbs.read_names(f)
+                if names is not None:
+                    out.append(names)
+    titles = cbs.saved_titles(params.year)
+    if titles is not None:
+        out.append(titles)
+    return out
 
 
 def _check_join(areas, stats: Statistics, params, stats_path, geo_path, notes) -> None:

@@ -32,6 +32,7 @@ import pandas as pd
 from . import allocation as allocation_model
 from . import areas, costs, privacy, risk
 from .errors import WorkbenchError
+from .indicators import unpublished_indicators, unpublished_note
 from .io import atomic_path
 from .status import OK
 
@@ -159,6 +160,17 @@ class Findings:
     def from_run(self) -> bool:
         """True when these findings were read from the run's store (computed by ``workbench run``)."""
         return self._ds.is_light
+
+    def first_release(self, domain: str) -> str | None:
+        """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd' when the year's file has the
+        domain's care columns without a value anywhere (a first release); None otherwise."""
+        def compute():
+            ds = self._ds
+            stats = ds.statistics.get(ds.year)
+            if stats is None or risk.DOMAINS[domain]["indicator"] not in unpublished_indicators(stats, ds.catalog):
+                return None
+            return unpublished_note(stats, ds.catalog, [d["indicator"] for d in risk.DOMAINS.values()])
+        return self._once(("first_release", domain), compute)
 
     def _fit(self, domain: str) -> tuple[risk.RiskModel, pd.DataFrame]:
         """The domain's model, fitted once (or the reason it could not be)."""
@@ -307,7 +319,8 @@ class Findings:
         wanted = [lambda: self.indicators, lambda: self.comparability, lambda: self.composite, lambda: self.costs,
                   lambda: self.allocation]
         for domain in risk.DOMAINS:
-            wanted += [lambda d=domain: self.has_care_figures(d), lambda d=domain: self.risk(d),
+            wanted += [lambda d=domain: self.has_care_figures(d), lambda d=domain: self.first_release(d),
+                       lambda d=domain: self.risk(d),
                        lambda d=domain: self.funnel(d, level)]
         if ds.has_records:
             wanted += [lambda: self.cost_overview(level), lambda: self.products(level)]

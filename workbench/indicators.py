@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 
 from .catalog import Catalog, Indicator
-from .sources.common import MISSING, OK, SUPPRESSED, Statistics
+from .sources.common import MISSING, OK, SUPPRESSED, Statistics, unpublished_sentence
 from .stats import poisson_exact, wilson
+from .status import BASIS_COMPUTED, BASIS_ESTIMATED, BASIS_LABELS, BASIS_SOURCE, BASIS_SUMMED  # noqa: F401
 
 TIDY_COLUMNS = ["code", "year", "indicator", "value", "numerator", "denominator", "count", "status", "reason",
-                "ci_low", "ci_high"]
+                "ci_low", "ci_high", "basis"]
 REASONS = {MISSING: "niet beschikbaar in de bron", SUPPRESSED: "geheim in de bron (CBS)"}
 COMPARISON_LABELS = {"+": "hoger dan de gemeente", "-": "lager dan de gemeente", "=": "geen verschil",
                      "?": "niet te toetsen"}
@@ -61,17 +62,50 @@ def _combine_status(status: pd.DataFrame, names) -> pd.Series:
     return out
 
 
-def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int) -> pd.DataFrame:
+def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int,
+                   catalog: Catalog | None = None, summed: pd.Series | None = None,
+                   summed_vars: pd.Series | None = None) -> pd.DataFrame:
+    """Rows of one indicator for one year.
+
+    A figure the source delivers itself (``ind.rate``: CBS's percentage or rate) is published exactly as
+    delivered. Where the count is delivered too, the denominator for intervals and models is the one they
+    imply (count / rate * scale); an estimated denominator (a derived variable with ``estimate: true``) is
+    only a fallback for areas without both, and such rows say so in ``basis``.
+    """
     st = _combine_status(status, ind.inputs)
-    den = values[ind.denominator] if ind.denominator else pd.Series(np.nan, index=values.index)
+    nan = pd.Series(np.nan, index=values.index)
+    den = values[ind.denominator] if ind.denominator else nan
+    basis = pd.Series(BASIS_SOURCE, index=values.index, dtype=object)
     if ind.kind == "ratio":
         num = values[ind.numerator]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = num / den * ind.scale
-        st = st.mask((st == OK) & ~(den > 0), MISSING)
+        estimated = catalog is not None and catalog.estimated_denominator(ind.id) is not None
+        if ind.rate and ind.rate in values:
+            rate = values[ind.rate].where(status[ind.rate] == OK)
+            num_ok = status[ind.numerator] == OK
+            den_ok = _combine_status(status, [ind.denominator]) == OK
+            with np.errstate(divide="ignore", invalid="ignore"):
+                implied = (num / rate * ind.scale).where(num_ok & (rate > 0))
+            # A delivered denominator stays (it is the population itself); an estimate gives way to the implied one.
+            den = implied.where(implied.notna() & (estimated | ~den_ok), den.where(den_ok))
+            num = num.where(num_ok, rate * den / ind.scale)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                computed = num / den * ind.scale
+            has_rate = rate.notna()
+            value = rate.where(has_rate, computed)
+            st = st.mask(has_rate, OK)
+            st = st.mask((st == OK) & ~has_rate & ~(den > 0), MISSING)
+            fallback = ~has_rate & estimated
+            basis = basis.mask(~has_rate & ~estimated, BASIS_COMPUTED).mask(fallback, BASIS_ESTIMATED)
+            # the delivered rate with an estimated denominator (count not delivered): interval on an estimate
+            basis = basis.mask(has_rate & estimated & implied.isna(), BASIS_ESTIMATED)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = num / den * ind.scale
+            st = st.mask((st == OK) & ~(den > 0), MISSING)
+            basis[:] = BASIS_ESTIMATED if estimated else BASIS_SOURCE
     else:
         value = values[ind.value]
-        num = value / ind.scale * den if ind.denominator else pd.Series(np.nan, index=values.index)
+        num = value / ind.scale * den if ind.denominator else nan
         if ind.weight and not ind.denominator:
             den = values[ind.weight]
     if ind.count:
@@ -79,7 +113,13 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
     elif ind.kind == "ratio" and ind.test != "none":
         count = num
     else:
-        count = pd.Series(np.nan, index=values.index)
+        count = nan
+    if summed is not None:
+        basis = basis.mask(summed.reindex(values.index, fill_value=False).astype(bool), BASIS_SUMMED)
+    if summed_vars is not None and catalog is not None:
+        inputs = set(catalog.base_variables(ind.source_inputs))
+        from_sum = summed_vars.reindex(values.index).fillna("").map(lambda v: bool(inputs & set(v.split(","))))
+        basis = basis.mask(from_sum.astype(bool), BASIS_SUMMED)
     value = value.where(st == OK)
     if ind.test == "wilson":
         lo, hi = wilson(num.round(), den)
@@ -97,7 +137,57 @@ def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, y
         "count": count.to_numpy(), "status": st.to_numpy(),
         "reason": st.map(REASONS).to_numpy(),
         "ci_low": np.where(ok, lo, np.nan), "ci_high": np.where(ok, hi, np.nan),
+        "basis": np.where(ok, basis.to_numpy(), None),
     })
+
+
+def _figure_variables(ind: Indicator, catalog: Catalog) -> list[str]:
+    """The variables that carry an indicator's figure (not its denominator): numerator, rate or value."""
+    return catalog.base_variables([v for v in (ind.numerator, ind.rate, ind.value) if v])
+
+
+def unpublished_indicators(stats: Statistics, catalog: Catalog) -> dict[str, list[str]]:
+    """Indicator id -> CBS topics, for indicators whose figure the year's file has not got yet (a first release:
+    the columns are there, without a value in any area)."""
+    gone = set(stats.unpublished)
+    out = {}
+    for ind in catalog:
+        figure = _figure_variables(ind, catalog)
+        if figure and all(v in gone for v in figure):
+            out[ind.id] = catalog.topics(figure) or [catalog.variables[figure[0]].label.lower()]
+    return out
+
+
+def unpublished_note(stats: Statistics | None, catalog: Catalog, indicator_ids) -> str | None:
+    """One sentence for the given indicators (e.g. the care figures of the risk models), or None when CBS has
+    published them: 'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd'."""
+    if stats is None:
+        return None
+    gone = unpublished_indicators(stats, catalog)
+    topics = list(dict.fromkeys(t for i in indicator_ids if i in gone for t in gone[i]))
+    return unpublished_sentence(topics, stats.year) if topics else None
+
+
+def denominator_note(tidy: pd.DataFrame, catalog: Catalog, indicator_id: str, year: int, codes) -> str | None:
+    """In Dutch, for an indicator with an estimated fallback denominator: in how many areas the denominator is
+    count / CBS rate and in how many the estimate (labelled). None when the indicator has no such fallback."""
+    est = catalog.estimated_denominator(indicator_id)
+    if est is None:
+        return None
+    ind = catalog[indicator_id]
+    t = tidy[(tidy["indicator"] == indicator_id) & (tidy["year"] == year) & tidy["code"].isin(list(codes))
+             & (tidy["status"] == OK)]
+    if t.empty:
+        return None
+    n_est = int((t["basis"] == BASIS_ESTIMATED).sum())
+    estimate = f"{est.label.lower()} = {est.formula.replace('*', '×')} ({est.note.split(';')[0].rstrip('.')})"
+    if not ind.rate:
+        return f"{ind.label}: geschatte noemer ({ind.population}): {estimate}."
+    text = (f"{ind.label}: de noemer ({ind.population}) is het CBS-aantal gedeeld door het CBS-cijfer in "
+            f"{len(t) - n_est} gebied(en)")
+    if n_est:
+        text += f"; in {n_est} gebied(en) levert CBS die niet allebei en is het een geschatte noemer: {estimate}"
+    return text + "."
 
 
 def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas: pd.DataFrame,
@@ -112,8 +202,14 @@ def build_indicators(statistics: dict[int, Statistics], catalog: Catalog, areas:
     for year, stats in sorted(statistics.items()):
         recs = by_area if (by_area is not None and year == records_year) else None
         values, status = variable_table(stats, catalog, recs)
+        summed = stats.areas["summed"] if "summed" in stats.areas else None
+        summed_vars = stats.areas["summed_vars"] if "summed_vars" in stats.areas else None
+        gone = unpublished_indicators(stats, catalog)
         for ind in catalog:
-            frames.append(indicator_rows(ind, values, status, year))
+            rows = indicator_rows(ind, values, status, year, catalog, summed, summed_vars)
+            if ind.id in gone:
+                rows.loc[rows["status"] == MISSING, "reason"] = unpublished_sentence(gone[ind.id], year)
+            frames.append(rows)
     tidy = pd.concat(frames, ignore_index=True)
     return tidy[TIDY_COLUMNS]
 

@@ -373,6 +373,11 @@ def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicat
     shown["vergelijking"] = [COMPARISON_NL.get(c, "") if isinstance(c, str) else ""
                              for c in t["comparison"].to_numpy(dtype=object)]
     shown["status"] = [_status_text(s, r) for s, r in zip(status, t["reason"].to_numpy(dtype=object))]
+    if "basis" in t:  # where a figure comes from, when it is not simply CBS's own (e.g. an estimated denominator)
+        from .status import BASIS_LABELS, BASIS_SOURCE
+
+        shown["status"] = [f"{txt} ({BASIS_LABELS[b]})" if s == "ok" and b in BASIS_LABELS and b != BASIS_SOURCE
+                           else txt for txt, s, b in zip(shown["status"], status, t["basis"].to_numpy(dtype=object))]
 
 
 def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, mode: str = "value",

@@ -202,7 +202,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         "parameter_fingerprint": params.fingerprint(), "inputs": ds.input_fingerprints(),
         "notebook_fingerprint": notebook_fingerprint(params),
         "input_paths": {k: str(v) for k, v in ds.inputs.items()}, "versions": package_versions(),
-        "fictional": ds.fictional, "notes": ds.notes, "timings": {}, "host": platform.node(),
+        "fictional": ds.fictional, "notes": ds.notes, "partial_gemeenten": ds.partial_gemeenten,
+        "timings": {}, "host": platform.node(),
         "pid": os.getpid(), "command": " ".join(sys.argv),
     }
     if recovered:

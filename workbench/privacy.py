@@ -559,6 +559,9 @@ def apply_disclosure_control(tidy: pd.DataFrame, catalog: Catalog, settings: Pri
     for col in FIGURE_COLUMNS:
         if col in out:
             out.loc[mask, col] = np.nan
+    # a denominator implied by count / rate (catalogue 'rate') would give the suppressed count back with CBS's rate
+    implied = out["indicator"].map({i.id: bool(i.rate) for i in catalog}).fillna(False).astype(bool)
+    out.loc[mask & implied, "denominator"] = np.nan
     out.loc[mask, "status"] = SUPPRESSED
     out.loc[mask, "reason"] = reason[mask].fillna(SUPPRESSED_LABEL)
     if "comparison" in out:

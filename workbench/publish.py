@@ -30,6 +30,10 @@ def risk_tables(findings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scored areas of both domains (disclosure-controlled) plus a summary row per model."""
     scored_all, summaries = [], []
     for domain in DOMAINS:
+        why = findings.first_release(domain)
+        if why:  # a first release: say so, never blame the risk factors
+            summaries.append({"domain": domain, "status": "niet gepubliceerd", "message": why + "."})
+            continue
         try:
             r = findings.risk(domain)
         except (ValueError, WorkbenchError) as exc:

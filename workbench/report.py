@@ -14,6 +14,7 @@ from IPython.display import HTML, Markdown, display
 from . import allocation, areas, formatting, maps, risk
 from .catalog import CLUSTERS
 from .errors import WorkbenchError
+from .indicators import denominator_note
 from .status import SUPPRESSED, SUPPRESSED_LABEL
 
 
@@ -244,6 +245,12 @@ def model_available(ds, domain: str) -> bool:
 
 def _check_model(ds, domain: str) -> bool:
     d = risk.DOMAINS[domain]
+    why = ds.findings.first_release(domain)
+    if why:
+        _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> {why}. CBS vult deze kolommen in een latere "
+                "release van de Kerncijfers wijken en buurten aan; het model wordt daarom overgeslagen (aan de "
+                "risicofactoren ligt het niet). Gebruik die latere release, of een eerder jaar.")
+        return False
     if not ds.findings.has_care_figures(domain):
         label = maps.in_sentence(ds.catalog[d["indicator"]].label)
         _notice(f"<b>{d['label']}: geen risicokaart voor {ds.year}.</b> De CBS-cijfers over {label} zijn voor "
@@ -267,6 +274,10 @@ def model_report(ds, domain: str) -> None:
     model, _ = risk_results(ds, domain)
     display(Markdown(f"**{model.summary_nl()}**"))
     _notice(" ".join(t for t in (model.reference_nl, model.factor_note) if t))
+    exposure = denominator_note(ds.findings.indicators, ds.catalog, risk.DOMAINS[domain]["indicator"], ds.year,
+                                ds.level_areas(model.fit_level)["code"])
+    if exposure:
+        display(Markdown(f"*Blootstelling.* {exposure}"))
     coef = risk.coefficient_table(model, ds.catalog)
     coef = coef.assign(**{"effect per eenheid (95%-interval)": [
         f"× {maps.fmt_nl(v, 3)} ({maps.fmt_nl(lo, 3)} – {maps.fmt_nl(hi, 3)})"

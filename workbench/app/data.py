@@ -54,6 +54,7 @@ class PublishedRun:
     catalog: Catalog
     has_results: bool = False
     domains: dict[str, dict] = field(default_factory=dict)  # domain -> label, indicator, exposure_label, views, headline
+    models: pd.DataFrame | None = None  # layer 'modellen': per domain status and message (e.g. a first release)
     _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -97,7 +98,8 @@ class PublishedRun:
                    risk=layer("risico") if "risico" in layers else empty,
                    costs=layer("kosten") if "kosten" in layers else empty,
                    scores=layer("risicoscore"), catalog=catalog,
-                   has_results={"resultaten", "stapeling"} <= layers, domains=domains)
+                   has_results={"resultaten", "stapeling"} <= layers, domains=domains,
+                   models=layer("modellen"))
 
     @property
     def domain_labels(self) -> dict[str, str]:
@@ -113,6 +115,14 @@ class PublishedRun:
         """The indicators the domain shows first."""
         spec = self.domains.get(domain)
         return list(spec["headline"]) if spec else []
+
+    def model_message(self, domain: str) -> str | None:
+        """Why a domain has no risk model in this run, as the run says it (layer 'modellen'), or None."""
+        m = self.models
+        if m is None or m.empty or "domain" not in m:
+            return None
+        row = m[(m["domain"] == domain) & (m["status"] != "ok")]
+        return str(row["message"].iloc[0]) if len(row) else None
 
     def reference_note(self, domain: str) -> str:
         """What 'verwacht' means for this run's model of ``domain``, with the size of its reference (layer modellen)."""

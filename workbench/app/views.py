@@ -124,9 +124,12 @@ def build_view(run: PublishedRun, s: MapState) -> View:
         if d is None:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
                         "domein Jeugdhulp of Wmo.")
+        why = run.model_message(s.domain)
         if run.risk.empty:
-            return View(None, empty, VIEWS["oe"], NO_RISK)
+            return View(None, empty, VIEWS["oe"], why or NO_RISK)
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
+        if r.empty and why:
+            return View(None, empty, VIEWS["oe"], why)
         if r.empty:
             other = sorted(set(run.risk.loc[run.risk["domain"] == s.domain, "level"]))
             return View(None, empty, VIEWS["oe"], f"Waargenomen tegen verwacht voor "
@@ -184,6 +187,9 @@ def why_empty(run: PublishedRun, ind, year: int, table: pd.DataFrame) -> str:
                                                     & (run.indicators["status"] == "ok"), "year"].unique())
     instead = f" Kies jaar {' of '.join(map(str, have[-3:]))}." if have else " Kies een andere indicator."
     label = maps.in_sentence(ind.label)
+    first_release = {str(r) for r in table["status"]}
+    if len(first_release) == 1 and next(iter(first_release)).startswith("CBS heeft de cijfers"):
+        return f"{next(iter(first_release))}.{instead}"  # a first release: the run's own sentence
     if (table["status"] == "onderdrukt").any() or table["status"].str.startswith("onderdrukt").any():
         return (f"Alle cijfers over {label} in {year} zijn onderdrukt: per gebied te weinig personen om ze veilig "
                 f"te tonen.{instead}")

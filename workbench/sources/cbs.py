@@ -18,6 +18,7 @@ import re
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
@@ -57,7 +58,7 @@ ODATA_CODE = ("Codering", "WijkenEnBuurten")
 ODATA_NAME = "RegioNaam"  # added by fetch(): the title of the WijkenEnBuurten dimension
 ODATA_IDENTITY = ("WijkenEnBuurten", "Gemeentenaam", "SoortRegio", "Codering", "IndelingswijzigingWijkenEnBuurten",
                   "IndelingswijzigingGemeenteWijkBuurt", "Perioden")
-PDOK_CODES = ("buurtcode", "wijkcode", "gemeentecode")  # most specific first
+PDOK_CODES = ("statcode", "buurtcode", "wijkcode", "gemeentecode")  # the row's own code first (multi-level files)
 XLSX_CODES = ("gwb_code_10", "gwb_code")
 
 
@@ -93,14 +94,70 @@ def load_statistics(spec: str, params, catalog: Catalog) -> dict[int, Statistics
         paths = sorted(p for p in path.iterdir() if p.suffix.lower() in STAT_SUFFIXES) if path.is_dir() else [path]
         if not paths:
             raise DataError("de map bevat geen statistiekbestanden (.csv, .json, .xlsx, .parquet, .gpkg)", where=str(path))
-    out: dict[int, Statistics] = {}
+    per_year: dict[int, list[Statistics]] = {}
     for p in paths:
-        stats = read_statistics(p, catalog, default_year=params.year, gemeenten=params.gemeente)
-        if stats.year in out:
-            raise DataError(f"twee bestanden voor hetzelfde jaar {stats.year}: {out[stats.year].source} en {p.name}",
-                            where=str(path), hint="houd per jaar één statistiekbestand in de map")
-        out[stats.year] = stats
+        # A file that only complements another (e.g. CBS's national gemeente and wijk totals) need not hold
+        # the parameter set's gemeenten; the check is made on the year's files together.
+        stats = read_statistics(p, catalog, default_year=params.year, gemeenten=() if len(paths) > 1 else params.gemeente)
+        per_year.setdefault(stats.year, []).append(stats)
+    out: dict[int, Statistics] = {}
+    for year, parts in per_year.items():
+        merged = parts[0]
+        for other in parts[1:]:
+            merged = merge_statistics(merged, other)
+        if len(paths) > 1:
+            _check_gemeenten(merged, params.gemeente, path)
+        out[year] = merged
     return out
+
+
+def merge_statistics(first: Statistics, other: Statistics) -> Statistics:
+    """Two files of one year complement each other: an area or figure one lacks comes from the other.
+
+    A source's own row of an area beats a row summed from its parts (see :func:`add_parent_counts`), as a
+    whole: a summed figure never fills a gap in an own row (the parts may cover the area only in part).
+    Where both have an own row, per figure the first file that delivers it counts; the note says so.
+    """
+    def summed(s: Statistics) -> pd.Series:
+        return s.areas["summed"].astype(bool) if "summed" in s.areas else pd.Series(False, index=s.areas.index)
+
+    a_sum, b_sum = summed(first), summed(other)
+    codes = first.values.index.union(other.values.index, sort=False)
+    cols = first.values.columns.union(other.values.columns, sort=False)
+    va = first.values.reindex(index=codes, columns=cols)
+    sa = first.status.reindex(index=codes, columns=cols).fillna("missing")
+    vb = other.values.reindex(index=codes, columns=cols)
+    sb = other.status.reindex(index=codes, columns=cols).fillna("missing")
+    a_own = codes.isin(first.values.index[~a_sum])
+    b_own = codes.isin(other.values.index[~b_sum])
+    in_a = codes.isin(first.values.index)
+    # per row: take b entirely where a has no row or only a summed one while b has its own
+    b_row = (~in_a) | (~a_own & b_own)
+    # per cell: a figure a row lacks comes from the other file's row of the same area; when that row is a sum of
+    # parts, the cell is listed in areas['summed_vars'] (a sum is only the area's figure if the parts cover it)
+    both = codes.isin(first.values.index) & codes.isin(other.values.index) & ~b_row
+    fill = pd.DataFrame(np.repeat(both[:, None], len(cols), axis=1), index=codes, columns=cols) & (sa != OK) & (sb == OK)
+    take_b = fill | pd.DataFrame(np.repeat(b_row[:, None], len(cols), axis=1), index=codes, columns=cols)
+    from_sum = fill & pd.DataFrame(np.repeat((~b_own)[:, None], len(cols), axis=1), index=codes, columns=cols)
+    values = va.mask(take_b, vb)
+    status = sa.mask(take_b, sb)
+    area_cols = list(dict.fromkeys(list(first.areas.columns) + list(other.areas.columns)))
+    areas = first.areas.reindex(index=codes, columns=area_cols)
+    areas.loc[b_row] = other.areas.reindex(index=codes[b_row], columns=area_cols).to_numpy()
+    # a name from either file beats a bare code
+    named_b = other.areas["name"].reindex(codes)
+    bare = areas["name"].isna() | (areas["name"] == codes.to_series(index=codes))
+    areas.loc[bare, "name"] = named_b[bare].fillna(pd.Series(codes, index=codes)[bare])
+    areas["summed"] = ~a_own & ~b_own
+    prior = areas["summed_vars"].fillna("") if "summed_vars" in areas else pd.Series("", index=codes)
+    added = from_sum.apply(lambda r: ",".join(r.index[r.to_numpy()]), axis=1)
+    areas["summed_vars"] = [",".join(x for x in (p, q) if x) for p, q in zip(prior, added)]
+    notes = list(first.notes) + [n for n in other.notes if n not in first.notes]
+    notes.append(f"statistiek {first.year} samengesteld uit {first.source} en {other.source}: een gebied of cijfer "
+                 f"dat het ene bestand mist komt uit het andere; een eigen CBS-rij gaat voor een opgetelde")
+    unpublished = [v for v in dict.fromkeys(first.unpublished + other.unpublished)
+                   if v in status and not (status[v] == OK).any()]
+    return Statistics(values, status, areas, first.year, f"{first.source} + {other.source}", notes, unpublished)
 
 
 def read_statistics(path: str | Path, catalog: Catalog, *, default_year: int | None = None,
@@ -141,8 +198,26 @@ def _read_statistics(path: Path, catalog: Catalog, *, default_year, gemeenten) -
                         where=str(path), hint="is dit een bestand met Kerncijfers wijken en buurten van CBS?")
     _check_gemeenten(stats, gemeenten, path)
     if fmt in ("pdok", "shape"):
-        add_parent_counts(stats, catalog)
+        add_parent_counts(stats, catalog, _parent_names(df, code_col, stats))
     return stats
+
+
+def _parent_names(df: pd.DataFrame, code_col: str, stats: Statistics) -> dict[str, str]:
+    """Rows of PDOK/shape files name their wijk and gemeente too (wijknaam, gemeentenaam): keep those names
+    for parents the file has no row of, so they are not shown as bare codes."""
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    codes = df[code_col].map(normalize_code).to_numpy()
+    out: dict[str, str] = {}
+    for key, options in (("gemeente_code", ("gemeentenaam", "gm_naam")), ("wijk_code", ("wijknaam", "wk_naam"))):
+        col = next((lower[o] for o in options if o in lower), None)
+        if col is None:
+            continue
+        names = pd.Series(df[col].astype("string").str.strip().to_numpy(), index=codes)
+        names = names[~names.index.duplicated()].reindex(stats.areas.index)
+        parent = stats.areas[key]
+        found = pd.Series(names.to_numpy(), index=parent.to_numpy()).dropna()
+        out.update(found[~found.index.duplicated()].to_dict())
+    return out
 
 
 def _check_gemeenten(stats: Statistics, gemeenten, path: Path) -> None:
@@ -155,7 +230,7 @@ def _check_gemeenten(stats: Statistics, gemeenten, path: Path) -> None:
                         hint="download de cijfers van deze gemeente, of zet de juiste code onder 'gemeente'")
 
 
-def add_parent_counts(stats: Statistics, catalog: Catalog) -> None:
+def add_parent_counts(stats: Statistics, catalog: Catalog, names: dict[str, str] | None = None) -> None:
     """Files of one level (PDOK wijken) carry no gemeente row: sum counts of its parts, and only counts.
 
     A sum is only given when every part is known; means and percentages stay missing for the parent.
@@ -182,17 +257,21 @@ def add_parent_counts(stats: Statistics, catalog: Catalog) -> None:
             ok = [p for p in parents if complete.get(p, False)]
             new_v.loc[ok, var] = sums.reindex(ok).to_numpy()
             new_s.loc[ok, var] = OK
-        new_a = pd.DataFrame({"name": parents, "level": parent_level, "gemeente_code": [gemeente_of(p) for p in parents],
-                              "wijk_code": [p if parent_level == "wijk" else None for p in parents]},
-                             index=new_v.index)
+        known = names or {}
+        new_a = pd.DataFrame({"name": [known.get(p) or p for p in parents], "level": parent_level, "gemeente_code": [gemeente_of(p) for p in parents],
+                              "wijk_code": [p if parent_level == "wijk" else None for p in parents],
+                              "summed": True}, index=new_v.index)
+        if "summed" not in stats.areas:
+            stats.areas["summed"] = False
         stats.values = pd.concat([stats.values, new_v])
         stats.status = pd.concat([stats.status, new_s])
         stats.areas = pd.concat([stats.areas, new_a])
         areas = stats.areas
         added.append(f"{len(parents)} {parent_level}(en)")
     if added:
-        stats.notes.append(f"het bestand heeft geen rij voor {' en '.join(added)}: aantallen zijn opgeteld uit de "
-                           "onderliggende gebieden; gemiddelden en percentages ontbreken daar")
+        stats.notes.append(f"het bestand heeft geen eigen rij voor {' en '.join(added)}: daar zijn de aantallen "
+                           "opgeteld uit de onderliggende gebieden (alleen waar elk deel bekend is); gemiddelden en "
+                           "percentages ontbreken daar. Waar de bron een eigen rij heeft, geldt die")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,14 +294,27 @@ def _read_xlsx(path: Path) -> tuple[pd.DataFrame, int | None]:
 
 
 def _read_gpkg_attributes(path: Path) -> pd.DataFrame:
+    """Attributes of every level layer (gemeenten, wijken, buurten) with ``statcode``/``statnaam`` for the row's
+    own level: each area keeps the source's own row, so wijk and gemeente figures are CBS's own and not sums of
+    (rounded, secret) buurt figures."""
     import pyogrio
 
     layers = [name for name, _ in pyogrio.list_layers(path)]
-    for want in ("buurten", "buurt", "wijken", "wijk", "gemeenten", "gemeente"):
-        for layer in layers:
-            if want in layer.lower():
-                return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-    return pyogrio.read_dataframe(path, layer=layers[0], read_geometry=False)
+    frames = []
+    for level in ("gemeente", "wijk", "buurt"):
+        layer = next((name for name in layers if level in name.lower()), None)
+        if layer is None:
+            continue
+        df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+        cols = {c.lower(): c for c in df.columns}
+        if f"{level}code" not in cols:
+            continue
+        df["statcode"] = df[cols[f"{level}code"]]
+        df["statnaam"] = df[cols[f"{level}naam"]] if f"{level}naam" in cols else df["statcode"]
+        frames.append(df)
+    if not frames:
+        return pyogrio.read_dataframe(path, layer=layers[0], read_geometry=False)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _sniff_text(path: Path) -> tuple[str, str]:
@@ -267,7 +359,10 @@ def _read_odata_json(path: Path) -> tuple[pd.DataFrame, int | None]:
         raise DataError(f"geen geldige JSON ({exc})", where=str(path)) from None
     meta = ""
     year = None
-    if isinstance(data, dict):
+    if isinstance(data, dict) and "value" not in data and data and all(level_of(normalize_code(k)) for k in data):
+        # rows keyed by area code ({"GM0014": {"AantalInwoners_5": ...}, "WK001400": {...}}), as scripts save them
+        rows = [{"WijkenEnBuurten": k, **v} for k, v in data.items() if isinstance(v, dict)]
+    elif isinstance(data, dict):
         meta = str(data.get("odata.metadata", "")) + " " + str(data.get("table", ""))
         rows = data.get("value")
         if "year" in data:
@@ -404,6 +499,7 @@ def fetch(gemeenten, year: int, *, offline: bool = False, force: bool = False) -
     names_q = urllib.parse.urlencode({"$format": "json", "$filter": flt}, safe="$,'()")
     titles = {normalize_code(r["Key"]): r.get("Title", "").strip()
               for r in net.get_all(f"{base}/WijkenEnBuurten?{names_q}", manual=manual_instructions(gemeenten, year))}
+    _save_titles(year, titles)
     wanted = set(gemeenten)
     keep = []
     for r in rows:
@@ -419,6 +515,72 @@ def fetch(gemeenten, year: int, *, offline: bool = False, force: bool = False) -
                                          "year": year, "source": f"{base}/TypedDataSet", "value": keep},
                                         ensure_ascii=False).encode("utf-8"))
     return target
+
+
+def titles_file(year: int) -> Path:
+    """Where ``fetch`` keeps the names (titles of the WijkenEnBuurten dimension) of a KWB table."""
+    return net.cache_dir() / "cbs" / f"{table_id(year)}_WijkenEnBuurten.json"
+
+
+def _save_titles(year: int, titles: dict[str, str]) -> None:
+    target = titles_file(year)
+    known = {}
+    if target.exists():
+        try:
+            known = json.loads(target.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            known = {}
+    known.update({k: v for k, v in titles.items() if v and v != k})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    net.write_atomic(target, json.dumps(known, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+
+
+def saved_titles(year: int) -> pd.Series | None:
+    """Names saved by an earlier ``fetch`` of this year's table (code -> name), or None."""
+    try:
+        target = titles_file(year)
+    except DataError:
+        return None
+    if not target.exists():
+        return None
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return pd.Series(data, dtype=object) if isinstance(data, dict) and data else None
+
+
+def read_names(path: Path) -> pd.Series | None:
+    """Code -> name from an attribute file (PDOK parquet/CSV with wijkcode/wijknaam, a KWB export with regio),
+    or None when the file has no names. Also the gemeente names such files carry on each row."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            cols = pq.read_schema(path).names
+            lower = {c.lower(): c for c in cols}
+            want = [lower[c] for c in ("buurtcode", "buurtnaam", "wijkcode", "wijknaam", "gemeentecode", "gemeentenaam",
+                                       "statcode", "statnaam") if c in lower]
+            df = pd.read_parquet(path, columns=want) if want else None
+        else:
+            df = _read_csv(path)
+    except (DataError, OSError, ValueError):
+        return None
+    if df is None:
+        return None
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    out = []
+    for code, name in (("buurtcode", "buurtnaam"), ("wijkcode", "wijknaam"), ("gemeentecode", "gemeentenaam"),
+                       ("statcode", "statnaam"), ("gwb_code_10", "regio"), ("gwb_code", "regio")):
+        if code in lower and name in lower:
+            s = pd.Series(df[lower[name]].astype("string").str.strip().to_numpy(),
+                          index=df[lower[code]].map(normalize_code).to_numpy())
+            out.append(s[[bool(level_of(c)) for c in s.index]].dropna())
+    if not out:
+        return None
+    names = pd.concat(out)
+    return names[~names.index.duplicated()]
 
 
 def _cached(gemeenten, year: int) -> Path | None:

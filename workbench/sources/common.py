@@ -25,6 +25,13 @@ CHANGE_COLUMNS = {"odata": ("IndelingswijzigingWijkenEnBuurten", "Indelingswijzi
                   "xlsx": ("ind_wbi",), "pdok": ("indelingswijziging_wijken_en_buurten",), "shape": ("IND_WBI",)}
 
 
+def unpublished_sentence(topics, year: int) -> str:
+    """'CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd' (a first release)."""
+    topics = list(topics)
+    joined = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " en " + topics[-1]
+    return f"CBS heeft de cijfers over {joined} voor {year} nog niet gepubliceerd"
+
+
 def normalize_code(value) -> str:
     """CBS codes arrive space-padded ("WK036300  "); trimmed and upper-cased they join."""
     return str(value).strip().upper()
@@ -61,10 +68,13 @@ class Statistics:
     year: int
     source: str
     notes: list[str] = field(default_factory=list)
+    # Variables whose column the file has but without a value in any area: CBS has not published them yet.
+    unpublished: list[str] = field(default_factory=list)
 
     def select(self, codes) -> "Statistics":
         codes = [c for c in codes if c in self.values.index]
-        return Statistics(self.values.loc[codes], self.status.loc[codes], self.areas.loc[codes], self.year, self.source, list(self.notes))
+        return Statistics(self.values.loc[codes], self.status.loc[codes], self.areas.loc[codes], self.year, self.source,
+                          list(self.notes), list(self.unpublished))
 
 
 def parse_cells(series: pd.Series, kind: str | None = None, where: str = "",
@@ -170,20 +180,18 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         areas["ind_wbi"] = change.to_numpy()
 
     values, status = {}, {}
-    absent, unpublished = [], []
+    absent, unpublished, unpublished_vars = [], [], []
     percent_later = []
     for var in catalog.variables.values():
         if var.source != "statistics":
             continue
-        if fmt == "xlsx":
-            alias_cols, percent_of = (var.name,), None
-        elif fmt in var.aliases:
+        if fmt in var.aliases:
             alias_cols, percent_of = var.aliases[fmt].columns, var.aliases[fmt].percent_of
         else:
             alias_cols, percent_of = (var.name,), None
         col = find_column(df.columns, alias_cols, fmt)
         if col is None:
-            if fmt != "xlsx" and fmt not in var.aliases:
+            if (fmt != "xlsx" and fmt not in var.aliases) or not alias_cols:
                 pass  # the catalogue knows no column in this format (e.g. eenoudergezinnen): not a gap of the file
             else:
                 absent.append(var.name)
@@ -198,8 +206,11 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
             percent_later.append((var.name, percent_of))
         if (s != OK).all():
             unpublished.append(f"{var.label} ({col})")
+            unpublished_vars.append(var.name)
     if unpublished:
-        notes.append(f"in {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
+        topics = catalog.topics(unpublished_vars)
+        head = unpublished_sentence(topics, year) + ". " if topics else ""
+        notes.append(f"{head}In {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
                      "Deze cijfers gelden als ontbrekend, niet als 0")
     if absent:
         notes.append(f"niet in het bestand voor {year}: {', '.join(absent)}; behandeld als ontbrekend")
@@ -210,4 +221,4 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     direct_counts = [v.name for v in catalog.variables.values() if v.source == "statistics" and v.kind == "count"
                      and v.name in values and v.name not in dict(percent_later)]
     notes.extend(checks.check_totals(values, status, areas, direct_counts, year))
-    return Statistics(values, status, areas, year, source, notes)
+    return Statistics(values, status, areas, year, source, notes, unpublished_vars)
