@@ -79,8 +79,8 @@ def test_a_model_that_cannot_be_fitted_keeps_its_reason(demo_params, monkeypatch
     p = dataclasses.replace(demo_params, risk=dataclasses.replace(demo_params.risk, youth_factors=("bestaat_niet",)))
     ds = load_dataset(p)
     calls = []
-    fit = risk.fit_expected
-    monkeypatch.setattr(risk, "fit_expected", lambda *a, **k: calls.append(1) or fit(*a, **k))
+    run = risk.run_domain  # where the factors are checked and the model is fitted
+    monkeypatch.setattr(risk, "run_domain", lambda *a, **k: calls.append(1) or run(*a, **k))
     for _ in range(2):
         with pytest.raises(WorkbenchError, match="risicofactoren"):
             ds.findings.risk("jeugd")

@@ -288,3 +288,42 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
         else:
             _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
     return leaks
+
+
+def interval_audit(gpkg, catalog: Catalog | None, settings: PrivacySettings) -> tuple[list[Leak], dict]:
+    """The attacker's interval audit of a publish.gpkg (issue 15): every suppressed count of every layer
+    against every published relation (``workbench.relations``), its feasible interval by LP
+    (``workbench.intervals``). A count is unprotected when its interval is narrower than
+    ``privacy.protection`` (default the threshold) or pins it between 1 and the threshold.
+
+    Returns (one Leak per unprotected count naming table, cell and relations; figures for the manifest)."""
+    from pathlib import Path
+
+    import pyogrio
+
+    from . import relations
+    from .risk import DOMAINS
+
+    gpkg = Path(gpkg)
+    layers = {name: pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False))
+              for name, _ in pyogrio.list_layers(gpkg)}
+    year = None
+    if "meta" in layers and "key" in layers["meta"]:
+        meta_kv = layers["meta"].set_index("key")["value"]
+        year = int(meta_kv["year"]) if "year" in meta_kv and str(meta_kv["year"]).isdigit() else None
+    meta = relations.indicator_meta(catalog) if catalog is not None else None
+    counts = relations.risk_counts(catalog, {d: v["indicator"] for d, v in DOMAINS.items()}) if catalog is not None else None
+    protection = getattr(settings, "protection_level", settings.min_count)
+    # counts CBS publishes itself (open data): only exact or small pins count; record-based counts get the full level
+    open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
+    res = relations.attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
+                           risk_counts=counts, round_to=settings.round_to, open_variables=open_vars)
+    leaks = [Leak(gpkg.name, r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
+                                         f"(beschermingsniveau {protection}) via: {r['relations'][:300]}")
+             for _, r in res[~res["protected"]].iterrows()]
+    s = relations.summary(res, settings.min_count, protection)
+    figures = {"aangevallen": int(s.loc["totaal", "attacked"]), "exact": int(s.loc["totaal", "exact"]),
+               "smaller_dan_bescherming": int(s.loc["totaal", "narrower"]),
+               "vast_tussen_1_en_drempel": int(s.loc["totaal", "pinned_small"]),
+               "onbeschermd": int(s.loc["totaal", "unprotected"]), "beschermingsniveau": protection}
+    return leaks, figures

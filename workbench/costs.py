@@ -20,6 +20,20 @@ def _with_area(records: pd.DataFrame, areas: pd.DataFrame, level: str) -> pd.Dat
     return records.assign(area=records["buurt_code"].map(mapping))
 
 
+def _top_two(act: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The largest and second-largest cost of one client and of one provider per group (for the dominance
+    rule, ``privacy.dominance_mask``). Private columns: never published."""
+    out = {}
+    for who, col in (("client", "client_id"), ("provider", "provider")):
+        if col not in act:
+            continue
+        per = act.groupby(keys + [col], observed=True)["_cost"].sum().sort_values(ascending=False)
+        g = per.groupby(level=list(range(len(keys))), observed=True)
+        out[f"top1_{who}"] = g.nth(0).droplevel(-1) if len(per) else pd.Series(dtype=float)
+        out[f"top2_{who}"] = g.nth(1).droplevel(-1) if len(per) else pd.Series(dtype=float)
+    return pd.DataFrame(out)
+
+
 def costs_by_product(records: pd.DataFrame, areas: pd.DataFrame, year: int, level: str = "wijk") -> pd.DataFrame:
     """Clients, trajectories and cost in ``year`` per area x domain x product category."""
     r = _with_area(records, areas, level)
@@ -28,6 +42,7 @@ def costs_by_product(records: pd.DataFrame, areas: pd.DataFrame, year: int, leve
     g = r.groupby(["area", "domain", "product"], observed=True)
     out = pd.DataFrame({"clients": g["client_id"].nunique(), "trajectories": g.size(), "cost": g["_cost"].sum()})
     out["cost_per_client"] = out["cost"] / out["clients"]
+    out = out.join(_top_two(r, ["area", "domain", "product"]))
     return out.reset_index()
 
 
@@ -37,7 +52,8 @@ def costs_by_area(records: pd.DataFrame, areas: pd.DataFrame, year: int, level: 
     r = r.assign(_active=active_in(r, year), _cost=cost_in_year(r, year))
     act = r[r["_active"]]
     g = act.groupby(["area", "domain"])
-    out = pd.DataFrame({"clients": g["client_id"].nunique(), "cost": g["_cost"].sum()}).reset_index()
+    out = pd.DataFrame({"clients": g["client_id"].nunique(), "cost": g["_cost"].sum()})
+    out = out.join(_top_two(act, ["area", "domain"])).reset_index()
     out["cost_per_client"] = out["cost"] / out["clients"]
     return out
 

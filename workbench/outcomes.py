@@ -329,6 +329,73 @@ def region_total(prep: pd.DataFrame, year: int, *, return_days: int = 365) -> pd
     return outcome_table(p, ["_all"], year, return_days=return_days).drop(columns="_all")
 
 
+AUDIT_ROUNDS = 12  # rounds of "audit, hide more" before the run's own audit has the last word
+AUDIT_LP_ROUNDS = 2  # of which with the full LP attack (slow; the quick screen rounds are cheap)
+
+
+def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings, lp: bool = False) -> tuple[set, int]:
+    """The interval attack on the outcome layer; for every unprotected count, the cheapest published count
+    that shares a sum with it (or its row), to hide as well. Returns ((key, variable) cells, unprotected)."""
+    from . import relations
+
+    protection = getattr(settings, "protection_level", settings.min_count)
+    # the quick screen (no LPs): what it proves unprotected is; the run's own audit solves the rest
+    res = relations.attack({"resultaten": layer}, threshold=settings.min_count, protection=protection, lp=lp)
+    bad = res[~res["protected"]]
+    if bad.empty:
+        return set(), 0
+    cells, eqs = plan.cells, plan.equations
+    secret = cells["suppressed"].to_numpy(dtype=bool)
+    size = cells["size"].to_numpy(dtype=float)
+    eq_of = eqs.groupby("cell")["eq"].apply(list).to_dict()
+    members = eqs.groupby("eq")["cell"].apply(list).to_dict()
+    total_of = eqs[eqs["is_total"]].set_index("eq")["cell"].to_dict()
+    dims = relations.OUTCOME_DIMS
+    cube = dict(zip(dims, CUBE))
+    picked: set = set()
+    hidden = secret.copy()
+    for key in bad["key"]:
+        parts = {cube[d]: v for d, v in zip(dims, key[1:5]) if v != relations.ALL}
+        i = plan.cell_id(parts, key[-1])
+        if i is None:
+            continue
+        # every sum the cell is in must hide at least the protection level in total (members; a hidden total
+        # counts as well): add the smallest published members (then the total) until it does
+        before = len(picked)
+        for e in eq_of.get(i, []):
+            cand = [c for c in members.get(e, []) if c != i]
+            mass = sum(size[c] for c in cand if hidden[c])  # what the others leave open about this cell
+            for c in sorted((c for c in cand if not hidden[c] and size[c] > 0),
+                            key=lambda c: (c == total_of.get(e), size[c])):
+                if mass >= protection:
+                    break
+                hidden[c] = True
+                picked.add(int(c))
+                mass += size[c]
+        if len(picked) == before:
+            # enough hidden in each sum, yet solved by combining sums: in every sum, hide the smallest
+            # published member as well
+            for e in eq_of.get(i, []):
+                cand = [c for c in members.get(e, []) if not hidden[c] and size[c] > 0]
+                if cand:
+                    c = min(cand, key=lambda c: (c == total_of.get(e), size[c]))
+                    hidden[c] = True
+                    picked.add(int(c))
+    return {(int(cells["key"].iat[c]), cells["variable"].iat[c]) for c in picked}, len(bad)
+
+
+def _outcome_layer(done: dict, comp: dict, matrix, year) -> pd.DataFrame:
+    """The resultaten layer as ``published_layers`` builds it, from disclosed tables."""
+    stub = Results(matrix=matrix, year=year, settings=None, by_area=done["by_area"], by_area_level=done["by_area_level"],
+                   by_provider=done["by_provider"], by_provider_area=done["by_provider_area"], by_wijk=done["by_wijk"],
+                   by_area_wijk=done["by_area_wijk"], detail=done["detail"], region=done["region"],
+                   comparison_provider=comp["comparison_provider"],
+                   comparison_provider_area=comp["comparison_provider_area"],
+                   stapeling=pd.DataFrame(), stapeling_region=pd.DataFrame(), signals={}, providers=[],
+                   return_period=None, notes=[])
+    return published_layers(stub, stapeling=False)["resultaten"]
+
+
 def provider_comparison(prep: pd.DataFrame, year: int, by=("provider",), strata=("result_area", "intervention_level"),
                         outcome: str = "reached") -> pd.DataFrame:
     """Observed against expected reached results, adjusted for the mix of result areas and levels.
@@ -559,12 +626,13 @@ def signal_margin(key: str, table: pd.DataFrame) -> privacy.MarginTable:
     return privacy.MarginTable(table, ("result_area",), counts, {c: (v,) for c, v in counts.items()})
 
 
-def outcome_plan(tables: dict[str, privacy.MarginTable], settings) -> privacy.MarginPlan:
+def outcome_plan(tables: dict[str, privacy.MarginTable], settings, extra=()) -> privacy.MarginPlan:
     """One suppression decision for every outcome table (all groupings of the cube, the provider comparison
-    and the signal tables): primary, complements, and secondary over every published sum."""
+    and the signal tables): primary, complements, and secondary over every published sum; ``extra``: cells
+    the interval audit asks to hide as well."""
     return privacy.margin_plan(tables, CUBE, settings.min_count, relations=OUTCOME_RELATIONS,
                                complements=OUTCOME_COMPLEMENTS, row_count="T", priority=OUTCOME_PRIORITY,
-                               labels=CUBE_NL, zero_public=("G",))
+                               labels=CUBE_NL, zero_public=("G",), extra=extra)
 
 
 def _reason_column(pairs, n) -> np.ndarray:
@@ -595,6 +663,9 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
                 or c.endswith(("_low", "_high"))]
     hide_col = {c: primary_row for c in fig_cols}
     hide_col[count] = row_hidden
+    # cost per trajectory x trajectories is the row's cost, and costs add up over the margins: the figure
+    # carries the count, so it goes wherever the count goes (issue 15: two rows solved it back by hand)
+    hide_col["cost_per_trajectory"] = row_hidden | primary_row
     reasons = [(row_hidden, row_why)]
     groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
               "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}
@@ -741,6 +812,7 @@ class Results:
     prep: pd.DataFrame | None = field(default=None, repr=False)
     households: pd.DataFrame | None = field(default=None, repr=False)
     plans: dict = field(default_factory=dict, repr=False)  # privacy.MarginPlan per cube (what was suppressed, why)
+    audit_rounds: list = field(default_factory=list)  # unprotected counts found by the interval audit, per round
 
     def suppression_summary(self) -> pd.DataFrame:
         """Suppressed outcome counts per cube and kind (primair / aanvullend), e.g. for a run's manifest."""
@@ -770,11 +842,31 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
     margins = {k: outcome_margin(t) for k, t in raw.items()}
     margins.update({k: comparison_margin(t) for k, t in comp.items()})
     margins.update({f"signaal:{k}": signal_margin(k, t) for k, t in sig.items()})
-    plan = outcome_plan(margins, settings)
-    done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
-    comp = {k: disclose_comparison(t, settings, plan=plan, name=k) for k, t in comp.items()}
+    comp_raw, sig_raw = comp, sig
+    extra: set = set()
+    audit_rounds = []
+    use_lp = False  # the quick screen first; when it finds nothing, the full LP audit (at most AUDIT_LP_ROUNDS)
+    lp_rounds = 0
+    for _ in range(AUDIT_ROUNDS):
+        plan = outcome_plan(margins, settings, extra=extra)
+        done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
+        comp = {k: disclose_comparison(t, settings, plan=plan, name=k) for k, t in comp_raw.items()}
+        # The interval audit on what would be published: any suppressed count an attacker can narrow down
+        # below the protection level makes the plan hide more (issue 15), until none is left.
+        layer = _outcome_layer(done, comp, matrix, year)
+        if use_lp and lp_rounds >= AUDIT_LP_ROUNDS:
+            break
+        lp_rounds += use_lp
+        more, n_bad = _audit_extra(layer, plan, settings, lp=use_lp)
+        audit_rounds.append(n_bad)
+        if not n_bad and not use_lp:
+            use_lp = True
+            continue
+        if not more - extra:
+            break
+        extra |= more
     sig = {k: disclose_counts(v, [c for c in v.columns if c != "result_area"], settings, plan=plan, name=f"signaal:{k}")
-           for k, v in sig.items()}
+           for k, v in sig_raw.items()}
     hh = household_table(prep, year)
     st_raw = {"stapeling": stapeling_by_area(hh), "stapeling_region": stapeling_by_area(hh, by="regio")}
     st_plan = stapeling_plan(st_raw, settings)
@@ -788,7 +880,7 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
         stapeling=st["stapeling"], stapeling_region=st["stapeling_region"],
         signals=sig, providers=sorted(cohort(prep, year)["provider"].dropna().unique()),
         return_period=raw["by_area"].attrs.get("return_period"), notes=notes, prep=prep, households=hh,
-        plans={"resultaten": plan, "stapeling": st_plan})
+        plans={"resultaten": plan, "stapeling": st_plan}, audit_rounds=audit_rounds)
 
 
 def results_for(ds) -> Results:
@@ -811,7 +903,7 @@ def results_for(ds) -> Results:
     return res
 
 
-def published_layers(res: Results) -> dict[str, pd.DataFrame]:
+def published_layers(res: Results, stapeling: bool = True) -> dict[str, pd.DataFrame]:
     """The aggregates the app reads (publish.gpkg): Dutch column names, no record field names.
 
     resultaten: one row per grouping (result area x provider, x wijk, x level, and margins), 'alle'
@@ -837,6 +929,8 @@ def published_layers(res: Results) -> dict[str, pd.DataFrame]:
                                    for c in out["result_area"]]
     out = out.rename(columns={"result_area": "resultaatgebied", "intervention_level": "niveau", "provider": "aanbieder"})
     out["jaar"] = res.year
+    if not stapeling:
+        return {"resultaten": out}
     st = pd.concat([res.stapeling, res.stapeling_region.rename(columns={"gebied": "wijk_code"})], ignore_index=True)
     st["jaar"] = res.year
     return {"resultaten": out, "stapeling": st}

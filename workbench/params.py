@@ -65,6 +65,19 @@ class PrivacySettings:
     round_to: int | None = None
     # A reason (text) to allow min_count below 10; stamped on the manifest and every published layer.
     allow_below_threshold: str | None = None
+    # interval audit (issue 15): the narrowest interval an attacker may be left with for a suppressed count
+    protection: int | None = None  # default: min_count
+    # dominance (p% rule) on published cost amounts: suppressed when the rest of the cost, apart from the two
+    # largest clients (or providers), is less than dominance_p % of the largest: the second could estimate the first
+    dominance: bool = True
+    dominance_p: float = 10.0
+    # what an unprotected count found by the interval audit does: "strict" fails the run, "report" writes it
+    # to the manifest (privacy.intervalaudit) and lets the run through
+    interval_audit: str = "report"
+
+    @property
+    def protection_level(self) -> int:
+        return int(self.protection) if self.protection is not None else int(self.min_count)
 
 
 @dataclass(frozen=True)
@@ -357,6 +370,17 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
         if _expect(p, dict, f"{where}privacy", "een blok", problems):
             _check_keys(p, set(PrivacySettings.__dataclass_fields__), f"{where}privacy.", problems)
             ok = _check_privacy(p, f"{where}privacy", problems)
+            if "protection" in p and p["protection"] is not None:
+                ok &= _number(p["protection"], f"{where}privacy.protection", problems, lo=1, hi=1000, integer=True,
+                              what="een geheel getal (standaard min_count)")
+            if "dominance" in p:
+                ok &= _expect(p["dominance"], bool, f"{where}privacy.dominance", "true of false", problems)
+            if "dominance_p" in p:
+                ok &= _number(p["dominance_p"], f"{where}privacy.dominance_p", problems, lo=0.01, hi=100,
+                              what="een percentage tussen 0 en 100")
+            if p.get("interval_audit", "report") not in ("strict", "report"):
+                problems.append(f"{where}privacy.interval_audit: moet strict of report zijn")
+                ok = False
             if ok and not set(p) - set(PrivacySettings.__dataclass_fields__):
                 privacy = PrivacySettings(**p)
 

@@ -258,16 +258,20 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .audit import DisclosureError, audit_publication
+        from .audit import DisclosureError, audit_publication, interval_audit
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
+        # the attacker's interval audit: no suppressed count may be narrowed down from publish.gpkg
+        interval_leaks, attack = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
-        if leaks:
+        strict = params.privacy.interval_audit == "strict"
+        if leaks or (strict and interval_leaks):
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
-                                  + "; ".join(map(str, leaks[:5])))
+                                  + "; ".join(map(str, (leaks + interval_leaks)[:5])))
+        attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
                                "round_to": params.privacy.round_to,
-                               "allow_below_threshold": params.privacy.allow_below_threshold}
+                               "allow_below_threshold": params.privacy.allow_below_threshold, "intervalaudit": attack}
     except BaseException as exc:
         if bar:
             bar.close()

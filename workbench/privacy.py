@@ -50,6 +50,10 @@ REASON_COMPLEMENT = "onderdrukt: de rest van de groep is kleiner dan {n} (het aa
 REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet via het totaal "
                     "van {parent} te herleiden is")
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
+REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
+                    "(de rest is minder dan {p}% van de grootste)")
+REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
+                "binnen een te smal interval te herleiden is")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,6 +217,25 @@ class MarginPlan:
     rows: dict  # table name -> integer cell key per frame row
     figures: dict  # table name -> {figure: variables}
     variables: dict = None  # variable -> code
+    equations: pd.DataFrame = None  # eq, cell (row number in ``cells``), is_total: every published sum
+    coder: tuple = None  # (dims, values per dim, weights): how a group's dimension values make its key
+
+    def cell_id(self, parts: dict, variable: str) -> int | None:
+        """Row number in ``cells`` of a group (dimension -> value; absent = summed over) and count variable."""
+        dims, values, weights = self.coder
+        key = 0
+        for j, d in enumerate(dims):
+            v = parts.get(d)
+            if v is None:
+                continue
+            pos = values[d].get_indexer([str(v)])[0]
+            if pos < 0:
+                return None
+            key += (pos + 1) * int(weights[j])
+        if variable not in self.variables:
+            return None
+        i = self._index.get_indexer([key * len(self.variables) + self.variables[variable]])[0]
+        return None if i < 0 else int(i)
 
     def __post_init__(self):
         self._index = pd.Index(self.cells["_id"].to_numpy())
@@ -244,7 +267,7 @@ class MarginPlan:
 
 def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relations=(), complements=(),
                 row_count: str | None = None, priority: dict | None = None, labels: dict | None = None,
-                zero_public=()) -> MarginPlan:
+                zero_public=(), extra=()) -> MarginPlan:
     """Primary and secondary suppression for a set of tables that are margins of one cube of counts.
 
     The equations are every published sum: for each pair of published groupings where one refines the
@@ -256,7 +279,8 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     Primary: a count below ``min_count``; ``complements`` ``(part, whole)``: the part is suppressed as well
     when ``whole - part`` is below ``min_count`` (a share would reveal the rest); with ``row_count``, a row
     whose row count is below ``min_count`` is hidden as a whole; ``zero_public``: variables whose zero is
-    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known. Secondary:
+    no secret about anyone (e.g. "no trajectory without a recorded result"), published and known; ``extra``:
+    (key, variable) cells the interval audit asks to hide as well (see ``outcomes.compute``). Secondary:
     ``suppress_equations``, with ``priority`` per variable (lower: cheaper to hide) and the figures of each table.
     """
     dims = list(dims)
@@ -312,6 +336,11 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
         hit = sel[ok][(rest < min_count) & ~primary[sel[ok]] & ~known_zero[sel[ok]]]
         primary[hit] = True
         reason[hit] = REASON_COMPLEMENT.format(n=min_count)
+    audit_extra = np.zeros(n, bool)
+    for k, var in extra:
+        i = cell_of([k], var)[0] if var in variables else np.nan
+        if not np.isnan(i) and not primary[int(i)]:
+            audit_extra[int(i)] = True
     if row_count is not None:
         small_rows = cells.loc[(cells["variable"] == row_count) & (cells["size"] < min_count), "key"]
         hit = cells["key"].isin(set(small_rows)).to_numpy() & ~primary
@@ -372,17 +401,18 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     figures = (np.concatenate(fig_ids), np.concatenate(fig_cells)) if fig_ids else None
     secret, forced = suppress_equations(
         eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
-        size=size, secret=primary, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
+        size=size, secret=primary | audit_extra, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
         figures=figures, zero=known_zero)
     secondary = secret & ~primary
-    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) for e in forced[secondary]]
+    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) if e >= 0 else REASON_AUDIT
+                         for e in forced[secondary]]
     cells["primary"] = primary
     cells["suppressed"] = secret
     cells["reason"] = reason
     cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
     cells["grouping"] = [" × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
                          for g in grouping]
-    return MarginPlan(cells, rows, figs, variables)
+    return MarginPlan(cells, rows, figs, variables, eqs, (dims, values, weights))
 
 
 def _margin_label(parts, dims, labels) -> str:
@@ -474,15 +504,42 @@ def _empty_cells() -> pd.DataFrame:
         ("reason", object), ("source_secret", bool), ("missing", bool), ("zero_population", bool))})
 
 
+DOMINANCE_COLUMNS = ("top1_client", "top2_client", "top1_provider", "top2_provider")
+
+
+def dominance_mask(table: pd.DataFrame, settings: PrivacySettings) -> np.ndarray:
+    """The p% rule on a cost amount: sensitive when the cost apart from the two largest contributors (one
+    client, or one provider) is less than p% of the largest: the second largest could then estimate the
+    largest's cost to within p%. ``table`` carries ``cost`` and the private ``top1_*``/``top2_*`` columns
+    (``costs._top_two``). Off with ``privacy.dominance: false``."""
+    hit = np.zeros(len(table), bool)
+    if not getattr(settings, "dominance", False) or "cost" not in table:
+        return hit
+    p = float(getattr(settings, "dominance_p", 10.0)) / 100
+    total = table["cost"].to_numpy(dtype=float)
+    for who in ("client", "provider"):
+        if f"top1_{who}" not in table:
+            continue
+        t1 = table[f"top1_{who}"].fillna(0).to_numpy(dtype=float)
+        t2 = table[f"top2_{who}"].fillna(0).to_numpy(dtype=float)
+        hit |= (t1 > 0) & (total - t1 - t2 < p * t1)
+    return hit
+
+
 def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> pd.DataFrame:
-    """Cells of the cost table (clients per area x domain) on the same keys as the indicator table."""
+    """Cells of the cost table (clients per area x domain) on the same keys as the indicator table. A cost
+    that fails the dominance rule hides its client count too (cost per client would give it back), so the
+    secondary suppression of the counts protects it in the sums as well."""
     if by_area is None or by_area.empty:
         return _empty_cells()
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
+    dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
+    reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
+    reason[dominant] = REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10))
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
-        "size": by_area["clients"].astype(float), "primary": small,
-        "reason": pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small),
+        "size": by_area["clients"].astype(float), "primary": small | dominant,
+        "reason": reason,
         "source_secret": False, "missing": by_area["clients"].isna(), "zero_population": False,
     })
 
@@ -696,12 +753,15 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
     var = "r_clients_" + out["domain"].astype(str)
     supp, why = plan.lookup(np.full(len(out), year), var.to_numpy(), out["area"].astype(str).to_numpy())
     small = (out["clients"].notna() & (out["clients"] < settings.min_count)).to_numpy()
-    mask = supp | small
+    dominant = dominance_mask(out, settings)
+    mask = supp | small | dominant
     for col in ("clients", "cost", "cost_per_client"):
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(mask, np.where(supp, why, REASON_SMALL.format(n=settings.min_count)), "")
+    out["reason"] = np.where(mask, np.where(supp, why, np.where(small, REASON_SMALL.format(n=settings.min_count),
+                                                                REASON_DOMINANCE.format(p=settings.dominance_p))), "")
+    out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         out["clients"] = _round_to(out["clients"], settings.round_to)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -716,6 +776,8 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
     small = pd.Series(False, index=out.index)
     for col in ("clients", "trajectories"):
         small |= out[col].notna() & (out[col] < settings.min_count)
+    dominant = pd.Series(dominance_mask(out, settings), index=out.index) & ~small
+    small |= dominant
     total_supp = set()
     if len(totals):
         hidden = totals["status"] == SUPPRESSED
@@ -737,9 +799,11 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(small, REASON_SMALL.format(n=settings.min_count),
+    out["reason"] = np.where(dominant, REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10)),
+                             np.where(small, REASON_SMALL.format(n=settings.min_count),
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", ""))
+                                                 "het totaal van het gebied te herleiden is", "")))
+    out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         for col in ("clients", "trajectories"):
             out[col] = _round_to(out[col], settings.round_to)

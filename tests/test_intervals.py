@@ -1,0 +1,127 @@
+"""The attacker's interval audit (issue 15): the LP attacker, the relations of the published tables, the
+planted leak of the old outcome table, and the audit of the demo run."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import intervals, relations
+from workbench.stats import wilson
+
+
+def test_sum_with_two_hidden_cells_leaves_their_total_open():
+    s = intervals.System()
+    s.cell("total", 30)
+    s.cell("a", None)
+    s.cell("b", None)
+    s.cell("c", 12)
+    s.relate([("total", 1), ("a", -1), ("b", -1), ("c", -1)], 0)
+    res = intervals.solve(s).set_index("key")
+    assert res.loc["a", ["low", "high"]].tolist() == [0, 18]
+    assert not res["exact"].any()
+    assert intervals.protected(res, 10, 10).all()
+    assert not intervals.protected(res, 20, 10).any()  # 18 wide is not 20 wide
+
+
+def test_lone_hidden_cell_is_recovered_and_pinned_small_is_unprotected():
+    s = intervals.System()
+    s.cell("t", 20)
+    s.cell("a", None)
+    s.cell("b", 16)
+    s.relate([("t", 1), ("a", -1), ("b", -1)], 0, label="t = a + b")
+    res = intervals.solve(s, protection=10, threshold=10, full=False)
+    assert res["low"].iat[0] == res["high"].iat[0] == 4
+    assert res["exact"].iat[0] and "t = a + b" in res["relations"].iat[0]
+    assert not intervals.protected(res, 10, 10).iat[0]
+
+
+def test_blocks_are_solved_separately_and_linprog_agrees_with_the_hot_start():
+    s = intervals.System()
+    for g in range(3):  # three independent sums
+        s.cell(("t", g), 40 + g)
+        for j in range(3):
+            s.cell((g, j), None if j < 2 else 7)
+        s.relate([(("t", g), 1)] + [((g, j), -1) for j in range(3)], 0)
+    a = intervals.solve(s, engine="highs")
+    b = intervals.solve(s, engine="linprog")
+    assert a["block"].nunique() == 3
+    assert np.allclose(a[["low", "high"]], b[["low", "high"]])
+    assert a["high"].tolist() == [33, 33, 34, 34, 35, 35]
+
+
+def test_wilson_interval_gives_the_denominator_away():
+    for k, n in ((3, 17), (40, 87), (0, 12), (12, 12), (500, 1953)):
+        lo, hi = wilson(k, n)
+        assert relations.wilson_n(k / n, float(lo), float(hi)) == pytest.approx(n, abs=1e-4)
+
+
+def _outcome_rows(cpt_hidden: bool) -> pd.DataFrame:
+    """The issue's example: two result areas whose trajectories (87 and 1,953) are suppressed, the region's
+    published; costs per trajectory as published by the old code."""
+    base = {"niveau": "alle", "aanbieder": "alle", "wijk_code": "alle"}
+    rows = [
+        {**base, "resultaatgebied": "alle", "trajecten": 2040.0,
+         "cost_per_trajectory": (87 * 104168.586092 + 1953 * 6534.93) / 2040,
+         "status": "ok", "reason": ""},
+        {**base, "resultaatgebied": "BW", "trajecten": np.nan, "cost_per_trajectory": 104168.586092, "status": "suppressed",
+         "reason": "onderdrukt: aanvullend"},
+        {**base, "resultaatgebied": "V2", "trajecten": np.nan, "cost_per_trajectory": 6534.93, "status": "suppressed",
+         "reason": "onderdrukt: aanvullend"},
+    ]
+    t = pd.DataFrame(rows)
+    if cpt_hidden:
+        t.loc[t["status"] == "suppressed", "cost_per_trajectory"] = np.nan
+    return t
+
+
+def test_planted_leak_cost_per_trajectory_is_found():
+    """The old outcome table kept cost per trajectory on rows whose trajectories were suppressed: with the
+    region's cost the two counts solve by hand (T1 + T2 = 2,040; 104,168.59 T1 + 6,534.93 T2 = 21,825,388.83)."""
+    res = relations.attack({"resultaten": _outcome_rows(cpt_hidden=False)}, threshold=10, full=True)
+    t = res[res["cell"].str.endswith("trajecten")].set_index("cell")
+    assert t.loc["resultaten [resultaatgebied BW] trajecten", ["low", "high"]].tolist() == [87, 87]
+    assert t.loc["resultaten [resultaatgebied V2] trajecten", ["low", "high"]].tolist() == [1953, 1953]
+    assert not t["protected"].any()
+    assert t["relations"].str.contains("cost_per_trajectory").all()
+
+
+def test_without_cost_per_trajectory_the_two_counts_stay_open():
+    res = relations.attack({"resultaten": _outcome_rows(cpt_hidden=True)}, threshold=10, full=True)
+    t = res[res["cell"].str.endswith("trajecten")]
+    assert (t["width"] == 2040).all() and t["protected"].all()
+
+
+def test_protection_level_is_configurable():
+    t = _outcome_rows(cpt_hidden=True)
+    res = relations.attack({"resultaten": t}, threshold=10, protection=5000, full=True)
+    assert not res.loc[res["cell"].str.endswith("trajecten"), "protected"].any()
+
+
+def test_dominance_rule_flags_one_large_client():
+    from workbench.params import PrivacySettings
+    from workbench.privacy import dominance_mask
+
+    t = pd.DataFrame({"cost": [100_000.0, 100_000.0, 100_000.0],
+                      "top1_client": [90_000.0, 30_000.0, 50_000.0], "top2_client": [5_000.0, 20_000.0, 46_000.0],
+                      "top1_provider": [40_000.0, 40_000.0, 50_000.0], "top2_provider": [30_000.0, 30_000.0, 30_000.0]})
+    # rest after the two largest clients: 5,000 (< 10% of 90,000), 50,000, 4,000 (< 10% of 50,000)
+    assert dominance_mask(t, PrivacySettings()).tolist() == [True, False, True]
+    assert not dominance_mask(t, PrivacySettings(dominance=False)).any()
+    assert dominance_mask(t, PrivacySettings(dominance_p=60)).tolist() == [True, False, True]
+
+
+def test_outcome_tables_hide_cost_per_trajectory_with_their_count(demo_ds):
+    layer = demo_ds.findings.outcome_layers["resultaten"]
+    hidden = layer["trajecten"].isna()
+    assert hidden.any()
+    assert layer.loc[hidden, "cost_per_trajectory"].isna().all()
+
+
+def test_demo_run_reports_the_interval_audit(demo_run):
+    """Every run attacks its own publish.gpkg; the figures are in the manifest. Before issue 15 one in seven
+    suppressed outcome counts of the demo came back exactly (348 of 2,549); now hardly any."""
+    attack = demo_run.manifest["privacy"]["intervalaudit"]
+    assert attack["aangevallen"] > 500  # the outcome cube alone has hundreds of suppressed counts
+    assert attack["exact"] <= 0.01 * attack["aangevallen"]
+    assert len(attack["onbeschermde_cellen"]) == min(attack["onbeschermd"], 50)

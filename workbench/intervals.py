@@ -1,0 +1,441 @@
+"""The attacker problem: how far can a suppressed cell be narrowed down from what is published?
+
+Pure and independent of the rest of the workbench (numpy, scipy, pandas only): cells and linear relations
+in, one feasible interval per hidden cell out. This is the check tau-ARGUS and sdcTable call the attacker
+problem: for each hidden cell its minimum and its maximum subject to every published relation (sums,
+rate x denominator, cost per unit x units, rounding bands) and the a-priori bounds (counts are
+non-negative), solved as linear programmes with HiGHS (``scipy.optimize.linprog``).
+
+It scales by solving per connected block: known cells are substituted first, so the hidden cells split
+into blocks that share no relation, and each block is solved on its own. Within a block a cell whose
+feasible range is already seen to be wide enough (from the optimal points of earlier LPs) needs no LP of
+its own when only protection is asked (``full=False``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+INF = np.inf
+BOX = 1e12  # the largest value any cell can take in the LPs (counts and euros are far below)
+
+
+@dataclass
+class System:
+    """Cells (published or hidden) and linear relations ``lo <= sum(coef * cell) <= hi`` between them.
+
+    A cell is named by any hashable key; the same key in two tables is one cell (linked tables).
+    ``value=None`` marks a hidden cell, with a-priori bounds ``lb``/``ub`` (a count: 0 .. inf) and
+    ``integer`` (a count: the interval is rounded inwards to whole numbers).
+    """
+
+    keys: dict = field(default_factory=dict)
+    value: list = field(default_factory=list)
+    lb: list = field(default_factory=list)
+    ub: list = field(default_factory=list)
+    integer: list = field(default_factory=list)
+    target: list = field(default_factory=list)
+    rel_terms: list = field(default_factory=list)  # list of (indices, coefs)
+    rel_lo: list = field(default_factory=list)
+    rel_hi: list = field(default_factory=list)
+    rel_label: list = field(default_factory=list)
+
+    def cell(self, key, value=None, *, lb: float = 0.0, ub: float = INF, integer: bool = True,
+             target: bool = True) -> int:
+        """Register a cell (idempotent per key). A later published value makes a hidden cell known;
+        ``target``: report this cell's interval (False for helper unknowns such as a cost total)."""
+        i = self.keys.get(key)
+        v = None if value is None or not np.isfinite(value) else float(value)
+        if i is None:
+            i = self.keys[key] = len(self.value)
+            self.value.append(v)
+            self.lb.append(lb)
+            self.ub.append(ub)
+            self.integer.append(integer)
+            self.target.append(target)
+        else:
+            if v is not None and self.value[i] is None:
+                self.value[i] = v
+            self.lb[i] = max(self.lb[i], lb)
+            self.ub[i] = min(self.ub[i], ub)
+            self.target[i] = self.target[i] or target
+        return i
+
+    def relate(self, terms, lo: float, hi: float | None = None, label: str = "") -> None:
+        """Add ``lo <= sum(coef * cell[key]) <= hi`` (``hi=None``: an equation); ``terms``: (key, coef) pairs
+        whose keys were registered with ``cell``."""
+        idx = np.array([self.keys[k] for k, _ in terms], dtype=np.int64)
+        coef = np.array([c for _, c in terms], dtype=float)
+        if not np.all(np.isfinite(coef)) or not np.isfinite(lo) or (hi is not None and not np.isfinite(hi)):
+            return  # a relation with a non-published coefficient is no relation
+        self.rel_terms.append((idx, coef))
+        self.rel_lo.append(float(lo))
+        self.rel_hi.append(float(lo if hi is None else hi))
+        self.rel_label.append(label)
+
+    @property
+    def n(self) -> int:
+        return len(self.value)
+
+
+def _propagate(system: System):
+    """Published cells, plus every cell that one relation pins once the others are known (repeated until
+    nothing changes): most hidden cells of a table fall out of this without any LP.
+
+    Returns (values, error, derived_by): NaN for cells still hidden; ``error`` the uncertainty a derived
+    value carries from tolerance bands; ``derived_by`` the label of the relation that pinned it."""
+    val = np.array([np.nan if v is None else v for v in system.value], dtype=float)
+    err = np.zeros(system.n)
+    by = np.full(system.n, None, dtype=object)
+    is_int = np.array(system.integer, dtype=bool)
+    todo = list(range(len(system.rel_terms)))
+    while True:
+        left, changed = [], False
+        for r in todo:
+            idx, coef = system.rel_terms[r]
+            h = np.isnan(val[idx])
+            nh = int(h.sum())
+            if nh == 0:
+                continue
+            lo, hi = system.rel_lo[r], system.rel_hi[r]
+            cells = np.unique(idx[h])
+            if len(cells) != 1:
+                left.append(r)
+                continue
+            a = float(coef[h].sum())
+            known = float(np.dot(coef[~h], val[idx[~h]])) if (~h).any() else 0.0
+            e_known = float(np.dot(np.abs(coef[~h]), err[idx[~h]])) if (~h).any() else 0.0
+            if a == 0 or (hi - lo) > 1e-6 * max(1.0, abs(lo), abs(hi)):
+                left.append(r)  # a wide band pins nothing
+                continue
+            c = int(cells[0])
+            x = ((lo + hi) / 2 - known) / a
+            e = ((hi - lo) / 2 + e_known) / abs(a)
+            if is_int[c] and abs(x - round(x)) < max(1e-3, e):
+                x, e = float(round(x)), 0.0
+            elif is_int[c]:
+                left.append(r)
+                continue
+            val[c], err[c], by[c] = x, e, system.rel_label[r]
+            changed = True
+        todo = left
+        if not changed:
+            return val, err, by
+
+
+def _reduced(system: System, val=None, err=None):
+    """Substitute known cells: the relations over hidden cells only, as one sparse matrix."""
+    if val is None:
+        val, err = np.array([np.nan if v is None else v for v in system.value], dtype=float), np.zeros(system.n)
+    hidden = np.isnan(val)
+    hid_idx = np.flatnonzero(hidden)
+    pos = np.full(system.n, -1, dtype=np.int64)
+    pos[hid_idx] = np.arange(len(hid_idx))
+    rows, cols, data, lo, hi, labels = [], [], [], [], [], []
+    r = 0
+    for (idx, coef), l, h, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+        h_mask = hidden[idx]
+        if not h_mask.any():
+            continue
+        known = float(np.dot(coef[~h_mask], val[idx[~h_mask]]))
+        slack = float(np.dot(np.abs(coef[~h_mask]), err[idx[~h_mask]]))
+        # the same cell twice in one relation (e.g. a total that is also a member) adds up
+        c_idx, inv = np.unique(pos[idx[h_mask]], return_inverse=True)
+        c_coef = np.bincount(inv, weights=coef[h_mask])
+        keep = c_coef != 0
+        if not keep.any():
+            continue
+        scale = np.abs(c_coef[keep]).max()  # rows normalised: HiGHS tolerances are absolute
+        rows.extend([r] * int(keep.sum()))
+        cols.extend(c_idx[keep].tolist())
+        data.extend((c_coef[keep] / scale).tolist())
+        lo.append((l - known - slack) / scale)
+        hi.append((h - known + slack) / scale)
+        labels.append(lab)
+        r += 1
+    A = coo_matrix((data, (rows, cols)), shape=(r, len(hid_idx))).tocsr()
+    return hid_idx, A, np.array(lo), np.array(hi), labels
+
+
+def _outer_bounds(A, lo, hi, lb, ub, rounds: int = 30):
+    """Bounds implied by each relation on its own, repeated (feasibility-based bound tightening): an outer
+    box around the feasible set. A cell whose outer interval is already too narrow needs no LP to be found
+    unprotected."""
+    A = A.tocsr()
+    l, u = lb.astype(float).copy(), ub.astype(float).copy()
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    cols, a = A.indices, A.data
+    for _ in range(rounds):
+        lo_t = np.where(a > 0, a * l[cols], a * u[cols])  # smallest contribution of each term
+        hi_t = np.where(a > 0, a * u[cols], a * l[cols])
+        lo_inf, hi_inf = ~np.isfinite(lo_t), ~np.isfinite(hi_t)
+        smin = np.bincount(rows, np.where(lo_inf, 0, lo_t), A.shape[0])
+        smax = np.bincount(rows, np.where(hi_inf, 0, hi_t), A.shape[0])
+        nmin = np.bincount(rows, lo_inf, A.shape[0])
+        nmax = np.bincount(rows, hi_inf, A.shape[0])
+        # the rest of the row without this term
+        rest_min = np.where(lo_inf, np.where(nmin[rows] > 1, -np.inf, smin[rows]),
+                            np.where(nmin[rows] > 0, -np.inf, smin[rows] - np.where(lo_inf, 0, lo_t)))
+        rest_max = np.where(hi_inf, np.where(nmax[rows] > 1, np.inf, smax[rows]),
+                            np.where(nmax[rows] > 0, np.inf, smax[rows] - np.where(hi_inf, 0, hi_t)))
+        with np.errstate(invalid="ignore"):
+            t_lo = lo[rows] - rest_max  # a * x >= t_lo
+            t_hi = hi[rows] - rest_min  # a * x <= t_hi
+            x_lo = np.where(a > 0, t_lo / a, t_hi / a)
+            x_hi = np.where(a > 0, t_hi / a, t_lo / a)
+        x_lo = np.where(np.isnan(x_lo), -np.inf, x_lo)
+        x_hi = np.where(np.isnan(x_hi), np.inf, x_hi)
+        nl = l.copy()
+        nu = u.copy()
+        np.maximum.at(nl, cols, x_lo - 1e-9)
+        np.minimum.at(nu, cols, x_hi + 1e-9)
+        if np.allclose(nl, l, rtol=1e-9, atol=1e-9, equal_nan=True) and np.allclose(nu, u, rtol=1e-9, atol=1e-9, equal_nan=True):
+            l, u = nl, nu
+            break
+        l, u = nl, nu
+    return l, u
+
+
+class _BlockLP:
+    """One block's LP, re-optimised for one cell after another.
+
+    ``engine="highs"``: the model is passed to HiGHS once and each new objective is hot-started from the
+    last basis (a few simplex iterations per cell); ``"linprog"``: a fresh ``scipy.optimize.linprog`` per
+    objective (the plain way, kept as the reference the benchmark compares against)."""
+
+    def __init__(self, A, lo, hi, lb, ub, *, engine: str = "highs", time_limit: float = 30.0):
+        self.engine, self.n = engine, A.shape[1]
+        if engine == "highs":
+            import highspy
+
+            inf = highspy.kHighsInf
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+            csc = A.tocsc()
+            lp = highspy.HighsLp()
+            lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+            lp.col_cost_ = np.zeros(self.n)
+            lp.col_lower_ = np.where(np.isfinite(lb), lb, -inf)
+            lp.col_upper_ = np.where(np.isfinite(ub), ub, inf)
+            lp.row_lower_ = np.where(np.isfinite(lo), lo, -inf)
+            lp.row_upper_ = np.where(np.isfinite(hi), hi, inf)
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = csc.indptr
+            lp.a_matrix_.index_ = csc.indices
+            lp.a_matrix_.value_ = csc.data
+            h.passModel(lp)
+            self.h, self.hs = h, highspy
+            self.last = None
+        else:
+            self.A, self.lo, self.hi = A.tocsr(), lo, hi
+            self.bounds = list(zip(lb, np.where(np.isfinite(ub), ub, None)))
+            self.opts = {"time_limit": time_limit, "presolve": True}
+
+    def optimise(self, j, sense):
+        """Minimise ``sense * x_j`` (``j`` and ``sense`` may be arrays: a weighted sum):
+        ('ok', x) | ('unbounded', None) | ('infeasible', None)."""
+        j, sense = np.atleast_1d(j), np.broadcast_to(np.asarray(sense, dtype=float), np.atleast_1d(j).shape)
+        if self.engine == "highs":
+            h, hs = self.h, self.hs
+            if self.last is not None:
+                h.changeColsCost(len(self.last), self.last, np.zeros(len(self.last)))
+            h.changeColsCost(len(j), j.astype(np.int32), sense.copy())
+            self.last = j.astype(np.int32)
+            h.run()
+            st = h.getModelStatus()
+            if st == hs.HighsModelStatus.kOptimal:
+                return "ok", np.asarray(h.getSolution().col_value)
+            if st == hs.HighsModelStatus.kInfeasible:
+                return "infeasible", None
+            if st in (hs.HighsModelStatus.kUnbounded, hs.HighsModelStatus.kUnboundedOrInfeasible):
+                return "unbounded", None  # the block was feasible before: no upper limit
+            # a hot start that went astray (rare, numerically hard blocks): this objective afresh with linprog
+            h.clearSolver()
+            return self._linprog(j, sense)
+        return self._linprog(j, sense)
+
+    def _linprog(self, j, sense):
+        if not hasattr(self, "A"):
+            csc = self.h.getLp().a_matrix_
+            lp = self.h.getLp()
+            from scipy.sparse import csc_matrix
+
+            self.A = csc_matrix((np.asarray(csc.value_), np.asarray(csc.index_), np.asarray(csc.start_)),
+                                shape=(lp.num_row_, lp.num_col_)).tocsr()
+            inf = self.hs.kHighsInf
+            self.lo = np.where(np.asarray(lp.row_lower_) <= -inf, -np.inf, np.asarray(lp.row_lower_))
+            self.hi = np.where(np.asarray(lp.row_upper_) >= inf, np.inf, np.asarray(lp.row_upper_))
+            up = np.asarray(lp.col_upper_)
+            self.bounds = list(zip(np.asarray(lp.col_lower_), np.where(up >= inf, None, up)))
+            self.opts = {"presolve": True}
+        from scipy.sparse import vstack
+
+        eq = self.lo == self.hi
+        fin_hi = ~eq & np.isfinite(self.hi)
+        fin_lo = ~eq & np.isfinite(self.lo)
+        A_ub = vstack([self.A[fin_hi], -self.A[fin_lo]]).tocsr() if (fin_hi | fin_lo).any() else None
+        b_ub = np.r_[self.hi[fin_hi], -self.lo[fin_lo]] if A_ub is not None else None
+        c = np.zeros(self.n)
+        c[j] = sense
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=self.A[eq] if eq.any() else None,
+                      b_eq=self.lo[eq] if eq.any() else None, bounds=self.bounds, method="highs", options=self.opts)
+        if res.status == 0:
+            return "ok", res.x
+        if res.status == 3:
+            return "unbounded", None
+        if res.status == 2:
+            return "infeasible", None
+        return "failed", None
+
+
+def solve(system: System, *, protection: float | None = None, threshold: float | None = None, full: bool = True,
+          time_limit: float = 30.0, engine: str = "highs", lp: bool = True) -> pd.DataFrame:
+    """Feasible interval of every hidden target cell.
+
+    Returns one row per hidden target cell: ``key``, ``low``, ``high`` (rounded inwards for integer
+    cells), ``width``, ``block`` (the connected block it was solved in), ``exact`` (the interval is one
+    value), ``solved`` (False: not solved by its own LPs because points ``protection`` apart were already
+    seen; ``low``/``high`` are then the seen range, a lower bound on the true width), ``relations`` (labels
+    of the relations the cell appears in), ``consistent`` (False: the relations of its block contradict
+    each other, so they misdescribe the tables; no interval). With ``full=False`` and a ``protection`` level,
+    only cells not yet seen to be that wide (and beyond 1..``threshold``) are solved. ``lp=False``: no LP at
+    all, only the outer box (cells not shown unprotected by it get ``low``/``high`` NaN): a quick screen.
+    """
+    threshold = protection if threshold is None else threshold
+    use_lp = lp
+    val, err, derived_by = _propagate(system)
+    published = np.array([v is not None for v in system.value])
+    hid_idx, A, lo, hi, labels = _reduced(system, val, err)
+    keys = list(system.keys)
+    m, k = A.shape
+    out_low = np.full(k, np.nan)
+    out_high = np.full(k, np.nan)
+    solved = np.zeros(k, bool)
+    consistent = np.ones(k, bool)
+    lb = np.array(system.lb, dtype=float)[hid_idx]
+    ub = np.array(system.ub, dtype=float)[hid_idx]
+    is_int = np.array(system.integer, dtype=bool)[hid_idx]
+    is_target = np.array(system.target, dtype=bool)[hid_idx]
+    # blocks: hidden cells linked through a relation
+    if k:
+        inc = A.tocoo()
+        link = coo_matrix((np.ones(len(inc.row)), (inc.col, inc.row + k)), shape=(k + m, k + m))
+        _, comp = connected_components(link, directed=False)
+        block = comp[:k]
+        row_block = comp[k:] if m else np.array([], dtype=np.int64)
+    else:
+        block = np.array([], dtype=np.int64)
+        row_block = np.array([], dtype=np.int64)
+    A = A.tocsr()
+    for b in np.unique(block):
+        cols = np.flatnonzero(block == b)
+        rws = np.flatnonzero(row_block == b)
+        if not len(rws):  # no relation: the a-priori bounds are all an attacker has
+            out_low[cols], out_high[cols] = lb[cols], ub[cols]
+            solved[cols] = True
+            continue
+        seen_lo = np.full(len(cols), np.inf)
+        seen_hi = np.full(len(cols), -np.inf)
+        got = np.zeros((len(cols), 2), bool)
+        tgt = np.flatnonzero(is_target[cols])
+        if not full and protection is not None:
+            # cells the outer box already shows unprotected: their interval is at most that box
+            ol, ou = _outer_bounds(A[rws][:, cols], lo[rws], hi[rws], lb[cols], ub[cols])
+            ol_i, ou_i = np.ceil(ol - 1e-6), np.floor(ou + 1e-6)
+            narrow = (ou_i - ol_i < protection) | ((ol_i >= 1) & (ou_i < threshold))
+            done = narrow[tgt]
+            fixed = (tgt[done], ol[tgt[done]], ou[tgt[done]])
+            tgt = tgt[~done]
+        else:
+            fixed = (np.array([], dtype=np.int64), np.array([]), np.array([]))
+        if not use_lp:
+            seen_lo[:], seen_hi[:] = np.nan, np.nan
+            seen_lo[fixed[0]], seen_hi[fixed[0]] = fixed[1], fixed[2]
+            out_low[cols], out_high[cols] = seen_lo, seen_hi
+            continue
+        # a finite box (far beyond any count or amount) keeps every LP bounded; a cell reaching it is unbounded
+        lp = _BlockLP(A[rws][:, cols], lo[rws], hi[rws], lb[cols], np.minimum(ub[cols], BOX), engine=engine,
+                      time_limit=time_limit)
+        if not full and protection is not None and len(tgt) > 4:
+            # sweeps: all targets low at once, all high at once, and mixed: vertices that show most cells
+            # wide enough without an LP of their own
+            rng = np.random.default_rng(0)
+            for w in [np.ones(len(tgt)), -np.ones(len(tgt))] + [rng.choice([-1.0, 1.0], len(tgt)) for _ in range(4)]:
+                status, x = lp.optimise(tgt, w)
+                if status == "infeasible":
+                    consistent[cols] = False
+                    break
+                if status == "ok":
+                    seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+        for j in tgt if consistent[cols[0]] else []:
+            for side, sense in enumerate((1.0, -1.0)):
+                if not full and protection is not None and seen_hi[j] - seen_lo[j] >= protection \
+                        and (seen_lo[j] < 1 or seen_hi[j] >= threshold):
+                    break
+                if got[j, side]:
+                    continue
+                status, x = lp.optimise(j, sense)
+                if status == "failed":  # left unsolved: judged on the range seen so far (safe side)
+                    continue
+                if status == "unbounded":
+                    if sense > 0:
+                        seen_lo[j] = -np.inf
+                    else:
+                        seen_hi[j] = np.inf
+                    got[j, side] = True
+                    continue
+                if status == "infeasible":  # the relations of this block contradict the published figures
+                    consistent[cols] = False
+                    break
+                seen_lo = np.minimum(seen_lo, x)
+                seen_hi = np.maximum(seen_hi, x)
+                got[j, side] = True
+            solved[cols[j]] = got[j].all()
+            if not consistent[cols[0]]:
+                break
+        seen_lo[fixed[0]], seen_hi[fixed[0]] = fixed[1], fixed[2]
+        out_low[cols] = seen_lo
+        out_high[cols] = np.where(seen_hi >= BOX * (1 - 1e-9), np.inf, seen_hi)
+    # integer cells: the interval rounded inwards (a count between 4.2 and 4.9 is no count; 4.0000001 is 4)
+    tol = 1e-6
+    low = np.where(is_int, np.ceil(out_low - tol), out_low)
+    high = np.where(is_int, np.floor(out_high + tol), out_high)
+    # no whole number inside (published figures rounded a little off): the nearest one is the attacker's guess
+    crossed = is_int & (low > high) & np.isfinite(out_low) & np.isfinite(out_high)
+    low[crossed] = high[crossed] = np.round((out_low[crossed] + out_high[crossed]) / 2)
+    # per hidden cell, the labels of the relations it appears in
+    rel_of = [[] for _ in range(k)]
+    if m:
+        inc = A.tocoo()
+        for r, c in zip(inc.row, inc.col):
+            if len(rel_of[c]) < 6:
+                rel_of[c].append(labels[r])
+    res = pd.DataFrame({
+        "key": [keys[i] for i in hid_idx], "low": low, "high": high, "width": high - low,
+        "block": block, "solved": solved, "consistent": consistent, "relations": ["; ".join(dict.fromkeys(r)) for r in rel_of],
+    })
+    res = res[is_target]
+    # cells pinned by propagation: hidden in the tables, known to the attacker
+    d = np.flatnonzero(~published & ~np.isnan(val) & np.array(system.target, dtype=bool))
+    d_int = np.array(system.integer, dtype=bool)[d]
+    d_low = np.where(d_int, np.ceil(val[d] - err[d] - tol), val[d] - err[d])
+    d_high = np.where(d_int, np.floor(val[d] + err[d] + tol), val[d] + err[d])
+    res = pd.concat([res, pd.DataFrame({
+        "key": [keys[i] for i in d], "low": d_low, "high": d_high, "width": d_high - d_low, "block": -1,
+        "solved": True, "consistent": True, "relations": list(derived_by[d])})], ignore_index=True)
+    res.loc[~res["consistent"], ["low", "high", "width"]] = np.nan
+    res["exact"] = res["width"] <= 0
+    return res.reset_index(drop=True)
+
+
+def protected(intervals: pd.DataFrame, protection: float, threshold: float) -> pd.Series:
+    """Is each cell protected: its interval at least ``protection`` wide, and not pinned to a value
+    between 1 and ``threshold - 1`` (an interval inside [1, threshold) says "a small group exists")."""
+    wide = intervals["width"] >= protection
+    pinned_small = (intervals["low"] >= 1) & (intervals["high"] < threshold)
+    return wide & ~pinned_small

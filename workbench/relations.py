@@ -1,0 +1,452 @@
+"""What an attacker knows about the published tables: their figures as cells, and every relation between them.
+
+Tables in (the layers of publish.gpkg as DataFrames), an ``intervals.System`` out. The relations are the
+ones anyone can work out from the documentation:
+
+- sums: the outcome tables are margins of one cube (result area x level x provider x wijk; the region over
+  every grouping), stapeling per wijk adds up to the region, buurten add up to their wijk and wijken to
+  their gemeente (indicator numerators, observed care use, clients and costs);
+- within a row: trajecten = met resultaat + zonder; met resultaat = behaald + deels + niet + stabilisatie;
+  bereikt = behaald + stabilisatie; huishoudens = met + zonder stapeling;
+- a share times its denominator is its count, and a Wilson interval next to a share gives the denominator
+  away (the width of the interval fixes n); an O/E ratio times the expected count is the observed count;
+- cost per trajectory x trajectories = cost per reached result x reached = the row's cost, and costs add up
+  over the same margins; cost per client x clients = cost; cost per household x households likewise;
+- rounding: a count rounded to a multiple of r lies within r/2 of the published figure.
+
+Each cell is a count (integer, at least 0) or an amount (a helper unknown, not reported). A cell is a
+*target* when a figure that shows it is suppressed in a row that is published.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from .intervals import System
+from .stats import Z95, wilson
+
+OUTCOME_DIMS = ("resultaatgebied", "niveau", "aanbieder", "wijk_code")
+ALL = "alle"
+# share column -> (count, denominator, interval columns)
+OUTCOME_SHARES = {
+    "share_behaald": ("B", "R", "behaald_low", "behaald_high"),
+    "share_deels": ("D", "R", "deels_low", "deels_high"),
+    "share_niet": ("N", "R", "niet_low", "niet_high"),
+    "share_stabilisatie": ("S", "R", "stabilisatie_low", "stabilisatie_high"),
+    "share_bereikt": ("K", "R", "bereikt_low", "bereikt_high"),
+    "share_geen": ("G", "T", "geen_low", "geen_high"),
+    "share_returned": ("Rt", "F", "returned_low", "returned_high"),
+}
+OUTCOME_ROW = (("T", ("R", "G")), ("R", ("B", "D", "N", "S")), ("K", ("B", "S")))
+OUTCOME_VARS = ("T", "G", "R", "B", "D", "N", "S", "K", "F", "Rt")
+NL = {"T": "trajecten", "G": "zonder resultaat", "R": "met resultaat", "B": "behaald", "D": "deels", "N": "niet behaald",
+      "S": "stabilisatie", "K": "bereikt", "F": "gevolgd", "Rt": "teruggekeerd", "C": "kosten",
+      "H": "huishoudens", "HS": "huishoudens met stapeling", "HO": "huishoudens zonder stapeling",
+      "KS": "bereikt (stapeling)", "RS": "met resultaat (stapeling)", "KO": "bereikt (overig)", "RO": "met resultaat (overig)",
+      "CS": "kosten (stapeling)", "CO": "kosten (overig)", "NC": "meerdere trajecten tegelijk",
+      "NB": "jeugd én wmo", "NM": "meerdere aanbieders", "clients": "cliënten", "cost": "kosten",
+      "observed": "waargenomen", "numerator": "teller"}
+
+
+def wilson_n(share: float, low: float, high: float, z: float = Z95) -> float | None:
+    """The denominator n that gives a Wilson interval of this width around this share (what the published
+    interval gives away). None when the interval does not fix n (e.g. clipped at both ends)."""
+    if not (np.isfinite(share) and np.isfinite(low) and np.isfinite(high)) or high <= low:
+        return None
+    target = high - low
+
+    def width(n):
+        lo, hi = wilson(share * n, n, z)
+        return float(hi - lo) - target
+
+    try:
+        if width(0.5) < 0 or width(1e9) > 0:
+            return None
+        return brentq(width, 0.5, 1e9, xtol=1e-9, rtol=1e-14)
+    except ValueError:
+        return None
+
+
+def _pin_count(system: System, key, n: float | None, label: str) -> None:
+    """A count known to be ``n`` (from an interval): equal to the whole number when n is one."""
+    if n is None:
+        return
+    r = round(n)
+    if abs(n - r) < 1e-3:
+        system.relate([(key, 1.0)], float(r), label=label)
+    else:
+        system.relate([(key, 1.0)], n - 0.01, n + 0.01, label=label)
+
+
+def _num(v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return np.nan
+    return f
+
+
+def _margin_sums(system: System, rows: pd.DataFrame, dims, key_of, variables, label_of) -> None:
+    """For every pair of published groupings where one refines the other: coarse cell = sum of fine cells."""
+    grouping = rows[list(dims)].ne(ALL).apply(lambda r: tuple(r), axis=1)
+    groups = {g: rows[grouping == g] for g in pd.unique(grouping)}
+    for coarse, cr in groups.items():
+        for fine, fr in groups.items():
+            if coarse == fine or any(c and not f for c, f in zip(coarse, fine)):
+                continue
+            kept = [d for d, c in zip(dims, coarse) if c]
+            parent_index = {tuple(r): i for i, r in zip(cr.index, cr[kept].itertuples(index=False))} if kept \
+                else {(): cr.index[0]}
+            children: dict = {}
+            for i, r in zip(fr.index, fr[kept].itertuples(index=False) if kept else [()] * len(fr)):
+                p = parent_index.get(tuple(r))
+                if p is not None:
+                    children.setdefault(p, []).append(i)
+            for p, kids in children.items():
+                for var in variables:
+                    terms = [(key_of(p, var), 1.0)] + [(key_of(k, var), -1.0) for k in kids]
+                    if all(t[0] in system.keys for t in terms):
+                        system.relate(terms, 0.0, 0.0 if var not in ("C", "CS", "CO", "cost") else None,
+                                      label=f"som: {label_of(p)} = som over {' × '.join(d for d, f in zip(dims, fine) if f)} ({NL.get(var, var)})")
+
+
+def _cost_tolerance(values) -> float:
+    v = np.abs(pd.to_numeric(pd.Series(values), errors="coerce")).max()
+    return 1e-9 * (v if np.isfinite(v) else 1.0)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# resultaten
+
+def outcomes(system: System, table: pd.DataFrame, *, name: str = "resultaten", round_to: int | None = None) -> None:
+    """Cells and relations of the published outcome layer (one row per grouping of the cube)."""
+    t = table.reset_index(drop=True).copy()
+    for d in OUTCOME_DIMS:
+        t[d] = t[d].astype(object).where(t[d].notna(), "∅").astype(str)
+    suppressed_row = t["status"].astype(str).eq("suppressed") | t["reason"].fillna("").astype(str).str.startswith("onderdrukt")
+
+    dimkey = list(zip(*[t[d] for d in OUTCOME_DIMS]))
+    labels = [f"{name} [{', '.join(f'{d} {v}' for d, v in zip(OUTCOME_DIMS, k) if v != ALL) or 'regio'}]" for k in dimkey]
+
+    def key_of(i, var):
+        return (name, *dimkey[i], var)
+
+    def label_of(i):
+        return labels[i]
+
+    # cost totals: a helper unknown per row; the region's cost scales the rounding tolerance
+    cost_tol = _cost_tolerance(t["cost_per_trajectory"] * t["trajecten"])
+    recs = t.to_dict("records")
+    for i in t.index:
+        row = recs[i]
+        shown = {"T": _num(row["trajecten"])}
+        target = {"T": np.isnan(shown["T"])}
+        for share, (cnt, den, _, _) in OUTCOME_SHARES.items():
+            if share in t:
+                target.setdefault(cnt, False)
+                target[cnt] |= bool(np.isnan(_num(row[share])) and suppressed_row[i])
+        r_shares = [s for s, v in OUTCOME_SHARES.items() if v[1] == "R" and s in t]
+        target["R"] = bool(suppressed_row[i] and all(np.isnan(_num(row[s])) for s in r_shares))
+        target["F"] = bool(suppressed_row[i] and "share_returned" in t and np.isnan(_num(row["share_returned"])))
+        for var in OUTCOME_VARS:
+            published = shown.get(var, np.nan)
+            if round_to and var == "T" and np.isfinite(published):
+                system.cell(key_of(i, var), None, target=False)
+                system.relate([(key_of(i, var), 1.0)], published - round_to / 2, published + round_to / 2,
+                              label=f"afronding: {label_of(i)} trajecten")
+            else:
+                system.cell(key_of(i, var), published, target=bool(target.get(var, False)) and suppressed_row[i])
+        system.cell(key_of(i, "C"), None, lb=0.0, integer=False, target=False)
+        for total, parts in OUTCOME_ROW:
+            system.relate([(key_of(i, total), 1.0)] + [(key_of(i, p), -1.0) for p in parts], 0.0,
+                          label=f"rij: {label_of(i)} {NL[total]} = {' + '.join(NL[p] for p in parts)}")
+        for share, (cnt, den, lo_col, hi_col) in OUTCOME_SHARES.items():
+            if share not in t:
+                continue
+            s = _num(row[share])
+            if np.isnan(s):
+                continue
+            system.relate([(key_of(i, cnt), 1.0), (key_of(i, den), -s)], -1e-7, 1e-7,
+                          label=f"aandeel: {label_of(i)} {share} × {NL[den]} = {NL[cnt]}")
+            if lo_col in t and hi_col in t:
+                _pin_count(system, key_of(i, den), wilson_n(s, _num(row[lo_col]), _num(row[hi_col])),
+                           label=f"Wilson-interval van {share}: {label_of(i)} {NL[den]}")
+        for col, den in (("cost_per_trajectory", "T"), ("cost_per_reached", "K")):
+            v = _num(row.get(col, np.nan))
+            if np.isfinite(v):
+                system.relate([(key_of(i, "C"), 1.0), (key_of(i, den), -v)], -cost_tol, cost_tol,
+                              label=f"kosten: {label_of(i)} {col} × {NL[den]} = kosten")
+        d, e = _num(row.get("difference", np.nan)), _num(row.get("verwacht_bereikt", np.nan))
+        if np.isfinite(d) and np.isfinite(e):
+            system.relate([(key_of(i, "K"), 1.0), (key_of(i, "R"), -(d + e))], -1e-6, 1e-6,
+                          label=f"vergelijking: {label_of(i)} verschil + verwacht = aandeel bereikt")
+    _margin_sums(system, t, OUTCOME_DIMS, key_of, OUTCOME_VARS + ("C",), label_of)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# stapeling
+
+def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", round_to: int | None = None) -> None:
+    t = table.reset_index(drop=True).copy()
+    region = t["wijk_code"].astype(str).eq("regio")
+    t["_g"] = np.where(region, ALL, t["wijk_code"].astype(object).where(t["wijk_code"].notna(), "∅").astype(str))
+    suppressed_row = t["status"].astype(str).eq("suppressed") | t["reason"].fillna("").astype(str).str.startswith("onderdrukt")
+
+    g = t["_g"].tolist()
+
+    def key_of(i, var):
+        return (name, g[i], var)
+
+    def label_of(i):
+        return f"{name} [{'regio' if g[i] == ALL else 'wijk ' + g[i]}]"
+
+    direct = {"H": "huishoudens", "HS": "huishoudens_stapeling", "NC": "n_concurrent", "NB": "n_both_domains",
+              "NM": "n_multi_provider"}
+    tol = _cost_tolerance(t["cost_per_household_stapeling"] * t["huishoudens_stapeling"]) * 10
+    recs = t.to_dict("records")
+    for i in t.index:
+        row = recs[i]
+        for var in ("H", "HS", "HO", "NC", "NB", "NM", "RS", "KS", "RO", "KO"):
+            v = _num(row[direct[var]]) if var in direct else np.nan
+            is_target = suppressed_row[i] and (var in direct and np.isnan(v) or var == "HO" and np.isnan(_num(row["share_stapeling"])))
+            if round_to and var in ("H", "HS") and np.isfinite(v):
+                system.cell(key_of(i, var), None, target=False)
+                system.relate([(key_of(i, var), 1.0)], v - round_to / 2, v + round_to / 2, label=f"afronding: {label_of(i)}")
+            else:
+                system.cell(key_of(i, var), v, target=bool(is_target))
+        for var in ("CS", "CO"):
+            system.cell(key_of(i, var), None, integer=False, target=False)
+        system.relate([(key_of(i, "H"), 1.0), (key_of(i, "HS"), -1.0), (key_of(i, "HO"), -1.0)], 0.0,
+                      label=f"rij: {label_of(i)} huishoudens = met + zonder stapeling")
+        for var in ("NC", "NB"):  # a kind of stapeling is at most all stapeling
+            system.relate([(key_of(i, "HS"), 1.0), (key_of(i, var), -1.0)], 0.0, np.inf,
+                          label=f"rij: {label_of(i)} {NL[var]} ≤ stapeling")
+        system.relate([(key_of(i, "NC"), 1.0), (key_of(i, "NB"), 1.0), (key_of(i, "HS"), -1.0)], 0.0, np.inf,
+                      label=f"rij: {label_of(i)} stapeling ≤ tegelijk + beide domeinen")
+        system.relate([(key_of(i, "H"), 1.0), (key_of(i, "NM"), -1.0)], 0.0, np.inf,
+                      label=f"rij: {label_of(i)} meerdere aanbieders ≤ huishoudens")
+        s = _num(row["share_stapeling"])
+        if np.isfinite(s):
+            system.relate([(key_of(i, "HS"), 1.0), (key_of(i, "H"), -s)], -1e-7, 1e-7,
+                          label=f"aandeel: {label_of(i)} stapeling × huishoudens")
+            _pin_count(system, key_of(i, "H"), wilson_n(s, _num(row["stapeling_low"]), _num(row["stapeling_high"])),
+                       label=f"Wilson-interval van share_stapeling: {label_of(i)} huishoudens")
+        for col, k, r in (("reached_stapeling", "KS", "RS"), ("reached_other", "KO", "RO")):
+            v = _num(row[col])
+            if np.isfinite(v):
+                system.relate([(key_of(i, k), 1.0), (key_of(i, r), -v)], -1e-7, 1e-7, label=f"aandeel: {label_of(i)} {col}")
+        for col, c, h in (("cost_per_household_stapeling", "CS", "HS"), ("cost_per_household_other", "CO", "HO")):
+            v = _num(row[col])
+            if np.isfinite(v):
+                system.relate([(key_of(i, c), 1.0), (key_of(i, h), -v)], -tol, tol, label=f"kosten: {label_of(i)} {col} × huishoudens")
+        cs = _num(row["cost_share_stapeling"])
+        if np.isfinite(cs):
+            system.relate([(key_of(i, "CS"), 1.0 - cs), (key_of(i, "CO"), -cs)], -tol, tol,
+                          label=f"kosten: {label_of(i)} kostenaandeel stapeling")
+    _margin_sums(system, t, ("_g",), key_of, ("H", "HS", "HO", "NC", "NB", "NM", "RS", "KS", "RO", "KO", "CS", "CO"), label_of)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# area tables: kosten, risico, indicatoren (buurt -> wijk -> gemeente)
+
+def _parent(code: str) -> str | None:
+    if code.startswith("BU") and len(code) == 10:
+        return "WK" + code[2:8]
+    if code.startswith("WK") and len(code) == 8:
+        return "GM" + code[2:6]
+    return None
+
+
+def _area_sums(system: System, keys: dict, label: str, integer: bool = True) -> None:
+    """``keys``: code -> cell key of one variable; each parent = sum of its children (when all are cells)."""
+    children: dict = {}
+    for code in keys:
+        p = _parent(code)
+        if p in keys:
+            children.setdefault(p, []).append(code)
+    for p, kids in children.items():
+        system.relate([(keys[p], 1.0)] + [(keys[k], -1.0) for k in kids], 0.0,
+                      label=f"som: {label} {p} = som van {len(kids)} deelgebieden")
+
+
+def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", round_to: int | None = None) -> None:
+    """Clients and cost per area x domain; cost = cost per client x clients; areas add up. Clients are the
+    same count as the indicator table's registered clients (``r_clients_<domain>``)."""
+    t = table.reset_index(drop=True)
+    tol = _cost_tolerance(t["cost"])
+    for domain, d in t.groupby("domain"):
+        ck, kk = {}, {}
+        for _, row in d.iterrows():
+            code = str(row["area"])
+            hidden_row = str(row["status"]) == "suppressed"
+            c = _num(row["clients"])
+            ck[code] = ("ind", f"r_clients_{domain}", int(year), code)
+            if round_to and np.isfinite(c):
+                system.cell(ck[code], None, target=False)
+                system.relate([(ck[code], 1.0)], c - round_to / 2, c + round_to / 2, label=f"afronding: {name} {code}")
+            else:
+                system.cell(ck[code], c, target=hidden_row)
+            kk[code] = ("ind", f"r_cost_{domain}", int(year), code)
+            system.cell(kk[code], _num(row["cost"]), integer=False, target=False)
+            cpc = _num(row["cost_per_client"])
+            if np.isfinite(cpc):
+                system.relate([(kk[code], 1.0), (ck[code], -cpc)], -tol, tol, label=f"kosten: {name} {code} kosten per cliënt × cliënten")
+        _area_sums(system, ck, f"{name} cliënten {domain}")
+        _area_sums(system, kk, f"{name} kosten {domain}", integer=False)
+
+
+def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str = "risico") -> None:
+    """Observed care use per area and domain; observed = O/E x expected; the exact Poisson interval of O/E
+    is not needed (when O/E is shown, so is the observed count). Observed is the indicator's count."""
+    t = table.reset_index(drop=True)
+    for domain, d in t.groupby("domain"):
+        var = count_of.get(domain)
+        if var is None:
+            continue
+        keys = {}
+        for _, row in d.iterrows():
+            code = str(row["code"])
+            keys[code] = ("ind", var, int(year), code)
+            system.cell(keys[code], _num(row["observed"]), target=str(row["status"]) == "suppressed")
+            oe, ex = _num(row["oe"]), _num(row["expected"])
+            if np.isfinite(oe) and np.isfinite(ex):
+                system.relate([(keys[code], 1.0)], oe * ex - 1e-6 * (1 + oe * ex), oe * ex + 1e-6 * (1 + oe * ex),
+                              label=f"{name}: {code} W/V × verwacht = waargenomen")
+        _area_sums(system, keys, f"{name} waargenomen {domain}")
+
+
+def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "indicatoren") -> None:
+    """Numerators behind the indicator figures: value x denominator / scale; numerators of additive counts
+    add up over the areas. ``meta``: indicator id -> dict(numerator=variable, count=variable or None,
+    scale=float, additive=bool, integer=bool, record_denominator=variable or None)."""
+    t = table.reset_index(drop=True)
+    for (ind, year), d in t.groupby(["indicator", "year"]):
+        m = meta.get(ind)
+        if m is None:
+            continue
+        keys, den_keys = {}, {}
+        for _, row in d.iterrows():
+            code = str(row["code"])
+            hidden = str(row["status"]) == "suppressed"
+            v, den = _num(row["value"]), _num(row["denominator"])
+            key = ("ind", m["numerator"], int(year), code)
+            keys[code] = key
+            num = v * den / m["scale"] if np.isfinite(v) and np.isfinite(den) else np.nan
+            if m.get("kind") == "count":
+                num = v
+            if m["integer"] and np.isfinite(num) and abs(num - round(num)) > 1e-6:
+                # not a whole number: the published figure was rounded; the count lies near it
+                system.cell(key, None, target=hidden)
+                system.relate([(key, 1.0)], num - 0.5, num + 0.5, label=f"{name}: {code} waarde × noemer (afgerond)")
+            else:
+                system.cell(key, round(num, 6) if m["integer"] and np.isfinite(num) else num,
+                            integer=m["integer"], target=hidden and m["integer"])
+            if m.get("record_denominator"):
+                dk = ("ind", m["record_denominator"], int(year), code)
+                den_keys[code] = dk
+                system.cell(dk, den, target=hidden and not np.isfinite(den))
+            if m.get("count") and m["count"] != m["numerator"]:
+                system.cell(("ind", m["count"], int(year), code), None, target=hidden)
+        if m["additive"]:
+            _area_sums(system, keys, f"{name} {m['numerator']}", integer=m["integer"])
+            if den_keys:
+                _area_sums(system, den_keys, f"{name} {m['record_denominator']}")
+
+
+def indicator_meta(catalog) -> dict:
+    """What the catalogue (public: parameters/indicators.yaml) tells an attacker about each indicator."""
+    counts = {v.name for v in catalog.variables.values() if getattr(v, "kind", None) in ("count", "amount")}
+    records = {v.name for v in catalog.variables.values() if v.source == "records"}
+    out = {}
+    for ind in catalog:
+        if ind.kind == "ratio" and ind.numerator:
+            num_var = catalog.variables.get(ind.numerator)
+            kind = getattr(num_var, "kind", None) if num_var is not None else None
+            out[ind.id] = {"numerator": ind.numerator, "count": ind.count, "scale": float(ind.scale or 1),
+                           "additive": ind.numerator in counts, "integer": kind == "count", "kind": "ratio",
+                           "record_denominator": ind.denominator if ind.denominator in records else None}
+        elif ind.kind == "count" and ind.numerator:
+            out[ind.id] = {"numerator": ind.numerator, "count": None, "scale": 1.0, "additive": True, "integer": True,
+                           "kind": "count", "record_denominator": None}
+    return out
+
+
+def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None = None, risk_counts: dict | None = None,
+               round_to: int | None = None) -> System:
+    """All published layers in one attacker system (linked where the same count shows in several)."""
+    s = System()
+    if meta and "indicatoren" in layers:
+        indicators(s, layers["indicatoren"], meta)
+    if "kosten" in layers and len(layers["kosten"]) and year is not None:
+        costs(s, layers["kosten"], year=year, round_to=round_to)
+    if "risico" in layers and len(layers["risico"]) and risk_counts and year is not None:
+        risk(s, layers["risico"], year=year, count_of=risk_counts)
+    if "resultaten" in layers and len(layers["resultaten"]):
+        outcomes(s, layers["resultaten"], round_to=round_to)
+    if "stapeling" in layers and len(layers["stapeling"]):
+        stapeling(s, layers["stapeling"], round_to=round_to)
+    return s
+
+
+def table_of(key) -> str:
+    return key[0] if key[0] != "ind" else "indicatoren/kosten/risico"
+
+
+def describe(key) -> str:
+    """A cell key in Dutch for a message: table, row and count."""
+    if key[0] == "ind":
+        return f"{key[1]} {key[3]} ({key[2]})"
+    if key[0] == "resultaten":
+        parts = [f"{d} {v}" for d, v in zip(OUTCOME_DIMS, key[1:5]) if v != ALL]
+        return f"resultaten [{', '.join(parts) or 'regio'}] {NL.get(key[-1], key[-1])}"
+    return f"{key[0]} [{'regio' if key[1] == ALL else key[1]}] {NL.get(key[-1], key[-1])}"
+
+
+
+def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
+           meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
+           full: bool = False, lp: bool = True, open_variables=()) -> pd.DataFrame:
+    """The interval attack on published layers: one row per suppressed count with its feasible interval,
+    ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in.
+
+    ``open_variables``: count variables of the indicator table that are open data (CBS publishes them per
+    buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected."""
+    from . import intervals
+
+    protection = threshold if protection is None else protection
+    system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to)
+    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp)
+    res["table"] = [table_of(k) for k in res["key"]]
+    res["cell"] = [describe(k) for k in res["key"]]
+    open_cell = np.array([k[0] == "ind" and k[1] in set(open_variables) for k in res["key"]], dtype=bool)
+    level = np.where(open_cell, 1, protection)
+    open_zero = open_cell & (res["high"] <= 0)  # "nobody here" in open data (e.g. an area without inhabitants)
+    res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
+        | open_zero | ~res["consistent"] | res["width"].isna()
+    return res
+
+
+def summary(res: pd.DataFrame, threshold: float, protection: float | None = None) -> pd.DataFrame:
+    """Per table: cells attacked, recovered exactly, narrower than the protection level, pinned to 1..threshold-1."""
+    protection = threshold if protection is None else protection
+    r = res.assign(narrow=res["width"] < protection, pinned=(res["low"] >= 1) & (res["high"] < threshold))
+    g = r.groupby("table")
+    out = pd.DataFrame({"attacked": g.size(), "exact": g["exact"].sum(), "narrower": g["narrow"].sum(),
+                        "pinned_small": g["pinned"].sum(), "unprotected": (~g["protected"].all()).astype(int) * 0
+                        + g["protected"].apply(lambda p: int((~p).sum())),
+                        "inconsistent": g["consistent"].apply(lambda c: int((~c).sum()))})
+    out.loc["totaal"] = out.sum()
+    return out.astype(int)
+
+
+def risk_counts(catalog, domains: dict) -> dict:
+    """Domain -> the count variable behind observed care use (``domains``: domain -> indicator id)."""
+    out = {}
+    for domain, ind_id in domains.items():
+        try:
+            ind = catalog[ind_id]
+        except KeyError:
+            continue
+        out[domain] = ind.count or ind.numerator
+    return out
