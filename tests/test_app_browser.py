@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -45,10 +46,10 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, outputs: Path, name: str = "demo"):
+    def __init__(self, outputs: Path, name: str = "demo", **env_extra: str):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **env_extra)
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--outputs", str(outputs),
                                       "--set", name, "--port", str(self.port)], env=env, cwd=REPO,
@@ -70,6 +71,10 @@ class Server:
                 return r.status, r.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode("utf-8", "replace")
+
+    def log_tail(self, n: int = 4000) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")[-n:]
 
     def stop(self):
         if self.proc.poll() is None:
@@ -110,8 +115,23 @@ def _change(page, label: str) -> None:
     page.wait_for_function(MAP_READY, arg=[old], timeout=30000)
 
 
+def _watch_offsite(page) -> list[str]:
+    """Every request (frames and websockets included) of ``page`` that would leave 127.0.0.1."""
+    offsite = []
+
+    def check(url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != "127.0.0.1":
+            offsite.append(url)
+
+    page.on("request", lambda r: check(r.url))
+    page.on("websocket", lambda ws: check(ws.url))
+    return offsite
+
+
 def test_app_in_the_browser(server, browser):
     page = browser.new_page()
+    offsite = _watch_offsite(page)
     page.goto(server.url)
     page.wait_for_function(MAP_READY, arg=[""], timeout=60000)
     assert page.locator("[data-testid=fictional-banner]").is_visible()
@@ -164,6 +184,19 @@ def test_app_in_the_browser(server, browser):
     assert "stapeling" in page.frame_locator("iframe.wb-results-map").locator("[data-testid=legend]").inner_text().lower()
     _shot(page, "app-4-resultaten")
     page.close()
+    assert offsite == [], f"de app haalt niets van internet: {offsite}"
+
+
+def test_no_internet_on_any_page(server, browser):
+    """The message pages too (no run yet, unknown path, a refused file) load nothing from off this machine."""
+    page = browser.new_page()
+    offsite = _watch_offsite(page)
+    for path in ("voila/files/app.ipynb", "voila/static/nope.js", "api/kernels/0000"):
+        page.goto(server.url + path)
+    page.close()
+    assert offsite == [], offsite
+    status, body = server.get("/")
+    assert "cdn." not in body and "cdnjs" not in body and "fontawesome" not in body.lower()
 
 
 def test_no_directory_listing_no_files_no_code(server):

@@ -28,12 +28,214 @@ from pathlib import Path
 
 from .errors import WorkbenchError
 from .history import STATUS_LABELS, table
-from .pipeline import SetLock, SetLocked, recover_partials, terminate_as_interrupt, unchanged_since_last_good
+from .pipeline import (LOCK_NAME, SetLock, SetLocked, pid_alive, recover_partials, terminate_as_interrupt,
+                       unchanged_since_last_good)
 
 RETRIABLE = ("kernel", "timeout", "killed")
 GRACE_SECONDS = 20  # after SIGTERM, how long a run may take to record itself as interrupted
 POLL_SECONDS = 0.2
 EXIT_RETRIABLE = 3  # `workbench run` exits with 3 when the kernel died or a cell timed out
+
+
+# --- one writer per set across machines ---------------------------------------------------------------------
+
+LEASE_NAME = ".lease"
+LEASE_SECONDS = 120.0  # a holder renews every quarter of this; a lease not renewed for this long is free
+
+
+class Lease:
+    """``outputs/<set>/.lease``: one writer per set across machines that share the outputs folder.
+
+    Why a lease file and not an flock or Dask's own Lock: an flock is only as good as the file system's lock
+    service (NFS needs lockd/NFSv4 state, SMB and many FUSE mounts do not pass it on) and Dask's Lock lives in
+    one scheduler, so it cannot see a second batch on another scheduler or a local batch. The lease is a plain
+    file, created atomically with link(2) from a private temporary file (atomic on local file systems and on
+    NFS, where O_EXCL was not always), naming the holder, its host and pid, a token, and an expiry. The holder
+    renews it (a background thread) every quarter of ``seconds``. A lease is free when its expiry has passed,
+    or at once when its holder ran on this host and that process is gone. Clocks of the machines must agree
+    to well within ``seconds`` (NTP). If a holder finds its lease gone or replaced (it stalled past the expiry
+    and someone took over), ``lost`` is set and the holder must stop writing.
+    """
+
+    def __init__(self, set_dir: str | Path, holder: str, seconds: float = LEASE_SECONDS):
+        self.set_dir = Path(set_dir)
+        self.path = self.set_dir / LEASE_NAME
+        self.holder = holder
+        self.seconds = float(seconds)
+        self.token: str | None = None
+        self.lost = False
+        self.taken_over: dict | None = None
+        import threading
+
+        self._mutex = threading.Lock()  # a renewal never writes the lease back after release removed it
+
+    def read(self, path: Path | None = None) -> dict | None:
+        try:
+            return json.loads((path or self.path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _write_tmp(self, token: str) -> Path:
+        import platform
+        import time
+        from datetime import datetime, timezone
+
+        now = time.time()
+        info = {"holder": self.holder, "host": platform.node(), "pid": os.getpid(), "token": token,
+                "renewed": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
+                "expires": now + self.seconds}
+        tmp = self.set_dir / f"{LEASE_NAME}.{token}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return tmp
+
+    def _create(self) -> bool:
+        import secrets
+
+        token = secrets.token_hex(8)
+        tmp = self._write_tmp(token)
+        try:
+            os.link(tmp, self.path)
+            made = True
+        except FileExistsError:
+            made = False
+        except OSError:  # NFS: the reply can be lost although the link was made
+            made = os.stat(tmp).st_nlink == 2
+        finally:
+            tmp.unlink(missing_ok=True)
+        if made:
+            self.token = token
+        return made
+
+    def is_free(self, info: dict) -> bool:
+        """Whether the lease described by ``info`` may be taken over (expired, or its holder died on this host)."""
+        import platform
+        import time
+
+        if time.time() > float(info.get("expires", 0)):
+            return True
+        return info.get("host") == platform.node() and not pid_alive(int(info.get("pid", 0)))
+
+    def _break(self, info: dict) -> None:
+        """Move the stale lease aside (rename: only one contender wins); put back a fresh one moved by mistake."""
+        aside = self.set_dir / f"{LEASE_NAME}.{info.get('token', 'x')}.{os.getpid()}.stale"
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        moved = self.read(aside)
+        if moved is not None and moved.get("token") != info.get("token"):
+            try:  # a new holder came in between reading and renaming: give its lease back
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+        else:
+            self.taken_over = info
+        aside.unlink(missing_ok=True)
+
+    def acquire(self) -> Lease:
+        """Take the lease or raise SetLocked naming the holder (exit code 2 in the CLI)."""
+        self.set_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            if self._create():
+                _KEEPER.add(self)
+                return self
+            info = self.read()
+            if info is None:  # just released, or another contender is half-way: try again
+                continue
+            if not self.is_free(info):
+                raise self._refusal(info)
+            self._break(info)
+        raise SetLocked(f"parameterset '{self.set_dir.name}': de lease kon niet worden genomen (te veel gelijktijdige "
+                        "pogingen)", where=str(self.path), hint="probeer het opnieuw")
+
+    def _refusal(self, info: dict):
+        return SetLocked(
+            f"parameterset '{self.set_dir.name}' wordt al geschreven door {info.get('holder', '?')} "
+            f"(op {info.get('host', '?')}, proces {info.get('pid', '?')}, vernieuwd {info.get('renewed', '?')})",
+            where=str(self.path),
+            hint="wacht tot die klaar is, of stop die batch; een lease die niet meer vernieuwd wordt, vervalt "
+                 f"vanzelf na {self.seconds:.0f} s (niets met de hand opruimen)")
+
+    def check(self) -> None:
+        """Raise SetLocked when a live holder has the lease (without taking it)."""
+        info = self.read()
+        if info is not None and not self.is_free(info):
+            raise self._refusal(info)
+
+    def renew(self) -> bool:
+        with self._mutex:
+            return self._renew()
+
+    def _renew(self) -> bool:
+        if self.token is None or self.lost:
+            return False
+        info = self.read()
+        if info is None or info.get("token") != self.token:
+            self.lost = True
+            return False
+        try:
+            os.replace(self._write_tmp(self.token), self.path)
+        except OSError:  # storage away for a moment: the next renewal tries again, well before the expiry
+            return True
+        return True
+
+    def release(self) -> None:
+        _KEEPER.discard(self)
+        with self._mutex:
+            if self.token is not None and not self.lost:
+                info = self.read()
+                if info is not None and info.get("token") == self.token:
+                    self.path.unlink(missing_ok=True)
+            self.token = None
+
+    def __enter__(self) -> Lease:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class _LeaseKeeper:
+    """One daemon thread per process renews every held lease (a batch may hold hundreds)."""
+
+    def __init__(self):
+        import threading
+
+        self.leases: set[Lease] = set()
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def add(self, lease: Lease) -> None:
+        import threading
+
+        with self.lock:
+            self.leases.add(lease)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="mmr-lease-keeper", daemon=True)
+                self.thread.start()
+
+    def discard(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases.discard(lease)
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            with self.lock:
+                leases = list(self.leases)
+            if not leases:
+                time.sleep(1)
+                continue
+            for lease in leases:
+                lease.renew()
+            time.sleep(min(lease.seconds for lease in leases) / 4)
+
+
+_KEEPER = _LeaseKeeper()
 
 
 @dataclass
@@ -203,9 +405,11 @@ def _finish(att: _Attempt, rc: int, timeout: float | None) -> tuple[str, str, st
 def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *, jobs: int = 1,
               timeout: float | None = 3600, force: bool = False, progress: bool = True,
               log: str | Path | None = None, kernel_name: str | None = None,
-              retries: int = 1) -> list[BatchItem]:
+              retries: int = 1, cluster: str | None = None) -> list[BatchItem]:
     """Run every parameter set; returns one BatchItem per file, in the order given.
 
+    ``cluster``: None for the local process pool (``jobs`` at once); "local" for a dask LocalCluster of
+    ``jobs`` workers; "tcp://host:8786" for an existing Dask scheduler (see _run_cluster).
     Raises SetLocked (nothing run) when another live process writes one of the sets. Re-raises
     KeyboardInterrupt after stopping the runs (each recorded as interrupted) and logging the summary.
     """
@@ -236,10 +440,20 @@ def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *,
         seen[params.name] = item
         params_of[params.name] = params
 
-    locks: dict[str, SetLock] = {}
+    if cluster:
+        try:
+            return _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progress, logger,
+                                kernel_name, retries)
+        finally:
+            logger.close()
+
+    locks: dict[str, SetLock | Lease] = {}
+    holder = f"batch {os.getpid()} (lokaal)"
     try:
         for name in sorted(params_of):  # all locks first: a second batch over these sets is refused as a whole
             locks[name] = SetLock(outputs / name, purpose="batch").acquire()
+            # and the lease, which a batch on another machine (--cluster) sees on shared storage
+            locks[name + "/lease"] = Lease(outputs / name, holder).acquire()
     except SetLocked as exc:
         for lk in locks.values():
             lk.release()
@@ -329,6 +543,8 @@ def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress
                     it.status = "waiting"
                     continue
                 it.status, it.message = status, message
+                if status == "failed" and kind == "input":  # refused by the run process: bad input (exit 2)
+                    it.kinds.append(kind)
                 if it.attempts > 1 and status == "ok":
                     it.message = f"geslaagd bij poging {it.attempts} (eerder: {', '.join(it.kinds)})"
                 elif it.attempts > 1:
@@ -382,6 +598,235 @@ def _stop_all(running: list[_Attempt], logger) -> None:
             pass
 
 
+# --- the same batch on a Dask cluster ------------------------------------------------------------------------
+
+STOP_POLL_SECONDS = 2.0  # how often a cluster task asks whether the batch was stopped (one scheduler round trip)
+
+
+def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, force: bool,
+             kernel_name: str | None, retries: int, holder: str, should_stop=lambda: False) -> dict:
+    """One parameter set, start to end, in this process: what a cluster task does on its worker.
+
+    The same promises as the local pool: the set's lease (other machines) and flock (this machine) first,
+    leftovers of dead runs recovered, skipped when unchanged, each attempt its own `workbench run` process
+    whose whole tree is killed at the time-out, a dead kernel / time-out / killed run retried once. Returns
+    the BatchItem's fields as a dict (what travels back to the client).
+    """
+    from .params import load_parameters
+
+    item = BatchItem(param_file, name)
+    set_dir = outputs / name
+    t0 = time.time()
+    try:
+        lease = Lease(set_dir, holder).acquire()
+    except SetLocked as exc:
+        return {"status": "locked", "message": exc.render().replace("\n  ", " "), "seconds": time.time() - t0}
+    try:
+        # After a dead worker's lease was taken over, its orphaned run may still be finishing (it holds the
+        # flock until it has recorded itself as interrupted): wait for that rather than report 'locked'.
+        patience = time.time() + (GRACE_SECONDS + 15 if lease.taken_over else 0)
+        while True:
+            try:
+                lock = SetLock(set_dir, purpose="batch").acquire()
+                break
+            except SetLocked as exc:
+                if time.time() > patience:
+                    return {"status": "locked", "message": exc.render().replace("\n  ", " "),
+                            "seconds": time.time() - t0}
+                time.sleep(1)
+        workdir = Path(tempfile.mkdtemp(prefix="mmr-task-"))
+        try:
+            recover_partials(set_dir)
+            if not force:
+                last = unchanged_since_last_good(load_parameters(param_file), outputs)
+                if last is not None:
+                    return {"status": "skipped", "run_id": last["run_id"], "seconds": time.time() - t0,
+                            "message": "ongewijzigd sinds de laatste geslaagde run (--force om toch te draaien)"}
+            while True:
+                att = _start(item, set_dir, lock, outputs, timeout, workdir, kernel_name)
+                stopped, next_poll = None, time.time() + STOP_POLL_SECONDS
+                while (rc := att.proc.poll()) is None:
+                    if timeout and time.time() - att.started > timeout:
+                        att.timed_out = True
+                        kill_tree(att.proc)  # Dask cannot interrupt a task; the task kills the run's tree
+                    elif lease.lost:
+                        stopped = "de lease op de set ging verloren (een andere batch nam hem over); run gestopt"
+                        kill_tree(att.proc)
+                    elif time.time() > next_poll:
+                        next_poll = time.time() + STOP_POLL_SECONDS
+                        if should_stop():
+                            stopped = "afgebroken (Ctrl-C of SIGTERM bij de batch)"
+                            os.kill(att.proc.pid, signal.SIGTERM)  # the run records itself as interrupted
+                            try:
+                                att.proc.wait(timeout=GRACE_SECONDS)
+                            except subprocess.TimeoutExpired:
+                                kill_tree(att.proc)
+                    time.sleep(POLL_SECONDS)
+                item.seconds += time.time() - att.started
+                if stopped:
+                    recover_partials(set_dir)
+                    return {"status": "interrupted" if "afgebroken" in stopped else "failed", "message": stopped,
+                            "run_id": _read_result(att).get("run_id"), "seconds": item.seconds,
+                            "attempts": item.attempts}
+                status, kind, run_id, message = _finish(att, rc, timeout)
+                item.run_id = run_id or item.run_id
+                if status == "failed" and kind in RETRIABLE and item.attempts <= retries:
+                    item.kinds.append(kind)
+                    continue
+                if item.attempts > 1 and status == "ok":
+                    message = f"geslaagd bij poging {item.attempts} (eerder: {', '.join(item.kinds)})"
+                elif item.attempts > 1:
+                    message = f"{message} (ook na {item.attempts} pogingen)"
+                return {"status": status, "run_id": item.run_id, "message": message, "seconds": item.seconds,
+                        "attempts": item.attempts, "kinds": item.kinds}
+        finally:
+            for p in workdir.iterdir():
+                p.unlink(missing_ok=True)
+            workdir.rmdir()
+            lock.release()
+    finally:
+        lease.release()
+
+
+def _cluster_task(param_file: str, name: str, outputs: str, timeout: float | None, force: bool,
+                  kernel_name: str | None, retries: int, batch_id: str) -> dict:
+    """The Dask task: one set on a worker (the worker needs the project folder and outputs at the same paths)."""
+    import platform
+
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+    stop = Event(f"mmr-stop-{batch_id}")
+
+    def should_stop() -> bool:
+        try:
+            return stop.is_set()
+        except Exception:  # noqa: BLE001 - scheduler unreachable for a moment: keep running, ask again later
+            return False
+
+    holder = f"batch {batch_id} (Dask-worker {worker.address} op {platform.node()})"
+    return _run_one(param_file, name, Path(outputs), timeout, force, kernel_name, retries, holder, should_stop)
+
+
+def _connect(cluster: str, jobs: int):
+    """(client, cluster-or-None): a LocalCluster of ``jobs`` one-thread workers, or the scheduler at ``cluster``."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    # A task whose worker dies is run again elsewhere once (the same 'retried once' as the local pool).
+    dask.config.set({"distributed.scheduler.allowed-failures": 1})
+    if cluster == "local":
+        # One thread per worker: one run (a process of its own) per worker at a time. Processes, so a
+        # killed worker takes only its own run with it (its nanny starts a fresh worker).
+        lc = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None, silence_logs=40)
+        return Client(lc, set_as_default=False), lc
+    if "://" not in cluster:  # tcp://, tls://, or inproc:// for a cluster inside this process
+        raise WorkbenchError(f"onbekende --cluster '{cluster}'", where="--cluster",
+                             hint="gebruik 'local' of het adres van een Dask-scheduler, bijv. tcp://rekenserver:8786")
+    try:
+        return Client(cluster, timeout=30, set_as_default=False), None
+    except (OSError, TimeoutError) as exc:
+        raise WorkbenchError(f"de Dask-scheduler op {cluster} is niet bereikbaar ({exc.__class__.__name__})",
+                             where="--cluster",
+                             hint="start de scheduler en workers (docs/cluster/README.md) of controleer adres en "
+                                  "firewall") from None
+
+
+def _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progress, logger, kernel_name, retries):
+    """Every set a task on Dask; the client keeps the progress bar, the log and the summary.
+
+    Sets already held by a live writer (lease or flock) refuse the whole batch before anything is
+    submitted, as the local pool does; a race lost after that shows as 'vergrendeld' for that set.
+    """
+    import secrets
+
+    from distributed import Event, as_completed
+    from tqdm.auto import tqdm
+
+    for name in sorted(params_of):  # refuse as a whole, before anything runs
+        Lease(outputs / name, "").check()
+        if (outputs / name / LOCK_NAME).exists():  # a local run on this machine (its flock)
+            SetLock(outputs / name, purpose="batch").acquire().release()
+
+    batch_id = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    t_batch = time.time()
+    client, local = _connect(cluster, jobs)
+    workers = len(client.scheduler_info().get("workers", {}))
+    logger(f"cluster {cluster}: {workers} worker(s), batch-id {batch_id}")
+    for it in items:
+        if it.status == "failed":
+            logger(f"{it.name}: mislukt: {it.message}")
+    stop = Event(f"mmr-stop-{batch_id}", client=client)
+    bar = tqdm(total=len(items), desc="batch", unit="run", disable=None if progress else True, file=sys.stderr,
+               dynamic_ncols=True)
+    bar.update(sum(it.status == "failed" for it in items))
+    futures = {}
+    try:
+        for it in items:
+            if it.status != "waiting":
+                continue
+            logger(f"{it.name}: ingediend ({it.param_file})")
+            it.status = "running"
+            fut = client.submit(_cluster_task, str(Path(it.param_file).resolve()), it.name, str(outputs), timeout,
+                                force, kernel_name, retries, batch_id, key=f"mmr-{it.name}-{batch_id}", pure=False)
+            futures[fut] = it
+        for fut in as_completed(list(futures), loop=client.loop):
+            it = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker and the like: the task itself never returned
+                res = {"status": "failed", "message": _task_error(exc)}
+                recover_partials(outputs / it.name)
+            it.status = res.get("status", "failed")
+            it.run_id = res.get("run_id") or it.run_id
+            it.seconds = round(float(res.get("seconds") or 0.0), 1)
+            it.attempts = int(res.get("attempts") or (1 if it.status in ("ok", "failed") else 0))
+            it.kinds = list(res.get("kinds") or [])
+            it.message = res.get("message", "")
+            bar.update(1)
+            logger(f"{it.name}: {it.label} na {it.seconds:.1f} s" + (f", run {it.run_id}" if it.run_id else "")
+                   + (f", {it.attempts} pogingen" if it.attempts > 1 else "")
+                   + (f": {it.message}" if it.message and it.status != "ok" else ""))
+    except KeyboardInterrupt as exc:
+        logger("batch afgebroken (Ctrl-C of SIGTERM); de taken stoppen hun runs")
+        stop.set()
+        done = {f for f in futures if f.done()}
+        for fut, it in futures.items():
+            if fut in done:
+                continue
+            try:  # running tasks see the stop event within seconds and record their run as interrupted
+                res = fut.result(timeout=GRACE_SECONDS + 10)
+                it.status, it.message, it.run_id = res.get("status", "interrupted"), res.get("message", ""), res.get("run_id")
+            except Exception:  # noqa: BLE001
+                fut.cancel()
+                it.status, it.message = "interrupted", "niet gestart: batch afgebroken"
+        bar.close()
+        logger(summary(items, time.time() - t_batch))
+        exc.items = items
+        _close(client, local)
+        raise
+    bar.close()
+    _close(client, local)
+    logger(summary(items, time.time() - t_batch))
+    return items
+
+
+def _task_error(exc: BaseException) -> str:
+    name = exc.__class__.__name__
+    if name == "KilledWorker":
+        return "de worker stopte (ook bij de tweede poging) tijdens deze run; zie de logs van de workers"
+    return f"de taak op de cluster mislukte: {name}: {str(exc)[:200]}"
+
+
+def _close(client, local) -> None:
+    try:
+        client.close(timeout=30)
+    finally:
+        if local is not None:
+            local.close(timeout=30)
+
+
 def summary(items: list[BatchItem], seconds: float | None = None) -> str:
     """The Dutch summary table printed at the end of a batch."""
     from .history import _duration
@@ -399,8 +844,9 @@ def summary(items: list[BatchItem], seconds: float | None = None) -> str:
 
 def exit_status(items: list[BatchItem]) -> int:
     """0 when every set ran or was skipped; 1 when any run failed or was interrupted; 2 when the only failures
-    are bad input (a parameter file or input data refused before anything ran), as for ``workbench run``."""
+    are bad input (a parameter file or input data refused before anything ran), as for ``workbench run``, or
+    sets refused because another batch writes them (a race lost on a cluster)."""
     bad = [it for it in items if it.status not in ("ok", "skipped")]
     if not bad:
         return 0
-    return 2 if all(it.kinds and it.kinds[-1] == "input" for it in bad) else 1
+    return 2 if all(it.status == "locked" or (it.kinds and it.kinds[-1] == "input") for it in bad) else 1

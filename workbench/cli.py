@@ -146,7 +146,7 @@ def _cmd_batch(args) -> int:
     t0 = time.time()
     try:
         items = run_batch(files, args.outputs, jobs=args.jobs, timeout=args.timeout or None, force=args.force,
-                          progress=not args.quiet, log=args.log)
+                          progress=not args.quiet, log=args.log, cluster=args.cluster)
     except KeyboardInterrupt as exc:
         if getattr(exc, "items", None):
             print(summary(exc.items, time.time() - t0))
@@ -374,9 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "laatste geslaagde run niet veranderde, wordt overgeslagen (tenzij --force). "
                             "Een kernel die stopt of blijft hangen krijgt één nieuwe poging. Uitgang 0: alles "
                             "gelukt of overgeslagen; 1: een of meer runs mislukt; 2: geweigerd (een andere "
-                            "batch schrijft dezelfde set) of foute invoer; 130: afgebroken.")
+                            "batch schrijft dezelfde set) of foute invoer; 130: afgebroken. Met --cluster "
+                            "wordt elke set een taak op een Dask-cluster (docs/cluster/README.md).")
     b.add_argument("parameters", metavar="PARAMETERBESTAND", nargs="+", help="parameterbestanden of patronen, bijv. parameters/*.yaml")
-    b.add_argument("--jobs", "-j", metavar="N", type=_INT, default=1, help="hoeveel runs tegelijk (standaard 1)")
+    b.add_argument("--jobs", "-j", metavar="N", type=_INT, default=1,
+                   help="hoeveel runs tegelijk (standaard 1; met --cluster local: het aantal workers)")
+    b.add_argument("--cluster", metavar="local|tcp://HOST:8786",
+                   help="elke set een taak op Dask: 'local' start een LocalCluster op deze computer, een adres "
+                        "gebruikt een bestaande scheduler (projectmap en outputs op gedeelde opslag, zelfde "
+                        "Python-omgeving; zie docs/cluster/README.md). Zonder: lokale processen.")
     b.add_argument("--timeout", metavar="SECONDEN", type=_FLOAT, default=3600,
                    help="maximale duur van één run in seconden, laden inbegrepen (standaard 3600; 0 = geen)")
     b.add_argument("--force", action="store_true", help="ook ongewijzigde sets opnieuw draaien")

@@ -17,12 +17,39 @@ from ..errors import WorkbenchError
 from .data import ENV_OUTPUTS, ENV_SET
 
 
+VOILA_SERVER = Path(__file__).with_name("voila_server.py")
+# Crowd settings (README, "Geheugen en aantal kijkers"); environment variables so a service file can set them.
+ENV_MAX_VIEWERS, ENV_CULL_SECONDS = "MMR_APP_MAX_VIEWERS", "MMR_APP_CULL_SECONDS"
+POOL_SIZE = 2
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise WorkbenchError(f"{name}={raw!r} is geen geheel getal van minstens {minimum}", where=name,
+                             hint=f"zet {name} op bijv. {default}, of haal de variabele weg")
+    return value
+
+
 def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path | None = None) -> list[str]:
-    return [sys.executable, "-m", "voila", str(notebook or paths.app_notebook()), "--no-browser", f"--port={port}",
-            f"--Voila.ip={host}",
-            "--show_tracebacks=False", "--strip_sources=True", "--theme=light",
+    max_viewers = _env_int(ENV_MAX_VIEWERS, 20, 1)
+    cull = _env_int(ENV_CULL_SECONDS, 120, 10)
+    return [sys.executable, str(VOILA_SERVER), str(notebook or paths.app_notebook()), "--no-browser",
+            f"--port={port}", f"--Voila.ip={host}", "--show_tracebacks=False", "--strip_sources=True",
+            "--theme=light", "--template=mmr",  # Voila's lab template without CDN links (workbench/app/jupyter)
             # A kernel with the app already rendered waits for the next viewer: first paint without start-up.
-            "--preheat_kernel=True", "--pool_size=2"]
+            "--preheat_kernel=True", f"--pool_size={POOL_SIZE}",
+            f"--WorkbenchVoila.max_viewers={max_viewers}",
+            # Safety net for pages whose shutdown never arrived: no connection and idle for `cull` seconds.
+            f"--MappingKernelManager.cull_idle_timeout={cull}",
+            f"--MappingKernelManager.cull_interval={max(5, min(60, cull // 4))}",
+            "--MappingKernelManager.cull_connected=False"]
 
 
 def serve_env(outputs: str | Path, name: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from IPython.display import display
 from .. import formatting, maps
 from ..errors import WorkbenchError
 from .data import NoPublishedRun, PublishedRun, run_command, settings_from_env
-from .guard import guarded
+from .guard import guarded, protect_kernel
 from .mapwidget import MapWidget
 from .profile import wijk_profile
 from .views import VIEWS, MapState, build_view, default_state, indicator_options, score_options
@@ -301,6 +301,7 @@ def results_tab(run: PublishedRun) -> w.Widget:
 
 def launch(outputs=None, name: str | None = None) -> None:
     """Display the app (or a clear Dutch message when there is nothing to show yet)."""
+    protect_kernel()  # from here on a viewer's widget messages never get a traceback back
     env_outputs, env_name = settings_from_env()
     outputs, name = outputs or env_outputs, name or env_name
     try:

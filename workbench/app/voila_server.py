@@ -1,0 +1,128 @@
+"""The Voila server behind `workbench serve`: Voila 0.5 plus the three things a crowd needs.
+
+Run as a script (``python voila_server.py NOTEBOOK ...``, which is what server.voila_command() builds), so the
+server process imports Voila only, not the workbench and its pandas/geopandas stack.
+
+1. Kernels of closed pages are shut down. Voila's page sends ``POST /voila/api/shutdown/<kernel>`` with
+   ``navigator.sendBeacon`` on ``beforeunload``, with the ``_xsrf`` form field read from the ``_xsrf`` cookie.
+   Voila 0.5 never sets that cookie (no handler of its page touches ``xsrf_token``), so the field is empty
+   and jupyter_server refuses the shutdown with 403 "'_xsrf' argument missing from POST" (voila issue
+   #1458). The page handler below sets the cookie before the first byte of the page; the XSRF check stays on.
+2. A cap on viewers: when ``max_viewers`` kernels are in use, a new page gets a short Dutch "de app is
+   vol" page (HTTP 503, Retry-After) instead of a kernel. The preheated pool (``pool_size``) comes on top.
+3. A culler as safety net for pages whose shutdown never arrived (browser crash, lost network): a kernel
+   without any open connection that has been idle for ``cull_idle_timeout`` seconds is shut down. Kernels
+   of open pages are kept (``cull_connected=False``): a viewer reading a map is not cut off; the cap
+   bounds those.
+Pages carry no resource from the internet: the ``mmr`` template (jupyter/voila/templates/mmr) is Voila's
+``lab`` template without the Font Awesome and Mermaid CDN links (the app uses no icons and no diagrams).
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+from pathlib import Path
+
+# Our template folder is found through JUPYTER_PATH (read by Voila at start-up, before any import below uses it).
+_JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_JUPYTER_DIR), os.environ.get("JUPYTER_PATH", "")) if p)
+
+from jupyter_server._tz import utcnow  # noqa: E402
+from traitlets import Int  # noqa: E402
+from voila.app import Voila  # noqa: E402
+from voila.tornado.handler import TornadoVoilaHandler  # noqa: E402
+
+FULL_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">
+<title>De app is even vol</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
+h1{{font-size:1.5em}}</style></head>
+<body data-testid="app-full"><h1>De app is op dit moment vol</h1>
+<p>Er bekijken nu {in_use} mensen tegelijk de app; meer kan deze server niet aan zonder voor iedereen trager te
+worden. Probeer het over een paar minuten opnieuw: deze pagina probeert het zelf elke minuut.</p>
+<p>Beheerder: het maximum staat op {cap} kijkers (<code>MMR_APP_MAX_VIEWERS</code>, zie README, "Geheugen en
+aantal kijkers").</p></body></html>
+"""
+
+
+# The page request being served (set by AppPageHandler): the kernel manager wrappers note its kernel on it.
+_REQUEST: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mmr_page_request", default=None)
+
+
+class AppPageHandler(TornadoVoilaHandler):
+    async def get(self, path=None):
+        self.xsrf_token  # sets the _xsrf cookie the page's shutdown beacon sends back (see module docstring)
+        app = self.settings["workbench_voila"]
+        in_use = app.viewer_kernels()
+        if in_use >= app.max_viewers:
+            self.log.warning("app vol: %d kijkers (max %d; kernels %s, wachtend %d); pagina geweigerd", in_use,
+                             app.max_viewers, sorted(app.viewers), len(app.pending))
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            self.set_header("Cache-Control", "no-store")
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(FULL_PAGE.format(in_use=in_use, cap=app.max_viewers))
+            return
+        request = {"kernel": None}
+        app.pending.append(request)  # admitted: counts as a viewer from now on, also before its kernel exists
+        token = _REQUEST.set(request)
+        try:
+            await super().get(path)
+        finally:
+            _REQUEST.reset(token)
+            app.pending.remove(request)
+
+
+class WorkbenchVoila(Voila):
+    max_viewers = Int(20, config=True, help="maximum number of kernels of open pages (the preheated pool not counted)")
+
+    def init_settings(self):
+        settings = super().init_settings()
+        settings["workbench_voila"] = self
+        self.viewers: set[str] = set()  # kernel ids handed to pages
+        self.pending: list[dict] = []  # page requests being served
+        km = self.kernel_manager
+        # Wrapped on the instance: the page handler calls these through `self.kernel_manager`, while the
+        # preheated pool starts its kernels through the class (`super().start_kernel`), so only a viewer's
+        # kernel is noted here.
+        start_kernel = km.start_kernel
+
+        async def start_viewer_kernel(*args, **kwargs):
+            return self._note(await start_kernel(*args, **kwargs))
+
+        km.start_kernel = start_viewer_kernel
+        if hasattr(km, "get_rendered_notebook"):
+            get_rendered = km.get_rendered_notebook
+
+            async def get_rendered_for_viewer(*args, **kwargs):
+                task, cache, kernel_id = await get_rendered(*args, **kwargs)
+                self._note(kernel_id)
+                return task, cache, kernel_id
+
+            km.get_rendered_notebook = get_rendered_for_viewer
+        return settings
+
+    def _note(self, kernel_id: str) -> str:
+        self.viewers.add(kernel_id)
+        try:  # a preheated kernel may have waited longer than the cull time: its viewer starts the clock now,
+            # or the culler would take it before the page's websocket connects
+            self.kernel_manager.get_kernel(kernel_id).last_activity = utcnow()
+        except KeyError:
+            pass
+        request = _REQUEST.get()
+        if request is not None:
+            request["kernel"] = kernel_id
+        return kernel_id
+
+    def init_handlers(self):
+        return [(h[0], AppPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in super().init_handlers()]
+
+    def viewer_kernels(self) -> int:
+        """Kernels of pages (shut-down ones forgotten) plus admitted page requests still waiting for one."""
+        self.viewers &= set(self.kernel_manager.list_kernel_ids())
+        return len(self.viewers) + sum(1 for r in self.pending if r["kernel"] is None)
+
+
+if __name__ == "__main__":
+    sys.exit(WorkbenchVoila.launch_instance())
