@@ -119,26 +119,53 @@ class Lease:
         return info.get("host") == platform.node() and not pid_alive(int(info.get("pid", 0)))
 
     def _break(self, info: dict) -> None:
-        """Move the stale lease aside (rename: only one contender wins); put back a fresh one moved by mistake."""
-        aside = self.set_dir / f"{LEASE_NAME}.{info.get('token', 'x')}.{os.getpid()}.stale"
+        """Remove the stale lease ``info`` describes. Only the holder of ``.lease.break`` (made with link(2), like the
+        lease) may remove a lease, and only after reading it again: two contenders that both saw the same stale
+        lease can no longer remove each other's fresh one."""
+        import secrets
+        import time
+
+        breaker = self.set_dir / f"{LEASE_NAME}.break"
+        mine = secrets.token_hex(8)
+        tmp = self.set_dir / f"{LEASE_NAME}.break.{mine}.tmp"
+        tmp.write_text(mine, encoding="utf-8")
         try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:
-            return
-        moved = self.read(aside)
-        if moved is not None and moved.get("token") != info.get("token"):
-            try:  # a new holder came in between reading and renaming: give its lease back
-                os.link(aside, self.path)
-            except FileExistsError:
+            os.link(tmp, breaker)
+        except FileExistsError:
+            try:  # a breaker that died half-way leaves its file; it is stale after a minute
+                if time.time() - breaker.stat().st_mtime > 60:
+                    breaker.unlink(missing_ok=True)
+            except FileNotFoundError:
                 pass
-        else:
-            self.taken_over = info
-        aside.unlink(missing_ok=True)
+            time.sleep(0.02)
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+        try:
+            current = self.read()
+            if current is None or current.get("token") != info.get("token") or not self.is_free(current):
+                return
+            aside = self.set_dir / f"{LEASE_NAME}.{mine}.stale"
+            try:
+                os.rename(self.path, aside)
+            except FileNotFoundError:
+                return
+            moved = self.read(aside)
+            if moved is not None and moved.get("token") != info.get("token"):
+                try:  # the stale holder released and a new holder came in between: give its lease back
+                    os.link(aside, self.path)
+                except FileExistsError:
+                    pass
+            else:
+                self.taken_over = info
+            aside.unlink(missing_ok=True)
+        finally:
+            breaker.unlink(missing_ok=True)
 
     def acquire(self) -> Lease:
         """Take the lease or raise SetLocked naming the holder (exit code 2 in the CLI)."""
         self.set_dir.mkdir(parents=True, exist_ok=True)
-        for _ in range(5):
+        for _ in range(100):  # a contender that lost a break retries after a short pause
             if self._create():
                 _KEEPER.add(self)
                 return self

@@ -163,7 +163,7 @@ def find_chromium() -> str | None:
 
 def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 60) -> None:
     """Print a sheet to PDF with headless Chromium; the PDF appears complete or not at all."""
-    with tempfile.TemporaryDirectory() as profile, atomic_path(pdf_path) as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile, atomic_path(pdf_path) as tmp:
         subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
                         *QUIET_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()],
                        check=True, capture_output=True, timeout=timeout)
@@ -179,7 +179,7 @@ class _DevToolsPrinter:
         import websocket
 
         self.timeout = timeout
-        self._profile = tempfile.TemporaryDirectory()
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", *QUIET_FLAGS, "--remote-debugging-port=0",
              f"--user-data-dir={self._profile.name}", "about:blank"],
