@@ -18,10 +18,10 @@ def shoot(html: Path, png: Path, width: int = 1100, height: int = 760, hover: st
                                                    viewport={"width": width, "height": height})
         page = ctx.new_page()
         page.goto(Path(html).resolve().as_uri())
-        page.wait_for_selector(".leaflet-interactive", timeout=15000)
-        if hover:
-            box = page.locator(".leaflet-interactive").nth(int(hover)).bounding_box()
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector("[data-ready='1']", timeout=60000)  # set by workbench/static/wbmap.js when drawn
+        if hover:  # a point as "x,y" in pixels of the page: areas are drawn on a canvas
+            x, y = (float(v) for v in hover.split(","))
+            page.mouse.move(x, y)
             page.wait_for_timeout(300)
         page.screenshot(path=str(png))
         ctx.close()
