@@ -81,6 +81,16 @@ def year_of_table(table: str) -> int | None:
 # Loading (dispatch from dataset.load_statistics)
 # --------------------------------------------------------------------------------------------------
 
+def _statistics_files(path, spec, what: str, key: str) -> list:
+    """The statistics files a parameter points to: the file itself, or the statistics files in a folder."""
+    if path is None or not path.exists():
+        raise DataError(f"{what} niet gevonden", where=str(path or spec), hint=f"controleer {key} in het parameterbestand")
+    paths = sorted(p for p in path.iterdir() if p.suffix.lower() in STAT_SUFFIXES) if path.is_dir() else [path]
+    if not paths:
+        raise DataError("de map bevat geen statistiekbestanden (.csv, .json, .xlsx, .parquet, .gpkg)", where=str(path))
+    return paths
+
+
 def load_statistics(spec: str, params, catalog: Catalog) -> dict[int, Statistics]:
     """Statistics per year for a parameter set: ``cbs`` (cache, else the OData API) or a file or folder."""
     if spec == "cbs":
@@ -88,12 +98,7 @@ def load_statistics(spec: str, params, catalog: Catalog) -> dict[int, Statistics
         paths = [path]
     else:
         path = params.resolve(spec)
-        if path is None or not path.exists():
-            raise DataError("statistiekbestand niet gevonden", where=str(path or spec),
-                            hint="controleer sources.statistics in het parameterbestand")
-        paths = sorted(p for p in path.iterdir() if p.suffix.lower() in STAT_SUFFIXES) if path.is_dir() else [path]
-        if not paths:
-            raise DataError("de map bevat geen statistiekbestanden (.csv, .json, .xlsx, .parquet, .gpkg)", where=str(path))
+        paths = _statistics_files(path, spec, "statistiekbestand", "sources.statistics")
     per_year: dict[int, list[Statistics]] = {}
     for p in paths:
         # A file that only complements another (e.g. CBS's national gemeente and wijk totals) need not hold
@@ -668,13 +673,7 @@ def load_reference(spec: str, params, catalog: Catalog) -> Statistics:
     if spec == "cbs":
         paths = [fetch_reference(params.year, offline=net.offline_mode())]
     else:
-        path = params.resolve(spec)
-        if path is None or not path.exists():
-            raise DataError("referentiebestand niet gevonden", where=str(path or spec),
-                            hint="controleer sources.reference in het parameterbestand")
-        paths = sorted(p for p in path.iterdir() if p.suffix.lower() in STAT_SUFFIXES) if path.is_dir() else [path]
-        if not paths:
-            raise DataError("de map bevat geen statistiekbestanden (.csv, .json, .xlsx, .parquet, .gpkg)", where=str(path))
+        paths = _statistics_files(params.resolve(spec), spec, "referentiebestand", "sources.reference")
     parts = [read_statistics(p, catalog, default_year=params.year) for p in paths]
     parts = [s for s in parts if s.year == params.year]
     if not parts:
