@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import paths
 from .errors import DataError, ParameterError
+from .io import atomic_path
 from .reading import read_bounded, read_yaml
 from .sources import checks
 from .sources.records import DOMAINS, FIELDS, OPTIONAL_FIELDS, RESULTS
@@ -187,15 +188,14 @@ class ValidationReport:
     def write(self, path: str | Path) -> Path:
         """Write the report as .csv (one row per problem kind) or .md / .txt (the Dutch text), atomically."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        if path.suffix.lower() == ".csv":
-            self.to_frame().to_csv(tmp, index=False, sep=";", encoding="utf-8-sig")
-        else:
-            text = self.render(max_rows=10_000)
-            if path.suffix.lower() == ".md":
-                text = "# " + text.replace("\n", "\n\n", 2)
-            tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            if path.suffix.lower() == ".csv":
+                self.to_frame().to_csv(tmp, index=False, sep=";", encoding="utf-8-sig")
+            else:
+                text = self.render(max_rows=10_000)
+                if path.suffix.lower() == ".md":
+                    text = "# " + text.replace("\n", "\n\n", 2)
+                tmp.write_text(text + "\n", encoding="utf-8")
         return path
 
 
