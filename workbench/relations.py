@@ -39,6 +39,7 @@ OUTCOME_SHARES = {
     "share_returned": ("Rt", "F", "returned_low", "returned_high"),
 }
 OUTCOME_ROW = (("T", ("R", "G")), ("R", ("B", "D", "N", "S")), ("K", ("B", "S")))
+ZERO_PUBLIC = ("G",)  # outcomes.outcome_plan(zero_public=...): a zero of these is published as known
 OUTCOME_VARS = ("T", "G", "R", "B", "D", "N", "S", "K", "F", "Rt")
 NL = {"T": "trajecten", "G": "zonder resultaat", "R": "met resultaat", "B": "behaald", "D": "deels", "N": "niet behaald",
       "S": "stabilisatie", "K": "bereikt", "F": "gevolgd", "Rt": "teruggekeerd", "C": "kosten",
@@ -406,24 +407,39 @@ def describe(key) -> str:
 
 def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
            meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
-           full: bool = False, lp: bool = True, open_variables=()) -> pd.DataFrame:
+           full: bool = False, lp: bool = True, open_variables=(), previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The interval attack on published layers: one row per suppressed count with its feasible interval,
     ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in.
 
     ``open_variables``: count variables of the indicator table that are open data (CBS publishes them per
-    buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected."""
+    buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected.
+
+    ``previous``: the result of this attack on the same tables before more was hidden. Hiding more only widens
+    every feasible interval (fewer figures, fewer relations), so its protected cells stay protected: only its
+    unprotected cells and cells newly hidden are solved again (the rest keep their earlier, narrower interval)."""
     from . import intervals
 
     protection = threshold if protection is None else protection
     system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to)
-    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp)
+    only = None
+    if previous is not None and len(previous):
+        targets = {k for k, t in zip(system.keys, system.target) if t}
+        kept = previous[previous["protected"] & previous["key"].isin(targets)]
+        only = targets - set(kept["key"])
+    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp, only=only)
     res["table"] = [table_of(k) for k in res["key"]]
     res["cell"] = [describe(k) for k in res["key"]]
     open_cell = np.array([k[0] == "ind" and k[1] in set(open_variables) for k in res["key"]], dtype=bool)
     level = np.where(open_cell, 1, protection)
     open_zero = open_cell & (res["high"] <= 0)  # "nobody here" in open data (e.g. an area without inhabitants)
+    # "no trajectory without a recorded result" is no secret about anyone (published as such: outcomes zero_public)
+    public_zero = np.array([k[0] == "resultaten" and k[-1] in ZERO_PUBLIC for k in res["key"]], dtype=bool) \
+        & (res["high"] <= 0)
     res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
-        | open_zero | ~res["consistent"] | res["width"].isna()
+        | open_zero | public_zero | ~res["consistent"] | res["width"].isna()
+    if only is not None:
+        res = pd.concat([res, kept[[c for c in res.columns if c in kept]]], ignore_index=True)
+    res.attrs["system"] = system
     return res
 
 
