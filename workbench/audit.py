@@ -292,57 +292,20 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
 
 def attack_layers(layers: dict, catalog: Catalog | None, settings: PrivacySettings, *, year=None,
                   lp: bool = True, previous: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The interval attack (``relations.attack``) on published layers (name -> table, as in publish.gpkg), with
-    what the catalogue tells an attacker. ``res.attrs['system']`` holds the attacker's system of relations.
-    ``lp=False``: the quick screen (outer bounds only): what it shows unprotected is; the rest is not proven.
-    ``previous``: the LP attack before more was hidden (see ``relations.attack``)."""
+    """``relations.attack_layers`` with the risk domains of ``workbench.risk``."""
     from . import relations
     from .risk import DOMAINS
 
-    meta = relations.indicator_meta(catalog) if catalog is not None else None
-    counts = relations.risk_counts(catalog, {d: v["indicator"] for d, v in DOMAINS.items()}) if catalog is not None else None
-    protection = getattr(settings, "protection_level", settings.min_count)
-    # counts CBS publishes itself (open data): only exact or small pins count; record-based counts get the full level
-    open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
-    return relations.attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
-                            risk_counts=counts, round_to=settings.round_to, open_variables=open_vars, lp=lp,
-                            previous=previous if lp else None)
+    return relations.attack_layers(layers, catalog, settings, domains={d: v["indicator"] for d, v in DOMAINS.items()},
+                                   year=year, lp=lp, previous=previous)
 
 
 def attack_leaks(res: pd.DataFrame, settings: PrivacySettings, file: str = "publish.gpkg") -> tuple[list[Leak], dict]:
     """One Leak per unprotected count (table, cell, the relations that give it away) and the figures for the manifest."""
     from . import relations
 
-    protection = getattr(settings, "protection_level", settings.min_count)
-    leaks = [Leak(file, r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
-                                    f"(beschermingsniveau {protection}) via: {r['relations'][:300]}")
-             for _, r in res[~res["protected"]].iterrows()]
-    s = relations.summary(res, settings.min_count, protection)
-    figures = {"aangevallen": int(s.loc["totaal", "attacked"]), "exact": int(s.loc["totaal", "exact"]),
-               "smaller_dan_bescherming": int(s.loc["totaal", "narrower"]),
-               "vast_tussen_1_en_drempel": int(s.loc["totaal", "pinned_small"]),
-               "onbeschermd": int(s.loc["totaal", "unprotected"]), "beschermingsniveau": protection}
-    return leaks, figures
-
-
-def fingerprint(system) -> str:
-    """A hash of an attacker's system (cells, published values to 9 digits, bounds, relations): the same
-    fingerprint means the same attack, so a run's audit of publish.gpkg may take the findings' result."""
-    import hashlib
-
-    import numpy as np
-
-    h = hashlib.sha256()
-    h.update(repr(list(system.keys)).encode())
-    vals = np.array([np.nan if v is None else v for v in system.value], dtype=float)
-    h.update(np.round(vals, 6).tobytes())
-    h.update(repr(list(zip(system.lb, system.ub, system.integer, system.target))).encode())
-    for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
-        h.update(idx.tobytes())
-        h.update(np.round(coef, 6).tobytes())
-        h.update(np.round([lo, hi], 4).tobytes())
-        h.update(lab.encode())
-    return h.hexdigest()
+    found, figures = relations.attack_figures(res, settings)
+    return [Leak(file, table, what) for table, what in found], figures
 
 
 def read_layers(gpkg) -> tuple[dict, int | None]:
@@ -381,8 +344,8 @@ def interval_audit(gpkg, catalog: Catalog | None, settings: PrivacySettings,
 
         counts = relations.risk_counts(catalog, {d: v["indicator"] for d, v in DOMAINS.items()}) if catalog else None
         system = relations.system_for(layers, year=year, meta=meta, risk_counts=counts, round_to=settings.round_to)
-        if fingerprint(system) == known["vingerafdruk"]:
-            leaks = [Leak(*x) for x in known.get("lekken", [])]
+        if relations.fingerprint(system) == known["vingerafdruk"]:
+            leaks = [Leak(gpkg.name, *x) for x in known.get("lekken", [])]
             return leaks, {**{k: v for k, v in known.items() if k != "lekken"}, "hergebruikt": True}
     leaks, figures = attack_leaks(attack_layers(layers, catalog, settings, year=year), settings, gpkg.name)
     return leaks, {**figures, "hergebruikt": False}

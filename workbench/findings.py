@@ -356,11 +356,17 @@ class Findings:
     def published_layers(self) -> dict[str, pd.DataFrame]:
         """The tables publish.gpkg holds that carry counts, as ``publish.write_publish`` writes them: what the
         interval audit attacks."""
-        from .publish import risk_tables
-
         ds = self._ds
         layers = {"indicatoren": self.indicators[self.indicators["code"].isin(set(ds.areas["code"]))]}
-        layers["risico"] = risk_tables(self)[0]
+        scored = []
+        for domain in risk.DOMAINS:  # as publish.risk_tables: the domains with a model and published care figures
+            if self.first_release(domain):
+                continue
+            try:
+                scored.append(self.risk(domain).scored.reset_index().assign(domain=domain))
+            except (ValueError, WorkbenchError):
+                continue
+        layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
         for name, get in (("kosten", lambda: self.costs), ("outcome", lambda: self.outcome_layers)):
             try:
                 t = get()
@@ -378,14 +384,18 @@ class Findings:
         left or nothing more can be hidden (at most AUDIT_ROUNDS). Quick screens (outer bounds, no LP) first,
         then the LP attack. Returns the figures for the manifest (the last attack) and keeps them
         (``self.audit_result``); the run's own audit of publish.gpkg has the last word."""
-        from . import audit as audit_mod
+        from . import relations
 
         ds = self._ds
+        domains = {d: v["indicator"] for d, v in risk.DOMAINS.items()}
         settings = ds.params.privacy
+        import time
+
+        started = time.perf_counter()
         history, lp, previous = [], False, None
         for _ in range(AUDIT_ROUNDS):
-            res = audit_mod.attack_layers(self.published_layers(), ds.catalog, settings, year=ds.year, lp=lp,
-                                          previous=previous)
+            res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year,
+                                          lp=lp, previous=previous)
             if lp:
                 previous = res  # later rounds solve only what was unprotected or is newly hidden
             bad = res[~res["protected"]]
@@ -408,12 +418,12 @@ class Findings:
             for k in [k for k in self._memo if (k if isinstance(k, str) else k[0]) in drop]:
                 del self._memo[k]
         if not lp:  # the rounds ran out on screens: the last word is the LP attack's
-            res = audit_mod.attack_layers(self.published_layers(), ds.catalog, settings, year=ds.year)
-        leaks, figures = audit_mod.attack_leaks(res, settings)
-        figures.update({"rondes": history, "extra_onderdrukt": len(self._extra["plan"]) + len(self._extra["outcomes"]),
-                        "vingerafdruk": audit_mod.fingerprint(res.attrs["system"])})
-        figures["onbeschermde_cellen"] = [str(x) for x in leaks[:50]]
-        figures["lekken"] = [(x.file, x.where, x.what) for x in leaks]
+            res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year)
+        leaks, figures = relations.attack_figures(res, settings)
+        figures.update({"seconden": round(time.perf_counter() - started, 2), "rondes": history, "extra_onderdrukt": len(self._extra["plan"]) + len(self._extra["outcomes"]),
+                        "vingerafdruk": relations.fingerprint(res.attrs["system"])})
+        figures["onbeschermde_cellen"] = [f"publish.gpkg [{t}]: {w}" for t, w in leaks[:50]]
+        figures["lekken"] = leaks
         self._memo["audit"] = (True, figures)
         return figures
 

@@ -272,8 +272,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         if strict and interval_leaks:
             raise DisclosureError(
                 f"de intervalaudit kon {len(interval_leaks)} onderdrukt(e) aantal(len) te nauw herleiden, dus deze run "
-                f"wordt niet gepubliceerd; eerste: {interval_leaks[0]} ("
-                "privacy.interval_audit: report publiceert toch en noteert het in manifest.json)")
+                f"wordt niet gepubliceerd; eerste: {interval_leaks[0]} (met privacy.interval_audit: report gaat de run "
+                "toch door en staat dit in manifest.json)")
         attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
                                "round_to": params.privacy.round_to,

@@ -466,3 +466,52 @@ def risk_counts(catalog, domains: dict) -> dict:
             continue
         out[domain] = ind.count or ind.numerator
     return out
+
+
+def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, lp: bool = True,
+                  previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``attack`` on published layers (name -> table, as in publish.gpkg) with what the catalogue tells an attacker
+    (``domains``: risk domain -> care-use indicator id). ``res.attrs['system']`` is the attacker's system.
+    ``lp=False``: the quick screen (outer bounds only): what it shows unprotected is; the rest is not proven."""
+    from .privacy import record_variables
+
+    meta = indicator_meta(catalog) if catalog is not None else None
+    counts = risk_counts(catalog, domains) if catalog is not None else None
+    protection = getattr(settings, "protection_level", settings.min_count)
+    # counts CBS publishes itself (open data): only exact or small pins count; record-based counts get the full level
+    open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
+    return attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
+                  risk_counts=counts, round_to=settings.round_to, open_variables=open_vars, lp=lp,
+                  previous=previous if lp else None)
+
+
+def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], dict]:
+    """(table, Dutch description) per unprotected count, and the figures for a run's manifest."""
+    protection = getattr(settings, "protection_level", settings.min_count)
+    found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
+                          f"(beschermingsniveau {protection}) via: {r['relations'][:300]}")
+             for _, r in res[~res["protected"]].iterrows()]
+    s = summary(res, settings.min_count, protection)
+    figures = {"aangevallen": int(s.loc["totaal", "attacked"]), "exact": int(s.loc["totaal", "exact"]),
+               "smaller_dan_bescherming": int(s.loc["totaal", "narrower"]),
+               "vast_tussen_1_en_drempel": int(s.loc["totaal", "pinned_small"]),
+               "onbeschermd": int(s.loc["totaal", "unprotected"]), "beschermingsniveau": protection}
+    return found, figures
+
+
+def fingerprint(system: System) -> str:
+    """A hash of an attacker's system (cells, published values, bounds, relations): the same fingerprint means
+    the same attack, so a run's audit of publish.gpkg may take the findings' result."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr(list(system.keys)).encode())
+    vals = np.array([np.nan if v is None else v for v in system.value], dtype=float)
+    h.update(np.round(vals, 6).tobytes())
+    h.update(repr(list(zip(system.lb, system.ub, system.integer, system.target))).encode())
+    for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+        h.update(idx.tobytes())
+        h.update(np.round(coef, 6).tobytes())
+        h.update(np.round([lo, hi], 4).tobytes())
+        h.update(lab.encode())
+    return h.hexdigest()
