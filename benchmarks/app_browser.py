@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from functools import partial
 from pathlib import Path
 
@@ -50,10 +51,14 @@ def start_server(outputs: Path, name: str, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--outputs", str(outputs), "--set", name,
                              "--port", str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if not port_free(port):
-            return proc
+    deadline = time.time() + 240
+    while time.time() < deadline:  # ready = the preheated kernels have rendered the app (GET /ready answers 200)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            pass
         time.sleep(0.1)
     stop_server(proc)
     raise RuntimeError("Voila did not start")
