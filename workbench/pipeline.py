@@ -275,10 +275,11 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
                                   + "; ".join(map(str, leaks[:5])))
         if strict and interval_leaks:
+            first = interval_leaks[0]
             raise DisclosureError(
-                f"de intervalaudit kon {len(interval_leaks)} onderdrukt(e) aantal(len) te nauw herleiden, dus deze run "
-                f"wordt niet gepubliceerd; eerste: {interval_leaks[0]} (met privacy.interval_audit: report gaat de run "
-                "toch door en staat dit in manifest.json)")
+                f"de intervalaudit kan {len(interval_leaks)} onderdrukt(e) aantal(len) te nauw herleiden, dus deze run "
+                f"wordt niet gepubliceerd (privacy.interval_audit: strict); eerste: tabel {first.where}, "
+                f"{first.what[:300]}")
         attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
                                "round_to": params.privacy.round_to,
