@@ -130,5 +130,5 @@ def test_trend_says_plainly_when_there_is_one_year(demo_ds, monkeypatch):
     assert t is not None and "Ontwikkeling 2021–2023" in said[-1]
     # the care records cover one year: that indicator gets a sentence, not a column
     assert "'Kosten jeugdhulp per jeugdige': alleen cijfers over 2023" in said[-1]
-    assert ("Huishoudens onder of rond het sociaal minimum (%)", "verandering 2021–2023") in t.columns
+    assert ("Huishoudens onder of rond het sociaal minimum (% van de huishoudens)", "verandering 2021–2023") in t.columns
     assert not any("Kosten" in c[0] for c in t.columns)

@@ -56,14 +56,14 @@ def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     """(label, id) for the indicator control: the domain's own indicators first, then the rest by cluster."""
     present = set(run.indicators["indicator"].unique())
     first = [i for i in run.headline(domain) if i in present and i in run.catalog.indicators]
-    opts = [(f"{run.catalog[i].label} ({run.catalog[i].unit})", i) for i in first]
+    opts = [(run.catalog[i].heading, i) for i in first]
     if domain == "kosten":
         if len(run.costs):
             opts += [(label, key) for key, (dom, label) in COST_PER_CLIENT.items()
                      if (run.costs["domain"] == dom).any()]
         return opts
     rest = [i for i in run.catalog if i.id in present and i.id not in first and i.cluster != 4]
-    return opts + [(f"{i.cluster} · {i.label} ({i.unit})", i.id) for i in rest]
+    return opts + [(f"{i.cluster} · {i.heading}", i.id) for i in rest]
 
 
 def published_slice(run: PublishedRun, indicator: str, year: int) -> pd.DataFrame:
