@@ -147,6 +147,13 @@ def _no_map_reason(ds, indicator_id: str, level: str, year: int) -> str | None:
             f"waarde te tonen — {why}. Een kaart zou helemaal grijs zijn en is daarom niet gemaakt.")
 
 
+def _say_no_map(ds, indicator_id: str, reason: str) -> None:
+    """Why there is no map, once per notebook; a later value or comparison map of it only points back."""
+    said = ds.memo.setdefault("no_map_said", set())
+    print(reason if reason not in said else f"Geen kaart van '{ds.catalog[indicator_id].label}': zie de reden hierboven.")
+    said.add(reason)
+
+
 def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=None, level: str | None = None,
                        year: int | None = None):
     """The indicator map (saved as HTML in ``output_dir`` when given), or, when every area is suppressed or
@@ -154,10 +161,7 @@ def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=No
     level, year = level or ds.params.level, year or ds.year
     reason = _no_map_reason(ds, indicator_id, level, year)
     if reason:
-        said = ds.memo.setdefault("no_map_said", set())  # the value and comparison map: the reason once
-        print(reason if reason not in said else
-              f"Geen kaart van '{ds.catalog[indicator_id].label}': zie de reden hierboven.")
-        said.add(reason)
+        _say_no_map(ds, indicator_id, reason)
         return None
     m = indicator_map(ds, indicator_id, mode=mode, level=level, year=year)
     if output_dir:
@@ -171,7 +175,7 @@ def save_indicator_maps(ds, indicator_ids, output_dir, modes=("value", "comparis
     for indicator_id in indicator_ids:
         reason = _no_map_reason(ds, indicator_id, ds.params.level, ds.year)
         if reason:
-            print(reason)
+            _say_no_map(ds, indicator_id, reason)
             continue
         for mode in modes:
             path = save(indicator_map(ds, indicator_id, mode=mode), output_dir, f"kaart_{indicator_id}_{mode}.html")
