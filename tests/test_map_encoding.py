@@ -108,3 +108,51 @@ def test_score_legend_names_its_unit(geo):
 def test_notebook_display_is_the_offline_page_without_trust_prompt(geo):
     out = _map(geo)._repr_html_()
     assert out.startswith("<iframe") and "Make this Notebook Trusted" not in out and "cdn" not in out.lower()
+
+
+def test_the_app_sends_colours_per_redraw_and_tooltip_texts_per_hovered_area(geo):
+    from workbench.app.mapwidget import MapWidget
+
+    m = _map(geo)
+    assert m._tooltip is None, "no tooltip text is formatted until one is needed"
+    lazy = m.view(level="buurt", key="k1", lazy_tooltip=True)
+    assert lazy["tooltip"]["lazy"] and "cols" not in lazy["tooltip"]
+    assert lazy["tooltip"]["labels"] == ["Resultaat bereikt", "Trajecten"]
+    assert len(lazy["fill"]) == len(geo), "one palette index per area"
+    # A redraw carries no texts per area: a few bytes per area, not the tooltips.
+    assert len(json.dumps(lazy["tooltip"])) < 150
+    full = dict(m.tooltip)
+    assert full["Resultaat bereikt"][0] == "onderdrukt of geen gegevens" and full["Trajecten"][3] == "12"
+    assert m.tip_row(3) == [full["Resultaat bereikt"][3], "12"]
+
+    widget = MapWidget(lambda level: b"")
+    widget._sent.add("buurt")  # geometry not needed here
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append(content)
+    widget.show(m, "buurt", None, "k1")
+    widget._message(widget, {"tip": 3, "key": "k1"}, [])
+    widget._message(widget, {"tip": 3, "key": "an older view"}, [])  # a stale hover gets no answer
+    widget._message(widget, {"tip": len(geo) + 5, "key": "k1"}, [])
+    assert sent == [{"tip": 3, "key": "k1", "rows": m.tip_row(3)}]
+
+
+def test_web_geometry_is_made_once_per_run_and_level_and_read_from_the_run_folder(tmp_path, areas):
+    calls = []
+
+    def build():
+        calls.append(1)
+        return maps.web_geometry(areas[areas["level"] == "buurt"]).set_index("code")
+
+    folder = tmp_path / "webkaart"
+    geo1, topo1 = maps.web_level(folder, "buurt", "a1", build)
+    geo2, topo2 = maps.web_level(folder, "buurt", "a1", build)  # another kernel, another viewer
+    assert len(calls) == 1, "simplified and encoded once"
+    assert list(geo2.index) == list(geo1.index) and geo2.geometry.equals(geo1.geometry)
+    data = topo2.read_bytes()
+    assert data == topo1.read_bytes() == maps.encode_topology(geo1)
+    topo = json.loads(gzip.decompress(data))
+    assert [g["properties"]["c"] for g in topo["objects"]["areas"]["geometries"]] == list(geo2.index)
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")], "no temporary file left"
+    maps.web_level(folder, "buurt", "b2", build)  # the published file changed: made again, the old cache goes
+    assert len(calls) == 2 and sorted(p.name for p in folder.iterdir()) == [
+        f"buurt-v{maps.WEB_CACHE_VERSION}-b2.parquet", f"buurt-v{maps.WEB_CACHE_VERSION}-b2.topojson.gz"]

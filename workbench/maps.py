@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -175,6 +176,47 @@ def topology(geo: gpd.GeoDataFrame, metres: float = 1.0) -> dict:
     return topo
 
 
+def encode_topology(geo: gpd.GeoDataFrame, metres: float = 1.0) -> bytes:
+    """The wire form of a level's geometry: TopoJSON (see ``topology``), compact JSON, gzipped."""
+    raw = json.dumps(topology(geo, metres), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+WEB_CACHE_VERSION = 1  # raise when web_geometry or encode_topology change what they make
+
+
+def web_level(folder: Path, level: str, stamp: str, build: Callable[[], gpd.GeoDataFrame],
+              ) -> tuple[gpd.GeoDataFrame, Path | bytes]:
+    """The web geometry of one level of a run and its encoded TopoJSON, made once per run and level.
+
+    Simplifying and encoding all 14.500 buurten takes minutes: the first kernel that needs a level writes both
+    to ``folder`` (atomically, GeoParquet + gzipped TopoJSON), every later kernel and viewer reads them.
+    ``stamp`` names the published file's version, so a cache of other figures is never read. Returns the
+    geometry and the path of the encoded bytes (the bytes themselves when the folder cannot be written).
+    """
+    from .io import atomic_path
+
+    base = f"{level}-v{WEB_CACHE_VERSION}-{stamp}"
+    geo_path, topo_path = folder / f"{base}.parquet", folder / f"{base}.topojson.gz"
+    if geo_path.exists() and topo_path.exists():
+        try:
+            return gpd.read_parquet(geo_path), topo_path
+        except Exception:  # a damaged cache file: made again below
+            pass
+    geo = build()
+    data = encode_topology(geo)
+    try:
+        with atomic_path(geo_path) as tmp:
+            geo.to_parquet(tmp)
+        write_atomic(topo_path, data)
+        for old in folder.glob(f"{level}-v*"):  # caches of an earlier version or file
+            if old.name not in (geo_path.name, topo_path.name) and not old.name.startswith("."):
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only run folder: this kernel keeps its own copy, the map still works
+        return geo, data
+    return geo, topo_path
+
+
 def _column(texts: list[str]) -> dict:
     """A tooltip column for the browser: repeated texts (status, gemeente) as a dictionary and indices."""
     uniq = list(dict.fromkeys(texts))
@@ -196,7 +238,9 @@ def encode_view(colours: list[str], bold: list[bool] | None, tooltip: list[tuple
     pos = {c: digits[i] for i, c in enumerate(palette)}
     return {"level": level, "gemeente": gemeente, "palette": palette, "fill": "".join(pos[c] for c in colours),
             "bold": "".join("1" if b else "0" for b in bold) if bold is not None and any(bold) else "",
-            "tooltip": {"labels": [label for label, _ in tooltip], "cols": [_column(list(t)) for _, t in tooltip],
+            "tooltip": {"labels": [label for label, _ in tooltip],
+                        **({"lazy": True} if any(t is None for _, t in tooltip) else
+                           {"cols": [_column(list(t)) for _, t in tooltip]}),
                         "keys": list(keys) if keys else [label.lower() for label, _ in tooltip]},
             "legend": legend_html, "title": title_html, "banner": banner, "key": key}
 
@@ -221,25 +265,48 @@ class Map:
     """
 
     def __init__(self, geo: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitle: str, legend: Legend,
-                 tooltip: list[tuple[str, list[str]]], attribution: str, fictional_note: str | None = None,
+                 tooltip: list[tuple[str, list[str]]] | Callable[[], list[tuple[str, list[str]]]],
+                 attribution: str, fictional_note: str | None = None,
                  bold: pd.Series | None = None, tiles: bool = False, outline: bool = True,
-                 tooltip_keys: list[str] | None = None):
+                 tooltip_keys: list[str] | None = None, tooltip_labels: list[str] | None = None):
+        """``tooltip``: (label, texts per area) pairs, or a function returning them: formatting the texts of
+        14.500 areas costs about half a second, so the app formats them only when a viewer first hovers."""
         self.geo = geo
         self.tooltip_keys = tooltip_keys
+        if callable(tooltip):
+            self._tooltip_fn, self._tooltip = tooltip, None
+            self.tooltip_labels = list(tooltip_labels or [])
+        else:
+            self._tooltip_fn, self._tooltip = None, list(tooltip)
+            self.tooltip_labels = [label for label, _ in tooltip]
         self.codes = list(geo.index)
         self.colours = colours.reindex(geo.index).fillna(GREY).to_numpy(dtype=object).tolist()
         self.bold = bold.reindex(geo.index).fillna(False).astype(bool).tolist() if bold is not None else None
-        self.title, self.subtitle, self.legend, self.tooltip = title, subtitle, legend, tooltip
+        self.title, self.subtitle, self.legend = title, subtitle, legend
         self.attribution, self.fictional_note = attribution, fictional_note
         self.tiles = bool(tiles) and not fictional_note
         self.outline = outline
+
+    @property
+    def tooltip(self) -> list[tuple[str, list[str]]]:
+        """(label, text per area) for every tooltip row after the name, formatted once per map."""
+        if self._tooltip is None:
+            self._tooltip = list(self._tooltip_fn())
+        return self._tooltip
+
+    def tip_row(self, i: int) -> list[str]:
+        """The tooltip texts of the ``i``-th area (what the app sends when a viewer hovers over it)."""
+        return [texts[i] for _, texts in self.tooltip]
 
     def title_html(self) -> str:
         return (f"<h1>{html.escape(self.title)}</h1><p>{html.escape(self.subtitle)}</p>"
                 f'<p style="font-size:11px;color:#666">{html.escape(self.attribution)}</p>')
 
-    def view(self, level: str = "", gemeente: str | None = None, key: str = "") -> dict:
-        return encode_view(self.colours, self.bold, self.tooltip, level=level, gemeente=gemeente,
+    def view(self, level: str = "", gemeente: str | None = None, key: str = "", lazy_tooltip: bool = False) -> dict:
+        """The view for the browser; ``lazy_tooltip`` leaves the texts out (only the labels): the app sends the
+        texts of one area when a viewer hovers over it, so a redraw carries colours, not 14.500 tooltips."""
+        tooltip = [(label, None) for label in self.tooltip_labels] if lazy_tooltip else self.tooltip
+        return encode_view(self.colours, self.bold, tooltip, level=level, gemeente=gemeente,
                            legend_html=self.legend.html(), title_html=self.title_html(), banner=self.fictional_note,
                            key=key or self.title, keys=self.tooltip_keys)
 
@@ -330,18 +397,26 @@ def iframe(page: str, title: str = "kaart", height: int = 560) -> str:
 
 def choropleth(gdf: gpd.GeoDataFrame, colours: pd.Series, *, title: str, subtitle: str, legend: Legend,
                tooltip: list[tuple[str, str]], attribution: str, fictional_note: str | None = None,
-               bold: pd.Series | None = None, tiles: bool = False, outline: gpd.GeoDataFrame | None = None) -> Map:
+               bold: pd.Series | None = None, tiles: bool = False, outline: gpd.GeoDataFrame | None = None,
+               texts: Callable[[], dict[str, list]] | None = None) -> Map:
     """A map with one polygon per area.
 
     ``gdf`` is in EPSG:4326 (see web_geometry) and indexed by code; ``colours`` per code; ``tooltip``
-    lists (column, Dutch label) pairs of already formatted text (the area's name is always shown first);
+    lists (column, Dutch label) pairs of already formatted text (the area's name is always shown first), taken
+    from ``gdf`` or, when given, from ``texts()`` (column -> text per area, called only when the texts are needed);
     ``bold`` marks areas with a thick border; ``outline`` (any non-empty value) draws gemeente borders.
     """
     pairs = [(col, label) for col, label in tooltip if col != "naam"]
-    rows = [(label, [str(v) for v in gdf[col].to_numpy(dtype=object)]) for col, label in pairs]
+    if texts is None:
+        rows = [(label, [str(v) for v in gdf[col].to_numpy(dtype=object)]) for col, label in pairs]
+    else:
+        def rows():
+            made = texts()
+            return [(label, [str(v) for v in made[col]]) for col, label in pairs]
     return Map(gdf, colours, title=title, subtitle=subtitle, legend=legend, tooltip=rows, attribution=attribution,
                fictional_note=fictional_note, bold=bold, tiles=tiles,
-               outline=outline is not None and len(outline) > 0, tooltip_keys=[col for col, _ in pairs])
+               outline=outline is not None and len(outline) > 0, tooltip_keys=[col for col, _ in pairs],
+               tooltip_labels=[label for _, label in pairs])
 
 
 def render_html(m: Map) -> str:
@@ -361,7 +436,7 @@ def _status_text(status, reason) -> str:
     return STATUS_NL.get(status, str(status))
 
 
-def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicator, d: int) -> None:
+def _indicator_tooltip_columns(shown: dict, t: pd.DataFrame, indicator, d: int) -> dict:
     """Tooltip texts of an indicator map (value, interval, gemeente, comparison, status), in Dutch; a suppressed
     value shows its status, never a number."""
     status = t["status"].fillna("missing").to_numpy(dtype=object)
@@ -378,6 +453,7 @@ def _indicator_tooltip_columns(shown: gpd.GeoDataFrame, t: pd.DataFrame, indicat
 
         shown["status"] = [f"{txt} ({BASIS_LABELS[b]})" if s == "ok" and b in BASIS_LABELS and b != BASIS_SOURCE
                            else txt for txt, s, b in zip(shown["status"], status, t["basis"].to_numpy(dtype=object))]
+    return shown
 
 
 def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, year: int, *, mode: str = "value",
@@ -391,9 +467,6 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
     t = published[(published["indicator"] == indicator.id) & (published["year"] == year)].set_index("code")
     t = t.reindex(geo.index)
     d = decimals_for(indicator.unit)
-    shown = geo.copy()
-    shown["naam"] = shown["name"]
-    _indicator_tooltip_columns(shown, t, indicator, d)
     tooltip = [("naam", "Gebied"), ("waarde", indicator.label), ("interval", "95%-interval"),
                ("gemeente", "Gemeente"), ("vergelijking", "Vergelijking"), ("status", "Status")]
     if mode == "comparison":
@@ -409,10 +482,11 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
                 "Klassen: kwintielen. Hoger is gunstiger: donkerder = lager, dus meer risico.")
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     legend = Legend(legend_title, items, note, key=mode == "comparison")
-    return choropleth(shown, colours, title=f"{indicator.label}, {year}",
+    return choropleth(geo, colours, title=f"{indicator.label}, {year}",
                       subtitle=f"Cluster {indicator.cluster}: {indicator.cluster_label}. Eenheid: {indicator.unit_text}.",
                       legend=legend, tooltip=tooltip, attribution=attribution,
-                      fictional_note=fictional_note, tiles=tiles, outline=outline)
+                      fictional_note=fictional_note, tiles=tiles, outline=outline,
+                      texts=lambda: _indicator_tooltip_columns({}, t, indicator, d))
 
 
 COMPARISON_NL = {"+": "+ hoger dan de gemeente", "-": "− lager dan de gemeente", "=": "geen verschil",
@@ -424,26 +498,26 @@ def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, 
              outline: gpd.GeoDataFrame | None = None) -> Map:
     """Observed / expected per area: diverging colours around 1, thick border where beyond chance."""
     t = scored.reindex(geo.index)
-    shown = geo.copy()
-    shown["naam"] = shown["name"]
-    shown["waargenomen"] = formatting.numbers(t["observed"].where(t["oe"].notna()), 0)
-    shown["verwacht"] = formatting.numbers(t["expected"].where(t["oe"].notna()), 1)
-    shown["oe"] = formatting.numbers(t["oe"], 2)
-    shown["interval"] = formatting.intervals(t["oe_low"], t["oe_high"], 2)
-    shown["oordeel"] = t["label"].fillna("geen gegevens").to_numpy()
+
+    def texts() -> dict:
+        return {"waargenomen": formatting.numbers(t["observed"].where(t["oe"].notna()), 0),
+                "verwacht": formatting.numbers(t["expected"].where(t["oe"].notna()), 1),
+                "oe": formatting.numbers(t["oe"], 2), "interval": formatting.intervals(t["oe_low"], t["oe_high"], 2),
+                "oordeel": t["label"].fillna("geen gegevens").to_numpy()}
+
     colours, items = classify(t["oe"], "oe")
     bold = t["label"].isin(["hoger dan verwacht", "lager dan verwacht"])
     items = items + [(GREY, "onderdrukt, te klein of geen gegevens")]
     legend = Legend(f"{domain_label}: waargenomen / verwacht (verhouding, 1 = zoals verwacht)", items,
                     "Dikke rand: verschil met de verwachting buiten het 95%-interval. "
                     "Verwacht = wat de risicofactoren van het gebied voorspellen.")
-    return choropleth(shown, colours, title=f"Risicokaart {in_sentence(domain_label)}, {year}",
+    return choropleth(geo, colours, title=f"Risicokaart {in_sentence(domain_label)}, {year}",
                       subtitle=f"Zorggebruik vergeleken met wat de risicofactoren doen verwachten, gegeven het aantal {exposure_label}.",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("waargenomen", "Waargenomen"), ("verwacht", "Verwacht"),
                                ("oe", "Waargenomen / verwacht"), ("interval", "95%-interval"), ("oordeel", "Oordeel")],
                       attribution=attribution, fictional_note=fictional_note, bold=bold, tiles=tiles,
-                      outline=outline)
+                      outline=outline, texts=texts)
 
 
 def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label: str, unit: str, year: int,
@@ -457,26 +531,24 @@ def value_map(values: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
     ``unit_label`` names the unit in the legend when ``unit`` is empty (e.g. 'percentielscore 0–100').
     """
     t = values.reindex(geo.index)
-    shown = geo.copy()
-    shown["naam"] = shown["name"]
 
-    def texts(col: str, u: str) -> list[str]:
+    def texts_of(col: str, u: str) -> list[str]:
         d = decimals_for(u) if u else formatting.column_decimals(t[col], 1)
         return formatting.numbers(t[col], d, u, missing="onderdrukt of geen gegevens")
 
-    shown["waarde"] = texts(column, unit)
-    tooltip = [("naam", "Gebied"), ("waarde", label)]
-    for col, lab, u in extra:
-        shown[col] = texts(col, u)
-        tooltip.append((col, lab))
+    def texts() -> dict:
+        return {"waarde": texts_of(column, unit), **{col: texts_of(col, u) for col, _, u in extra}}
+
+    tooltip = [("naam", "Gebied"), ("waarde", label)] + [(col, lab) for col, lab, _ in extra]
     colours, items = classify(t[column], "quantiles", unit=unit, higher_is_risk=higher_is_risk)
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     named = unit_label or unit
     note = "Klassen: kwintielen. " + ("Donkerder = hoger." if higher_is_risk else
                                      "Hoger is gunstiger: lichter = hoger, donkerrood = laagst.")
-    return choropleth(shown, colours, title=f"{label}, {year}", subtitle=subtitle,
+    return choropleth(geo, colours, title=f"{label}, {year}", subtitle=subtitle,
                       legend=Legend(f"{label} ({named})" if named else label, items, note), tooltip=tooltip,
-                      attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline)
+                      attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline,
+                      texts=texts)
 
 
 def difference_breaks(diffs: pd.Series) -> list[float]:
@@ -522,24 +594,25 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
     else:
         items = []
     items = items + [(GREY, "onderdrukt of geen gegevens")]
-    shown = geo.copy()
-    shown["naam"] = shown["name"]
-    shown["verschil"] = [v if v != "–" else (STATUS_NL.get(s, "geen gegevens") or "geen gegevens")
-                         for v, s in zip(formatting.numbers(diff, d, indicator.unit, sign=True),
-                                         t["status"].fillna("missing").to_numpy(dtype=object))]
-    _indicator_tooltip_columns(shown, t, indicator, d)
+
+    def texts() -> dict:
+        shown = {"verschil": [v if v != "–" else (STATUS_NL.get(s, "geen gegevens") or "geen gegevens")
+                              for v, s in zip(formatting.numbers(diff, d, indicator.unit, sign=True),
+                                              t["status"].fillna("missing").to_numpy(dtype=object))]}
+        return _indicator_tooltip_columns(shown, t, indicator, d)
+
     bold = t["comparison"].isin(["+", "-"]) & ok
     legend = Legend(f"{indicator.heading}: verschil met de gemeente", items,
                     "Dikke rand: verschil buiten het 95%-betrouwbaarheidsinterval (+ of −). "
                     "Rood is ongunstig, blauw gunstig.", key=True)
-    return choropleth(shown, colours, title=f"{indicator.label}: verschil met de gemeente, {year}",
+    return choropleth(geo, colours, title=f"{indicator.label}: verschil met de gemeente, {year}",
                       subtitle=f"Waarde van het gebied min de waarde van zijn gemeente{points}.",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("verschil", "Verschil met gemeente"), ("waarde", indicator.label),
                                ("interval", "95%-interval"), ("gemeente", "Gemeente"),
                                ("vergelijking", "Vergelijking"), ("status", "Status")],
                       attribution=attribution, fictional_note=fictional_note, bold=bold, tiles=tiles,
-                      outline=outline)
+                      outline=outline, texts=texts)
 
 
 def score_map(scores: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label: str, year: int,
@@ -552,19 +625,21 @@ def score_map(scores: pd.DataFrame, geo: gpd.GeoDataFrame, *, column: str, label
     t = scores.reindex(geo.index)
     ok = t["status"].fillna("missing") == "ok" if "status" in t else t[column].notna()
     values = t[column].where(ok)
-    shown = geo.copy()
-    shown["naam"] = shown["name"]
-    shown["score"] = [fmt_nl(v, 1) if pd.notna(v) else _status_text(s, None)
-                      for v, s in zip(values, t.get("status", pd.Series("missing", index=t.index)).fillna("missing"))]
-    shown["drijvers"] = [str(v) if isinstance(v, str) and v else "–" for v in t.get("drivers", pd.Series(index=t.index))]
-    shown["signalen"] = [str(v) if isinstance(v, str) and v else "–" for v in t.get("flags", pd.Series(index=t.index))]
+
+    def texts() -> dict:
+        status = t.get("status", pd.Series("missing", index=t.index)).fillna("missing")
+        return {"score": [fmt_nl(v, 1) if pd.notna(v) else _status_text(s, None) for v, s in zip(values, status)],
+                "drijvers": [str(v) if isinstance(v, str) and v else "–" for v in t.get("drivers", pd.Series(index=t.index))],
+                "signalen": [str(v) if isinstance(v, str) and v else "–" for v in t.get("flags", pd.Series(index=t.index))]}
+
     colours, items = classify(values, "quantiles")
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     legend = Legend(f"Risicoscore: {label} (percentielscore 0–100)", items,
                     "Klassen: kwintielen. Donkerder = hoger risico; 100 = hoogste risico in de referentie.")
-    return choropleth(shown, colours, title=f"Risicoscore {in_sentence(label)}, {year}",
+    return choropleth(geo, colours, title=f"Risicoscore {in_sentence(label)}, {year}",
                       subtitle="Samengestelde score uit de indicatoren van de clusters 1 tot en met 3 (zie het risicomodel).",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("score", "Score"), ("drijvers", "Drijvende indicatoren"),
                                ("signalen", "Signalen")],
-                      attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline)
+                      attribution=attribution, fictional_note=fictional_note, tiles=tiles, outline=outline,
+                      texts=texts)

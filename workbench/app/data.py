@@ -55,7 +55,7 @@ class PublishedRun:
     has_results: bool = False
     domains: dict[str, dict] = field(default_factory=dict)  # domain -> label, indicator, exposure_label, views, headline
     models: pd.DataFrame | None = None  # layer 'modellen': per domain status and message (e.g. a first release)
-    _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+    _geo: dict[str, tuple] = field(default_factory=dict, repr=False)  # level -> (web geometry, encoded)
 
     @classmethod
     def load(cls, outputs: str | Path, name: str) -> "PublishedRun":
@@ -193,12 +193,26 @@ class PublishedRun:
         return code if level == "wijk" else (row["wijk_code"].iloc[0] if level == "buurt" else None)
 
     def geometry(self, level: str, gemeente: str | None = None) -> gpd.GeoDataFrame:
-        """Web geometry (EPSG:4326, shared borders kept), land only, indexed by code; simplified once per level."""
-        if level not in self._geo:
-            part = self.areas[(self.areas["level"] == level) & ~self.areas["water"]]
-            self._geo[level] = maps.web_geometry(part).set_index("code")
-        g = self._geo[level]
+        """Web geometry (EPSG:4326, shared borders kept), land only, indexed by code; simplified once per run
+        and level (cached in the run folder, see maps.web_level)."""
+        g = self._web_level(level)[0]
         return g[g["gemeente_code"] == gemeente] if gemeente else g
+
+    def web_topology(self, level: str) -> bytes:
+        """The gzipped TopoJSON of a whole level, as the app's map receives it (read from the run's cache)."""
+        data = self._web_level(level)[1]
+        return data.read_bytes() if isinstance(data, Path) else data
+
+    def _web_level(self, level: str):
+        if level not in self._geo:
+            st = (self.path / "publish.gpkg").stat()
+
+            def build():
+                part = self.areas[(self.areas["level"] == level) & ~self.areas["water"]]
+                return maps.web_geometry(part).set_index("code")
+
+            self._geo[level] = maps.web_level(self.path / "webkaart", level, f"{st.st_size:x}{st.st_mtime_ns:x}", build)
+        return self._geo[level]
 
 
 def run_metadata(catalogus: pd.DataFrame | None, domeinen: pd.DataFrame | None, *, where: str,

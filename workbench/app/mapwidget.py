@@ -2,7 +2,8 @@
 
 The geometry of a level goes to the browser once per viewer (TopoJSON: shared borders once, quantised,
 gzipped, as a binary buffer); a control change sends only the view: one palette index per area, the thick
-borders, the legend, the title and the tooltip texts. A click on an area sets ``clicked`` to its code.
+borders, the legend and the title. Tooltip texts are formatted when a viewer first hovers over the view and
+sent for the one area under the mouse. A click on an area sets ``clicked`` to its code.
 
 Why anywidget and not ipyleaflet or lonboard: ipyleaflet re-sends the whole GeoJSON on every style change
 (the redraw we want to avoid), lonboard loads its code from a CDN at start-up; anywidget serves the module
@@ -10,7 +11,6 @@ from the kernel, so the app works without internet, and the restyle is ours.
 """
 from __future__ import annotations
 
-import gzip
 import json
 
 import anywidget
@@ -41,7 +41,10 @@ function render({{ model, el }}) {{
   box.setAttribute("data-testid", "map");
   box.className = "wb-map-widget";
   el.appendChild(box);
-  const m = new WBMap(box, {{ onclick: (code) => {{ model.set("clicked", code); model.save_changes(); }} }});
+  const m = new WBMap(box, {{ onclick: (code) => {{ model.set("clicked", code); model.save_changes(); }},
+                             // Tooltip texts come from the kernel for the one area under the mouse.
+                             ontip: (key, i) => model.send({{ tip: i, key: key }}) }});
+  model.on("msg:custom", (msg) => {{ if (msg && msg.rows) m.tipArrived(msg.key, msg.tip, msg.rows); }});
   box.wbmap = m;
   const loaded = {{}};
   let pending = null;
@@ -84,22 +87,33 @@ class MapWidget(anywidget.AnyWidget):
     clicked = traitlets.Unicode("").tag(sync=True)
     height = traitlets.Int(620).tag(sync=True)
 
-    def __init__(self, geometry, **kwargs):
-        """``geometry(level)`` returns the web geometry of a whole level (all gemeenten), indexed by code."""
+    def __init__(self, encoded, **kwargs):
+        """``encoded(level)`` returns the gzipped TopoJSON of a whole level (all gemeenten, see
+        ``PublishedRun.web_topology``): made once per run and level, read from disk by every viewer."""
         super().__init__(_esm=_esm(), _css=maps.asset("leaflet.css") + maps.asset("wbmap.css"), **kwargs)
-        self._geometry = geometry
+        self._encoded = encoded
         self._sent: set[str] = set()
+        self._shown: tuple[str, maps.Map] | None = None
+        self.on_msg(self._message)
+
+    def _message(self, _widget, content, _buffers) -> None:
+        """A hover: send the tooltip texts of that area of the view shown now (a stale view gets no answer)."""
+        if not isinstance(content, dict) or self._shown is None or content.get("key") != self._shown[0]:
+            return
+        i = content.get("tip")
+        m = self._shown[1]
+        if isinstance(i, int) and 0 <= i < len(m.codes):
+            self.send({"tip": i, "key": self._shown[0], "rows": m.tip_row(i)})
 
     def ensure_level(self, level: str) -> None:
         """Send a level's geometry (once per widget, i.e. once per viewer)."""
         if level in self._sent:
             return
-        topo = maps.topology(self._geometry(level))
-        raw = json.dumps(topo, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        setattr(self, f"geo_{level}", gzip.compress(raw, compresslevel=6, mtime=0))
+        setattr(self, f"geo_{level}", self._encoded(level))
         self._sent.add(level)
 
     def show(self, m: maps.Map, level: str, gemeente: str | None, key: str) -> None:
         """Show ``m`` (its areas must be ``level``'s areas of ``gemeente``, in the level's order)."""
         self.ensure_level(level)
-        self.view = m.view(level=level, gemeente=gemeente, key=key)
+        self._shown = (key, m)
+        self.view = m.view(level=level, gemeente=gemeente, key=key, lazy_tooltip=True)

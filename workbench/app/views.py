@@ -93,8 +93,10 @@ def _indicator_table(run: PublishedRun, geo, ind, year: int, difference: bool) -
 def build_view(run: PublishedRun, s: MapState) -> View:
     geo = run.geometry(s.level, s.gemeente)
     # No background tiles: the app must work without internet (and tiles cost time on every redraw).
+    # Gemeente borders are drawn from the level's own arcs: only whether the run has the gemeente matters here.
+    gm = run.areas.loc[run.areas["level"] == "gemeente", ["code"]]
     kw = dict(attribution=run.attribution, fictional_note=run.fictional_note, tiles=False,
-              outline=run.geometry("gemeente", s.gemeente) if "gemeente" in set(run.areas["level"]) else None)
+              outline=gm[gm["code"] == s.gemeente] if s.gemeente else gm)
     empty = pd.DataFrame()
     if s.view == "score":
         if run.scores is None or run.scores.empty:

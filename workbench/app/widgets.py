@@ -113,7 +113,7 @@ class App:
         self.wijk = w.Dropdown(options=[("— kies een wijk —", "")] + run.wijken(self.gemeente.value), value="",
                                description="Wijk", layout=w.Layout(width="100%"))
         self.wijk.add_class("wb-wijk")
-        self.map = MapWidget(run.geometry, layout=w.Layout(width="100%"))
+        self.map = MapWidget(run.web_topology, layout=w.Layout(width="100%"))
         self.map.add_class("wb-map-box")
         self.map_message = w.HTML()
         self.note = w.HTML()

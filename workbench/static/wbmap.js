@@ -23,6 +23,8 @@
     this.levels = {};       // level -> {features, byGemeente}
     this.current = null;    // {level, gemeente, features}
     this.onclick = opts.onclick || null;
+    this.ontip = opts.ontip || null;   // lazy tooltips: ask for the texts of one area (the app's kernel answers)
+    this.tips = {};                    // texts of the current view received so far, by area index
     var map = this.map = L.map(el, {zoomSnap: 0.25, zoomControl: false, scrollWheelZoom: false,
                                     attributionControl: true, preferCanvas: true, renderer: L.canvas({padding: 0.2})});
     map.attributionControl.setPrefix(false);
@@ -121,6 +123,8 @@
       if (fit || view.refit !== false) this.home();
     }
     this.view = view;
+    this.tips = {};
+    this.tipAt = null;
     this.fills = view.fill;
     for (var i = 0; i < feats.length; i++) this.restyle(i);
     this.titleBox.innerHTML = view.title || "";
@@ -168,13 +172,33 @@
     if (!v) return;
     var rows = ["<tr><th>Gebied</th><td>" + esc(f.properties.n) + "</td></tr>"];
     var t = v.tooltip || {labels: [], cols: []};
-    for (var k = 0; k < t.labels.length; k++) {
-      rows.push("<tr><th>" + esc(t.labels[k]) + "</th><td>" + esc(column(t.cols[k], i)) + "</td></tr>");
+    var texts = null;
+    if (t.lazy) {
+      texts = this.tips[i] || null;
+      if (!texts && this.ontip && !(this.tipAt && this.tipAt.i === i)) this.ontip(v.key, i);
     }
+    this.tipAt = {i: i, p: e.originalEvent ? this.map.mouseEventToContainerPoint(e.originalEvent) : e.point};
+    for (var k = 0; k < t.labels.length; k++) {
+      var text = t.lazy ? (texts ? texts[k] : "…") : column(t.cols[k], i);
+      rows.push("<tr><th>" + esc(t.labels[k]) + "</th><td>" + esc(text) + "</td></tr>");
+    }
+    this._placeTip(rows);
+  };
+
+  WBMap.prototype.tipArrived = function (key, i, texts) {  // the kernel's answer to ontip
+    if (!this.view || key !== this.view.key) return;
+    this.tips[i] = texts;
+    var at = this.tipAt;
+    if (at && at.i === i && this.tip.style.display === "block") {
+      this.showTip(i, {point: at.p});
+    }
+  };
+
+  WBMap.prototype._placeTip = function (rows) {
     var tip = this.tip;
     tip.innerHTML = "<table>" + rows.join("") + "</table>";
     tip.style.display = "block";
-    var p = this.map.mouseEventToContainerPoint(e.originalEvent);
+    var p = this.tipAt.p;
     var W = this.el.clientWidth, H = this.el.clientHeight, w = tip.offsetWidth, h = tip.offsetHeight;
     var x = p.x + 14, y = p.y - h - 10;           // above the cursor by default
     if (x + w > W - 4) x = p.x - w - 14;
