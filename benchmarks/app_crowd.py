@@ -6,7 +6,8 @@
 Only 127.0.0.1: it starts its own `workbench serve` on a free local port and stops it at the end. Bounded:
 the crowd phase stops after --minutes, every wait has a time-out.
 
-1. idle: the server with its preheated pool; kernels and memory (RSS of the server and its kernels, summed).
+1. idle: the server once ready (GET /ready: its preheated pool has rendered the app) and 10 s quiet; kernels
+   and memory (RSS of the server and its kernels, summed).
 2. crowd: --viewers Chromium pages, each in a loop: open the app, wait for the map (or the 'vol' page), stay
    2-5 s, navigate away (the page's shutdown beacon), for --minutes. Peak kernels and memory sampled every 2 s.
    Then: time until kernels are back to the pool, and memory then.
@@ -14,7 +15,8 @@ the crowd phase stops after --minutes, every wait has a time-out.
    then --reloads plain HTTP GETs at once (a client without JavaScript: no beacon, no websocket; only the cap
    and the culler stop these). Peak kernels and memory; 503 ('vol') answers; time until back to the pool
    (the culler: MMR_APP_CULL_SECONDS, 30 s here).
-Memory of one kernel = (memory with the crowd's kernels - idle) / extra kernels, at the crowd's peak.
+Memory of one kernel: (memory - idle) / (kernels - pool) in the sample with the most kernels, and the median
+resident memory of the single kernel processes in that sample.
 """
 from __future__ import annotations
 
@@ -40,9 +42,8 @@ from _treemem import _tree_rss_kb  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-READY = """() => { const f = document.querySelector('iframe.wb-map');
-  if (f && f.contentDocument && f.contentDocument.querySelectorAll('path.leaflet-interactive').length) return true;
-  return !!document.querySelector('[data-testid=app-full]'); }"""
+# The map widget has drawn its first view, or the app said it is full.
+READY = """() => !!document.querySelector('.wb-map-widget[data-ready], [data-testid=app-full]')"""
 
 
 def free_port() -> int:
@@ -52,7 +53,12 @@ def free_port() -> int:
 
 
 def kernel_count(root: int) -> int:
-    n = 0
+    return len(kernel_rss(root))
+
+
+def kernel_rss(root: int) -> list[float]:
+    """Resident memory (MB) of each kernel process of the server ``root``."""
+    out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -60,21 +66,29 @@ def kernel_count(root: int) -> int:
                     cmd = fh.read()
                 with open(f"/proc/{entry}/stat", "rb") as fh:
                     ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
+                if b"ipykernel" not in cmd or ppid != root:
+                    continue
+                with open(f"/proc/{entry}/status", "rb") as fh:
+                    rss = next(int(line.split()[1]) for line in fh if line.startswith(b"VmRSS:"))
+            except (OSError, ValueError, IndexError, StopIteration):
                 continue
-            n += b"ipykernel" in cmd and ppid == root
-    return n
+            out.append(rss / 1024)
+    return out
 
 
 class Sampler(threading.Thread):
     def __init__(self, root: int):
         super().__init__(daemon=True)
         self.root, self.peak_kernels, self.peak_mb, self.running = root, 0, 0.0, True
+        self.at_peak: tuple[float, list[float]] = (0.0, [])  # (tree MB, kernel MBs) in the sample with most kernels
 
     def run(self):
         while self.running:
-            self.peak_kernels = max(self.peak_kernels, kernel_count(self.root))
-            self.peak_mb = max(self.peak_mb, _tree_rss_kb(self.root) / 1024)
+            kernels, mb = kernel_rss(self.root), _tree_rss_kb(self.root) / 1024
+            if len(kernels) > self.peak_kernels or (len(kernels) == self.peak_kernels and mb > self.at_peak[0]):
+                self.at_peak = (mb, kernels)
+            self.peak_kernels = max(self.peak_kernels, len(kernels))
+            self.peak_mb = max(self.peak_mb, mb)
             time.sleep(2)
 
     def stop(self):
@@ -85,6 +99,14 @@ class Sampler(threading.Thread):
 
 def state(root: int) -> tuple[int, float]:
     return kernel_count(root), _tree_rss_kb(root) / 1024
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 def wait_pool(root: int, pool: int, timeout: float) -> float | None:
@@ -201,9 +223,10 @@ def main() -> int:
     root = server.pid  # `workbench serve` execs Voila: same pid
     try:
         t0 = time.time()
-        while kernel_count(root) < pool and time.time() - t0 < 180:
-            time.sleep(1)
-        time.sleep(15)  # the pool renders the app
+        while not ready(port) and time.time() - t0 < 300:
+            time.sleep(0.5)
+        print(f"ready after {time.time() - t0:.0f} s")
+        time.sleep(10)
         idle_k, idle_mb = state(root)
         print(f"idle: {idle_k} kernels (pool), {idle_mb:.0f} MB (server + kernels, RSS)")
 
@@ -220,8 +243,11 @@ def main() -> int:
         print(f"crowd: {a.viewers} viewers for {(time.time() - t1) / 60:.1f} min: {stats['loads']} pages loaded "
               f"(median {med:.1f} s to the map), {stats['full']} 'vol' pages, {stats['errors']} time-outs/errors"
               + (f" (last: {stats['last_error']})" if stats["errors"] else ""))
+        mb_at, kernels_at = sampler.at_peak
         print(f"  peak: {peak_k} kernels, {peak_mb:.0f} MB; per extra kernel "
-              f"{(peak_mb - idle_mb) / max(1, peak_k - idle_k):.0f} MB")
+              f"{(mb_at - idle_mb) / max(1, len(kernels_at) - idle_k):.0f} MB ({mb_at:.0f} MB with {len(kernels_at)} "
+              f"kernels); one kernel process: median {sorted(kernels_at)[len(kernels_at) // 2]:.0f} MB, "
+              f"max {max(kernels_at):.0f} MB resident")
         print(f"  end: back to {end_k} kernels "
               + (f"{back:.1f} s after the last viewer left" if back is not None else "NOT within 120 s")
               + f"; {end_mb:.0f} MB (idle was {idle_mb:.0f} MB, difference {end_mb - idle_mb:+.0f} MB)")

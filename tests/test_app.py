@@ -208,6 +208,42 @@ def test_results_tab_is_built_on_first_open_from_published_layers(run):
     assert not app.status.value and not view.children[2].value, "geen foutmelding"
 
 
+def test_views_the_run_cannot_have_are_hidden_with_the_reason(run):
+    """A first release without care figures and without records (as Utrecht 2023): no O/E view, no cost
+    domain, no results tab; each named once under the controls with a plain reason, no jargon."""
+    import dataclasses
+
+    from workbench.app.views import availability
+
+    full = App(run)
+    assert [k for _, k in full.mode.options] == list(VIEWS) and len(full.tabs.children) == 2
+    assert full.unavailable.value == "", "niets verborgen in de demo"
+    why = "CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd."
+    models = pd.DataFrame({"domain": ["jeugd", "wmo"], "status": "niet gepubliceerd", "message": why})
+    ind = run.indicators
+    kosten = set(run.headline("kosten"))
+    # no care records (the cost indicators) and the first release's care figures not yet published (jeugdhulp)
+    no_records = ind.assign(status=ind["status"].where(~ind["indicator"].isin(kosten | {"jeugdhulp"}), "missing"))
+    bare = dataclasses.replace(run, risk=pd.DataFrame(), costs=pd.DataFrame(), has_results=False, models=models,
+                               indicators=no_records)
+    a = availability(bare)
+    assert a.views["oe"].startswith("CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd")
+    assert a.domains["kosten"] and a.results and kosten <= a.empty_indicators
+    app = App(bare)
+    assert "oe" not in [k for _, k in app.mode.options] and "kosten" not in [k for _, k in app.domain.options]
+    assert len(app.tabs.children) == 1, "geen lege tab Resultaten"
+    line = app.unavailable.value
+    assert 'data-testid="unavailable"' in line
+    for label in ("Waargenomen / verwacht", "Zorgkosten", "Resultaten"):
+        assert f"<b>{label}</b>" in line, label
+    assert "zorgregistratie" in line and "laag" not in line and "sources" not in line and "<code>" not in line
+    assert app.view.map is not None, "de app opent op een kaart met cijfers"
+    # An indicator without any figure in this run goes last and says so before anyone chooses it.
+    options = dict((i, label) for label, i in app.indicator.options)
+    assert options["jeugdhulp"].endswith("geen cijfers in deze run") and list(options)[-1] == "jeugdhulp"
+    assert app.indicator.value != "jeugdhulp" and not options[app.indicator.value].endswith("geen cijfers in deze run")
+
+
 def test_results_tab_without_results_layers_says_why(run):
     import dataclasses
 

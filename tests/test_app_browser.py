@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, outputs: Path, name: str = "demo", **env_extra: str):
+    def __init__(self, outputs: Path, name: str = "demo", wait: bool = True, **env_extra: str):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **env_extra)
@@ -54,16 +54,25 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--outputs", str(outputs),
                                       "--set", name, "--port", str(self.port)], env=env, cwd=REPO,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 60
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Ready = the preheated kernels have rendered the app (GET /ready: 200; before that 503 and every page
+        gets the 'wordt gestart' page)."""
+        deadline = time.time() + 240
         while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
             if self.proc.poll() is not None:
                 break
-            time.sleep(0.2)
+            try:
+                with urllib.request.urlopen(self.url + "ready", timeout=5) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
         self.stop()
-        raise RuntimeError("workbench serve kwam niet op")
+        raise RuntimeError("workbench serve kwam niet op:\n" + self.log_tail())
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -254,5 +263,67 @@ def test_app_before_any_run_says_what_to_run(browser, tmp_path):
         assert "Traceback" not in page.inner_text("body")
         _shot(page, "app-0-nog-geen-run")
         page.close()
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def utrecht_outputs(tmp_path_factory):
+    """A real first release (CBS KWB 2023, Utrecht): no care figures yet, no care records, so no risk model,
+    no costs and no results."""
+    from conftest import realdata
+    from workbench.pipeline import run
+
+    tmp = tmp_path_factory.mktemp("utrecht")
+    params = tmp / "utrecht-2023.yaml"
+    params.write_text("name: utrecht-2023\ntitle: Utrecht 2023\ngemeente: GM0344\nyear: 2023\nlevel: wijk\n"
+                      f"sources:\n  statistics: {realdata('cbs_kwb_xlsx/kwb-2023_GM0344_Utrecht.xlsx')}\n"
+                      f"  geometry: {realdata('pdok_wijkenbuurten_2024/wijk_2024_wgs84.geojson')}\n", encoding="utf-8")
+    assert run(params, tmp / "outputs", progress=False).status == "ok"
+    return tmp / "outputs"
+
+
+def test_first_release_app_starts_warm_and_every_view_explains_itself(utrecht_outputs, browser):
+    s = Server(utrecht_outputs, "utrecht-2023", wait=False)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", s.port)) == 0:
+                    break
+            time.sleep(0.1)
+        # Right after start the pool is still rendering: a page gets 'wordt gestart' (no kernel), not a wait.
+        status, body = s.get("/")
+        assert status == 503 and 'data-testid="app-starting"' in body and "De app wordt gestart" in body
+        assert s.get("/ready")[0] == 503
+        s.wait_ready()
+        assert "De app is klaar" in s.log_tail()
+
+        page = browser.new_page()
+        offsite = _watch_offsite(page)
+        page.goto(s.url)
+        page.wait_for_function(MAP_READY, arg=[""], timeout=60000)
+        assert page.locator(".wb-map-widget").is_visible(), "de app opent op een kaart met cijfers"
+        hidden = page.locator("[data-testid=unavailable]").inner_text()
+        assert "CBS heeft de cijfers over jeugdzorg en Wmo voor 2023 nog niet gepubliceerd" in hidden
+        assert "Zorgkosten" in hidden and "zorgregistratie" in hidden and "laag" not in hidden
+        buttons = page.locator(".widget-toggle-button").all_inner_texts()
+        assert not [b for b in buttons if "Waargenomen" in b or "Zorgkosten" in b], buttons
+        assert not page.locator(".wb-tabs .lm-TabBar-tab", has_text="Resultaten").count()
+
+        # The headline indicator has no figures yet: choosing it gives one plain sentence, no grey map.
+        select = page.locator("select").filter(has=page.locator("option", has_text="Jongeren met jeugdzorg"))
+        labels = [o.replace("\xa0", " ") for o in select.locator("option").evaluate_all("os => os.map(o => o.textContent)")]
+        index = next(i for i, o in enumerate(labels) if "Jongeren met jeugdzorg" in o)
+        assert labels[index].endswith("geen cijfers in deze run") and not labels[0].endswith("geen cijfers in deze run")
+        select.select_option(index=index)
+        note = page.locator("[data-testid=map-note]")
+        note.wait_for(timeout=30000)
+        text = note.inner_text()
+        assert text.startswith("CBS heeft de cijfers over jeugdzorg voor 2023 nog niet gepubliceerd") and "Kies" in text
+        assert not page.locator(".wb-map-widget").is_visible() and "laag '" not in page.inner_text("body")
+        _shot(page, "app-5-eerste-release-zonder-cijfers")
+        page.close()
+        assert offsite == [], f"de app haalt niets van internet: {offsite}"
     finally:
         s.stop()

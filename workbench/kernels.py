@@ -48,3 +48,98 @@ def __getattr__(name: str):
                {"__module__": __name__, "__doc__": "A viewer's kernel of the Voila app, as quiet as a run's."})
     globals()[name] = cls
     return cls
+
+
+# --- one kernel for all notebooks of a run ---------------------------------------------------------------------
+
+# Run silently before each notebook after the first: the notebook starts with an empty namespace, no open
+# figures, the warning filters of a new kernel and numbering from 1, exactly as in a kernel of its own. Only
+# the imported modules stay (that is the point: `import workbench` and its libraries once per run, not five
+# times); the package keeps no state between calls that a notebook could see.
+_FRESH_NAMESPACE = """
+import sys as _s, warnings as _w
+if "matplotlib.pyplot" in _s.modules:
+    _s.modules["matplotlib.pyplot"].close("all")
+_w.filters[:] = _s.modules["__mmr_kernel_start__"].filters
+getattr(_w, "_filters_mutated", lambda: None)()
+del _s, _w
+get_ipython().run_line_magic("reset", "-f")
+get_ipython().execution_count = 1
+"""
+_REMEMBER_START = """
+import sys as _s, types as _t, warnings as _w
+_s.modules["__mmr_kernel_start__"] = _t.SimpleNamespace(filters=list(_w.filters))
+del _s, _t, _w
+"""
+
+
+def _engine():
+    """The papermill engine 'mmr-shared-kernel' (registered on first use): papermill's own nbclient engine,
+    but on the kernel the run passes in (``km=``), with a fresh namespace before every notebook after the
+    first, and the notebook's kernel client closed afterwards (nbclient leaves it open when it does not own
+    the kernel)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class _Client(PapermillNotebookClient):
+        def papermill_execute_cells(self):
+            first = not getattr(self.km, "_mmr_used", False)
+            reply = self.wait_for_reply(self.kc.execute(_REMEMBER_START if first else _FRESH_NAMESPACE,
+                                                        silent=True, store_history=False))
+            if reply is None or reply["content"].get("status") != "ok":
+                raise RuntimeError("de kernel kon niet schoon beginnen aan het volgende notebook")
+            self.km._mmr_used = True
+            super().papermill_execute_cells()
+
+    class SharedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                 kernel_name=kernel_name, log=logger, log_output=log_output,
+                                 stdout_file=stdout_file, stderr_file=stderr_file)
+            client = _Client(nb_man, **final)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+                    client.kc = None
+
+    papermill_engines.register(SHARED_ENGINE, SharedKernelEngine)
+    return SharedKernelEngine
+
+
+SHARED_ENGINE = "mmr-shared-kernel"
+
+
+class RunKernel:
+    """The one kernel a run executes its notebooks in (``with RunKernel(name) as km: pm.execute_notebook(...,
+    engine_name=SHARED_ENGINE, km=km)``). The first notebook starts it, in papermill's working folder; it is
+    shut down (killed if it does not stop) when the run ends, also when a notebook failed."""
+
+    def __init__(self, kernel_name: str = "python3"):
+        self.km = QuietKernelManager(kernel_name=kernel_name)
+
+    def __enter__(self) -> QuietKernelManager:
+        from papermill.engines import papermill_engines
+
+        if SHARED_ENGINE not in papermill_engines._engines:
+            _engine()
+        return self.km
+
+    def __exit__(self, *exc) -> None:
+        from jupyter_core.utils import run_sync
+
+        km = self.km
+        try:
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=False)
+        except Exception:  # noqa: BLE001 - a kernel that will not stop is killed below
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+        finally:
+            run_sync(km.cleanup_resources)()

@@ -356,7 +356,7 @@ html, body {{ margin: 0; height: 100%; }} #map {{ position: absolute; inset: 0; 
   WBMap.inflate("{data}").then(function (topology) {{
     m.setGeometry("areas", topology);
     m.setView(view);
-    el.setAttribute("data-ready", "1");
+    requestAnimationFrame(function () {{ el.setAttribute("data-ready", "1"); }});  // after Leaflet's canvas paint
   }});
 }})();
 </script></body></html>

@@ -252,21 +252,26 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         ds.findings.compute_all().save(tmp / STORE)
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
         manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
-        for nb in params.notebooks:
-            current = nb
-            if bar:
-                bar.set_postfix_str(nb)
-            t0 = time.time()
-            pm.execute_notebook(
-                str(notebook_path(nb)), str(tmp / f"{nb}.ipynb"),
-                parameters={"parameter_file": str(params.path), "output_dir": str(tmp)},
-                kernel_name=kernel_name, progress_bar=False, cwd=str(paths.project_dir()), execution_timeout=timeout,
-                report_mode=False, kernel_manager_class="workbench.kernels.QuietKernelManager",
-            )
-            publishable_notebook(tmp / f"{nb}.ipynb", params)
-            manifest["timings"][nb] = round(time.time() - t0, 2)
-            if bar:
-                bar.update(1)
+        # One kernel for all notebooks: each starts with an empty namespace (workbench.kernels), but the
+        # kernel start and `import workbench` with its libraries are paid once per run, not per notebook.
+        from .kernels import SHARED_ENGINE, RunKernel
+
+        with RunKernel(kernel_name) as km:
+            for nb in params.notebooks:
+                current = nb
+                if bar:
+                    bar.set_postfix_str(nb)
+                t0 = time.time()
+                pm.execute_notebook(
+                    str(notebook_path(nb)), str(tmp / f"{nb}.ipynb"),
+                    parameters={"parameter_file": str(params.path), "output_dir": str(tmp)},
+                    kernel_name=kernel_name, progress_bar=False, cwd=str(paths.project_dir()),
+                    execution_timeout=timeout, report_mode=False, engine_name=SHARED_ENGINE, km=km,
+                )
+                publishable_notebook(tmp / f"{nb}.ipynb", params)
+                manifest["timings"][nb] = round(time.time() - t0, 2)
+                if bar:
+                    bar.update(1)
         current = "publish.gpkg"
         if bar:
             bar.set_postfix_str("publish.gpkg")

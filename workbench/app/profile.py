@@ -70,8 +70,10 @@ def cluster_tables(run: PublishedRun, code: str, year: int) -> str:
 
 
 def oe_table(run: PublishedRun, code: str) -> str:
-    if run.risk.empty:
-        return "<p>Deze run heeft geen risicomodel.</p>"
+    if run.risk.empty:  # the same reason as under the app's controls
+        from .views import availability
+
+        return f"<p>{_esc(availability(run).views['oe'])}</p>"
     r = run.risk[run.risk["code"] == code]
     if r.empty:
         return "<p>Voor deze wijk is geen verwachting geschat.</p>"

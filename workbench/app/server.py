@@ -41,7 +41,7 @@ def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path | No
     max_viewers = _env_int(ENV_MAX_VIEWERS, 20, 1)
     cull = _env_int(ENV_CULL_SECONDS, 120, 10)
     return [sys.executable, str(VOILA_SERVER), str(notebook or paths.app_notebook()), "--no-browser",
-            f"--port={port}", f"--Voila.ip={host}", "--show_tracebacks=False", "--strip_sources=True",
+            f"--port={port}", "--Voila.port_retries=0", f"--Voila.ip={host}", "--show_tracebacks=False", "--strip_sources=True",
             "--theme=light", "--template=mmr",  # Voila's lab template without CDN links (workbench/app/jupyter)
             # A kernel with the app already rendered waits for the next viewer: first paint without start-up.
             "--preheat_kernel=True", f"--pool_size={POOL_SIZE}",
@@ -79,8 +79,9 @@ def serve(host: str = "127.0.0.1", port: int = 8866, outputs: str | Path = "outp
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Let op: de app luistert op {host} en is dan vanaf het netwerk bereikbaar. Zet er een proxy met "
               "inlog voor (zie README, 'De app publiceren').", file=sys.stderr)
-    print(f"De app draait op http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/ "
-          "(stoppen met Ctrl+C)", file=sys.stderr)
+    print(f"De app start op http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/ "
+          "(stoppen met Ctrl+C); bezoekers zien 'De app wordt gestart' tot hier 'De app is klaar' staat.",
+          file=sys.stderr)
     cmd = voila_command(host, port, notebook)
     # Replace this process by Voila: a service manager's stop signal then reaches Voila itself.
     os.execve(cmd[0], cmd, serve_env(outputs, name))

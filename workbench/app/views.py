@@ -6,6 +6,7 @@ figures and what to choose instead) and the table shown under it, which is also 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -61,9 +62,13 @@ def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
         if len(run.costs):
             opts += [(label, key) for key, (dom, label) in COST_PER_CLIENT.items()
                      if (run.costs["domain"] == dom).any()]
-        return opts
-    rest = [i for i in run.catalog if i.id in present and i.id not in first and i.cluster != 4]
-    return opts + [(f"{i.cluster} · {i.heading}", i.id) for i in rest]
+    else:
+        rest = [i for i in run.catalog if i.id in present and i.id not in first and i.cluster != 4]
+        opts += [(f"{i.cluster} · {i.heading}", i.id) for i in rest]
+    # Indicators without one published figure in this run go last and say so: choosing one leads nowhere.
+    ok = set(run.indicators.loc[run.indicators["status"] == "ok", "indicator"].unique()) | set(COST_PER_CLIENT)
+    return ([o for o in opts if o[1] in ok]
+            + [(f"{label} – geen cijfers in deze run", i) for label, i in opts if i not in ok])
 
 
 def published_slice(run: PublishedRun, indicator: str, year: int) -> pd.DataFrame:
@@ -82,12 +87,19 @@ def _indicator_table(run: PublishedRun, geo, ind, year: int, difference: bool) -
     out = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waarde": t["value"], "95% ondergrens": t["ci_low"],
                         "95% bovengrens": t["ci_high"], "gemeente": t["gemeente_value"],
                         "vergelijking": t["comparison"].map(maps.COMPARISON_NL).fillna(""),
-                        "status": [maps._status_text(s, r) for s, r in zip(t["status"].fillna("missing").to_numpy(dtype=object),
-                                                            t["reason"].to_numpy(dtype=object))]})
+                        "status": _status_texts(t["status"], t["reason"])})
     if difference:
         out.insert(3, "verschil met gemeente", (t["value"] - t["gemeente_value"]).where(t["status"] == "ok"))
     out.attrs["unit"] = ind.unit
     return out.reset_index(drop=True)
+
+
+def _status_texts(status: pd.Series, reason: pd.Series) -> list:
+    """maps._status_text for a whole column, once per distinct (status, reason) pair (14.500 buurten per redraw)."""
+    pairs = pd.DataFrame({"s": status.fillna("missing").astype(object), "r": reason.astype(object)})
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs.fillna({"r": ""})))
+    texts = [maps._status_text(s_, r_ or None) for s_, r_ in uniq]
+    return [texts[c] for c in codes]
 
 
 def build_view(run: PublishedRun, s: MapState) -> View:
@@ -126,7 +138,11 @@ def build_view(run: PublishedRun, s: MapState) -> View:
         if d is None:
             return View(None, empty, VIEWS["oe"], "Waargenomen tegen verwacht is er voor het zorggebruik: kies "
                         "domein Jeugdhulp of Wmo.")
-        why = run.model_message(s.domain)
+        why = model_reason(run, s.domain)
+        other = [run.domain_labels[o] for o in run.domains if o != s.domain and run.risk_domain(o)
+                 and not run.risk.empty and (run.risk["domain"] == o).any()]
+        why = why and why + (f" Kies domein {' of '.join(other)}, of 'Waarde'." if other else
+                             " Kies 'Waarde' of 'Verschil met gemeente'.")
         if run.risk.empty:
             return View(None, empty, VIEWS["oe"], why or NO_RISK)
         r = run.risk[(run.risk["domain"] == s.domain) & (run.risk["level"] == s.level)].set_index("code")
@@ -212,3 +228,68 @@ def default_state(run: PublishedRun, gemeente: str, level: str) -> tuple[int, st
         if years:
             return (run.year if run.year in years else years[-1]), ind
     return run.year, (first or [i.id for i in run.catalog])[0]
+
+
+
+EXPECT = "hoeveel zorggebruik je per wijk zou verwachten"
+
+
+def model_reason(run: PublishedRun, domain: str) -> str | None:
+    """Why the run has no risk model for ``domain``, in plain Dutch (the run's own message is for the analist:
+    it names parameters), or None when it has one."""
+    why = run.model_message(domain)
+    if why is None:
+        return None
+    if why.startswith("CBS"):  # a first release: the run's sentence is already plain
+        return f"{why.rstrip('.')}, dus kan niet worden berekend {EXPECT}."
+    label = maps.in_sentence(run.domain_labels.get(domain, domain))
+    few = re.search(r"te weinig gebieden met gegevens \((\d+)\)", why)
+    if few and int(few.group(1)) == 0:
+        return f"Geen enkele wijk in deze run had cijfers over {label}, dus kan niet worden berekend {EXPECT}."
+    if few:
+        return (f"Maar {few.group(1)} gebieden hadden cijfers over {label}: te weinig om te berekenen {EXPECT}.")
+    return (f"Met de cijfers van deze run kon niet worden berekend {EXPECT} voor {label}; de analist vindt de "
+            "reden in het verslag van de run.")
+
+
+@dataclass
+class Availability:
+    """What a run can show at all, and in one plain Dutch sentence why not the rest: the app hides those
+    controls and says why, so nobody clicks their way to an empty map."""
+
+    views: dict[str, str]  # view -> why this run has no such map at all ("" when it has)
+    domains: dict[str, str]  # domain -> why it has no figures at all ("" when it has)
+    results: str  # why there is no results tab ("" when there is)
+    empty_indicators: set[str]  # indicators without a single published figure in any year
+    labels: dict[str, str]  # domain -> Dutch label
+
+    def unavailable(self) -> list[tuple[str, str]]:
+        """(control label, reason) of everything hidden, for the line under the controls."""
+        return ([(VIEWS[v], why) for v, why in self.views.items() if why]
+                + [(self.labels[d], why) for d, why in self.domains.items() if why]
+                + ([("Resultaten", self.results)] if self.results else []))
+
+
+NO_RECORDS = "die komen uit de eigen zorgregistratie van de gemeente, en die zat niet in deze run"
+
+
+def availability(run: PublishedRun) -> Availability:
+    with_figures = set(run.indicators.loc[run.indicators["status"] == "ok", "indicator"].unique())
+    views = {v: "" for v in VIEWS}
+    if run.risk.empty:
+        whys = {model_reason(run, d) for d in run.domains if run.risk_domain(d)} - {None}
+        care = " of ".join(maps.in_sentence(run.domain_labels[d]) for d in run.domains if run.risk_domain(d))
+        if len(whys) == 1:  # one reason for every domain (a first release says so itself)
+            views["oe"] = next(iter(whys))
+        elif whys and all(w.startswith("Geen enkele wijk") for w in whys):
+            views["oe"] = f"Geen enkele wijk in deze run had cijfers over {care}, dus kan niet worden berekend {EXPECT}."
+        else:
+            views["oe"] = NO_RISK.split(" Kies")[0]
+    if run.scores is None or run.scores.empty:
+        views["score"] = NO_SCORES.split(" Kies")[0]
+    domains = {d: "" for d in run.domains}
+    if "kosten" in domains and run.costs.empty and not set(run.headline("kosten")) & with_figures:
+        domains["kosten"] = f"Deze run heeft geen zorgkosten per wijk: {NO_RECORDS}."
+    results = "" if run.has_results else f"Deze run heeft geen resultaten per resultaatgebied en aanbieder: {NO_RECORDS}."
+    return Availability(views, domains, results, set(run.indicators["indicator"].unique()) - with_figures,
+                        run.domain_labels)

@@ -14,14 +14,21 @@ server process imports Voila only, not the workbench and its pandas/geopandas st
    without any open connection that has been idle for ``cull_idle_timeout`` seconds is shut down. Kernels
    of open pages are kept (``cull_connected=False``): a viewer reading a map is not cut off; the cap
    bounds those.
+4. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
+   which takes 10-25 s on a small machine. Until every pool kernel has rendered, a page request gets a short
+   Dutch "de app wordt gestart" page (HTTP 503, refreshes itself every 2 s, no kernel), ``/ready`` answers 503,
+   and then the server prints "De app is klaar" and ``/ready`` answers 200. So the first visitor after "klaar"
+   gets a rendered kernel at once, like any later one, instead of waiting for a kernel to start and render.
 Pages carry no resource from the internet: the ``mmr`` template (jupyter/voila/templates/mmr) is Voila's
 ``lab`` template without the Font Awesome and Mermaid CDN links (the app uses no icons and no diagrams).
 """
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import sys
+import time
 from pathlib import Path
 
 # Our template folder is found through JUPYTER_PATH (read by Voila at start-up, before any import below uses it).
@@ -29,7 +36,8 @@ _JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_JUPYTER_DIR), os.environ.get("JUPYTER_PATH", "")) if p)
 
 from jupyter_server._tz import utcnow  # noqa: E402
-from traitlets import Int  # noqa: E402
+from tornado.web import RequestHandler  # noqa: E402
+from traitlets import Float, Int  # noqa: E402
 from voila.app import Voila  # noqa: E402
 from voila.tornado.handler import TornadoVoilaHandler  # noqa: E402
 
@@ -45,24 +53,54 @@ worden. Probeer het over een paar minuten opnieuw: deze pagina probeert het zelf
 aantal kijkers").</p></body></html>
 """
 
+STARTING_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>De app wordt gestart</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}
+h1{font-size:1.5em}</style></head>
+<body data-testid="app-starting"><h1>De app wordt gestart</h1>
+<p>De server is net opgestart en zet de kaarten klaar. Dat duurt meestal minder dan een halve minuut; deze pagina
+ververst zichzelf en toont de app zodra die klaar is.</p></body></html>
+"""
+
 
 # The page request being served (set by AppPageHandler): the kernel manager wrappers note its kernel on it.
 _REQUEST: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mmr_page_request", default=None)
+
+
+def _unavailable(handler: RequestHandler, page: str, retry: int) -> None:
+    handler.set_status(503)
+    handler.set_header("Retry-After", str(retry))
+    handler.set_header("Cache-Control", "no-store")
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.finish(page)
+
+
+class ReadyHandler(RequestHandler):
+    """``GET /ready``: 200 once the preheated pool has rendered the app, 503 before (for scripts and service
+    managers; no kernel is used)."""
+
+    def get(self):
+        app = self.settings["workbench_voila"]
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        if not app.ready:
+            self.set_status(503)
+        self.finish("klaar\n" if app.ready else "start nog\n")
 
 
 class AppPageHandler(TornadoVoilaHandler):
     async def get(self, path=None):
         self.xsrf_token  # sets the _xsrf cookie the page's shutdown beacon sends back (see module docstring)
         app = self.settings["workbench_voila"]
+        if not app.ready:
+            _unavailable(self, STARTING_PAGE, 2)
+            return
         in_use = app.viewer_kernels()
         if in_use >= app.max_viewers:
             self.log.warning("app vol: %d kijkers (max %d; kernels %s, wachtend %d); pagina geweigerd", in_use,
                              app.max_viewers, sorted(app.viewers), len(app.pending))
-            self.set_status(503)
-            self.set_header("Retry-After", "60")
-            self.set_header("Cache-Control", "no-store")
-            self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(FULL_PAGE.format(in_use=in_use, cap=app.max_viewers))
+            _unavailable(self, FULL_PAGE.format(in_use=in_use, cap=app.max_viewers), 60)
             return
         request = {"kernel": None}
         app.pending.append(request)  # admitted: counts as a viewer from now on, also before its kernel exists
@@ -76,10 +114,15 @@ class AppPageHandler(TornadoVoilaHandler):
 
 class WorkbenchVoila(Voila):
     max_viewers = Int(20, config=True, help="maximum number of kernels of open pages (the preheated pool not counted)")
+    warmup_timeout = Float(300, config=True, help="seconds to wait for the preheated pool before serving anyway")
 
     def init_settings(self):
         settings = super().init_settings()
         settings["workbench_voila"] = self
+        self.ready = False
+        self._started = time.monotonic()
+        # The pool's tasks were created by the kernel manager on this loop; they run once Voila starts it.
+        asyncio.get_event_loop().create_task(self._warm_up())
         self.viewers: set[str] = set()  # kernel ids handed to pages
         self.pending: list[dict] = []  # page requests being served
         km = self.kernel_manager
@@ -115,8 +158,29 @@ class WorkbenchVoila(Voila):
             request["kernel"] = kernel_id
         return kernel_id
 
+    async def _warm_up(self) -> None:
+        """Ready when every kernel of the preheated pool has rendered the app (or failed; or after the time-out:
+        then pages are served the ordinary way, a kernel started per page)."""
+        pools = getattr(self.kernel_manager, "_pools", {})  # Voila's pool (absent without preheat_kernel)
+
+        async def rendered(item):
+            content = await item
+            await content["task"]
+
+        items = [rendered(i) for pool in pools.values() for i in list(pool)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*items, return_exceptions=True), self.warmup_timeout)
+            how = f"{len(items)} kernels voorverwarmd"
+        except asyncio.TimeoutError:
+            how = f"voorverwarmen duurde langer dan {self.warmup_timeout:.0f} s; elke pagina start nu een eigen kernel"
+            self.log.warning(how)
+        self.ready = True
+        print(f"De app is klaar: {self.display_url.strip()} ({how} in {time.monotonic() - self._started:.0f} s)",
+              file=sys.stderr, flush=True)
+
     def init_handlers(self):
-        return [(h[0], AppPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in super().init_handlers()]
+        handlers = [(h[0], AppPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in super().init_handlers()]
+        return [(self.server_url.rstrip("/") + "/ready", ReadyHandler)] + handlers
 
     def viewer_kernels(self) -> int:
         """Kernels of pages (shut-down ones forgotten) plus admitted page requests still waiting for one."""

@@ -20,7 +20,7 @@ from .data import NoPublishedRun, PublishedRun, run_command, settings_from_env
 from .guard import guarded, protect_kernel
 from .mapwidget import MapWidget
 from .profile import wijk_profile
-from .views import VIEWS, MapState, build_view, default_state, indicator_options, score_options
+from .views import VIEWS, MapState, availability, build_view, default_state, indicator_options, score_options
 
 
 CSS = """
@@ -98,9 +98,14 @@ class App:
         self.year = w.Dropdown(options=run.years, value=first_year, description="Jaar")
         self.level = w.ToggleButtons(options=[(lv, lv) for lv in run.levels], value=run.levels[0],
                                      description="Niveau")
-        self.domain = w.ToggleButtons(options=[(v, k) for k, v in run.domain_labels.items()], value="jeugd", description="Domein")
-        self.mode = w.ToggleButtons(options=[(v, k) for k, v in VIEWS.items()], value="value", description="Weergave")
-        opts = indicator_options(run, "jeugd")
+        # Views, domains and tabs this run cannot have are not offered; the line under the controls says why.
+        self.available = availability(run)
+        domains = [(v, k) for k, v in run.domain_labels.items() if not self.available.domains.get(k)]
+        self.domain = w.ToggleButtons(options=domains, value="jeugd" if "jeugd" in [k for _, k in domains] else domains[0][1],
+                                      description="Domein")
+        self.mode = w.ToggleButtons(options=[(v, k) for k, v in VIEWS.items() if not self.available.views[k]],
+                                    value="value", description="Weergave")
+        opts = indicator_options(run, self.domain.value)
         self.indicator = w.Dropdown(options=opts, description="Indicator", layout=w.Layout(width="480px"),
                                     value=first_indicator if first_indicator in [v for _, v in opts] else None)
         self.cluster = w.Dropdown(options=score_options(run), value="overall",
@@ -124,9 +129,10 @@ class App:
         self.profile = w.HTML('<p class="wb-unit">Kies een wijk in de lijst of klik op de kaart.</p>')
         self.status = w.HTML()
 
+        self.unavailable = w.HTML(self._unavailable())
         header = w.HTML(CSS + self._header())
         controls = w.VBox([w.HBox([self.gemeente, self.year, self.level]), self.domain, self.mode,
-                           w.HBox([self.indicator, self.cluster])])
+                           w.HBox([self.indicator, self.cluster]), self.unavailable])
         self.workbook = w.HTML()  # every published table as tabellen.xlsx: filled when the box is first opened
         table_box = w.Accordion(children=[w.VBox([self.workbook, w.HBox([self.prepare, self.downloads]), self.table])])
         table_box.set_title(0, "Tabel bij de kaart en downloads")
@@ -142,9 +148,10 @@ class App:
         maps_tab = w.VBox([controls, self.status, w.HBox([left, right])])
         # The results view is built when its tab is first opened: the first paint is the map, nothing more.
         self.results_box = w.VBox([w.HTML('<p class="wb-unit">Resultaten worden geladen…</p>')])
-        self.tabs = w.Tab(children=[maps_tab, self.results_box])
+        self.tabs = w.Tab(children=[maps_tab, self.results_box] if run.has_results else [maps_tab])
         self.tabs.set_title(0, "Wijkkaarten")
-        self.tabs.set_title(1, "Resultaten")
+        if run.has_results:
+            self.tabs.set_title(1, "Resultaten")
         self.tabs.add_class("wb-tabs")
         self._results_built = False
         self.tabs.observe(self._safe(self._tab_changed), names="selected_index")
@@ -171,6 +178,15 @@ class App:
                 f'{banner}<p class="wb-unit">Gepubliceerde cijfers van run {html.escape(r.run_id)} '
                 f'({html.escape(finished)} UTC). Kies hieronder gemeente, jaar, domein en weergave; beweeg over de '
                 f'kaart voor details, klik op een wijk voor haar profiel.</p></div>')
+
+    def _unavailable(self) -> str:
+        """One line per view, domain or tab this run does not have, with the reason."""
+        items = self.available.unavailable()
+        if not items:
+            return ""
+        rows = "".join(f"<li><b>{html.escape(label)}</b>: {html.escape(why)}</li>" for label, why in items)
+        return (f'<div class="wb-app wb-unit" data-testid="unavailable">Niet in deze run:<ul style="margin:2px 0">'
+                f"{rows}</ul></div>")
 
     def _footer(self) -> str:
         return ('<div class="wb-app wb-unit" style="margin-top:10px">Deze app toont alleen optellingen per gebied '
