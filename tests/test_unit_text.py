@@ -114,3 +114,16 @@ def test_estimated_denominator_reads_as_dutch():
         assert not any(v in text for v in d.inputs), text
         assert not re.search(r"\d\.\d", text) and "*" not in text, text
     assert _formula_nl("a_00_14 + 0.3 * a_15_24", CATALOG) == "inwoners 0 tot 15 jaar + 0,3 × inwoners 15 tot 25 jaar"
+
+
+def test_a_column_no_indicator_reads_is_not_noted_as_missing():
+    """ste_mvs serves only risk.peers (which raises its own message when asked for): a file without it has no
+    gap worth a note; a file without a column an indicator reads gets one note, naming it by its label."""
+    from workbench.sources.common import statistics_from_frame
+
+    df = pd.DataFrame({"gwb_code": ["GM0001", "WK000101"], "regio": ["A", "B"], "a_inw": [1000, 400]})
+    s = statistics_from_frame(df, CATALOG, "xlsx", code_col="gwb_code", name_col="regio", year=2023,
+                              source="test", where="test.xlsx")
+    absent = [n for n in s.notes if n.startswith("niet in het bestand")]
+    assert len(absent) == 1 and "Eenoudergezinnen (a_1ouder_hh)" in absent[0]
+    assert "ste_mvs" not in " ".join(s.notes) and s.values["ste_mvs"].isna().all()
