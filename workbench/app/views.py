@@ -72,14 +72,14 @@ def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     """(label, id) for the indicator control: the domain's own indicators first, then the rest by cluster."""
     present = set(run.indicators["indicator"].unique())
     first = [i for i in run.headline(domain) if i in present and i in run.catalog.indicators]
-    opts = [(f"{run.catalog[i].label} ({run.catalog[i].unit})", i) for i in first]
+    opts = [(run.catalog[i].heading, i) for i in first]
     if domain == "kosten":
         if len(run.costs):
             opts += [(label, key) for key, (dom, label) in COST_PER_CLIENT.items()
                      if (run.costs["domain"] == dom).any()]
     else:
         rest = [i for i in run.catalog if i.id in present and i.id not in first and i.cluster != 4]
-        opts += [(f"{i.cluster} · {i.label} ({i.unit})", i.id) for i in rest]
+        opts += [(f"{i.cluster} · {i.heading}", i.id) for i in rest]
     # Indicators without one published figure in this run go last and say so: choosing one leads nowhere.
     ok = set(run.indicators.loc[run.indicators["status"] == "ok", "indicator"].unique()) | set(COST_PER_CLIENT)
     return ([o for o in opts if o[1] in ok]
