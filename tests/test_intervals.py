@@ -228,3 +228,27 @@ def test_tabellen_xlsx_holds_no_figure_beyond_publish_gpkg(demo_run):
                         extra.append((ws.title, v))
     assert seen > 1000
     assert not extra, extra[:10]
+
+
+def test_strict_audit_keeps_an_unprotected_run_from_being_published(tmp_path, demo_run, monkeypatch):
+    """privacy.interval_audit: strict (the default): a run whose interval audit still finds a count it can narrow
+    down is not published (``latest`` stays) and says in one Dutch message which table, cell and relation."""
+    import workbench.audit as audit_mod
+    from workbench import findings as findings_mod
+    from workbench.pipeline import RunFailed, run
+
+    leak = audit_mod.Leak("publish.gpkg", "resultaten", "onderdrukt aantal resultaten [resultaatgebied BW] trajecten "
+                          "is te herleiden tot [87, 87] (beschermingsniveau 10) via: kosten: cost_per_trajectory × trajecten")
+    monkeypatch.setattr(audit_mod, "interval_audit", lambda *a, **k: ([leak], {"onbeschermd": 1}))
+    monkeypatch.setattr(findings_mod.Findings, "audit", lambda self: {"extra_onderdrukt": 0})  # the planted leak stays
+    outputs = demo_run.path.parents[1]
+    before = (outputs / "demo" / "latest").resolve()
+    params = tmp_path / "one.yaml"
+    params.write_text((Path(__file__).resolve().parents[1] / "parameters" / "demo.yaml").read_text()
+                      + "notebooks: [04_verdeelmodel]\n")
+    with pytest.raises(RunFailed) as err:
+        run(params, outputs, progress=False)
+    msg = str(err.value)
+    assert "intervalaudit" in msg and "niet gepubliceerd" in msg
+    assert "resultaten" in msg and "[resultaatgebied BW] trajecten" in msg and "cost_per_trajectory" in msg
+    assert (outputs / "demo" / "latest").resolve() == before

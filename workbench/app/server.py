@@ -49,7 +49,9 @@ def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path | No
             # Safety net for pages whose shutdown never arrived: no connection and idle for `cull` seconds.
             f"--MappingKernelManager.cull_idle_timeout={cull}",
             f"--MappingKernelManager.cull_interval={max(5, min(60, cull // 4))}",
-            "--MappingKernelManager.cull_connected=False"]
+            "--MappingKernelManager.cull_connected=False",
+            # Kernels on Unix sockets in the private runtime folder, as for runs (workbench/kernels.py): no TCP.
+            "--MappingKernelManager.kernel_manager_class=workbench.kernels.AppKernelManager"]
 
 
 def serve_env(outputs: str | Path, name: str) -> dict[str, str]:
