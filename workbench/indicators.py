@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .catalog import Catalog, Indicator
+from .formatting import counted
 from .sources.common import MISSING, OK, SUPPRESSED, Statistics, unpublished_sentence
 from .stats import poisson_exact, wilson
 from .status import BASIS_COMPUTED, BASIS_ESTIMATED, BASIS_LABELS, BASIS_SOURCE, BASIS_SUMMED  # noqa: F401
@@ -197,9 +198,9 @@ def denominator_note(tidy: pd.DataFrame, catalog: Catalog, indicator_id: str, ye
     if not ind.rate:
         return f"{ind.label}: geschatte noemer ({ind.population}): {estimate}."
     text = (f"{ind.label}: de noemer ({ind.population}) is het CBS-aantal gedeeld door het CBS-cijfer in "
-            f"{len(t) - n_est} gebied(en)")
+            f"{counted(len(t) - n_est, 'gebied')}")
     if n_est:
-        text += f"; in {n_est} gebied(en) levert CBS die niet allebei en is het een geschatte noemer: {estimate}"
+        text += f"; in {counted(n_est, 'gebied')} levert CBS die niet allebei en is het een geschatte noemer: {estimate}"
     return text + "."
 
 

@@ -279,7 +279,7 @@ class Map:
         else:
             self._tooltip_fn, self._tooltip = None, list(tooltip)
             self.tooltip_labels = [label for label, _ in tooltip]
-        self.codes = list(geo.index)
+        self.codes = geo.index.tolist()
         self.colours = colours.reindex(geo.index).fillna(GREY).to_numpy(dtype=object).tolist()
         self.bold = bold.reindex(geo.index).fillna(False).astype(bool).tolist() if bold is not None else None
         self.title, self.subtitle, self.legend = title, subtitle, legend
