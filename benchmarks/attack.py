@@ -110,7 +110,7 @@ def attack_one(run: Path, a) -> None:
         print(f"  onbeschermd: {r['cell']}: [{r['low']:g}, {r['high']:g}] via {r['relations'][:160]}")
     if a.naive:
         system = relations.system_for(layers, year=year, meta=meta, risk_counts=risk_counts)
-        hid, A, lo, hi, _ = intervals._reduced(system)
+        hid, A, lo, hi, _, _ = intervals._reduced(system)
         from scipy.optimize import linprog
         from scipy.sparse import vstack
         eq = lo == hi

@@ -252,3 +252,92 @@ def test_strict_audit_keeps_an_unprotected_run_from_being_published(tmp_path, de
     assert "intervalaudit" in msg and "niet gepubliceerd" in msg
     assert "resultaten" in msg and "[resultaatgebied BW] trajecten" in msg and "cost_per_trajectory" in msg
     assert (outputs / "demo" / "latest").resolve() == before
+
+
+def _random_system(seed: int = 1, blocks: int = 25) -> intervals.System:
+    """Blocks of six hidden counts under fractional bands (rounded totals) and cost relations with large
+    coefficients: intervals whose ends fall between whole numbers, where the verdict used to depend on the
+    vertices the sweeps happened to visit."""
+    rng = np.random.default_rng(seed)
+    s = intervals.System()
+    for b in range(blocks):
+        x = rng.integers(0, 40, 6)
+        for j in range(6):
+            s.cell((b, j), None)
+        s.cell((b, "C"), None, integer=False, target=False)
+        total = x.sum() + rng.uniform(-0.45, 0.45)
+        s.relate([((b, j), 1.0) for j in range(6)], total - 0.5, total + 0.5, label=f"afronding {b}")
+        part = x[:3].sum() + rng.uniform(-0.3, 0.3)
+        s.relate([((b, j), 1.0) for j in range(3)], part - 0.5, part + 0.5, label=f"deel {b}")
+        unit = rng.uniform(1_000, 120_000, 2)
+        cost = unit[0] * x[3] + unit[1] * x[4]
+        s.relate([((b, "C"), 1.0), ((b, 3), -unit[0]), ((b, 4), -unit[1])], -1e-9 * cost, 1e-9 * cost, label=f"kosten {b}")
+        s.relate([((b, "C"), 1.0)], cost - 1e-9 * cost, cost + 1e-9 * cost, label=f"kostentotaal {b}")
+    return s
+
+
+def test_verdict_does_not_depend_on_sweeps_or_block_order():
+    """Counts are whole numbers: the same system attacked twice, with other sweeps or in another block order, gives
+    the same verdict per cell, and that verdict is the full solve's (both ends of every cell)."""
+    s = _random_system()
+
+    def verdict(**kw):
+        r = intervals.solve(s, protection=10, threshold=10, **kw).set_index("key").sort_index()
+        return intervals.protected(r, 10, 10), r
+
+    full, ref = verdict(full=True)
+    assert 0 < (~full).sum() < len(full)  # both verdicts occur
+    for kw in ({}, {}, {"sweeps": 0}, {"sweeps": 9}, {"order_seed": 3}, {"sweeps": 2, "order_seed": 11}):
+        got, r = verdict(full=False, **kw)
+        assert got.equals(full), kw
+        bad = ~full
+        assert r.loc[bad, ["low", "high"]].equals(ref.loc[bad, ["low", "high"]]), kw
+
+
+def test_a_contradicting_block_is_reported_not_protected():
+    """Relations that contradict each other mean a relation is mis-stated: the audit cannot vouch for the cells."""
+    base = {"niveau": "alle", "aanbieder": "alle", "wijk_code": "alle", "status": "suppressed",
+            "reason": "onderdrukt: aanvullend"}
+    t = pd.DataFrame([  # 20 trajectories at 100 and 200 euro each cannot cost 300 each in total
+        {**base, "resultaatgebied": "alle", "trajecten": 20.0, "cost_per_trajectory": 300.0, "status": "ok", "reason": ""},
+        {**base, "resultaatgebied": "BW", "trajecten": np.nan, "cost_per_trajectory": 100.0},
+        {**base, "resultaatgebied": "V2", "trajecten": np.nan, "cost_per_trajectory": 200.0},
+    ])
+    res = relations.attack({"resultaten": t}, threshold=10, full=True)
+    t_cells = res[res["cell"].str.endswith("trajecten")]
+    assert len(t_cells) == 2 and not t_cells["consistent"].any() and not t_cells["protected"].any()
+    found, figures = relations.attack_figures(res, _settings())
+    assert figures["tegenstrijdig"] >= 2 and figures["onbeschermd"] >= 2
+    assert any("spreken elkaar tegen" in text for _, text in found)
+
+
+def _settings():
+    from workbench.params import PrivacySettings
+
+    return PrivacySettings()
+
+
+def test_incremental_attack_resolves_where_a_figure_was_published_again():
+    """A new suppression pattern may publish a figure that was hidden before: the cells it narrows down must not keep
+    the earlier verdict (``previous``) but be solved again, as a fresh attack would."""
+    base = {"niveau": "alle", "aanbieder": "alle", "wijk_code": "alle", "cost_per_trajectory": np.nan}
+    hid = {"status": "suppressed", "reason": "onderdrukt: aanvullend"}
+
+    def rows(b):
+        return pd.DataFrame([
+            {**base, "resultaatgebied": "alle", "trajecten": 100.0, "status": "ok", "reason": ""},
+            {**base, "resultaatgebied": "A", "trajecten": np.nan, **hid},
+            {**base, "resultaatgebied": "B", "trajecten": b, **({"status": "ok", "reason": ""} if b == b else hid)},
+            {**base, "resultaatgebied": "C", "trajecten": np.nan, **hid},
+            {**base, "resultaatgebied": "D", "trajecten": 30.0, "status": "ok", "reason": ""},
+        ])
+
+    first = relations.attack({"resultaten": rows(np.nan)}, threshold=10)
+    assert first.loc[first["cell"].str.endswith("trajecten"), "protected"].all()
+    again = relations.attack({"resultaten": rows(65.0)}, threshold=10, previous=first)  # A + C = 5 now
+    fresh = relations.attack({"resultaten": rows(65.0)}, threshold=10)
+    for r in (again, fresh):
+        t = r[r["cell"].str.endswith("trajecten")].set_index("cell")
+        assert not t.loc["resultaten [resultaatgebied A] trajecten", "protected"]
+        assert t.loc["resultaten [resultaatgebied A] trajecten", ["low", "high"]].tolist() == [0, 5]
+    assert set(again.loc[~again["protected"], "cell"]) == set(fresh.loc[~fresh["protected"], "cell"])

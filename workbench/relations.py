@@ -19,6 +19,8 @@ Each cell is a count (integer, at least 0) or an amount (a helper unknown, not r
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
@@ -50,6 +52,7 @@ NL = {"T": "trajecten", "G": "zonder resultaat", "R": "met resultaat", "B": "beh
       "observed": "waargenomen", "numerator": "teller"}
 
 
+@lru_cache(maxsize=65536)  # the audit's rounds rebuild the same rows: a root search each time cost ~0.7 s a round
 def wilson_n(share: float, low: float, high: float, z: float = Z95) -> float | None:
     """The denominator n that gives a Wilson interval of this width around this share (what the published
     interval gives away). None when the interval does not fix n (e.g. clipped at both ends)."""
@@ -414,19 +417,25 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     ``open_variables``: count variables of the indicator table that are open data (CBS publishes them per
     buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected.
 
-    ``previous``: the result of this attack on the same tables before more was hidden. Hiding more only widens
-    every feasible interval (fewer figures, fewer relations), so its protected cells stay protected: only its
-    unprotected cells and cells newly hidden are solved again (the rest keep their earlier, narrower interval)."""
+    ``previous``: the result of this attack on the same tables before more was hidden. Where hiding more only
+    removed figures and relations, every feasible interval widened, so its protected cells stay protected. But a
+    new suppression pattern may also publish a figure that was hidden before (secondary suppression is chosen
+    afresh): every block with a relation the previous system did not have (``changed_relations``) is solved whole;
+    elsewhere only the previous round's unprotected cells and newly hidden cells are solved again.
+
+    ``protected`` is False for a cell whose block's relations contradict each other (``consistent`` False): a
+    relation is mis-stated, and the audit cannot vouch for it."""
     from . import intervals
 
     protection = threshold if protection is None else protection
     system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to)
-    only = None
-    if previous is not None and len(previous):
+    only = dirty = None
+    if previous is not None and len(previous) and "system" in previous.attrs:
         targets = {k for k, t in zip(system.keys, system.target) if t}
         kept = previous[previous["protected"] & previous["key"].isin(targets)]
         only = targets - set(kept["key"])
-    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp, only=only)
+        dirty = changed_relations(previous.attrs["system"], system)
+    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp, only=only, dirty=dirty)
     res["table"] = [table_of(k) for k in res["key"]]
     res["cell"] = [describe(k) for k in res["key"]]
     open_cell = np.array([k[0] == "ind" and k[1] in set(open_variables) for k in res["key"]], dtype=bool)
@@ -436,11 +445,35 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     public_zero = np.array([k[0] == "resultaten" and k[-1] in ZERO_PUBLIC for k in res["key"]], dtype=bool) \
         & (res["high"] <= 0)
     res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
-        | open_zero | public_zero | ~res["consistent"] | res["width"].isna()
+        | open_zero | public_zero | (res["consistent"] & res["width"].isna())
     if only is not None:
+        kept = kept[~kept["key"].isin(set(res["key"]))]  # solved or pinned again: the new verdict counts
         res = pd.concat([res, kept[[c for c in res.columns if c in kept]]], ignore_index=True)
     res.attrs["system"] = system
     return res
+
+
+def _relation_facts(system: System):
+    """Each relation as the attacker sees it: (label, cells, coefficients, band) and the cells' published values."""
+    keys = list(system.keys)
+    for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+        ii = idx.tolist()
+        yield (lab, tuple(keys[i] for i in ii), tuple(np.round(coef, 9)), round(lo, 6), round(hi, 6)), \
+            [system.value[i] for i in ii]
+
+
+def changed_relations(old: System, new: System) -> set[int]:
+    """Indices of ``new``'s relations that are no relaxation of one of ``old``'s: a new relation or coefficient, or
+    a cell published now that was hidden or had another value (hiding a cell only widens). Where they are,
+    intervals may have narrowed."""
+    before = dict(_relation_facts(old))
+    out = set()
+    for r, (fact, vals) in enumerate(_relation_facts(new)):
+        was = before.get(fact)
+        if was is None or any(v is not None and (w is None or abs(v - w) > 1e-9 * max(1.0, abs(w)))
+                              for v, w in zip(vals, was)):
+            out.add(r)
+    return out
 
 
 def summary(res: pd.DataFrame, threshold: float, protection: float | None = None) -> pd.DataFrame:
@@ -489,13 +522,16 @@ def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], 
     """(table, Dutch description) per unprotected count, and the figures for a run's manifest."""
     protection = getattr(settings, "protection_level", settings.min_count)
     found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
-                          f"(beschermingsniveau {protection}) via: {r['relations'][:300]}")
+                          f"(beschermingsniveau {protection}) via: {r['relations'][:300]}" if r["consistent"] else
+              f"de relaties rond onderdrukt aantal {r['cell']} spreken elkaar tegen (een relatie is verkeerd "
+              f"beschreven of afgerond), de audit kan het niet beoordelen: {r['relations'][:300]}")
              for _, r in res[~res["protected"]].iterrows()]
     s = summary(res, settings.min_count, protection)
     figures = {"aangevallen": int(s.loc["totaal", "attacked"]), "exact": int(s.loc["totaal", "exact"]),
                "smaller_dan_bescherming": int(s.loc["totaal", "narrower"]),
                "vast_tussen_1_en_drempel": int(s.loc["totaal", "pinned_small"]),
-               "onbeschermd": int(s.loc["totaal", "unprotected"]), "beschermingsniveau": protection}
+               "onbeschermd": int(s.loc["totaal", "unprotected"]), "tegenstrijdig": int(s.loc["totaal", "inconsistent"]),
+               "beschermingsniveau": protection}
     return found, figures
 
 
