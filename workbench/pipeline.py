@@ -126,15 +126,16 @@ def _progress(enabled: bool):
 
 def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bool = True,
         kernel_name: str = "python3", timeout: int | None = 900, force: bool = False,
-        lock_held: bool = False) -> RunResult:
+        lock_held: bool = False, pdf: bool = True) -> RunResult:
     """Validate, load, run every notebook of the parameter set, publish, and commit the run.
 
     Skipped (status "skipped", nothing written) when parameters, inputs and notebooks are unchanged since
     the last good run, unless ``force``. ``lock_held``: the caller (a batch) already holds the set's lock.
+    ``pdf``: print the wijkprofielen to PDF too (where Chromium is); a batch asks for that only with --pdf.
     """
     with terminate_as_interrupt():
         return _run(param_file, outputs, progress=progress, kernel_name=kernel_name, timeout=timeout,
-                    force=force, lock_held=lock_held)
+                    force=force, lock_held=lock_held, pdf=pdf)
 
 
 def check_parameters(param_file) -> ParameterSet:
@@ -170,7 +171,7 @@ def _load_problem(key: str, load) -> list[str]:
     return []
 
 
-def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
+def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held, pdf=True) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
@@ -188,10 +189,11 @@ def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_hel
     with (nullcontext() if lock_held else SetLock(set_dir)) as lock:
         recovered = recover_partials(set_dir)
         return _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered,
-                        getattr(lock, "taken_over", None))
+                        getattr(lock, "taken_over", None), pdf)
 
 
-def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered, taken_over) -> RunResult:
+def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered, taken_over,
+             pdf=True) -> RunResult:
     from .publish import write_publish
 
     run_id = new_run_id()
@@ -216,20 +218,24 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     tqdm = _progress(progress)
     bar = tqdm(total=len(params.notebooks) + 1, desc=params.name, unit="stap") if tqdm else None
     current = None
+    from .kernels import SHARED_ENGINE, RunKernel
+
+    kernel = RunKernel(kernel_name)
     try:
         # Compute once: the findings every notebook shows and publish.gpkg holds, stored for the notebooks.
         current = "bevindingen"
         t0 = time.time()
         from .findings import STORE
 
+        if params.notebooks:  # the kernel starts and imports the package on the other core meanwhile
+            kernel.start(str(paths.project_dir()))
+
         ds.findings.compute_all().save(tmp / STORE)
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
         manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
         # One kernel for all notebooks: each starts with an empty namespace (workbench.kernels), but the
         # kernel start and `import workbench` with its libraries are paid once per run, not per notebook.
-        from .kernels import SHARED_ENGINE, RunKernel
-
-        with RunKernel(kernel_name) as km:
+        with kernel as km:
             for nb in params.notebooks:
                 current = nb
                 if bar:
@@ -256,7 +262,10 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         t0 = time.time()
         from .wijkprofiel import write_exports
 
-        manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id})
+        manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id}, pdf=pdf)
+        if not pdf:
+            manifest["exports"]["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
+                                                "(workbench batch zonder --pdf, of workbench run --geen-pdf).")
         manifest["timings"]["exports"] = round(time.time() - t0, 2)
         if bar:
             bar.update(1)
@@ -280,6 +289,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     except BaseException as exc:
         if bar:
             bar.close()
+        kernel.close()
         kind = failure_kind(exc)
         _record_failure(set_dir, tmp, run_id, manifest, current, exc, started, kind)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
