@@ -89,6 +89,20 @@ def notebook_path(name: str) -> Path:
     return NOTEBOOK_DIR / f"{name}.ipynb" if NOTEBOOK_DIR else paths.notebook(name)
 
 
+PDF_PARAMETERS = ("aanbieder_pdf",)  # notebook parameters that print to PDF; False in a run without PDFs
+
+
+def has_parameter(path: Path, name: str) -> bool:
+    """Whether the notebook's parameters cell sets ``name`` (an own notebook need not have it)."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return any("parameters" in c.get("metadata", {}).get("tags", []) and re.search(rf"(?m)^{name}\s*=", c.source)
+               for c in nb.cells if c.cell_type == "code")
+
+
 def publishable_notebook(path: Path, params: ParameterSet) -> None:
     """Replace the local paths papermill put into an executed notebook (the injected parameters cell shows the
     hidden .partial folder, its metadata the installation folder) by what a reader can use: the parameter
@@ -97,6 +111,8 @@ def publishable_notebook(path: Path, params: ParameterSet) -> None:
 
     nb = nbformat.read(path, as_version=4)
     shown = {"parameter_file": paths.shown(params.path) if params.path else None, "output_dir": "."}
+    given = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+    shown.update({k: v for k, v in given.items() if k not in shown})  # e.g. aanbieder_pdf = False in a batch
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = "# Parameters (ingevuld door workbench run)\n" + "\n".join(
@@ -221,6 +237,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     from .kernels import SHARED_ENGINE, RunKernel
 
     kernel = RunKernel(kernel_name)
+    beside = None
     try:
         # Compute once: the findings every notebook shows and publish.gpkg holds, stored for the notebooks.
         current = "bevindingen"
@@ -233,6 +250,14 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         ds.findings.compute_all().save(tmp / STORE)
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
         manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
+        current = "publish.gpkg"
+        t0 = time.time()
+        manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
+        manifest["timings"]["publish"] = round(time.time() - t0, 2)
+        # Exports and the attacker's interval audit read publish.gpkg only, so they run in a thread beside the
+        # notebooks: this process only waits on the kernel meanwhile, and a run has two cores to use.
+        shown = {**manifest, "run_id": run_id}
+        beside = _Beside(manifest, lambda: _exports_and_attack(tmp, shown, pdf, ds, params))
         # One kernel for all notebooks: each starts with an empty namespace (workbench.kernels), but the
         # kernel start and `import workbench` with its libraries are paid once per run, not per notebook.
         with kernel as km:
@@ -241,9 +266,10 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
                 if bar:
                     bar.set_postfix_str(nb)
                 t0 = time.time()
+                asked = {} if pdf else {k: False for k in PDF_PARAMETERS if has_parameter(notebook_path(nb), k)}
                 pm.execute_notebook(
                     str(notebook_path(nb)), str(tmp / f"{nb}.ipynb"),
-                    parameters={"parameter_file": str(params.path), "output_dir": str(tmp)},
+                    parameters={"parameter_file": str(params.path), "output_dir": str(tmp), **asked},
                     kernel_name=kernel_name, progress_bar=False, cwd=str(paths.project_dir()),
                     execution_timeout=timeout, report_mode=False, engine_name=SHARED_ENGINE, km=km,
                 )
@@ -251,32 +277,19 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
                 manifest["timings"][nb] = round(time.time() - t0, 2)
                 if bar:
                     bar.update(1)
-        current = "publish.gpkg"
-        if bar:
-            bar.set_postfix_str("publish.gpkg")
-        t0 = time.time()
-        manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
-        manifest["timings"]["publish"] = round(time.time() - t0, 2)
-        # Exports read publish.gpkg only: nothing in them that the disclosure control did not pass.
         current = "tabellen.xlsx en wijkprofielen"
-        t0 = time.time()
-        from .wijkprofiel import write_exports
-
-        manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id}, pdf=pdf)
-        if not pdf:
-            manifest["exports"]["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
-                                                "(workbench batch zonder --pdf, of workbench run --geen-pdf).")
-        manifest["timings"]["exports"] = round(time.time() - t0, 2)
+        if bar:
+            bar.set_postfix_str("tabellen, wijkprofielen, intervalaudit")
+        exports, (interval_leaks, attack) = beside.result()
+        manifest["exports"] = exports
         if bar:
             bar.update(1)
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .audit import DisclosureError, audit_publication, interval_audit
+        from .audit import DisclosureError, audit_publication
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
-        # the attacker's interval audit: no suppressed count may be narrowed down from publish.gpkg
-        interval_leaks, attack = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
         strict = params.privacy.interval_audit == "strict"
         if leaks or (strict and interval_leaks):
@@ -290,6 +303,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         if bar:
             bar.close()
         kernel.close()
+        if beside is not None:
+            beside.stop()
         kind = failure_kind(exc)
         _record_failure(set_dir, tmp, run_id, manifest, current, exc, started, kind)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -313,6 +328,51 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     point_latest(set_dir, run_id)
     _running_file(set_dir, run_id).unlink(missing_ok=True)
     return RunResult(params.name, run_id, "ok", final, manifest["seconds"], manifest)
+
+
+def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: ParameterSet):
+    """tabellen.xlsx and the wijkprofielen, then the attacker's interval audit: no suppressed count may be
+    narrowed down from publish.gpkg. Both read publish.gpkg only. Returns (exports, (leaks, attack), timings)."""
+    from .audit import interval_audit
+    from .wijkprofiel import write_exports
+
+    t0 = time.time()
+    exports = write_exports(tmp, manifest, pdf=pdf)
+    if not pdf:
+        exports["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
+                                "(workbench batch zonder --pdf, of workbench run --geen-pdf).")
+    t1 = time.time()
+    audit = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy)
+    return exports, audit, {"exports": round(t1 - t0, 2), "intervalaudit": round(time.time() - t1, 2)}
+
+
+class _Beside:
+    """Work in a thread beside the notebooks; ``result()`` waits for it and raises what it raised (named by
+    its step), and puts its timings in the manifest. ``stop()`` on failure: wait briefly, never raise."""
+
+    def __init__(self, manifest: dict, work):
+        self.manifest, self.out, self.exc = manifest, None, None
+        self.thread = threading.Thread(target=self._run, args=(work,), name="mmr-exports", daemon=True)
+        self.thread.start()
+
+    def _run(self, work) -> None:
+        try:
+            self.out = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the run in result()
+            self.exc = exc
+
+    def result(self):
+        self.thread.join()
+        if self.exc is not None:
+            raise self.exc
+        exports, audit, timings = self.out
+        self.manifest["timings"].update(timings)
+        return exports, audit
+
+    def stop(self) -> None:
+        # Its files go with the partial folder. Shorter than a batch's grace after SIGTERM (GRACE_SECONDS), so
+        # the failure record is written before the batch would kill this process; a daemon never blocks exit.
+        self.thread.join(timeout=10)
 
 
 def _short(exc: BaseException) -> str:
