@@ -6,10 +6,14 @@
 
 First paint = from navigation until the map widget has drawn its first view ("cold": the first visit right
 after `workbench serve` starts; "warm": later visits). First switch to a level = the click on "buurt" until
-the buurt map is drawn (the server simplifies and encodes that level once, the browser receives it once).
+the buurt map is drawn (the geometry of a level is simplified and encoded once per run and cached in the run
+folder, `webkaart/`; `--fresh-cache` removes that cache first, to time the very first switch after a run).
+Hover = from moving the mouse onto an area until its tooltip texts (sent by the kernel for that one area)
+are shown; the first hover of a view formats the texts of all its areas.
 Redraw = from the click on a control until the browser has drawn the new view (the clock stops when the map
 widget marks the new view as drawn). Bytes per redraw = websocket frames received by the page in that time.
-Server memory = resident memory of the server and its kernels after the visit (sampled from /proc).
+Server memory = resident memory of the server and its kernels (sampled from /proc): before any viewer, with
+one viewer, after both levels, and with a second viewer (the growth per viewer: one kernel each).
 A synthetic run of N buurten has all N in one gemeente (one map) and N x 3.400 / 14.500 wijken; at 14.500
 that is the national number of buurten and wijken. Needs playwright (python) and /usr/bin/chromium.
 """
@@ -75,6 +79,29 @@ def tree_mb(pid: int) -> float:
     return _tree_rss_kb(pid) / 1024
 
 
+def kernels_mb(root: int) -> list[float]:
+    """Resident memory (MB) of each kernel under the server ``root`` (ipykernel processes), largest first."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            if b"ipykernel" not in cmd:
+                continue
+            pid, parents = int(entry), []
+            while pid > 1:  # is it under our server?
+                pid = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+                parents.append(pid)
+            if root not in parents:
+                continue
+            status = Path(f"/proc/{entry}/status").read_text()
+            found.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
+        except (OSError, ValueError, IndexError):
+            continue
+    return sorted(found, reverse=True)
+
+
 class Meter:
     """Bytes the page receives over its websockets."""
 
@@ -96,6 +123,26 @@ def visit(p, url: str, profile_root: Path, timeout: float = 600000):
     page.goto(url, timeout=timeout)
     page.wait_for_function(READY, arg="", timeout=timeout, polling="raf")
     return time.perf_counter() - t0, ctx, page, meter
+
+
+TIP_READY = """() => { const t = document.querySelector('.wb-map-widget [data-testid=map-tooltip]');
+  return !!t && !!t.offsetParent && t.innerText.length > 0 && !t.innerText.includes('…'); }"""
+
+
+def hover_and_time(page, k: int) -> float | None:
+    """Move onto an area (a different spot each time) and time until its tooltip texts are shown."""
+    box = page.locator(".wb-map-widget").bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + box["height"] - 5)  # off the areas (bottom-left corner controls)
+    page.mouse.move(box["x"] - 30, box["y"] - 30)
+    time.sleep(0.2)
+    fx, fy = 0.35 + 0.07 * (k % 5), 0.4 + 0.05 * (k % 4)
+    t0 = time.perf_counter()
+    page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    try:
+        page.wait_for_function(TIP_READY, timeout=30000, polling="raf")
+    except Exception:
+        return None
+    return time.perf_counter() - t0
 
 
 def click_and_time(page, meter: Meter, button_text: str, timeout: float = 300000) -> tuple[float, int]:
@@ -138,7 +185,10 @@ def first_paint(p, outputs: Path, name: str, port: int, visits: int, tmp: Path) 
     print(f"[{name}] first paint: cold (first visit right after start) {cold:.2f} s; warm {fmt(warm)}", flush=True)
 
 
-def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buurten: int) -> None:
+def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buurten: int,
+            fresh_cache: bool = False) -> None:
+    if fresh_cache:
+        shutil.rmtree((outputs / name / "latest").resolve() / "webkaart", ignore_errors=True)
     proc = start_server(outputs, name, port)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -155,14 +205,21 @@ def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buu
             wijk_bytes.append(b)
             print(f"  wijk level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
         switch, switch_bytes = click_and_time(page, meter, "buurt")
-        times, sizes = [], []
+        times, sizes, first_hovers, hovers = [], [], [], []
         print(f"  switch to buurt {switch:.2f} s")
         for i in range(changes, 2 * changes):  # go on in the cycle: every click changes the view
             t, b = click_and_time(page, meter, order[i % len(order)])
             times.append(t)
             sizes.append(b)
-            print(f"  buurt level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
+            h1, h2 = hover_and_time(page, i), hover_and_time(page, i + 1)  # the first hover of the view, then one more
+            first_hovers.append(h1)
+            hovers.append(h2)
+            print(f"  buurt level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB; hover {h1} s, then {h2} s")
         after = tree_mb(proc.pid)
+        second, ctx2, _, _ = visit(p, url, tmp)
+        two_viewers = tree_mb(proc.pid)
+        kernels = kernels_mb(proc.pid)
+        ctx2.close()
         ctx.close()
     finally:
         stop_server(proc)
@@ -174,8 +231,12 @@ def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buu
     print(f"  first switch to buurt level: {switch:.2f} s, {switch_bytes / 1e6:.2f} MB (buurt geometry, once per viewer)")
     print(f"  redraw, {buurten} buurten: {fmt(times)}; bytes per redraw {fmt(sizes, 'kB', 1e-3, 1)}"
           f" = {statistics.median(sizes) / buurten:.0f} bytes per area")
+    ok1, ok2 = [h for h in first_hovers if h is not None], [h for h in hovers if h is not None]
+    print(f"  hover until the tooltip texts show, {buurten} buurten: first in a view {fmt(ok1) if ok1 else 'none'}, "
+          f"later {fmt(ok2) if ok2 else 'none'} ({len(first_hovers) - len(ok1) + len(hovers) - len(ok2)} without a tooltip)")
     print(f"  server + kernels: {base:.0f} MB before any viewer, {one_viewer:.0f} MB with one viewer, "
-          f"{after:.0f} MB after both levels")
+          f"{after:.0f} MB after both levels, {two_viewers:.0f} MB with a second viewer (first view {second:.2f} s)")
+    print(f"  kernels then (MB each, the viewers' and the preheated pool's): {', '.join(f'{k:.0f}' for k in kernels)}")
 
 
 def main() -> None:
@@ -190,6 +251,7 @@ def main() -> None:
     ap.add_argument("--buurten", type=int, nargs="*", default=[500, 14500])
     ap.add_argument("--port", type=int, default=18790, help="first port; each server gets the next one")
     ap.add_argument("--no-demo", action="store_true")
+    ap.add_argument("--fresh-cache", action="store_true", help="remove the runs' cached web geometry first")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wb-app-bench-"))
     outputs = Path(args.outputs) if args.outputs else tmp / "outputs"
@@ -206,7 +268,7 @@ def main() -> None:
                     t = time.perf_counter()
                     make_synthetic_run(outputs, n, name=name)
                     print(f"made synthetic run {name} in {time.perf_counter() - t:.0f} s", flush=True)
-                redraws(p, outputs, name, port, args.changes, tmp, n)
+                redraws(p, outputs, name, port, args.changes, tmp, n, fresh_cache=args.fresh_cache)
                 port += 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

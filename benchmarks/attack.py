@@ -5,6 +5,8 @@ For every suppressed count of every published layer: its feasible interval under
 exactly, narrower than the protection level, pinned to 1..threshold-1; and the time (median of --repeat).
 
     python benchmarks/attack.py outputs/demo/latest [--full] [--repeat 3] [--naive]
+    python benchmarks/attack.py BEFORE/publish.gpkg outputs/demo/latest     # before and after, side by side
+    python benchmarks/attack.py --run-cost [--repeat 3]    # seconds the audit adds to a demo run's findings
 
 --full solves both ends of every cell (the statistics above are exact either way for the unprotected
 cells; protected cells may otherwise stop early once seen wide enough). --naive also times one LP pair
@@ -33,7 +35,9 @@ def read_layers(path: Path) -> dict[str, pd.DataFrame]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path, help="a run folder (with publish.gpkg) or a publish.gpkg")
+    ap.add_argument("run", type=Path, nargs="*", help="run folders (with publish.gpkg) or publish.gpkg files")
+    ap.add_argument("--run-cost", action="store_true",
+                    help="time the demo's findings (compute_all) with and without the interval audit")
     ap.add_argument("--threshold", type=float, default=10)
     ap.add_argument("--protection", type=float, default=None)
     ap.add_argument("--full", action="store_true")
@@ -41,7 +45,42 @@ def main(argv=None) -> int:
     ap.add_argument("--naive", action="store_true")
     ap.add_argument("--show", type=int, default=10, help="list this many unprotected cells")
     a = ap.parse_args(argv)
-    gpkg = a.run / "publish.gpkg" if a.run.is_dir() else a.run
+    if a.run_cost:
+        return run_cost(a.repeat)
+    for run in a.run:
+        attack_one(run, a)
+    return 0
+
+
+def run_cost(repeat: int) -> int:
+    """Median seconds of the demo's ``compute_all`` with the audit (every layer, rounds until none is left) and
+    without it (the same findings, no attack), each in a fresh Dataset; plus the audit's own clock."""
+    from workbench import findings as findings_mod
+    from workbench.dataset import load_dataset
+
+    root = Path(__file__).resolve().parents[1]
+    on, off, own = [], [], []
+    original = findings_mod.Findings.audit
+    for _ in range(max(1, repeat)):
+        for audit in (True, False):
+            findings_mod.Findings.audit = original if audit else (lambda self: {"extra_onderdrukt": 0})
+            ds = load_dataset(root / "parameters" / "demo.yaml")
+            ds.indicators  # sources loaded outside the clock: the same for both
+            t0 = time.perf_counter()
+            ds.findings.compute_all()
+            (on if audit else off).append(time.perf_counter() - t0)
+            if audit:
+                own.append(ds.findings.audit_result["seconden"])
+                rounds = ds.findings.audit_result["rondes"]
+    findings_mod.Findings.audit = original
+    med = statistics.median
+    print(f"compute_all met audit: {med(on):.1f} s, zonder: {med(off):.1f} s (mediaan van {len(on)}); "
+          f"de audit zelf: {med(own):.1f} s; rondes (onbeschermd per ronde): {rounds}")
+    return 0
+
+
+def attack_one(run: Path, a) -> None:
+    gpkg = run / "publish.gpkg" if run.is_dir() else run
     layers = read_layers(gpkg)
     meta_layer = layers.get("meta")
     year = int(meta_layer.set_index("key")["value"]["year"]) if meta_layer is not None else None
@@ -50,11 +89,15 @@ def main(argv=None) -> int:
     from workbench.risk import DOMAINS
 
     risk_counts = relations.risk_counts(catalog, {d: v["indicator"] for d, v in DOMAINS.items()})
+    from workbench.privacy import record_variables
+
+    # as the run's audit: open CBS counts are unprotected only when exact or pinned to 1..threshold-1
+    open_vars = {m["numerator"] for m in meta.values()} - record_variables(catalog)
     times = []
     for _ in range(max(1, a.repeat)):
         t0 = time.perf_counter()
         res = relations.attack(layers, threshold=a.threshold, protection=a.protection, year=year, meta=meta,
-                               risk_counts=risk_counts, full=a.full)
+                               risk_counts=risk_counts, full=a.full, open_variables=open_vars)
         times.append(time.perf_counter() - t0)
     print(f"# {gpkg}")
     print(relations.summary(res, a.threshold, a.protection).to_string())
@@ -83,7 +126,6 @@ def main(argv=None) -> int:
         per_cell = (time.perf_counter() - t0) / n
         print(f"naïef (één LP-paar per cel over het hele stelsel, {len(hid)} onbekenden): {per_cell * 1000:.1f} ms per cel "
               f"→ geschat {per_cell * len(res):.1f} s voor alle {len(res)} cellen")
-    return 0
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def test_difference_and_oe_use_diverging_legends(run):
         legend = m.legend.html()
         assert "#2166ac" in legend and "#b2182b" in legend  # both ends of the diverging palette
     assert "verschil met de gemeente" in diff.legend.title and "waargenomen / verwacht" in oe.legend.title
-    assert f"({run.catalog['jeugdhulp'].unit})" in diff.legend.title, "de legenda noemt de eenheid"
+    assert run.catalog['jeugdhulp'].unit_text in diff.legend.title, "de legenda noemt de eenheid (in woorden)"
     page = diff.html()
     assert '<script src="http' not in page and "<link" not in page, "alles ingebakken: werkt zonder internet"
 

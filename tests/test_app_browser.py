@@ -57,6 +57,15 @@ class Server:
         if wait:
             self.wait_ready()
 
+    def wait_port(self) -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and self.proc.poll() is None:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise AssertionError("workbench serve luistert niet:\n" + self.log_tail())
+
     def wait_ready(self) -> None:
         """Ready = the preheated kernels have rendered the app (GET /ready: 200; before that 503 and every page
         gets the 'wordt gestart' page)."""
@@ -286,12 +295,7 @@ def utrecht_outputs(tmp_path_factory):
 def test_first_release_app_starts_warm_and_every_view_explains_itself(utrecht_outputs, browser):
     s = Server(utrecht_outputs, "utrecht-2023", wait=False)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", s.port)) == 0:
-                    break
-            time.sleep(0.1)
+        s.wait_port()
         # Right after start the pool is still rendering: a page gets 'wordt gestart' (no kernel), not a wait.
         status, body = s.get("/")
         assert status == 503 and 'data-testid="app-starting"' in body and "De app wordt gestart" in body

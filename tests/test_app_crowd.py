@@ -48,13 +48,20 @@ def wait_kernels(server: Server, n: int, timeout: float = 60) -> float:
 
 @pytest.fixture(scope="module")
 def crowd_server(demo_run):
-    s = Server(demo_run.path.parent.parent, MMR_APP_MAX_VIEWERS="2", MMR_APP_CULL_SECONDS="10")
+    s = Server(demo_run.path.parent.parent, wait=False, MMR_APP_MAX_VIEWERS="2", MMR_APP_CULL_SECONDS="10")
     yield s
     s.stop()
 
 
 def test_kernel_lifecycle_and_cap(crowd_server, browser):
     s = crowd_server
+    # Until the preheated kernels have rendered the app, pages get 'wordt gestart' and no kernel of their own.
+    s.wait_port()
+    for _ in range(5):
+        status, body = s.get("/")
+        assert status == 503 and "De app wordt gestart" in body and "Traceback" not in body
+    assert kernels(s) <= POOL
+    s.wait_ready()
     wait_kernels(s, POOL, 90)
 
     page = browser.new_page()

@@ -127,6 +127,8 @@ def test_recover_partials_of_a_dead_process(tmp_path):
     assert recover_partials(set_dir) == [run_id]
     record = json.loads((set_dir / run_id / "manifest.json").read_text())
     assert record["status"] == "interrupted" and f"proces {dead}" in record["error"]
+    assert not {"host", "pid", "command"} & set(record), "who ran it stays in the marker, not in the record"
+    assert f"op {platform.node()}" not in json.dumps(record)
     assert (set_dir / run_id / "01_indicatoren.afgebroken.ipynb").exists()
     assert not list(set_dir.glob(".*partial")) and not list(set_dir.glob(".*.running.json"))
     assert os.readlink(set_dir / "latest") == "20240101T000000Z-aaaa"
@@ -136,6 +138,28 @@ def test_recover_partials_of_a_dead_process(tmp_path):
     text = render_history(tmp_path, "demo")
     assert "* 20240101T000000Z-aaaa" in text and "afgebroken" in text and "geslaagd" in text
     assert "statistics abababab" in text
+
+
+def test_published_manifest_names_no_host_and_no_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMR_PROJECT", str(tmp_path))
+    outside = "/srv/data/jan/kwb-2023.xlsx"
+    manifest = {"name": "x", "host": platform.node(), "pid": 12, "command": f"workbench run {tmp_path}/p.yaml",
+                "parameters": {"path": str(tmp_path / "parameters" / "x.yaml"), "catalog": None,
+                               "sources": {"statistics": outside, "geometry": "data/wijken.gpkg", "records": None},
+                               "outcomes": {"matrix": str(tmp_path / "m.yaml"), "return_days": 365}},
+                "input_paths": {"statistics": outside, "geometry": str(tmp_path / "data" / "wijken.gpkg")},
+                "lock_taken_over": {"pid": 3, "host": "elders", "pid_alive": False}}
+    public = pipeline.public_manifest(manifest)
+    text = json.dumps(public)
+    assert str(tmp_path) not in text and "/srv" not in text and "elders" not in text
+    assert not {"host", "pid", "command"} & set(public)
+    assert public["parameters"]["path"] == "parameters/x.yaml"
+    assert public["parameters"]["sources"] == {"statistics": "kwb-2023.xlsx", "geometry": "data/wijken.gpkg",
+                                               "records": None}
+    assert public["input_paths"] == {"statistics": "kwb-2023.xlsx", "geometry": "data/wijken.gpkg"}
+    assert public["parameters"]["outcomes"] == {"matrix": "m.yaml", "return_days": 365}
+    assert public["lock_taken_over"] == {"pid_alive": False}
+    assert manifest["host"] == platform.node(), "the running marker keeps what recovery needs"
 
 
 def test_run_cli_skips_unchanged_set_and_force_is_offered(tmp_path, demo_params, capsys):

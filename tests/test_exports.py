@@ -138,3 +138,27 @@ def test_app_offers_the_workbook_when_the_download_box_opens(demo_run):
     app._workbook_link()
     m = re.search(r'href="data:[^;]+;base64,([^"]+)" data-testid="download-workbook"', app.workbook.value)
     assert m and base64.b64decode(m.group(1)) == (demo_run.path / export.FILENAME).read_bytes()
+
+
+def test_suppressed_row_says_onderdrukt_only_for_the_hidden_figure(tmp_path):
+    """In a suppressed row the figure reads 'onderdrukt'; a column that never applies to that indicator and
+    level (an average has no denominator, a gemeente no gemeente value) reads '–'."""
+    nan = float("nan")
+    t = pd.DataFrame({
+        "code": ["GM0001", "WK000101", "WK000102", "WK000101", "WK000102", "BU00010101"],
+        "indicator": ["inkomen", "inkomen", "inkomen", "bijstand", "bijstand", "bijstand"],
+        "value": [30.1, 28.0, nan, 40.0, nan, nan],
+        "denominator": [nan, nan, nan, 1000.0, nan, nan],
+        "gemeente_value": [nan, 30.1, 30.1, 35.0, 35.0, 35.0],
+        "status": ["ok", "ok", "suppressed", "ok", "suppressed", "suppressed"]})
+    wb = openpyxl.Workbook(write_only=True)
+    export._write_sheet(wb, "indicatoren", t, None)
+    wb.save(tmp_path / "t.xlsx")
+    sheet = _sheet_frame(openpyxl.load_workbook(tmp_path / "t.xlsx")["indicatoren"]).set_index(["gebiedscode", "indicator (id)"])
+    assert sheet.loc[("WK000102", "inkomen"), "waarde"] == "onderdrukt"
+    assert sheet.loc[("WK000102", "inkomen"), "noemer"] == "–"  # an average has no denominator
+    assert sheet.loc[("WK000102", "bijstand"), "noemer"] == "onderdrukt"
+    # no published buurt of bijstand to go by: the safe word, never '–' for a figure that exists
+    assert sheet.loc[("BU00010101", "bijstand"), "waarde"] == "onderdrukt"
+    assert sheet.loc[("BU00010101", "bijstand"), "noemer"] == "onderdrukt"
+    assert sheet.loc[("WK000101", "inkomen"), "noemer"] is None  # published rows: empty as before

@@ -68,3 +68,12 @@ def test_mixed_column_of_a_fit_table():
                         "waarde": ["quasi-Poisson", 0.8268, 4232.0, None]})
     assert list(f.table(fit)["waarde"]) == ["quasi-Poisson", "0,83", "4.232", "–"]
     assert f.p_value(0.0004) == "< 0,001" and f.p_value(0.0321) == "0,032"
+
+
+def test_counted_uses_the_dutch_plural():
+    from workbench.formatting import counted
+
+    assert counted(1, "wijk") == "1 wijk"
+    assert counted(97, "gemeente") == "97 gemeenten"
+    assert counted(0, "buurt") == "0 buurten"
+    assert counted(1234, "gebied") == "1.234 gebieden"

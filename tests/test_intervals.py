@@ -2,6 +2,8 @@
 planted leak of the old outcome table, and the audit of the demo run."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -118,10 +120,135 @@ def test_outcome_tables_hide_cost_per_trajectory_with_their_count(demo_ds):
     assert layer.loc[hidden, "cost_per_trajectory"].isna().all()
 
 
-def test_demo_run_reports_the_interval_audit(demo_run):
-    """Every run attacks its own publish.gpkg; the figures are in the manifest. Before issue 15 one in seven
-    suppressed outcome counts of the demo came back exactly (348 of 2,549); now hardly any."""
+def test_demo_run_holds_under_the_interval_audit(demo_run):
+    """Every run attacks what it publishes (all layers at once) and hides more until nothing can be narrowed down;
+    the run's audit of publish.gpkg is the same attack (same fingerprint), so it is not solved twice. Before
+    issue 15 one in seven suppressed outcome counts of the demo came back exactly (348 of 2,549)."""
     attack = demo_run.manifest["privacy"]["intervalaudit"]
     assert attack["aangevallen"] > 500  # the outcome cube alone has hundreds of suppressed counts
-    assert attack["exact"] <= 0.01 * attack["aangevallen"]
-    assert len(attack["onbeschermde_cellen"]) == min(attack["onbeschermd"], 50)
+    assert attack["onbeschermd"] == 0 and attack["onbeschermde_cellen"] == []
+    assert attack["vast_tussen_1_en_drempel"] == 0
+    assert attack["hergebruikt"]  # publish.gpkg holds exactly what the findings' audit attacked
+    assert attack["rondes"][-1] == 0
+
+
+def test_demo_run_audit_of_publish_gpkg_agrees(demo_run):
+    """The attack solved afresh on the published file finds no unprotected count either."""
+    from workbench.audit import interval_audit
+    from workbench.catalog import load_catalog
+
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "parameters" / "indicators.yaml")
+    leaks, figures = interval_audit(demo_run.path / "publish.gpkg", catalog, demo_run_privacy(demo_run))
+    assert figures["hergebruikt"] is False
+    assert leaks == [] and figures["onbeschermd"] == 0
+
+
+def demo_run_privacy(run):
+    from workbench.params import load_parameters
+
+    return load_parameters(Path(__file__).resolve().parents[1] / "parameters" / "demo.yaml").privacy
+
+
+def _wilson_rows(with_interval: bool) -> pd.DataFrame:
+    """A suppressed row whose share 'zonder resultaat' (2 of 13) is published with its Wilson interval."""
+    base = {"niveau": "alle", "aanbieder": "alle", "wijk_code": "alle"}
+    lo, hi = wilson(2, 13)
+    rows = [
+        {**base, "resultaatgebied": "alle", "trajecten": 200.0, "status": "ok", "reason": ""},
+        {**base, "resultaatgebied": "BW", "trajecten": np.nan, "share_geen": 2 / 13,
+         "geen_low": float(lo) if with_interval else np.nan, "geen_high": float(hi) if with_interval else np.nan,
+         "status": "suppressed", "reason": "onderdrukt: aanvullend"},
+        {**base, "resultaatgebied": "V2", "trajecten": np.nan, "status": "suppressed", "reason": "onderdrukt: aanvullend"},
+    ]
+    return pd.DataFrame(rows).assign(cost_per_trajectory=np.nan)
+
+
+def test_planted_wilson_interval_leak_is_found():
+    """A Wilson interval next to a share fixes its denominator: the suppressed trajectories (13) come back
+    exactly, and with them the other row by subtraction."""
+    res = relations.attack({"resultaten": _wilson_rows(True)}, threshold=10, full=True)
+    t = res[res["cell"].str.endswith("trajecten")].set_index("cell")
+    assert t.loc["resultaten [resultaatgebied BW] trajecten", ["low", "high"]].tolist() == [13, 13]
+    assert t.loc["resultaten [resultaatgebied V2] trajecten", ["low", "high"]].tolist() == [187, 187]
+    assert not t["protected"].any()
+    assert "Wilson-interval" in t.loc["resultaten [resultaatgebied BW] trajecten", "relations"]
+
+
+def test_without_the_interval_the_share_alone_leaves_the_count_open():
+    res = relations.attack({"resultaten": _wilson_rows(False)}, threshold=10, full=True)
+    t = res[res["cell"].str.endswith("trajecten")]
+    assert t["protected"].all() and (t["width"] >= 10).all()
+
+
+def test_demo_findings_hide_every_figure_of_a_count_the_audit_hid(demo_run):
+    """Cells the audit hid more are hidden in every published layer that shows them: the plan's suppressed
+    client counts show nowhere in the cost table, the outcome rows without trajectories carry no cost per
+    trajectory, and a share is published only with its count's row."""
+    import pyogrio
+
+    gpkg = demo_run.path / "publish.gpkg"
+    res = pyogrio.read_dataframe(gpkg, layer="resultaten", read_geometry=False)
+    hidden = res["trajecten"].isna()
+    assert hidden.any()
+    for col in ("cost_per_trajectory", "share_geen", "geen_low", "geen_high"):
+        if col in res:
+            assert res.loc[hidden, col].isna().all(), col
+    kosten = pyogrio.read_dataframe(gpkg, layer="kosten", read_geometry=False)
+    gone = kosten["clients"].isna()
+    assert kosten.loc[gone, ["cost", "cost_per_client"]].isna().all().all()
+
+
+def test_tabellen_xlsx_holds_no_figure_beyond_publish_gpkg(demo_run):
+    """The downloads are a re-layout of the audited tables: every number in tabellen.xlsx is a number of a
+    publish.gpkg layer (so it adds no relation the interval audit did not see)."""
+    import openpyxl
+    import pyogrio
+
+    gpkg = demo_run.path / "publish.gpkg"
+    values = []
+    for name, _ in pyogrio.list_layers(gpkg):
+        t = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
+        for c in t.columns:
+            values.append(pd.to_numeric(t[c], errors="coerce").dropna().to_numpy(dtype=float))
+    published = np.unique(np.concatenate(values))
+
+    def is_published(v: float) -> bool:
+        i = np.searchsorted(published, v)
+        near = published[max(i - 1, 0):i + 1]
+        return bool(np.isclose(near, v, rtol=1e-9, atol=1e-9).any())
+
+    wb = openpyxl.load_workbook(demo_run.path / "tabellen.xlsx", read_only=True)
+    extra, seen = [], 0
+    for ws in wb.worksheets[1:]:  # the first sheet describes the workbook (title, date, rules)
+        for row in ws.iter_rows(min_row=2, values_only=True):
+            for v in row:
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    seen += 1
+                    if not is_published(float(v)):
+                        extra.append((ws.title, v))
+    assert seen > 1000
+    assert not extra, extra[:10]
+
+
+def test_strict_audit_keeps_an_unprotected_run_from_being_published(tmp_path, demo_run, monkeypatch):
+    """privacy.interval_audit: strict (the default): a run whose interval audit still finds a count it can narrow
+    down is not published (``latest`` stays) and says in one Dutch message which table, cell and relation."""
+    import workbench.audit as audit_mod
+    from workbench import findings as findings_mod
+    from workbench.pipeline import RunFailed, run
+
+    leak = audit_mod.Leak("publish.gpkg", "resultaten", "onderdrukt aantal resultaten [resultaatgebied BW] trajecten "
+                          "is te herleiden tot [87, 87] (beschermingsniveau 10) via: kosten: cost_per_trajectory × trajecten")
+    monkeypatch.setattr(audit_mod, "interval_audit", lambda *a, **k: ([leak], {"onbeschermd": 1}))
+    monkeypatch.setattr(findings_mod.Findings, "audit", lambda self: {"extra_onderdrukt": 0})  # the planted leak stays
+    outputs = demo_run.path.parents[1]
+    before = (outputs / "demo" / "latest").resolve()
+    params = tmp_path / "one.yaml"
+    params.write_text((Path(__file__).resolve().parents[1] / "parameters" / "demo.yaml").read_text()
+                      + "notebooks: [04_verdeelmodel]\n")
+    with pytest.raises(RunFailed) as err:
+        run(params, outputs, progress=False)
+    msg = str(err.value)
+    assert "intervalaudit" in msg and "niet gepubliceerd" in msg
+    assert "resultaten" in msg and "[resultaatgebied BW] trajecten" in msg and "cost_per_trajectory" in msg
+    assert (outputs / "demo" / "latest").resolve() == before

@@ -178,3 +178,35 @@ def test_national_scale_redraw_changes_colours_and_missing_view_says_why(big_ser
     # The maps load nothing from outside (the page's icon font is the server's concern, tested there).
     assert all(_local(u) for u in requests if "fontawesome" not in u), [u for u in requests if not _local(u)]
     page.close()
+
+
+# --- maps inside the executed notebooks ----------------------------------------------------------------------
+def test_maps_in_executed_notebooks_work_offline(demo_run, chromium, tmp_path):
+    import html as html_lib
+    import json
+    import re
+
+    pages = []
+    for nb_path in sorted(Path(demo_run.path).glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            for out in cell.get("outputs", []):
+                text = "".join(out.get("data", {}).get("text/html", ""))
+                assert "Make this Notebook Trusted" not in text, nb_path.name
+                assert not re.search(r"""<(script|link|img)[^>]*(src|href)\s*=\s*["']?https?:""", text), nb_path.name
+                pages += [html_lib.unescape(p) for p in re.findall(r'<iframe[^>]*srcdoc="([^"]*)"', text)]
+    maps_ = [p for p in pages if "WBMap" in p]
+    assert maps_, "the notebooks show their maps"
+    for p in maps_:
+        assert not re.search(r"""<(script|link)[^>]*(src|href)\s*=\s*["']?https?:""", p), "Leaflet inlined, no CDN"
+    page_file = tmp_path / "notebook_map.html"
+    page_file.write_text(maps_[0], encoding="utf-8")
+    ctx = chromium.new_context(offline=True)  # no network at all: the map must still draw
+    page = ctx.new_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("#map[data-ready='1']", timeout=60000)
+    assert page.locator(".leaflet-interactive").count() > 0 or page.locator("canvas").count() > 0
+    assert all(_local(u) for u in requests), [u for u in requests if not _local(u)]
+    ctx.close()

@@ -69,7 +69,7 @@ def test_suppressed_area_is_grey_and_says_onderdrukt(geo):
 def test_legend_names_classes_and_grey(geo):
     m = maps.indicator_map(published(geo), geo, IND, 2023, attribution="Bron: test", tiles=False)
     page = maps.render_html(m)
-    assert "Inwoners met bijstand (per 1.000)" in page  # legend title
+    assert "Inwoners met bijstand (per 1.000 inwoners)" in page  # legend title: the unit in words
     assert "onderdrukt of geen gegevens" in page and maps.GREY in page
     assert '<script src="http' not in page  # Leaflet inlined: works offline
     cmp = maps.render_html(maps.indicator_map(published(geo), geo, IND, 2023, mode="comparison",

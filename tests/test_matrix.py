@@ -45,7 +45,7 @@ def test_trend_on_buurten_over_several_years(tmp_path):
     buurten = ds.level_areas("buurt")
     assert sum(f"({c})" in r for r in t.index for c in buurten["code"]) == len(buurten)
     assert not t.isna().any().any()  # every cell says something: a figure, '–' or 'niet vergelijkbaar'
-    assert ("Jongeren tot 15 jaar (%)", "verandering 2021–2023") in t.columns
+    assert ("Jongeren tot 15 jaar (% van de inwoners)", "verandering 2021–2023") in t.columns
 
 
 @pytest.mark.parametrize("year", [2021, 2022])

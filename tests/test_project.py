@@ -296,6 +296,35 @@ def test_run_kernels_log_no_tcp_warning_or_shutdown_interrupt(tmp_path, capfd):
         assert noise not in out + err
 
 
+def test_app_kernels_log_no_tcp_warning(capfd):
+    """`workbench serve` gives the app's kernels the run's quiet kernel manager: Unix sockets, no TCP warning."""
+    import asyncio
+
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    from workbench.app.server import voila_command
+
+    flag = "--MappingKernelManager.kernel_manager_class="
+    (cls,) = [c[len(flag):] for c in voila_command() if c.startswith(flag)]
+
+    async def start_and_stop():
+        mkm = AsyncMappingKernelManager(kernel_manager_class=cls)
+        kernel_id = await mkm.start_kernel(kernel_name="python3")
+        km = mkm.get_kernel(kernel_id)
+        client = km.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=60)
+        client.stop_channels()
+        transport = km.transport
+        await mkm.shutdown_kernel(kernel_id)
+        return transport
+
+    assert asyncio.run(start_and_stop()) == "ipc"
+    out, err = capfd.readouterr()
+    for noise in ("without encryption", "KeyboardInterrupt"):
+        assert noise not in out + err
+
+
 def test_input_error_found_by_the_run_process_also_exits_2(project, capsys):
     """A set that validates but whose data do not fit (a gemeente absent from the demo geometry) fails in its run
     process before anything is written: the batch calls that bad input too (exit 2), not a failed run (1)."""

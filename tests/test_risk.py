@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -421,6 +423,11 @@ def test_demo_fit_figures_are_reported(demo_ds):
         assert float(table["verklaarde deviantie"]) == pytest.approx(model.deviance_explained, abs=1e-4)
         assert model.expected_total == pytest.approx(model.observed_total, rel=1e-9)  # quasi-Poisson: Poisson mean
         print(f"\ndemo {domain}: {model.summary_nl()}")
+        # Dutch for the reader: decimal comma, factors by their label (the analyst's ids stay in the parameters)
+        assert not re.search(r"\d\.\d", model.summary_nl()) and "," in model.summary_nl()
+        labels = {f: demo_ds.catalog[f].label.lower() for f in model.factors}
+        named = model.fit_table(labels).set_index("maat")["waarde"]["risicofactoren"]
+        assert named == ", ".join(labels.values()) and not any(f in named for f in model.factors if "_" in f)
 
 
 def test_demo_composite_and_publish_layer(demo_ds):

@@ -260,7 +260,7 @@ notebook("05_resultaten", [
     ("md", "## Per resultaatgebied\n\nDe regio als geheel: hoeveel trajecten eindigden, met welk resultaat, hoe lang ze "
            "duurden tegen de geplande duur, hoe vaak cliënt of huishouden binnen 12 maanden terugkwam, en wat een traject "
            "en een bereikt resultaat kostte. *Terugkeer* wordt gemeten over de laatste periode die een heel jaar gevolgd is."),
-    ("code", "if heeft_registratie:\n    print('Terugkeer gemeten over trajecten beëindigd van', *[f'{d:%d-%m-%Y}' for d in res.return_period])\n"
+    ("code", "if heeft_registratie:\n    print(wb.report.return_period_text(res))\n"
              "    display(wb.report.outcome_view(res.region))\n"
              "    display(wb.report.outcome_view(res.by_area, res.matrix))"),
     ("md", "## Per interventieniveau\n\nHoe zwaarder het niveau, hoe minder vaak een resultaat *behaald* wordt en hoe vaker "

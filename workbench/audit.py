@@ -290,40 +290,62 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
     return leaks
 
 
-def interval_audit(gpkg, catalog: Catalog | None, settings: PrivacySettings) -> tuple[list[Leak], dict]:
-    """The attacker's interval audit of a publish.gpkg (issue 15): every suppressed count of every layer
-    against every published relation (``workbench.relations``), its feasible interval by LP
-    (``workbench.intervals``). A count is unprotected when its interval is narrower than
-    ``privacy.protection`` (default the threshold) or pins it between 1 and the threshold.
-
-    Returns (one Leak per unprotected count naming table, cell and relations; figures for the manifest)."""
-    from pathlib import Path
-
-    import pyogrio
-
+def attack_layers(layers: dict, catalog: Catalog | None, settings: PrivacySettings, *, year=None,
+                  lp: bool = True, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``relations.attack_layers`` with the risk domains of ``workbench.risk``."""
     from . import relations
     from .risk import DOMAINS
 
-    gpkg = Path(gpkg)
+    return relations.attack_layers(layers, catalog, settings, domains={d: v["indicator"] for d, v in DOMAINS.items()},
+                                   year=year, lp=lp, previous=previous)
+
+
+def attack_leaks(res: pd.DataFrame, settings: PrivacySettings, file: str = "publish.gpkg") -> tuple[list[Leak], dict]:
+    """One Leak per unprotected count (table, cell, the relations that give it away) and the figures for the manifest."""
+    from . import relations
+
+    found, figures = relations.attack_figures(res, settings)
+    return [Leak(file, table, what) for table, what in found], figures
+
+
+def read_layers(gpkg) -> tuple[dict, int | None]:
+    """Every table layer of a publish.gpkg (no geometry) and the run's year from its 'meta' layer."""
+    import pyogrio
+
     layers = {name: pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False))
               for name, _ in pyogrio.list_layers(gpkg)}
     year = None
     if "meta" in layers and "key" in layers["meta"]:
         meta_kv = layers["meta"].set_index("key")["value"]
         year = int(meta_kv["year"]) if "year" in meta_kv and str(meta_kv["year"]).isdigit() else None
-    meta = relations.indicator_meta(catalog) if catalog is not None else None
-    counts = relations.risk_counts(catalog, {d: v["indicator"] for d, v in DOMAINS.items()}) if catalog is not None else None
-    protection = getattr(settings, "protection_level", settings.min_count)
-    # counts CBS publishes itself (open data): only exact or small pins count; record-based counts get the full level
-    open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
-    res = relations.attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
-                           risk_counts=counts, round_to=settings.round_to, open_variables=open_vars)
-    leaks = [Leak(gpkg.name, r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
-                                         f"(beschermingsniveau {protection}) via: {r['relations'][:300]}")
-             for _, r in res[~res["protected"]].iterrows()]
-    s = relations.summary(res, settings.min_count, protection)
-    figures = {"aangevallen": int(s.loc["totaal", "attacked"]), "exact": int(s.loc["totaal", "exact"]),
-               "smaller_dan_bescherming": int(s.loc["totaal", "narrower"]),
-               "vast_tussen_1_en_drempel": int(s.loc["totaal", "pinned_small"]),
-               "onbeschermd": int(s.loc["totaal", "unprotected"]), "beschermingsniveau": protection}
-    return leaks, figures
+    return layers, year
+
+
+def interval_audit(gpkg, catalog: Catalog | None, settings: PrivacySettings,
+                   known: dict | None = None) -> tuple[list[Leak], dict]:
+    """The attacker's interval audit of a publish.gpkg (issue 15): every suppressed count of every layer
+    against every published relation (``workbench.relations``), its feasible interval by LP
+    (``workbench.intervals``). A count is unprotected when its interval is narrower than
+    ``privacy.protection`` (default the threshold) or pins it between 1 and the threshold.
+
+    ``known``: the figures of the findings' own audit (``Findings.audit``); when the system of relations read
+    from publish.gpkg has the same fingerprint, that attack is this one and is not solved again.
+
+    Returns (one Leak per unprotected count naming table, cell and relations; figures for the manifest)."""
+    from pathlib import Path
+
+    from . import relations
+
+    gpkg = Path(gpkg)
+    layers, year = read_layers(gpkg)
+    if known and known.get("vingerafdruk"):
+        meta = relations.indicator_meta(catalog) if catalog is not None else None
+        from .risk import DOMAINS
+
+        counts = relations.risk_counts(catalog, {d: v["indicator"] for d, v in DOMAINS.items()}) if catalog else None
+        system = relations.system_for(layers, year=year, meta=meta, risk_counts=counts, round_to=settings.round_to)
+        if relations.fingerprint(system) == known["vingerafdruk"]:
+            leaks = [Leak(gpkg.name, *x) for x in known.get("lekken", [])]
+            return leaks, {**{k: v for k, v in known.items() if k != "lekken"}, "hergebruikt": True}
+    leaks, figures = attack_leaks(attack_layers(layers, catalog, settings, year=year), settings, gpkg.name)
+    return leaks, {**figures, "hergebruikt": False}

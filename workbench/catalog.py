@@ -90,6 +90,21 @@ class Indicator:
         return CLUSTERS[self.cluster]
 
     @property
+    def unit_text(self) -> str:
+        """The unit as a reader says it: '% van de inwoners', 'per 1.000 jongeren tot 23 jaar', else the unit."""
+        if self.unit == "%":
+            return f"% van de {self.population}"
+        if self.unit == "per 1.000":
+            return f"per 1.000 {self.population}"
+        return self.unit
+
+    @property
+    def heading(self) -> str:
+        """'Huurwoningen (% van de woningen)'; the label alone when it already says its unit."""
+        unit = self.unit_text
+        return self.label if not unit or unit in self.label else f"{self.label} ({unit})"
+
+    @property
     def inputs(self) -> tuple[str, ...]:
         return tuple(v for v in (self.numerator, self.denominator, self.value, self.weight, self.count) if v)
 

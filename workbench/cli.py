@@ -124,7 +124,8 @@ def _cmd_run(args) -> int:
                   "overgeslagen. Toch draaien: --force")
             continue
         sizes = result.manifest.get("sizes", {})
-        print(f"✓ {result.name}: run {result.run_id} klaar in {result.seconds:.1f} s → {result.path}")
+        from .formatting import number
+        print(f"✓ {result.name}: run {result.run_id} klaar in {number(result.seconds, 1)} s → {result.path}")
         for name in sorted(sizes):
             if name.endswith((".html", ".gpkg")):
                 print(f"    {name:<40} {sizes[name] / 1024:8.0f} kB")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .sources.common import MISSING, OK, Statistics
+from .formatting import counted
 from .status import BASIS_SUMMED
 
 COMPLETE, PARTIAL, UNCHECKED = "volledig", "onvolledig", "niet te controleren"
@@ -67,7 +68,7 @@ def describe(row: pd.Series) -> str:
     """One gemeente's coverage in Dutch: 'Wassenaar (GM0406): 2 van 13 wijken, 3,2% van de inwoners'."""
     head = f"{row['name']} ({row.name})" if row["name"] != row.name else row.name
     if row["status"] == UNCHECKED:
-        return f"{head}: {int(row['areas_loaded'])} {row['level']}(en) geladen, geen CBS-gemeenterij om mee te vergelijken"
+        return f"{head}: {counted(int(row['areas_loaded']), row['level'])} geladen, geen CBS-gemeenterij om mee te vergelijken"
     share = f", {_pct(row['share_inhabitants'])} van de inwoners ({_int(row['inhabitants_loaded'])} van " \
             f"{_int(row['inhabitants_cbs'])})" if pd.notna(row["share_inhabitants"]) else ""
     return f"{head}: {int(row['areas_loaded'])} van {int(row['areas_cbs'])} {row['level']}en{share}"
@@ -90,7 +91,7 @@ def note_line(cov: pd.DataFrame) -> str | None:
     unchecked = cov[cov["status"] == UNCHECKED]
     if len(unchecked):
         shown = ", ".join(unchecked.index[:10]) + (" ..." if len(unchecked) > 10 else "")
-        parts.append(f"volledigheid niet te controleren voor {len(unchecked)} gemeente(n) ({shown}): geen eigen "
+        parts.append(f"volledigheid niet te controleren voor {counted(len(unchecked), 'gemeente')} ({shown}): geen eigen "
                      "CBS-gemeenterij geladen; hun gemeentecijfers zijn opgeteld uit de geladen gebieden. Leg CBS' "
                      "gemeente- en wijktotalen van dat jaar naast de statistiek (zelfde map) om dit te controleren")
     return ". ".join(parts) if parts else None

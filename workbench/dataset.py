@@ -20,6 +20,7 @@ from . import coverage
 from .areas import area_index as build_area_index
 from .catalog import Catalog, load_catalog
 from .errors import DataError
+from .formatting import counted
 from .indicators import build_indicators, compare_with_gemeente, denominator_note
 from .params import ParameterSet, load_parameters
 from .sources.common import Statistics, statistics_from_frame
@@ -340,5 +341,5 @@ def _check_join(areas, stats: Statistics, params, stats_path, geo_path, notes) -
     only_stat = sorted(stat_codes - level_codes)
     if only_geo or only_stat:
         notes.append(
-            f"niet gekoppeld: {len(only_geo)} {params.level}(en) alleen in de geometrie ({', '.join(only_geo[:8])}), "
+            f"niet gekoppeld: {counted(len(only_geo), params.level)} alleen in de geometrie ({', '.join(only_geo[:8])}), "
             f"{len(only_stat)} alleen in de statistiek ({', '.join(only_stat[:8])})")

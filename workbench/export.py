@@ -27,6 +27,7 @@ from .status import MISSING, OK, SUPPRESSED, SUPPRESSED_LABEL
 
 FILENAME = "tabellen.xlsx"
 SUPPRESSED_TEXT = SUPPRESSED_LABEL
+NOT_APPLICABLE = "–"
 STATUS_NL = {OK: "gepubliceerd", SUPPRESSED: SUPPRESSED_LABEL, MISSING: "niet beschikbaar"}
 
 # Excel number formats (Excel shows them with the reader's separators: 1.234,5 in Dutch Excel).
@@ -158,6 +159,7 @@ def _info_rows(meta: dict, manifest: dict, sheets: list[tuple[str, str]]) -> lis
                                     "daaruit terug te rekenen is, zijn onderdrukt: in de tabellen staat dan "
                                     "'onderdrukt', nooit 0"),
             ("lege cel", "niet van toepassing of niet beschikbaar (bijv. geen cijfer in de bron)"),
+            ("–", "niet van toepassing, in een rij met een onderdrukt cijfer (bijv. geen noemer bij een gemiddelde)"),
             ("opmerkingen", meta.get("note", "")), ("", ""), ("Werkbladen", "")]
     rows += sheets
     rows += [("", ""), ("Parameters", "")]
@@ -213,6 +215,23 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
     return target
 
 
+def _applicable(t: pd.DataFrame, status: list[str]):
+    """Whether a column is a figure of a row: it has a value in a published row of the same kind (indicator or
+    domain) and level. Then a suppressed row's empty cell is 'onderdrukt'; else the column does not apply (an
+    average has no denominator, a gemeente no gemeente value to compare with). Without a published row to go
+    by, 'onderdrukt': never '–' for a figure that exists."""
+    ok = np.array([s == OK for s in status], dtype=bool)
+    key = next((k for k in ("indicator", "domain") if k in t), None)
+    kinds = t[key].astype(str).to_numpy() if key else np.full(len(t), "")
+    level = t["code"].astype(str).str[:2].to_numpy() if "code" in t else np.full(len(t), "")
+    groups = set(zip(kinds[ok], level[ok]))
+    filled: set[tuple[str, str, str]] = set()
+    for c in t.columns:
+        has = ok & t[c].notna().to_numpy()
+        filled |= {(kind, lv, c) for kind, lv in zip(kinds[has], level[has])}
+    return lambda r, c: (kinds[r], level[r]) not in groups or (kinds[r], level[r], c) in filled
+
+
 def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
     ws = wb.create_sheet(title)
     columns = list(t.columns)
@@ -220,6 +239,7 @@ def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
     numeric = [pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]) for c in columns]
     formats = [COLUMNS.get(c, (c, None))[1] for c in columns]
     per_row = {"value", "ci_low", "ci_high", "gemeente_value"} if row_formats else set()
+    applies = _applicable(t, status)
     for j, (c, is_num) in enumerate(zip(columns, numeric), start=1):  # widths go before the first row
         width = max(len(header(c)), 8)
         if not is_num and len(t):
@@ -239,8 +259,8 @@ def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
             if c == "status":
                 out.append(STATUS_NL.get(str(v), v))
             elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
-                if is_num and status[r] == SUPPRESSED:
-                    cell = WriteOnlyCell(ws, SUPPRESSED_TEXT)
+                if is_num and status[r] == SUPPRESSED:  # the hidden figure, or a column that does not apply
+                    cell = WriteOnlyCell(ws, SUPPRESSED_TEXT if applies(r, c) else NOT_APPLICABLE)
                     cell.font = grey
                     out.append(cell)
                 else:

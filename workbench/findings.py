@@ -42,6 +42,10 @@ COST_LEVELS = ("wijk", "buurt")
 STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
 STORE_VERSION = 1
 PRIVATE = {"cost_by_area", "plan"}  # computed from unprotected counts: never stored
+AUDIT_ROUNDS = 10  # rounds of "attack every layer, hide more" (screens and LP) before the run's audit decides
+# findings computed from the run's plan: recomputed when the interval audit hides more of it
+PLAN_DEPENDENT = {"plan", "indicators", "risk", "funnel", "composite", "costs", "cost_overview", "products",
+                  "expected_cost"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Findings:
         object.__setattr__(self, "_ds", ds)
         object.__setattr__(self, "_fits", {})      # domain -> (model, unprotected scores) or the exception
         object.__setattr__(self, "_memo", dict(memo or {}))  # key -> (ok, value or exception)
+        # cells the interval audit asks to hide as well: (year, variable, code) of the run's plan; (key, variable)
+        # of the outcome cube's plan
+        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set()})
 
     def __setattr__(self, name, value):
         raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
@@ -119,7 +126,7 @@ class Findings:
         def compute():
             ds = self._ds
             return privacy.run_plan(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
-                                    self._cost_by_area, ds.records_year)
+                                    self._cost_by_area, ds.records_year, extra=self._extra["plan"])
         return self._once("plan", compute)
 
     @property
@@ -300,7 +307,10 @@ class Findings:
         records or the matrix are missing."""
         from . import outcomes  # only parameter sets with results monitoring need it
 
-        return self._once("outcomes", lambda: outcomes.results_for(self._ds))
+        # in a run the interval audit over every layer (``audit``) decides what more to hide; by hand, the outcome
+        # tables run their own audit rounds
+        return self._once("outcomes", lambda: outcomes.results_for(
+            self._ds, extra=self._extra["outcomes"], audit=not self._extra.get("global")))
 
     @property
     def outcome_layers(self) -> dict[str, pd.DataFrame]:
@@ -327,12 +337,153 @@ class Findings:
             wanted += [lambda d=domain: self.expected_cost(d, level) for domain in risk.DOMAINS]
         if self.has_outcomes:
             wanted += [lambda: self.outcomes, lambda: self.outcome_layers]
+        self._extra["global"] = True
         for get in wanted:
             try:
                 get()
             except (ValueError, WorkbenchError):
                 pass  # remembered: the notebook that asks shows the reason
+        # the attacker's audit over every published layer; what it hid more is recomputed for the notebooks
+        if self.audit()["extra_onderdrukt"]:
+            for get in wanted:
+                try:
+                    get()
+                except (ValueError, WorkbenchError):
+                    pass
         return self
+
+    # --- the attacker's interval audit (issue 15) ---------------------------------------------------------------
+    def published_layers(self) -> dict[str, pd.DataFrame]:
+        """The tables publish.gpkg holds that carry counts, as ``publish.write_publish`` writes them: what the
+        interval audit attacks."""
+        ds = self._ds
+        layers = {"indicatoren": self.indicators[self.indicators["code"].isin(set(ds.areas["code"]))]}
+        scored = []
+        for domain in risk.DOMAINS:  # as publish.risk_tables: the domains with a model and published care figures
+            if self.first_release(domain):
+                continue
+            try:
+                scored.append(self.risk(domain).scored.reset_index().assign(domain=domain))
+            except (ValueError, WorkbenchError):
+                continue
+        layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
+        for name, get in (("kosten", lambda: self.costs), ("outcome", lambda: self.outcome_layers)):
+            try:
+                t = get()
+            except (ValueError, WorkbenchError):
+                continue
+            if isinstance(t, dict):
+                layers.update(t)
+            else:
+                layers[name] = t
+        return layers
+
+    def audit(self) -> dict:
+        """The interval attack on every published layer at once (``audit.attack_layers``); every count it can narrow
+        down below the protection level makes the plans hide more (``extra_cells``), re-attacked until none is
+        left or nothing more can be hidden (at most AUDIT_ROUNDS). Quick screens (outer bounds, no LP) first,
+        then the LP attack. Returns the figures for the manifest (the last attack) and keeps them
+        (``self.audit_result``); the run's own audit of publish.gpkg has the last word."""
+        from . import relations
+
+        ds = self._ds
+        domains = {d: v["indicator"] for d, v in risk.DOMAINS.items()}
+        settings = ds.params.privacy
+        import time
+
+        started = time.perf_counter()
+        history, lp, previous = [], False, None
+        for _ in range(AUDIT_ROUNDS):
+            res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year,
+                                          lp=lp, previous=previous)
+            if lp:
+                previous = res  # later rounds solve only what was unprotected or is newly hidden
+            bad = res[~res["protected"]]
+            history.append(int(len(bad)))
+            if bad.empty:
+                if lp:
+                    break
+                lp = True
+                continue
+            plan_cells, outcome_cells = self.extra_cells(res.attrs["system"], bad)
+            new_plan, new_out = plan_cells - self._extra["plan"], outcome_cells - self._extra["outcomes"]
+            if not new_plan and not new_out:
+                if lp:
+                    break
+                lp = True  # the screen found what hiding cannot fix here: the LP attack decides
+                continue
+            self._extra["plan"] |= new_plan
+            self._extra["outcomes"] |= new_out
+            drop = (PLAN_DEPENDENT if new_plan else set()) | ({"outcomes", "outcome_layers"} if new_out else set())
+            for k in [k for k in self._memo if (k if isinstance(k, str) else k[0]) in drop]:
+                del self._memo[k]
+        if not lp:  # the rounds ran out on screens: the last word is the LP attack's
+            res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year)
+        leaks, figures = relations.attack_figures(res, settings)
+        figures.update({"seconden": round(time.perf_counter() - started, 2), "rondes": history, "extra_onderdrukt": len(self._extra["plan"]) + len(self._extra["outcomes"]),
+                        "vingerafdruk": relations.fingerprint(res.attrs["system"])})
+        figures["onbeschermde_cellen"] = [f"publish.gpkg [{t}]: {w}" for t, w in leaks[:50]]
+        figures["lekken"] = leaks
+        self._memo["audit"] = (True, figures)
+        return figures
+
+    @property
+    def audit_result(self) -> dict | None:
+        """The figures of ``audit`` when it ran (in a run: ``compute_all``), else None."""
+        entry = self._memo.get("audit")
+        return entry[1] if entry and entry[0] else None
+
+    def extra_cells(self, system, bad: pd.DataFrame) -> tuple[set, set]:
+        """For each unprotected count, in every sum it is in (areas, margins of the outcome cube, a row's parts):
+        the smallest count of that sum an attacker knows (published, or worked out from one relation; a member
+        before the total), to hide as well. Returned as cells
+        of the run's plan ((year, variable, code)) and of the outcome plan ((key, variable))."""
+        from . import intervals, relations
+
+        keys = list(system.keys)
+        known, _, _ = intervals._propagate(system)  # published, or worked out by one relation from published figures
+        of_cell: dict = {}
+        for r, (idx, _) in enumerate(system.rel_terms):
+            if system.rel_label[r].startswith(("som:", "rij:")):
+                for i in set(idx.tolist()):
+                    of_cell.setdefault(i, []).append(r)
+        cube_plan = None
+        if self._extra["outcomes"] is not None and "outcomes" in self._memo and self._memo["outcomes"][0]:
+            cube_plan = self._memo["outcomes"][1].plans.get("resultaten")
+        plan_cells, outcome_cells, done = set(), set(), set()
+
+        def target(key):
+            if key[0] == "ind":
+                return ("plan", (int(key[2]), str(key[1]), str(key[3])))
+            if key[0] == "resultaten" and cube_plan is not None:
+                from .outcomes import CUBE
+
+                parts = {c: v for c, v in zip(CUBE, key[1:5]) if v != relations.ALL}
+                i = cube_plan.cell_id(parts, key[-1])
+                if i is not None:
+                    return ("outcomes", (int(cube_plan.cells["key"].iat[i]), str(key[-1])))
+            return None
+
+        for key in bad["key"]:
+            i = system.keys.get(key)
+            for r in of_cell.get(i, []):
+                if r in done:
+                    continue
+                idx, coef = system.rel_terms[r]
+                sign = np.sign(coef.sum())  # the sign of the members (a total stands alone with the other sign)
+                cand = []
+                for j, c in zip(idx.tolist(), coef.tolist()):
+                    v = known[j]
+                    if j == i or np.isnan(v) or not system.integer[j] or v <= 0:
+                        continue
+                    t = target(keys[j])
+                    if t is not None:
+                        cand.append((np.sign(c) != sign, v, t))
+                if cand:
+                    done.add(r)
+                    kind, cell = min(cand, key=lambda x: (x[0], x[1]))[2]
+                    (plan_cells if kind == "plan" else outcome_cells).add(cell)
+        return plan_cells, outcome_cells
 
     def save(self, path: str | Path) -> Path:
         """Store the protected findings (and the public part of the Dataset) for the notebooks of this run."""

@@ -100,6 +100,14 @@ def p_value(p) -> str:
     return "< 0,001" if p < 0.001 else number(p, 3)
 
 
+_PLURALS = {"gemeente": "gemeenten", "wijk": "wijken", "buurt": "buurten", "gebied": "gebieden"}
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 wijk', '97 gemeenten': a count with its noun in the right Dutch number."""
+    return f"{count(n)} {noun if n == 1 else _PLURALS.get(noun, noun + 'en')}"
+
+
 def count(value) -> str:
     """A count: no decimals, thousands point ('4.232'). Missing -> '–'."""
     return number(value, 0)

@@ -1,10 +1,13 @@
 """Build the tidy indicator table (one row per area x year x indicator) from sources and the catalogue."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from .catalog import Catalog, Indicator
+from .formatting import counted
 from .sources.common import MISSING, OK, SUPPRESSED, Statistics, unpublished_sentence
 from .stats import poisson_exact, wilson
 from .status import BASIS_COMPUTED, BASIS_ESTIMATED, BASIS_LABELS, BASIS_SOURCE, BASIS_SUMMED  # noqa: F401
@@ -168,6 +171,16 @@ def unpublished_note(stats: Statistics | None, catalog: Catalog, indicator_ids) 
     return unpublished_sentence(topics, stats.year) if topics else None
 
 
+def _formula_nl(formula: str, catalog: Catalog) -> str:
+    """'a_00_14 + 0.3 * a_15_24' as a reader says it: 'inwoners 0 tot 15 jaar + 0,3 × inwoners 15 tot 25 jaar'."""
+    def word(m: re.Match) -> str:
+        token = m.group(0)
+        if token in catalog.variables:
+            return catalog.variables[token].label.lower()
+        return token.replace(".", ",") if token[0].isdigit() else token
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?", word, formula).replace("*", "×")
+
+
 def denominator_note(tidy: pd.DataFrame, catalog: Catalog, indicator_id: str, year: int, codes) -> str | None:
     """In Dutch, for an indicator with an estimated fallback denominator: in how many areas the denominator is
     count / CBS rate and in how many the estimate (labelled). None when the indicator has no such fallback."""
@@ -180,13 +193,14 @@ def denominator_note(tidy: pd.DataFrame, catalog: Catalog, indicator_id: str, ye
     if t.empty:
         return None
     n_est = int((t["basis"] == BASIS_ESTIMATED).sum())
-    estimate = f"{est.label.lower()} = {est.formula.replace('*', '×')} ({est.note.split(';')[0].rstrip('.')})"
+    why = est.note.split(";")[0].rstrip(".")
+    estimate = f"{est.label.lower()} = {_formula_nl(est.formula, catalog)}" + (f" ({why[:1].lower()}{why[1:]})" if why else "")
     if not ind.rate:
         return f"{ind.label}: geschatte noemer ({ind.population}): {estimate}."
     text = (f"{ind.label}: de noemer ({ind.population}) is het CBS-aantal gedeeld door het CBS-cijfer in "
-            f"{len(t) - n_est} gebied(en)")
+            f"{counted(len(t) - n_est, 'gebied')}")
     if n_est:
-        text += f"; in {n_est} gebied(en) levert CBS die niet allebei en is het een geschatte noemer: {estimate}"
+        text += f"; in {counted(n_est, 'gebied')} levert CBS die niet allebei en is het een geschatte noemer: {estimate}"
     return text + "."
 
 

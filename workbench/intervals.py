@@ -294,8 +294,9 @@ class _BlockLP:
 
 
 def solve(system: System, *, protection: float | None = None, threshold: float | None = None, full: bool = True,
-          time_limit: float = 30.0, engine: str = "highs", lp: bool = True) -> pd.DataFrame:
-    """Feasible interval of every hidden target cell.
+          time_limit: float = 30.0, engine: str = "highs", lp: bool = True, only=None) -> pd.DataFrame:
+    """Feasible interval of every hidden target cell (``only``: of those whose key is in this set; blocks
+    without one are not solved at all).
 
     Returns one row per hidden target cell: ``key``, ``low``, ``high`` (rounded inwards for integer
     cells), ``width``, ``block`` (the connected block it was solved in), ``exact`` (the interval is one
@@ -320,7 +321,10 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     lb = np.array(system.lb, dtype=float)[hid_idx]
     ub = np.array(system.ub, dtype=float)[hid_idx]
     is_int = np.array(system.integer, dtype=bool)[hid_idx]
-    is_target = np.array(system.target, dtype=bool)[hid_idx]
+    target_all = np.array(system.target, dtype=bool)
+    if only is not None:
+        target_all &= np.array([k in only for k in keys], dtype=bool)
+    is_target = target_all[hid_idx]
     # blocks: hidden cells linked through a relation
     if k:
         inc = A.tocoo()
@@ -334,6 +338,8 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     A = A.tocsr()
     for b in np.unique(block):
         cols = np.flatnonzero(block == b)
+        if not is_target[cols].any():
+            continue  # nothing asked here
         rws = np.flatnonzero(row_block == b)
         if not len(rws):  # no relation: the a-priori bounds are all an attacker has
             out_low[cols], out_high[cols] = lb[cols], ub[cols]
@@ -421,7 +427,7 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     })
     res = res[is_target]
     # cells pinned by propagation: hidden in the tables, known to the attacker
-    d = np.flatnonzero(~published & ~np.isnan(val) & np.array(system.target, dtype=bool))
+    d = np.flatnonzero(~published & ~np.isnan(val) & target_all)
     d_int = np.array(system.integer, dtype=bool)[d]
     d_low = np.where(d_int, np.ceil(val[d] - err[d] - tol), val[d] - err[d])
     d_high = np.where(d_int, np.floor(val[d] + err[d] + tol), val[d] + err[d])

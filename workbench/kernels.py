@@ -5,7 +5,8 @@ kernel talks over TCP without encryption, and shutting the kernel down starts wi
 kernel logs as "KeyboardInterrupt caught in kernel". Here the kernel talks over Unix sockets in the user's
 private Jupyter runtime folder (not reachable by other users, so the warning is not just silenced but
 answered), and a kernel that is shut down is not interrupted first: a shutdown request stops an idle kernel,
-and one that does not stop is killed, as before.
+and one that does not stop is killed, as before. The app's kernels under `workbench serve` get the same
+(``AppKernelManager``, set by workbench/app/server.py).
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
 
-class QuietKernelManager(AsyncKernelManager):
+class _Quiet:
+    """Unix sockets in the private runtime folder; no interrupt before a shutdown."""
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         runtime = jupyter_runtime_dir()
@@ -28,6 +31,23 @@ class QuietKernelManager(AsyncKernelManager):
         if self.shutting_down:  # jupyter_client interrupts before every shutdown; the kernel logs it as an error
             return
         await super()._async_interrupt_kernel()
+
+
+class QuietKernelManager(_Quiet, AsyncKernelManager):
+    """The kernel of a papermill run (``workbench run``)."""
+
+
+def __getattr__(name: str):
+    # The app's kernels (`workbench serve`, --MappingKernelManager.kernel_manager_class): Jupyter Server requires
+    # its own kernel manager class there. Made on first use, so a papermill run does not import the server.
+    if name != "AppKernelManager":
+        raise AttributeError(name)
+    from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+
+    cls = type("AppKernelManager", (_Quiet, ServerKernelManager),
+               {"__module__": __name__, "__doc__": "A viewer's kernel of the Voila app, as quiet as a run's."})
+    globals()[name] = cls
+    return cls
 
 
 # --- one kernel for all notebooks of a run ---------------------------------------------------------------------

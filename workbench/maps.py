@@ -279,7 +279,7 @@ class Map:
         else:
             self._tooltip_fn, self._tooltip = None, list(tooltip)
             self.tooltip_labels = [label for label, _ in tooltip]
-        self.codes = list(geo.index)
+        self.codes = geo.index.tolist()
         self.colours = colours.reindex(geo.index).fillna(GREY).to_numpy(dtype=object).tolist()
         self.bold = bold.reindex(geo.index).fillna(False).astype(bool).tolist() if bold is not None else None
         self.title, self.subtitle, self.legend = title, subtitle, legend
@@ -356,7 +356,7 @@ html, body {{ margin: 0; height: 100%; }} #map {{ position: absolute; inset: 0; 
   WBMap.inflate("{data}").then(function (topology) {{
     m.setGeometry("areas", topology);
     m.setView(view);
-    el.setAttribute("data-ready", "1");
+    requestAnimationFrame(function () {{ el.setAttribute("data-ready", "1"); }});  // after Leaflet's canvas paint
   }});
 }})();
 </script></body></html>
@@ -472,18 +472,18 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
     if mode == "comparison":
         colours, items = classify(t["comparison"].where(t["status"] == "ok"), "comparison",
                                   higher_is_risk=indicator.higher_is_risk)
-        legend_title = f"{indicator.label}: vergeleken met de gemeente ({indicator.unit})"
+        legend_title = f"{indicator.heading}: vergeleken met de gemeente"
         note = "Alleen verschillen buiten het 95%-betrouwbaarheidsinterval tellen als + of −."
     else:
         colours, items = classify(t["value"].where(t["status"] == "ok"), "quantiles", unit=indicator.unit,
                                   higher_is_risk=indicator.higher_is_risk)
-        legend_title = f"{indicator.label} ({indicator.unit})"
+        legend_title = indicator.heading
         note = ("Klassen: kwintielen. Donkerder = hoger risico." if indicator.higher_is_risk else
                 "Klassen: kwintielen. Hoger is gunstiger: donkerder = lager, dus meer risico.")
     items = items + [(GREY, "onderdrukt of geen gegevens")]
     legend = Legend(legend_title, items, note, key=mode == "comparison")
     return choropleth(geo, colours, title=f"{indicator.label}, {year}",
-                      subtitle=f"Cluster {indicator.cluster}: {indicator.cluster_label}. Noemer: {indicator.population}.",
+                      subtitle=f"Cluster {indicator.cluster}: {indicator.cluster_label}. Eenheid: {indicator.unit_text}.",
                       legend=legend, tooltip=tooltip, attribution=attribution,
                       fictional_note=fictional_note, tiles=tiles, outline=outline,
                       texts=lambda: _indicator_tooltip_columns({}, t, indicator, d))
@@ -512,7 +512,7 @@ def risk_map(scored: pd.DataFrame, geo: gpd.GeoDataFrame, *, domain_label: str, 
                     "Dikke rand: verschil met de verwachting buiten het 95%-interval. "
                     "Verwacht = wat de risicofactoren van het gebied voorspellen.")
     return choropleth(geo, colours, title=f"Risicokaart {in_sentence(domain_label)}, {year}",
-                      subtitle=f"Zorggebruik vergeleken met wat de risicofactoren doen verwachten (per {exposure_label}).",
+                      subtitle=f"Zorggebruik vergeleken met wat de risicofactoren doen verwachten, gegeven het aantal {exposure_label}.",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("waargenomen", "Waargenomen"), ("verwacht", "Verwacht"),
                                ("oe", "Waargenomen / verwacht"), ("interval", "95%-interval"), ("oordeel", "Oordeel")],
@@ -574,6 +574,9 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
     t = t.reindex(geo.index)
     ok = t["status"] == "ok"
     diff = (t["value"] - t["gemeente_value"]).where(ok)
+    # the difference of two percentages is in percentage points
+    points = {"%": ", in procentpunten", "per 1.000": f", {indicator.unit_text}"}.get(
+        indicator.unit, f" ({indicator.unit})" if indicator.unit else "")
     breaks = difference_breaks(diff)
     palette = DIVERGING if indicator.higher_is_risk else DIVERGING[::-1]
     colours = pd.Series(GREY, index=geo.index, dtype=object)
@@ -599,11 +602,11 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
         return _indicator_tooltip_columns(shown, t, indicator, d)
 
     bold = t["comparison"].isin(["+", "-"]) & ok
-    legend = Legend(f"{indicator.label}: verschil met de gemeente ({indicator.unit})", items,
+    legend = Legend(f"{indicator.heading}: verschil met de gemeente", items,
                     "Dikke rand: verschil buiten het 95%-betrouwbaarheidsinterval (+ of −). "
                     "Rood is ongunstig, blauw gunstig.", key=True)
     return choropleth(geo, colours, title=f"{indicator.label}: verschil met de gemeente, {year}",
-                      subtitle=f"Waarde van het gebied min de waarde van zijn gemeente. Per {indicator.population}.",
+                      subtitle=f"Waarde van het gebied min de waarde van zijn gemeente{points}.",
                       legend=legend,
                       tooltip=[("naam", "Gebied"), ("verschil", "Verschil met gemeente"), ("waarde", indicator.label),
                                ("interval", "95%-interval"), ("gemeente", "Gemeente"),

@@ -825,8 +825,11 @@ class Results:
 
 
 def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, year: int, settings, *,
-            return_days: int = 365, followup_days: int = 90) -> Results:
-    """All outcome tables for ``year``, each through disclosure control."""
+            return_days: int = 365, followup_days: int = 90, extra=(), audit: bool = True) -> Results:
+    """All outcome tables for ``year``, each through disclosure control.
+
+    ``extra``: (plan key, variable) cells to hide as well; ``audit=False``: no interval-audit rounds of its own
+    (a run's findings attack every published layer at once, ``findings.Findings.audit``)."""
     notes = check_records(records, matrix)
     prep = prepare(records, matrix, areas, return_days=return_days)
     groupings = {"by_area": ["result_area"], "by_area_level": ["result_area", "intervention_level"],
@@ -843,16 +846,18 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
     margins.update({k: comparison_margin(t) for k, t in comp.items()})
     margins.update({f"signaal:{k}": signal_margin(k, t) for k, t in sig.items()})
     comp_raw, sig_raw = comp, sig
-    extra: set = set()
+    extra: set = set(extra)
     audit_rounds = []
     use_lp = False  # the quick screen first; when it finds nothing, the full LP audit (at most AUDIT_LP_ROUNDS)
     lp_rounds = 0
-    for _ in range(AUDIT_ROUNDS):
+    for _ in range(AUDIT_ROUNDS if audit else 1):
         plan = outcome_plan(margins, settings, extra=extra)
         done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
         comp = {k: disclose_comparison(t, settings, plan=plan, name=k) for k, t in comp_raw.items()}
         # The interval audit on what would be published: any suppressed count an attacker can narrow down
         # below the protection level makes the plan hide more (issue 15), until none is left.
+        if not audit:
+            break
         layer = _outcome_layer(done, comp, matrix, year)
         if use_lp and lp_rounds >= AUDIT_LP_ROUNDS:
             break
@@ -883,7 +888,7 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
         plans={"resultaten": plan, "stapeling": st_plan}, audit_rounds=audit_rounds)
 
 
-def results_for(ds) -> Results:
+def results_for(ds, extra=(), audit: bool = True) -> Results:
     """Compute the outcome bundle of a Dataset; DataError when records or matrix are missing.
 
     Computed anew on every call: read it from ``ds.findings.outcomes``, which computes it once."""
@@ -896,7 +901,7 @@ def results_for(ds) -> Results:
                              hint="zet outcomes.matrix in het parameterbestand (voorbeeld: parameters/resultatenmatrix.yaml)")
     o = ds.params.outcomes
     res = compute(ds.records, matrix, ds.area_index, ds.records_year, ds.params.privacy,
-                  return_days=o.return_days, followup_days=o.followup_days)
+                  return_days=o.return_days, followup_days=o.followup_days, extra=extra, audit=audit)
     res.region_label = ds.params.title or ds.params.name
     res.attribution = ds.attribution
     res.fictional_note = ds.attribution if ds.fictional else None

@@ -73,7 +73,7 @@ class PrivacySettings:
     dominance_p: float = 10.0
     # what an unprotected count found by the interval audit does: "strict" fails the run, "report" writes it
     # to the manifest (privacy.intervalaudit) and lets the run through
-    interval_audit: str = "report"
+    interval_audit: str = "strict"
 
     @property
     def protection_level(self) -> int:
@@ -378,7 +378,7 @@ def parse_parameters(raw: dict, path: Path | None = None) -> ParameterSet:
             if "dominance_p" in p:
                 ok &= _number(p["dominance_p"], f"{where}privacy.dominance_p", problems, lo=0.01, hi=100,
                               what="een percentage tussen 0 en 100")
-            if p.get("interval_audit", "report") not in ("strict", "report"):
+            if p.get("interval_audit", "strict") not in ("strict", "report"):
                 problems.append(f"{where}privacy.interval_audit: moet strict of report zijn")
                 ok = False
             if ok and not set(p) - set(PrivacySettings.__dataclass_fields__):

@@ -125,6 +125,33 @@ def publishable_notebook(path: Path, params: ParameterSet) -> None:
     nbformat.write(nb, path)
 
 
+# Who ran it (host, pid, command line) is for the lock and the running marker only: a published manifest names
+# no machine, and its paths are relative to the project folder (or a bare file name outside it).
+PRIVATE_KEYS = ("host", "pid", "command")
+
+
+def public_manifest(manifest: dict) -> dict:
+    """``manifest`` as written to ``<run-id>/manifest.json``: no host name or command line, no absolute paths."""
+    out = {k: v for k, v in manifest.items() if k not in PRIVATE_KEYS}
+
+    def rel(value):
+        return paths.shown(value) if isinstance(value, str) and os.path.isabs(value) else value
+
+    if isinstance(out.get("parameters"), dict):
+        params = dict(out["parameters"])
+        params["path"] = rel(params.get("path"))
+        params["catalog"] = rel(params.get("catalog"))
+        for key in ("sources", "outcomes"):
+            if isinstance(params.get(key), dict):
+                params[key] = {k: rel(v) for k, v in params[key].items()}
+        out["parameters"] = params
+    if isinstance(out.get("input_paths"), dict):
+        out["input_paths"] = {k: rel(v) for k, v in out["input_paths"].items()}
+    if isinstance(out.get("lock_taken_over"), dict):
+        out["lock_taken_over"] = {k: v for k, v in out["lock_taken_over"].items() if k not in PRIVATE_KEYS}
+    return out
+
+
 def point_latest(set_dir: Path, run_id: str) -> None:
     """Move the ``latest`` symlink atomically (create beside it, then rename over it)."""
     tmp = set_dir / f".latest.{secrets.token_hex(3)}"
@@ -292,9 +319,15 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
         strict = params.privacy.interval_audit == "strict"
-        if leaks or (strict and interval_leaks):
+        if leaks:
             raise DisclosureError("privacycontrole vond sporen van de zorgregistratie in de uitvoer: "
-                                  + "; ".join(map(str, (leaks + interval_leaks)[:5])))
+                                  + "; ".join(map(str, leaks[:5])))
+        if strict and interval_leaks:
+            first = interval_leaks[0]
+            raise DisclosureError(
+                f"de intervalaudit kan {len(interval_leaks)} onderdrukt(e) aantal(len) te nauw herleiden, dus deze run "
+                f"wordt niet gepubliceerd (privacy.interval_audit: strict); eerste: tabel {first.where}, "
+                f"{first.what[:300]}")
         attack["onbeschermde_cellen"] = [str(x) for x in interval_leaks[:50]]
         manifest["privacy"] = {"audit": "geen sporen van de registratie gevonden", "min_count": params.privacy.min_count,
                                "round_to": params.privacy.round_to,
@@ -322,7 +355,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     manifest["status"] = "ok"
     manifest["finished"] = datetime.now(timezone.utc).isoformat()
     manifest["seconds"] = round(time.time() - started, 2)
-    write_json_atomic(tmp / "manifest.json", manifest)
+    write_json_atomic(tmp / "manifest.json", public_manifest(manifest))
     final = set_dir / run_id
     os.replace(tmp, final)
     point_latest(set_dir, run_id)
@@ -342,7 +375,7 @@ def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: Parame
         exports["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
                                 "(workbench batch zonder --pdf, of workbench run --geen-pdf).")
     t1 = time.time()
-    audit = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy)
+    audit = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy, known=ds.findings.audit_result)
     return exports, audit, {"exports": round(t1 - t0, 2), "intervalaudit": round(time.time() - t1, 2)}
 
 
@@ -418,7 +451,7 @@ def _record_failure(set_dir: Path, tmp: Path, run_id: str, manifest: dict, curre
                     finished=datetime.now(timezone.utc).isoformat(), seconds=round(time.time() - started, 2))
     if isinstance(exc, KeyboardInterrupt) and not str(exc):
         manifest["error"] = "afgebroken (Ctrl-C of SIGTERM)"
-    write_json_atomic(record / "manifest.json", manifest)
+    write_json_atomic(record / "manifest.json", public_manifest(manifest))
     _running_file(set_dir, run_id).unlink(missing_ok=True)
 
 
@@ -609,12 +642,12 @@ def recover_partials(set_dir: str | Path, *, status: str = "interrupted", reason
         last_nb = sorted(partial.glob("*.ipynb"), key=lambda p: p.stat().st_mtime) if partial.exists() else []
         if last_nb:
             shutil.move(str(last_nb[-1]), final / f"{last_nb[-1].stem}.afgebroken.ipynb")
-        who = f"proces {pid} op {host}" if pid else "een proces"
+        who = f"proces {pid}" if pid else "een proces"
         manifest.update(
             status=status, failure_kind=failure_kind_ or status,
             failed_step=last_nb[-1].stem if last_nb else manifest.get("failed_step"),
             error=reason or f"{who} stopte midden in de run (gedood of uitgevallen); opgeruimd door de volgende run",
-            recovered_at=datetime.now(timezone.utc).isoformat(), recovered_by=f"proces {os.getpid()} op {here}")
+            recovered_at=datetime.now(timezone.utc).isoformat(), recovered_by=f"proces {os.getpid()}")
         if manifest.get("started"):
             try:
                 t0 = datetime.fromisoformat(manifest["started"])
@@ -622,7 +655,7 @@ def recover_partials(set_dir: str | Path, *, status: str = "interrupted", reason
             except ValueError:
                 pass
         manifest.setdefault("finished", manifest["recovered_at"])
-        write_json_atomic(final / "manifest.json", manifest)
+        write_json_atomic(final / "manifest.json", public_manifest(manifest))
         shutil.rmtree(partial, ignore_errors=True)
         marker.unlink(missing_ok=True)
         recovered.append(run_id)

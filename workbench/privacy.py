@@ -565,8 +565,9 @@ class DisclosurePlan:
         return {"primair": int((c["kind"] == "primair").sum()), "aanvullend": int((c["kind"] == "aanvullend").sum())}
 
 
-def make_plan(cells: pd.DataFrame, settings: PrivacySettings) -> DisclosurePlan:
-    """Merge cells that share a key (linked tables), then apply secondary suppression over the areas."""
+def make_plan(cells: pd.DataFrame, settings: PrivacySettings, extra=()) -> DisclosurePlan:
+    """Merge cells that share a key (linked tables), then apply secondary suppression over the areas.
+    ``extra``: (year, variable, code) cells the interval audit asks to hide as well (``findings``)."""
     if cells.empty:
         return DisclosurePlan(_empty_cells().assign(suppressed=False, kind=pd.Series(dtype=object)), settings)
     cells = cells.copy()
@@ -581,12 +582,19 @@ def make_plan(cells: pd.DataFrame, settings: PrivacySettings) -> DisclosurePlan:
         "zero_population": g["zero_population"].all(),
     }).reset_index()
     merged["suppressed"] = merged["primary"] | merged["source_secret"]
+    audit = np.zeros(len(merged), bool)
+    if extra:
+        wanted = pd.MultiIndex.from_tuples([(int(y), str(v), str(c)) for y, v, c in extra])
+        have = pd.MultiIndex.from_arrays([merged["year"], merged["variable"].astype(str), merged["code"].astype(str)])
+        audit = have.isin(wanted) & ~merged["suppressed"].to_numpy()
+        merged["suppressed"] = merged["suppressed"].to_numpy() | audit
     merged["unknown"] = merged["missing"] & ~merged["suppressed"]
     edges = area_equations(merged["code"].unique())
     out = secondary_suppression(merged, edges, ["year", "variable"])
     secondary = out["suppressed"] & ~out["primary"] & ~out["source_secret"]
     out["reason"] = out["reason"].astype(object)
-    out.loc[secondary, "reason"] = [REASON_SECONDARY.format(parent=p) for p in out.loc[secondary, "secondary_parent"]]
+    out.loc[secondary, "reason"] = [REASON_SECONDARY.format(parent=p) if isinstance(p, str) else REASON_AUDIT
+                                    for p in out.loc[secondary, "secondary_parent"]]
     out.loc[out["source_secret"] & ~out["primary"], "reason"] = "geheim in de bron (CBS)"
     out["kind"] = np.where(out["primary"], "primair", np.where(secondary, "aanvullend", np.where(out["source_secret"], "bron", "")))
     return DisclosurePlan(out[["year", "variable", "code", "size", "suppressed", "reason", "kind"]], settings)
@@ -701,14 +709,14 @@ def publishable(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings,
 # The one decision for a run, and the rule per published table (tables in, tables out).
 
 def run_plan(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, gemeenten,
-             cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None) -> DisclosurePlan:
+             cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None, extra=()) -> DisclosurePlan:
     """The one suppression decision for everything a run publishes: the indicator cells of ``gemeenten`` and,
     with records, the client counts of the cost table (one cell where they are the same count)."""
     scope = tidy[gemeente_codes(tidy["code"]).isin(set(gemeenten))]
     cells = [indicator_cells(scope, catalog, settings)]
     if cost_by_area is not None and len(cost_by_area):
         cells.append(cost_cells(cost_by_area, cost_year, settings))
-    return make_plan(pd.concat(cells, ignore_index=True), settings)
+    return make_plan(pd.concat(cells, ignore_index=True), settings, extra=extra)
 
 
 def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, variable: str, threshold: int,

@@ -39,6 +39,7 @@ OUTCOME_SHARES = {
     "share_returned": ("Rt", "F", "returned_low", "returned_high"),
 }
 OUTCOME_ROW = (("T", ("R", "G")), ("R", ("B", "D", "N", "S")), ("K", ("B", "S")))
+ZERO_PUBLIC = ("G",)  # outcomes.outcome_plan(zero_public=...): a zero of these is published as known
 OUTCOME_VARS = ("T", "G", "R", "B", "D", "N", "S", "K", "F", "Rt")
 NL = {"T": "trajecten", "G": "zonder resultaat", "R": "met resultaat", "B": "behaald", "D": "deels", "N": "niet behaald",
       "S": "stabilisatie", "K": "bereikt", "F": "gevolgd", "Rt": "teruggekeerd", "C": "kosten",
@@ -406,24 +407,39 @@ def describe(key) -> str:
 
 def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
            meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
-           full: bool = False, lp: bool = True, open_variables=()) -> pd.DataFrame:
+           full: bool = False, lp: bool = True, open_variables=(), previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The interval attack on published layers: one row per suppressed count with its feasible interval,
     ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in.
 
     ``open_variables``: count variables of the indicator table that are open data (CBS publishes them per
-    buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected."""
+    buurt itself): for those only an exact recovery or a pin into 1..threshold-1 counts as unprotected.
+
+    ``previous``: the result of this attack on the same tables before more was hidden. Hiding more only widens
+    every feasible interval (fewer figures, fewer relations), so its protected cells stay protected: only its
+    unprotected cells and cells newly hidden are solved again (the rest keep their earlier, narrower interval)."""
     from . import intervals
 
     protection = threshold if protection is None else protection
     system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to)
-    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp)
+    only = None
+    if previous is not None and len(previous):
+        targets = {k for k, t in zip(system.keys, system.target) if t}
+        kept = previous[previous["protected"] & previous["key"].isin(targets)]
+        only = targets - set(kept["key"])
+    res = intervals.solve(system, protection=protection, threshold=threshold, full=full, lp=lp, only=only)
     res["table"] = [table_of(k) for k in res["key"]]
     res["cell"] = [describe(k) for k in res["key"]]
     open_cell = np.array([k[0] == "ind" and k[1] in set(open_variables) for k in res["key"]], dtype=bool)
     level = np.where(open_cell, 1, protection)
     open_zero = open_cell & (res["high"] <= 0)  # "nobody here" in open data (e.g. an area without inhabitants)
+    # "no trajectory without a recorded result" is no secret about anyone (published as such: outcomes zero_public)
+    public_zero = np.array([k[0] == "resultaten" and k[-1] in ZERO_PUBLIC for k in res["key"]], dtype=bool) \
+        & (res["high"] <= 0)
     res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
-        | open_zero | ~res["consistent"] | res["width"].isna()
+        | open_zero | public_zero | ~res["consistent"] | res["width"].isna()
+    if only is not None:
+        res = pd.concat([res, kept[[c for c in res.columns if c in kept]]], ignore_index=True)
+    res.attrs["system"] = system
     return res
 
 
@@ -450,3 +466,52 @@ def risk_counts(catalog, domains: dict) -> dict:
             continue
         out[domain] = ind.count or ind.numerator
     return out
+
+
+def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, lp: bool = True,
+                  previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``attack`` on published layers (name -> table, as in publish.gpkg) with what the catalogue tells an attacker
+    (``domains``: risk domain -> care-use indicator id). ``res.attrs['system']`` is the attacker's system.
+    ``lp=False``: the quick screen (outer bounds only): what it shows unprotected is; the rest is not proven."""
+    from .privacy import record_variables
+
+    meta = indicator_meta(catalog) if catalog is not None else None
+    counts = risk_counts(catalog, domains) if catalog is not None else None
+    protection = getattr(settings, "protection_level", settings.min_count)
+    # counts CBS publishes itself (open data): only exact or small pins count; record-based counts get the full level
+    open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
+    return attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
+                  risk_counts=counts, round_to=settings.round_to, open_variables=open_vars, lp=lp,
+                  previous=previous if lp else None)
+
+
+def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], dict]:
+    """(table, Dutch description) per unprotected count, and the figures for a run's manifest."""
+    protection = getattr(settings, "protection_level", settings.min_count)
+    found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
+                          f"(beschermingsniveau {protection}) via: {r['relations'][:300]}")
+             for _, r in res[~res["protected"]].iterrows()]
+    s = summary(res, settings.min_count, protection)
+    figures = {"aangevallen": int(s.loc["totaal", "attacked"]), "exact": int(s.loc["totaal", "exact"]),
+               "smaller_dan_bescherming": int(s.loc["totaal", "narrower"]),
+               "vast_tussen_1_en_drempel": int(s.loc["totaal", "pinned_small"]),
+               "onbeschermd": int(s.loc["totaal", "unprotected"]), "beschermingsniveau": protection}
+    return found, figures
+
+
+def fingerprint(system: System) -> str:
+    """A hash of an attacker's system (cells, published values, bounds, relations): the same fingerprint means
+    the same attack, so a run's audit of publish.gpkg may take the findings' result."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr(list(system.keys)).encode())
+    vals = np.array([np.nan if v is None else v for v in system.value], dtype=float)
+    h.update(np.round(vals, 6).tobytes())
+    h.update(repr(list(zip(system.lb, system.ub, system.integer, system.target))).encode())
+    for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+        h.update(idx.tobytes())
+        h.update(np.round(coef, 6).tobytes())
+        h.update(np.round([lo, hi], 4).tobytes())
+        h.update(lab.encode())
+    return h.hexdigest()

@@ -11,11 +11,18 @@ import geopandas as gpd
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, areas, formatting, maps, risk
+from . import allocation, areas, formatting, maps, paths, risk
 from .catalog import CLUSTERS
 from .errors import WorkbenchError
 from .indicators import denominator_note
 from .status import SUPPRESSED, SUPPRESSED_LABEL
+
+
+def _source(value) -> str:
+    """A source as a published page may name it: relative to the project folder, never a local folder."""
+    if not value:
+        return "geen"
+    return f"`{paths.shown(value) if Path(str(value)).is_absolute() else value}`"
 
 
 def header(ds) -> None:
@@ -25,8 +32,8 @@ def header(ds) -> None:
     gm = ", ".join(f"{names.get(g, g)} ({g})" for g in p.gemeente)
     lines = [f"**Parameterset:** `{p.name}` — {p.title or ''}", f"**Gemeente(n):** {gm}",
              f"**Jaar:** {p.year} · **kaartniveau:** {p.level}",
-             f"**Bronnen:** statistiek `{p.sources.statistics}`, geometrie `{p.sources.geometry}`, "
-             f"zorgregistratie `{p.sources.records or 'geen'}`"]
+             f"**Bronnen:** statistiek {_source(p.sources.statistics)}, geometrie {_source(p.sources.geometry)}, "
+             f"zorgregistratie {_source(p.sources.records)}"]
     if ds.fictional:
         display(HTML('<div style="background:#fff3cd;border:1px solid #e0b100;padding:8px 12px;border-radius:6px;'
                      f'font-weight:600">⚠ {ds.attribution}</div>'))
@@ -58,11 +65,15 @@ def gemeente_outline(ds) -> gpd.GeoDataFrame:
 
 
 def comparison_table(ds, level: str | None = None, year: int | None = None, clusters=(1, 2, 3, 4, 5)):
-    """Areas x indicators: value with + / − against the gemeente (only beyond chance); suppressed stays visible."""
+    """Areas x indicators: value with + / − against the gemeente (only beyond chance); suppressed stays visible.
+    None, with one Dutch sentence, when the run has no areas of ``level``."""
     level = level or ds.params.level
     year = year or ds.year
     pub = published_indicators(ds)
     codes = ds.areas.loc[ds.areas["level"].isin([level, "gemeente"]) & ~ds.areas.get("water", False).astype(bool)]
+    if not (codes["level"] == level).any():  # e.g. a source with wijken only: no table of gemeente rows alone
+        _notice(f"<b>Geen {level}en in deze run:</b> de geladen bronnen hebben geen cijfers per {level}.")
+        return None
     names = codes.set_index("code")["name"]
     t = pub[(pub["year"] == year) & pub["code"].isin(names.index)]
     inds = [i for i in ds.catalog if i.cluster in clusters]
@@ -79,7 +90,7 @@ def comparison_table(ds, level: str | None = None, year: int | None = None, clus
     data = {}
     for ind in inds:
         sub = t[t["indicator"] == ind.id].set_index("code")
-        data[(f"{ind.cluster}. {CLUSTERS[ind.cluster]}", f"{ind.label} ({ind.unit})")] = {
+        data[(f"{ind.cluster}. {CLUSTERS[ind.cluster]}", ind.heading)] = {
             code: cell(row, ind) for code, row in sub.iterrows()}
     df = pd.DataFrame(data)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
@@ -88,9 +99,11 @@ def comparison_table(ds, level: str | None = None, year: int | None = None, clus
     return df
 
 
-def style_comparison(df: pd.DataFrame, ds):
+def style_comparison(df: pd.DataFrame | None, ds):
     """Colour + (unfavourable) and − by the indicator's direction; suppressed in grey italics."""
-    direction = {f"{i.label} ({i.unit})": i.higher_is_risk for i in ds.catalog}
+    if df is None:
+        return None
+    direction = {i.heading: i.higher_is_risk for i in ds.catalog}
 
     def colour(col):
         hr = direction.get(col.name[1], True)
@@ -134,6 +147,13 @@ def _no_map_reason(ds, indicator_id: str, level: str, year: int) -> str | None:
             f"waarde te tonen — {why}. Een kaart zou helemaal grijs zijn en is daarom niet gemaakt.")
 
 
+def _say_no_map(ds, indicator_id: str, reason: str) -> None:
+    """Why there is no map, once per notebook; a later value or comparison map of it only points back."""
+    said = ds.memo.setdefault("no_map_said", set())
+    print(reason if reason not in said else f"Geen kaart van '{ds.catalog[indicator_id].label}': zie de reden hierboven.")
+    said.add(reason)
+
+
 def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=None, level: str | None = None,
                        year: int | None = None):
     """The indicator map (saved as HTML in ``output_dir`` when given), or, when every area is suppressed or
@@ -141,7 +161,7 @@ def show_indicator_map(ds, indicator_id: str, mode: str = "value", output_dir=No
     level, year = level or ds.params.level, year or ds.year
     reason = _no_map_reason(ds, indicator_id, level, year)
     if reason:
-        print(reason)
+        _say_no_map(ds, indicator_id, reason)
         return None
     m = indicator_map(ds, indicator_id, mode=mode, level=level, year=year)
     if output_dir:
@@ -155,7 +175,7 @@ def save_indicator_maps(ds, indicator_ids, output_dir, modes=("value", "comparis
     for indicator_id in indicator_ids:
         reason = _no_map_reason(ds, indicator_id, ds.params.level, ds.year)
         if reason:
-            print(reason)
+            _say_no_map(ds, indicator_id, reason)
             continue
         for mode in modes:
             path = save(indicator_map(ds, indicator_id, mode=mode), output_dir, f"kaart_{indicator_id}_{mode}.html")
@@ -193,11 +213,11 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
             continue
         d = maps.decimals_for(ind.unit)
         for y, c in zip(years, cols):
-            blocks[(f"{ind.label} ({ind.unit})", str(y))] = part[c].map(
+            blocks[(ind.heading, str(y))] = part[c].map(
                 lambda v, d=d: maps.fmt_nl(v, d) if pd.notna(v) else "–")
         # A Series on the area codes, like the year columns: indicators may cover different areas (a buurt
         # without a figure for one of them), so columns are aligned on code, never by position.
-        blocks[(f"{ind.label} ({ind.unit})", f"verandering {years[0]}–{years[-1]}")] = pd.Series([
+        blocks[(ind.heading, f"verandering {years[0]}–{years[-1]}")] = pd.Series([
             (("+" if round(ch, d) > 0 else "") + maps.fmt_nl(round(ch, d) + 0.0, d)) if pd.notna(ch) else
             ("niet vergelijkbaar" if not comp else "–") for ch, comp in zip(part["change"], part["comparable"])],
             index=part.index, dtype=object)
@@ -287,7 +307,8 @@ def model_report(ds, domain: str) -> None:
                                                    "ci_low": "95% ondergrens", "ci_high": "95% bovengrens",
                                                    "p_value": "p-waarde"})
                               .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"]), default=4))
-    display(formatting.styled(model.fit_table()))
+    display(formatting.styled(model.fit_table({f: ds.catalog[f].label.lower() for f in model.factors
+                                               if f in ds.catalog.indicators})))
     robust_report(ds, model)
     for w in model.warnings:
         _warning(w)
@@ -484,6 +505,14 @@ def product_table(ds, level: str | None = None) -> pd.DataFrame:
                     decimals={"cliënten": 0, "trajecten": 0, "kosten": 0, "kosten per cliënt": 0})
 
 
+def return_period_text(res) -> str:
+    """Over which trajectories return to care is measured, in one Dutch sentence."""
+    rp = res.return_period
+    if not rp:
+        return "Terugkeer: er is nog geen periode van beëindigde trajecten die een heel jaar gevolgd is."
+    return f"Terugkeer gemeten over trajecten beëindigd van {rp[0]:%d-%m-%Y} tot en met {rp[1]:%d-%m-%Y}."
+
+
 def cost_overview_table(ds, level: str | None = None) -> pd.DataFrame:
     """cost_overview for reading: Dutch headers, numbers formatted, "onderdrukt" where a figure is withheld."""
     t = cost_overview(ds, level)
@@ -494,6 +523,7 @@ def cost_overview_table(ds, level: str | None = None) -> pd.DataFrame:
             "cost_wmo_per_inhabitant": "kosten Wmo per inwoner", "cost_total_per_inhabitant": "zorgkosten per inwoner"}
     out = t[[c for c in cols if c in t]].rename(columns=cols)
     out.insert(0, "naam", names.reindex(out.index).to_numpy())
+    out.index.name = "gebiedscode"
     # In this table a withheld figure is always a suppressed one or an area without any client.
     return as_shown(out, pd.Series(True, index=out.index), decimals={c: 0 for c in out.columns},
                     label=SUPPRESSED_LABEL + " of geen cliënten")

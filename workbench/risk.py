@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import formatting
 from .catalog import Catalog
 from .errors import DataError
 from .stats import Z95, poisson_exact
@@ -121,15 +122,16 @@ class RiskModel:
     def summary_nl(self) -> str:
         return (f"{DOMAINS[self.domain]['label']}: {FAMILY_LABELS[self.family]}-model op {self.n} {self.fit_level}en "
                 f"(referentie: {self.reference}); verklaarde deviantie {self.deviance_explained:.0%}, "
-                f"overdispersie (Pearson χ²/vg) {self.dispersion:.2f}"
-                + (f", α = {self.alpha:.3f}" if self.family == "negative_binomial" else "")
+                f"overdispersie (Pearson χ²/vg) {formatting.number(self.dispersion, 2)}"
+                + (f", α = {formatting.number(self.alpha, 3)}" if self.family == "negative_binomial" else "")
                 + (f"; {len(self.outliers)} uitschieter(s) buiten de schatting gehouden" if len(self.outliers) else ""))
 
-    def fit_table(self) -> pd.DataFrame:
-        """The fit in figures, with Dutch labels (for notebooks and publish.gpkg)."""
+    def fit_table(self, labels: dict[str, str] | None = None) -> pd.DataFrame:
+        """The fit in figures, with Dutch labels (for notebooks and publish.gpkg); ``labels`` names the factors."""
+        labels = labels or {}
         rows = [("model", FAMILY_LABELS[self.family]), ("referentie", self.reference),
                 ("referentie: gebieden", self.reference_areas), ("referentie: gemeenten", self.reference_gemeenten),
-                ("risicofactoren", ", ".join(self.factors) or "geen (alleen het gemiddelde van de referentie)"),
+                ("risicofactoren", ", ".join(labels.get(f, f) for f in self.factors) or "geen (alleen het gemiddelde van de referentie)"),
                 ("niveau", self.fit_level), ("gebieden in de schatting", self.n),
                 ("verklaarde deviantie", round(self.deviance_explained, 4)),
                 ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3)),
@@ -140,7 +142,7 @@ class RiskModel:
             rows.append((f"niet meegenomen: {reason}", k))
         rows.append(("robuuste schatting", ("aan" if self.robust else "uit")
                      + (f" (eerste schatting: verklaarde deviantie {self.first_pass['deviance_explained']:.0%}, "
-                        f"overdispersie {self.first_pass['dispersion']:.2f})" if self.first_pass else "")))
+                        f"overdispersie {formatting.number(self.first_pass['dispersion'], 2)})" if self.first_pass else "")))
         return pd.DataFrame(rows, columns=["maat", "waarde"])
 
 
@@ -391,11 +393,11 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
                         "het risico verklaart'. Overweeg andere risicofactoren.")
     if dispersion > HIGH_DISPERSION:
         if family == "poisson":
-            warnings.append(f"Er is veel meer spreiding dan een Poisson-model aanneemt (overdispersie {dispersion:.1f}): "
+            warnings.append(f"Er is veel meer spreiding dan een Poisson-model aanneemt (overdispersie {formatting.number(dispersion, 1)}): "
                             "de intervallen zijn te smal en te veel gebieden lijken af te wijken. Kies "
                             "risk.model: quasi_poisson of negative_binomial.")
         else:
-            warnings.append(f"Er is veel meer spreiding dan toeval alleen (overdispersie {dispersion:.1f}): de intervallen "
+            warnings.append(f"Er is veel meer spreiding dan toeval alleen (overdispersie {formatting.number(dispersion, 1)}): de intervallen "
                             "zijn daarop verbreed, maar er ontbreken waarschijnlijk risicofactoren.")
     if excluded:
         warnings_txt = "; ".join(f"{v} × {r}" for r, v in excluded.items())

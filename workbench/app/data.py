@@ -85,7 +85,9 @@ class PublishedRun:
 
         meta_t = layer("meta")
         meta = dict(zip(meta_t["key"], meta_t["value"].fillna(""))) if meta_t is not None else {}
-        areas = layer("gebieden")
+        # Attributes only: the boundaries (most of the memory of a national run) are read when a level's web
+        # geometry is first made (maps.web_level), not by every kernel.
+        areas = pyogrio.read_dataframe(gpkg, layer="gebieden", read_geometry=False) if "gebieden" in layers else None
         if areas is None or "indicatoren" not in layers:
             raise DataError("publish.gpkg mist de lagen 'gebieden' of 'indicatoren'", where=str(gpkg),
                             hint=f"maak een nieuwe run: {run_command(name)}")
@@ -208,7 +210,8 @@ class PublishedRun:
             st = (self.path / "publish.gpkg").stat()
 
             def build():
-                part = self.areas[(self.areas["level"] == level) & ~self.areas["water"]]
+                full = read_layer(self.path / "publish.gpkg", "gebieden")
+                part = full[(full["level"] == level) & ~full["water"].fillna(False).astype(bool)]
                 return maps.web_geometry(part).set_index("code")
 
             self._geo[level] = maps.web_level(self.path / "webkaart", level, f"{st.st_size:x}{st.st_mtime_ns:x}", build)

@@ -62,7 +62,9 @@ function render({{ model, el }}) {{
     await ensure(view.level);
     if (pending !== view) return;  // a newer view arrived meanwhile
     m.setView(view);
-    box.setAttribute("data-ready", view.key);
+    // Leaflet paints the canvas in the next animation frame: mark the view as drawn after that paint.
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    if (pending === view) box.setAttribute("data-ready", view.key);
   }}
   const redraw = () => {{ draw().catch((e) => {{ box.setAttribute("data-error", String(e)); console.error(e); }}); }};
   model.on("change:view", redraw);

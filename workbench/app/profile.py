@@ -60,7 +60,8 @@ def cluster_tables(run: PublishedRun, code: str, year: int) -> str:
             now = rows.get((ind.id, year))
             cells = "".join(f"<td>{_value(rows.get((ind.id, y)), ind.unit)}</td>" for y in years)
             gm = maps.fmt_nl(now["gemeente_value"], maps.decimals_for(ind.unit)) if now else "–"
-            body.append(f"<tr><td>{_esc(ind.label)} <span class='wb-unit'>({_esc(ind.unit)})</span></td>{cells}"
+            unit = "" if ind.heading == ind.label else f" <span class='wb-unit'>({_esc(ind.unit_text)})</span>"
+            body.append(f"<tr><td>{_esc(ind.label)}{unit}</td>{cells}"
                         f"<td>{gm}</td>{_sign_cell(now['comparison'] if now else '', ind.higher_is_risk)}</tr>")
         parts.append(f'<details class="wb-cluster" open><summary>{n}. {_esc(label)}</summary>'
                      f'<table class="wb-table"><tr><th>indicator</th>{head}<th>gemeente {year}</th><th>+/−</th></tr>'

@@ -45,11 +45,13 @@ def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path | No
             "--theme=light", "--template=mmr",  # Voila's lab template without CDN links (workbench/app/jupyter)
             # A kernel with the app already rendered waits for the next viewer: first paint without start-up.
             "--preheat_kernel=True", f"--pool_size={POOL_SIZE}",
-            f"--WorkbenchVoila.max_viewers={max_viewers}",
+            f"--WorkbenchVoila.max_viewers={max_viewers}", f"--WorkbenchVoila.max_starting={os.cpu_count() or 2}",
             # Safety net for pages whose shutdown never arrived: no connection and idle for `cull` seconds.
             f"--MappingKernelManager.cull_idle_timeout={cull}",
             f"--MappingKernelManager.cull_interval={max(5, min(60, cull // 4))}",
-            "--MappingKernelManager.cull_connected=False"]
+            "--MappingKernelManager.cull_connected=False",
+            # Kernels on Unix sockets in the private runtime folder, as for runs (workbench/kernels.py): no TCP.
+            "--MappingKernelManager.kernel_manager_class=workbench.kernels.AppKernelManager"]
 
 
 def serve_env(outputs: str | Path, name: str) -> dict[str, str]:

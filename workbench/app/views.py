@@ -8,7 +8,9 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from .. import maps
@@ -47,24 +49,37 @@ class MapState:
 
 @dataclass
 class View:
+    """A map (or None and a note why) and the table behind it. The table may be given as a function: it is
+    made only when it is shown or downloaded (at 14.500 buurten that is a third of a redraw)."""
     map: maps.Map | None
-    table: pd.DataFrame
+    table_source: pd.DataFrame | Callable[[], pd.DataFrame]
     title: str
     note: str = ""
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if callable(self.table_source):
+            self.table_source = self.table_source()
+        return self.table_source
+
+    @property
+    def has_table(self) -> bool:
+        """Whether there is a table to show and download (without making it)."""
+        return callable(self.table_source) or not self.table_source.empty
 
 
 def indicator_options(run: PublishedRun, domain: str) -> list[tuple[str, str]]:
     """(label, id) for the indicator control: the domain's own indicators first, then the rest by cluster."""
     present = set(run.indicators["indicator"].unique())
     first = [i for i in run.headline(domain) if i in present and i in run.catalog.indicators]
-    opts = [(f"{run.catalog[i].label} ({run.catalog[i].unit})", i) for i in first]
+    opts = [(run.catalog[i].heading, i) for i in first]
     if domain == "kosten":
         if len(run.costs):
             opts += [(label, key) for key, (dom, label) in COST_PER_CLIENT.items()
                      if (run.costs["domain"] == dom).any()]
     else:
         rest = [i for i in run.catalog if i.id in present and i.id not in first and i.cluster != 4]
-        opts += [(f"{i.cluster} · {i.label} ({i.unit})", i.id) for i in rest]
+        opts += [(f"{i.cluster} · {i.heading}", i.id) for i in rest]
     # Indicators without one published figure in this run go last and say so: choosing one leads nowhere.
     ok = set(run.indicators.loc[run.indicators["status"] == "ok", "indicator"].unique()) | set(COST_PER_CLIENT)
     return ([o for o in opts if o[1] in ok]
@@ -87,12 +102,20 @@ def _indicator_table(run: PublishedRun, geo, ind, year: int, difference: bool) -
     out = pd.DataFrame({"gebied": geo["name"], "code": geo.index, "waarde": t["value"], "95% ondergrens": t["ci_low"],
                         "95% bovengrens": t["ci_high"], "gemeente": t["gemeente_value"],
                         "vergelijking": t["comparison"].map(maps.COMPARISON_NL).fillna(""),
-                        "status": [maps._status_text(s, r) for s, r in zip(t["status"].fillna("missing").to_numpy(dtype=object),
-                                                            t["reason"].to_numpy(dtype=object))]})
+                        "status": _status_texts(t["status"], t["reason"])})
     if difference:
         out.insert(3, "verschil met gemeente", (t["value"] - t["gemeente_value"]).where(t["status"] == "ok"))
     out.attrs["unit"] = ind.unit
     return out.reset_index(drop=True)
+
+
+def _status_texts(status: pd.Series, reason: pd.Series) -> np.ndarray:
+    """maps._status_text for a whole column at once (14.500 buurten per redraw): published, else the reason,
+    else the status in Dutch."""
+    st = status.astype(object).fillna("missing").astype(str)
+    why = reason.astype(object).where(reason.notna(), "").astype(str)
+    plain = st.map(maps.STATUS_NL).where(lambda x: x.notna() & (x != ""), st)
+    return np.where(st == "ok", "gepubliceerd", np.where(why != "", why, plain)).astype(object)
 
 
 def build_view(run: PublishedRun, s: MapState) -> View:
@@ -179,9 +202,11 @@ def build_view(run: PublishedRun, s: MapState) -> View:
         note = f"Kosten zijn er voor {year}." if s.year != year else ""
         return View(m, table.reset_index(drop=True), f"{label}, {year}", note)
     ind = run.catalog[s.indicator]
-    table = _indicator_table(run, geo, ind, s.year, s.view == "difference")
+    part = published_slice(run, ind.id, s.year)
     note = ""
-    if not table["status"].eq("gepubliceerd").any():
+    # Any published figure among the areas shown? (Arrow strings: sets of plain str, isin is slow here.)
+    if set(part.loc[part["status"] == "ok", "code"].tolist()).isdisjoint(geo.index.tolist()):
+        table = _indicator_table(run, geo, ind, s.year, s.view == "difference")
         return View(None, pd.DataFrame(), ind.label, why_empty(run, ind, s.year, table))
     if s.view == "difference":
         m = maps.difference_map(published_slice(run, ind.id, s.year), geo, ind, s.year, **kw)
@@ -189,7 +214,7 @@ def build_view(run: PublishedRun, s: MapState) -> View:
     else:
         m = maps.indicator_map(published_slice(run, ind.id, s.year), geo, ind, s.year, mode="value", **kw)
         title = f"{ind.label}, {s.year}"
-    return View(m, table, title, note)
+    return View(m, lambda: _indicator_table(run, geo, ind, s.year, s.view == "difference"), title, note)
 
 
 def why_empty(run: PublishedRun, ind, year: int, table: pd.DataFrame) -> str:

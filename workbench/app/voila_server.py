@@ -1,4 +1,4 @@
-"""The Voila server behind `workbench serve`: Voila 0.5 plus the three things a crowd needs.
+"""The Voila server behind `workbench serve`: Voila 0.5 plus what a crowd needs.
 
 Run as a script (``python voila_server.py NOTEBOOK ...``, which is what server.voila_command() builds), so the
 server process imports Voila only, not the workbench and its pandas/geopandas stack.
@@ -14,7 +14,11 @@ server process imports Voila only, not the workbench and its pandas/geopandas st
    without any open connection that has been idle for ``cull_idle_timeout`` seconds is shut down. Kernels
    of open pages are kept (``cull_connected=False``): a viewer reading a map is not cut off; the cap
    bounds those.
-4. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
+4. Kernel starts in turn: every page takes a kernel from Voila's pool, which at once starts the next one
+   (kernel start-up and the app's render: a few CPU-seconds). At most ``max_starting`` (one per core) of
+   those run at once; the others wait their turn. Twenty at once on two cores each took minutes and most
+   browsers gave up before their map arrived, so all that work was lost.
+5. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
    which takes 10-25 s on a small machine. Until every pool kernel has rendered, a page request gets a short
    Dutch "de app wordt gestart" page (HTTP 503, refreshes itself every 2 s, no kernel), ``/ready`` answers 503,
    and then the server prints "De app is klaar" and ``/ready`` answers 200. So the first visitor after "klaar"
@@ -114,6 +118,7 @@ class AppPageHandler(TornadoVoilaHandler):
 
 class WorkbenchVoila(Voila):
     max_viewers = Int(20, config=True, help="maximum number of kernels of open pages (the preheated pool not counted)")
+    max_starting = Int(2, config=True, help="kernels starting and rendering the app at the same time (the preheated pool refilling)")
     warmup_timeout = Float(300, config=True, help="seconds to wait for the preheated pool before serving anyway")
 
     def init_settings(self):
@@ -135,6 +140,16 @@ class WorkbenchVoila(Voila):
             return self._note(await start_kernel(*args, **kwargs))
 
         km.start_kernel = start_viewer_kernel
+        if hasattr(km, "_initialize"):  # the pool's kernel start + render (the first pool is already under way)
+            initialize, turns = km._initialize, asyncio.Semaphore(self.max_starting)
+
+            async def initialize_in_turn(*args, **kwargs):
+                async with turns:  # hold the turn until the app is rendered, not only until the kernel is up
+                    content = await initialize(*args, **kwargs)
+                    await asyncio.wait([content["task"]])
+                return content
+
+            km._initialize = initialize_in_turn
         if hasattr(km, "get_rendered_notebook"):
             get_rendered = km.get_rendered_notebook
 

@@ -250,7 +250,7 @@ class App:
             self.note.value = f'<p class="wb-note">{html.escape(view.note)}</p>' if view.note else ""
         self._render_table()
         self.downloads.value = ""
-        self.prepare.layout.display = "none" if view.table.empty else ""
+        self.prepare.layout.display = "" if view.has_table else "none"  # the table itself is made when shown
 
     def _render_table(self):
         if self.table_box.selected_index is None or self.view is None:

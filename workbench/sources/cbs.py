@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import DataError
+from ..formatting import counted
 from .common import (OK, Statistics, find_column, gemeente_of, level_of, normalize_code, statistics_from_frame,
                      stem)
 from . import checks, net
@@ -272,7 +273,7 @@ def add_parent_counts(stats: Statistics, catalog: Catalog, names: dict[str, str]
         stats.status = pd.concat([stats.status, new_s])
         stats.areas = pd.concat([stats.areas, new_a])
         areas = stats.areas
-        added.append(f"{len(parents)} {parent_level}(en)")
+        added.append(counted(len(parents), parent_level))
     if added:
         stats.notes.append(f"het bestand heeft geen eigen rij voor {' en '.join(added)}: daar zijn de aantallen "
                            "opgeteld uit de onderliggende gebieden (alleen waar elk deel bekend is); gemiddelden en "

@@ -181,6 +181,8 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
 
     values, status = {}, {}
     absent, unpublished, unpublished_vars = [], [], []
+    # A column no indicator reads (ste_mvs serves only risk.peers, which says so itself) is no gap of the file.
+    used = set(catalog.base_variables([v for ind in catalog for v in ind.source_inputs]))
     percent_later = []
     for var in catalog.variables.values():
         if var.source != "statistics":
@@ -193,8 +195,8 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         if col is None:
             if (fmt != "xlsx" and fmt not in var.aliases) or not alias_cols:
                 pass  # the catalogue knows no column in this format (e.g. eenoudergezinnen): not a gap of the file
-            else:
-                absent.append(var.name)
+            elif var.name in used:
+                absent.append(f"{var.label} ({var.name})")
             values[var.name] = pd.Series(np.nan, index=index)
             status[var.name] = pd.Series(MISSING, index=index, dtype=object)
             continue
@@ -213,7 +215,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         notes.append(f"{head}In {year} (nog) niet gepubliceerd, in geen enkel gebied een waarde: {'; '.join(unpublished)}. "
                      "Deze cijfers gelden als ontbrekend, niet als 0")
     if absent:
-        notes.append(f"niet in het bestand voor {year}: {', '.join(absent)}; behandeld als ontbrekend")
+        notes.append(f"niet in het bestand: {', '.join(absent)}; behandeld als ontbrekend, niet als 0")
     for name, base in percent_later:
         values[name] = (values[name] / 100.0 * values[base]).round()
         status[name] = status[name].where(status[base] == OK, status[base])
