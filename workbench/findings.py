@@ -71,13 +71,13 @@ class AllocationFinding:
 class Findings:
     """The protected figures of one Dataset. Reach it as ``ds.findings``; do not build it twice for one Dataset."""
 
-    def __init__(self, ds, memo: dict | None = None):
+    def __init__(self, ds, memo: dict | None = None, extra: dict | None = None):
         object.__setattr__(self, "_ds", ds)
         object.__setattr__(self, "_fits", {})      # domain -> (model, unprotected scores) or the exception
         object.__setattr__(self, "_memo", dict(memo or {}))  # key -> (ok, value or exception)
         # cells the interval audit asks to hide as well: (year, variable, code) of the run's plan; (key, variable)
         # of the outcome cube's plan
-        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set()})
+        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set(), **(extra or {})})
 
     def __setattr__(self, name, value):
         raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
@@ -392,8 +392,9 @@ class Findings:
         import time
 
         started = time.perf_counter()
-        history, lp, previous = [], False, None
+        history, lp, previous, clock = [], False, None, []
         for _ in range(AUDIT_ROUNDS):
+            clock.append(time.process_time())
             res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year,
                                           lp=lp, previous=previous)
             if lp:
@@ -420,7 +421,9 @@ class Findings:
         if not lp:  # the rounds ran out on screens: the last word is the LP attack's
             res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year)
         leaks, figures = relations.attack_figures(res, settings)
-        figures.update({"seconden": round(time.perf_counter() - started, 2), "rondes": history, "extra_onderdrukt": len(self._extra["plan"]) + len(self._extra["outcomes"]),
+        clock.append(time.process_time())
+        figures.update({"seconden": round(time.perf_counter() - started, 2), "rondes": history,
+                        "cpu_seconden_per_ronde": [round(b - a, 2) for a, b in zip(clock, clock[1:])], "extra_onderdrukt": len(self._extra["plan"]) + len(self._extra["outcomes"]),
                         "vingerafdruk": relations.fingerprint(res.attrs["system"])})
         figures["onbeschermde_cellen"] = [f"publish.gpkg [{t}]: {w}" for t, w in leaks[:50]]
         figures["lekken"] = leaks
@@ -489,7 +492,8 @@ class Findings:
         """Store the protected findings (and the public part of the Dataset) for the notebooks of this run."""
         ds = self._ds
         memo = {k: _public(k, v) for k, v in self._memo.items() if (k if isinstance(k, str) else k[0]) not in PRIVATE}
-        data = {"version": STORE_VERSION, "key": run_key(ds), "dataset": ds.light(), "memo": memo}
+        # the audit's extra cells go along: a figure a notebook computes itself hides them as well
+        data = {"version": STORE_VERSION, "key": run_key(ds), "dataset": ds.light(), "memo": memo, "extra": self._extra}
         with atomic_path(path, suffix=".pkl") as tmp:
             with open(tmp, "wb") as fh:
                 pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -535,5 +539,5 @@ def read_store(output_dir, params):
     if light is None or data["key"]["parameters"] != params.fingerprint() \
             or data["key"]["inputs"] != light.input_fingerprints():
         return None
-    light.__dict__["findings"] = Findings(light, data["memo"])  # the cached ds.findings
+    light.__dict__["findings"] = Findings(light, data["memo"], data.get("extra"))  # the cached ds.findings
     return light
