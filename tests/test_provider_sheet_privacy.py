@@ -4,6 +4,7 @@ provider whose trajectory count is hidden reads "onderdrukt", never the number o
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from html.parser import HTMLParser
 
 import numpy as np
@@ -138,3 +139,29 @@ def test_providers_hidden_in_publish_gpkg_show_onderdrukt(demo_run, published):
         assert (short[1]["text"] == "onderdrukt") == pd.isna(n), provider
         if pd.isna(n):
             assert short[9]["text"] == "onderdrukt"  # cost per trajectory goes with the count
+
+
+def test_a_median_over_fewer_clients_than_the_threshold_is_suppressed():
+    """Planted: 24 trajectories of provider A in one result area come from 3 clients. The count and shares may
+    be shown (24 trajectories), the median duration describes those 3 persons: hidden in the published table and
+    on the sheet; provider B (24 clients) keeps its median."""
+    from test_outcomes import AREAS, _mix, _mixed_records
+
+    from workbench import outcomes as oc
+    from workbench.params import PrivacySettings
+
+    records = _mixed_records({("Z5", "A"): _mix(24), ("Z5", "B"): _mix(24), ("M1", "B"): _mix(30)})
+    few = records["provider"] == "A"
+    records.loc[few, "client_id"] = [f"A{i % 3}" for i in range(int(few.sum()))]
+    records.loc[few, "household_id"] = records.loc[few, "client_id"]
+    matrix = oc.load_matrix(Path(__file__).resolve().parents[1] / "parameters" / "resultatenmatrix.yaml")
+    res = oc.compute(records, matrix, AREAS, 2023, PrivacySettings(min_count=10))
+    t = res.by_provider_area.set_index(["result_area", "provider"])
+    assert t.loc[("Z5", "A"), "trajecten"] == 24
+    assert pd.isna(t.loc[("Z5", "A"), "median_days"]) and pd.isna(t.loc[("Z5", "A"), "duration_ratio"])
+    assert pd.notna(t.loc[("Z5", "B"), "median_days"])
+    assert "n_clients" not in oc.published_layers(res)["resultaten"]
+    p = _Cells()
+    p.feed(provider_sheet.render_sheet("A", res))
+    z5 = next(r for r in p.rows if r and r[0]["text"].startswith("Z5"))
+    assert z5[1]["count"] == "24" and z5[11]["text"] == z5[12]["text"] == "onderdrukt"
