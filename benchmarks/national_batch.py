@@ -2,6 +2,7 @@
 
     python benchmarks/national_batch.py                      # 34 sets, all notebooks, both modes
     python benchmarks/national_batch.py --sets 10 --notebooks 01_indicatoren --modes cluster
+    python benchmarks/national_batch.py --sets 4 --modes jobs1 jobs2 cluster   # wall against workers (1 vs 2)
 
 Synthetic gemeenten of realistic size: the 342 real gemeenten of CBS 85984NED (2024, wijk counts from
 ../shared/realdata/cbs_odata_derived/85984NED_GM_WK_selected_stats_2024.json) are sorted by their number of
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -85,12 +87,13 @@ def _is_worker(pid: int) -> bool:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"multiprocessing" in cmd or b"spawn_main" in cmd
+    return b"multiprocessing" in cmd or b"spawn_main" in cmd or b"workbench\x00run\x00" in cmd  # local: a run
 
 
 def run_mode(cmd: list[str], env: dict, log: Path) -> dict:
     """Wall, exit code, peak MB of the whole tree and the peak of each Dask worker's subtree."""
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=fh)
     peak, workers, done = [0], {}, threading.Event()
@@ -108,14 +111,17 @@ def run_mode(cmd: list[str], env: dict, log: Path) -> dict:
     rc = proc.wait()
     done.set()
     thread.join()
-    return {"exit": rc, "wall_s": time.perf_counter() - t0, "peak_mb": peak[0] / 1024,
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)  # every reaped process of the tree
+    return {"exit": rc, "wall_s": time.perf_counter() - t0, "cpu_s": round(cpu, 1), "peak_mb": peak[0] / 1024,
             "worker_peaks_mb": sorted(round(v / 1024) for v in workers.values())}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", type=int, default=34)
-    ap.add_argument("--modes", nargs="+", default=["jobs2", "cluster"], choices=["jobs2", "cluster"])
+    ap.add_argument("--modes", nargs="+", default=["jobs2", "cluster"], choices=["jobs1", "jobs2", "cluster"])
+    ap.add_argument("--pdf", action="store_true", help="batch --pdf: also print the wijkprofielen (Chromium)")
     ap.add_argument("--notebooks", default="all", help="comma-separated, or 'all'")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--keep", help="keep parameter sets, outputs and logs in this folder")
@@ -130,8 +136,10 @@ def main() -> None:
     results = []
     for mode in args.modes:
         out = root / f"outputs-{mode}"
-        cmd = [sys.executable, "-m", "workbench", "batch", *map(str, files), "--jobs", "2", "--outputs", str(out),
-               "--timeout", str(args.timeout), "--quiet", "--log", str(root / f"batch-{mode}.log")]
+        cmd = [sys.executable, "-m", "workbench", "batch", *map(str, files), "--jobs", "1" if mode == "jobs1" else "2",
+               "--outputs", str(out), "--timeout", str(args.timeout), "--quiet", "--log", str(root / f"batch-{mode}.log")]
+        if args.pdf:
+            cmd.append("--pdf")
         if mode == "cluster":
             cmd += ["--cluster", "local"]
         res = run_mode(cmd, env, root / f"batch-{mode}.out")
@@ -140,10 +148,13 @@ def main() -> None:
         res.update(mode=mode, sets=len(files), good_runs=good, runs_per_min=round(rate, 2),
                    extrapolated_342_min=round(342 / rate, 1), load_after=round(os.getloadavg()[0], 1))
         results.append(res)
-        print(f"{'--jobs 2' if mode == 'jobs2' else '--cluster local (2 workers)'}: {len(files)} sets ({good} good, "
+        label = {"jobs1": "--jobs 1", "jobs2": "--jobs 2", "cluster": "--cluster local (2 workers)"}[mode]
+        print(f"{label}: {len(files)} sets ({good} good, "
               f"exit {res['exit']}) in {res['wall_s'] / 60:.1f} min = {rate:.2f} runs/min; 342 gemeenten at this "
-              f"rate (extrapolated, not run): {342 / rate:.0f} min; peak memory of the tree {res['peak_mb']:.0f} MB"
-              + (f", per worker {res['worker_peaks_mb']} MB" if res["worker_peaks_mb"] else "")
+              f"rate (extrapolated, not run): {342 / rate:.0f} min; CPU {res['cpu_s'] / len(files):.1f} s per set; "
+              f"peak memory of the tree {res['peak_mb']:.0f} MB"
+              + (f", per worker (cluster) or run process (local) {max(res['worker_peaks_mb'])} MB at most"
+                 if res["worker_peaks_mb"] else "")
               + f" (load average now {os.getloadavg()[0]:.1f})", flush=True)
     (root / "results.json").write_text(json.dumps(results, indent=2))
     print(f"details: {root}")

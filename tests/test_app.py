@@ -232,6 +232,8 @@ def test_views_the_run_cannot_have_are_hidden_with_the_reason(run):
     app = App(bare)
     assert "oe" not in [k for _, k in app.mode.options] and "kosten" not in [k for _, k in app.domain.options]
     assert len(app.tabs.children) == 1, "geen lege tab Resultaten"
+    assert "wijkkaarten jeugdhulp en Wmo</h2>" in app.widget.children[0].value, "de kop belooft geen zorgkosten"
+    assert "wijkkaarten jeugdhulp, Wmo en zorgkosten</h2>" in full.widget.children[0].value
     line = app.unavailable.value
     assert 'data-testid="unavailable"' in line
     for label in ("Waargenomen / verwacht", "Zorgkosten", "Resultaten"):

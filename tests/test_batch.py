@@ -216,6 +216,9 @@ def test_failing_notebook_is_isolated(mixed_batch):
     items, outputs = mixed_batch["items"], mixed_batch["outputs"]
     assert items["t-ok"].status == "ok"
     assert (outputs / "t-ok" / "latest").resolve() == outputs / "t-ok" / items["t-ok"].run_id
+    exports = json.loads((outputs / "t-ok" / "latest" / "manifest.json").read_text())["exports"]
+    assert exports["pdf"] == 0 and any("PDF niet gevraagd" in n for n in exports["notes"])  # a batch: --pdf asks
+    assert exports["wijkprofielen"]  # the HTML profiles are there all the same
     boom = items["t-boom"]
     assert boom.status == "failed" and boom.attempts == 1  # an ordinary notebook error is not retried
     assert "kapot" in boom.message
@@ -376,3 +379,24 @@ def test_killed_batch_is_recovered_by_the_next(interrupted):
     # the history lists all of it
     out = workbench("runs", "t-int", "--outputs", interrupted["outputs"]).communicate(timeout=60)[0]
     assert out.count("afgebroken") >= 2 and f"* {newest}" in out
+
+
+def test_a_batch_asks_for_no_pdf_unless_told_and_the_notebook_shows_what_it_ran_with(tmp_path, demo_params):
+    from workbench import paths
+    from workbench.batch import RunOptions
+
+    assert RunOptions().args() == ["--geen-pdf"] and RunOptions("k", pdf=True).args() == ["--kernel", "k"]
+    assert pipeline.has_parameter(paths.notebook("05_resultaten"), "aanbieder_pdf")
+    assert not pipeline.has_parameter(paths.notebook("01_indicatoren"), "aanbieder_pdf")
+    # the executed notebook's parameters cell keeps aanbieder_pdf = False beside the rewritten paths
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("parameter_file = '/tmp/x/.run.partial/p.yaml'\naanbieder_pdf = False")
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells = [cell]
+    nb.metadata["papermill"] = {"parameters": {"parameter_file": "/tmp/x/p.yaml", "output_dir": "/tmp/x/.partial",
+                                               "aanbieder_pdf": False}}
+    path = tmp_path / "05_resultaten.ipynb"
+    nbformat.write(nb, path)
+    pipeline.publishable_notebook(path, demo_params)
+    source = nbformat.read(path, as_version=4).cells[0].source
+    assert "aanbieder_pdf = False" in source and "output_dir = '.'" in source and ".partial" not in source

@@ -335,3 +335,25 @@ def test_input_error_found_by_the_run_process_also_exits_2(project, capsys):
     assert cli.main(["batch", "parameters/elders.yaml", "--quiet"]) == 2
     assert "GM0001" in capsys.readouterr().out
     assert not list((project / "outputs" / "elders").glob("2*"))
+
+
+def test_serve_prepares_the_web_geometry_of_every_level_before_the_app_starts(tmp_path, demo_run, capsys):
+    """No viewer waits for a level's geometry on the first switch (a national buurt level takes a minute)."""
+    import shutil
+
+    from workbench.app import server
+    from workbench.app.data import PublishedRun
+
+    run_dir = tmp_path / "outputs" / "demo" / demo_run.path.name
+    run_dir.mkdir(parents=True)
+    for name in ("publish.gpkg", "manifest.json"):
+        shutil.copy2(demo_run.path / name, run_dir / name)
+    (run_dir.parent / "latest").symlink_to(run_dir.name)
+    run = PublishedRun.load(tmp_path / "outputs", "demo")
+    assert run.levels and not any(run.web_cached(lv) for lv in run.levels)
+    server.warm_web_geometry(tmp_path / "outputs", "demo")
+    assert all(run.web_cached(lv) for lv in run.levels)
+    assert "eenmalig" in capsys.readouterr().err
+    server.warm_web_geometry(tmp_path / "outputs", "demo")  # a second start reads the cache and says nothing
+    assert capsys.readouterr().err == ""
+    server.warm_web_geometry(tmp_path / "outputs", "bestaat-niet")  # no run yet: the app says so itself

@@ -265,6 +265,17 @@ class _LeaseKeeper:
 _KEEPER = _LeaseKeeper()
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How the batch runs each set, as arguments of its `workbench run` process (picklable for Dask)."""
+
+    kernel_name: str | None = None
+    pdf: bool = False  # printing the wijkprofielen starts Chromium: several seconds per set, asked for with --pdf
+
+    def args(self) -> list[str]:
+        return (["--kernel", self.kernel_name] if self.kernel_name else []) + ([] if self.pdf else ["--geen-pdf"])
+
+
 @dataclass
 class BatchItem:
     param_file: str
@@ -365,7 +376,7 @@ class _Attempt:
 
 
 def _start(item: BatchItem, set_dir: Path, lock: SetLock, outputs: Path, timeout: float | None, workdir: Path,
-           kernel_name: str | None) -> _Attempt:
+           opts: RunOptions) -> _Attempt:
     item.attempts += 1
     result = workdir / f"{item.name}.{item.attempts}.json"
     log = workdir / f"{item.name}.{item.attempts}.log"
@@ -374,8 +385,7 @@ def _start(item: BatchItem, set_dir: Path, lock: SetLock, outputs: Path, timeout
            "--force", "--lock-held", "--result-file", str(result)]
     if timeout:
         cmd += ["--timeout", str(int(max(1, timeout)))]  # no single cell may take longer than the whole run
-    if kernel_name:
-        cmd += ["--kernel", kernel_name]
+    cmd += opts.args()
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     with open(log, "wb") as fh:
@@ -432,17 +442,19 @@ def _finish(att: _Attempt, rc: int, timeout: float | None) -> tuple[str, str, st
 def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *, jobs: int = 1,
               timeout: float | None = 3600, force: bool = False, progress: bool = True,
               log: str | Path | None = None, kernel_name: str | None = None,
-              retries: int = 1, cluster: str | None = None) -> list[BatchItem]:
+              retries: int = 1, cluster: str | None = None, pdf: bool = False) -> list[BatchItem]:
     """Run every parameter set; returns one BatchItem per file, in the order given.
 
     ``cluster``: None for the local process pool (``jobs`` at once); "local" for a dask LocalCluster of
     ``jobs`` workers; "tcp://host:8786" for an existing Dask scheduler (see _run_cluster).
+    ``pdf``: also print the wijkprofielen to PDF (Chromium); without it a batch writes them as HTML only.
     Raises SetLocked (nothing run) when another live process writes one of the sets. Re-raises
     KeyboardInterrupt after stopping the runs (each recorded as interrupted) and logging the summary.
     """
     from .params import load_parameters
 
     jobs = max(1, int(jobs))
+    opts = RunOptions(kernel_name, pdf)
     outputs = Path(outputs).resolve()
     items = [BatchItem(str(Path(p))) for p in param_files]
     logger = _Log(log)
@@ -470,7 +482,7 @@ def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *,
     if cluster:
         try:
             return _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progress, logger,
-                                kernel_name, retries)
+                                opts, retries)
         finally:
             logger.close()
 
@@ -491,14 +503,14 @@ def run_batch(param_files: list[str | Path], outputs: str | Path = "outputs", *,
     with terminate_as_interrupt():
         try:
             return _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress, logger,
-                               kernel_name, retries)
+                               opts, retries)
         finally:
             for lk in locks.values():
                 lk.release()
             logger.close()
 
 
-def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress, logger, kernel_name, retries):
+def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress, logger, opts, retries):
     from tqdm.auto import tqdm
 
     t_batch = time.time()
@@ -545,7 +557,7 @@ def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress
                         continue
                 if it.attempts == 0:
                     logger(f"{it.name}: gestart ({it.param_file})")
-                running.append(_start(it, outputs / it.name, locks[it.name], outputs, timeout, workdir, kernel_name))
+                running.append(_start(it, outputs / it.name, locks[it.name], outputs, timeout, workdir, opts))
             postfix()
             time.sleep(POLL_SECONDS)
             for att in list(running):
@@ -631,7 +643,7 @@ STOP_POLL_SECONDS = 2.0  # how often a cluster task asks whether the batch was s
 
 
 def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, force: bool,
-             kernel_name: str | None, retries: int, holder: str, should_stop=lambda: False) -> dict:
+             opts: RunOptions, retries: int, holder: str, should_stop=lambda: False) -> dict:
     """One parameter set, start to end, in this process: what a cluster task does on its worker.
 
     The same promises as the local pool: the set's lease (other machines) and flock (this machine) first,
@@ -670,7 +682,7 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
                     return {"status": "skipped", "run_id": last["run_id"], "seconds": time.time() - t0,
                             "message": "ongewijzigd sinds de laatste geslaagde run (--force om toch te draaien)"}
             while True:
-                att = _start(item, set_dir, lock, outputs, timeout, workdir, kernel_name)
+                att = _start(item, set_dir, lock, outputs, timeout, workdir, opts)
                 stopped, next_poll = None, time.time() + STOP_POLL_SECONDS
                 while (rc := att.proc.poll()) is None:
                     if timeout and time.time() - att.started > timeout:
@@ -716,7 +728,7 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
 
 
 def _cluster_task(param_file: str, name: str, outputs: str, timeout: float | None, force: bool,
-                  kernel_name: str | None, retries: int, batch_id: str) -> dict:
+                  opts: RunOptions, retries: int, batch_id: str) -> dict:
     """The Dask task: one set on a worker (the worker needs the project folder and outputs at the same paths)."""
     import platform
 
@@ -732,7 +744,7 @@ def _cluster_task(param_file: str, name: str, outputs: str, timeout: float | Non
             return False
 
     holder = f"batch {batch_id} (Dask-worker {worker.address} op {platform.node()})"
-    return _run_one(param_file, name, Path(outputs), timeout, force, kernel_name, retries, holder, should_stop)
+    return _run_one(param_file, name, Path(outputs), timeout, force, opts, retries, holder, should_stop)
 
 
 def _connect(cluster: str, jobs: int):
@@ -760,7 +772,7 @@ def _connect(cluster: str, jobs: int):
                                   "firewall") from None
 
 
-def _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progress, logger, kernel_name, retries):
+def _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progress, logger, opts, retries):
     """Every set a task on Dask; the client keeps the progress bar, the log and the summary.
 
     Sets already held by a live writer (lease or flock) refuse the whole batch before anything is
@@ -796,7 +808,7 @@ def _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progr
             logger(f"{it.name}: ingediend ({it.param_file})")
             it.status = "running"
             fut = client.submit(_cluster_task, str(Path(it.param_file).resolve()), it.name, str(outputs), timeout,
-                                force, kernel_name, retries, batch_id, key=f"mmr-{it.name}-{batch_id}", pure=False)
+                                force, opts, retries, batch_id, key=f"mmr-{it.name}-{batch_id}", pure=False)
             futures[fut] = it
         for fut in as_completed(list(futures), loop=client.loop):
             it = futures[fut]

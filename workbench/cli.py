@@ -104,7 +104,7 @@ def _cmd_run(args) -> int:
     for param_file in args.parameters:
         try:
             result = run(param_file, args.outputs, progress=not args.quiet, force=args.force, timeout=args.timeout,
-                         lock_held=args.lock_held, kernel_name=args.kernel)
+                         lock_held=args.lock_held, kernel_name=args.kernel, pdf=not args.geen_pdf)
         except RunFailed as exc:
             _write_result(args.result_file, {"status": "failed", "kind": exc.kind, "run_id": exc.run_id,
                                              "message": exc.message, "where": exc.where})
@@ -147,7 +147,7 @@ def _cmd_batch(args) -> int:
     t0 = time.time()
     try:
         items = run_batch(files, args.outputs, jobs=args.jobs, timeout=args.timeout or None, force=args.force,
-                          progress=not args.quiet, log=args.log, cluster=args.cluster)
+                          progress=not args.quiet, log=args.log, cluster=args.cluster, pdf=args.pdf)
     except KeyboardInterrupt as exc:
         if getattr(exc, "items", None):
             print(summary(exc.items, time.time() - t0))
@@ -365,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ook draaien als parameters, invoer en notebooks sinds de laatste geslaagde run gelijk zijn")
     r.add_argument("--timeout", metavar="SECONDEN", type=_INT, default=900,
                    help="maximale duur van één notebookcel in seconden (standaard 900)")
+    r.add_argument("--geen-pdf", action="store_true",
+                   help="wijkprofielen alleen als HTML, zonder PDF (scheelt het starten van Chromium)")
     r.add_argument("--kernel", default="python3", help=argparse.SUPPRESS)
     r.add_argument("--lock-held", action="store_true", help=argparse.SUPPRESS)  # the batch holds the set's lock
     r.add_argument("--result-file", help=argparse.SUPPRESS)  # how the run ended, for the batch
@@ -390,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--outputs", metavar="MAP", default="outputs", help="map voor de runs (standaard: outputs)")
     b.add_argument("--log", metavar="BESTAND", help="schrijf het verloop (met tijden) en het overzicht ook naar dit bestand (aanvullen)")
     b.add_argument("--quiet", action="store_true", help="geen voortgangsbalk")
+    b.add_argument("--pdf", action="store_true",
+                   help="ook de wijkprofielen als PDF (Chromium; enkele seconden per set); standaard alleen HTML")
     b.set_defaults(func=_cmd_batch)
 
     h = command("runs", help="toon de geschiedenis van de runs (status, duur, vingerafdrukken van de invoer)")

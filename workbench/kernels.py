@@ -118,11 +118,26 @@ SHARED_ENGINE = "mmr-shared-kernel"
 
 class RunKernel:
     """The one kernel a run executes its notebooks in (``with RunKernel(name) as km: pm.execute_notebook(...,
-    engine_name=SHARED_ENGINE, km=km)``). The first notebook starts it, in papermill's working folder; it is
-    shut down (killed if it does not stop) when the run ends, also when a notebook failed."""
+    engine_name=SHARED_ENGINE, km=km)``). Without ``start`` the first notebook starts it, in papermill's
+    working folder; ``start`` starts it earlier and imports the package in it, so that this happens on the
+    other core while the run process computes the findings. Shut down (killed if it does not stop) on
+    ``close`` or when the ``with`` block ends, also when a notebook failed."""
+
+    # what every notebook's first cell imports (`import workbench as wb`, then wb.load_run and wb.report)
+    WARM_UP = "import workbench, workbench.findings, workbench.report"
 
     def __init__(self, kernel_name: str = "python3"):
         self.km = QuietKernelManager(kernel_name=kernel_name)
+        self._kc = None
+
+    def start(self, cwd: str) -> None:
+        """Start the kernel in ``cwd`` and let it import the package; returns without waiting for the import."""
+        from jupyter_core.utils import run_sync
+
+        run_sync(self.km.start_kernel)(cwd=cwd)
+        self._kc = self.km.client()
+        self._kc.start_channels()
+        self._kc.execute(self.WARM_UP, silent=True, store_history=False)
 
     def __enter__(self) -> QuietKernelManager:
         from papermill.engines import papermill_engines
@@ -132,9 +147,15 @@ class RunKernel:
         return self.km
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         from jupyter_core.utils import run_sync
 
         km = self.km
+        if self._kc is not None:
+            self._kc.stop_channels()
+            self._kc = None
         try:
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=False)

@@ -185,6 +185,15 @@ def encode_topology(geo: gpd.GeoDataFrame, metres: float = 1.0) -> bytes:
 WEB_CACHE_VERSION = 1  # raise when web_geometry or encode_topology change what they make
 
 
+def _web_level_paths(folder: Path, level: str, stamp: str) -> tuple[Path, Path]:
+    base = f"{level}-v{WEB_CACHE_VERSION}-{stamp}"
+    return folder / f"{base}.parquet", folder / f"{base}.topojson.gz"
+
+
+def web_level_cached(folder: Path, level: str, stamp: str) -> bool:
+    return all(p.exists() for p in _web_level_paths(folder, level, stamp))
+
+
 def web_level(folder: Path, level: str, stamp: str, build: Callable[[], gpd.GeoDataFrame],
               ) -> tuple[gpd.GeoDataFrame, Path | bytes]:
     """The web geometry of one level of a run and its encoded TopoJSON, made once per run and level.
@@ -196,8 +205,7 @@ def web_level(folder: Path, level: str, stamp: str, build: Callable[[], gpd.GeoD
     """
     from .io import atomic_path
 
-    base = f"{level}-v{WEB_CACHE_VERSION}-{stamp}"
-    geo_path, topo_path = folder / f"{base}.parquet", folder / f"{base}.topojson.gz"
+    geo_path, topo_path = _web_level_paths(folder, level, stamp)
     if geo_path.exists() and topo_path.exists():
         try:
             return gpd.read_parquet(geo_path), topo_path

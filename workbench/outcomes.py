@@ -277,10 +277,11 @@ def return_cohort(prep: pd.DataFrame, return_days: int = 365) -> pd.DataFrame:
 def _counts(c: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     cat = pd.get_dummies(c["category"]).reindex(columns=list(CATEGORY_NL)[:5], fill_value=False).astype(int)
     cat.columns = [f"n_{x}" for x in cat.columns]
-    t = pd.concat([c[by], cat, c[["cost", "duration_days", "planned_days"]]], axis=1)
+    t = pd.concat([c[by], cat, c[["cost", "duration_days", "planned_days", "client_id"]]], axis=1)
     g = t.groupby(by, observed=True, dropna=False)
     out = g[[f"n_{x}" for x in list(CATEGORY_NL)[:5]]].sum()
     out.insert(0, "trajecten", g.size())
+    out["n_clients"] = g["client_id"].nunique()  # a median describes persons: a few clients with many trajectories
     out["median_days"] = g["duration_days"].median()
     out["median_planned_days"] = g["planned_days"].median()
     out["cost_total"] = g["cost"].sum()
@@ -609,7 +610,9 @@ SHARE_GROUPS = {  # share column -> (count column, base column, interval columns
     "share_geen": ("n_geen", "trajecten", ("geen_low", "geen_high")),
 }
 PRIVATE = ("n_behaald", "n_deels", "n_niet", "n_stabilisatie", "n_geen", "n_result", "n_bereikt", "n_followed",
-           "n_returned", "cost_total", "observed", "expected", "n")
+           "n_returned", "cost_total", "observed", "expected", "n", "n_clients")
+# figures of a typical trajectory: hidden when fewer than the threshold clients are behind them
+PER_CLIENT = ("median_days", "median_planned_days", "duration_ratio")
 SIGNAL_LINKS = {"beëindigd": "T", "behaald": "B"}  # signal base counts that are outcome counts per result area
 
 
@@ -666,6 +669,10 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
     # cost per trajectory x trajectories is the row's cost, and costs add up over the margins: the figure
     # carries the count, so it goes wherever the count goes (issue 15: two rows solved it back by hand)
     hide_col["cost_per_trajectory"] = row_hidden | primary_row
+    if "n_clients" in table:  # a median of 12 trajectories of 3 clients describes those 3 (issue 15)
+        few = (table["n_clients"] < settings.min_count).to_numpy()
+        for c in PER_CLIENT:
+            hide_col[c] = hide_col.get(c, False) | few
     reasons = [(row_hidden, row_why)]
     groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
               "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}

@@ -89,6 +89,20 @@ def notebook_path(name: str) -> Path:
     return NOTEBOOK_DIR / f"{name}.ipynb" if NOTEBOOK_DIR else paths.notebook(name)
 
 
+PDF_PARAMETERS = ("aanbieder_pdf",)  # notebook parameters that print to PDF; False in a run without PDFs
+
+
+def has_parameter(path: Path, name: str) -> bool:
+    """Whether the notebook's parameters cell sets ``name`` (an own notebook need not have it)."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return any("parameters" in c.get("metadata", {}).get("tags", []) and re.search(rf"(?m)^{name}\s*=", c.source)
+               for c in nb.cells if c.cell_type == "code")
+
+
 def publishable_notebook(path: Path, params: ParameterSet) -> None:
     """Replace the local paths papermill put into an executed notebook (the injected parameters cell shows the
     hidden .partial folder, its metadata the installation folder) by what a reader can use: the parameter
@@ -97,6 +111,8 @@ def publishable_notebook(path: Path, params: ParameterSet) -> None:
 
     nb = nbformat.read(path, as_version=4)
     shown = {"parameter_file": paths.shown(params.path) if params.path else None, "output_dir": "."}
+    given = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+    shown.update({k: v for k, v in given.items() if k not in shown})  # e.g. aanbieder_pdf = False in a batch
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = "# Parameters (ingevuld door workbench run)\n" + "\n".join(
@@ -153,15 +169,16 @@ def _progress(enabled: bool):
 
 def run(param_file: str | Path, outputs: str | Path = "outputs", *, progress: bool = True,
         kernel_name: str = "python3", timeout: int | None = 900, force: bool = False,
-        lock_held: bool = False) -> RunResult:
+        lock_held: bool = False, pdf: bool = True) -> RunResult:
     """Validate, load, run every notebook of the parameter set, publish, and commit the run.
 
     Skipped (status "skipped", nothing written) when parameters, inputs and notebooks are unchanged since
     the last good run, unless ``force``. ``lock_held``: the caller (a batch) already holds the set's lock.
+    ``pdf``: print the wijkprofielen to PDF too (where Chromium is); a batch asks for that only with --pdf.
     """
     with terminate_as_interrupt():
         return _run(param_file, outputs, progress=progress, kernel_name=kernel_name, timeout=timeout,
-                    force=force, lock_held=lock_held)
+                    force=force, lock_held=lock_held, pdf=pdf)
 
 
 def check_parameters(param_file) -> ParameterSet:
@@ -197,7 +214,7 @@ def _load_problem(key: str, load) -> list[str]:
     return []
 
 
-def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held) -> RunResult:
+def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_held, pdf=True) -> RunResult:
     import papermill as pm
 
     from .dataset import load_dataset
@@ -215,10 +232,11 @@ def _run(param_file, outputs, *, progress, kernel_name, timeout, force, lock_hel
     with (nullcontext() if lock_held else SetLock(set_dir)) as lock:
         recovered = recover_partials(set_dir)
         return _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered,
-                        getattr(lock, "taken_over", None))
+                        getattr(lock, "taken_over", None), pdf)
 
 
-def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered, taken_over) -> RunResult:
+def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, recovered, taken_over,
+             pdf=True) -> RunResult:
     from .publish import write_publish
 
     run_id = new_run_id()
@@ -243,28 +261,42 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     tqdm = _progress(progress)
     bar = tqdm(total=len(params.notebooks) + 1, desc=params.name, unit="stap") if tqdm else None
     current = None
+    from .kernels import SHARED_ENGINE, RunKernel
+
+    kernel = RunKernel(kernel_name)
+    beside = None
     try:
         # Compute once: the findings every notebook shows and publish.gpkg holds, stored for the notebooks.
         current = "bevindingen"
         t0 = time.time()
         from .findings import STORE
 
+        if params.notebooks:  # the kernel starts and imports the package on the other core meanwhile
+            kernel.start(str(paths.project_dir()))
+
         ds.findings.compute_all().save(tmp / STORE)
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
         manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
+        current = "publish.gpkg"
+        t0 = time.time()
+        manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
+        manifest["timings"]["publish"] = round(time.time() - t0, 2)
+        # Exports and the attacker's interval audit read publish.gpkg only, so they run in a thread beside the
+        # notebooks: this process only waits on the kernel meanwhile, and a run has two cores to use.
+        shown = {**manifest, "run_id": run_id}
+        beside = _Beside(manifest, lambda: _exports_and_attack(tmp, shown, pdf, ds, params))
         # One kernel for all notebooks: each starts with an empty namespace (workbench.kernels), but the
         # kernel start and `import workbench` with its libraries are paid once per run, not per notebook.
-        from .kernels import SHARED_ENGINE, RunKernel
-
-        with RunKernel(kernel_name) as km:
+        with kernel as km:
             for nb in params.notebooks:
                 current = nb
                 if bar:
                     bar.set_postfix_str(nb)
                 t0 = time.time()
+                asked = {} if pdf else {k: False for k in PDF_PARAMETERS if has_parameter(notebook_path(nb), k)}
                 pm.execute_notebook(
                     str(notebook_path(nb)), str(tmp / f"{nb}.ipynb"),
-                    parameters={"parameter_file": str(params.path), "output_dir": str(tmp)},
+                    parameters={"parameter_file": str(params.path), "output_dir": str(tmp), **asked},
                     kernel_name=kernel_name, progress_bar=False, cwd=str(paths.project_dir()),
                     execution_timeout=timeout, report_mode=False, engine_name=SHARED_ENGINE, km=km,
                 )
@@ -272,30 +304,19 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
                 manifest["timings"][nb] = round(time.time() - t0, 2)
                 if bar:
                     bar.update(1)
-        current = "publish.gpkg"
-        if bar:
-            bar.set_postfix_str("publish.gpkg")
-        t0 = time.time()
-        manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
-        manifest["timings"]["publish"] = round(time.time() - t0, 2)
-        # Exports read publish.gpkg only: nothing in them that the disclosure control did not pass.
         current = "tabellen.xlsx en wijkprofielen"
-        t0 = time.time()
-        from .wijkprofiel import write_exports
-
-        manifest["exports"] = write_exports(tmp, {**manifest, "run_id": run_id})
-        manifest["timings"]["exports"] = round(time.time() - t0, 2)
+        if bar:
+            bar.set_postfix_str("tabellen, wijkprofielen, intervalaudit")
+        exports, (interval_leaks, attack) = beside.result()
+        manifest["exports"] = exports
         if bar:
             bar.update(1)
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
         current = "privacycontrole"
         t0 = time.time()
-        from .audit import DisclosureError, audit_publication, interval_audit
+        from .audit import DisclosureError, audit_publication
 
         leaks = audit_publication(tmp, ds.records, params.privacy, ds.catalog)
-        # the attacker's interval audit: no suppressed count may be narrowed down from publish.gpkg
-        interval_leaks, attack = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy,
-                                                known=ds.findings.audit_result)
         manifest["timings"]["privacycontrole"] = round(time.time() - t0, 2)
         strict = params.privacy.interval_audit == "strict"
         if leaks:
@@ -314,6 +335,9 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     except BaseException as exc:
         if bar:
             bar.close()
+        kernel.close()
+        if beside is not None:
+            beside.stop()
         kind = failure_kind(exc)
         _record_failure(set_dir, tmp, run_id, manifest, current, exc, started, kind)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -337,6 +361,51 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     point_latest(set_dir, run_id)
     _running_file(set_dir, run_id).unlink(missing_ok=True)
     return RunResult(params.name, run_id, "ok", final, manifest["seconds"], manifest)
+
+
+def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: ParameterSet):
+    """tabellen.xlsx and the wijkprofielen, then the attacker's interval audit: no suppressed count may be
+    narrowed down from publish.gpkg. Both read publish.gpkg only. Returns (exports, (leaks, attack), timings)."""
+    from .audit import interval_audit
+    from .wijkprofiel import write_exports
+
+    t0 = time.time()
+    exports = write_exports(tmp, manifest, pdf=pdf)
+    if not pdf:
+        exports["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
+                                "(workbench batch zonder --pdf, of workbench run --geen-pdf).")
+    t1 = time.time()
+    audit = interval_audit(tmp / "publish.gpkg", ds.catalog, params.privacy, known=ds.findings.audit_result)
+    return exports, audit, {"exports": round(t1 - t0, 2), "intervalaudit": round(time.time() - t1, 2)}
+
+
+class _Beside:
+    """Work in a thread beside the notebooks; ``result()`` waits for it and raises what it raised (named by
+    its step), and puts its timings in the manifest. ``stop()`` on failure: wait briefly, never raise."""
+
+    def __init__(self, manifest: dict, work):
+        self.manifest, self.out, self.exc = manifest, None, None
+        self.thread = threading.Thread(target=self._run, args=(work,), name="mmr-exports", daemon=True)
+        self.thread.start()
+
+    def _run(self, work) -> None:
+        try:
+            self.out = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the run in result()
+            self.exc = exc
+
+    def result(self):
+        self.thread.join()
+        if self.exc is not None:
+            raise self.exc
+        exports, audit, timings = self.out
+        self.manifest["timings"].update(timings)
+        return exports, audit
+
+    def stop(self) -> None:
+        # Its files go with the partial folder. Shorter than a batch's grace after SIGTERM (GRACE_SECONDS), so
+        # the failure record is written before the batch would kill this process; a daemon never blocks exit.
+        self.thread.join(timeout=10)
 
 
 def _short(exc: BaseException) -> str:

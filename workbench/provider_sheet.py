@@ -1,7 +1,8 @@
 """Provider sheets: one standalone Dutch HTML page (and PDF where Chromium is available) per provider,
 for the periodic talk between municipality and provider. Aggregate, disclosure-controlled figures only.
 
-Presentation: every figure arrives from workbench.outcomes, already through disclosure control.
+Presentation: every figure is one of the resultaten layer of publish.gpkg (``outcomes.published_layers`` of the
+run's audited bundle), so a sheet adds no figure, and no relation, the interval audit did not attack.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def _sign_cell(sign) -> str:
 
 def _diff(row) -> str:
     if pd.isna(row.get("difference")):
-        return "onderdrukt" if row.get("status") == "suppressed" or pd.isna(row.get("share")) else "–"
+        return "onderdrukt" if pd.isna(row.get("trajecten")) or pd.isna(row.get("share_bereikt")) else "–"
     return (f"{fmt_nl(100 * row['difference'], 1)} pp ({fmt_nl(100 * row['diff_low'], 1)} tot "
             f"{fmt_nl(100 * row['diff_high'], 1)})")
 
@@ -86,14 +87,40 @@ def _euro(v) -> str:
     return "onderdrukt" if pd.isna(v) else fmt_nl(v, 0, "euro")
 
 
-def render_sheet(provider: str, res) -> str:
-    """The sheet of one provider from an outcomes.Results bundle (disclosed tables only)."""
+# figures of a published row that carry its trajectory count (a share of it, an amount or duration per trajectory):
+# shown only beside that count, so a row whose count is hidden gives nothing of it away on the sheet (issue 15)
+CARRIES_TRAJECTEN = ("share_geen", "geen_low", "geen_high", "cost_per_trajectory", "cost_per_reached", "median_days",
+                     "median_planned_days", "duration_ratio")
+
+
+def published_rows(res) -> pd.DataFrame:
+    """The resultaten layer exactly as publish.gpkg holds it (the audited figures, after the run's extra
+    suppression), indexed by (indeling, aanbieder, resultaatgebied), without the wijk and level rows."""
+    from .outcomes import published_layers
+
+    t = published_layers(res, stapeling=False)["resultaten"]
+    t = t[(t["wijk_code"] == "alle") & (t["niveau"] == "alle")].copy()
+    hidden = t["trajecten"].isna().to_numpy()
+    for c in CARRIES_TRAJECTEN:
+        if c in t:
+            t.loc[hidden, c] = np.nan
+    return t.set_index(["indeling", "aanbieder", "resultaatgebied"]).sort_index()
+
+
+def _row(rows: pd.DataFrame, key) -> pd.Series:
+    return rows.loc[key] if key in rows.index else pd.Series(dtype=object)
+
+
+def render_sheet(provider: str, res, rows: pd.DataFrame | None = None) -> str:
+    """The sheet of one provider from an outcomes.Results bundle. Every figure is one publish.gpkg holds
+    (``published_rows``: what the interval audit attacked), never one worked out from the unpublished tables;
+    ``rows``: those rows when already read (one read for all sheets)."""
     m = res.settings.min_count
-    comp_all = res.comparison_provider[res.comparison_provider["provider"] == provider]
-    comp_area = res.comparison_provider_area[res.comparison_provider_area["provider"] == provider].set_index("result_area")
-    own = res.by_provider_area[res.by_provider_area["provider"] == provider].set_index("result_area")
-    own_total = res.by_provider[res.by_provider["provider"] == provider]
-    region = res.by_area.set_index("result_area")
+    rows = published_rows(res) if rows is None else rows
+    own_total = _row(rows, ("aanbieder", provider, "alle"))
+    region_total = _row(rows, ("regio", "alle", "alle"))
+    own_areas = (rows.xs(("resultaatgebied × aanbieder", provider), level=("indeling", "aanbieder"))
+                 if ("resultaatgebied × aanbieder", provider) in rows.index.droplevel(2) else rows.iloc[:0])
     parts = [f"<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">"
              f"<title>Resultaten {html.escape(provider)} {res.year}</title><style>{_CSS}</style></head><body>"]
     if res.fictional_note:
@@ -105,28 +132,25 @@ def render_sheet(provider: str, res) -> str:
                  "<th>Verwacht bij uw mix</th><th>Regio (ongecorrigeerd)</th><th>Verschil met verwacht (95%-interval)</th>"
                  "<th>Oordeel</th><th>Zonder resultaat vastgelegd</th><th>Terugkeer binnen 12 mnd</th>"
                  "<th>Kosten per traject</th><th>Kosten per bereikt resultaat</th></tr>")
-    if len(comp_all):
-        c = comp_all.iloc[0]
-        o = own_total.iloc[0] if len(own_total) else pd.Series(dtype=object)
-        parts.append("<tr>" + _cell("Alle resultaatgebieden") + _count(c["trajecten"]) + _cell(_pct(c["share"]))
-                     + _cell(_pct(c["expected_share"])) + _cell(_pct(c["region_share"])) + _cell(_diff(c))
-                     + _sign_cell(c["sign"]) + _cell(_pct(o.get("share_geen")))
-                     + _cell(_pct(o.get("share_returned"))) + _cell(_euro(o.get("cost_per_trajectory")))
-                     + _cell(_euro(o.get("cost_per_reached"))) + "</tr>")
+    o = own_total
+    parts.append("<tr>" + _cell("Alle resultaatgebieden") + _count(o.get("trajecten")) + _cell(_pct(o.get("share_bereikt")))
+                 + _cell(_pct(o.get("verwacht_bereikt"))) + _cell(_pct(region_total.get("share_bereikt")))
+                 + _cell(_diff(o)) + _sign_cell(o.get("oordeel", "")) + _cell(_pct(o.get("share_geen")))
+                 + _cell(_pct(o.get("share_returned"))) + _cell(_euro(o.get("cost_per_trajectory")))
+                 + _cell(_euro(o.get("cost_per_reached"))) + "</tr>")
     parts.append("</table>")
     parts.append("<h2>Per resultaatgebied, vergeleken met de regio</h2>"
                  "<table><tr><th>Resultaatgebied</th><th>Trajecten</th><th>Behaald</th><th>Deels</th><th>Niet behaald</th>"
                  "<th>Stabilisatie</th><th>Bereikt</th><th>Verwacht bij uw niveaus</th><th>Regio bereikt</th>"
                  "<th>Verschil (95%-interval)</th><th>Oordeel</th><th>Mediane duur (dagen)</th><th>Gepland (dagen)</th>"
                  "<th>Terugkeer 12 mnd</th><th>Regio terugkeer</th><th>Kosten per traject</th><th>Regio</th></tr>")
-    for area in sorted(set(own.index) | set(comp_area.index)):
-        o = own.loc[area] if area in own.index else pd.Series(dtype=object)
-        c = comp_area.loc[area] if area in comp_area.index else pd.Series(dtype=object)
-        r = region.loc[area] if area in region.index else pd.Series(dtype=object)
+    for area in sorted(own_areas.index):
+        o = own_areas.loc[area]
+        r = _row(rows, ("resultaatgebied", "alle", area))
         parts.append("<tr>" + _cell(res.matrix.label(area)) + _count(o.get("trajecten"))
                      + "".join(_cell(_pct(o.get(f"share_{k}"))) for k in ("behaald", "deels", "niet", "stabilisatie", "bereikt"))
-                     + _cell(_pct(c.get("expected_share"))) + _cell(_pct(r.get("share_bereikt")))
-                     + _cell(_diff(c) if len(c) else "–") + _sign_cell(c.get("sign", ""))
+                     + _cell(_pct(o.get("verwacht_bereikt"))) + _cell(_pct(r.get("share_bereikt")))
+                     + _cell(_diff(o)) + _sign_cell(o.get("oordeel", ""))
                      + _cell(_days(o.get("median_days"))) + _cell(_days(o.get("median_planned_days")))
                      + _cell(_pct(o.get("share_returned"))) + _cell(_pct(r.get("share_returned")))
                      + _cell(_euro(o.get("cost_per_trajectory"))) + _cell(_euro(r.get("cost_per_trajectory"))) + "</tr>")
@@ -252,9 +276,10 @@ def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list
     chromium = find_chromium() if pdf else None
     if pdf and not chromium:
         notes.append("Geen Chromium gevonden: alleen HTML-bladen (PDF overgeslagen).")
+    rows = published_rows(res)
     for provider in res.providers:
         path = folder / f"{slug(provider)}.html"
-        write_atomic(path, render_sheet(provider, res))
+        write_atomic(path, render_sheet(provider, res, rows))
         paths.append(path)
     if chromium:
         paths_pdf, pdf_notes = _print_all(list(paths), chromium)

@@ -205,16 +205,23 @@ class PublishedRun:
         data = self._web_level(level)[1]
         return data.read_bytes() if isinstance(data, Path) else data
 
+    def _web_stamp(self) -> str:
+        st = (self.path / "publish.gpkg").stat()
+        return f"{st.st_size:x}{st.st_mtime_ns:x}"
+
+    def web_cached(self, level: str) -> bool:
+        """Whether the web geometry of ``level`` of this published file is already in the run's cache."""
+        return maps.web_level_cached(self.path / "webkaart", level, self._web_stamp())
+
     def _web_level(self, level: str):
         if level not in self._geo:
-            st = (self.path / "publish.gpkg").stat()
 
             def build():
                 full = read_layer(self.path / "publish.gpkg", "gebieden")
                 part = full[(full["level"] == level) & ~full["water"].fillna(False).astype(bool)]
                 return maps.web_geometry(part).set_index("code")
 
-            self._geo[level] = maps.web_level(self.path / "webkaart", level, f"{st.st_size:x}{st.st_mtime_ns:x}", build)
+            self._geo[level] = maps.web_level(self.path / "webkaart", level, self._web_stamp(), build)
         return self._geo[level]
 
 

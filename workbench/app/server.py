@@ -65,6 +65,21 @@ def serve_env(outputs: str | Path, name: str) -> dict[str, str]:
     return env
 
 
+def warm_web_geometry(outputs: str | Path, name: str) -> None:
+    """Make the web geometry of every level of the published run before the app starts, so no viewer waits for
+    it on the first switch to a level (all buurten of the country take about a minute, once per run)."""
+    from .data import NoPublishedRun, PublishedRun
+
+    try:
+        run = PublishedRun.load(paths.in_project(outputs), name)
+    except NoPublishedRun:
+        return
+    for level in run.levels:
+        if not run.web_cached(level):
+            print(f"Kaartgeometrie van niveau '{level}' wordt eenmalig voor deze run voorbereid ...", file=sys.stderr)
+        run.web_topology(level)
+
+
 def serve(host: str = "127.0.0.1", port: int = 8866, outputs: str | Path = "outputs", name: str = "demo") -> int:
     """Run Voila in the foreground (this process becomes Voila) until interrupted.
 
@@ -82,6 +97,7 @@ def serve(host: str = "127.0.0.1", port: int = 8866, outputs: str | Path = "outp
     print(f"De app start op http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/ "
           "(stoppen met Ctrl+C); bezoekers zien 'De app wordt gestart' tot hier 'De app is klaar' staat.",
           file=sys.stderr)
+    warm_web_geometry(outputs, name)
     cmd = voila_command(host, port, notebook)
     # Replace this process by Voila: a service manager's stop signal then reaches Voila itself.
     os.execve(cmd[0], cmd, serve_env(outputs, name))

@@ -174,7 +174,9 @@ class App:
         banner = (f'<div class="wb-banner-app" data-testid="fictional-banner">⚠ {html.escape(r.attribution)}</div>'
                   if r.fictional else "")
         finished = str(r.manifest.get("finished", ""))[:16].replace("T", " ")
-        return (f'<div class="wb-app"><h2>{html.escape(r.title)}: wijkkaarten jeugdhulp, Wmo en zorgkosten</h2>'
+        shown = [maps.in_sentence(label) for d, label in r.domain_labels.items() if not self.available.domains.get(d)]
+        about = " en ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)  # what this run has
+        return (f'<div class="wb-app"><h2>{html.escape(r.title)}: wijkkaarten {html.escape(about)}</h2>'
                 f'{banner}<p class="wb-unit">Gepubliceerde cijfers van run {html.escape(r.run_id)} '
                 f'({html.escape(finished)} UTC). Kies hieronder gemeente, jaar, domein en weergave; beweeg over de '
                 f'kaart voor details, klik op een wijk voor haar profiel.</p></div>')
