@@ -1,0 +1,140 @@
+"""Notebook 05 shows only audited figures (issue 15: figures derived from a suppressed count are suppressed with
+it, everywhere): every number in the outcome tables of the executed 05_resultaten notebook of the demo run is a
+figure of publish.gpkg (layers resultaten and stapeling), and a hidden count reads "onderdrukt"."""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.maps import fmt_nl
+
+NUMBER = re.compile(r"-?\d{1,3}(?:\.\d{3})*(?:,\d+)?")
+
+
+class _Tables(HTMLParser):
+    """Each HTML table as (headers, rows of td texts); the index column (th in a body row) is left out."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._where = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append(([], []))
+        elif tag == "tr" and self.tables:
+            self._head = self._in_head
+            if not self._head:
+                self.tables[-1][1].append([])
+        elif tag == "thead":
+            self._in_head = True
+        elif tag == "tbody":
+            self._in_head = False
+        elif tag in ("th", "td") and self.tables:
+            self._where = tag
+            if tag == "th" and self._head:
+                self.tables[-1][0].append("")
+            elif tag == "td":
+                self.tables[-1][1][-1].append("")
+
+    _in_head = _head = False
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td"):
+            self._where = None
+
+    def handle_data(self, data):
+        if self._where == "th" and self._head:
+            self.tables[-1][0][-1] += data
+        elif self._where == "td":
+            self.tables[-1][1][-1][-1] += data
+
+
+def _numbers(text: str) -> list[tuple[float, int]]:
+    """Dutch formatted numbers in a cell: (value, decimals)."""
+    out = []
+    for s in NUMBER.findall(text.replace("−", "-")):
+        dec = len(s.split(",")[1]) if "," in s else 0
+        out.append((float(s.replace(".", "").replace(",", ".")), dec))
+    return out
+
+
+def _tables(run):
+    """The displayed tables of the executed notebook 05: (headers without the index, rows)."""
+    nb = json.loads((run.path / "05_resultaten.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            html = "".join(out.get("data", {}).get("text/html", []))
+            if "<table" in html:
+                p = _Tables()
+                p.feed(html)
+                for headers, rows in p.tables:
+                    rows = [r for r in rows if r]
+                    yield headers[-len(rows[0]):] if rows else headers, rows
+
+
+@pytest.fixture(scope="module")
+def layers(demo_run):
+    import pyogrio
+
+    path = demo_run.path / "publish.gpkg"
+    return {name: pyogrio.read_dataframe(path, layer=name, read_geometry=False) for name in ("resultaten", "stapeling")}
+
+
+def _figures(t: pd.DataFrame) -> np.ndarray:
+    return np.unique(np.concatenate([pd.to_numeric(t[c], errors="coerce").dropna().to_numpy(float) for c in t.columns]))
+
+
+def test_every_number_in_the_outcome_tables_of_notebook_05_is_a_figure_of_publish_gpkg(demo_run, layers):
+    """Outcome tables (a 'trajecten' column) and stapeling tables: each number equals, at the shown precision, a
+    figure of publish.gpkg; each trajectory count is exactly a published one; hidden counts read "onderdrukt"."""
+    res_fig, st_fig = _figures(layers["resultaten"]), _figures(layers["stapeling"])
+    counts = set(layers["resultaten"]["trajecten"].dropna().astype(int))
+    seen = hidden = n_tables = 0
+    for headers, rows in _tables(demo_run):
+        if "trajecten" in headers:
+            figures = res_fig
+        elif "huishoudens in zorg" in headers:
+            figures = st_fig
+        else:
+            continue  # the result matrix (configuration) and the signal counts
+        n_tables += 1
+        for row in rows:
+            for head, text in zip(headers, row):
+                if head in ("aanbieder", "resultaatgebied", "wijk", "gebied", "niveau") or text == "...":
+                    continue  # names and codes, not figures; "..." where pandas shortens a long table
+                if head == "trajecten":
+                    if text == "onderdrukt":
+                        hidden += 1
+                    else:
+                        assert text.replace(".", "").isdigit() and int(text.replace(".", "")) in counts, (head, text)
+                for value, dec in _numbers(text):
+                    scale = 100 if ("%" in text or "pp" in head) else 1
+                    tol = 0.5 * 10 ** -dec + 1e-9
+                    assert (np.abs(scale * figures - value) <= tol).any(), (headers, head, text)
+                    seen += 1
+    assert n_tables >= 8 and seen > 500 and hidden > 0, (n_tables, seen, hidden)
+
+
+def test_provider_comparison_in_notebook_05_is_the_published_row(demo_run, layers):
+    """Row by row: the provider table shows each provider's published count and reached share, "onderdrukt"
+    exactly where publish.gpkg hides them, and no difference next to a hidden share (with the expected share
+    shown, it would give the share back)."""
+    pub = layers["resultaten"]
+    pub = pub[pub["indeling"] == "aanbieder"].set_index("aanbieder")
+    table = next((h, r) for h, r in _tables(demo_run) if "verwacht bij mix" in h and "resultaatgebied" not in h)
+    headers, rows = table
+    col = {h: i for i, h in enumerate(headers)}
+    assert len(rows) == len(pub)
+    assert pub["trajecten"].isna().any() and pub["share_bereikt"].isna().any()
+    for row in rows:
+        p = pub.loc[row[col["aanbieder"]]]
+        n, share = p["trajecten"], p["share_bereikt"]
+        assert row[col["trajecten"]] == ("onderdrukt" if pd.isna(n) else fmt_nl(n, 0))
+        assert row[col["bereikt"]] == ("onderdrukt" if pd.isna(share) else fmt_nl(100 * share, 0, "%"))
+        if pd.isna(share):
+            assert row[col["verschil (pp)"]] == "onderdrukt"
