@@ -23,12 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from functools import partial
 from pathlib import Path
 
 print = partial(print, flush=True)  # noqa: A001
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from app_crowd import ready  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -38,14 +40,6 @@ DRAWN = "() => { const m = document.querySelector('.wb-map-widget'); return !!m 
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def start(outputs: str, name: str, port: int) -> tuple[subprocess.Popen, float]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,15 @@ def demo_run(tmp_path_factory):
 
     outputs = tmp_path_factory.mktemp("outputs")
     return run(REPO / "parameters" / "demo.yaml", outputs, progress=False)
+
+
+_DUTCH_NUMBER = re.compile(r"-?\d{1,3}(?:\.\d{3})*(?:,\d+)?")
+
+
+def dutch_numbers(text: str) -> list[tuple[float, int]]:
+    """The Dutch-formatted numbers in a text ('1.234', '-5,3', '€ 2.842'): (value, decimals shown)."""
+    out = []
+    for s in _DUTCH_NUMBER.findall(text.replace("−", "-")):
+        dec = len(s.split(",")[1]) if "," in s else 0
+        out.append((float(s.replace(".", "").replace(",", ".")), dec))
+    return out

@@ -4,16 +4,15 @@ figure of publish.gpkg (layers resultaten and stapeling), and a hidden count rea
 from __future__ import annotations
 
 import json
-import re
 from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import dutch_numbers
 from workbench.maps import fmt_nl
 
-NUMBER = re.compile(r"-?\d{1,3}(?:\.\d{3})*(?:,\d+)?")
 
 
 class _Tables(HTMLParser):
@@ -52,15 +51,6 @@ class _Tables(HTMLParser):
             self.tables[-1][0][-1] += data
         elif self._where == "td":
             self.tables[-1][1][-1][-1] += data
-
-
-def _numbers(text: str) -> list[tuple[float, int]]:
-    """Dutch formatted numbers in a cell: (value, decimals)."""
-    out = []
-    for s in NUMBER.findall(text.replace("−", "-")):
-        dec = len(s.split(",")[1]) if "," in s else 0
-        out.append((float(s.replace(".", "").replace(",", ".")), dec))
-    return out
 
 
 def _tables(run):
@@ -112,7 +102,7 @@ def test_every_number_in_the_outcome_tables_of_notebook_05_is_a_figure_of_publis
                         hidden += 1
                     else:
                         assert text.replace(".", "").isdigit() and int(text.replace(".", "")) in counts, (head, text)
-                for value, dec in _numbers(text):
+                for value, dec in dutch_numbers(text):
                     scale = 100 if ("%" in text or "pp" in head) else 1
                     tol = 0.5 * 10 ** -dec + 1e-9
                     assert (np.abs(scale * figures - value) <= tol).any(), (headers, head, text)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from workbench import provider_sheet
+from conftest import dutch_numbers
 from workbench.maps import fmt_nl
 
-NUMBER = re.compile(r"-?\d{1,3}(?:\.\d{3})*(?:,\d+)?")
 
 
 class _Cells(HTMLParser):
@@ -44,15 +44,6 @@ class _Cells(HTMLParser):
             self.title += data
         elif self._where == "td":
             self.rows[-1][-1]["text"] += data
-
-
-def _numbers(text: str) -> list[tuple[float, int]]:
-    """Dutch formatted numbers in a cell: (value, decimals)."""
-    out = []
-    for s in NUMBER.findall(text.replace("−", "-")):
-        dec = len(s.split(",")[1]) if "," in s else 0
-        out.append((float(s.replace(".", "").replace(",", ".")), dec))
-    return out
 
 
 def _sheets(run):
@@ -93,7 +84,7 @@ def test_every_number_on_a_provider_sheet_is_a_figure_of_publish_gpkg(demo_run, 
                         hidden += 1
                     else:
                         assert int(cell["count"]) in own_counts and text == fmt_nl(int(cell["count"]), 0), text
-                for value, dec in _numbers(text):
+                for value, dec in dutch_numbers(text):
                     scale = 100 if ("%" in text or "pp" in text) else 1
                     tol = 0.5 * 10 ** -dec + 1e-9
                     assert (np.abs(scale * figures - value) <= tol).any(), (path.name, provider, text)
@@ -125,7 +116,7 @@ def test_a_hidden_trajectory_count_reads_onderdrukt_and_takes_its_figures_along(
     for i in (7, 9, 10):  # zonder resultaat, kosten per traject, kosten per bereikt resultaat
         assert short[i]["text"] == "onderdrukt", i
     assert f'data-count="{count}"' not in page
-    assert not any(v == count for r in p.rows for c in r for v, _ in _numbers(c["text"]))
+    assert not any(v == count for r in p.rows for c in r for v, _ in dutch_numbers(c["text"]))
 
 
 def test_providers_hidden_in_publish_gpkg_show_onderdrukt(demo_run, published):
