@@ -386,8 +386,8 @@ def test_a_batch_asks_for_no_pdf_unless_told_and_the_notebook_shows_what_it_ran_
     from workbench.batch import RunOptions
 
     assert RunOptions().args() == ["--geen-pdf"] and RunOptions("k", pdf=True).args() == ["--kernel", "k"]
-    assert pipeline.has_parameter(paths.notebook("05_resultaten"), "aanbieder_pdf")
-    assert not pipeline.has_parameter(paths.notebook("01_indicatoren"), "aanbieder_pdf")
+    assert pipeline.has_parameter(REPO / "notebooks" / "05_resultaten.ipynb", "aanbieder_pdf")
+    assert not pipeline.has_parameter(REPO / "notebooks" / "01_indicatoren.ipynb", "aanbieder_pdf")
     # the executed notebook's parameters cell keeps aanbieder_pdf = False beside the rewritten paths
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("parameter_file = '/tmp/x/.run.partial/p.yaml'\naanbieder_pdf = False")

@@ -265,3 +265,23 @@ def test_a_run_that_would_leak_is_not_published(tmp_path, demo_ds, monkeypatch):
     assert not list(outputs.rglob("*.html")) and not list(outputs.rglob("publish.gpkg"))
     record = json.loads(next(outputs.rglob("manifest.json")).read_text())
     assert record["status"] == "failed" and record["failed_step"] == "privacycontrole"
+
+
+def test_the_search_reads_the_apps_geometry_cache(demo_run, demo_ds, tmp_path):
+    """`workbench serve` and the app add webkaart/ (GeoParquet + gzipped TopoJSON) to a published run: the search
+    reads their attributes and text instead of failing on geometry bytes, and finds what is planted there."""
+    import gzip
+
+    from workbench.app.data import PublishedRun
+
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run.path, copy, ignore=shutil.ignore_patterns("webkaart"))
+    run = PublishedRun.read(copy, json.loads((copy / "manifest.json").read_text()))
+    for level in run.levels:
+        run.web_topology(level)
+    assert {p.suffix for p in (copy / "webkaart").iterdir()} == {".parquet", ".gz"}
+    assert audit(copy, demo_ds) == []
+    client = demo_ds.records["client_id"].iloc[0]
+    topo = next((copy / "webkaart").glob("*.topojson.gz"))
+    topo.write_bytes(gzip.compress(gzip.decompress(topo.read_bytes()).replace(b'"n":"', f'"n":"{client} '.encode(), 1)))
+    assert any("webkaart" in str(leak) and "client_id" in str(leak) for leak in audit(copy, demo_ds))

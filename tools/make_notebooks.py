@@ -261,11 +261,11 @@ notebook("05_resultaten", [
            "duurden tegen de geplande duur, hoe vaak cliënt of huishouden binnen 12 maanden terugkwam, en wat een traject "
            "en een bereikt resultaat kostte. *Terugkeer* wordt gemeten over de laatste periode die een heel jaar gevolgd is."),
     ("code", "if heeft_registratie:\n    print(wb.report.return_period_text(res))\n"
-             "    display(wb.report.outcome_view(wb.report.published_outcomes(res, 'regio')))\n"
-             "    display(wb.report.outcome_view(wb.report.published_outcomes(res, 'resultaatgebied'), res.matrix))"),
+             "    display(wb.report.outcome_view(wb.outcomes.published_outcomes(res, 'regio')))\n"
+             "    display(wb.report.outcome_view(wb.outcomes.published_outcomes(res, 'resultaatgebied'), res.matrix))"),
     ("md", "## Per interventieniveau\n\nHoe zwaarder het niveau, hoe minder vaak een resultaat *behaald* wordt en hoe vaker "
            "stabilisatie het resultaat is. Daarom kun je aanbieders niet zonder meer op hun ruwe aandelen vergelijken."),
-    ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(wb.report.published_outcomes(res, 'resultaatgebied × niveau'), res.matrix))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(wb.outcomes.published_outcomes(res, 'resultaatgebied × niveau'), res.matrix))"),
     ("md", "## Aanbieders, gecorrigeerd voor hun mix\n\n"
            "Een aanbieder met veel lichte trajecten haalt vanzelf vaker een resultaat. Daarom krijgt elk traject de "
            "**verwachte** kans op een bereikt resultaat: het regiogemiddelde van zijn eigen resultaatgebied en "
@@ -275,19 +275,19 @@ notebook("05_resultaten", [
            "correctie doet. Let op: bij veel vergelijkingen tegelijk valt af en toe een + of − door toeval, en een grote "
            "aanbieder die achterblijft trekt het regiogemiddelde omlaag, zodat anderen in hetzelfde gebied iets gunstiger "
            "uitvallen."),
-    ("code", "if heeft_registratie:\n    display(wb.report.comparison_view(wb.report.published_comparison(res)))"),
-    ("code", "if heeft_registratie:\n    display(wb.report.comparison_view(wb.report.published_comparison(res, by_area=True), res.matrix))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.comparison_view(wb.outcomes.published_comparison(res)))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.comparison_view(wb.outcomes.published_comparison(res, by_area=True), res.matrix))"),
     ("md", "## Per wijk\n\nHet aandeel bereikte resultaten per wijk van de cliënt (de kaart) en de tabel per resultaatgebied "
            "en wijk. Kleine wijken vallen vaak onder de drempel."),
     ("code", "if heeft_registratie:\n    kaart = wb.report.results_map(ds, 'share_bereikt')\n"
              "    wb.report.save(kaart, output_dir, 'resultatenkaart_bereikt.html')\n    display(kaart)"),
-    ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(wb.report.published_outcomes(res, 'wijk')))"),
+    ("code", "if heeft_registratie:\n    display(wb.report.outcome_view(wb.outcomes.published_outcomes(res, 'wijk')))"),
     ("md", "## Per resultaatgebied en wijk\n\nDe fijnste uitsplitsing die gepubliceerd wordt: de tabel voor wie wil "
            "doorzoeken. Hier is het meeste onderdrukt. Ook cijfers boven de drempel kunnen *onderdrukt* zijn: anders "
            "zou een verborgen cijfer terug te rekenen zijn uit een totaal min de getoonde delen (bijvoorbeeld een "
            "resultaatgebied min zijn andere wijken). Alle cijfers in dit notebook zijn die van `publish.gpkg` (laag "
            "`resultaten`), na die controle."),
-    ("code", "if heeft_registratie:\n    d = wb.report.published_outcomes(res, 'resultaatgebied × wijk')\n"
+    ("code", "if heeft_registratie:\n    d = wb.outcomes.published_outcomes(res, 'resultaatgebied × wijk')\n"
              "    print(f\"{d['trajecten'].notna().sum()} van {len(d)} combinaties met een gepubliceerd aantal trajecten\")\n"
              "    display(wb.report.outcome_view(d[d['trajecten'].notna()], res.matrix))"),
     ("md", "## Het gezin: stapeling\n\nResultaten horen net zo goed bij een gezin als bij één kind (*één gezin, één plan*). "

@@ -260,8 +260,18 @@ def audit_publication(folder, records: pd.DataFrame | None, settings: PrivacySet
                 table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
                 _scan_table(name, layer, pd.DataFrame(table), ids, min_count, rec_den, leaks)
             _scan_text(name, "bestand", path.read_bytes().decode("latin-1"), ids, min_count, leaks)
-        elif suffix == ".parquet":
-            _scan_table(name, "parquet", pd.read_parquet(path), ids, min_count, rec_den, leaks)
+        elif suffix == ".parquet":  # e.g. webkaart/ (the app's geometry cache): attributes, without the geometry
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            t = pq.read_table(path)
+            t = t.select([f.name for f in t.schema if not (pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))])
+            _scan_table(name, "parquet", t.to_pandas(), ids, min_count, rec_den, leaks)
+        elif suffix == ".gz":  # the gzipped TopoJSON the app sends: its text, not its compressed bytes
+            import gzip
+
+            _scan_text(name, "tekst", gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace"), ids,
+                       min_count, leaks)
         elif suffix == ".ipynb":
             nb = json.loads(path.read_text(encoding="utf-8"))
             for i, cell in enumerate(nb.get("cells", [])):

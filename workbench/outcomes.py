@@ -946,3 +946,49 @@ def published_layers(res: Results, stapeling: bool = True) -> dict[str, pd.DataF
     st = pd.concat([res.stapeling, res.stapeling_region.rename(columns={"gebied": "wijk_code"})], ignore_index=True)
     st["jaar"] = res.year
     return {"resultaten": out, "stapeling": st}
+
+
+# figures of a published row that carry its trajectory count (a share of it, an amount or duration per trajectory):
+# shown only beside that count, so a row whose count is hidden gives nothing of it away (issue 15)
+CARRIES_TRAJECTEN = ("share_geen", "geen_low", "geen_high", "cost_per_trajectory", "cost_per_reached", "median_days",
+                     "median_planned_days", "duration_ratio")
+
+
+def published_resultaten(res) -> pd.DataFrame:
+    """The resultaten layer as publish.gpkg holds it (the audited figures, after the run's extra suppression), with
+    the figures that carry a hidden trajectory count hidden too: what notebook 05 and the provider sheets show."""
+    t = published_layers(res, stapeling=False)["resultaten"].copy()
+    hidden = t["trajecten"].isna().to_numpy()
+    for c in CARRIES_TRAJECTEN:
+        if c in t:
+            t.loc[hidden, c] = np.nan
+    return t
+
+
+_PUBLISHED_KEYS = {"resultaatgebied": "result_area", "niveau": "intervention_level", "aanbieder": "provider"}
+
+
+def published_outcomes(res, indeling: str) -> pd.DataFrame:
+    """One grouping of publish.gpkg's resultaten layer (the audited figures, after the run's extra suppression),
+    with the record-side column names ``outcome_view`` reads; only the grouping's own key columns.
+
+    What the notebook shows comes from here, never from the unaudited tables in ``res``. A hidden trajectory
+    count takes the figures that carry it (cost per trajectory, share without result, durations) along."""
+    t = published_resultaten(res)
+    t = t[t["indeling"] == indeling].copy()
+    keys = [k for k in ("resultaatgebied", "niveau", "aanbieder", "wijk_code") if (t[k] != "alle").any()]
+    drop = [k for k in ("resultaatgebied", "niveau", "aanbieder", "wijk_code") if k not in keys]
+    return t.drop(columns=drop).rename(columns=_PUBLISHED_KEYS).reset_index(drop=True)
+
+
+def published_comparison(res, by_area: bool = False) -> pd.DataFrame:
+    """The provider comparison as publish.gpkg holds it, shaped for ``comparison_view``. A difference is shown
+    only next to its published own share: with the expected share it would give a hidden share back."""
+    t = published_outcomes(res, "resultaatgebied × aanbieder" if by_area else "aanbieder")
+    t = t.rename(columns={"share_bereikt": "share", "verwacht_bereikt": "expected_share", "oordeel": "sign",
+                          "oordeel_ongecorrigeerd": "raw_sign"})
+    hidden = t["share"].isna()
+    t.loc[hidden, ["difference", "diff_low", "diff_high"]] = float("nan")
+    cols = ["provider", "result_area", "trajecten", "share", "expected_share", "difference", "diff_low", "diff_high",
+            "sign", "raw_sign"]
+    return t[[c for c in cols if c in t]]

@@ -87,23 +87,13 @@ def _euro(v) -> str:
     return "onderdrukt" if pd.isna(v) else fmt_nl(v, 0, "euro")
 
 
-# figures of a published row that carry its trajectory count (a share of it, an amount or duration per trajectory):
-# shown only beside that count, so a row whose count is hidden gives nothing of it away on the sheet (issue 15)
-CARRIES_TRAJECTEN = ("share_geen", "geen_low", "geen_high", "cost_per_trajectory", "cost_per_reached", "median_days",
-                     "median_planned_days", "duration_ratio")
-
-
 def published_rows(res) -> pd.DataFrame:
     """The resultaten layer exactly as publish.gpkg holds it (the audited figures, after the run's extra
     suppression), indexed by (indeling, aanbieder, resultaatgebied), without the wijk and level rows."""
-    from .outcomes import published_layers
+    from .outcomes import published_resultaten
 
-    t = published_layers(res, stapeling=False)["resultaten"]
-    t = t[(t["wijk_code"] == "alle") & (t["niveau"] == "alle")].copy()
-    hidden = t["trajecten"].isna().to_numpy()
-    for c in CARRIES_TRAJECTEN:
-        if c in t:
-            t.loc[hidden, c] = np.nan
+    t = published_resultaten(res)
+    t = t[(t["wijk_code"] == "alle") & (t["niveau"] == "alle")]
     return t.set_index(["indeling", "aanbieder", "resultaatgebied"]).sort_index()
 
 

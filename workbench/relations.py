@@ -424,7 +424,8 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     elsewhere only the previous round's unprotected cells and newly hidden cells are solved again.
 
     ``protected`` is False for a cell whose block's relations contradict each other (``consistent`` False): a
-    relation is mis-stated, and the audit cannot vouch for it."""
+    relation is mis-stated, and the audit cannot vouch for it. Open CBS counts are the exception: CBS rounds and
+    suppresses its own figures, so its published parts and totals need not add up; they stay under CBS's rule."""
     from . import intervals
 
     protection = threshold if protection is None else protection
@@ -445,7 +446,8 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     public_zero = np.array([k[0] == "resultaten" and k[-1] in ZERO_PUBLIC for k in res["key"]], dtype=bool) \
         & (res["high"] <= 0)
     res["protected"] = ((res["width"] >= level) & ~((res["low"] >= 1) & (res["high"] < threshold))) \
-        | open_zero | public_zero | (res["consistent"] & res["width"].isna())
+        | open_zero | public_zero | (res["consistent"] & res["width"].isna()) \
+        | (open_cell & ~res["consistent"].astype(bool))  # CBS's own rounding: its open sums need not add up exactly
     if only is not None:
         kept = kept[~kept["key"].isin(set(res["key"]))]  # solved or pinned again: the new verdict counts
         res = pd.concat([res, kept[[c for c in res.columns if c in kept]]], ignore_index=True)

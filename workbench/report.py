@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from . import allocation, areas, formatting, maps, paths, risk
+from . import allocation, areas, formatting, maps, outcomes, paths, risk
 from .catalog import CLUSTERS
 from .errors import WorkbenchError
 from .indicators import denominator_note
@@ -573,42 +573,6 @@ def result_matrix(ds) -> pd.DataFrame:
     return formatting.table(_results(ds).matrix.table(), default=2)  # tariffs '275', not 275.0; no NaN
 
 
-_PUBLISHED_KEYS = {"resultaatgebied": "result_area", "niveau": "intervention_level", "aanbieder": "provider"}
-
-
-def published_outcomes(res, indeling: str) -> pd.DataFrame:
-    """One grouping of publish.gpkg's resultaten layer (the audited figures, after the run's extra suppression),
-    with the record-side column names ``outcome_view`` reads; only the grouping's own key columns.
-
-    What the notebook shows comes from here, never from the unaudited tables in ``res``. A hidden trajectory
-    count takes the figures that carry it (cost per trajectory, share without result, durations) along."""
-    from .outcomes import published_layers
-    from .provider_sheet import CARRIES_TRAJECTEN
-
-    t = published_layers(res, stapeling=False)["resultaten"]
-    t = t[t["indeling"] == indeling].copy()
-    hidden = t["trajecten"].isna().to_numpy()
-    for c in CARRIES_TRAJECTEN:
-        if c in t:
-            t.loc[hidden, c] = float("nan")
-    keys = [k for k in ("resultaatgebied", "niveau", "aanbieder", "wijk_code") if (t[k] != "alle").any()]
-    drop = [k for k in ("resultaatgebied", "niveau", "aanbieder", "wijk_code") if k not in keys]
-    return t.drop(columns=drop).rename(columns=_PUBLISHED_KEYS).reset_index(drop=True)
-
-
-def published_comparison(res, by_area: bool = False) -> pd.DataFrame:
-    """The provider comparison as publish.gpkg holds it, shaped for ``comparison_view``. A difference is shown
-    only next to its published own share: with the expected share it would give a hidden share back."""
-    t = published_outcomes(res, "resultaatgebied × aanbieder" if by_area else "aanbieder")
-    t = t.rename(columns={"share_bereikt": "share", "verwacht_bereikt": "expected_share", "oordeel": "sign",
-                          "oordeel_ongecorrigeerd": "raw_sign"})
-    hidden = t["share"].isna()
-    t.loc[hidden, ["difference", "diff_low", "diff_high"]] = float("nan")
-    cols = ["provider", "result_area", "trajecten", "share", "expected_share", "difference", "diff_low", "diff_high",
-            "sign", "raw_sign"]
-    return t[[c for c in cols if c in t]]
-
-
 def outcome_view(table: pd.DataFrame, names=None) -> pd.DataFrame:
     """A disclosed outcome table for reading: Dutch headers, percentages, 'onderdrukt' instead of blanks.
 
@@ -683,7 +647,7 @@ def results_map(ds, column: str = "share_bereikt"):
         label, sub = "Huishoudens met stapeling", "aandeel van de huishoudens in zorg met meerdere trajecten of jeugd én Wmo tegelijk"
         extra = [("huishoudens", "Huishoudens in zorg", "")]
     else:
-        t = published_outcomes(res, "wijk").set_index("wijk_code")  # the audited figures, as published
+        t = outcomes.published_outcomes(res, "wijk").set_index("wijk_code")  # the audited figures, as published
         label, sub = "Resultaat bereikt", f"aandeel behaald of stabilisatie van de trajecten beëindigd in {res.year}"
         extra = [("trajecten", "Beëindigde trajecten", "")]
     t = t.assign(**{column: t[column] * 100})
