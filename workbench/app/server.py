@@ -75,9 +75,10 @@ def warm_web_geometry(outputs: str | Path, name: str) -> None:
     except NoPublishedRun:
         return
     for level in run.levels:
-        if not run.web_cached(level):
-            print(f"Kaartgeometrie van niveau '{level}' wordt eenmalig voor deze run voorbereid ...", file=sys.stderr)
-        run.web_topology(level)
+        if run.web_cached(level):  # made by an earlier start or viewer: nothing to read here, the kernels read it
+            continue
+        print(f"Kaartgeometrie van niveau '{level}' wordt eenmalig voor deze run voorbereid ...", file=sys.stderr)
+        run.geometry(level)  # makes and stores the geometry and its TopoJSON (maps.web_level)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8866, outputs: str | Path = "outputs", name: str = "demo") -> int:
