@@ -300,3 +300,33 @@ def test_app_notebook_runs_under_papermill(published, tmp_path):
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_viewers_beyond_the_starting_kernels_get_a_queue_place_in_order():
+    """Issue 15: twenty viewers at once on two cores waited up to minutes on an empty tab. Only as many pages as
+    kernels can start at once wait for one; the others get the Dutch queue page with their place, and are let in
+    in the order they came."""
+    import itertools
+    import types
+
+    from workbench.app import voila_server as vs
+
+    app = types.SimpleNamespace(queue={}, pending=[], max_waiting=0, max_starting=2, _tickets=itertools.count(1),
+                                start_seconds=12.0)
+    app.waiting = lambda: vs.WorkbenchVoila.waiting(app)
+    admit = lambda ticket: vs.WorkbenchVoila.admit(app, ticket)  # noqa: E731
+    assert admit(None) == (True, None, 0)
+    app.pending.append({"kernel": None})
+    assert admit(None)[0]
+    app.pending.append({"kernel": None})  # two pages wait for a kernel: the third viewer queues
+    first = admit(None)
+    second = admit(None)
+    assert first[:1] == (False,) and first[2] == 1 and second[2] == 2 and second[1] > first[1]
+    assert vs.WorkbenchVoila.expected_wait(app, 2) >= 12
+    app.pending[0]["kernel"] = "k1"  # one page got its kernel: one place free, for the first in the queue only
+    assert admit(second[1])[0] is False and admit(None)[2] == 3
+    assert admit(first[1])[0] is True
+    app.pending.append({"kernel": None})  # the first in the queue now waits for its kernel
+    assert admit(second[1])[:3:2] == (False, 1)  # moved up to place 1
+    page = vs.BUSY_PAGE.format(place=1, wait="")
+    assert 'data-testid="app-busy"' in page and "nummer 1" in page and 'http-equiv="refresh"' in page

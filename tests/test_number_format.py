@@ -61,3 +61,17 @@ def test_an_indicator_can_have_its_own_decimals():
     cat = load_catalog()
     assert cat["woz_waarde"].shown_decimals == 0 and cat["inkomen"].shown_decimals == 1  # same unit, x 1.000 euro
     assert cat["bijstand"].decimals is None and cat["bijstand"].shown_decimals == 1  # the unit's own
+
+
+def test_notebook_02_shows_each_funnel_plot_once(demo_run):
+    """Issue 17, part 7: every funnel plot appeared twice (display() and the inline backend's figure at the end
+    of the cell). Now each PNG in notebook 02 is one of the saved trechter_*.png, each exactly once."""
+    import base64
+    import hashlib
+
+    nb = json.loads((demo_run.path / "02_risicokaarten.ipynb").read_text(encoding="utf-8"))
+    shown = [hashlib.sha256(base64.b64decode(o["data"]["image/png"])).hexdigest() for c in nb["cells"]
+             for o in c.get("outputs", []) if "image/png" in (o.get("data") or {})]
+    saved = {hashlib.sha256(p.read_bytes()).hexdigest() for p in demo_run.path.glob("trechter_*.png")}
+    assert len(saved) == 4  # jeugd and Wmo, each raw and smoothed
+    assert sorted(shown) == sorted(saved)

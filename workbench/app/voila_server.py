@@ -18,7 +18,12 @@ server process imports Voila only, not the workbench and its pandas/geopandas st
    (kernel start-up and the app's render: a few CPU-seconds). At most ``max_starting`` (one per core) of
    those run at once; the others wait their turn. Twenty at once on two cores each took minutes and most
    browsers gave up before their map arrived, so all that work was lost.
-5. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
+5. A queue instead of a blank wait: a page admitted while kernels are still starting for others waits, with an
+   empty browser tab, for its kernel. At most ``max_waiting`` (one per starting slot) page requests wait like that;
+   a further viewer gets a short Dutch "het is druk" page at once (HTTP 503, refreshes itself every 3 s) that says
+   their place in the queue and the expected wait. The place is kept in a cookie, so viewers are let in in the
+   order they came; a place not asked for again within 20 s is given up.
+6. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
    which takes 10-25 s on a small machine. Until every pool kernel has rendered, a page request gets a short
    Dutch "de app wordt gestart" page (HTTP 503, refreshes itself every 2 s, no kernel), ``/ready`` answers 503,
    and then the server prints "De app is klaar" and ``/ready`` answers 200. So the first visitor after "klaar"
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import os
 import sys
 import time
@@ -66,6 +72,19 @@ h1{font-size:1.5em}</style></head>
 <p>De server is net opgestart en zet de kaarten klaar. Dat duurt meestal minder dan een halve minuut; deze pagina
 ververst zichzelf en toont de app zodra die klaar is.</p></body></html>
 """
+
+
+BUSY_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
+<title>Even geduld: de app is druk</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
+h1{{font-size:1.5em}}</style></head>
+<body data-testid="app-busy"><h1>Even geduld: de kaarten worden klaargezet</h1>
+<p>Er openen nu meer mensen tegelijk de app dan de server in één keer aankan. U bent <b>nummer {place}</b> in de
+rij{wait}. Deze pagina ververst zichzelf en toont de app zodra u aan de beurt bent; u hoeft niets te doen.</p>
+</body></html>
+"""
+QUEUE_COOKIE, QUEUE_FORGET = "mmr_rij", 20.0
 
 
 # The page request being served (set by AppPageHandler): the kernel manager wrappers note its kernel on it.
@@ -106,6 +125,18 @@ class AppPageHandler(TornadoVoilaHandler):
                              app.max_viewers, sorted(app.viewers), len(app.pending))
             _unavailable(self, FULL_PAGE.format(in_use=in_use, cap=app.max_viewers), 60)
             return
+        try:
+            ticket = int(self.get_cookie(QUEUE_COOKIE) or "")
+        except ValueError:
+            ticket = None
+        admitted, ticket, place = app.admit(ticket)
+        if not admitted:
+            self.set_cookie(QUEUE_COOKIE, str(ticket), httponly=True, samesite="Strict")
+            wait = app.expected_wait(place)
+            _unavailable(self, BUSY_PAGE.format(place=place, wait=f"; verwachte wachttijd ongeveer {wait} seconden"
+                                                if wait else ""), 3)
+            return
+        self.clear_cookie(QUEUE_COOKIE)
         request = {"kernel": None}
         app.pending.append(request)  # admitted: counts as a viewer from now on, also before its kernel exists
         token = _REQUEST.set(request)
@@ -119,6 +150,8 @@ class AppPageHandler(TornadoVoilaHandler):
 class WorkbenchVoila(Voila):
     max_viewers = Int(20, config=True, help="maximum number of kernels of open pages (the preheated pool not counted)")
     max_starting = Int(2, config=True, help="kernels starting and rendering the app at the same time (the preheated pool refilling)")
+    max_waiting = Int(0, config=True, help="page requests waiting for a kernel at once; more get the Dutch queue page "
+                                           "(0: as many as max_starting)")
     warmup_timeout = Float(300, config=True, help="seconds to wait for the preheated pool before serving anyway")
 
     def init_settings(self):
@@ -130,6 +163,9 @@ class WorkbenchVoila(Voila):
         asyncio.get_event_loop().create_task(self._warm_up())
         self.viewers: set[str] = set()  # kernel ids handed to pages
         self.pending: list[dict] = []  # page requests being served
+        self.queue: dict[int, float] = {}  # queue ticket -> when its viewer last asked (the busy page refreshes)
+        self._tickets = itertools.count(1)
+        self.start_seconds = 0.0  # moving average of one kernel's start and render (for the expected wait)
         km = self.kernel_manager
         # Wrapped on the instance: the page handler calls these through `self.kernel_manager`, while the
         # preheated pool starts its kernels through the class (`super().start_kernel`), so only a viewer's
@@ -145,8 +181,11 @@ class WorkbenchVoila(Voila):
 
             async def initialize_in_turn(*args, **kwargs):
                 async with turns:  # hold the turn until the app is rendered, not only until the kernel is up
+                    t0 = time.monotonic()
                     content = await initialize(*args, **kwargs)
                     await asyncio.wait([content["task"]])
+                    took = time.monotonic() - t0
+                    self.start_seconds = took if not self.start_seconds else 0.7 * self.start_seconds + 0.3 * took
                 return content
 
             km._initialize = initialize_in_turn
@@ -196,6 +235,32 @@ class WorkbenchVoila(Voila):
     def init_handlers(self):
         handlers = [(h[0], AppPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in super().init_handlers()]
         return [(self.server_url.rstrip("/") + "/ready", ReadyHandler)] + handlers
+
+    def waiting(self) -> int:
+        """Admitted page requests that have no kernel yet (their viewer sees an empty tab meanwhile)."""
+        return sum(1 for r in self.pending if r["kernel"] is None)
+
+    def admit(self, ticket: int | None) -> tuple[bool, int | None, int]:
+        """(admitted, ticket, place in the queue): a page is admitted while fewer than ``max_waiting`` requests
+        wait for a kernel and nobody who came earlier is still queued; else it gets (or keeps) a ticket."""
+        now = time.monotonic()
+        self.queue = {t: seen for t, seen in self.queue.items() if now - seen < QUEUE_FORGET}
+        ahead = sum(1 for t in self.queue if ticket is None or t < ticket)
+        if self.waiting() + ahead < (self.max_waiting or self.max_starting):
+            self.queue.pop(ticket, None)
+            return True, ticket, 0
+        if ticket is None:
+            ticket = next(self._tickets)
+        self.queue[ticket] = now
+        return False, ticket, ahead + 1
+
+    def expected_wait(self, place: int) -> int | None:
+        """Seconds until the viewer at ``place`` has a kernel, from the measured start-and-render time (rounded
+        up to 5 s); None before any was measured."""
+        if not self.start_seconds:
+            return None
+        rounds = (place + self.waiting() + self.max_starting - 1) // self.max_starting
+        return max(5, int(5 * -(-rounds * self.start_seconds // 5)))
 
     def viewer_kernels(self) -> int:
         """Kernels of pages (shut-down ones forgotten) plus admitted page requests still waiting for one."""
