@@ -160,15 +160,18 @@ async def viewer(ctx, url: str, until: float, stats: dict):
     await page.close(run_before_unload=True)
 
 
-async def crowd(url: str, viewers: int, minutes: float, stats: dict):
+async def crowd(url: str, viewers: int, minutes: float, stats: dict, separate: bool = True):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        ctx = await browser.new_context()
+        # One browser context per viewer, as twenty people have twenty browsers: pages of one context share
+        # Chromium's six connections per host, so twenty pages there queue in the browser, not at the server.
+        ctxs = [await browser.new_context() for _ in range(viewers)] if separate else [await browser.new_context()]
         until = time.time() + minutes * 60
-        await asyncio.gather(*(viewer(ctx, url, until, stats) for _ in range(viewers)))
-        await ctx.close()
+        await asyncio.gather(*(viewer(ctxs[i % len(ctxs)], url, until, stats) for i in range(viewers)))
+        for ctx in ctxs:
+            await ctx.close()
         await browser.close()
 
 
@@ -231,6 +234,8 @@ def main() -> int:
     ap.add_argument("--reloads", type=int, default=50)
     ap.add_argument("--max-viewers", type=int, default=20)
     ap.add_argument("--cull", type=int, default=30)
+    ap.add_argument("--one-context", action="store_true",
+                    help="all viewers in one browser context (as before: they share its six connections per host)")
     a = ap.parse_args()
     pool = 2
     port = free_port()
@@ -256,7 +261,7 @@ def main() -> int:
         sampler = Sampler(root)
         sampler.start()
         t1 = time.time()
-        asyncio.run(crowd(url, a.viewers, a.minutes, stats))
+        asyncio.run(crowd(url, a.viewers, a.minutes, stats, separate=not a.one_context))
         peak_k, peak_mb = sampler.stop()
         back = wait_pool(root, pool, 120)
         end_k, end_mb = state(root)

@@ -234,7 +234,8 @@ def why_empty(run: PublishedRun, ind, year: int, table: pd.DataFrame) -> str:
     # The run's catalogue has no variables; the municipality's own records are the r_-variables.
     variables = run.catalog.variables
     if any((variables[v].source == "records") if v in variables else v.startswith("r_") for v in ind.inputs):
-        return f"Over {year} had deze run geen zorgregistratie voor {label}, dus geen cijfers.{instead}"
+        return (f"'{ind.label}' komt uit de eigen zorgregistratie van de gemeente, en die had deze run niet voor "
+                f"{year}: dus geen cijfers.{instead}")
     if not have:  # in no year of this run: the statistics it used do not deliver this figure per area
         return (f"De statistiek van deze run levert geen cijfers over {label} per wijk of buurt, in geen enkel "
                 f"jaar.{instead}")

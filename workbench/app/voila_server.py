@@ -28,6 +28,10 @@ server process imports Voila only, not the workbench and its pandas/geopandas st
    Dutch "de app wordt gestart" page (HTTP 503, refreshes itself every 2 s, no kernel), ``/ready`` answers 503,
    and then the server prints "De app is klaar" and ``/ready`` answers 200. So the first visitor after "klaar"
    gets a rendered kernel at once, like any later one, instead of waiting for a kernel to start and render.
+7. The server log stays readable: jupyter_server's error page needs a ``static_path`` Voila does not set, so
+   every 404 of a kernel websocket (a page connecting after its kernel was shut down or culled) and every 500
+   logged a second traceback from the template; now such errors get a short Dutch page, and routine connection
+   errors of a crowd (a kernel that did not start in time, a closed stream) are one warning line each.
 Pages carry no resource from the internet: the ``mmr`` template (jupyter/voila/templates/mmr) is Voila's
 ``lab`` template without the Font Awesome and Mermaid CDN links (the app uses no icons and no diagrams).
 """
@@ -46,7 +50,10 @@ _JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_JUPYTER_DIR), os.environ.get("JUPYTER_PATH", "")) if p)
 
 from jupyter_server._tz import utcnow  # noqa: E402
+from jupyter_server.base.handlers import JupyterHandler  # noqa: E402
+from tornado.iostream import StreamClosedError  # noqa: E402
 from tornado.web import RequestHandler  # noqa: E402
+from tornado.websocket import WebSocketClosedError  # noqa: E402
 from traitlets import Float, Int  # noqa: E402
 from voila.app import Voila  # noqa: E402
 from voila.tornado.handler import TornadoVoilaHandler  # noqa: E402
@@ -85,6 +92,41 @@ rij{wait}. Deze pagina ververst zichzelf en toont de app zodra u aan de beurt be
 </body></html>
 """
 QUEUE_COOKIE, QUEUE_FORGET = "mmr_rij", 20.0
+
+
+ERROR_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
+h1{{font-size:1.5em}}</style></head>
+<body data-testid="app-error"><h1>{title}</h1><p>{text}</p></body></html>
+"""
+# Errors of a viewer's connection that are part of a crowd, not faults of the code: the page's kernel was
+# already shut down or culled, it did not start in time on a busy machine, the browser went away. One line each
+# in the server log; every other exception keeps its traceback there (never on a page).
+ROUTINE_ERRORS = (TimeoutError, asyncio.TimeoutError, StreamClosedError, WebSocketClosedError, ConnectionError)
+
+
+def _write_error(self, status_code: int, **kwargs) -> None:
+    """Jupyter server's error page needs a static_path Voila does not set (its template then raised a second
+    exception, with a traceback in the log): a short Dutch page instead, without templates."""
+    if status_code == 404:
+        title, text = "Deze pagina bestaat niet", "Open de app via het adres dat u kreeg (de hoofdpagina)."
+    else:
+        title, text = ("Er ging iets mis", "Laad de pagina over een halve minuut opnieuw. Blijft het misgaan, meld "
+                       "het dan bij de beheerder van de app.")
+    self.set_header("Content-Type", "text/html; charset=utf-8")
+    self.finish(ERROR_PAGE.format(title=title, text=text))
+
+
+def _log_exception(self, typ, value, tb) -> None:
+    if isinstance(value, ROUTINE_ERRORS):
+        self.log.warning("%s %s: %s (%s)", self.request.method, self.request.path, value or "", typ.__name__)
+        return
+    RequestHandler.log_exception(self, typ, value, tb)
+
+
+JupyterHandler.write_error = _write_error  # API handlers keep their own JSON errors (APIHandler.write_error)
+JupyterHandler.log_exception = _log_exception
 
 
 # The page request being served (set by AppPageHandler): the kernel manager wrappers note its kernel on it.
@@ -144,7 +186,9 @@ class AppPageHandler(TornadoVoilaHandler):
             await super().get(path)
         finally:
             _REQUEST.reset(token)
-            app.pending.remove(request)
+            # By identity: two waiting requests are equal dicts, and list.remove would take the wrong one
+            # (and later raise ValueError for the other).
+            app.pending[:] = [r for r in app.pending if r is not request]
 
 
 class WorkbenchVoila(Voila):
