@@ -31,7 +31,8 @@ server process imports Voila only, not the workbench and its pandas/geopandas st
 7. The server log stays readable: jupyter_server's error page needs a ``static_path`` Voila does not set, so
    every 404 of a kernel websocket (a page connecting after its kernel was shut down or culled) and every 500
    logged a second traceback from the template; now such errors get a short Dutch page, and routine connection
-   errors of a crowd (a kernel that did not start in time, a closed stream) are one warning line each.
+   errors of a crowd (a kernel that did not start in time, a closed stream, a page that left while its websocket
+   was set up, a kernel shut down while the culler looked at it) are one warning line each.
 Pages carry no resource from the internet: the ``mmr`` template (jupyter/voila/templates/mmr) is Voila's
 ``lab`` template without the Font Awesome and Mermaid CDN links (the app uses no icons and no diagrams).
 """
@@ -51,6 +52,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_JUPYTER_DIR), os.e
 
 from jupyter_server._tz import utcnow  # noqa: E402
 from jupyter_server.base.handlers import JupyterHandler  # noqa: E402
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler  # noqa: E402
 from tornado.iostream import StreamClosedError  # noqa: E402
 from tornado.web import RequestHandler  # noqa: E402
 from tornado.websocket import WebSocketClosedError  # noqa: E402
@@ -127,6 +129,16 @@ def _log_exception(self, typ, value, tb) -> None:
 
 JupyterHandler.write_error = _write_error  # API handlers keep their own JSON errors (APIHandler.write_error)
 JupyterHandler.log_exception = _log_exception
+_select_subprotocol = KernelWebsocketHandler.select_subprotocol
+
+
+def _select_subprotocol_if_open(self, subprotocols):
+    """A page that leaves while its websocket is being set up: jupyter_server has dropped the connection already
+    and raised AttributeError ('NoneType' ... 'kernel_ws_protocol') with a traceback; the socket is simply gone."""
+    return None if self.connection is None else _select_subprotocol(self, subprotocols)
+
+
+KernelWebsocketHandler.select_subprotocol = _select_subprotocol_if_open
 
 
 # The page request being served (set by AppPageHandler): the kernel manager wrappers note its kernel on it.
@@ -220,6 +232,20 @@ class WorkbenchVoila(Voila):
             return self._note(await start_kernel(*args, **kwargs))
 
         km.start_kernel = start_viewer_kernel
+        cull = km.cull_kernel_if_idle
+
+        async def cull_if_still_there(kernel_id):
+            """A kernel shut down by its page while the culler looked at it: jupyter_server logged the KeyError
+            with a traceback; it is simply gone."""
+            if kernel_id not in km:
+                return None
+            try:
+                return await cull(kernel_id)
+            except KeyError:
+                self.log.warning("kernel %s was al afgesloten toen de opruimer keek", kernel_id)
+                return None
+
+        km.cull_kernel_if_idle = cull_if_still_there
         if hasattr(km, "_initialize"):  # the pool's kernel start + render (the first pool is already under way)
             initialize, turns = km._initialize, asyncio.Semaphore(self.max_starting)
 
