@@ -223,22 +223,26 @@ class MarginPlan:
     def cell_id(self, parts: dict, variable: str) -> int | None:
         """Row number in ``cells`` of a group (dimension -> value; absent = summed over) and count variable."""
         dims, values, weights = self.coder
+        if self._lookup is None:  # plain dicts: the interval audit asks for thousands of cells per round
+            self._lookup = ({d: {v: p for p, v in enumerate(values[d].astype(str))} for d in dims},
+                            {int(k): i for i, k in enumerate(self._index)})
+        pos_of, row_of = self._lookup
         key = 0
         for j, d in enumerate(dims):
             v = parts.get(d)
             if v is None:
                 continue
-            pos = values[d].get_indexer([str(v)])[0]
-            if pos < 0:
+            pos = pos_of[d].get(str(v))
+            if pos is None:
                 return None
             key += (pos + 1) * int(weights[j])
         if variable not in self.variables:
             return None
-        i = self._index.get_indexer([key * len(self.variables) + self.variables[variable]])[0]
-        return None if i < 0 else int(i)
+        return row_of.get(key * len(self.variables) + self.variables[variable])
 
     def __post_init__(self):
         self._index = pd.Index(self.cells["_id"].to_numpy())
+        self._lookup = None  # built by cell_id on first use
         self._suppressed = np.append(self.cells["suppressed"].to_numpy(dtype=bool), False)
         self._reason = np.append(self.cells["reason"].to_numpy(dtype=object), None)
 
