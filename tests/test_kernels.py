@@ -47,3 +47,25 @@ def test_a_failing_notebook_still_stops_the_kernel(tmp_path):
             pm.execute_notebook(bad, str(tmp_path / "bad.out.ipynb"), engine_name=SHARED_ENGINE, km=km,
                                 progress_bar=False)
     assert not km.has_kernel
+
+
+def test_a_run_kernel_works_inside_a_running_event_loop(tmp_path):
+    """An analyst calls ``wb.pipeline.run`` from a JupyterLab cell, where an event loop is already running:
+    starting, using and stopping the run's kernel must not wait on that loop."""
+    import asyncio
+
+    nb = _nb(tmp_path / "c.ipynb", "print(6 * 7)")
+
+    async def in_a_notebook_cell():
+        kernel = RunKernel()
+        kernel.start(str(tmp_path))  # the early start of a run, as pipeline.run does it
+        # the warm-up client must not take the zmq identity the notebooks' client will use: the kernel would
+        # drop the second connection, and the run wait for replies that never come (half of the runs before)
+        assert kernel._kc.session.bsession != kernel.km.session.bsession
+        with kernel as km:
+            pm.execute_notebook(nb, str(tmp_path / "c.out.ipynb"), engine_name=SHARED_ENGINE, km=km,
+                                progress_bar=False, cwd=str(tmp_path), execution_timeout=60)
+        return km.has_kernel
+
+    assert asyncio.run(asyncio.wait_for(in_a_notebook_cell(), 120)) is False
+    assert _outputs(tmp_path / "c.out.ipynb")[0][0] == "42"

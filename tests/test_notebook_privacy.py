@@ -1,6 +1,6 @@
 """Notebook 05 shows only audited figures (issue 15: figures derived from a suppressed count are suppressed with
 it, everywhere): every number in the outcome tables of the executed 05_resultaten notebook of the demo run is a
-figure of publish.gpkg (layers resultaten and stapeling), and a hidden count reads "onderdrukt"."""
+figure of publish.gpkg (layers resultaten, stapeling and signalen), and a hidden count reads "onderdrukt"."""
 from __future__ import annotations
 
 import json
@@ -72,7 +72,8 @@ def layers(demo_run):
     import pyogrio
 
     path = demo_run.path / "publish.gpkg"
-    return {name: pyogrio.read_dataframe(path, layer=name, read_geometry=False) for name in ("resultaten", "stapeling")}
+    return {name: pyogrio.read_dataframe(path, layer=name, read_geometry=False)
+            for name in ("resultaten", "stapeling", "signalen")}
 
 
 def _figures(t: pd.DataFrame) -> np.ndarray:
@@ -111,20 +112,47 @@ def test_every_number_in_the_outcome_tables_of_notebook_05_is_a_figure_of_publis
 
 
 def test_provider_comparison_in_notebook_05_is_the_published_row(demo_run, layers):
-    """Row by row: the provider table shows each provider's published count and reached share, "onderdrukt"
-    exactly where publish.gpkg hides them, and no difference next to a hidden share (with the expected share
-    shown, it would give the share back)."""
-    pub = layers["resultaten"]
-    pub = pub[pub["indeling"] == "aanbieder"].set_index("aanbieder")
-    table = next((h, r) for h, r in _tables(demo_run) if "verwacht bij mix" in h and "resultaatgebied" not in h)
-    headers, rows = table
-    col = {h: i for i, h in enumerate(headers)}
-    assert len(rows) == len(pub)
-    assert pub["trajecten"].isna().any() and pub["share_bereikt"].isna().any()
-    for row in rows:
-        p = pub.loc[row[col["aanbieder"]]]
-        n, share = p["trajecten"], p["share_bereikt"]
-        assert row[col["trajecten"]] == ("onderdrukt" if pd.isna(n) else fmt_nl(n, 0))
-        assert row[col["bereikt"]] == ("onderdrukt" if pd.isna(share) else fmt_nl(100 * share, 0, "%"))
-        if pd.isna(share):
-            assert row[col["verschil (pp)"]] == "onderdrukt"
+    """Row by row, in both provider tables (per provider, and per provider x result area): each provider's published
+    count and reached share, "onderdrukt" exactly where publish.gpkg hides them, and no difference next to a hidden
+    share (with the expected share shown, it would give the share back)."""
+    hidden = {"trajecten": 0, "share": 0}
+    for by_area in (False, True):
+        pub = layers["resultaten"]
+        pub = pub[pub["indeling"] == ("resultaatgebied × aanbieder" if by_area else "aanbieder")]
+        pub = pub.set_index(["aanbieder", "resultaatgebied"] if by_area else "aanbieder")
+        headers, rows = next((h, r) for h, r in _tables(demo_run)
+                             if "verwacht bij mix" in h and ("resultaatgebied" in h) == by_area)
+        col = {h: i for i, h in enumerate(headers)}
+        assert len(rows) == len(pub)
+        for row in rows:
+            key = (row[col["aanbieder"]], row[col["resultaatgebied"]].split()[0]) if by_area else row[col["aanbieder"]]
+            p = pub.loc[key]
+            n, share = p["trajecten"], p["share_bereikt"]
+            hidden["trajecten"] += pd.isna(n)
+            hidden["share"] += pd.isna(share)
+            assert row[col["trajecten"]] == ("onderdrukt" if pd.isna(n) else fmt_nl(n, 0))
+            assert row[col["bereikt"]] == ("onderdrukt" if pd.isna(share) else fmt_nl(100 * share, 0, "%"))
+            if pd.isna(share):
+                assert row[col["verschil (pp)"]] == "onderdrukt"
+    assert hidden["trajecten"] and hidden["share"], hidden  # both paths are seen in the demo
+
+
+def test_signal_tables_of_notebook_05_are_the_published_signal_layer(demo_run, layers):
+    """Each signal table shown is the signalen layer of publish.gpkg (what the interval audit attacked), cell by cell:
+    the published count, or "onderdrukt" exactly where the layer hides it."""
+    sig = layers["signalen"]
+    counts = {s: set(t["telling"]) for s, t in sig.groupby("signaal")}
+    cells = sig.set_index(["signaal", "resultaatgebied", "telling"])["aantal"]
+    shown = hidden = 0
+    for headers, rows in _tables(demo_run):
+        signal = next((s for s, c in counts.items() if headers[:1] == ["resultaatgebied"] and set(headers[1:]) == c), None)
+        if signal is None:
+            continue
+        for row in rows:
+            area = row[0].split()[0]
+            for head, text in zip(headers[1:], row[1:]):
+                v = cells.loc[(signal, area, head)]
+                assert text == ("onderdrukt" if pd.isna(v) else fmt_nl(v, 0)), (signal, area, head, text)
+                hidden += pd.isna(v)
+                shown += 1
+    assert shown == len(sig) and hidden > 0

@@ -92,6 +92,8 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 _RESULTS = {"behaald": "behaald", "deels": "deels behaald", "niet": "niet behaald", "stabilisatie": "stabilisatie",
             "bereikt": "bereikt (behaald of stabilisatie)", "geen": "zonder resultaat", "returned": "terugkeer"}
+COLUMNS.update({"signaal": ("signaal (id)", None), "signaal_naam": ("signaal", None), "telling": ("telling", None),
+                "aantal": ("aantal", COUNT), "in_matrix": ("code in de resultatenmatrix", None)})
 for _k, _nl in _RESULTS.items():
     COLUMNS[f"share_{_k}"] = (f"aandeel {_nl}", SHARE)
     COLUMNS[f"{_k}_low"] = (f"{_nl} ondergrens 95%", SHARE)
@@ -105,6 +107,7 @@ SHEETS = {  # layer -> (sheet title, what it is)
     "verdeling": ("verdeling", "het verdeelmodel: budget per wijk per weging"),
     "resultaten": ("resultaten", "resultaten van beëindigde trajecten (resultaatgericht inkopen)"),
     "stapeling": ("stapeling", "huishoudens met meerdere trajecten of jeugd én Wmo, per wijk"),
+    "signalen": ("signalen", "signalen voor de werkgroep resultatenmatrix: aantallen per signaal en resultaatgebied"),
     "modellen": ("modellen", "samenvatting van de risicomodellen"),
     "gebieden": ("gebieden", "de gemeenten, wijken en buurten (zonder geometrie)"),
 }
@@ -240,6 +243,8 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
         elif layer in ("risico", "kosten", "risicoscore", "verdeling", "stapeling") and "name" not in t:
             key = "code" if "code" in t else ("area" if "area" in t else "wijk_code")
             t.insert(1, "name", t[key].map(names))
+        if layer == "signalen":
+            t = t.drop(columns=["volgorde"], errors="ignore")
         if "domain" in t:
             t["domain"] = t["domain"].map(lambda d: DOMAIN_NL.get(d, d))
         for c in JSON_COLUMNS & set(t.columns):

@@ -41,9 +41,10 @@ RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2"
 COST_LEVELS = ("wijk", "buurt")
 STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
 STORE_VERSION = 1
-PRIVATE = {"cost_by_area", "plan"}  # computed from unprotected counts: never stored
+PRIVATE = {"cost_by_area", "plan", "outcome_tables"}  # computed from unprotected counts: never stored
 AUDIT_ROUNDS = 10  # rounds of "attack every layer, hide more" (screens and LP) before the run's audit decides
 # findings computed from the run's plan: recomputed when the interval audit hides more of it
+OUTCOME_LAYERS = ("resultaten", "stapeling", "signalen")  # the layers of the results monitoring (outcome_layers)
 PLAN_DEPENDENT = {"plan", "indicators", "risk", "funnel", "composite", "costs", "cost_overview", "products",
                   "expected_cost"}
 
@@ -76,8 +77,8 @@ class Findings:
         object.__setattr__(self, "_fits", {})      # domain -> (model, unprotected scores) or the exception
         object.__setattr__(self, "_memo", dict(memo or {}))  # key -> (ok, value or exception)
         # cells the interval audit asks to hide as well: (year, variable, code) of the run's plan; (key, variable)
-        # of the outcome cube's plan
-        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set(), **(extra or {})})
+        # of the outcome cube's plan and of the stapeling plan
+        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set(), "stapeling": set(), **(extra or {})})
 
     def __setattr__(self, name, value):
         raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
@@ -307,10 +308,19 @@ class Findings:
         records or the matrix are missing."""
         from . import outcomes  # only parameter sets with results monitoring need it
 
-        # in a run the interval audit over every layer (``audit``) decides what more to hide; by hand, the outcome
-        # tables run their own audit rounds
-        return self._once("outcomes", lambda: outcomes.results_for(
-            self._ds, extra=self._extra["outcomes"], audit=not self._extra.get("global")))
+        def compute():  # the tables once; each audit round only redoes their disclosure control
+            tables = self._once("outcome_tables", lambda: outcomes.tables_for(self._ds))
+            return outcomes.results_for(self._ds, extra=self._extra["outcomes"], stapeling_extra=self._extra["stapeling"],
+                                        tables=tables)
+
+        res = self._once("outcomes", compute)
+        # in a run the interval audit over every layer (``compute_all``) decides what more to hide; opened by hand,
+        # the same audit (``audit``) over the outcome layers, once
+        if not self._extra.get("global") and "outcome_audit" not in self._memo:
+            self._memo["outcome_audit"] = (True, None)
+            self.audit(tables=OUTCOME_LAYERS)
+            res = self._once("outcomes", compute)
+        return res
 
     @property
     def outcome_layers(self) -> dict[str, pd.DataFrame]:
@@ -353,10 +363,12 @@ class Findings:
         return self
 
     # --- the attacker's interval audit (issue 15) ---------------------------------------------------------------
-    def published_layers(self) -> dict[str, pd.DataFrame]:
+    def published_layers(self, tables=None) -> dict[str, pd.DataFrame]:
         """The tables publish.gpkg holds that carry counts, as ``publish.write_publish`` writes them: what the
-        interval audit attacks."""
+        interval audit attacks (``tables``: only these, e.g. ``OUTCOME_LAYERS``)."""
         ds = self._ds
+        if tables is not None and not set(tables) - set(OUTCOME_LAYERS):
+            return {k: v for k, v in self.outcome_layers.items() if k in set(tables)} if self.has_outcomes else {}
         layers = {"indicatoren": self.indicators[self.indicators["code"].isin(set(ds.areas["code"]))]}
         scored = []
         for domain in risk.DOMAINS:  # as publish.risk_tables: the domains with a model and published care figures
@@ -378,12 +390,13 @@ class Findings:
                 layers[name] = t
         return layers
 
-    def audit(self) -> dict:
+    def audit(self, tables=None) -> dict:
         """The interval attack on every published layer at once (``audit.attack_layers``); every count it can narrow
         down below the protection level makes the plans hide more (``extra_cells``), re-attacked until none is
         left or nothing more can be hidden (at most AUDIT_ROUNDS). Quick screens (outer bounds, no LP) first,
         then the LP attack. Returns the figures for the manifest (the last attack) and keeps them
-        (``self.audit_result``); the run's own audit of publish.gpkg has the last word."""
+        (``self.audit_result``); the run's own audit of publish.gpkg has the last word. ``tables``: attack only
+        these layers (a notebook opened by hand: ``OUTCOME_LAYERS``, through ``outcomes``)."""
         from . import relations
 
         ds = self._ds
@@ -395,8 +408,8 @@ class Findings:
         history, lp, previous, clock = [], False, None, []
         for _ in range(AUDIT_ROUNDS):
             clock.append(time.process_time())
-            res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year,
-                                          lp=lp, previous=previous)
+            res = relations.attack_layers(self.published_layers(tables), ds.catalog, settings, domains=domains,
+                                          year=ds.year, lp=lp, previous=previous)
             if lp:
                 previous = res  # later rounds solve only what was unprotected or is newly hidden
             bad = res[~res["protected"]]
@@ -406,24 +419,28 @@ class Findings:
                     break
                 lp = True
                 continue
-            plan_cells, outcome_cells = self.extra_cells(res.attrs["system"], bad)
+            plan_cells, outcome_cells, stapeling_cells = self.extra_cells(res.attrs["system"], bad)
             new_plan, new_out = plan_cells - self._extra["plan"], outcome_cells - self._extra["outcomes"]
+            new_out |= {("stapeling", c) for c in stapeling_cells - self._extra["stapeling"]}
             if not new_plan and not new_out:
                 if lp:
                     break
                 lp = True  # the screen found what hiding cannot fix here: the LP attack decides
                 continue
             self._extra["plan"] |= new_plan
-            self._extra["outcomes"] |= new_out
+            self._extra["outcomes"] |= {c for c in new_out if c[0] != "stapeling"}
+            self._extra["stapeling"] |= {c[1] for c in new_out if c[0] == "stapeling"}
             drop = (PLAN_DEPENDENT if new_plan else set()) | ({"outcomes", "outcome_layers"} if new_out else set())
             for k in [k for k in self._memo if (k if isinstance(k, str) else k[0]) in drop]:
                 del self._memo[k]
         if not lp:  # the rounds ran out on screens: the last word is the LP attack's
-            res = relations.attack_layers(self.published_layers(), ds.catalog, settings, domains=domains, year=ds.year)
+            res = relations.attack_layers(self.published_layers(tables), ds.catalog, settings, domains=domains,
+                                          year=ds.year)
         leaks, figures = relations.attack_figures(res, settings)
         clock.append(time.process_time())
         figures.update({"seconden": round(time.perf_counter() - started, 2), "rondes": history,
-                        "cpu_seconden_per_ronde": [round(b - a, 2) for a, b in zip(clock, clock[1:])], "extra_onderdrukt": len(self._extra["plan"]) + len(self._extra["outcomes"]),
+                        "cpu_seconden_per_ronde": [round(b - a, 2) for a, b in zip(clock, clock[1:])],
+                        "extra_onderdrukt": sum(len(v) for k, v in self._extra.items() if k != "global"),
                         "vingerafdruk": relations.fingerprint(res.attrs["system"])})
         figures["onbeschermde_cellen"] = [f"publish.gpkg [{t}]: {w}" for t, w in leaks[:50]]
         figures["lekken"] = leaks
@@ -436,11 +453,11 @@ class Findings:
         entry = self._memo.get("audit")
         return entry[1] if entry and entry[0] else None
 
-    def extra_cells(self, system, bad: pd.DataFrame) -> tuple[set, set]:
-        """For each unprotected count, in every sum it is in (areas, margins of the outcome cube, a row's parts):
-        the smallest count of that sum an attacker knows (published, or worked out from one relation; a member
-        before the total), to hide as well. Returned as cells
-        of the run's plan ((year, variable, code)) and of the outcome plan ((key, variable))."""
+    def extra_cells(self, system, bad: pd.DataFrame) -> tuple[set, set, set]:
+        """For each unprotected count, in every sum it is in (areas, margins of the outcome cube, a row's parts, the
+        relations of a signal table): the smallest count of that sum an attacker knows (published, or worked out
+        from one relation; a member before the total), to hide as well. Returned as cells of the run's plan
+        ((year, variable, code)), of the outcome plan and of the stapeling plan ((key, variable))."""
         from . import intervals, relations
 
         keys = list(system.keys)
@@ -450,21 +467,30 @@ class Findings:
             if system.rel_label[r].startswith(("som:", "rij:")):
                 for i in set(idx.tolist()):
                     of_cell.setdefault(i, []).append(r)
-        cube_plan = None
-        if self._extra["outcomes"] is not None and "outcomes" in self._memo and self._memo["outcomes"][0]:
+        cube_plan = st_plan = None
+        if "outcomes" in self._memo and self._memo["outcomes"][0]:
             cube_plan = self._memo["outcomes"][1].plans.get("resultaten")
-        plan_cells, outcome_cells, done = set(), set(), set()
+            st_plan = self._memo["outcomes"][1].plans.get("stapeling")
+        found = {"plan": set(), "outcomes": set(), "stapeling": set()}
+        done = set()
+
+        def in_plan(kind, plan, parts, variable):
+            i = plan.cell_id(parts, variable) if plan is not None else None
+            return None if i is None else (kind, (int(plan.cells["key"].iat[i]), str(variable)))
 
         def target(key):
+            from .outcomes import CUBE, SIGNAL_LINKS
+
             if key[0] == "ind":
                 return ("plan", (int(key[2]), str(key[1]), str(key[3])))
-            if key[0] == "resultaten" and cube_plan is not None:
-                from .outcomes import CUBE
-
-                parts = {c: v for c, v in zip(CUBE, key[1:5]) if v != relations.ALL}
-                i = cube_plan.cell_id(parts, key[-1])
-                if i is not None:
-                    return ("outcomes", (int(cube_plan.cells["key"].iat[i]), str(key[-1])))
+            if key[0] == "resultaten":
+                return in_plan("outcomes", cube_plan, {c: v for c, v in zip(CUBE, key[1:5]) if v != relations.ALL},
+                               key[-1])
+            if key[0] == "signalen":  # (signalen, signal, result area, count): a cell of the cube's plan
+                return in_plan("outcomes", cube_plan, {"result_area": key[2]},
+                               SIGNAL_LINKS.get(key[3], f"{key[1]}:{key[3]}"))
+            if key[0] == "stapeling":
+                return in_plan("stapeling", st_plan, {} if key[1] == relations.ALL else {"wijk_code": key[1]}, key[2])
             return None
 
         for key in bad["key"]:
@@ -485,8 +511,8 @@ class Findings:
                 if cand:
                     done.add(r)
                     kind, cell = min(cand, key=lambda x: (x[0], x[1]))[2]
-                    (plan_cells if kind == "plan" else outcome_cells).add(cell)
-        return plan_cells, outcome_cells
+                    found[kind].add(cell)
+        return found["plan"], found["outcomes"], found["stapeling"]
 
     def save(self, path: str | Path) -> Path:
         """Store the protected findings (and the public part of the Dataset) for the notebooks of this run."""

@@ -134,8 +134,14 @@ class RunKernel:
         """Start the kernel in ``cwd`` and let it import the package; returns without waiting for the import."""
         from jupyter_core.utils import run_sync
 
+        from jupyter_client.session import Session
+
         run_sync(self.km.start_kernel)(cwd=cwd)
-        self._kc = self.km.client()
+        # A session of its own: a client's sockets take the session id as their zmq identity, and the kernel's
+        # ROUTER drops a second connection with an identity in use, so the notebooks' client (which gets the
+        # manager's session) would wait for replies that never come ("Kernel didn't respond").
+        own = Session(key=self.km.session.key, signature_scheme=self.km.session.signature_scheme)
+        self._kc = self.km.client(session=own)
         self._kc.start_channels()
         self._kc.execute(self.WARM_UP, silent=True, store_history=False)
 

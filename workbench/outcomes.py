@@ -330,73 +330,6 @@ def region_total(prep: pd.DataFrame, year: int, *, return_days: int = 365) -> pd
     return outcome_table(p, ["_all"], year, return_days=return_days).drop(columns="_all")
 
 
-AUDIT_ROUNDS = 12  # rounds of "audit, hide more" before the run's own audit has the last word
-AUDIT_LP_ROUNDS = 2  # of which with the full LP attack (slow; the quick screen rounds are cheap)
-
-
-def _audit_extra(layer: pd.DataFrame, plan: privacy.MarginPlan, settings, lp: bool = False) -> tuple[set, int]:
-    """The interval attack on the outcome layer; for every unprotected count, the cheapest published count
-    that shares a sum with it (or its row), to hide as well. Returns ((key, variable) cells, unprotected)."""
-    from . import relations
-
-    protection = getattr(settings, "protection_level", settings.min_count)
-    # the quick screen (no LPs): what it proves unprotected is; the run's own audit solves the rest
-    res = relations.attack({"resultaten": layer}, threshold=settings.min_count, protection=protection, lp=lp)
-    bad = res[~res["protected"]]
-    if bad.empty:
-        return set(), 0
-    cells, eqs = plan.cells, plan.equations
-    secret = cells["suppressed"].to_numpy(dtype=bool)
-    size = cells["size"].to_numpy(dtype=float)
-    eq_of = eqs.groupby("cell")["eq"].apply(list).to_dict()
-    members = eqs.groupby("eq")["cell"].apply(list).to_dict()
-    total_of = eqs[eqs["is_total"]].set_index("eq")["cell"].to_dict()
-    dims = relations.OUTCOME_DIMS
-    cube = dict(zip(dims, CUBE))
-    picked: set = set()
-    hidden = secret.copy()
-    for key in bad["key"]:
-        parts = {cube[d]: v for d, v in zip(dims, key[1:5]) if v != relations.ALL}
-        i = plan.cell_id(parts, key[-1])
-        if i is None:
-            continue
-        # every sum the cell is in must hide at least the protection level in total (members; a hidden total
-        # counts as well): add the smallest published members (then the total) until it does
-        before = len(picked)
-        for e in eq_of.get(i, []):
-            cand = [c for c in members.get(e, []) if c != i]
-            mass = sum(size[c] for c in cand if hidden[c])  # what the others leave open about this cell
-            for c in sorted((c for c in cand if not hidden[c] and size[c] > 0),
-                            key=lambda c: (c == total_of.get(e), size[c])):
-                if mass >= protection:
-                    break
-                hidden[c] = True
-                picked.add(int(c))
-                mass += size[c]
-        if len(picked) == before:
-            # enough hidden in each sum, yet solved by combining sums: in every sum, hide the smallest
-            # published member as well
-            for e in eq_of.get(i, []):
-                cand = [c for c in members.get(e, []) if not hidden[c] and size[c] > 0]
-                if cand:
-                    c = min(cand, key=lambda c: (c == total_of.get(e), size[c]))
-                    hidden[c] = True
-                    picked.add(int(c))
-    return {(int(cells["key"].iat[c]), cells["variable"].iat[c]) for c in picked}, len(bad)
-
-
-def _outcome_layer(done: dict, comp: dict, matrix, year) -> pd.DataFrame:
-    """The resultaten layer as ``published_layers`` builds it, from disclosed tables."""
-    stub = Results(matrix=matrix, year=year, settings=None, by_area=done["by_area"], by_area_level=done["by_area_level"],
-                   by_provider=done["by_provider"], by_provider_area=done["by_provider_area"], by_wijk=done["by_wijk"],
-                   by_area_wijk=done["by_area_wijk"], detail=done["detail"], region=done["region"],
-                   comparison_provider=comp["comparison_provider"],
-                   comparison_provider_area=comp["comparison_provider_area"],
-                   stapeling=pd.DataFrame(), stapeling_region=pd.DataFrame(), signals={}, providers=[],
-                   return_period=None, notes=[])
-    return published_layers(stub, stapeling=False)["resultaten"]
-
-
 def provider_comparison(prep: pd.DataFrame, year: int, by=("provider",), strata=("result_area", "intervention_level"),
                         outcome: str = "reached") -> pd.DataFrame:
     """Observed against expected reached results, adjusted for the mix of result areas and levels.
@@ -733,6 +666,7 @@ def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: priva
         reasons.append((hide, why))
     out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
     out["reason"] = _reason_column(reasons, len(out))
+    out.attrs["reasons"] = {col: _reason_column([r], len(out)) for col, r in zip(count_columns, reasons)}
     return out
 
 
@@ -744,15 +678,16 @@ STAPELING_FIGURES = {"huishoudens": ("H",), "stapeling": ("HS", "H", "HO"), "n_c
                      "reached_other": ("KO", "RO")}
 
 
-def stapeling_plan(tables: dict[str, pd.DataFrame], settings) -> privacy.MarginPlan:
-    """Households per wijk and for the region: the wijken add up to the region (secondary suppression)."""
+def stapeling_plan(tables: dict[str, pd.DataFrame], settings, extra=()) -> privacy.MarginPlan:
+    """Households per wijk and for the region: the wijken add up to the region (secondary suppression);
+    ``extra``: (key, variable) cells the interval audit asks to hide as well."""
     margins = {name: privacy.MarginTable(t.assign(_rest=t["huishoudens"] - t["huishoudens_stapeling"]),
                                          ("wijk_code",) if "wijk_code" in t else (), STAPELING_COUNTS, STAPELING_FIGURES)
                for name, t in tables.items()}
     return privacy.margin_plan(margins, ["wijk_code"], settings.min_count,
                                relations=(("H", ("HS", "HO")),),
                                complements=(("HS", "H"), ("KS", "RS"), ("KO", "RO")), row_count="H",
-                               priority={"H": 3}, labels={"wijk_code": "wijk", "": "de regio"})
+                               priority={"H": 3}, labels={"wijk_code": "wijk", "": "de regio"}, extra=extra)
 
 
 def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPlan | None = None,
@@ -819,7 +754,6 @@ class Results:
     prep: pd.DataFrame | None = field(default=None, repr=False)
     households: pd.DataFrame | None = field(default=None, repr=False)
     plans: dict = field(default_factory=dict, repr=False)  # privacy.MarginPlan per cube (what was suppressed, why)
-    audit_rounds: list = field(default_factory=list)  # unprotected counts found by the interval audit, per round
 
     def suppression_summary(self) -> pd.DataFrame:
         """Suppressed outcome counts per cube and kind (primair / aanvullend), e.g. for a run's manifest."""
@@ -831,12 +765,25 @@ class Results:
         return pd.DataFrame(rows)
 
 
-def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, year: int, settings, *,
-            return_days: int = 365, followup_days: int = 90, extra=(), audit: bool = True) -> Results:
-    """All outcome tables for ``year``, each through disclosure control.
+@dataclass
+class Tables:
+    """The outcome tables before disclosure control. LOCAL ONLY: ``protect`` makes the publishable bundle."""
+    matrix: ResultMatrix
+    year: int
+    raw: dict
+    comparisons: dict
+    signals: dict
+    stapeling: dict
+    prep: pd.DataFrame = field(repr=False)
+    households: pd.DataFrame = field(repr=False)
+    notes: list
+    providers: list
+    return_period: tuple | None
 
-    ``extra``: (plan key, variable) cells to hide as well; ``audit=False``: no interval-audit rounds of its own
-    (a run's findings attack every published layer at once, ``findings.Findings.audit``)."""
+
+def tabulate(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, year: int, *,
+             return_days: int = 365, followup_days: int = 90) -> Tables:
+    """Every outcome table for ``year`` (cube groupings, provider comparison, signals, stapeling), not yet disclosed."""
     notes = check_records(records, matrix)
     prep = prepare(records, matrix, areas, return_days=return_days)
     groupings = {"by_area": ["result_area"], "by_area_level": ["result_area", "intervention_level"],
@@ -848,57 +795,50 @@ def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, ye
     comp = {"comparison_provider": provider_comparison(prep, year, by=["provider"]),
             "comparison_provider_area": provider_comparison(prep, year, by=["provider", "result_area"])}
     sig = signals(prep, matrix, year, followup_days=followup_days)
+    hh = household_table(prep, year)
+    st = {"stapeling": stapeling_by_area(hh), "stapeling_region": stapeling_by_area(hh, by="regio")}
+    return Tables(matrix, year, raw, comp, sig, st, prep, hh, notes,
+                  sorted(cohort(prep, year)["provider"].dropna().unique()), raw["by_area"].attrs.get("return_period"))
+
+
+def protect(tables: Tables, settings, *, extra=(), stapeling_extra=()) -> Results:
+    """The tables through disclosure control: one plan for the cube, its provider comparison and the signal tables;
+    one for stapeling. ``extra`` / ``stapeling_extra``: (plan key, variable) cells to hide as well. They come from
+    the interval audit (``findings.Findings.audit``), the one place that attacks what would be published and decides
+    what more to hide, in a run and in a notebook opened by hand alike: the audited bundle is ``ds.findings.outcomes``."""
+    raw, comp_raw, sig_raw, st_raw = tables.raw, tables.comparisons, tables.signals, tables.stapeling
     # One decision for every table that shows outcome counts: all groupings of the cube are margins of each other.
     margins = {k: outcome_margin(t) for k, t in raw.items()}
-    margins.update({k: comparison_margin(t) for k, t in comp.items()})
-    margins.update({f"signaal:{k}": signal_margin(k, t) for k, t in sig.items()})
-    comp_raw, sig_raw = comp, sig
-    extra: set = set(extra)
-    audit_rounds = []
-    use_lp = False  # the quick screen first; when it finds nothing, the full LP audit (at most AUDIT_LP_ROUNDS)
-    lp_rounds = 0
-    for _ in range(AUDIT_ROUNDS if audit else 1):
-        plan = outcome_plan(margins, settings, extra=extra)
-        done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
-        comp = {k: disclose_comparison(t, settings, plan=plan, name=k) for k, t in comp_raw.items()}
-        # The interval audit on what would be published: any suppressed count an attacker can narrow down
-        # below the protection level makes the plan hide more (issue 15), until none is left.
-        if not audit:
-            break
-        layer = _outcome_layer(done, comp, matrix, year)
-        if use_lp and lp_rounds >= AUDIT_LP_ROUNDS:
-            break
-        lp_rounds += use_lp
-        more, n_bad = _audit_extra(layer, plan, settings, lp=use_lp)
-        audit_rounds.append(n_bad)
-        if not n_bad and not use_lp:
-            use_lp = True
-            continue
-        if not more - extra:
-            break
-        extra |= more
+    margins.update({k: comparison_margin(t) for k, t in comp_raw.items()})
+    margins.update({f"signaal:{k}": signal_margin(k, t) for k, t in sig_raw.items()})
+    plan = outcome_plan(margins, settings, extra=extra)
+    done = {k: disclose(t, settings, plan=plan, name=k) for k, t in raw.items()}
+    comp = {k: disclose_comparison(t, settings, plan=plan, name=k) for k, t in comp_raw.items()}
     sig = {k: disclose_counts(v, [c for c in v.columns if c != "result_area"], settings, plan=plan, name=f"signaal:{k}")
            for k, v in sig_raw.items()}
-    hh = household_table(prep, year)
-    st_raw = {"stapeling": stapeling_by_area(hh), "stapeling_region": stapeling_by_area(hh, by="regio")}
-    st_plan = stapeling_plan(st_raw, settings)
+    st_plan = stapeling_plan(st_raw, settings, extra=stapeling_extra)
     st = {k: disclose_stapeling(t, settings, plan=st_plan, name=k) for k, t in st_raw.items()}
     return Results(
-        matrix=matrix, year=year, settings=settings,
+        matrix=tables.matrix, year=tables.year, settings=settings,
         by_area=done["by_area"], by_area_level=done["by_area_level"],
         by_provider=done["by_provider"], by_provider_area=done["by_provider_area"],
         by_wijk=done["by_wijk"], by_area_wijk=done["by_area_wijk"], detail=done["detail"], region=done["region"],
         comparison_provider=comp["comparison_provider"], comparison_provider_area=comp["comparison_provider_area"],
         stapeling=st["stapeling"], stapeling_region=st["stapeling_region"],
-        signals=sig, providers=sorted(cohort(prep, year)["provider"].dropna().unique()),
-        return_period=raw["by_area"].attrs.get("return_period"), notes=notes, prep=prep, households=hh,
-        plans={"resultaten": plan, "stapeling": st_plan}, audit_rounds=audit_rounds)
+        signals=sig, providers=list(tables.providers), return_period=tables.return_period, notes=list(tables.notes),
+        prep=tables.prep, households=tables.households, plans={"resultaten": plan, "stapeling": st_plan})
 
 
-def results_for(ds, extra=(), audit: bool = True) -> Results:
-    """Compute the outcome bundle of a Dataset; DataError when records or matrix are missing.
+def compute(records: pd.DataFrame, matrix: ResultMatrix, areas: pd.DataFrame, year: int, settings, *,
+            return_days: int = 365, followup_days: int = 90, extra=(), stapeling_extra=()) -> Results:
+    """All outcome tables for ``year``, each through disclosure control (``tabulate`` then ``protect``)."""
+    return protect(tabulate(records, matrix, areas, year, return_days=return_days, followup_days=followup_days),
+                   settings, extra=extra, stapeling_extra=stapeling_extra)
 
-    Computed anew on every call: read it from ``ds.findings.outcomes``, which computes it once."""
+
+def tables_for(ds) -> Tables:
+    """The outcome tables of a Dataset before disclosure control; DataError / ParameterError when the records or
+    the matrix are missing."""
     if not ds.has_records:
         raise DataError("resultaatmonitoring vraagt de eigen zorgregistratie (sources.records)",
                         hint="zet het pad naar de export onder sources.records in het parameterbestand")
@@ -907,8 +847,15 @@ def results_for(ds, extra=(), audit: bool = True) -> Results:
         raise ParameterError("er is geen resultatenmatrix ingesteld", where=str(ds.params.path),
                              hint="zet outcomes.matrix in het parameterbestand (voorbeeld: parameters/resultatenmatrix.yaml)")
     o = ds.params.outcomes
-    res = compute(ds.records, matrix, ds.area_index, ds.records_year, ds.params.privacy,
-                  return_days=o.return_days, followup_days=o.followup_days, extra=extra, audit=audit)
+    return tabulate(ds.records, matrix, ds.area_index, ds.records_year, return_days=o.return_days,
+                    followup_days=o.followup_days)
+
+
+def results_for(ds, extra=(), stapeling_extra=(), tables: Tables | None = None) -> Results:
+    """The outcome bundle of a Dataset before the interval audit (``tables``: from ``tables_for``, else computed
+    now). What may be shown is ``ds.findings.outcomes`` (computed once, audited)."""
+    res = protect(tables if tables is not None else tables_for(ds), ds.params.privacy, extra=extra,
+                  stapeling_extra=stapeling_extra)
     res.region_label = ds.params.title or ds.params.name
     res.attribution = ds.attribution
     res.fictional_note = ds.attribution if ds.fictional else None
@@ -945,7 +892,39 @@ def published_layers(res: Results, stapeling: bool = True) -> dict[str, pd.DataF
         return {"resultaten": out}
     st = pd.concat([res.stapeling, res.stapeling_region.rename(columns={"gebied": "wijk_code"})], ignore_index=True)
     st["jaar"] = res.year
-    return {"resultaten": out, "stapeling": st}
+    layers = {"resultaten": out, "stapeling": st}
+    if res.signals:
+        layers["signalen"] = published_signals(res)
+    return layers
+
+
+def published_signals(res: Results) -> pd.DataFrame:
+    """The signal tables as one long layer (signaal x resultaatgebied x telling): every count as disclosed, with
+    ``in_matrix`` (the result matrix is public; it fixes some counts by definition, e.g. no trajectory of a
+    matrix code lacks a result area). Notebook 05 shows these rows, the interval audit attacks them."""
+    frames = []
+    for key, t in res.signals.items():
+        counts = [c for c in t.columns if c not in ("result_area", "status", "reason")]
+        why = t.attrs.get("reasons", {})
+        long = t.assign(**{f"_why{i}": why.get(c, t["reason"]) for i, c in enumerate(counts)})
+        long = pd.concat([pd.DataFrame({"result_area": long["result_area"], "telling": c, "aantal": long[c],
+                                        "reason": long[f"_why{i}"], "volgorde": i}) for i, c in enumerate(counts)],
+                         ignore_index=True)
+        frames.append(long.assign(signaal=key, signaal_naam=SIGNALS.get(key, key)))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    out["aantal"] = out["aantal"].astype(float)
+    hidden = out["aantal"].isna()
+    out["status"] = np.where(hidden, SUPPRESSED, "ok")
+    out["reason"] = np.where(hidden, out["reason"].where(out["reason"].astype(str).str.startswith("onderdrukt"),
+                                                         privacy.REASON_SMALL.format(n=res.settings.min_count)), "")
+    out["in_matrix"] = out["result_area"].isin(list(res.matrix.areas))
+    out["resultaatgebied_naam"] = [res.matrix.areas[c].name if c in res.matrix.areas else str(c) for c in out["result_area"]]
+    out = out.rename(columns={"result_area": "resultaatgebied"})
+    out["jaar"] = res.year
+    return out[["signaal", "signaal_naam", "resultaatgebied", "resultaatgebied_naam", "in_matrix", "volgorde", "telling",
+                "aantal", "status", "reason", "jaar"]]
 
 
 # figures of a published row that carry its trajectory count (a share of it, an amount or duration per trajectory):

@@ -2,7 +2,7 @@
 
 Layers: gebieden (geometry), indicatoren (tidy), risico (O/E per domain), kosten (per wijk),
 modellen (fit summaries), risicoscore (composite risk per cluster), verdeling (budget per wijk, when the
-parameter set has a budget), meta (what this is, sources, attribution), resultaten and stapeling (results
+parameter set has a budget), meta (what this is, sources, attribution), resultaten, stapeling and signalen (results
 monitoring), catalogus and domeinen (what the app builds its controls from). Never a record-level row.
 
 Only serialises ``ds.findings``: every figure here was computed once, through disclosure control, and is the
@@ -23,7 +23,7 @@ from .io import atomic_path
 from .risk import DOMAINS
 
 LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta", "resultaten",
-          "stapeling", "catalogus", "domeinen")
+          "stapeling", "signalen", "catalogus", "domeinen")
 
 
 def risk_tables(findings) -> tuple[pd.DataFrame, pd.DataFrame]:

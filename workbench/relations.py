@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from .intervals import System
+from .intervals import BOX, System
 from .stats import Z95, wilson
 
 OUTCOME_DIMS = ("resultaatgebied", "niveau", "aanbieder", "wijk_code")
@@ -89,6 +89,11 @@ def _num(v) -> float:
     except (TypeError, ValueError):
         return np.nan
     return f
+
+
+def _floats(column: pd.Series) -> list:
+    """A column as plain floats, NaN where it holds no number (as ``_num`` per value, without iterrows)."""
+    return [_num(v) for v in column.to_numpy(dtype=object)]
 
 
 def _margin_sums(system: System, rows: pd.DataFrame, dims, key_of, variables, label_of) -> None:
@@ -224,11 +229,11 @@ def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", r
         system.relate([(key_of(i, "H"), 1.0), (key_of(i, "HS"), -1.0), (key_of(i, "HO"), -1.0)], 0.0,
                       label=f"rij: {label_of(i)} huishoudens = met + zonder stapeling")
         for var in ("NC", "NB"):  # a kind of stapeling is at most all stapeling
-            system.relate([(key_of(i, "HS"), 1.0), (key_of(i, var), -1.0)], 0.0, np.inf,
+            system.relate([(key_of(i, "HS"), 1.0), (key_of(i, var), -1.0)], 0.0, BOX,
                           label=f"rij: {label_of(i)} {NL[var]} ≤ stapeling")
-        system.relate([(key_of(i, "NC"), 1.0), (key_of(i, "NB"), 1.0), (key_of(i, "HS"), -1.0)], 0.0, np.inf,
+        system.relate([(key_of(i, "NC"), 1.0), (key_of(i, "NB"), 1.0), (key_of(i, "HS"), -1.0)], 0.0, BOX,
                       label=f"rij: {label_of(i)} stapeling ≤ tegelijk + beide domeinen")
-        system.relate([(key_of(i, "H"), 1.0), (key_of(i, "NM"), -1.0)], 0.0, np.inf,
+        system.relate([(key_of(i, "H"), 1.0), (key_of(i, "NM"), -1.0)], 0.0, BOX,
                       label=f"rij: {label_of(i)} meerdere aanbieders ≤ huishoudens")
         s = _num(row["share_stapeling"])
         if np.isfinite(s):
@@ -249,6 +254,108 @@ def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", r
             system.relate([(key_of(i, "CS"), 1.0 - cs), (key_of(i, "CO"), -cs)], -tol, tol,
                           label=f"kosten: {label_of(i)} kostenaandeel stapeling")
     _margin_sums(system, t, ("_g",), key_of, ("H", "HS", "HO", "NC", "NB", "NM", "RS", "KS", "RO", "KO", "CS", "CO"), label_of)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# signalen (the signal tables of notebook 05: counts per signal x result area)
+
+# signal counts that are counts of the outcome cube's result-area rows (same trajectories, same year)
+SIGNAL_OUTCOME = {"beëindigd": "T", "behaald": "B"}
+
+
+def signals(system: System, table: pd.DataFrame, *, name: str = "signalen") -> None:
+    """Cells and relations of the published signal layer (``outcomes.published_signals``), from their documented
+    definitions (``outcomes.signals``), per result area a:
+
+    - beëindigd and behaald are the cube's trajecten and behaald of a (linked to the resultaten layer);
+    - herindicaties <= beëindigd; zonder evaluatie <= beëindigd and >= the trajectories without a recorded result;
+      behaald met doorlopende zorg <= behaald and <= herindicaties (behaald, then a new start within the window);
+    - escalatie: opschaling and terug van 6 <= trajecten op niveau 6 <= actief;
+    - tariefband: each ground <= totaal <= the sum of the grounds, totaal <= actief, beëindigd <= actief, the crisis
+      ground <= trajecten op niveau 6; and by definition (the matrix is public): a matrix code has no trajectory
+      without a result area or outside the matrix; 'onbekend' has only trajectories without a result area, and a
+      code outside the matrix only trajectories outside it (none of their levels has a tariff)."""
+    t = table.reset_index(drop=True)
+    if t.empty:
+        return
+    in_matrix = pd.to_numeric(t["in_matrix"], errors="coerce").fillna(0).astype(bool) if t["in_matrix"].dtype != bool \
+        else t["in_matrix"]
+    cells: dict = {}
+    for sig, area, count, v in zip(t["signaal"].astype(str), t["resultaatgebied"].astype(str), t["telling"].astype(str),
+                                   t["aantal"]):
+        key = (name, sig, area, count)
+        value = _num(v)
+        system.cell(key, value, target=bool(np.isnan(value)))
+        cells[(sig, area, count)] = key
+        if count in SIGNAL_OUTCOME and sig in ("herindicatie", "zonder_evaluatie", "behaald_doorgezet"):
+            # the same count as the cube's: a relation (not one cell), so the audit can name the figure that gives
+            # it away and hide it
+            cube = ("resultaten", area, ALL, ALL, ALL, SIGNAL_OUTCOME[count])
+            system.cell(cube, None, target=False)
+            system.relate([(key, 1.0), (cube, -1.0)], 0.0, label=f"rij: {name} [{sig} {area}: {count} = resultaten {NL[SIGNAL_OUTCOME[count]]}]")
+    areas = {a: bool(k) for a, k in zip(t["resultaatgebied"].astype(str), in_matrix)}
+
+    def get(sig, area, count):
+        return cells.get((sig, area, count))
+
+    def tariff(area, prefix):
+        for (sig, a, count), key in cells.items():
+            if sig == "tariefband" and a == area and count.startswith(prefix):
+                return key
+        return None
+
+    def at_most(small, big, what):
+        if small in system.keys and big in system.keys:
+            system.relate([(big, 1.0), (small, -1.0)], 0.0, BOX, label=f"rij: {name} [{what}]")
+
+    def equal(a, b, what):
+        if a in system.keys and b in system.keys:
+            system.relate([(a, 1.0), (b, -1.0)], 0.0, 0.0, label=f"rij: {name} [{what}]")
+
+    def zero(key, what):
+        if key is not None:  # fixed by the definition and the public matrix: no secret about anyone
+            system.cell(key, 0.0, target=False)
+
+    for area, known in areas.items():
+        ended = ("resultaten", area, ALL, ALL, ALL, "T")
+        active = get("tariefband", area, "actief")
+        at_most(get("herindicatie", area, "herindicaties"), ended, f"herindicatie {area}: herindicaties ≤ beëindigd")
+        ze = get("zonder_evaluatie", area, "zonder evaluatie")
+        at_most(ze, ended, f"zonder evaluatie {area}: ≤ beëindigd")
+        at_most(("resultaten", area, ALL, ALL, ALL, "G"), ze, f"zonder evaluatie {area}: ≥ zonder resultaat")
+        bd = get("behaald_doorgezet", area, "zorg loopt door")
+        at_most(bd, ("resultaten", area, ALL, ALL, ALL, "B") if get("behaald_doorgezet", area, "behaald") else None,
+                f"behaald doorgezet {area}: ≤ behaald")
+        at_most(bd, get("herindicatie", area, "herindicaties"), f"behaald doorgezet {area}: ≤ herindicaties")
+        six = get("escalatie", area, "trajecten op niveau 6")
+        for part in ("opschaling naar 6", "terug van 6"):
+            at_most(get("escalatie", area, part), six, f"escalatie {area}: {part} ≤ trajecten op niveau 6")
+        at_most(six, active, f"escalatie {area}: niveau 6 ≤ actief")
+        if active is None:
+            continue
+        at_most(ended, active, f"tariefband {area}: beëindigd ≤ actief")
+        total = tariff(area, "totaal")
+        grounds = [k for (sig, a, c), k in cells.items() if sig == "tariefband" and a == area
+                   and c not in ("actief",) and not c.startswith("totaal")]
+        for g in grounds:
+            at_most(g, total, f"tariefband {area}: grond ≤ totaal")
+        if total is not None and grounds:
+            system.relate([(k, 1.0) for k in grounds] + [(total, -1.0)], 0.0, BOX,
+                          label=f"rij: {name} [tariefband {area}: totaal ≤ som van de gronden]")
+        at_most(total, active, f"tariefband {area}: totaal ≤ actief")
+        at_most(tariff(area, "crisisniveau"), six, f"tariefband {area}: crisis ≤ niveau 6")
+        without, outside, no_tariff = tariff(area, "zonder resultaatgebied"), tariff(area, "code buiten"), tariff(area, "niveau zonder")
+        if known:
+            zero(without, area)
+            zero(outside, area)
+        elif area == "onbekend":
+            equal(without, active, f"tariefband {area}: zonder resultaatgebied = actief")
+            zero(outside, area)
+            zero(no_tariff, area)
+        else:
+            equal(outside, active, f"tariefband {area}: buiten de matrix = actief")
+            zero(without, area)
+            zero(no_tariff, area)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -281,10 +388,9 @@ def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", ro
     tol = _cost_tolerance(t["cost"])
     for domain, d in t.groupby("domain"):
         ck, kk = {}, {}
-        for _, row in d.iterrows():
-            code = str(row["area"])
-            hidden_row = str(row["status"]) == "suppressed"
-            c = _num(row["clients"])
+        for code, status, c, cost, cpc in zip(d["area"].astype(str), d["status"].astype(str), _floats(d["clients"]),
+                                              _floats(d["cost"]), _floats(d["cost_per_client"])):
+            hidden_row = status == "suppressed"
             ck[code] = ("ind", f"r_clients_{domain}", int(year), code)
             if round_to and np.isfinite(c):
                 system.cell(ck[code], None, target=False)
@@ -292,8 +398,7 @@ def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", ro
             else:
                 system.cell(ck[code], c, target=hidden_row)
             kk[code] = ("ind", f"r_cost_{domain}", int(year), code)
-            system.cell(kk[code], _num(row["cost"]), integer=False, target=False)
-            cpc = _num(row["cost_per_client"])
+            system.cell(kk[code], cost, integer=False, target=False)
             if np.isfinite(cpc):
                 system.relate([(kk[code], 1.0), (ck[code], -cpc)], -tol, tol, label=f"kosten: {name} {code} kosten per cliënt × cliënten")
         _area_sums(system, ck, f"{name} cliënten {domain}")
@@ -309,11 +414,10 @@ def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str
         if var is None:
             continue
         keys = {}
-        for _, row in d.iterrows():
-            code = str(row["code"])
+        for code, status, observed, oe, ex in zip(d["code"].astype(str), d["status"].astype(str), _floats(d["observed"]),
+                                                  _floats(d["oe"]), _floats(d["expected"])):
             keys[code] = ("ind", var, int(year), code)
-            system.cell(keys[code], _num(row["observed"]), target=str(row["status"]) == "suppressed")
-            oe, ex = _num(row["oe"]), _num(row["expected"])
+            system.cell(keys[code], observed, target=status == "suppressed")
             if np.isfinite(oe) and np.isfinite(ex):
                 system.relate([(keys[code], 1.0)], oe * ex - 1e-6 * (1 + oe * ex), oe * ex + 1e-6 * (1 + oe * ex),
                               label=f"{name}: {code} W/V × verwacht = waargenomen")
@@ -330,10 +434,10 @@ def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "
         if m is None:
             continue
         keys, den_keys = {}, {}
-        for _, row in d.iterrows():
-            code = str(row["code"])
-            hidden = str(row["status"]) == "suppressed"
-            v, den = _num(row["value"]), _num(row["denominator"])
+        # plain columns, not iterrows: the audit builds this table's cells every round
+        for code, status, v, den in zip(d["code"].astype(str), d["status"].astype(str), _floats(d["value"]),
+                                        _floats(d["denominator"])):
+            hidden = status == "suppressed"
             key = ("ind", m["numerator"], int(year), code)
             keys[code] = key
             num = v * den / m["scale"] if np.isfinite(v) and np.isfinite(den) else np.nan
@@ -390,6 +494,8 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
         outcomes(s, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):
         stapeling(s, layers["stapeling"], round_to=round_to)
+    if "signalen" in layers and len(layers["signalen"]):
+        signals(s, layers["signalen"])
     return s
 
 
@@ -401,6 +507,8 @@ def describe(key) -> str:
     """A cell key in Dutch for a message: table, row and count."""
     if key[0] == "ind":
         return f"{key[1]} {key[3]} ({key[2]})"
+    if key[0] == "signalen":
+        return f"signalen [{key[1]}, resultaatgebied {key[2]}] {key[3]}"
     if key[0] == "resultaten":
         parts = [f"{d} {v}" for d, v in zip(OUTCOME_DIMS, key[1:5]) if v != ALL]
         return f"resultaten [{', '.join(parts) or 'regio'}] {NL.get(key[-1], key[-1])}"

@@ -642,8 +642,9 @@ def comparison_view(comp: pd.DataFrame, names=None) -> pd.DataFrame:
 def results_map(ds, column: str = "share_bereikt"):
     """Wijk map of reached results or of stapeling (share of households in care), suppressed in grey."""
     res = _results(ds)
-    if column == "share_stapeling":
-        t = res.stapeling.set_index("wijk_code")
+    if column == "share_stapeling":  # the audited layer, as published (without the region's row)
+        t = ds.findings.outcome_layers["stapeling"]
+        t = t[t["wijk_code"].astype(str) != "regio"].set_index("wijk_code")
         label, sub = "Huishoudens met stapeling", "aandeel van de huishoudens in zorg met meerdere trajecten of jeugd én Wmo tegelijk"
         extra = [("huishoudens", "Huishoudens in zorg", "")]
     else:
@@ -658,18 +659,18 @@ def results_map(ds, column: str = "share_bereikt"):
 
 
 def signal_tables(ds) -> None:
-    """Each signal as its own count table, for the matrix working group (small counts hidden)."""
-    from .outcomes import SIGNALS
-
-    res = _results(ds)
-    for key, table in res.signals.items():
-        display(Markdown(f"**{SIGNALS[key]}**"))
-        t = table.copy()
-        t["result_area"] = [res.matrix.label(c) for c in t["result_area"]]
-        for c in t.columns:
-            if c not in ("result_area", "status", "reason"):
-                t[c] = ["onderdrukt" if pd.isna(v) else maps.fmt_nl(v, 0) for v in t[c]]
-        display(t.drop(columns=["status", "reason"]).rename(columns={"result_area": "resultaatgebied"}).style.hide(axis="index"))
+    """Each signal as its own count table, for the matrix working group: the rows of publish.gpkg's signalen layer
+    (audited; small counts and what would give them away read 'onderdrukt')."""
+    layer = ds.findings.outcome_layers.get("signalen", pd.DataFrame())
+    for key, t in (layer.groupby("signaal", sort=False) if len(layer) else []):
+        display(Markdown(f"**{t['signaal_naam'].iat[0]}**"))
+        t = t.assign(gebied=[f"{c} {n}" if n != c else c for c, n in zip(t["resultaatgebied"], t["resultaatgebied_naam"])],
+                     tekst=["onderdrukt" if pd.isna(v) else maps.fmt_nl(v, 0) for v in t["aantal"]])
+        wide = t.pivot(index="gebied", columns="telling", values="tekst")
+        wide = wide[list(t.sort_values("volgorde")["telling"].drop_duplicates())]
+        wide = wide.reindex(pd.unique(t["gebied"])).reset_index().rename(columns={"gebied": "resultaatgebied"})
+        wide.columns.name = None
+        display(wide.style.hide(axis="index"))
 
 
 def provider_sheets(ds, output_dir, pdf: bool = True) -> pd.DataFrame:
