@@ -55,12 +55,8 @@ REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
 REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
                     "(de rest is minder dan {p}% van de grootste)")
 
-
-def _dominance_reason(p) -> str:
-    """REASON_DOMINANCE with p the Dutch way ('10%', '7,5%'), never '10.0%'."""
-    p = float(p)
-    return REASON_DOMINANCE.format(p=formatting.number(p, 0 if p.is_integer() else 1))
-
+def _dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
+    return REASON_DOMINANCE.format(p=formatting.number(p, 0 if float(p).is_integer() else 1))
 
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
                 "binnen een te smal interval te herleiden is")
