@@ -11,7 +11,12 @@ folder, `webkaart/`; `--fresh-cache` removes that cache first, to time the very 
 Hover = from moving the mouse onto an area until its tooltip texts (sent by the kernel for that one area)
 are shown; the first hover of a view formats the texts of all its areas.
 Redraw = from the click on a control until the browser has drawn the new view (the clock stops when the map
-widget marks the new view as drawn). Bytes per redraw = websocket frames received by the page in that time.
+widget marks the new view as drawn: after the animation frame in which Leaflet paints its canvas has been
+rendered). Measured twice: from Python (includes playwright's click and polling) and in the page, from the
+click event, split into: until the view arrives (the kernel's handlers, the view, the websocket), applying it
+(JavaScript), until the frame is painted (canvas). The kernel's side is also timed in this process, without
+websocket and browser. Bytes per redraw = websocket frames received by the page in that time. The load average
+of the machine is printed with the figures.
 Server memory = resident memory of the server and its kernels (sampled from /proc): before any viewer, with
 one viewer, after both levels, and with a second viewer (the growth per viewer: one kernel each).
 A synthetic run of N buurten has all N in one gemeente (one map) and N x 3.400 / 14.500 wijken; at 14.500
@@ -118,6 +123,8 @@ def visit(p, url: str, profile_root: Path, timeout: float = 600000):
     ctx = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=profile_root), executable_path=CHROMIUM,
                                                                args=ARGS, headless=True, viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
+    # The time of the last click, on the page's own clock (for the breakdown of a redraw, see click_and_time).
+    page.add_init_script("document.addEventListener('click', () => { window.wbClick = performance.now(); }, true);")
     meter = Meter(page)
     t0 = time.perf_counter()
     page.goto(url, timeout=timeout)
@@ -145,13 +152,24 @@ def hover_and_time(page, k: int) -> float | None:
     return time.perf_counter() - t0
 
 
-def click_and_time(page, meter: Meter, button_text: str, timeout: float = 300000) -> tuple[float, int]:
+PARTS = """() => { const t = document.querySelector('.wb-map-widget').wbTimes;
+  return [t.painted - window.wbClick, t.received - window.wbClick, t.applied - t.received, t.painted - t.applied]; }"""
+PART_NAMES = ("in all, from the click event", "click until the view arrives (kernel and websocket)",
+              "applying it (JavaScript)", "until the frame is painted (canvas)")
+
+
+def click_and_time(page, meter: Meter, button_text: str, timeout: float = 300000,
+                   parts: list | None = None) -> tuple[float, int]:
+    """Click a control and wait until the new view is painted; ``parts`` gets the breakdown in seconds."""
     old = page.locator(".wb-map-widget").get_attribute("data-ready")
     before = meter.bytes
     t0 = time.perf_counter()
     page.locator(".widget-toggle-button", has_text=button_text).first.click()
     page.wait_for_function(READY, arg=old, timeout=timeout, polling="raf")
-    return time.perf_counter() - t0, meter.bytes - before
+    took = time.perf_counter() - t0
+    if parts is not None:
+        parts.append([ms / 1000 for ms in page.evaluate(PARTS)])
+    return took, meter.bytes - before
 
 
 def ensure_demo_run(outputs: Path) -> None:
@@ -185,10 +203,34 @@ def first_paint(p, outputs: Path, name: str, port: int, visits: int, tmp: Path) 
     print(f"[{name}] first paint: cold (first visit right after start) {cold:.2f} s; warm {fmt(warm)}", flush=True)
 
 
+def kernel_redraws(outputs: Path, name: str, changes: int) -> dict[str, list[float]]:
+    """The kernel's side of a redraw, in this process: from setting a control until the map widget's view is
+    set (the app's handlers, the view, its encoding); the websocket and the browser are not in it."""
+    from workbench.app.data import PublishedRun
+    from workbench.app.widgets import App
+
+    app = App(PublishedRun.load(outputs, name))
+    clicks = {"Wmo": (app.domain, "wmo"), "Jeugdhulp": (app.domain, "jeugd"), "Waarde": (app.mode, "value"),
+              "Verschil met gemeente": (app.mode, "difference")}
+    order = ["Wmo", "Verschil met gemeente", "Jeugdhulp", "Waarde"]
+    out = {}
+    for level in app.run.levels:
+        app.level.value = level
+        out[level] = []
+        for i in range(changes):
+            control, value = clicks[order[i % len(order)]]
+            t = time.perf_counter()
+            control.value = value
+            out[level].append(time.perf_counter() - t)
+    return out
+
+
 def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buurten: int,
             fresh_cache: bool = False) -> None:
     if fresh_cache:
         shutil.rmtree((outputs / name / "latest").resolve() / "webkaart", ignore_errors=True)
+    kernel = kernel_redraws(outputs, name, changes) if not fresh_cache else {}
+    load = [os.getloadavg()[0]]
     proc = start_server(outputs, name, port)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -196,11 +238,11 @@ def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buu
         first, ctx, page, meter = visit(p, url, tmp)
         first_bytes = meter.bytes
         one_viewer = tree_mb(proc.pid)
-        wijk_times, wijk_bytes = [], []
+        wijk_times, wijk_bytes, wijk_parts, parts = [], [], [], []
         order = ["Wmo", "Verschil met gemeente", "Jeugdhulp", "Waarde"]
         print(f"  first view {first:.2f} s")
         for i in range(changes):
-            t, b = click_and_time(page, meter, order[i % len(order)])
+            t, b = click_and_time(page, meter, order[i % len(order)], parts=wijk_parts)
             wijk_times.append(t)
             wijk_bytes.append(b)
             print(f"  wijk level, {order[i % len(order)]}: {t:.2f} s, {b / 1e3:.1f} kB")
@@ -208,7 +250,7 @@ def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buu
         times, sizes, first_hovers, hovers = [], [], [], []
         print(f"  switch to buurt {switch:.2f} s")
         for i in range(changes, 2 * changes):  # go on in the cycle: every click changes the view
-            t, b = click_and_time(page, meter, order[i % len(order)])
+            t, b = click_and_time(page, meter, order[i % len(order)], parts=parts)
             times.append(t)
             sizes.append(b)
             h1, h2 = hover_and_time(page, i), hover_and_time(page, i + 1)  # the first hover of the view, then one more
@@ -219,18 +261,25 @@ def redraws(p, outputs: Path, name: str, port: int, changes: int, tmp: Path, buu
         second, ctx2, _, _ = visit(p, url, tmp)
         two_viewers = tree_mb(proc.pid)
         kernels = kernels_mb(proc.pid)
+        load.append(os.getloadavg()[0])
         ctx2.close()
         ctx.close()
     finally:
         stop_server(proc)
     n_wijk = round(buurten * 3400 / 14500)
-    print(f"[{name}: {buurten} buurten, {n_wijk} wijken on one map]", flush=True)
+    print(f"[{name}: {buurten} buurten, {n_wijk} wijken on one map; load average (1 min) {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} at the end]", flush=True)
     print(f"  first view (wijk level): {first:.2f} s, {first_bytes / 1e6:.2f} MB received (app + Leaflet + wijk geometry)")
     print(f"  redraw, {n_wijk} wijken: {fmt(wijk_times)}; bytes per redraw {fmt(wijk_bytes, 'kB', 1e-3, 1)}"
           f" = {statistics.median(wijk_bytes) / n_wijk:.0f} bytes per area")
     print(f"  first switch to buurt level: {switch:.2f} s, {switch_bytes / 1e6:.2f} MB (buurt geometry, once per viewer)")
     print(f"  redraw, {buurten} buurten: {fmt(times)}; bytes per redraw {fmt(sizes, 'kB', 1e-3, 1)}"
           f" = {statistics.median(sizes) / buurten:.0f} bytes per area")
+    for what, n, ps in (("wijken", n_wijk, wijk_parts), ("buurten", buurten, parts)):
+        print(f"  where a redraw of {n} {what} goes: " + "; ".join(
+            f"{label} {fmt([p[k] for p in ps], 'ms', 1e3, 0)}" for k, label in enumerate(PART_NAMES)))
+    for level, ts in kernel.items():
+        print(f"  the kernel's side of a redraw ({level}, in process, without websocket and browser): {fmt(ts, 'ms', 1e3, 0)}")
     ok1, ok2 = [h for h in first_hovers if h is not None], [h for h in hovers if h is not None]
     print(f"  hover until the tooltip texts show, {buurten} buurten: first in a view {fmt(ok1) if ok1 else 'none'}, "
           f"later {fmt(ok2) if ok2 else 'none'} ({len(first_hovers) - len(ok1) + len(hovers) - len(ok2)} without a tooltip)")

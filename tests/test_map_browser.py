@@ -1,6 +1,7 @@
 """The maps in real Chromium: wheel zoom only with Ctrl, the 'hele gebied' button, the tooltip above the legend,
 a metric scale, nothing loaded from outside 127.0.0.1; the app on a large synthetic run (a redraw arrives and
-the colours change; an all-missing view says why in one sentence).
+the painted colours change, the key for + / − / = / ?, wheel and reset in the app's map, the tooltip inside
+it; an all-missing view says why in one sentence).
 
 MMR_BROWSER_BUURTEN sets the size of the synthetic app run: default 600 buurten on one map, so the normal suite
 stays fast; the national sizes (3.400 wijken, 14.500 buurten) are measured by benchmarks/app_browser.py (or set
@@ -134,6 +135,13 @@ def big_server(tmp_path_factory):
     s.stop()
 
 
+# Colours of a grid of points on the app map's canvas, as painted (not as the widget's state says).
+PIXELS = """() => { const c = document.querySelector('.wb-map-widget canvas'); const x = c.getContext('2d');
+  const out = []; for (let i = 1; i < 12; i++) for (let j = 1; j < 12; j++) {
+    out.push(Array.from(x.getImageData(Math.floor(c.width * i / 12), Math.floor(c.height * j / 12), 1, 1).data).join(','));
+  } return out; }"""
+
+
 def _ready(page, old: str, timeout: float = 180000) -> str:
     page.wait_for_function("old => { const m = document.querySelector('.wb-map-widget');"
                            " return m && m.dataset.ready && m.dataset.ready !== old; }", arg=old, timeout=timeout)
@@ -150,12 +158,30 @@ def test_national_scale_redraw_changes_colours_and_missing_view_says_why(big_ser
     key = _ready(page, key)
     assert page.evaluate("document.querySelector('.wb-map-widget').dataset.areas") == str(big_server.buurten)
     fills = "() => { const m = document.querySelector('.wb-map-widget').wbmap; return m.view.fill; }"
-    before = page.evaluate(fills)
+    before, painted = page.evaluate(fills), page.evaluate(PIXELS)
+    assert len(set(painted)) > 2, "the canvas shows the areas in several colours"
     page.locator(".widget-toggle-button", has_text="Verschil met gemeente").first.click()
     key = _ready(page, key)
     after = page.evaluate(fills)
     assert len(after) == big_server.buurten and after != before, "de kleuren veranderen"
+    repainted = page.evaluate(PIXELS)
+    assert sum(a != b for a, b in zip(painted, repainted)) > len(painted) // 10, "the canvas itself is repainted"
     assert "verschil" in page.locator(".wb-map-widget [data-testid=legend]").inner_text().lower()
+    assert page.locator(".wb-map-widget [data-testid=sign-key]").is_visible(), "+ / − / = / ? staan onder de kaart"
+    # The app's map: the page scrolls past it (no zoom without Ctrl); Ctrl zooms, 'hele gebied' returns.
+    zoom = "() => document.querySelector('.wb-map-widget').wbmap.map.getZoom()"
+    z0 = page.evaluate(zoom)
+    mid = page.locator(".wb-map-widget").bounding_box()
+    page.mouse.move(mid["x"] + mid["width"] / 2, mid["y"] + mid["height"] / 2)
+    page.mouse.wheel(0, -300)
+    time.sleep(0.3)
+    assert page.evaluate(zoom) == z0, "scrollen over de kaart in de app zoomt niet"
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    page.wait_for_function(f"({zoom})() > {z0}", timeout=5000)
+    page.locator(".wb-map-widget [data-testid=map-home]").click()
+    page.wait_for_function(f"Math.abs(({zoom})() - {z0}) < 0.01", timeout=5000)
     # Hover: the kernel sends the texts of that one area (a redraw carries colours only).
     box = page.locator(".wb-map-widget").bounding_box()
     tip = page.locator(".wb-map-widget [data-testid=map-tooltip]")
@@ -167,6 +193,8 @@ def test_national_scale_redraw_changes_colours_and_missing_view_says_why(big_ser
                            " return t.offsetParent && t.innerText.includes('Verschil met gemeente')"
                            " && !t.innerText.includes('…'); }", timeout=30000)
     assert "95%-interval" in tip.inner_text()
+    t, m = tip.bounding_box(), page.locator(".wb-map-widget").bounding_box()
+    assert m["x"] <= t["x"] and t["x"] + t["width"] <= m["x"] + m["width"] + 1, "de tooltip blijft in de kaart"
     page.mouse.move(box["x"] - 20, box["y"] - 20)
     # Wmo has no figures in the latest year: no grey map, one plain sentence why and what to choose.
     page.locator(".widget-toggle-button", has_text="Wmo").first.click()

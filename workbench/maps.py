@@ -364,7 +364,8 @@ html, body {{ margin: 0; height: 100%; }} #map {{ position: absolute; inset: 0; 
   WBMap.inflate("{data}").then(function (topology) {{
     m.setGeometry("areas", topology);
     m.setView(view);
-    requestAnimationFrame(function () {{ el.setAttribute("data-ready", "1"); }});  // after Leaflet's canvas paint
+    // Leaflet paints the canvas in the next frame; a task queued from that frame runs once it is on screen.
+    requestAnimationFrame(function () {{ setTimeout(function () {{ el.setAttribute("data-ready", "1"); }}, 0); }});
   }});
 }})();
 </script></body></html>

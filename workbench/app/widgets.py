@@ -106,6 +106,7 @@ class App:
         self.mode = w.ToggleButtons(options=[(v, k) for k, v in VIEWS.items() if not self.available.views[k]],
                                     value="value", description="Weergave")
         opts = indicator_options(run, self.domain.value)
+        self._options = {self.domain.value: opts}
         self.indicator = w.Dropdown(options=opts, description="Indicator", layout=w.Layout(width="480px"),
                                     value=first_indicator if first_indicator in [v for _, v in opts] else None)
         self.cluster = w.Dropdown(options=score_options(run), value="overall",
@@ -206,7 +207,10 @@ class App:
                         cluster=self.cluster.value)
 
     def _domain_changed(self, change):
-        opts = indicator_options(self.run, self.domain.value)
+        # The options of a domain are fixed for a run: made once (a national run has a million indicator rows).
+        opts = self._options.get(self.domain.value)
+        if opts is None:
+            opts = self._options[self.domain.value] = indicator_options(self.run, self.domain.value)
         self._hold = True  # one redraw for the whole change, not one per intermediate indicator value
         try:
             self.indicator.options = opts
