@@ -91,6 +91,11 @@ def _num(v) -> float:
     return f
 
 
+def _floats(column: pd.Series) -> list:
+    """A column as plain floats, NaN where it holds no number (as ``_num`` per value, without iterrows)."""
+    return [_num(v) for v in column.to_numpy(dtype=object)]
+
+
 def _margin_sums(system: System, rows: pd.DataFrame, dims, key_of, variables, label_of) -> None:
     """For every pair of published groupings where one refines the other: coarse cell = sum of fine cells."""
     grouping = rows[list(dims)].ne(ALL).apply(lambda r: tuple(r), axis=1)
@@ -383,10 +388,9 @@ def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", ro
     tol = _cost_tolerance(t["cost"])
     for domain, d in t.groupby("domain"):
         ck, kk = {}, {}
-        for _, row in d.iterrows():
-            code = str(row["area"])
-            hidden_row = str(row["status"]) == "suppressed"
-            c = _num(row["clients"])
+        for code, status, c, cost, cpc in zip(d["area"].astype(str), d["status"].astype(str), _floats(d["clients"]),
+                                              _floats(d["cost"]), _floats(d["cost_per_client"])):
+            hidden_row = status == "suppressed"
             ck[code] = ("ind", f"r_clients_{domain}", int(year), code)
             if round_to and np.isfinite(c):
                 system.cell(ck[code], None, target=False)
@@ -394,8 +398,7 @@ def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", ro
             else:
                 system.cell(ck[code], c, target=hidden_row)
             kk[code] = ("ind", f"r_cost_{domain}", int(year), code)
-            system.cell(kk[code], _num(row["cost"]), integer=False, target=False)
-            cpc = _num(row["cost_per_client"])
+            system.cell(kk[code], cost, integer=False, target=False)
             if np.isfinite(cpc):
                 system.relate([(kk[code], 1.0), (ck[code], -cpc)], -tol, tol, label=f"kosten: {name} {code} kosten per cliënt × cliënten")
         _area_sums(system, ck, f"{name} cliënten {domain}")
@@ -452,11 +455,10 @@ def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str
         if var is None:
             continue
         keys = {}
-        for _, row in d.iterrows():
-            code = str(row["code"])
+        for code, status, observed, oe, ex in zip(d["code"].astype(str), d["status"].astype(str), _floats(d["observed"]),
+                                                  _floats(d["oe"]), _floats(d["expected"])):
             keys[code] = ("ind", var, int(year), code)
-            system.cell(keys[code], _num(row["observed"]), target=str(row["status"]) == "suppressed")
-            oe, ex = _num(row["oe"]), _num(row["expected"])
+            system.cell(keys[code], observed, target=status == "suppressed")
             if np.isfinite(oe) and np.isfinite(ex):
                 system.relate([(keys[code], 1.0)], oe * ex - 1e-6 * (1 + oe * ex), oe * ex + 1e-6 * (1 + oe * ex),
                               label=f"{name}: {code} W/V × verwacht = waargenomen")
@@ -473,10 +475,10 @@ def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "
         if m is None:
             continue
         keys, den_keys = {}, {}
-        for _, row in d.iterrows():
-            code = str(row["code"])
-            hidden = str(row["status"]) == "suppressed"
-            v, den = _num(row["value"]), _num(row["denominator"])
+        # plain columns, not iterrows: the audit builds this table's cells every round
+        for code, status, v, den in zip(d["code"].astype(str), d["status"].astype(str), _floats(d["value"]),
+                                        _floats(d["denominator"])):
+            hidden = status == "suppressed"
             key = ("ind", m["numerator"], int(year), code)
             keys[code] = key
             num = v * den / m["scale"] if np.isfinite(v) and np.isfinite(den) else np.nan
