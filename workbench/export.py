@@ -92,7 +92,8 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 _RESULTS = {"behaald": "behaald", "deels": "deels behaald", "niet": "niet behaald", "stabilisatie": "stabilisatie",
             "bereikt": "bereikt (behaald of stabilisatie)", "geen": "zonder resultaat", "returned": "terugkeer"}
-COLUMNS.update({"signaal": ("signaal (id)", None), "signaal_naam": ("signaal", None), "telling": ("telling", None),
+COLUMNS.update({"product": ("productcategorie", None), "trajectories": ("trajecten", COUNT),
+                "signaal": ("signaal (id)", None), "signaal_naam": ("signaal", None), "telling": ("telling", None),
                 "aantal": ("aantal", COUNT), "in_matrix": ("code in de resultatenmatrix", None)})
 for _k, _nl in _RESULTS.items():
     COLUMNS[f"share_{_k}"] = (f"aandeel {_nl}", SHARE)
@@ -104,6 +105,7 @@ SHEETS = {  # layer -> (sheet title, what it is)
     "risico": ("risico", "waargenomen tegen verwacht zorggebruik per gebied (risicomodel)"),
     "risicoscore": ("risicoscore", "samengestelde risicoscore per cluster, drijvende indicatoren en signalen"),
     "kosten": ("kosten", "cliënten en kosten per gebied en domein (eigen zorgregistratie)"),
+    "producten": ("producten", "cliënten, trajecten en kosten per productcategorie per gebied (eigen zorgregistratie)"),
     "verdeling": ("verdeling", "het verdeelmodel: budget per wijk per weging"),
     "resultaten": ("resultaten", "resultaten van beëindigde trajecten (resultaatgericht inkopen)"),
     "stapeling": ("stapeling", "huishoudens met meerdere trajecten of jeugd én Wmo, per wijk"),
@@ -240,7 +242,7 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
         row_formats = None
         if layer == "indicatoren":
             t, row_formats = _indicator_sheet(t, names, catalog)
-        elif layer in ("risico", "kosten", "risicoscore", "verdeling", "stapeling") and "name" not in t:
+        elif layer in ("risico", "kosten", "producten", "risicoscore", "verdeling", "stapeling") and "name" not in t:
             key = "code" if "code" in t else ("area" if "area" in t else "wijk_code")
             t.insert(1, "name", t[key].map(names))
         if layer == "signalen":

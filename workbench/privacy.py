@@ -829,15 +829,19 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
     return out
 
 
-def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings) -> pd.DataFrame:
+def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings, extra=()) -> pd.DataFrame:
     """Cost per product category per area: small cells suppressed, plus secondary suppression within each
-    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table)."""
+    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table);
+    ``extra``: (area, domain, product) cells the interval audit asks to hide as well."""
     out = table.copy()
     small = pd.Series(False, index=out.index)
     for col in ("clients", "trajectories"):
         small |= out[col].notna() & (out[col] < settings.min_count)
     dominant = pd.Series(dominance_mask(out, settings), index=out.index) & ~small
     small |= dominant
+    wanted = {(str(a), str(d), str(p)) for a, d, p in extra}
+    audit = pd.Series([k in wanted for k in zip(out["area"].astype(str), out["domain"].astype(str),
+                                                 out["product"].astype(str))], index=out.index, dtype=bool) & ~small
     total_supp = set()
     if len(totals):
         hidden = totals["status"] == SUPPRESSED
@@ -845,7 +849,7 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
     # cells: group = (area, domain); codes = product names plus the special total "∑"
     cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
                           "code": out["product"].astype(str), "size": out["clients"].astype(float),
-                          "suppressed": small.to_numpy(), "unknown": False, "zero_population": False})
+                          "suppressed": (small | audit).to_numpy(), "unknown": False, "zero_population": False})
     groups = cells[["area", "domain"]].drop_duplicates()
     tot = groups.assign(code="∑", size=np.nan, unknown=False, zero_population=False,
                         suppressed=[(a, d) in total_supp for a, d in zip(groups["area"], groups["domain"])])
@@ -861,8 +865,9 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
     out["status"] = np.where(mask, SUPPRESSED, "ok")
     out["reason"] = np.where(dominant, _dominance_reason(getattr(settings, "dominance_p", 10)),
                              np.where(small, REASON_SMALL.format(n=settings.min_count),
+                             np.where(audit, REASON_AUDIT,
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", "")))
+                                                 "het totaal van het gebied te herleiden is", ""))))
     out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         for col in ("clients", "trajectories"):

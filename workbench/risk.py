@@ -134,8 +134,9 @@ class RiskModel:
                 ("risicofactoren", ", ".join(labels.get(f, f) for f in self.factors) or "geen (alleen het gemiddelde van de referentie)"),
                 ("niveau", self.fit_level), ("gebieden in de schatting", self.n),
                 ("verklaarde deviantie", round(self.deviance_explained, 4)),
-                ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3)),
-                ("waargenomen totaal", self.observed_total), ("verwacht totaal", round(self.expected_total, 2))]
+                ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3))]
+        # observed_total / expected_total stay internal: a total over the fitted areas gives back the sum of their
+        # suppressed counts (issue 15)
         if self.family == "negative_binomial":
             rows.append(("α (negatief-binomiaal)", round(self.alpha, 4)))
         for reason, k in self.excluded.items():
