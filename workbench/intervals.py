@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 INF = np.inf
 BOX = 1e12  # the largest value any cell can take in the LPs (counts and euros are far below)
+MORE_SWEEPS = 40  # at most this many sweeps over the cells still open, before one LP per open cell and side
 # LP optima carry solver noise (HiGHS feasibility tolerance on scaled rows): a count's bound within ROUND_TOL of a
 # whole number is that number, so the rounded verdict does not depend on the basis a solve happened to end in
 ROUND_TOL = 1e-4
@@ -104,25 +105,39 @@ def _propagate(system: System):
     nothing changes): most hidden cells of a table fall out of this without any LP.
 
     Returns (values, error, derived_by): NaN for cells still hidden; ``error`` the uncertainty a derived
-    value carries from tolerance bands; ``derived_by`` the label of the relation that pinned it."""
+    value carries from tolerance bands; ``derived_by`` the label of the relation that pinned it. Kept on the
+    system (the solve and the audit's choice of what more to hide both ask; a grown system computes afresh)."""
+    size = (system.n, len(system.rel_terms), sum(v is not None for v in system.value))
+    cached = system.__dict__.get("_propagated")
+    if cached is None or cached[0] != size:
+        cached = (size, _propagate_once(system))
+        system.__dict__["_propagated"] = cached
+    val, err, by = cached[1]
+    return val.copy(), err.copy(), by.copy()
+
+
+def _propagate_once(system: System):
     val = np.array([np.nan if v is None else v for v in system.value], dtype=float)
     err = np.zeros(system.n)
     by = np.full(system.n, None, dtype=object)
     is_int = np.array(system.integer, dtype=bool)
     todo = list(range(len(system.rel_terms)))
+    # which cells are still hidden, checked on plain lists (numpy per tiny relation was most of the time)
+    hidden_now = np.isnan(val).tolist()
+    members = [idx.tolist() for idx, _ in system.rel_terms]
     while True:
         left, changed = [], False
         for r in todo:
-            idx, coef = system.rel_terms[r]
-            h = np.isnan(val[idx])
-            nh = int(h.sum())
-            if nh == 0:
+            hc = {i for i in members[r] if hidden_now[i]}
+            if not hc:
                 continue
-            lo, hi = system.rel_lo[r], system.rel_hi[r]
-            cells = np.unique(idx[h])
-            if len(cells) != 1:
+            if len(hc) != 1:
                 left.append(r)
                 continue
+            idx, coef = system.rel_terms[r]
+            h = np.isnan(val[idx])
+            lo, hi = system.rel_lo[r], system.rel_hi[r]
+            cells = np.unique(idx[h])
             a = float(coef[h].sum())
             known = float(np.dot(coef[~h], val[idx[~h]])) if (~h).any() else 0.0
             e_known = float(np.dot(np.abs(coef[~h]), err[idx[~h]])) if (~h).any() else 0.0
@@ -138,6 +153,7 @@ def _propagate(system: System):
                 left.append(r)
                 continue
             val[c], err[c], by[c] = x, e, system.rel_label[r]
+            hidden_now[c] = False
             changed = True
         todo = left
         if not changed:
@@ -417,6 +433,26 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
                     break
                 if status == "ok":
                     seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+            # then sweeps over the cells not yet seen wide enough only, each pushed up when it was already seen at
+            # its lower bound (else a random side), while a sweep still settles enough of them: one sweep costs
+            # about as much as a handful of single-cell LPs and settles dozens (benchmarks/README.md, "Audit")
+            for _ in range(MORE_SWEEPS if consistent[cols[0]] else 0):
+                s_lo, s_hi = _int_low(seen_lo[tgt]), _int_high(seen_hi[tgt])
+                open_ = tgt[~((s_hi - s_lo >= protection) & ((s_lo < 1) | (s_hi >= threshold)))]
+                if len(open_) <= 4:
+                    break
+                w = np.where(seen_lo[open_] <= lb[cols][open_] + 0.5, -1.0, rng.choice([-1.0, 1.0], len(open_)))
+                status, x = lp.optimise(open_, w)
+                if status == "infeasible":
+                    consistent[cols] = False
+                    break
+                if status != "ok":
+                    break
+                seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+                s_lo, s_hi = _int_low(seen_lo[open_]), _int_high(seen_hi[open_])
+                settled = int(((s_hi - s_lo >= protection) & ((s_lo < 1) | (s_hi >= threshold))).sum())
+                if settled < max(3, len(open_) // 50):
+                    break
         for j in tgt if consistent[cols[0]] else []:
             for side, sense in enumerate((1.0, -1.0)):
                 # seen points are feasible, so the rounded seen range lies inside the rounded interval: judged as

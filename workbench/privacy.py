@@ -27,11 +27,13 @@ A suppressed figure becomes NaN with status ``suppressed`` and a Dutch reason th
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from . import formatting
 from .areas import gemeente_codes, parent_code
 from .catalog import Catalog, Indicator
 from .params import PrivacySettings
@@ -52,6 +54,10 @@ REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet vi
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
 REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
                     "(de rest is minder dan {p}% van de grootste)")
+
+def _dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
+    return REASON_DOMINANCE.format(p=formatting.number(p, 0 if float(p).is_integer() else 1))
+
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
                 "binnen een te smal interval te herleiden is")
 
@@ -223,22 +229,26 @@ class MarginPlan:
     def cell_id(self, parts: dict, variable: str) -> int | None:
         """Row number in ``cells`` of a group (dimension -> value; absent = summed over) and count variable."""
         dims, values, weights = self.coder
+        if self._lookup is None:  # plain dicts: the interval audit asks for thousands of cells per round
+            self._lookup = ({d: {v: p for p, v in enumerate(values[d].astype(str))} for d in dims},
+                            {int(k): i for i, k in enumerate(self._index)})
+        pos_of, row_of = self._lookup
         key = 0
         for j, d in enumerate(dims):
             v = parts.get(d)
             if v is None:
                 continue
-            pos = values[d].get_indexer([str(v)])[0]
-            if pos < 0:
+            pos = pos_of[d].get(str(v))
+            if pos is None:
                 return None
             key += (pos + 1) * int(weights[j])
         if variable not in self.variables:
             return None
-        i = self._index.get_indexer([key * len(self.variables) + self.variables[variable]])[0]
-        return None if i < 0 else int(i)
+        return row_of.get(key * len(self.variables) + self.variables[variable])
 
     def __post_init__(self):
         self._index = pd.Index(self.cells["_id"].to_numpy())
+        self._lookup = None  # built by cell_id on first use
         self._suppressed = np.append(self.cells["suppressed"].to_numpy(dtype=bool), False)
         self._reason = np.append(self.cells["reason"].to_numpy(dtype=object), None)
 
@@ -286,6 +296,58 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     dims = list(dims)
     labels = labels or {}
     priority = priority or {}
+    # the cells, sums and primary decision depend on the tables only: kept for the interval audit's rounds, which
+    # ask again with the same tables and more ``extra`` cells
+    ident = (tuple((name, _content(t.frame, [d for d in dims if d in t.dims] + list(t.counts)), tuple(t.dims),
+                    tuple(t.counts.items()), tuple((k, tuple(v)) for k, v in (t.figures or {}).items()))
+                   for name, t in tables.items()),
+             tuple(dims), min_count, tuple(relations), tuple(complements), row_count, tuple(sorted(priority.items())),
+             tuple(sorted(labels.items())), tuple(zero_public))
+    hit = next((c for c in _PLAN_STRUCTURES if c[0] == ident), None)
+    if hit is None:
+        hit = (ident, _plan_structure(tables, dims, min_count, relations, complements, row_count, priority, labels,
+                                      zero_public))
+    else:
+        _PLAN_STRUCTURES.remove(hit)
+    _PLAN_STRUCTURES.insert(0, hit)  # most recently used first
+    del _PLAN_STRUCTURES[_PLAN_CACHE:]
+    st = hit[1]
+    cells, primary, known_zero, reason = st["cells"].copy(), st["primary"].copy(), st["known_zero"], st["reason"].copy()
+    variables, nv, lookup = st["variables"], len(st["variables"]), st["lookup"]
+    n = len(cells)
+    audit_extra = np.zeros(n, bool)
+    for k, var in extra:
+        i = lookup.get_indexer([k * nv + variables[var]])[0] if var in variables else -1
+        if i >= 0 and not primary[i]:
+            audit_extra[i] = True
+    eqs = st["eqs"]
+    secret, forced = suppress_equations(
+        st["eq"], st["cell"], st["is_total"], size=st["size"], secret=primary | audit_extra,
+        priority=st["priority"], figures=st["figures"], zero=known_zero)
+    secondary = secret & ~primary
+    reason[secondary] = [st["secondary_reason"][e] if e >= 0 else REASON_AUDIT for e in forced[secondary]]
+    cells["primary"] = primary
+    cells["suppressed"] = secret
+    cells["reason"] = reason
+    cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
+    cells["grouping"] = st["grouping_label"]
+    return MarginPlan(cells, st["rows"], {k: dict(v) for k, v in st["figs"].items()}, variables, eqs, st["coder"])
+
+
+_PLAN_CACHE = 4  # plan structures kept (the outcome cube and stapeling of the current run, with room to spare)
+_PLAN_STRUCTURES: list = []
+
+
+def _content(frame: pd.DataFrame, columns) -> tuple:
+    """A fingerprint of the columns a plan is decided from (the same tables give the same structure)."""
+    cols = [c for c in columns if c in frame]
+    h = pd.util.hash_pandas_object(frame[cols].astype(object), index=False).to_numpy() if cols and len(frame) \
+        else np.array([], dtype=np.uint64)
+    return len(frame), tuple(cols), hashlib.blake2b(h.tobytes(), digest_size=16).hexdigest()
+
+
+def _plan_structure(tables, dims, min_count, relations, complements, row_count, priority, labels, zero_public) -> dict:
+    """What ``margin_plan`` decides from the tables alone: cells, primary suppression, the sums and the figures."""
     # integer codes per dimension (0 = summed over), combined into one integer key per group
     values = {d: pd.Index(pd.unique(pd.concat(
         [t.frame[d].astype(object).where(t.frame[d].notna(), "∅").astype(str) for t in tables.values() if d in t.dims]
@@ -336,11 +398,6 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
         hit = sel[ok][(rest < min_count) & ~primary[sel[ok]] & ~known_zero[sel[ok]]]
         primary[hit] = True
         reason[hit] = REASON_COMPLEMENT.format(n=min_count)
-    audit_extra = np.zeros(n, bool)
-    for k, var in extra:
-        i = cell_of([k], var)[0] if var in variables else np.nan
-        if not np.isnan(i) and not primary[int(i)]:
-            audit_extra[int(i)] = True
     if row_count is not None:
         small_rows = cells.loc[(cells["variable"] == row_count) & (cells["size"] < min_count), "key"]
         hit = cells["key"].isin(set(small_rows)).to_numpy() & ~primary
@@ -399,20 +456,15 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
             fig_base += len(keys)
     eqs = pd.concat(eq_rows, ignore_index=True) if eq_rows else pd.DataFrame({"eq": [], "cell": [], "is_total": []})
     figures = (np.concatenate(fig_ids), np.concatenate(fig_cells)) if fig_ids else None
-    secret, forced = suppress_equations(
-        eqs["eq"].to_numpy(dtype=np.int64), eqs["cell"].to_numpy(dtype=np.int64), eqs["is_total"].to_numpy(dtype=bool),
-        size=size, secret=primary | audit_extra, priority=cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
-        figures=figures, zero=known_zero)
-    secondary = secret & ~primary
-    reason[secondary] = [REASON_SECONDARY.format(parent=eq_label[e]) if e >= 0 else REASON_AUDIT
-                         for e in forced[secondary]]
-    cells["primary"] = primary
-    cells["suppressed"] = secret
-    cells["reason"] = reason
-    cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
-    cells["grouping"] = [" × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
-                         for g in grouping]
-    return MarginPlan(cells, rows, figs, variables, eqs, (dims, values, weights))
+    labels_of = {g: " × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
+                 for g in set(grouping.tolist())}
+    return {"cells": cells, "primary": primary, "known_zero": known_zero, "reason": reason, "variables": variables,
+            "lookup": lookup, "eqs": eqs, "eq": eqs["eq"].to_numpy(dtype=np.int64),
+            "cell": eqs["cell"].to_numpy(dtype=np.int64), "is_total": eqs["is_total"].to_numpy(dtype=bool),
+            "size": size, "priority": cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
+            "figures": figures, "secondary_reason": [REASON_SECONDARY.format(parent=lab) for lab in eq_label],
+            "grouping_label": [labels_of[g] for g in grouping.tolist()], "rows": rows, "figs": figs,
+            "coder": (dims, values, weights)}
 
 
 def _margin_label(parts, dims, labels) -> str:
@@ -535,7 +587,7 @@ def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> p
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
     dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
     reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
-    reason[dominant] = REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10))
+    reason[dominant] = _dominance_reason(getattr(settings, "dominance_p", 10))
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
         "size": by_area["clients"].astype(float), "primary": small | dominant,
@@ -768,7 +820,7 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
     out["reason"] = np.where(mask, np.where(supp, why, np.where(small, REASON_SMALL.format(n=settings.min_count),
-                                                                REASON_DOMINANCE.format(p=settings.dominance_p))), "")
+                                                                _dominance_reason(settings.dominance_p))), "")
     out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         out["clients"] = _round_to(out["clients"], settings.round_to)
@@ -777,15 +829,19 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
     return out
 
 
-def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings) -> pd.DataFrame:
+def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings, extra=()) -> pd.DataFrame:
     """Cost per product category per area: small cells suppressed, plus secondary suppression within each
-    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table)."""
+    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table);
+    ``extra``: (area, domain, product) cells the interval audit asks to hide as well."""
     out = table.copy()
     small = pd.Series(False, index=out.index)
     for col in ("clients", "trajectories"):
         small |= out[col].notna() & (out[col] < settings.min_count)
     dominant = pd.Series(dominance_mask(out, settings), index=out.index) & ~small
     small |= dominant
+    wanted = {(str(a), str(d), str(p)) for a, d, p in extra}
+    audit = pd.Series([k in wanted for k in zip(out["area"].astype(str), out["domain"].astype(str),
+                                                 out["product"].astype(str))], index=out.index, dtype=bool) & ~small
     total_supp = set()
     if len(totals):
         hidden = totals["status"] == SUPPRESSED
@@ -793,7 +849,7 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
     # cells: group = (area, domain); codes = product names plus the special total "∑"
     cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
                           "code": out["product"].astype(str), "size": out["clients"].astype(float),
-                          "suppressed": small.to_numpy(), "unknown": False, "zero_population": False})
+                          "suppressed": (small | audit).to_numpy(), "unknown": False, "zero_population": False})
     groups = cells[["area", "domain"]].drop_duplicates()
     tot = groups.assign(code="∑", size=np.nan, unknown=False, zero_population=False,
                         suppressed=[(a, d) in total_supp for a, d in zip(groups["area"], groups["domain"])])
@@ -807,10 +863,11 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(dominant, REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10)),
+    out["reason"] = np.where(dominant, _dominance_reason(getattr(settings, "dominance_p", 10)),
                              np.where(small, REASON_SMALL.format(n=settings.min_count),
+                             np.where(audit, REASON_AUDIT,
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", "")))
+                                                 "het totaal van het gebied te herleiden is", ""))))
     out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         for col in ("clients", "trajectories"):
