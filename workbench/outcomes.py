@@ -684,16 +684,21 @@ def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: priva
             hide = hide | ph
         out[col] = v.where(~hide)
         reasons.append((hide, why))
+    if settings.round_to:  # as the cube's counts: a signal's 'beëindigd' is the cube's trajecten
+        for col in count_columns:
+            out[col] = (out[col] / settings.round_to).round() * settings.round_to
     out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
     out["reason"] = _reason_column(reasons, len(out))
     out.attrs["reasons"] = {col: _reason_column([r], len(out)) for col, r in zip(count_columns, reasons)}
     return out
 
 
-STAPELING_COUNTS = {"huishoudens": "H", "huishoudens_stapeling": "HS", "_rest": "HO", "n_concurrent": "NC",
+# a household with jeugd and Wmo at the same time has two trajectories at the same time: 'meerdere trajecten
+# tegelijk' is every household with stapeling, the same count (HS), hidden with it
+STAPELING_COUNTS = {"huishoudens": "H", "huishoudens_stapeling": "HS", "_rest": "HO", "n_concurrent": "HS",
                     "n_both_domains": "NB", "n_multi_provider": "NM", "n_result_stapeling": "RS",
                     "n_reached_stapeling": "KS", "n_result_other": "RO", "n_reached_other": "KO"}
-STAPELING_FIGURES = {"huishoudens": ("H",), "stapeling": ("HS", "H", "HO"), "n_concurrent": ("NC",),
+STAPELING_FIGURES = {"huishoudens": ("H",), "stapeling": ("HS", "H", "HO"), "n_concurrent": ("HS",),
                      "n_both_domains": ("NB",), "n_multi_provider": ("NM",), "reached_stapeling": ("KS", "RS"),
                      "reached_other": ("KO", "RO")}
 
