@@ -78,7 +78,7 @@ class ResultMatrix:
         for a in self.areas.values():
             row = {"code": a.code, "resultaatgebied": a.name, "domein": a.domain,
                    "stabilisatie toegestaan": "ja" if a.stabilisation else "nee",
-                   "bandbreedte": f"{a.band['min']}-{a.band['max']} {a.band['unit']}" if a.band else ""}
+                   "bandbreedte": f"{a.band['min']}–{a.band['max']} {a.band['unit']}" if a.band else ""}
             row.update({f"niveau {lv}": a.tariffs.get(lv, np.nan) for lv in LEVELS})
             rows.append(row)
         return pd.DataFrame(rows).set_index("code")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import formatting
 from .areas import gemeente_codes, parent_code
 from .catalog import Catalog, Indicator
 from .params import PrivacySettings
@@ -53,6 +54,10 @@ REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet vi
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
 REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
                     "(de rest is minder dan {p}% van de grootste)")
+
+def _dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
+    return REASON_DOMINANCE.format(p=formatting.number(p, 0 if float(p).is_integer() else 1))
+
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
                 "binnen een te smal interval te herleiden is")
 
@@ -582,7 +587,7 @@ def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> p
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
     dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
     reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
-    reason[dominant] = REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10))
+    reason[dominant] = _dominance_reason(getattr(settings, "dominance_p", 10))
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
         "size": by_area["clients"].astype(float), "primary": small | dominant,
@@ -815,7 +820,7 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
     out["reason"] = np.where(mask, np.where(supp, why, np.where(small, REASON_SMALL.format(n=settings.min_count),
-                                                                REASON_DOMINANCE.format(p=settings.dominance_p))), "")
+                                                                _dominance_reason(settings.dominance_p))), "")
     out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         out["clients"] = _round_to(out["clients"], settings.round_to)
@@ -858,7 +863,7 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(dominant, REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10)),
+    out["reason"] = np.where(dominant, _dominance_reason(getattr(settings, "dominance_p", 10)),
                              np.where(small, REASON_SMALL.format(n=settings.min_count),
                              np.where(audit, REASON_AUDIT,
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "

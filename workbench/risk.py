@@ -559,9 +559,9 @@ class Reference:
             where = "elders in Nederland" if self.label == "Nederland" else "in de vergelijkbare gemeenten"
             return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken {where} laten zien: het model is geschat "
                     f"op {size} ({self.label}; bron: {self.source}). Die referentiegebieden zelf worden niet getoond.")
-        return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken binnen de referentie ({self.label}) laten "
-                f"zien: het model is geschat op {size}. Een gebied wordt dus vergeleken met gebieden uit dezelfde "
-                "gemeente of regio; met risk.reference: nederland is dat het hele land.")
+        return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken binnen de referentie laten zien, hier "
+                f"{self.label}: het model is geschat op {size}. Een gebied wordt dus vergeleken met gebieden uit "
+                "dezelfde gemeente of regio, niet met heel Nederland.")
 
 
 def _peer_codes(areas: pd.DataFrame, values: pd.DataFrame | None, peers, level: str, where: str) -> list[str]:
