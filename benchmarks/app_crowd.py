@@ -9,12 +9,14 @@ the crowd phase stops after --minutes, every wait has a time-out.
 1. idle: the server once ready (GET /ready: its preheated pool has rendered the app) and 10 s quiet; kernels
    and memory (RSS of the server and its kernels, summed).
 2. crowd: --viewers Chromium pages, each in a loop: open the app, wait for the map (or the 'vol' page), stay
-   2-5 s, navigate away (the page's shutdown beacon), for --minutes. Peak kernels and memory sampled every 2 s.
+   2-5 s, navigate away (the page's shutdown beacon), for --minutes. A page that gets the Dutch queue page
+   ('het is druk', it refreshes itself) waits on it for the map; both the time until the first page (app or
+   Dutch page) and until the map are reported. Peak kernels and memory sampled every 2 s.
    Then: time until kernels are back to the pool, and memory then.
 3. reloads: one page reloaded --reloads times in quick succession (0.3 s apart, before it finished loading),
    then --reloads plain HTTP GETs at once (a client without JavaScript: no beacon, no websocket; only the cap
    and the culler stop these). Peak kernels and memory; 503 ('vol') answers; time until back to the pool
-   (the culler: MMR_APP_CULL_SECONDS, 30 s here).
+   (the culler: MMR_APP_CULL_SECONDS, 30 s here). --reloads 0 skips this phase (a short bounded run).
 Memory of one kernel: (memory - idle) / (kernels - pool) in the sample with the most kernels, and the median
 resident memory of the single kernel processes in that sample.
 """
@@ -118,18 +120,37 @@ def wait_pool(root: int, pool: int, timeout: float) -> float | None:
     return None
 
 
+async def wait_ready(page, timeout: float) -> bool:
+    """The map has drawn (or the app said it is full), across the queue page's own refreshes."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            if await page.evaluate(READY):
+                return True
+        except Exception:  # noqa: BLE001 - the page is navigating (the queue page refreshing itself)
+            pass
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"no map within {timeout:.0f} s")
+
+
 async def viewer(ctx, url: str, until: float, stats: dict):
     page = await ctx.new_page()
     while time.time() < until:
         t0 = time.time()
         try:
-            resp = await page.goto(url, timeout=120000)
-            if resp is not None and resp.status == 503:
+            resp = await page.goto(url, wait_until="commit", timeout=180000)
+            stats["first_s"].append(time.time() - t0)  # until the first page arrives: the app or a Dutch one
+            body = await resp.text() if resp is not None and resp.status == 503 else ""
+            if "app-full" in body:
                 stats["full"] += 1
             else:
-                await page.wait_for_function(READY, timeout=120000)
-                stats["loads"] += 1
-                stats["load_s"].append(time.time() - t0)
+                stats["busy"] += "app-busy" in body
+                await wait_ready(page, 180)
+                if await page.evaluate("() => !!document.querySelector('[data-testid=app-full]')"):
+                    stats["full"] += 1
+                else:
+                    stats["loads"] += 1
+                    stats["load_s"].append(time.time() - t0)
         except Exception as exc:  # noqa: BLE001 - a slow load under load is a data point, not a crash
             stats["errors"] += 1
             stats["last_error"] = str(exc).splitlines()[0][:120]
@@ -139,15 +160,18 @@ async def viewer(ctx, url: str, until: float, stats: dict):
     await page.close(run_before_unload=True)
 
 
-async def crowd(url: str, viewers: int, minutes: float, stats: dict):
+async def crowd(url: str, viewers: int, minutes: float, stats: dict, separate: bool = True):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        ctx = await browser.new_context()
+        # One browser context per viewer, as twenty people have twenty browsers: pages of one context share
+        # Chromium's six connections per host, so twenty pages there queue in the browser, not at the server.
+        ctxs = [await browser.new_context() for _ in range(viewers)] if separate else [await browser.new_context()]
         until = time.time() + minutes * 60
-        await asyncio.gather(*(viewer(ctx, url, until, stats) for _ in range(viewers)))
-        await ctx.close()
+        await asyncio.gather(*(viewer(ctxs[i % len(ctxs)], url, until, stats) for i in range(viewers)))
+        for ctx in ctxs:
+            await ctx.close()
         await browser.close()
 
 
@@ -210,6 +234,8 @@ def main() -> int:
     ap.add_argument("--reloads", type=int, default=50)
     ap.add_argument("--max-viewers", type=int, default=20)
     ap.add_argument("--cull", type=int, default=30)
+    ap.add_argument("--one-context", action="store_true",
+                    help="all viewers in one browser context (as before: they share its six connections per host)")
     a = ap.parse_args()
     pool = 2
     port = free_port()
@@ -230,19 +256,27 @@ def main() -> int:
         idle_k, idle_mb = state(root)
         print(f"idle: {idle_k} kernels (pool), {idle_mb:.0f} MB (server + kernels, RSS)")
 
-        stats = {"loads": 0, "full": 0, "errors": 0, "load_s": [], "last_error": ""}
+        stats = {"loads": 0, "full": 0, "busy": 0, "errors": 0, "load_s": [], "first_s": [], "last_error": ""}
+        load0 = os.getloadavg()
         sampler = Sampler(root)
         sampler.start()
         t1 = time.time()
-        asyncio.run(crowd(url, a.viewers, a.minutes, stats))
+        asyncio.run(crowd(url, a.viewers, a.minutes, stats, separate=not a.one_context))
         peak_k, peak_mb = sampler.stop()
         back = wait_pool(root, pool, 120)
         end_k, end_mb = state(root)
-        loads = sorted(stats["load_s"])
+        loads, firsts = sorted(stats["load_s"]), sorted(stats["first_s"])
         med = loads[len(loads) // 2] if loads else float("nan")
+        p90 = loads[int(len(loads) * 0.9)] if loads else float("nan")
+        first_med = firsts[len(firsts) // 2] if firsts else float("nan")
+        first_max = firsts[-1] if firsts else float("nan")
         print(f"crowd: {a.viewers} viewers for {(time.time() - t1) / 60:.1f} min: {stats['loads']} pages loaded "
-              f"(median {med:.1f} s to the map), {stats['full']} 'vol' pages, {stats['errors']} time-outs/errors"
-              + (f" (last: {stats['last_error']})" if stats["errors"] else ""))
+              f"(to the map: median {med:.1f} s, p90 {p90:.1f} s, max {loads[-1] if loads else float('nan'):.1f} s), "
+              f"{stats['busy']} times the queue page first, {stats['full']} 'vol' pages, {stats['errors']} "
+              "time-outs/errors" + (f" (last: {stats['last_error']})" if stats["errors"] else ""))
+        print(f"  until the first page (the app or a Dutch queue/'vol' page): median {first_med:.1f} s, "
+              f"max {first_max:.1f} s; load average before {load0[0]:.1f}, after {os.getloadavg()[0]:.1f} "
+              f"({os.cpu_count()} cores)")
         mb_at, kernels_at = sampler.at_peak
         print(f"  peak: {peak_k} kernels, {peak_mb:.0f} MB; per extra kernel "
               f"{(mb_at - idle_mb) / max(1, len(kernels_at) - idle_k):.0f} MB ({mb_at:.0f} MB with {len(kernels_at)} "
@@ -252,6 +286,8 @@ def main() -> int:
               + (f"{back:.1f} s after the last viewer left" if back is not None else "NOT within 120 s")
               + f"; {end_mb:.0f} MB (idle was {idle_mb:.0f} MB, difference {end_mb - idle_mb:+.0f} MB)")
 
+        if not a.reloads:
+            return 0 if back is not None else 1
         sampler = Sampler(root)
         sampler.start()
         asyncio.run(browser_reloads(url, a.reloads))
@@ -276,6 +312,13 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         print(f"server log: {log.name}")
+        text = Path(log.name).read_text(encoding="utf-8", errors="replace")
+        lines = text.splitlines()
+        ends = [next((x for x in lines[i + 1:] if x and not x.startswith((" ", "\t", "Traceback"))), "?")
+                for i, line in enumerate(lines) if line.startswith("Traceback")]
+        print(f"  tracebacks in the server log: {len(ends)}"
+              + "".join(f"\n    {n}x {e[:160]}" for e, n in sorted({e: ends.count(e) for e in ends}.items(),
+                                                                   key=lambda kv: -kv[1])))
 
 
 if __name__ == "__main__":

@@ -268,6 +268,8 @@ def test_downloads_are_the_table_on_screen(run):
     assert not re.search(r"\d,\d{5,}", raw), "afgerond zoals op het scherm, geen 133,04020669960562"
     xlsx = pd.read_excel(io.BytesIO(base64.b64decode(links["xlsx"])), sheet_name="tabel")
     assert len(xlsx) == len(app.view.table)
+    floats = xlsx.select_dtypes("float").stack()
+    assert len(floats) and (floats.round(2) == floats).all(), "Excel toont elk decimaal van een ongeronde waarde"
     page = base64.b64decode(links["html"]).decode()
     assert "L.map(" in page and '<script src="http' not in page and "Make this Notebook Trusted" not in page
 
@@ -300,3 +302,58 @@ def test_app_notebook_runs_under_papermill(published, tmp_path):
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_viewers_beyond_the_starting_kernels_get_a_queue_place_in_order():
+    """Issue 15: twenty viewers at once on two cores waited up to minutes on an empty tab. Only as many pages as
+    kernels can start at once wait for one; the others get the Dutch queue page with their place, and are let in
+    in the order they came."""
+    import itertools
+    import types
+
+    from workbench.app import voila_server as vs
+
+    app = types.SimpleNamespace(queue={}, pending=[], max_waiting=0, max_starting=2, _tickets=itertools.count(1),
+                                start_seconds=12.0)
+    app.waiting = lambda: vs.WorkbenchVoila.waiting(app)
+    admit = lambda ticket: vs.WorkbenchVoila.admit(app, ticket)  # noqa: E731
+    assert admit(None) == (True, None, 0)
+    app.pending.append({"kernel": None})
+    assert admit(None)[0]
+    app.pending.append({"kernel": None})  # two pages wait for a kernel: the third viewer queues
+    first = admit(None)
+    second = admit(None)
+    assert first[:1] == (False,) and first[2] == 1 and second[2] == 2 and second[1] > first[1]
+    assert vs.WorkbenchVoila.expected_wait(app, 2) >= 12
+    app.pending[0]["kernel"] = "k1"  # one page got its kernel: one place free, for the first in the queue only
+    assert admit(second[1])[0] is False and admit(None)[2] == 3
+    assert admit(first[1])[0] is True
+    app.pending.append({"kernel": None})  # the first in the queue now waits for its kernel
+    assert admit(second[1])[:3:2] == (False, 1)  # moved up to place 1
+    page = vs.BUSY_PAGE.format(place=1, wait="")
+    assert 'data-testid="app-busy"' in page and "nummer 1" in page and 'http-equiv="refresh"' in page
+
+
+def test_what_the_app_shows_reads_as_dutch(run):
+    """Issue 17, part 6, in the app: the table under the map, its CSV, the notes and the wijk profile have no NaN,
+    decimal point, e-notation, column code or hyphen-minus as a minus sign, for every domain, view and indicator."""
+    from artefact_text import faults, html_text
+    from workbench import formatting
+    from workbench.app.profile import wijk_profile
+    from workbench.app.views import indicator_options
+    from workbench.app.widgets import _decimals, table_html
+
+    gm = run.gemeenten()[0][1]
+    found = []
+    for domain in run.domains:
+        for ind in [i for _, i in indicator_options(run, domain)]:
+            for view in VIEWS:
+                v = build_view(run, MapState(gm, run.year, domain, view, "wijk", ind))
+                texts = [v.note, v.title]
+                if v.has_table and not v.table.empty:
+                    texts += [html_text(table_html(v.table)),
+                              formatting.csv_bytes(v.table, _decimals(v.table)).decode("utf-8-sig")]
+                found += [f"{domain}/{view}/{ind}: {f}: {w}" for t in texts for f, w in faults(t)]
+    code = run.wijken(gm)[0][1]
+    found += [f"profiel: {f}: {w}" for f, w in faults(html_text(wijk_profile(run, code, run.year, "jeugd")))]
+    assert not found, "\n".join(found[:20])

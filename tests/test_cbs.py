@@ -69,7 +69,9 @@ def test_utrecht_2023_first_release_care_missing_not_zero(catalog):
     for var in ("a_jz_tn", "a_wmo_t", "p_jz_tn", "p_wmo_t"):
         assert s.values[var].isna().all() and (s.status[var] == "missing").all(), var
     assert s.values.loc["GM0344", "a_inw"] > 0 and s.status.loc["GM0344", "a_soz_wb"] == "ok"
-    assert any("niet gepubliceerd" in n and "a_jz_tn" in n for n in s.notes)
+    # The note names what a reader knows, not the column code (issue 17: no codes in texts people read).
+    assert any("niet gepubliceerd" in n and "Jongeren met jeugdzorg in natura" in n for n in s.notes)
+    assert not any("a_jz_tn" in n or "(p_" in n for n in s.notes)
 
 
 def test_xlsx_any_sheet_name_year_from_file_name(catalog, tmp_path):
@@ -94,7 +96,7 @@ def test_pdok_parquet_2024_sentinels_and_gemeente_sums(catalog):
     assert not (s.values.select_dtypes("number") == -99997).any().any()
     # no care or income columns in 2024 PDOK: missing, and said so
     assert s.values["a_jz_tn"].isna().all()
-    assert any("a_jz_tn" in n for n in s.notes)
+    assert any("Jongeren met jeugdzorg in natura" in n for n in s.notes)  # by label, not code
     # gemeente rows are sums of complete wijk counts only
     utr = raw[raw["gemeentecode"] == "GM0344"]
     assert s.values.loc["GM0344", "a_inw"] == utr["aantal_inwoners"].sum()

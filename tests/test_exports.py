@@ -55,7 +55,7 @@ def test_info_sheet_names_run_sources_and_parameters(demo_run, workbook):
     assert info["run-id"] == demo_run.run_id
     assert "verzonnen" in info["bron en vermelding"] and info["fictief"].startswith("ja")
     assert "onderdrukt" in info["onthullingscontrole"]
-    assert info["gemeente"] == '["GM9901", "GM9902", "GM9903"]' and info["path"] == "parameters/demo.yaml"
+    assert info["gemeente"] == "GM9901, GM9902, GM9903" and info["path"] == "parameters/demo.yaml"
 
 
 def test_suppressed_figures_read_onderdrukt_and_their_values_appear_nowhere(demo_run, demo_ds, workbook, published):

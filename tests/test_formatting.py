@@ -19,7 +19,8 @@ from workbench import formatting as f
     (12.345, {"unit": "%"}, "12,3%"),
     (4.56, {"unit": "per 1.000"}, "4,6 per 1.000"),
     (-0.04, {"decimals": 1}, "0,0"),
-    (-3.25, {"decimals": 1}, "-3,2"),
+    (-3.25, {"decimals": 1}, "\u22123,2"),
+    (-64789.56, {"decimals": 2, "unit": "euro"}, "€ \u221264.789,56"),
     (2.5, {"decimals": 1, "sign": True}, "+2,5"),
 ])
 def test_number(value, kwargs, expected):

@@ -341,3 +341,16 @@ def test_incremental_attack_resolves_where_a_figure_was_published_again():
         assert not t.loc["resultaten [resultaatgebied A] trajecten", "protected"]
         assert t.loc["resultaten [resultaatgebied A] trajecten", ["low", "high"]].tolist() == [0, 5]
     assert set(again.loc[~again["protected"], "cell"]) == set(fresh.loc[~fresh["protected"], "cell"])
+
+
+def test_model_summaries_publish_no_total_over_the_fitted_areas(demo_run, demo_ds):
+    """A model's observed (= expected) total over the areas of its fit is the sum of their counts, hidden ones too:
+    with the published areas and gemeente totals it gave a suppressed buurt count back (issue 15). Not published,
+    neither in publish.gpkg nor in the notebook's fit table."""
+    import pyogrio
+
+    models = pyogrio.read_dataframe(demo_run.path / "publish.gpkg", layer="modellen", read_geometry=False)
+    assert len(models) and not {"observed_total", "expected_total"} & set(models.columns)
+    fit = demo_ds.findings.risk("wmo").model
+    assert np.isfinite(fit.observed_total)  # still known to the analyst's own session
+    assert not {"waargenomen totaal", "verwacht totaal"} & set(fit.fit_table().iloc[:, 0].astype(str))

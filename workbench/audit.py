@@ -46,7 +46,7 @@ def is_count_header(header: str) -> bool:
 
 def table_number(text: str) -> float | None:
     """A table cell as a number: Dutch (1.234 / 12,5) or plain (581.0); None for shares, amounts and words."""
-    t = str(text).strip().replace("\u00a0", "")
+    t = str(text).strip().replace("\u00a0", "").replace("\u2212", "-")  # formatting writes the real minus
     if not t or "%" in t or "€" in t:
         return None
     if _NL_THOUSANDS.fullmatch(t):

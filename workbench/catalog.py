@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 
-from . import paths
+from . import formatting, paths
 from .errors import CatalogError
 
 CLUSTERS = {
@@ -75,6 +75,14 @@ class Indicator:
     # The variable in which a source delivers this figure itself (a percentage or rate in ``unit``). Where it is
     # delivered it is published as is; with the count it also gives the denominator (count / rate).
     rate: str | None = None
+    # Decimals a person reads, when they differ from the unit's own (CBS publishes WOZ in x 1.000 euro whole,
+    # income in x 1.000 euro with one decimal).
+    decimals: int | None = None
+
+    @property
+    def shown_decimals(self) -> int:
+        """The decimals this indicator's values are shown with: its own, else its unit's."""
+        return formatting.decimals_for(self.unit) if self.decimals is None else int(self.decimals)
 
     @property
     def kind(self) -> str:
@@ -244,7 +252,7 @@ def _parse_alias(raw: Any, where: str) -> Alias:
 
 _INDICATOR_KEYS = {
     "id", "label", "cluster", "unit", "direction", "population", "min_count", "test",
-    "numerator", "denominator", "value", "weight", "count", "scale", "note", "rate",
+    "numerator", "denominator", "value", "weight", "count", "scale", "note", "rate", "decimals",
 }
 _VARIABLE_KEYS = {"label", "kind", "source", "aliases", "note", "topic"}
 _REQUIRED = ("id", "label", "cluster", "unit", "direction", "population", "min_count", "test")
@@ -353,6 +361,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                 problems.append(f"{where}: rate '{rate}' moet een percentage of cijfer per 1.000 zijn (kind percent of rate)")
             if not spec.get("numerator"):
                 problems.append(f"{where}: rate hoort bij een indicator met numerator en denominator")
+        if spec.get("decimals") is not None and (isinstance(spec["decimals"], bool) or spec["decimals"] not in range(5)):
+            problems.append(f"{where}: decimals moet een geheel getal van 0 tot en met 4 zijn")
         try:
             scale = float(spec.get("scale", 1))
         except (TypeError, ValueError):
@@ -363,7 +373,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             direction=spec["direction"], population=str(spec["population"]), min_count=spec["min_count"],
             test=spec["test"], numerator=spec.get("numerator"), denominator=spec.get("denominator"),
             value=spec.get("value"), weight=spec.get("weight"), count=spec.get("count"), scale=scale,
-            note=spec.get("note", ""), rate=rate or None,
+            note=spec.get("note", ""), rate=rate or None, decimals=spec.get("decimals"),
         )
     delivered: dict[str, dict[str, tuple[int, ...]]] = {}
     for name, spec in (raw.get("delivered") or {}).items():

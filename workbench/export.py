@@ -19,7 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from . import paths
+from . import formatting, paths
 from .catalog import CLUSTERS, load_catalog
 from .io import atomic_path, neutralise_text
 from .publish import read_layer
@@ -56,7 +56,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "deviance_explained": ("verklaarde deviantie", SHARE), "dispersion": ("overdispersie", RATIO),
     "alpha": ("alpha (negatief binomiaal)", RATIO), "family": ("model", None), "reference": ("referentie", None),
     "factors": ("risicofactoren", None), "warnings": ("waarschuwingen", None),
-    "coefficients": ("coëfficiënten (JSON)", None), "fit_level": ("geschat op", None),
+    "coefficients": ("coëfficiënten", None), "fit_level": ("geschat op", None),
     "observed_total": ("waargenomen totaal", COUNT), "expected_total": ("verwacht totaal", ONE),
     "robust": ("robuuste schatting", None), "robust_note": ("toelichting robuust", None),
     "excluded": ("buiten de schatting (codes)", None), "excluded_nl": ("buiten de schatting", None),
@@ -92,7 +92,8 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 _RESULTS = {"behaald": "behaald", "deels": "deels behaald", "niet": "niet behaald", "stabilisatie": "stabilisatie",
             "bereikt": "bereikt (behaald of stabilisatie)", "geen": "zonder resultaat", "returned": "terugkeer"}
-COLUMNS.update({"signaal": ("signaal (id)", None), "signaal_naam": ("signaal", None), "telling": ("telling", None),
+COLUMNS.update({"product": ("productcategorie", None), "trajectories": ("trajecten", COUNT),
+                "signaal": ("signaal (id)", None), "signaal_naam": ("signaal", None), "telling": ("telling", None),
                 "aantal": ("aantal", COUNT), "in_matrix": ("code in de resultatenmatrix", None)})
 for _k, _nl in _RESULTS.items():
     COLUMNS[f"share_{_k}"] = (f"aandeel {_nl}", SHARE)
@@ -104,6 +105,7 @@ SHEETS = {  # layer -> (sheet title, what it is)
     "risico": ("risico", "waargenomen tegen verwacht zorggebruik per gebied (risicomodel)"),
     "risicoscore": ("risicoscore", "samengestelde risicoscore per cluster, drijvende indicatoren en signalen"),
     "kosten": ("kosten", "cliënten en kosten per gebied en domein (eigen zorgregistratie)"),
+    "producten": ("producten", "cliënten, trajecten en kosten per productcategorie per gebied (eigen zorgregistratie)"),
     "verdeling": ("verdeling", "het verdeelmodel: budget per wijk per weging"),
     "resultaten": ("resultaten", "resultaten van beëindigde trajecten (resultaatgericht inkopen)"),
     "stapeling": ("stapeling", "huishoudens met meerdere trajecten of jeugd én Wmo, per wijk"),
@@ -118,15 +120,61 @@ def header(column: str) -> str:
     return COLUMNS.get(column, (column.replace("_", " "), None))[0]
 
 
+# Columns a run publishes as JSON text (lists, weights, fitted coefficients): written as Dutch text, since a
+# person reads this workbook (decimal comma, real minus sign), never as '{"jeugd": 0.6}'.
+JSON_COLUMNS = {"gewichten", "factors", "warnings", "excluded", "coefficients"}
+
+
+def _plain(value) -> str:
+    """A parameter or JSON value as Dutch text: numbers with a decimal comma, lists with ';', keys with ':'."""
+    if value is None:
+        return formatting.MISSING
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, int):
+        return formatting.count(value) if abs(value) >= 10_000 else str(value).replace("-", formatting.MINUS)
+    if isinstance(value, float):
+        if value.is_integer():
+            return _plain(int(value))
+        if "e" in repr(value):  # 1.8e-36: '1,8 × 10^−36'
+            mantissa, exponent = f"{value:.2e}".split("e")
+            return f"{formatting.number(float(mantissa), 2)} × 10^{int(exponent)}".replace("-", formatting.MINUS)
+        return formatting.number(value, min(4, len(repr(abs(value)).split(".")[1])))
+    if isinstance(value, dict):
+        if "factor" in value and "estimate" in value:  # one fitted coefficient
+            ratio = value.get("rate_ratio")
+            text = (f"{value['factor']}: factor {formatting.number(ratio, 4)} "
+                    f"({formatting.interval(value.get('rr_low'), value.get('rr_high'), 4)})"
+                    if value["factor"] != "const" and ratio is not None else
+                    f"{value['factor']}: {formatting.number(value['estimate'], 4)} "
+                    f"({formatting.interval(value.get('ci_low'), value.get('ci_high'), 4)})")
+            return text + (f", p {formatting.p_value(value['p_value'])}" if value.get("p_value") is not None else "")
+        return "; ".join(f"{k}: ({_plain(v)})" if isinstance(v, dict) else f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(_plain(v) for v in value)
+    return str(value)
+
+
+def _json_text(value):
+    """A JSON column's cell as Dutch text (not JSON: left as it is)."""
+    if not isinstance(value, str) or not value[:1] in "[{":
+        return value
+    try:
+        return _plain(json.loads(value))
+    except ValueError:
+        return value
+
+
 def _catalog(gpkg: Path, layers: set[str], manifest: dict):
     """The run's indicator catalogue: the published 'catalogus' layer when there is one, else the run's file."""
     if "catalogus" in layers:
         t = read_layer(gpkg, "catalogus")
-        return {r["id"]: (r.get("label", r["id"]), r.get("unit", ""), r.get("cluster")) for r in t.to_dict("records")}
+        return {r["id"]: (r.get("label", r["id"]), r.get("unit", ""), r.get("cluster"),
+                          None if pd.isna(r.get("decimals", np.nan)) else int(r["decimals"])) for r in t.to_dict("records")}
     spec = (manifest.get("parameters") or {}).get("catalog")
     base = (manifest.get("parameters") or {}).get("path")
     cat = load_catalog(paths.find(spec, Path(base).parent if base else None) if spec else None)
-    return {i.id: (i.label, i.unit, i.cluster) for i in cat.indicators.values()}
+    return {i.id: (i.label, i.unit, i.cluster, i.decimals) for i in cat.indicators.values()}
 
 
 def _indicator_sheet(t: pd.DataFrame, names: pd.Series, catalog: dict) -> tuple[pd.DataFrame, list[str | None]]:
@@ -137,7 +185,8 @@ def _indicator_sheet(t: pd.DataFrame, names: pd.Series, catalog: dict) -> tuple[
     t.insert(4, "indicator_label", ids.map(lambda i: catalog.get(i, (i,))[0]))
     t.insert(5, "unit", ids.map(lambda i: catalog.get(i, (i, ""))[1]))
     t.insert(6, "cluster", ids.map(lambda i: catalog.get(i, (i, "", None))[2]))
-    row_formats = [UNIT_FORMATS.get(u, ONE) for u in t["unit"]]
+    own = ids.map(lambda i: catalog.get(i, (i, "", None, None))[3])  # an indicator's own decimals (WOZ: whole)
+    row_formats = [COUNT if d == 0 else UNIT_FORMATS.get(u, ONE) for u, d in zip(t["unit"], own)]
     return t, row_formats
 
 
@@ -167,7 +216,7 @@ def _info_rows(meta: dict, manifest: dict, sheets: list[tuple[str, str]]) -> lis
     rows += sheets
     rows += [("", ""), ("Parameters", "")]
     for key, value in params.items():
-        rows.append((key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)))
+        rows.append((key, value if isinstance(value, str) else _plain(value)))
     return rows
 
 
@@ -193,13 +242,15 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
         row_formats = None
         if layer == "indicatoren":
             t, row_formats = _indicator_sheet(t, names, catalog)
-        elif layer in ("risico", "kosten", "risicoscore", "verdeling", "stapeling") and "name" not in t:
+        elif layer in ("risico", "kosten", "producten", "risicoscore", "verdeling", "stapeling") and "name" not in t:
             key = "code" if "code" in t else ("area" if "area" in t else "wijk_code")
             t.insert(1, "name", t[key].map(names))
         if layer == "signalen":
             t = t.drop(columns=["volgorde"], errors="ignore")
         if "domain" in t:
             t["domain"] = t["domain"].map(lambda d: DOMAIN_NL.get(d, d))
+        for c in JSON_COLUMNS & set(t.columns):
+            t[c] = t[c].map(_json_text)
         tables.append((title, about, t, row_formats))
 
     wb = Workbook(write_only=True)  # streamed: less time and memory than a normal workbook

@@ -78,7 +78,8 @@ class Findings:
         object.__setattr__(self, "_memo", dict(memo or {}))  # key -> (ok, value or exception)
         # cells the interval audit asks to hide as well: (year, variable, code) of the run's plan; (key, variable)
         # of the outcome cube's plan and of the stapeling plan
-        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set(), "stapeling": set(), **(extra or {})})
+        object.__setattr__(self, "_extra", {"plan": set(), "outcomes": set(), "stapeling": set(), "products": set(),
+                                            **(extra or {})})
 
     def __setattr__(self, name, value):
         raise AttributeError("Findings zijn alleen-lezen: ze worden één keer per dataset berekend")
@@ -257,7 +258,7 @@ class Findings:
         def compute():
             ds = self._ds
             t = costs.costs_by_product(ds.records, ds.area_index, ds.records_year, level)
-            return privacy.protect_products(t, self.costs, ds.params.privacy)
+            return privacy.protect_products(t, self.costs, ds.params.privacy, extra=self._extra["products"])
         return self._once(("products", level), compute)
 
     def expected_cost(self, domain: str, level: str) -> pd.DataFrame:
@@ -379,7 +380,8 @@ class Findings:
             except (ValueError, WorkbenchError):
                 continue
         layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
-        for name, get in (("kosten", lambda: self.costs), ("outcome", lambda: self.outcome_layers)):
+        for name, get in (("kosten", lambda: self.costs), ("producten", lambda: self.products(ds.params.level)),
+                          ("outcome", lambda: self.outcome_layers)):
             try:
                 t = get()
             except (ValueError, WorkbenchError):
@@ -419,10 +421,11 @@ class Findings:
                     break
                 lp = True
                 continue
-            plan_cells, outcome_cells, stapeling_cells = self.extra_cells(res.attrs["system"], bad)
+            plan_cells, outcome_cells, stapeling_cells, product_cells = self.extra_cells(res.attrs["system"], bad)
             new_plan, new_out = plan_cells - self._extra["plan"], outcome_cells - self._extra["outcomes"]
             new_out |= {("stapeling", c) for c in stapeling_cells - self._extra["stapeling"]}
-            if not new_plan and not new_out:
+            new_products = product_cells - self._extra["products"]
+            if not new_plan and not new_out and not new_products:
                 if lp:
                     break
                 lp = True  # the screen found what hiding cannot fix here: the LP attack decides
@@ -430,7 +433,9 @@ class Findings:
             self._extra["plan"] |= new_plan
             self._extra["outcomes"] |= {c for c in new_out if c[0] != "stapeling"}
             self._extra["stapeling"] |= {c[1] for c in new_out if c[0] == "stapeling"}
-            drop = (PLAN_DEPENDENT if new_plan else set()) | ({"outcomes", "outcome_layers"} if new_out else set())
+            self._extra["products"] |= new_products
+            drop = (PLAN_DEPENDENT if new_plan else set()) | ({"outcomes", "outcome_layers"} if new_out else set()) \
+                | ({"products"} if new_products else set())
             for k in [k for k in self._memo if (k if isinstance(k, str) else k[0]) in drop]:
                 del self._memo[k]
         if not lp:  # the rounds ran out on screens: the last word is the LP attack's
@@ -453,11 +458,12 @@ class Findings:
         entry = self._memo.get("audit")
         return entry[1] if entry and entry[0] else None
 
-    def extra_cells(self, system, bad: pd.DataFrame) -> tuple[set, set, set]:
+    def extra_cells(self, system, bad: pd.DataFrame) -> tuple[set, set, set, set]:
         """For each unprotected count, in every sum it is in (areas, margins of the outcome cube, a row's parts, the
         relations of a signal table): the smallest count of that sum an attacker knows (published, or worked out
         from one relation; a member before the total), to hide as well. Returned as cells of the run's plan
-        ((year, variable, code)), of the outcome plan and of the stapeling plan ((key, variable))."""
+        ((year, variable, code)), of the outcome plan and of the stapeling plan ((key, variable)) and of the product
+        table ((area, domain, product))."""
         from . import intervals, relations
 
         keys = list(system.keys)
@@ -471,7 +477,7 @@ class Findings:
         if "outcomes" in self._memo and self._memo["outcomes"][0]:
             cube_plan = self._memo["outcomes"][1].plans.get("resultaten")
             st_plan = self._memo["outcomes"][1].plans.get("stapeling")
-        found = {"plan": set(), "outcomes": set(), "stapeling": set()}
+        found = {"plan": set(), "outcomes": set(), "stapeling": set(), "products": set()}
         done = set()
 
         def in_plan(kind, plan, parts, variable):
@@ -489,6 +495,8 @@ class Findings:
             if key[0] == "signalen":  # (signalen, signal, result area, count): a cell of the cube's plan
                 return in_plan("outcomes", cube_plan, {"result_area": key[2]},
                                SIGNAL_LINKS.get(key[3], f"{key[1]}:{key[3]}"))
+            if key[0] == "producten":  # (producten, year, area, domain, product, variable)
+                return ("products", (str(key[2]), str(key[3]), str(key[4])))
             if key[0] == "stapeling":
                 return in_plan("stapeling", st_plan, {} if key[1] == relations.ALL else {"wijk_code": key[1]}, key[2])
             return None
@@ -512,7 +520,7 @@ class Findings:
                     done.add(r)
                     kind, cell = min(cand, key=lambda x: (x[0], x[1]))[2]
                     found[kind].add(cell)
-        return found["plan"], found["outcomes"], found["stapeling"]
+        return found["plan"], found["outcomes"], found["stapeling"], found["products"]
 
     def save(self, path: str | Path) -> Path:
         """Store the protected findings (and the public part of the Dataset) for the notebooks of this run."""

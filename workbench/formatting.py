@@ -14,6 +14,8 @@ import pandas as pd
 
 MISSING = "–"
 SUPPRESSED = "onderdrukt"
+MINUS = "\u2212"  # the real minus sign, as Dutch typesetting writes it ('−3,2', '€ −64.790'); CSV keeps '-'
+RANGE = "\u2013"  # an en dash between the ends of a range ('0–17 jaar', '12,3 – 15,0')
 # Decimals per unit: euro amounts and counts whole, percentages and rates per 1.000 with one decimal.
 UNIT_DECIMALS = {"euro": 0, "€": 0, "x 1.000 euro": 1, "%": 1, "per 1.000": 1, "km": 1, "aantal": 0, "": 1}
 
@@ -46,7 +48,7 @@ def number(value, decimals: int | None = None, unit: str = "", *, sign: bool = F
     if float(text.replace(".", "").replace(",", ".")) == 0:
         prefix = ""  # no '-0,0'
     else:
-        prefix = "-" if value < 0 else ("+" if sign else "")
+        prefix = MINUS if value < 0 else ("+" if sign else "")
     text = prefix + text
     if unit in ("euro", "€"):
         return f"€ {text}"
@@ -78,8 +80,8 @@ def numbers(values, decimals: int | None = None, unit: str = "", *, sign: bool =
             out.append(missing)
             continue
         text = pattern.format(x).translate(_SWAP)
-        if text[0] == "-" and not text.strip("-0.,"):
-            text = text[1:]  # no '-0,0'
+        if text[0] == "-":
+            text = text[1:] if not text.strip("-0.,") else MINUS + text[1:]  # no '-0,0'
         elif sign and x > 0 and text.strip("0.,"):
             text = "+" + text
         out.append(_unit_wrap(text, unit))

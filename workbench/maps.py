@@ -91,7 +91,8 @@ class Legend:
                 f'</div>{rows}{note}{key}</div>')
 
 
-def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: bool = True, k: int = 5):
+def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: bool = True, k: int = 5,
+             decimals: int | None = None):
     """Colours per area and the legend items for a scheme: quantiles, oe, comparison, categories."""
     ok = values.dropna()
     colours = pd.Series(GREY, index=values.index, dtype=object)
@@ -115,7 +116,7 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
                  (COMPARISON_COLOURS["?"], "niet te toetsen")]
     else:  # quantiles
         palette = SEQUENTIAL_RISK if higher_is_risk else SEQUENTIAL_RISK[::-1]
-        d = decimals_for(unit)
+        d = decimals_for(unit) if decimals is None else decimals
         uniq = np.unique(ok.to_numpy(dtype=float))
         if len(uniq) == 0:
             pass
@@ -475,7 +476,7 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
     """
     t = published[(published["indicator"] == indicator.id) & (published["year"] == year)].set_index("code")
     t = t.reindex(geo.index)
-    d = decimals_for(indicator.unit)
+    d = indicator.shown_decimals
     tooltip = [("naam", "Gebied"), ("waarde", indicator.label), ("interval", "95%-interval"),
                ("gemeente", "Gemeente"), ("vergelijking", "Vergelijking"), ("status", "Status")]
     if mode == "comparison":
@@ -485,7 +486,7 @@ def indicator_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, yea
         note = "Alleen verschillen buiten het 95%-betrouwbaarheidsinterval tellen als + of −."
     else:
         colours, items = classify(t["value"].where(t["status"] == "ok"), "quantiles", unit=indicator.unit,
-                                  higher_is_risk=indicator.higher_is_risk)
+                                  higher_is_risk=indicator.higher_is_risk, decimals=indicator.shown_decimals)
         legend_title = indicator.heading
         note = ("Klassen: kwintielen. Donkerder = hoger risico." if indicator.higher_is_risk else
                 "Klassen: kwintielen. Hoger is gunstiger: donkerder = lager, dus meer risico.")
@@ -589,7 +590,7 @@ def difference_map(published: pd.DataFrame, geo: gpd.GeoDataFrame, indicator, ye
     breaks = difference_breaks(diff)
     palette = DIVERGING if indicator.higher_is_risk else DIVERGING[::-1]
     colours = pd.Series(GREY, index=geo.index, dtype=object)
-    d = decimals_for(indicator.unit)
+    d = indicator.shown_decimals
     if breaks:
         valid = diff.dropna()
         colours[valid.index] = [palette[b] for b in np.digitize(valid.to_numpy(dtype=float), breaks)]

@@ -78,7 +78,7 @@ class ResultMatrix:
         for a in self.areas.values():
             row = {"code": a.code, "resultaatgebied": a.name, "domein": a.domain,
                    "stabilisatie toegestaan": "ja" if a.stabilisation else "nee",
-                   "bandbreedte": f"{a.band['min']}-{a.band['max']} {a.band['unit']}" if a.band else ""}
+                   "bandbreedte": f"{a.band['min']}–{a.band['max']} {a.band['unit']}" if a.band else ""}
             row.update({f"niveau {lv}": a.tariffs.get(lv, np.nan) for lv in LEVELS})
             rows.append(row)
         return pd.DataFrame(rows).set_index("code")
@@ -285,6 +285,15 @@ def _counts(c: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     out["median_days"] = g["duration_days"].median()
     out["median_planned_days"] = g["planned_days"].median()
     out["cost_total"] = g["cost"].sum()
+    # the two largest contributors to the cost, for the dominance rule (privacy.dominance_mask); private columns.
+    # One client, everywhere; one provider, in a wijk's rows (as for the kosten layer: a wijk's cost) that are not
+    # the provider's own.
+    for who, col in (("client", "client_id"), ("provider", "provider")):
+        if col in c and (who == "client" or ("wijk_code" in by and "provider" not in by)):
+            per = c.groupby(by + [col], observed=True, dropna=False)["cost"].sum().sort_values(ascending=False)
+            top = per.groupby(level=list(range(len(by))), observed=True, dropna=False) if by else None
+            out[f"top1_{who}"] = top.nth(0).droplevel(-1) if by else (per.iloc[0] if len(per) else np.nan)
+            out[f"top2_{who}"] = top.nth(1).droplevel(-1) if by else (per.iloc[1] if len(per) > 1 else np.nan)
     return out
 
 
@@ -432,6 +441,11 @@ def stapeling_by_area(households: pd.DataFrame, by: str = "wijk_code") -> pd.Dat
     out["stapeling_low"], out["stapeling_high"] = wilson(out["huishoudens_stapeling"], out["huishoudens"])
     out["reached_stapeling"] = out["n_reached_stapeling"] / out["n_result_stapeling"].where(out["n_result_stapeling"] > 0)
     out["reached_other"] = out["n_reached_other"] / out["n_result_other"].where(out["n_result_other"] > 0)
+    # the two costliest households of each group, for the dominance rule on the cost amounts (private columns)
+    for part, grp in (("stapeling", s), ("other", o)):
+        top = grp["cost"].nlargest(2).groupby(level=0)
+        out[f"top1_{part}"] = top.nth(0).droplevel(-1) if len(top.size()) else np.nan
+        out[f"top2_{part}"] = top.nth(1).droplevel(-1) if len(top.size()) else np.nan
     out.index.name = "wijk_code" if by != "regio" else "gebied"
     return out.reset_index()
 
@@ -543,7 +557,7 @@ SHARE_GROUPS = {  # share column -> (count column, base column, interval columns
     "share_geen": ("n_geen", "trajecten", ("geen_low", "geen_high")),
 }
 PRIVATE = ("n_behaald", "n_deels", "n_niet", "n_stabilisatie", "n_geen", "n_result", "n_bereikt", "n_followed",
-           "n_returned", "cost_total", "observed", "expected", "n", "n_clients")
+           "n_returned", "cost_total", "observed", "expected", "n", "n_clients") + privacy.DOMINANCE_COLUMNS
 # figures of a typical trajectory: hidden when fewer than the threshold clients are behind them
 PER_CLIENT = ("median_days", "median_planned_days", "duration_ratio")
 SIGNAL_LINKS = {"beëindigd": "T", "behaald": "B"}  # signal base counts that are outcome counts per result area
@@ -602,11 +616,17 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
     # cost per trajectory x trajectories is the row's cost, and costs add up over the margins: the figure
     # carries the count, so it goes wherever the count goes (issue 15: two rows solved it back by hand)
     hide_col["cost_per_trajectory"] = row_hidden | primary_row
+    # the dominance rule on the row's cost amount (cost per trajectory x trajectories): one client (or, outside a
+    # provider's own rows, one provider) making up nearly all of it
+    dominant = privacy.dominance_mask(table.assign(cost=table["cost_total"]) if "cost_total" in table else table, settings)
+    hide_col["cost_per_trajectory"] = hide_col["cost_per_trajectory"] | dominant
+    hide_col["cost_per_reached"] = hide_col.get("cost_per_reached", False) | dominant
     if "n_clients" in table:  # a median of 12 trajectories of 3 clients describes those 3 (issue 15)
         few = (table["n_clients"] < settings.min_count).to_numpy()
         for c in PER_CLIENT:
             hide_col[c] = hide_col.get(c, False) | few
-    reasons = [(row_hidden, row_why)]
+    reasons = [(row_hidden, row_why), (dominant, np.where(dominant, privacy.REASON_DOMINANCE.format(
+        p=getattr(settings, "dominance_p", 10)), None))]
     groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
               "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}
     for share, (lo, hi) in groups.items():
@@ -716,12 +736,22 @@ def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPla
         hide, why = plan.figure(name, col)
         out.loc[hide, col] = np.nan
         reasons.append((hide, why))
+    # the dominance rule on the cost amounts (cost per household x households): one household nearly all of it
+    for part, cost_col in (("stapeling", "cost_per_household_stapeling"), ("other", "cost_per_household_other")):
+        if f"top1_{part}" in table:
+            n = table["huishoudens_stapeling"] if part == "stapeling" else table["huishoudens"] - table["huishoudens_stapeling"]
+            amounts = table[[f"top1_{part}", f"top2_{part}"]].set_axis(["top1_client", "top2_client"], axis=1)
+            dominant = privacy.dominance_mask(amounts.assign(cost=table[cost_col] * n), settings)
+            out.loc[dominant, [cost_col, "cost_share_stapeling"]] = np.nan
+            reasons.append((dominant, np.where(dominant, privacy.REASON_DOMINANCE.format(
+                p=getattr(settings, "dominance_p", 10)), None)))
     out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
     out["reason"] = _reason_column(reasons, len(out))
     if settings.round_to:
         for col in ("huishoudens", "huishoudens_stapeling"):
             out[col] = (out[col] / settings.round_to).round() * settings.round_to
-    return out.drop(columns=["n_result_stapeling", "n_reached_stapeling", "n_result_other", "n_reached_other"])
+    return out.drop(columns=["n_result_stapeling", "n_reached_stapeling", "n_result_other", "n_reached_other",
+                             *(f"top{k}_{p}" for k in (1, 2) for p in ("stapeling", "other") if f"top{k}_{p}" in out)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import formatting
 from .areas import gemeente_codes, parent_code
 from .catalog import Catalog, Indicator
 from .params import PrivacySettings
@@ -53,6 +54,10 @@ REASON_SECONDARY = ("onderdrukt: aanvullend, zodat een onderdrukt cijfer niet vi
 REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
 REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
                     "(de rest is minder dan {p}% van de grootste)")
+
+def _dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
+    return REASON_DOMINANCE.format(p=formatting.number(p, 0 if float(p).is_integer() else 1))
+
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
                 "binnen een te smal interval te herleiden is")
 
@@ -582,7 +587,7 @@ def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> p
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
     dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
     reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
-    reason[dominant] = REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10))
+    reason[dominant] = _dominance_reason(getattr(settings, "dominance_p", 10))
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
         "size": by_area["clients"].astype(float), "primary": small | dominant,
@@ -815,7 +820,7 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
     out["reason"] = np.where(mask, np.where(supp, why, np.where(small, REASON_SMALL.format(n=settings.min_count),
-                                                                REASON_DOMINANCE.format(p=settings.dominance_p))), "")
+                                                                _dominance_reason(settings.dominance_p))), "")
     out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         out["clients"] = _round_to(out["clients"], settings.round_to)
@@ -824,15 +829,19 @@ def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settin
     return out
 
 
-def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings) -> pd.DataFrame:
+def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings, extra=()) -> pd.DataFrame:
     """Cost per product category per area: small cells suppressed, plus secondary suppression within each
-    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table)."""
+    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table);
+    ``extra``: (area, domain, product) cells the interval audit asks to hide as well."""
     out = table.copy()
     small = pd.Series(False, index=out.index)
     for col in ("clients", "trajectories"):
         small |= out[col].notna() & (out[col] < settings.min_count)
     dominant = pd.Series(dominance_mask(out, settings), index=out.index) & ~small
     small |= dominant
+    wanted = {(str(a), str(d), str(p)) for a, d, p in extra}
+    audit = pd.Series([k in wanted for k in zip(out["area"].astype(str), out["domain"].astype(str),
+                                                 out["product"].astype(str))], index=out.index, dtype=bool) & ~small
     total_supp = set()
     if len(totals):
         hidden = totals["status"] == SUPPRESSED
@@ -840,7 +849,7 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
     # cells: group = (area, domain); codes = product names plus the special total "∑"
     cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
                           "code": out["product"].astype(str), "size": out["clients"].astype(float),
-                          "suppressed": small.to_numpy(), "unknown": False, "zero_population": False})
+                          "suppressed": (small | audit).to_numpy(), "unknown": False, "zero_population": False})
     groups = cells[["area", "domain"]].drop_duplicates()
     tot = groups.assign(code="∑", size=np.nan, unknown=False, zero_population=False,
                         suppressed=[(a, d) in total_supp for a, d in zip(groups["area"], groups["domain"])])
@@ -854,10 +863,11 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(dominant, REASON_DOMINANCE.format(p=getattr(settings, "dominance_p", 10)),
+    out["reason"] = np.where(dominant, _dominance_reason(getattr(settings, "dominance_p", 10)),
                              np.where(small, REASON_SMALL.format(n=settings.min_count),
+                             np.where(audit, REASON_AUDIT,
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", "")))
+                                                 "het totaal van het gebied te herleiden is", ""))))
     out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         for col in ("clients", "trajectories"):

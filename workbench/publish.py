@@ -1,6 +1,7 @@
 """publish.gpkg: the aggregates of a run after disclosure control — the only data the apps read.
 
-Layers: gebieden (geometry), indicatoren (tidy), risico (O/E per domain), kosten (per wijk),
+Layers: gebieden (geometry), indicatoren (tidy), risico (O/E per domain), kosten (per wijk), producten (per
+product category),
 modellen (fit summaries), risicoscore (composite risk per cluster), verdeling (budget per wijk, when the
 parameter set has a budget), meta (what this is, sources, attribution), resultaten, stapeling and signalen (results
 monitoring), catalogus and domeinen (what the app builds its controls from). Never a record-level row.
@@ -22,7 +23,7 @@ from .errors import WorkbenchError
 from .io import atomic_path
 from .risk import DOMAINS
 
-LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "modellen", "risicoscore", "verdeling", "meta", "resultaten",
+LAYERS = ("gebieden", "indicatoren", "risico", "kosten", "producten", "modellen", "risicoscore", "verdeling", "meta", "resultaten",
           "stapeling", "signalen", "catalogus", "domeinen")
 
 
@@ -47,7 +48,9 @@ def risk_tables(findings) -> tuple[pd.DataFrame, pd.DataFrame]:
             "alpha": model.alpha, "family": model.family, "reference": model.reference,
             "factors": json.dumps(model.factors), "warnings": json.dumps(model.warnings, ensure_ascii=False),
             "coefficients": model.coefficients.to_json(orient="records"),
-            "fit_level": model.fit_level, "observed_total": model.observed_total, "expected_total": model.expected_total,
+            # no observed or expected total: summed over the fitted areas, it would give back the sum of their
+            # suppressed counts (with the published ones and the gemeente totals, a hidden count exactly; issue 15)
+            "fit_level": model.fit_level,
             "robust": model.robust, "robust_note": model.robust_note,
             "excluded": json.dumps(model.excluded_codes),
             "excluded_nl": model.excluded_nl(findings.area_names),
@@ -100,6 +103,10 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
     except WorkbenchError:  # no model, no allocation: the notebook says why; publish what there is
         verdeling = pd.DataFrame()
     extra = f.outcome_layers
+    try:  # the cost per product category notebook 03 shows, at the map level (attacked by the interval audit)
+        producten = f.products(ds.params.level) if ds.has_records else pd.DataFrame()
+    except (ValueError, WorkbenchError):
+        producten = pd.DataFrame()
     gebieden = ds.areas[["code", "name", "level", "gemeente_code", "wijk_code", "water", "geometry"]].copy()
     meta = pd.DataFrame({"key": ["name", "title", "year", "level", "gemeenten", "fictional", "attribution", "run_id",
                                  "records", "note", "min_count", "allow_below_threshold"],
@@ -109,7 +116,7 @@ def write_publish(ds, path: Path, run_id: str = "") -> dict:
                                    str(ds.params.privacy.min_count), ds.params.privacy.allow_below_threshold or ""]})
     # A threshold below 10 (privacy.allow_below_threshold) is stamped on every layer, not only in 'meta'.
     stamp = threshold_stamp(ds.params.privacy)
-    tables = (("indicatoren", pub), ("risico", scored), ("kosten", f.costs), ("modellen", models),
+    tables = (("indicatoren", pub), ("risico", scored), ("kosten", f.costs), ("producten", producten), ("modellen", models),
               ("risicoscore", f.composite), ("verdeling", verdeling), ("meta", meta), *extra.items(),
               *run_metadata(ds).items())
     with atomic_path(path, suffix=".gpkg") as tmp:

@@ -412,6 +412,47 @@ def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", ro
         _area_sums(system, kk, f"{name} kosten {domain}", integer=False)
 
 
+def products(system: System, table: pd.DataFrame, *, year, name: str = "producten", round_to: int | None = None) -> None:
+    """Clients, trajectories and cost per product category per area x domain: cost = cost per client x clients; the
+    categories' costs add up to the area's cost (kosten); a category has at most the area's clients, together at
+    least as many (every client has a product); a category has at least as many trajectories as clients."""
+    t = table.reset_index(drop=True)
+    if t.empty:
+        return
+    tol = _cost_tolerance(t["cost"])
+    for (area, domain), d in t.groupby(["area", "domain"]):
+        area, domain = str(area), str(domain)
+        clients_all = ("ind", f"r_clients_{domain}", int(year), area)
+        cost_all = ("ind", f"r_cost_{domain}", int(year), area)
+        system.cell(clients_all, None, target=False)
+        system.cell(cost_all, None, integer=False, target=False)
+        ck, kk = [], []
+        for _, row in d.iterrows():
+            key = (name, int(year), area, domain, str(row["product"]))
+            hidden = str(row["status"]) == "suppressed"
+            c, n = key + ("clients",), key + ("trajectories",)
+            for k, col in ((c, "clients"), (n, "trajectories")):
+                v = _num(row[col])
+                if round_to and np.isfinite(v):
+                    system.cell(k, None, target=False)
+                    system.relate([(k, 1.0)], v - round_to / 2, v + round_to / 2, label=f"afronding: {name} {key[2:]}")
+                else:
+                    system.cell(k, v, target=hidden)
+            cost = key + ("cost",)
+            system.cell(cost, _num(row["cost"]), integer=False, target=False)
+            cpc = _num(row["cost_per_client"])
+            if np.isfinite(cpc):
+                system.relate([(cost, 1.0), (c, -cpc)], -tol, tol, label=f"kosten: {name} {area} {domain} {key[4]} kosten per cliënt × cliënten")
+            system.relate([(clients_all, 1.0), (c, -1.0)], 0.0, BOX, label=f"rij: {name} {area} {domain} {key[4]} cliënten ≤ cliënten van het gebied")
+            system.relate([(n, 1.0), (c, -1.0)], 0.0, BOX, label=f"rij: {name} {area} {domain} {key[4]} trajecten ≥ cliënten")
+            ck.append(c)
+            kk.append(cost)
+        system.relate([(k, 1.0) for k in ck] + [(clients_all, -1.0)], 0.0, BOX,
+                      label=f"rij: {name} {area} {domain} cliënten over de categorieën ≥ cliënten van het gebied")
+        system.relate([(cost_all, 1.0)] + [(k, -1.0) for k in kk], -tol, tol,
+                      label=f"som: {name} {area} {domain} kosten = som over de categorieën")
+
+
 def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str = "risico") -> None:
     """Observed care use per area and domain; observed = O/E x expected; the exact Poisson interval of O/E
     is not needed (when O/E is shown, so is the observed count). Observed is the indicator's count."""
@@ -495,6 +536,8 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
         indicators(s, layers["indicatoren"], meta)
     if "kosten" in layers and len(layers["kosten"]) and year is not None:
         costs(s, layers["kosten"], year=year, round_to=round_to)
+    if "producten" in layers and len(layers["producten"]) and year is not None:
+        products(s, layers["producten"], year=year, round_to=round_to)
     if "risico" in layers and len(layers["risico"]) and risk_counts and year is not None:
         risk(s, layers["risico"], year=year, count_of=risk_counts)
     if "resultaten" in layers and len(layers["resultaten"]):
@@ -510,10 +553,16 @@ def table_of(key) -> str:
     return key[0] if key[0] != "ind" else "indicatoren/kosten/risico"
 
 
+def _describe_product(key) -> str:
+    return f"producten [{key[2]}, {key[3]}, {key[4]}] {'cliënten' if key[5] == 'clients' else 'trajecten'} ({key[1]})"
+
+
 def describe(key) -> str:
     """A cell key in Dutch for a message: table, row and count."""
     if key[0] == "ind":
         return f"{key[1]} {key[3]} ({key[2]})"
+    if key[0] == "producten":
+        return _describe_product(key)
     if key[0] == "signalen":
         return f"signalen [{key[1]}, resultaatgebied {key[2]}] {key[3]}"
     if key[0] == "resultaten":

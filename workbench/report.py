@@ -85,7 +85,7 @@ def comparison_table(ds, level: str | None = None, year: int | None = None, clus
             return "–"
         # '=' is shown: "geen verschil" (within chance) is a finding, not an absence of one.
         sign = {"+": " (+)", "-": " (−)", "=": " (=)", "?": ""}.get(row["comparison"], "")
-        return maps.fmt_nl(row["value"], maps.decimals_for(ind.unit)) + sign
+        return maps.fmt_nl(row["value"], ind.shown_decimals) + sign
 
     data = {}
     for ind in inds:
@@ -211,7 +211,7 @@ def trend(ds, indicator_ids, level: str | None = None) -> pd.DataFrame | None:
             notes.append(f"'{ind.label}': alleen cijfers over {', '.join(map(str, with_values)) or 'geen jaar'} — "
                          "geen trend.")
             continue
-        d = maps.decimals_for(ind.unit)
+        d = ind.shown_decimals
         for y, c in zip(years, cols):
             blocks[(ind.heading, str(y))] = part[c].map(
                 lambda v, d=d: maps.fmt_nl(v, d) if pd.notna(v) else "–")
@@ -456,7 +456,7 @@ def allocation_page(ds, output_dir=None) -> pd.DataFrame | None:
 
     plt.close(fig)
     fmt = {c: (lambda v: maps.fmt_nl(v, 2, "euro")) for c in labels + (["verschil"] if b.alternative else [])}
-    fmt.update({c: "{:.2%}" for c in shown.columns if str(c).startswith("aandeel")})
+    fmt.update({c: (lambda v: formatting.number(v * 100, 2, "%")) for c in shown.columns if str(c).startswith("aandeel")})
     return shown.rename(columns={"name": "wijk"}).style.format(fmt, na_rep="–")
 
 
@@ -482,7 +482,7 @@ def cost_overview(ds, level: str | None = None) -> pd.DataFrame:
 
 
 def cost_map(ds, column: str, level: str | None = None):
-    labels = {"cost_jeugd_per_youth": ("Kosten jeugdhulp per jeugdige (0-17)", "jeugdhulp in het jaar, per jeugdige van 0 tot 18 jaar"),
+    labels = {"cost_jeugd_per_youth": ("Kosten jeugdhulp per jeugdige (0–17 jaar)", "jeugdhulp in het jaar, per jeugdige van 0 tot 18 jaar"),
               "cost_wmo_per_inhabitant": ("Kosten Wmo per inwoner", "Wmo-maatwerkvoorzieningen in het jaar, per inwoner"),
               "cost_total_per_inhabitant": ("Zorgkosten per inwoner (jeugd + Wmo)", "jeugdhulp en Wmo samen, per inwoner")}
     label, sub = labels[column]
@@ -685,4 +685,4 @@ def provider_sheets(ds, output_dir, pdf: bool = True) -> pd.DataFrame:
     for n in notes:
         display(Markdown(f"> {n}"))
     return pd.DataFrame({"bestand": [str(p.relative_to(Path(output_dir))) for p in paths],
-                         "grootte (kB)": [round(p.stat().st_size / 1024, 1) for p in paths]})
+                         "grootte (kB)": formatting.numbers([p.stat().st_size / 1024 for p in paths], 1)})

@@ -134,8 +134,9 @@ class RiskModel:
                 ("risicofactoren", ", ".join(labels.get(f, f) for f in self.factors) or "geen (alleen het gemiddelde van de referentie)"),
                 ("niveau", self.fit_level), ("gebieden in de schatting", self.n),
                 ("verklaarde deviantie", round(self.deviance_explained, 4)),
-                ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3)),
-                ("waargenomen totaal", self.observed_total), ("verwacht totaal", round(self.expected_total, 2))]
+                ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3))]
+        # observed_total / expected_total stay internal: a total over the fitted areas gives back the sum of their
+        # suppressed counts (issue 15)
         if self.family == "negative_binomial":
             rows.append(("α (negatief-binomiaal)", round(self.alpha, 4)))
         for reason, k in self.excluded.items():
@@ -558,9 +559,9 @@ class Reference:
             where = "elders in Nederland" if self.label == "Nederland" else "in de vergelijkbare gemeenten"
             return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken {where} laten zien: het model is geschat "
                     f"op {size} ({self.label}; bron: {self.source}). Die referentiegebieden zelf worden niet getoond.")
-        return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken binnen de referentie ({self.label}) laten "
-                f"zien: het model is geschat op {size}. Een gebied wordt dus vergeleken met gebieden uit dezelfde "
-                "gemeente of regio; met risk.reference: nederland is dat het hele land.")
+        return (f"'Verwacht' is wat {fit_level}en met dezelfde kenmerken binnen de referentie laten zien, hier "
+                f"{self.label}: het model is geschat op {size}. Een gebied wordt dus vergeleken met gebieden uit "
+                "dezelfde gemeente of regio, niet met heel Nederland.")
 
 
 def _peer_codes(areas: pd.DataFrame, values: pd.DataFrame | None, peers, level: str, where: str) -> list[str]:

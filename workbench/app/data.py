@@ -143,7 +143,15 @@ class PublishedRun:
 
     @property
     def title(self) -> str:
-        return self.meta.get("title") or self.name
+        """The run's title; without one, its gemeenten and year ('Utrecht 2023'), not the file name of the set."""
+        if self.meta.get("title"):
+            return self.meta["title"]
+        gm = self.areas.loc[self.areas["level"] == "gemeente", "name"].astype(str).tolist()
+        if not gm:
+            return self.name
+        names = gm[0] if len(gm) == 1 else (" en ".join([", ".join(gm[:-1]), gm[-1]]) if len(gm) <= 3
+                                            else f"{len(gm)} gemeenten")
+        return f"{names} {self.year}"
 
     @property
     def year(self) -> int:
@@ -231,7 +239,7 @@ def run_metadata(catalogus: pd.DataFrame | None, domeinen: pd.DataFrame | None, 
     if catalogus is None or domeinen is None:
         raise DataError("publish.gpkg mist de lagen 'catalogus' en 'domeinen' (de run is gemaakt met een oudere "
                         "versie van de werkbank)", where=where, hint=f"maak een nieuwe run: {run_command(name)}")
-    ints, floats = {"cluster", "min_count"}, {"scale"}
+    ints, floats = {"cluster", "min_count", "decimals"}, {"scale"}
     indicators = {}
     for row in catalogus.to_dict("records"):
         clean = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in row.items()}

@@ -34,14 +34,14 @@ def _sign_cell(comparison, higher_is_risk: bool) -> str:
     return f'<td class="wb-sign" title="{title}">{SIGN.get(sign, "")}</td>'
 
 
-def _value(row, unit) -> str:
+def _value(row, decimals: int) -> str:
     if row is None:
         return "–"
     if row["status"] == "suppressed":
         return '<span class="wb-supp">onderdrukt</span>'
     if row["status"] != "ok":
         return "–"
-    return maps.fmt_nl(row["value"], maps.decimals_for(unit))
+    return maps.fmt_nl(row["value"], decimals)
 
 
 def cluster_tables(run: PublishedRun, code: str, year: int) -> str:
@@ -58,8 +58,8 @@ def cluster_tables(run: PublishedRun, code: str, year: int) -> str:
         body = []
         for ind in inds:
             now = rows.get((ind.id, year))
-            cells = "".join(f"<td>{_value(rows.get((ind.id, y)), ind.unit)}</td>" for y in years)
-            gm = maps.fmt_nl(now["gemeente_value"], maps.decimals_for(ind.unit)) if now else "–"
+            cells = "".join(f"<td>{_value(rows.get((ind.id, y)), ind.shown_decimals)}</td>" for y in years)
+            gm = maps.fmt_nl(now["gemeente_value"], ind.shown_decimals) if now else "–"
             unit = "" if ind.heading == ind.label else f" <span class='wb-unit'>({_esc(ind.unit_text)})</span>"
             body.append(f"<tr><td>{_esc(ind.label)}{unit}</td>{cells}"
                         f"<td>{gm}</td>{_sign_cell(now['comparison'] if now else '', ind.higher_is_risk)}</tr>")

@@ -106,6 +106,7 @@ def _indicator_table(run: PublishedRun, geo, ind, year: int, difference: bool) -
     if difference:
         out.insert(3, "verschil met gemeente", (t["value"] - t["gemeente_value"]).where(t["status"] == "ok"))
     out.attrs["unit"] = ind.unit
+    out.attrs["decimals"] = ind.shown_decimals
     return out.reset_index(drop=True)
 
 
@@ -147,7 +148,8 @@ def build_view(run: PublishedRun, s: MapState) -> View:
                               **{SCORE_COLUMNS[c]: sc[c].reindex(geo.index) for c in SCORE_COLUMNS if c in sc},
                               "drijvende indicatoren": sc.get("drivers", pd.Series(dtype=object)).reindex(geo.index),
                               "signalen": sc.get("flags", pd.Series(dtype=object)).reindex(geo.index),
-                              "status": sc.get("status", pd.Series(dtype=object)).reindex(geo.index)})
+                              "status": _status_texts(sc.get("status", pd.Series("missing", index=sc.index)).reindex(geo.index),
+                                                      pd.Series(None, index=geo.index, dtype=object))})
         return View(m, table.reset_index(drop=True), f"Risicoscore {maps.in_sentence(label)}, {year}", note.strip())
     if s.view == "oe":
         d = run.risk_domain(s.domain)
@@ -232,7 +234,11 @@ def why_empty(run: PublishedRun, ind, year: int, table: pd.DataFrame) -> str:
     # The run's catalogue has no variables; the municipality's own records are the r_-variables.
     variables = run.catalog.variables
     if any((variables[v].source == "records") if v in variables else v.startswith("r_") for v in ind.inputs):
-        return f"Over {year} had deze run geen zorgregistratie voor {label}, dus geen cijfers.{instead}"
+        return (f"'{ind.label}' komt uit de eigen zorgregistratie van de gemeente, en die had deze run niet voor "
+                f"{year}: dus geen cijfers.{instead}")
+    if not have:  # in no year of this run: the statistics it used do not deliver this figure per area
+        return (f"De statistiek van deze run levert geen cijfers over {label} per wijk of buurt, in geen enkel "
+                f"jaar.{instead}")
     return f"CBS heeft {label} over {year} (nog) niet gepubliceerd voor deze gebieden.{instead}"
 
 

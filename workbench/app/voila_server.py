@@ -18,11 +18,21 @@ server process imports Voila only, not the workbench and its pandas/geopandas st
    (kernel start-up and the app's render: a few CPU-seconds). At most ``max_starting`` (one per core) of
    those run at once; the others wait their turn. Twenty at once on two cores each took minutes and most
    browsers gave up before their map arrived, so all that work was lost.
-5. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
+5. A queue instead of a blank wait: a page admitted while kernels are still starting for others waits, with an
+   empty browser tab, for its kernel. At most ``max_waiting`` (one per starting slot) page requests wait like that;
+   a further viewer gets a short Dutch "het is druk" page at once (HTTP 503, refreshes itself every 3 s) that says
+   their place in the queue and the expected wait. The place is kept in a cookie, so viewers are let in in the
+   order they came; a place not asked for again within 20 s is given up.
+6. Ready only when warm: Voila starts its preheated pool (kernels that have already rendered the app) at start-up,
    which takes 10-25 s on a small machine. Until every pool kernel has rendered, a page request gets a short
    Dutch "de app wordt gestart" page (HTTP 503, refreshes itself every 2 s, no kernel), ``/ready`` answers 503,
    and then the server prints "De app is klaar" and ``/ready`` answers 200. So the first visitor after "klaar"
    gets a rendered kernel at once, like any later one, instead of waiting for a kernel to start and render.
+7. The server log stays readable: jupyter_server's error page needs a ``static_path`` Voila does not set, so
+   every 404 of a kernel websocket (a page connecting after its kernel was shut down or culled) and every 500
+   logged a second traceback from the template; now such errors get a short Dutch page, and routine connection
+   errors of a crowd (a kernel that did not start in time, a closed stream, a page that left while its websocket
+   was set up, a kernel shut down while the culler looked at it) are one warning line each.
 Pages carry no resource from the internet: the ``mmr`` template (jupyter/voila/templates/mmr) is Voila's
 ``lab`` template without the Font Awesome and Mermaid CDN links (the app uses no icons and no diagrams).
 """
@@ -30,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import os
 import sys
 import time
@@ -40,7 +51,11 @@ _JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_JUPYTER_DIR), os.environ.get("JUPYTER_PATH", "")) if p)
 
 from jupyter_server._tz import utcnow  # noqa: E402
+from jupyter_server.base.handlers import JupyterHandler  # noqa: E402
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler  # noqa: E402
+from tornado.iostream import StreamClosedError  # noqa: E402
 from tornado.web import RequestHandler  # noqa: E402
+from tornado.websocket import WebSocketClosedError  # noqa: E402
 from traitlets import Float, Int  # noqa: E402
 from voila.app import Voila  # noqa: E402
 from voila.tornado.handler import TornadoVoilaHandler  # noqa: E402
@@ -66,6 +81,64 @@ h1{font-size:1.5em}</style></head>
 <p>De server is net opgestart en zet de kaarten klaar. Dat duurt meestal minder dan een halve minuut; deze pagina
 ververst zichzelf en toont de app zodra die klaar is.</p></body></html>
 """
+
+
+BUSY_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
+<title>Even geduld: de app is druk</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
+h1{{font-size:1.5em}}</style></head>
+<body data-testid="app-busy"><h1>Even geduld: de kaarten worden klaargezet</h1>
+<p>Er openen nu meer mensen tegelijk de app dan de server in één keer aankan. U bent <b>nummer {place}</b> in de
+rij{wait}. Deze pagina ververst zichzelf en toont de app zodra u aan de beurt bent; u hoeft niets te doen.</p>
+</body></html>
+"""
+QUEUE_COOKIE, QUEUE_FORGET = "mmr_rij", 20.0
+
+
+ERROR_PAGE = """<!DOCTYPE html>
+<html lang="nl"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
+h1{{font-size:1.5em}}</style></head>
+<body data-testid="app-error"><h1>{title}</h1><p>{text}</p></body></html>
+"""
+# Errors of a viewer's connection that are part of a crowd, not faults of the code: the page's kernel was
+# already shut down or culled, it did not start in time on a busy machine, the browser went away. One line each
+# in the server log; every other exception keeps its traceback there (never on a page).
+ROUTINE_ERRORS = (TimeoutError, asyncio.TimeoutError, StreamClosedError, WebSocketClosedError, ConnectionError)
+
+
+def _write_error(self, status_code: int, **kwargs) -> None:
+    """Jupyter server's error page needs a static_path Voila does not set (its template then raised a second
+    exception, with a traceback in the log): a short Dutch page instead, without templates."""
+    if status_code == 404:
+        title, text = "Deze pagina bestaat niet", "Open de app via het adres dat u kreeg (de hoofdpagina)."
+    else:
+        title, text = ("Er ging iets mis", "Laad de pagina over een halve minuut opnieuw. Blijft het misgaan, meld "
+                       "het dan bij de beheerder van de app.")
+    self.set_header("Content-Type", "text/html; charset=utf-8")
+    self.finish(ERROR_PAGE.format(title=title, text=text))
+
+
+def _log_exception(self, typ, value, tb) -> None:
+    if isinstance(value, ROUTINE_ERRORS):
+        self.log.warning("%s %s: %s (%s)", self.request.method, self.request.path, value or "", typ.__name__)
+        return
+    RequestHandler.log_exception(self, typ, value, tb)
+
+
+JupyterHandler.write_error = _write_error  # API handlers keep their own JSON errors (APIHandler.write_error)
+JupyterHandler.log_exception = _log_exception
+_select_subprotocol = KernelWebsocketHandler.select_subprotocol
+
+
+def _select_subprotocol_if_open(self, subprotocols):
+    """A page that leaves while its websocket is being set up: jupyter_server has dropped the connection already
+    and raised AttributeError ('NoneType' ... 'kernel_ws_protocol') with a traceback; the socket is simply gone."""
+    return None if self.connection is None else _select_subprotocol(self, subprotocols)
+
+
+KernelWebsocketHandler.select_subprotocol = _select_subprotocol_if_open
 
 
 # The page request being served (set by AppPageHandler): the kernel manager wrappers note its kernel on it.
@@ -106,6 +179,18 @@ class AppPageHandler(TornadoVoilaHandler):
                              app.max_viewers, sorted(app.viewers), len(app.pending))
             _unavailable(self, FULL_PAGE.format(in_use=in_use, cap=app.max_viewers), 60)
             return
+        try:
+            ticket = int(self.get_cookie(QUEUE_COOKIE) or "")
+        except ValueError:
+            ticket = None
+        admitted, ticket, place = app.admit(ticket)
+        if not admitted:
+            self.set_cookie(QUEUE_COOKIE, str(ticket), httponly=True, samesite="Strict")
+            wait = app.expected_wait(place)
+            _unavailable(self, BUSY_PAGE.format(place=place, wait=f"; verwachte wachttijd ongeveer {wait} seconden"
+                                                if wait else ""), 3)
+            return
+        self.clear_cookie(QUEUE_COOKIE)
         request = {"kernel": None}
         app.pending.append(request)  # admitted: counts as a viewer from now on, also before its kernel exists
         token = _REQUEST.set(request)
@@ -113,12 +198,16 @@ class AppPageHandler(TornadoVoilaHandler):
             await super().get(path)
         finally:
             _REQUEST.reset(token)
-            app.pending.remove(request)
+            # By identity: two waiting requests are equal dicts, and list.remove would take the wrong one
+            # (and later raise ValueError for the other).
+            app.pending[:] = [r for r in app.pending if r is not request]
 
 
 class WorkbenchVoila(Voila):
     max_viewers = Int(20, config=True, help="maximum number of kernels of open pages (the preheated pool not counted)")
     max_starting = Int(2, config=True, help="kernels starting and rendering the app at the same time (the preheated pool refilling)")
+    max_waiting = Int(0, config=True, help="page requests waiting for a kernel at once; more get the Dutch queue page "
+                                           "(0: as many as max_starting)")
     warmup_timeout = Float(300, config=True, help="seconds to wait for the preheated pool before serving anyway")
 
     def init_settings(self):
@@ -130,6 +219,9 @@ class WorkbenchVoila(Voila):
         asyncio.get_event_loop().create_task(self._warm_up())
         self.viewers: set[str] = set()  # kernel ids handed to pages
         self.pending: list[dict] = []  # page requests being served
+        self.queue: dict[int, float] = {}  # queue ticket -> when its viewer last asked (the busy page refreshes)
+        self._tickets = itertools.count(1)
+        self.start_seconds = 0.0  # moving average of one kernel's start and render (for the expected wait)
         km = self.kernel_manager
         # Wrapped on the instance: the page handler calls these through `self.kernel_manager`, while the
         # preheated pool starts its kernels through the class (`super().start_kernel`), so only a viewer's
@@ -140,13 +232,30 @@ class WorkbenchVoila(Voila):
             return self._note(await start_kernel(*args, **kwargs))
 
         km.start_kernel = start_viewer_kernel
+        cull = km.cull_kernel_if_idle
+
+        async def cull_if_still_there(kernel_id):
+            """A kernel shut down by its page while the culler looked at it: jupyter_server logged the KeyError
+            with a traceback; it is simply gone."""
+            if kernel_id not in km:
+                return None
+            try:
+                return await cull(kernel_id)
+            except KeyError:
+                self.log.warning("kernel %s was al afgesloten toen de opruimer keek", kernel_id)
+                return None
+
+        km.cull_kernel_if_idle = cull_if_still_there
         if hasattr(km, "_initialize"):  # the pool's kernel start + render (the first pool is already under way)
             initialize, turns = km._initialize, asyncio.Semaphore(self.max_starting)
 
             async def initialize_in_turn(*args, **kwargs):
                 async with turns:  # hold the turn until the app is rendered, not only until the kernel is up
+                    t0 = time.monotonic()
                     content = await initialize(*args, **kwargs)
                     await asyncio.wait([content["task"]])
+                    took = time.monotonic() - t0
+                    self.start_seconds = took if not self.start_seconds else 0.7 * self.start_seconds + 0.3 * took
                 return content
 
             km._initialize = initialize_in_turn
@@ -196,6 +305,32 @@ class WorkbenchVoila(Voila):
     def init_handlers(self):
         handlers = [(h[0], AppPageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in super().init_handlers()]
         return [(self.server_url.rstrip("/") + "/ready", ReadyHandler)] + handlers
+
+    def waiting(self) -> int:
+        """Admitted page requests that have no kernel yet (their viewer sees an empty tab meanwhile)."""
+        return sum(1 for r in self.pending if r["kernel"] is None)
+
+    def admit(self, ticket: int | None) -> tuple[bool, int | None, int]:
+        """(admitted, ticket, place in the queue): a page is admitted while fewer than ``max_waiting`` requests
+        wait for a kernel and nobody who came earlier is still queued; else it gets (or keeps) a ticket."""
+        now = time.monotonic()
+        self.queue = {t: seen for t, seen in self.queue.items() if now - seen < QUEUE_FORGET}
+        ahead = sum(1 for t in self.queue if ticket is None or t < ticket)
+        if self.waiting() + ahead < (self.max_waiting or self.max_starting):
+            self.queue.pop(ticket, None)
+            return True, ticket, 0
+        if ticket is None:
+            ticket = next(self._tickets)
+        self.queue[ticket] = now
+        return False, ticket, ahead + 1
+
+    def expected_wait(self, place: int) -> int | None:
+        """Seconds until the viewer at ``place`` has a kernel, from the measured start-and-render time (rounded
+        up to 5 s); None before any was measured."""
+        if not self.start_seconds:
+            return None
+        rounds = (place + self.waiting() + self.max_starting - 1) // self.max_starting
+        return max(5, int(5 * -(-rounds * self.start_seconds // 5)))
 
     def viewer_kernels(self) -> int:
         """Kernels of pages (shut-down ones forgotten) plus admitted page requests still waiting for one."""

@@ -70,7 +70,8 @@ TABLE_DECIMALS = {"verwacht": 1, "waargenomen / verwacht": 2, "kosten": 0, "kost
 def _decimals(table: pd.DataFrame) -> dict[str, int]:
     unit = table.attrs.get("unit", "")
     ratio = "waargenomen / verwacht" in table
-    d = {c: (2 if ratio else formatting.decimals_for(unit)) for c in
+    own = table.attrs.get("decimals", formatting.decimals_for(unit))
+    d = {c: (2 if ratio else own) for c in
          ("waarde", "95% ondergrens", "95% bovengrens", "gemeente", "verschil met gemeente") if c in table}
     d.update({c: v for c, v in TABLE_DECIMALS.items() if c in table})
     return d
@@ -287,7 +288,11 @@ class App:
         from ..io import neutralise_frame
 
         table = neutralise_frame(view.table)  # a name starting with = + - @ must not run as a formula
-        csv = formatting.csv_bytes(table, _decimals(view.table))
+        decimals = _decimals(view.table)
+        csv = formatting.csv_bytes(table, decimals)
+        # The xlsx holds numbers rounded to what the table shows (Excel's General format shows every decimal).
+        table = table.assign(**{c: table[c].round(decimals.get(c, formatting.column_decimals(table[c])))
+                                for c in table.columns if pd.api.types.is_float_dtype(table[c])})
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as xl:
             table.to_excel(xl, index=False, sheet_name="tabel")

@@ -245,9 +245,12 @@ def check_numbers(values: pd.Series, kind: str | None, column: str, where: str) 
                          "ontbrekende cijfers als '.', 'x' of -99997, niet als een ander getal")
 
 
-def check_totals(values: pd.DataFrame, status: pd.DataFrame, areas: pd.DataFrame, count_vars, year) -> list[str]:
+def check_totals(values: pd.DataFrame, status: pd.DataFrame, areas: pd.DataFrame, count_vars, year,
+                 labels: dict[str, str] | None = None) -> list[str]:
     """Warnings (for the run's notes) where a published gemeente or wijk total disagrees with the sum of its
-    wijken or buurten by more than rounding; only where every part is published."""
+    wijken or buurten by more than rounding; only where every part is published. ``labels``: what the notes call
+    each variable (a reader knows 'Inwoners', not 'a_inw')."""
+    labels = labels or {}
     notes = []
     levels = areas["level"]
     for parent_level, child_level, key in (("gemeente", "wijk", "gemeente_code"), ("wijk", "buurt", "wijk_code")):
@@ -272,7 +275,7 @@ def check_totals(values: pd.DataFrame, status: pd.DataFrame, areas: pd.DataFrame
             off = (total - parts).abs() > tolerance
             if off.any():
                 ex = complete[off.to_numpy()][0]
-                notes.append(f"{year}: totaal van '{var}' voor {off.sum()} {parent_level}(en) wijkt af van de som van de "
+                notes.append(f"{year}: totaal van '{labels.get(var, var)}' voor {off.sum()} {parent_level}(en) wijkt af van de som van de "
                              f"{child_level}en (bijv. {ex}: {total[ex]:,.0f} tegen {parts[ex]:,.0f})".replace(",", "."))
     return notes
 

@@ -196,7 +196,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
             if (fmt != "xlsx" and fmt not in var.aliases) or not alias_cols:
                 pass  # the catalogue knows no column in this format (e.g. eenoudergezinnen): not a gap of the file
             elif var.name in used:
-                absent.append(f"{var.label} ({var.name})")
+                absent.append(var.label)  # the label a reader knows, not a column code
             values[var.name] = pd.Series(np.nan, index=index)
             status[var.name] = pd.Series(MISSING, index=index, dtype=object)
             continue
@@ -207,7 +207,7 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
         if percent_of:
             percent_later.append((var.name, percent_of))
         if (s != OK).all():
-            unpublished.append(f"{var.label} ({col})")
+            unpublished.append(var.label)
             unpublished_vars.append(var.name)
     if unpublished:
         topics = catalog.topics(unpublished_vars)
@@ -222,5 +222,6 @@ def statistics_from_frame(df: pd.DataFrame, catalog: Catalog, fmt: str, *, code_
     values, status = pd.DataFrame(values), pd.DataFrame(status)
     direct_counts = [v.name for v in catalog.variables.values() if v.source == "statistics" and v.kind == "count"
                      and v.name in values and v.name not in dict(percent_later)]
-    notes.extend(checks.check_totals(values, status, areas, direct_counts, year))
+    notes.extend(checks.check_totals(values, status, areas, direct_counts, year,
+                                     {v: catalog.variables[v].label for v in direct_counts}))
     return Statistics(values, status, areas, year, source, notes, unpublished_vars)
