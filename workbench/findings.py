@@ -382,6 +382,8 @@ class Findings:
         layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
         for name, get in (("kosten", lambda: self.costs), ("producten", lambda: self.products(ds.params.level)),
                           ("outcome", lambda: self.outcome_layers)):
+            if name == "producten" and not ds.has_records:  # no records, no product table (records is None)
+                continue
             try:
                 t = get()
             except (ValueError, WorkbenchError):

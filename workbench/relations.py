@@ -67,6 +67,13 @@ def wilson_n(share: float, low: float, high: float, z: float = Z95) -> float | N
     try:
         if width(0.5) < 0 or width(1e9) > 0:
             return None
+        # closed form first: with t = z²/n the Wilson width w satisfies (w² - 1) t² + (2w² - 4p(1-p)) t + w² = 0;
+        # taken when exactly one root lies in the bracket and gives the width back, else the root search
+        q, w2 = share * (1 - share), target * target
+        roots = np.roots([w2 - 1.0, 2 * w2 - 4 * q, w2])
+        ns = [z * z / t.real for t in roots if abs(t.imag) < 1e-12 and t.real > 0 and 0.5 <= z * z / t.real <= 1e9]
+        if len(ns) == 1 and abs(width(ns[0])) <= 1e-12:
+            return float(ns[0])
         return brentq(width, 0.5, 1e9, xtol=1e-9, rtol=1e-14)
     except ValueError:
         return None

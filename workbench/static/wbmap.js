@@ -91,8 +91,12 @@
     this.onclick = opts.onclick || null;
     this.ontip = opts.ontip || null;   // lazy tooltips: ask for the texts of one area (the app's kernel answers)
     this.tips = {};                    // texts of the current view received so far, by area index
+    // For benchmarks/map_redraw.py: opts.renderer "leaflet" (Leaflet's own canvas renderer) and opts.smoothFactor
+    // (Leaflet's outline simplification on screen, px; 2 is faster but shows double borders between neighbours).
+    this.smooth = opts.smoothFactor || 1;
     var map = this.map = L.map(el, {zoomSnap: 0.25, zoomControl: false, scrollWheelZoom: false,
-                                    attributionControl: true, preferCanvas: true, renderer: new BatchCanvas({padding: 0.2})});
+                                    attributionControl: true, preferCanvas: true,
+                                    renderer: opts.renderer === "leaflet" ? L.canvas({padding: 0.2}) : new BatchCanvas({padding: 0.2})});
     map.attributionControl.setPrefix(false);
     L.control.zoom({position: "topleft", zoomInTitle: NL.zoomIn, zoomOutTitle: NL.zoomOut}).addTo(map);
     var self = this;
@@ -169,7 +173,7 @@
       // One GeoJSON layer for all areas, with its events on the group (14.500 areas: no 58.000 listeners).
       var layers = [];
       var group = L.geoJSON({type: "FeatureCollection", features: feats}, {
-        style: {weight: 0.8, color: "#666", fillOpacity: 0.8, fillColor: "#c8c8c8"},
+        style: {weight: 0.8, color: "#666", fillOpacity: 0.8, fillColor: "#c8c8c8"}, smoothFactor: this.smooth,
         onEachFeature: function (f, lyr) { lyr._wbIndex = layers.length; layers.push(lyr); }
       });
       group.on("mousemove", function (e) { self.showTip(e.layer._wbIndex, e); });

@@ -1,0 +1,118 @@
+"""The map's own part of a redraw in Chromium, without kernel or websocket: the views the app sends for a
+synthetic run (colours of every area, thick borders, legend), applied to the map one after the other; the
+clock stops when the frame in which the canvas is painted has been rendered (a task queued from that frame).
+Compares the workbench's batched canvas renderer (one fill per colour, one stroke per line style) with
+Leaflet's own canvas renderer (a fill and a stroke per area), in alternating rounds so load from other work
+falls on both alike.
+
+    python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level buurt
+    python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level wijk --rounds 4
+
+Needs a synthetic run (benchmarks/synthetic_run.py; app_browser.py makes them), playwright and /usr/bin/chromium.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+VIEWS = {"Wmo": ("domain", "wmo"), "Verschil met gemeente": ("mode", "difference"), "Jeugdhulp": ("domain", "jeugd"),
+         "Waarde": ("mode", "value")}
+
+
+def app_views(outputs: str, name: str, level: str) -> tuple[bytes, list[dict]]:
+    """The gzipped TopoJSON of ``level`` and the views the app sends for four control changes."""
+    from workbench.app.data import PublishedRun
+    from workbench.app.widgets import App
+
+    app = App(PublishedRun.load(outputs, name))
+    app.level.value = level
+    views = []
+    for control, value in VIEWS.values():
+        getattr(app, control).value = value
+        views.append(dict(app.map.view))
+    return app.run.web_topology(level), views
+
+
+def page(topology: bytes, views: list[dict]) -> str:
+    from workbench import maps
+
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><style>{maps.asset("leaflet.css")}</style>
+<style>{maps.asset("wbmap.css")} html, body {{ margin: 0; }} #map {{ width: 860px; height: 620px; }}</style></head>
+<body><div id="map"></div><script>{maps.asset("leaflet.js")}</script><script>{maps.asset("topojson.js")}</script>
+<script>{maps.asset("wbmap.js")}</script><script>
+const VIEWS = {json.dumps(views)};
+const [renderer, smooth] = location.hash.slice(1).split(",");
+const m = new WBMap(document.getElementById("map"), {{renderer: renderer, smoothFactor: +smooth || 1}});
+WBMap.inflate("{base64.b64encode(topology).decode()}").then((t) => {{
+  const level = VIEWS[0].level;
+  m.setGeometry(level, t);
+  m.setView(VIEWS[0]);
+  requestAnimationFrame(() => setTimeout(() => {{ document.body.dataset.ready = "1"; }}, 0));
+}});
+// Apply view k; resolve with [apply, canvas drawn (Leaflet's frame callback), frame rendered] in ms.
+window.step = (k) => new Promise((resolve) => {{
+  const v = Object.assign({{}}, VIEWS[k % VIEWS.length], {{key: "k" + k}});
+  const t0 = performance.now();
+  m.setView(v);
+  const t1 = performance.now();
+  requestAnimationFrame(() => {{ const t2 = performance.now();
+    setTimeout(() => resolve([t1 - t0, t2 - t1, performance.now() - t2]), 0); }});
+}});
+</script></body></html>"""
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--outputs", required=True)
+    ap.add_argument("--name", default="synthetisch14500")
+    ap.add_argument("--level", default="buurt")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per renderer")
+    ap.add_argument("--steps", type=int, default=8, help="redraws per round")
+    ap.add_argument("--smooth", type=float, nargs="*", default=[], help="also with these Leaflet smoothFactors")
+    args = ap.parse_args()
+    topology, views = app_views(args.outputs, args.name, args.level)
+    n = len(views[0]["fill"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "map.html"
+        path.write_text(page(topology, views), encoding="utf-8")
+        variants = {"batched (workbench)": "batch", "leaflet": "leaflet"}
+        variants.update({f"{k}, smoothFactor {f}": f"{v},{f}" for f in args.smooth for k, v in list(variants.items())})
+        results: dict[str, list[list[float]]] = {k: [] for k in variants}
+        loads = [os.getloadavg()[0]]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            for _ in range(args.rounds):
+                for label, renderer in variants.items():
+                    pg = browser.new_page(viewport={"width": 1000, "height": 700})
+                    pg.goto(f"{path.as_uri()}#{renderer}")
+                    pg.wait_for_selector("body[data-ready='1']", timeout=120000)
+                    results[label] += [pg.evaluate(f"step({k})") for k in range(1, args.steps + 1)]
+                    pg.close()
+            browser.close()
+        loads.append(os.getloadavg()[0])
+    print(f"{args.name}, {args.level}: {n} areas, {len(views)} views alternating; {args.rounds} rounds x "
+          f"{args.steps} redraws per renderer; load average (1 min) {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
+    totals = {}
+    for label, rows in results.items():
+        total = [sum(r) for r in rows]
+        totals[label] = statistics.median(total)
+        parts = ", ".join(f"{what} median {statistics.median(r[i] for r in rows):.0f} ms"
+                          for i, what in enumerate(("apply", "canvas drawn", "frame rendered")))
+        print(f"  {label:36s} redraw median {statistics.median(total):.0f} ms, max {max(total):.0f} ms (n={len(total)}): {parts}")
+    print(f"  Leaflet's renderer / batched: {totals['leaflet'] / totals['batched (workbench)']:.1f}x (medians)")
+
+
+if __name__ == "__main__":
+    main()
