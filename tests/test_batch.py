@@ -33,6 +33,9 @@ NOTEBOOKS = {
               "if os.environ.get('MMR_TEST_PIDFILE'):\n"
               "    open(os.environ['MMR_TEST_PIDFILE'], 'w').write(str(os.getpid()))\n"
               "time.sleep(600)"),
+    "pid": ("import os\n"  # the kernel's parent is the run process
+            "if os.environ.get('MMR_TEST_PIDDIR'):\n"
+            "    open(os.path.join(os.environ['MMR_TEST_PIDDIR'], str(os.getppid())), 'w').close()"),
 }
 
 
@@ -285,6 +288,30 @@ def test_timeout_is_enforced_and_the_kernel_killed(fake):
     if pidfile.exists():  # the kernel had started: it must be gone too
         pid = int(pidfile.read_text())
         wait_for(lambda: not pipeline.pid_alive(pid) or _zombie(pid), 10, "het einde van de kernel")
+
+
+@pytest.mark.slow
+def test_warm_runs_one_forked_process_per_set_and_nothing_stays(fake):
+    """Locally each set runs in a process of its own, forked from the batch's fork server (which imported the package
+    once); the fork server is stopped and waited for when the batch ends."""
+    from multiprocessing import forkserver
+
+    from workbench.warm import available
+
+    folder = fake / "warm"
+    (folder / "pids").mkdir(parents=True)
+    os.environ["MMR_TEST_PIDDIR"] = str(folder / "pids")
+    try:
+        items = run_batch([param_file(folder, f"t-pid{i}", ["pid"]) for i in (1, 2)], fake / "warm-out", jobs=2,
+                          timeout=300, progress=False)
+    finally:
+        os.environ.pop("MMR_TEST_PIDDIR", None)
+    assert [it.status for it in items] == ["ok", "ok"]
+    runs = {int(p.name) for p in (folder / "pids").iterdir()}
+    assert len(runs) == 2 and os.getpid() not in runs
+    assert all(not pipeline.pid_alive(pid) or _zombie(pid) for pid in runs)
+    if platform.system() == "Linux":
+        assert available() and forkserver._forkserver._forkserver_pid is None
 
 
 def _zombie(pid: int) -> bool:

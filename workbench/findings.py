@@ -382,6 +382,8 @@ class Findings:
         layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
         for name, get in (("kosten", lambda: self.costs), ("producten", lambda: self.products(ds.params.level)),
                           ("outcome", lambda: self.outcome_layers)):
+            if name == "producten" and not ds.has_records:  # no records, no product table (records is None)
+                continue
             try:
                 t = get()
             except (ValueError, WorkbenchError):
@@ -498,7 +500,8 @@ class Findings:
             if key[0] == "producten":  # (producten, year, area, domain, product, variable)
                 return ("products", (str(key[2]), str(key[3]), str(key[4])))
             if key[0] == "stapeling":
-                return in_plan("stapeling", st_plan, {} if key[1] == relations.ALL else {"wijk_code": key[1]}, key[2])
+                return in_plan("stapeling", st_plan, {} if key[1] == relations.ALL else {"wijk_code": key[1]},
+                               {"NC": "HS"}.get(key[2], key[2]))  # 'tegelijk' is the stapeling count itself
             return None
 
         for key in bad["key"]:

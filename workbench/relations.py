@@ -67,6 +67,13 @@ def wilson_n(share: float, low: float, high: float, z: float = Z95) -> float | N
     try:
         if width(0.5) < 0 or width(1e9) > 0:
             return None
+        # closed form first: with t = z²/n the Wilson width w satisfies (w² - 1) t² + (2w² - 4p(1-p)) t + w² = 0;
+        # taken when exactly one root lies in the bracket and gives the width back, else the root search
+        q, w2 = share * (1 - share), target * target
+        roots = np.roots([w2 - 1.0, 2 * w2 - 4 * q, w2])
+        ns = [z * z / t.real for t in roots if abs(t.imag) < 1e-12 and t.real > 0 and 0.5 <= z * z / t.real <= 1e9]
+        if len(ns) == 1 and abs(width(ns[0])) <= 1e-12:
+            return float(ns[0])
         return brentq(width, 0.5, 1e9, xtol=1e-9, rtol=1e-14)
     except ValueError:
         return None
@@ -228,11 +235,11 @@ def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", r
             system.cell(key_of(i, var), None, integer=False, target=False)
         system.relate([(key_of(i, "H"), 1.0), (key_of(i, "HS"), -1.0), (key_of(i, "HO"), -1.0)], 0.0,
                       label=f"rij: {label_of(i)} huishoudens = met + zonder stapeling")
-        for var in ("NC", "NB"):  # a kind of stapeling is at most all stapeling
-            system.relate([(key_of(i, "HS"), 1.0), (key_of(i, var), -1.0)], 0.0, BOX,
-                          label=f"rij: {label_of(i)} {NL[var]} ≤ stapeling")
-        system.relate([(key_of(i, "NC"), 1.0), (key_of(i, "NB"), 1.0), (key_of(i, "HS"), -1.0)], 0.0, BOX,
-                      label=f"rij: {label_of(i)} stapeling ≤ tegelijk + beide domeinen")
+        # jeugd and Wmo at the same time is two trajectories at the same time: every stapeling is 'tegelijk'
+        system.relate([(key_of(i, "HS"), 1.0), (key_of(i, "NC"), -1.0)], 0.0,
+                      label=f"rij: {label_of(i)} {NL['NC']} = stapeling")
+        system.relate([(key_of(i, "HS"), 1.0), (key_of(i, "NB"), -1.0)], 0.0, BOX,
+                      label=f"rij: {label_of(i)} {NL['NB']} ≤ stapeling")
         system.relate([(key_of(i, "H"), 1.0), (key_of(i, "NM"), -1.0)], 0.0, BOX,
                       label=f"rij: {label_of(i)} meerdere aanbieders ≤ huishoudens")
         s = _num(row["share_stapeling"])
@@ -263,7 +270,7 @@ def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", r
 SIGNAL_OUTCOME = {"beëindigd": "T", "behaald": "B"}
 
 
-def signals(system: System, table: pd.DataFrame, *, name: str = "signalen") -> None:
+def signals(system: System, table: pd.DataFrame, *, name: str = "signalen", round_to: int | None = None) -> None:
     """Cells and relations of the published signal layer (``outcomes.published_signals``), from their documented
     definitions (``outcomes.signals``), per result area a:
 
@@ -285,7 +292,11 @@ def signals(system: System, table: pd.DataFrame, *, name: str = "signalen") -> N
                                    t["aantal"]):
         key = (name, sig, area, count)
         value = _num(v)
-        system.cell(key, value, target=bool(np.isnan(value)))
+        if round_to and np.isfinite(value):  # a rounded count lies within half the rounding base of the figure
+            system.cell(key, None, target=False)
+            system.relate([(key, 1.0)], value - round_to / 2, value + round_to / 2, label=f"afronding: {name} {key[1:]}")
+        else:
+            system.cell(key, value, target=bool(np.isnan(value)))
         cells[(sig, area, count)] = key
         if count in SIGNAL_OUTCOME and sig in ("herindicatie", "zonder_evaluatie", "behaald_doorgezet"):
             # the same count as the cube's: a relation (not one cell), so the audit can name the figure that gives
@@ -538,7 +549,7 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
     if "stapeling" in layers and len(layers["stapeling"]):
         stapeling(s, layers["stapeling"], round_to=round_to)
     if "signalen" in layers and len(layers["signalen"]):
-        signals(s, layers["signalen"])
+        signals(s, layers["signalen"], round_to=round_to)
     return s
 
 

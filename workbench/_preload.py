@@ -1,0 +1,19 @@
+"""Imported once by a batch's fork server (workbench/warm.py): the modules every run imports, so that each forked run
+starts with them in memory. Importing only: nothing here runs, reads data or starts a thread."""
+import importlib
+
+MODULES = (
+    "workbench.cli", "workbench.pipeline", "workbench.dataset", "workbench.findings", "workbench.risk",
+    "workbench.privacy", "workbench.outcomes", "workbench.relations", "workbench.intervals", "workbench.audit",
+    "workbench.publish", "workbench.export", "workbench.report", "workbench.maps", "workbench.kernels",
+    "workbench.wijkprofiel", "workbench.provider_sheet", "workbench.charts", "workbench.coverage",
+    "workbench.sources.demo", "workbench.sources.records", "workbench.app.views", "matplotlib.pyplot",
+    "statsmodels.api", "highspy", "scipy.optimize", "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
+    "jupyter_client",
+)
+
+for _name in MODULES:
+    try:
+        importlib.import_module(_name)
+    except Exception:  # noqa: BLE001 - a module a run cannot import fails in the run itself, with its own message
+        pass
