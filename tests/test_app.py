@@ -244,6 +244,13 @@ def test_views_the_run_cannot_have_are_hidden_with_the_reason(run):
     options = dict((i, label) for label, i in app.indicator.options)
     assert options["jeugdhulp"].endswith("geen cijfers in deze run") and list(options)[-1] == "jeugdhulp"
     assert app.indicator.value != "jeugdhulp" and not options[app.indicator.value].endswith("geen cijfers in deze run")
+    # A model that could not be estimated in either domain (too few areas): one sentence naming both, no jargon.
+    few = pd.DataFrame({"domain": ["jeugd", "wmo"], "status": "fout",
+                        "message": [f"risk (gemeente GM9903, niveau wijk): te weinig gebieden met gegevens (3) om een "
+                                    f"model met 3 risicofactoren voor {d} te schatten" for d in ("Jeugdhulp", "Wmo")]})
+    oe = availability(dataclasses.replace(bare, models=few)).views["oe"]
+    assert oe.startswith("Slechts 3 gebieden hadden cijfers over jeugdhulp en Wmo: te weinig"), oe
+    assert "risk" not in oe and "fit_level" not in oe and "GM9903" not in oe
 
 
 def test_results_tab_without_results_layers_says_why(run):

@@ -180,8 +180,16 @@ def test_national_scale_redraw_changes_colours_and_missing_view_says_why(big_ser
     page.mouse.wheel(0, -100)
     page.keyboard.up("Control")
     page.wait_for_function(f"({zoom})() > {z0}", timeout=5000)
+    # Thick borders (outside chance) get thinner where the areas are small on screen, so colours stay visible.
+    weights = """() => { const m = document.querySelector('.wb-map-widget').wbmap; const i = m.view.bold.indexOf('1');
+      return [m.boldWeight, i < 0 ? m.boldWeight : m.current.layers[i].options.weight]; }"""
+    page.evaluate("() => { const m = document.querySelector('.wb-map-widget').wbmap.map;"
+                  f" m.setZoom({z0} - 2, {{animate: false}}); }}")
+    far = page.evaluate(weights)
     page.locator(".wb-map-widget [data-testid=map-home]").click()
     page.wait_for_function(f"Math.abs(({zoom})() - {z0}) < 0.01", timeout=5000)
+    home = page.evaluate(weights)
+    assert far[0] < home[0] and far[0] == far[1] and home[0] == home[1], (far, home)
     # Hover: the kernel sends the texts of that one area (a redraw carries colours only).
     box = page.locator(".wb-map-widget").bounding_box()
     tip = page.locator(".wb-map-widget [data-testid=map-tooltip]")

@@ -183,6 +183,9 @@ def test_published_layers_respect_the_threshold(res, demo_ds):
     assert (r["trajecten"].dropna() >= m).all()
     assert set(r["indeling"]) >= {"resultaatgebied × aanbieder", "resultaatgebied × wijk", "regio"}
     s = layers["stapeling"]
+    # two trajectories at once is every stapeling (jeugd and Wmo at once included): one count, shown or hidden together
+    assert (s["n_concurrent"].isna() == s["huishoudens_stapeling"].isna()).all() and s["n_concurrent"].notna().any()
+    assert (s["n_concurrent"].dropna() == s["huishoudens_stapeling"].dropna()).all()
     for col in ("huishoudens", "huishoudens_stapeling", "n_both_domains", "n_multi_provider"):
         assert (s[col].dropna() >= m).all(), col
     for table in res.signals.values():

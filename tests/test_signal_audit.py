@@ -184,3 +184,26 @@ def test_notebook_by_hand_and_run_use_the_same_audit(monkeypatch):
     f.outcomes
     f.outcome_layers
     assert calls == [OUTCOME_LAYERS]
+
+
+def test_rounded_signal_counts_match_the_rounded_cube():
+    """With privacy.round_to the signal counts are rounded as the cube's: a signal's 'beëindigd' is the cube's
+    trajecten, so an exact figure there would undo the rounding."""
+    m = oc.load_matrix(MATRIX)
+    res = oc.compute(_records(SIGNAL_CELLS), m, AREAS, 2023, PrivacySettings(min_count=10, round_to=5))
+    sig = oc.published_signals(res)
+    shown = sig["aantal"].dropna()
+    assert len(shown) and (shown % 5 == 0).all()
+    ended = sig[(sig["signaal"] == "herindicatie") & (sig["telling"] == "beëindigd")].set_index("resultaatgebied")["aantal"]
+    cube = res.by_area.set_index("result_area")["trajecten"]
+    assert (ended.dropna() == cube.reindex(ended.dropna().index)).all()
+
+
+def test_households_with_two_trajectories_at_once_are_the_stapeling_count():
+    """Jeugd and Wmo at the same time is two trajectories at the same time: 'meerdere trajecten tegelijk' equals the
+    households with stapeling, so it is hidden wherever that count is (else it would give it back)."""
+    layers = _unaudited(_records(STAPELING_CELLS))
+    st = layers["stapeling"]
+    assert (st["n_concurrent"].isna() == st["huishoudens_stapeling"].isna()).all()
+    shown = st.dropna(subset=["n_concurrent"])
+    assert (shown["n_concurrent"] == shown["huishoudens_stapeling"]).all()

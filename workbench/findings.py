@@ -500,7 +500,8 @@ class Findings:
             if key[0] == "producten":  # (producten, year, area, domain, product, variable)
                 return ("products", (str(key[2]), str(key[3]), str(key[4])))
             if key[0] == "stapeling":
-                return in_plan("stapeling", st_plan, {} if key[1] == relations.ALL else {"wijk_code": key[1]}, key[2])
+                return in_plan("stapeling", st_plan, {} if key[1] == relations.ALL else {"wijk_code": key[1]},
+                               {"NC": "HS"}.get(key[2], key[2]))  # 'tegelijk' is the stapeling count itself
             return None
 
         for key in bad["key"]:

@@ -625,8 +625,8 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
         few = (table["n_clients"] < settings.min_count).to_numpy()
         for c in PER_CLIENT:
             hide_col[c] = hide_col.get(c, False) | few
-    reasons = [(row_hidden, row_why), (dominant, np.where(dominant, privacy.REASON_DOMINANCE.format(
-        p=getattr(settings, "dominance_p", 10)), None))]
+    reasons = [(row_hidden, row_why),
+               (dominant, np.where(dominant, privacy._dominance_reason(getattr(settings, "dominance_p", 10)), None))]
     groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
               "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}
     for share, (lo, hi) in groups.items():
@@ -684,16 +684,21 @@ def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: priva
             hide = hide | ph
         out[col] = v.where(~hide)
         reasons.append((hide, why))
+    if settings.round_to:  # as the cube's counts: a signal's 'beëindigd' is the cube's trajecten
+        for col in count_columns:
+            out[col] = (out[col] / settings.round_to).round() * settings.round_to
     out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
     out["reason"] = _reason_column(reasons, len(out))
     out.attrs["reasons"] = {col: _reason_column([r], len(out)) for col, r in zip(count_columns, reasons)}
     return out
 
 
-STAPELING_COUNTS = {"huishoudens": "H", "huishoudens_stapeling": "HS", "_rest": "HO", "n_concurrent": "NC",
+# a household with jeugd and Wmo at the same time has two trajectories at the same time: 'meerdere trajecten
+# tegelijk' is every household with stapeling, the same count (HS), hidden with it
+STAPELING_COUNTS = {"huishoudens": "H", "huishoudens_stapeling": "HS", "_rest": "HO", "n_concurrent": "HS",
                     "n_both_domains": "NB", "n_multi_provider": "NM", "n_result_stapeling": "RS",
                     "n_reached_stapeling": "KS", "n_result_other": "RO", "n_reached_other": "KO"}
-STAPELING_FIGURES = {"huishoudens": ("H",), "stapeling": ("HS", "H", "HO"), "n_concurrent": ("NC",),
+STAPELING_FIGURES = {"huishoudens": ("H",), "stapeling": ("HS", "H", "HO"), "n_concurrent": ("HS",),
                      "n_both_domains": ("NB",), "n_multi_provider": ("NM",), "reached_stapeling": ("KS", "RS"),
                      "reached_other": ("KO", "RO")}
 
@@ -743,8 +748,8 @@ def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPla
             amounts = table[[f"top1_{part}", f"top2_{part}"]].set_axis(["top1_client", "top2_client"], axis=1)
             dominant = privacy.dominance_mask(amounts.assign(cost=table[cost_col] * n), settings)
             out.loc[dominant, [cost_col, "cost_share_stapeling"]] = np.nan
-            reasons.append((dominant, np.where(dominant, privacy.REASON_DOMINANCE.format(
-                p=getattr(settings, "dominance_p", 10)), None)))
+            reasons.append((dominant, np.where(dominant, privacy._dominance_reason(getattr(settings, "dominance_p", 10)),
+                                               None)))
     out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
     out["reason"] = _reason_column(reasons, len(out))
     if settings.round_to:

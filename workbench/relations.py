@@ -235,11 +235,11 @@ def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", r
             system.cell(key_of(i, var), None, integer=False, target=False)
         system.relate([(key_of(i, "H"), 1.0), (key_of(i, "HS"), -1.0), (key_of(i, "HO"), -1.0)], 0.0,
                       label=f"rij: {label_of(i)} huishoudens = met + zonder stapeling")
-        for var in ("NC", "NB"):  # a kind of stapeling is at most all stapeling
-            system.relate([(key_of(i, "HS"), 1.0), (key_of(i, var), -1.0)], 0.0, BOX,
-                          label=f"rij: {label_of(i)} {NL[var]} ≤ stapeling")
-        system.relate([(key_of(i, "NC"), 1.0), (key_of(i, "NB"), 1.0), (key_of(i, "HS"), -1.0)], 0.0, BOX,
-                      label=f"rij: {label_of(i)} stapeling ≤ tegelijk + beide domeinen")
+        # jeugd and Wmo at the same time is two trajectories at the same time: every stapeling is 'tegelijk'
+        system.relate([(key_of(i, "HS"), 1.0), (key_of(i, "NC"), -1.0)], 0.0,
+                      label=f"rij: {label_of(i)} {NL['NC']} = stapeling")
+        system.relate([(key_of(i, "HS"), 1.0), (key_of(i, "NB"), -1.0)], 0.0, BOX,
+                      label=f"rij: {label_of(i)} {NL['NB']} ≤ stapeling")
         system.relate([(key_of(i, "H"), 1.0), (key_of(i, "NM"), -1.0)], 0.0, BOX,
                       label=f"rij: {label_of(i)} meerdere aanbieders ≤ huishoudens")
         s = _num(row["share_stapeling"])
@@ -270,7 +270,7 @@ def stapeling(system: System, table: pd.DataFrame, *, name: str = "stapeling", r
 SIGNAL_OUTCOME = {"beëindigd": "T", "behaald": "B"}
 
 
-def signals(system: System, table: pd.DataFrame, *, name: str = "signalen") -> None:
+def signals(system: System, table: pd.DataFrame, *, name: str = "signalen", round_to: int | None = None) -> None:
     """Cells and relations of the published signal layer (``outcomes.published_signals``), from their documented
     definitions (``outcomes.signals``), per result area a:
 
@@ -292,7 +292,11 @@ def signals(system: System, table: pd.DataFrame, *, name: str = "signalen") -> N
                                    t["aantal"]):
         key = (name, sig, area, count)
         value = _num(v)
-        system.cell(key, value, target=bool(np.isnan(value)))
+        if round_to and np.isfinite(value):  # a rounded count lies within half the rounding base of the figure
+            system.cell(key, None, target=False)
+            system.relate([(key, 1.0)], value - round_to / 2, value + round_to / 2, label=f"afronding: {name} {key[1:]}")
+        else:
+            system.cell(key, value, target=bool(np.isnan(value)))
         cells[(sig, area, count)] = key
         if count in SIGNAL_OUTCOME and sig in ("herindicatie", "zonder_evaluatie", "behaald_doorgezet"):
             # the same count as the cube's: a relation (not one cell), so the audit can name the figure that gives
@@ -545,7 +549,7 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
     if "stapeling" in layers and len(layers["stapeling"]):
         stapeling(s, layers["stapeling"], round_to=round_to)
     if "signalen" in layers and len(layers["signalen"]):
-        signals(s, layers["signalen"])
+        signals(s, layers["signalen"], round_to=round_to)
     return s
 
 

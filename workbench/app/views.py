@@ -271,7 +271,8 @@ def model_reason(run: PublishedRun, domain: str) -> str | None:
     if few and int(few.group(1)) == 0:
         return f"Geen enkele wijk in deze run had cijfers over {label}, dus kan niet worden berekend {EXPECT}."
     if few:
-        return (f"Maar {few.group(1)} gebieden hadden cijfers over {label}: te weinig om te berekenen {EXPECT}.")
+        return (f"Slechts {few.group(1)} gebieden hadden cijfers over {label}: te weinig om te berekenen {EXPECT}. "
+                "Met meer gebieden (de hele regio, of buurten in plaats van wijken) kan het wel; dat kiest de analist.")
     return (f"Met de cijfers van deze run kon niet worden berekend {EXPECT} voor {label}; de analist vindt de "
             "reden in het verslag van de run.")
 
@@ -301,12 +302,19 @@ def availability(run: PublishedRun) -> Availability:
     with_figures = set(run.indicators.loc[run.indicators["status"] == "ok", "indicator"].unique())
     views = {v: "" for v in VIEWS}
     if run.risk.empty:
-        whys = {model_reason(run, d) for d in run.domains if run.risk_domain(d)} - {None}
-        care = " of ".join(maps.in_sentence(run.domain_labels[d]) for d in run.domains if run.risk_domain(d))
-        if len(whys) == 1:  # one reason for every domain (a first release says so itself)
-            views["oe"] = next(iter(whys))
-        elif whys and all(w.startswith("Geen enkele wijk") for w in whys):
-            views["oe"] = f"Geen enkele wijk in deze run had cijfers over {care}, dus kan niet worden berekend {EXPECT}."
+        reasons = {d: model_reason(run, d) for d in run.domains if run.risk_domain(d)}
+        reasons = {d: w for d, w in reasons.items() if w}
+        # The same reason for every domain but the domain's name ('Slechts 3 gebieden hadden cijfers over
+        # jeugdhulp ...', '... over Wmo ...'): one sentence naming them all.
+        same: dict[str, list[str]] = {}
+        for d, w in reasons.items():
+            label = maps.in_sentence(run.domain_labels[d])
+            same.setdefault(w.replace(label, "{domein}"), []).append(label)
+        if len(set(reasons.values())) == 1:  # one reason for every domain (a first release says so itself)
+            views["oe"] = next(iter(reasons.values()))
+        elif len(same) == 1:
+            sentence, labels = next(iter(same.items()))
+            views["oe"] = sentence.replace("{domein}", (" of " if sentence.startswith("Geen") else " en ").join(labels))
         else:
             views["oe"] = NO_RISK.split(" Kies")[0]
     if run.scores is None or run.scores.empty:

@@ -141,6 +141,8 @@
     this.layer = L.layerGroup().addTo(map);
     this.borders = L.layerGroup().addTo(map);
     map.on("mouseout", function () { self.hideTip(); });
+    this.boldWeight = 3;
+    map.on("zoomend", function () { self.fitBold(true); });
   }
 
   WBMap.prototype.setGeometry = function (level, topology) {
@@ -196,6 +198,7 @@
     this.tips = {};
     this.tipAt = null;
     this.fills = view.fill;
+    this.fitBold(false);
     for (var i = 0; i < feats.length; i++) this.restyle(i);
     this.titleBox.innerHTML = view.title || "";
     this.titleBox.style.display = view.title ? "" : "none";
@@ -208,12 +211,25 @@
     this.el.setAttribute("data-areas", String(feats.length));
   };
 
+  // A thick border marks a difference outside chance. Where areas are only a few pixels wide on screen (all
+  // buurten of the country) a 3 px border would cover the area and its colour: thinner then, still black.
+  WBMap.prototype.fitBold = function (restyle) {
+    var c = this.current;
+    if (!c || !c.bounds || !c.bounds.isValid() || !c.layers.length) return;
+    var a = this.map.project(c.bounds.getNorthEast()), b = this.map.project(c.bounds.getSouthWest());
+    var perArea = Math.sqrt(Math.abs((a.x - b.x) * (a.y - b.y)) / c.layers.length);  // px, a typical area's side
+    var w = perArea < 12 ? 1.2 : perArea < 30 ? 2 : 3;
+    if (w === this.boldWeight) return;
+    this.boldWeight = w;
+    if (restyle && this.view && this.view.bold) for (var i = 0; i < c.layers.length; i++) this.restyle(i);
+  };
+
   WBMap.prototype.restyle = function (i) {
     var v = this.view, lyr = this.current && this.current.layers[i];
     if (!v || !lyr) return;
     var c = v.palette[parseInt(v.fill.charAt(i), 36)] || "#c8c8c8";
     var bold = v.bold && v.bold.charAt(i) === "1";
-    lyr.setStyle({fillColor: c, color: bold ? "#111" : "#666", weight: bold ? 3 : 0.8});
+    lyr.setStyle({fillColor: c, color: bold ? "#111" : "#666", weight: bold ? this.boldWeight : 0.8});
   };
 
   WBMap.prototype.fillOf = function (code) {  // for tests: the colour an area shows now
