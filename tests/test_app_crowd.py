@@ -145,3 +145,16 @@ def test_unexpected_widget_messages_get_no_traceback(crowd_server):
     for leak in ("Traceback", "File \\\"", "site-packages", "/workbench/"):
         assert leak not in text, leak
     assert not [m for m in replies if m["header"]["msg_type"] in ("error", "stream")], "alleen comm_close en status"
+
+
+def test_a_websocket_for_a_gone_kernel_is_one_log_line_and_a_dutch_page(crowd_server):
+    """Issue 15, part 2: a page connecting after its kernel was shut down or culled made jupyter_server render its
+    error template, which needs a static_path Voila does not set: a second exception, a traceback in the log."""
+    s = crowd_server
+    s.wait_ready()
+    before = s.log_tail(10**7).count("Traceback")
+    status, body = s.get(f"/api/kernels/{uuid.uuid4()}/channels")
+    assert status == 404 and 'data-testid="app-error"' in body and "Traceback" not in body
+    time.sleep(1)
+    log = s.log_tail(10**7)
+    assert log.count("Traceback") == before and "Kernel does not exist" in log

@@ -15,7 +15,7 @@ COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "ni
 
 
 def _nl(x, pos=None) -> str:
-    return f"{x:,.0f}".replace(",", ".") if abs(x) >= 10 else f"{x:.1f}".replace(".", ",")
+    return formatting.number(x, 0 if abs(x) >= 10 else 1)  # the real minus sign, as in the tables
 
 
 def axis_nl(x, pos=None) -> str:
