@@ -1,14 +1,16 @@
 """The map's own part of a redraw in Chromium, without kernel or websocket: the views the app sends for a
 synthetic run (colours of every area, thick borders, legend), applied to the map one after the other; the
 clock stops when the frame in which the canvas is painted has been rendered (a task queued from that frame).
-Compares the workbench's batched canvas renderer (one fill per colour, one stroke per line style) with
-Leaflet's own canvas renderer (a fill and a stroke per area), in alternating rounds so load from other work
-falls on both alike.
+Split into applying the view (JavaScript), Leaflet drawing its canvas (the animation frame) and the rest of the
+frame (rasterising the canvas). ``--smooth`` also times coarser drawing (Leaflet's smoothFactor, px), in
+alternating rounds so load from other work falls on all variants alike.
 
     python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level buurt
-    python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level wijk --rounds 4
+    python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level wijk --smooth 2
 
-Needs a synthetic run (benchmarks/synthetic_run.py; app_browser.py makes them), playwright and /usr/bin/chromium.
+(At commit cc0c5a6 this script also compared a batched canvas renderer, one fill per colour; see
+benchmarks/README.md for why it was removed.) Needs a synthetic run (benchmarks/synthetic_run.py; app_browser.py
+makes them), playwright and /usr/bin/chromium.
 """
 from __future__ import annotations
 
@@ -51,8 +53,7 @@ def page(topology: bytes, views: list[dict]) -> str:
 <body><div id="map"></div><script>{maps.asset("leaflet.js")}</script><script>{maps.asset("topojson.js")}</script>
 <script>{maps.asset("wbmap.js")}</script><script>
 const VIEWS = {json.dumps(views)};
-const [renderer, smooth] = location.hash.slice(1).split(",");
-const m = new WBMap(document.getElementById("map"), {{renderer: renderer, smoothFactor: +smooth || 1}});
+const m = new WBMap(document.getElementById("map"), {{smoothFactor: +location.hash.slice(1) || 1}});
 WBMap.inflate("{base64.b64encode(topology).decode()}").then((t) => {{
   const level = VIEWS[0].level;
   m.setGeometry(level, t);
@@ -78,7 +79,7 @@ def main() -> None:
     ap.add_argument("--outputs", required=True)
     ap.add_argument("--name", default="synthetisch14500")
     ap.add_argument("--level", default="buurt")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per renderer")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per variant")
     ap.add_argument("--steps", type=int, default=8, help="redraws per round")
     ap.add_argument("--smooth", type=float, nargs="*", default=[], help="also with these Leaflet smoothFactors")
     args = ap.parse_args()
@@ -87,23 +88,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "map.html"
         path.write_text(page(topology, views), encoding="utf-8")
-        variants = {"batched (workbench)": "batch", "leaflet": "leaflet"}
-        variants.update({f"{k}, smoothFactor {f}": f"{v},{f}" for f in args.smooth for k, v in list(variants.items())})
+        variants = {"smoothFactor 1 (the map's)": "1"} | {f"smoothFactor {f:g}": f"{f:g}" for f in args.smooth}
         results: dict[str, list[list[float]]] = {k: [] for k in variants}
         loads = [os.getloadavg()[0]]
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             for _ in range(args.rounds):
-                for label, renderer in variants.items():
+                for label, variant in variants.items():
                     pg = browser.new_page(viewport={"width": 1000, "height": 700})
-                    pg.goto(f"{path.as_uri()}#{renderer}")
+                    pg.goto(f"{path.as_uri()}#{variant}")
                     pg.wait_for_selector("body[data-ready='1']", timeout=120000)
                     results[label] += [pg.evaluate(f"step({k})") for k in range(1, args.steps + 1)]
                     pg.close()
             browser.close()
         loads.append(os.getloadavg()[0])
     print(f"{args.name}, {args.level}: {n} areas, {len(views)} views alternating; {args.rounds} rounds x "
-          f"{args.steps} redraws per renderer; load average (1 min) {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
+          f"{args.steps} redraws per variant; load average (1 min) {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
     totals = {}
     for label, rows in results.items():
         total = [sum(r) for r in rows]
@@ -111,7 +111,10 @@ def main() -> None:
         parts = ", ".join(f"{what} median {statistics.median(r[i] for r in rows):.0f} ms"
                           for i, what in enumerate(("apply", "canvas drawn", "frame rendered")))
         print(f"  {label:36s} redraw median {statistics.median(total):.0f} ms, max {max(total):.0f} ms (n={len(total)}): {parts}")
-    print(f"  Leaflet's renderer / batched: {totals['leaflet'] / totals['batched (workbench)']:.1f}x (medians)")
+    base = totals["smoothFactor 1 (the map's)"]
+    for label, t in totals.items():
+        if not label.endswith("(the map's)"):
+            print(f"  the map's / {label}: {base / t:.1f}x (medians)")
 
 
 if __name__ == "__main__":

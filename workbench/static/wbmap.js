@@ -16,72 +16,6 @@
     return col.d[col.i[i]];
   }
 
-  // Leaflet's canvas renderer fills and strokes every area on its own: 14.500 buurten are 29.000 canvas
-  // draw calls per repaint. This one keeps Leaflet's layers (hit testing for hover and click stays Leaflet's)
-  // but paints all areas of one fill colour with one fill and all borders of one line style with one stroke.
-  // Each area's outline is kept as a Path2D until Leaflet re-projects it (pan/zoom): a restyle rebuilds nothing.
-  var BatchCanvas = L.Canvas.extend({
-    _draw: function () {
-      var bounds = this._redrawBounds, ctx = this._ctx, fills = {}, strokes = {}, fillOrder = [], strokeOrder = [], rest = [];
-      ctx.save();
-      if (bounds) {
-        var size = bounds.getSize();
-        ctx.beginPath();
-        ctx.rect(bounds.min.x, bounds.min.y, size.x, size.y);
-        ctx.clip();
-      }
-      for (var node = this._drawFirst; node; node = node.next) {
-        var layer = node.layer;
-        if (bounds && !(layer._pxBounds && layer._pxBounds.intersects(bounds))) continue;
-        if (!(layer instanceof L.Polyline)) { rest.push(layer); continue; }
-        var parts = layer._parts;
-        if (!parts.length) continue;
-        if (layer._wbParts !== parts) {  // Leaflet made new parts (view moved): outline again
-          var path = new Path2D(), closed = layer instanceof L.Polygon;
-          for (var i = 0; i < parts.length; i++) {
-            var ring = parts[i];
-            for (var j = 0; j < ring.length; j++) { if (j) path.lineTo(ring[j].x, ring[j].y); else path.moveTo(ring[j].x, ring[j].y); }
-            if (closed) path.closePath();
-          }
-          layer._wbPath = path;
-          layer._wbParts = parts;
-        }
-        var o = layer.options, key, g;
-        if (o.fill) {
-          key = (o.fillColor || o.color) + "|" + o.fillOpacity + "|" + (o.fillRule || "evenodd");
-          g = fills[key];
-          if (!g) { g = fills[key] = {o: o, path: new Path2D()}; fillOrder.push(g); }
-          g.path.addPath(layer._wbPath);
-        }
-        if (o.stroke && o.weight !== 0) {
-          key = o.color + "|" + o.weight + "|" + o.opacity + "|" + (o._dashArray || "") + "|" + o.lineCap + "|" + o.lineJoin;
-          g = strokes[key];
-          if (!g) { g = strokes[key] = {o: o, path: new Path2D()}; strokeOrder.push(g); }
-          g.path.addPath(layer._wbPath);
-        }
-      }
-      fillOrder.forEach(function (g) {
-        ctx.globalAlpha = g.o.fillOpacity;
-        ctx.fillStyle = g.o.fillColor || g.o.color;
-        ctx.fill(g.path, g.o.fillRule || "evenodd");
-      });
-      // Borders over all fills, thin first: a thick (highlighted) border is never covered by a neighbour's.
-      strokeOrder.sort(function (a, b) { return a.o.weight - b.o.weight; }).forEach(function (g) {
-        if (ctx.setLineDash) ctx.setLineDash(g.o._dashArray || []);
-        ctx.globalAlpha = g.o.opacity;
-        ctx.lineWidth = g.o.weight;
-        ctx.strokeStyle = g.o.color;
-        ctx.lineCap = g.o.lineCap;
-        ctx.lineJoin = g.o.lineJoin;
-        ctx.stroke(g.path);
-      });
-      this._drawing = true;  // anything else (markers): Leaflet's own drawing
-      for (var k = 0; k < rest.length; k++) rest[k]._updatePath();
-      this._drawing = false;
-      ctx.restore();
-    }
-  });
-
   function WBMap(el, opts) {
     opts = opts || {};
     this.el = el;
@@ -91,12 +25,12 @@
     this.onclick = opts.onclick || null;
     this.ontip = opts.ontip || null;   // lazy tooltips: ask for the texts of one area (the app's kernel answers)
     this.tips = {};                    // texts of the current view received so far, by area index
-    // For benchmarks/map_redraw.py: opts.renderer "leaflet" (Leaflet's own canvas renderer) and opts.smoothFactor
-    // (Leaflet's outline simplification on screen, px; 2 is faster but shows double borders between neighbours).
+    // Leaflet's outline simplification on screen (px). benchmarks/map_redraw.py compares: 2 draws faster but shows
+    // double borders where two neighbours are simplified differently, so 1 (Leaflet's default).
     this.smooth = opts.smoothFactor || 1;
     var map = this.map = L.map(el, {zoomSnap: 0.25, zoomControl: false, scrollWheelZoom: false,
                                     attributionControl: true, preferCanvas: true,
-                                    renderer: opts.renderer === "leaflet" ? L.canvas({padding: 0.2}) : new BatchCanvas({padding: 0.2})});
+                                    renderer: L.canvas({padding: 0.2})});
     map.attributionControl.setPrefix(false);
     L.control.zoom({position: "topleft", zoomInTitle: NL.zoomIn, zoomOutTitle: NL.zoomOut}).addTo(map);
     var self = this;
