@@ -98,15 +98,15 @@ def _child(argv: list[str], log: str, lock_fd: int, env: dict, cwd: str) -> None
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
-    sys.argv = [sys.executable, "-m", "workbench", *argv]
+    sys.argv = [sys.executable, *argv]  # runpy puts the module's path in front, as `python -m` does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a new interpreter: the run installs its own handlers
     signal.signal(signal.SIGINT, signal.default_int_handler)
     import atexit
+    import runpy
 
-    from workbench.cli import main
-
-    try:
-        rc = main(argv)
+    try:  # exactly `python -m workbench` (sys.argv set above); exits through SystemExit with the run's code
+        runpy.run_module("workbench", run_name="__main__", alter_sys=True)
+        rc = 0
     except SystemExit as exc:
         rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # as the interpreter would: the traceback in the log, exit code 1
