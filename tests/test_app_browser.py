@@ -4,7 +4,6 @@ Screenshots go to test-artifacts/ (gitignored; CI keeps them as artefacts).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -42,7 +42,7 @@ def test_alias_bomb_fails_fast_with_a_short_message(tmp_path):
     from workbench.errors import ParameterError
     from workbench.params import load_parameters
 
-    lines = [f'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
     path = tmp_path / "bom.yaml"
     path.write_text("\n".join(lines) + "\nname: *a8\n")

@@ -409,7 +409,6 @@ def test_killed_batch_is_recovered_by_the_next(interrupted):
 
 
 def test_a_batch_asks_for_no_pdf_unless_told_and_the_notebook_shows_what_it_ran_with(tmp_path, demo_params):
-    from workbench import paths
     from workbench.batch import RunOptions
 
     assert RunOptions().args() == ["--geen-pdf"] and RunOptions("k", pdf=True).args() == ["--kernel", "k"]

@@ -15,7 +15,7 @@ from workbench.indicators import (BASIS_ESTIMATED, BASIS_SOURCE, BASIS_SUMMED, b
                                   compare_with_gemeente, indicator_rows)
 from workbench.params import PrivacySettings
 from workbench.privacy import apply_disclosure_control
-from workbench.sources import cbs, net
+from workbench.sources import cbs
 
 AMS = "cbs_odata/84583NED_TypedDataSet_GM0363_Amsterdam_2019.csv"
 UTR = "cbs_kwb_xlsx/kwb-2023_GM0344_Utrecht.xlsx"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import outcomes as oc
-from workbench import privacy
+from workbench import costs, privacy
 from workbench.params import PrivacySettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,11 +41,11 @@ def test_cost_layer_hides_a_dominated_amount_with_its_client_count():
                             "top1_client": [950_000.0, 5_000.0], "top2_client": [3_000.0, 4_000.0]})
     settings = PrivacySettings(min_count=10)
     plan = privacy.make_plan(privacy.cost_cells(by_area, 2023, settings), settings)
-    out = privacy.protect_costs(by_area, plan, 2023, settings)
+    out = costs.protect_costs(by_area, plan, 2023, settings)
     assert out["cost"].isna().tolist() == [True, False] and pd.isna(out.loc[0, "clients"])
     assert "één cliënt" in out.loc[0, "reason"] and "top1_client" not in out
     off = PrivacySettings(min_count=10, dominance=False)
-    assert privacy.protect_costs(by_area, privacy.make_plan(privacy.cost_cells(by_area, 2023, off), off), 2023, off)[
+    assert costs.protect_costs(by_area, privacy.make_plan(privacy.cost_cells(by_area, 2023, off), off), 2023, off)[
         "cost"].notna().all()
 
 
@@ -90,7 +90,7 @@ def test_product_table_holds_under_the_attack_and_a_planted_cost_per_client_leak
 
     t, totals = _products()
     settings = PrivacySettings(min_count=10, dominance=False)
-    out = privacy.protect_products(t, totals, settings)
+    out = costs.protect_products(t, totals, settings)
     assert out["clients"].isna().sum() == 2  # the small category and one more: the categories add up to the total
     layers = {"kosten": totals.assign(level="wijk"), "producten": out}
     res = relations.attack(layers, threshold=10, year=2023)
@@ -106,8 +106,8 @@ def test_product_table_holds_under_the_attack_and_a_planted_cost_per_client_leak
 def test_product_table_hides_the_cells_the_audit_asks_for():
     t, totals = _products()
     settings = PrivacySettings(min_count=10, dominance=False)
-    before = privacy.protect_products(t, totals, settings)
+    before = costs.protect_products(t, totals, settings)
     published = before.loc[before["clients"].notna(), "product"].tolist()
-    out = privacy.protect_products(t, totals, settings, extra={("WK000001", "wmo", published[0])})
+    out = costs.protect_products(t, totals, settings, extra={("WK000001", "wmo", published[0])})
     row = out.set_index("product").loc[published[0]]
     assert pd.isna(row["clients"]) and pd.isna(row["cost"]) and row["reason"] == privacy.REASON_AUDIT

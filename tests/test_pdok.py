@@ -1,6 +1,5 @@
 """Geometry from real PDOK/CBS files and a mocked PDOK OGC API; CRS, water, missing levels, bad input."""
 import json
-import zipfile
 
 import geopandas as gpd
 import pytest

@@ -1,6 +1,5 @@
 """`workbench run` on the demo: every notebook executes under papermill; outputs are complete and atomic."""
 import json
-import re
 from pathlib import Path
 
 import pyogrio

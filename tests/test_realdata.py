@@ -1,7 +1,6 @@
 """Real data end to end: load_dataset and `workbench run` on Utrecht; bad input stops before outputs/;
 `workbench fetch` with a mocked CBS OData API; trends only on comparable areas."""
 import json
-import shutil
 
 import pandas as pd
 import pytest

@@ -1,14 +1,18 @@
 """Care costs from the municipality's own records, per wijk and product category.
 
 Pure functions: record table in, aggregate tables out. What is shown or published passes the disclosure
-rules first (``privacy.protect_costs`` / ``protect_products``, applied by ``workbench.findings``).
+rules first: ``protect_costs`` / ``protect_products`` / ``protect_per_population`` below apply the rules of
+``workbench.privacy`` to these tables (called by ``workbench.findings``).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from . import privacy
+from .params import PrivacySettings
 from .sources.records import active_in, cost_in_year
+from .status import SUPPRESSED
 
 DOMAIN_LABELS = {"jeugd": "Jeugdhulp", "wmo": "Wmo"}
 
@@ -89,4 +93,88 @@ def expected_cost(scored: pd.DataFrame, by_area: pd.DataFrame, domain: str) -> p
         out["cost_ratio"] = out["cost"] / out["expected_cost"]
     out["cost_difference"] = out["cost"] - out["expected_cost"]
     out.attrs["reference_cost_per_expected_client"] = ref
+    return out
+
+
+# --- the disclosure rules applied to the cost tables ------------------------------------------------------------
+
+def protect_costs(by_area: pd.DataFrame, plan: privacy.DisclosurePlan, year: int, settings: PrivacySettings) -> pd.DataFrame:
+    """The cost table (clients, cost, cost per client per area x domain) after the plan and rounding."""
+    if by_area is None or by_area.empty:
+        return pd.DataFrame()
+    out = by_area.copy()
+    var = "r_clients_" + out["domain"].astype(str)
+    supp, why = plan.lookup(np.full(len(out), year), var.to_numpy(), out["area"].astype(str).to_numpy())
+    small = (out["clients"].notna() & (out["clients"] < settings.min_count)).to_numpy()
+    dominant = privacy.dominance_mask(out, settings)
+    mask = supp | small | dominant
+    for col in ("clients", "cost", "cost_per_client"):
+        out[col] = out[col].astype(float)
+        out.loc[mask, col] = np.nan
+    out["status"] = np.where(mask, SUPPRESSED, "ok")
+    out["reason"] = np.where(mask, np.where(supp, why, np.where(small, privacy.REASON_SMALL.format(n=settings.min_count),
+                                                                privacy.dominance_reason(settings.dominance_p))), "")
+    out = out.drop(columns=[c for c in privacy.DOMINANCE_COLUMNS if c in out])
+    if settings.round_to:
+        out["clients"] = privacy.round_counts(out["clients"], settings.round_to)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["cost_per_client"] = out["cost"] / out["clients"]
+    return out
+
+
+def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings, extra=()) -> pd.DataFrame:
+    """Cost per product category per area: small cells suppressed, plus secondary suppression within each
+    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table);
+    ``extra``: (area, domain, product) cells the interval audit asks to hide as well."""
+    out = table.copy()
+    small = pd.Series(False, index=out.index)
+    for col in ("clients", "trajectories"):
+        small |= out[col].notna() & (out[col] < settings.min_count)
+    dominant = pd.Series(privacy.dominance_mask(out, settings), index=out.index) & ~small
+    small |= dominant
+    wanted = {(str(a), str(d), str(p)) for a, d, p in extra}
+    audit = pd.Series([k in wanted for k in zip(out["area"].astype(str), out["domain"].astype(str),
+                                                 out["product"].astype(str))], index=out.index, dtype=bool) & ~small
+    total_supp = set()
+    if len(totals):
+        hidden = totals["status"] == SUPPRESSED
+        total_supp = set(zip(totals.loc[hidden, "area"], totals.loc[hidden, "domain"]))
+    # cells: group = (area, domain); codes = product names plus the special total "∑"
+    cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
+                          "code": out["product"].astype(str), "size": out["clients"].astype(float),
+                          "suppressed": (small | audit).to_numpy(), "unknown": False, "zero_population": False})
+    groups = cells[["area", "domain"]].drop_duplicates()
+    tot = groups.assign(code="∑", size=np.nan, unknown=False, zero_population=False,
+                        suppressed=[(a, d) in total_supp for a, d in zip(groups["area"], groups["domain"])])
+    edges = pd.DataFrame({"total": "∑", "member": cells["code"].unique()})
+    res = privacy.secondary_suppression(pd.concat([cells, tot], ignore_index=True), edges, ["area", "domain"])
+    res = res[res["code"] != "∑"].set_index(["area", "domain", "code"])
+    key = pd.MultiIndex.from_arrays([cells["area"], cells["domain"], cells["code"]])
+    mask = res["suppressed"].reindex(key).fillna(False).to_numpy(dtype=bool)
+    secondary = mask & ~small.to_numpy()
+    for col in ("clients", "trajectories", "cost", "cost_per_client"):
+        out[col] = out[col].astype(float)
+        out.loc[mask, col] = np.nan
+    out["status"] = np.where(mask, SUPPRESSED, "ok")
+    out["reason"] = np.where(dominant, privacy.dominance_reason(getattr(settings, "dominance_p", 10)),
+                             np.where(small, privacy.REASON_SMALL.format(n=settings.min_count),
+                             np.where(audit, privacy.REASON_AUDIT,
+                             np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
+                                                 "het totaal van het gebied te herleiden is", ""))))
+    out = out.drop(columns=[c for c in privacy.DOMINANCE_COLUMNS if c in out])
+    if settings.round_to:
+        for col in ("clients", "trajectories"):
+            out[col] = privacy.round_counts(out[col], settings.round_to)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["cost_per_client"] = out["cost"] / out["clients"]
+    return out
+
+
+def protect_per_population(wide: pd.DataFrame) -> pd.DataFrame:
+    """Cost per youth or per inhabitant (costs.cost_per_population over a protected cost table) is published only
+    where its client count is: the cost of a suppressed group must not show through another figure."""
+    out = wide.copy()
+    for dom, col in (("jeugd", "cost_jeugd_per_youth"), ("wmo", "cost_wmo_per_inhabitant")):
+        out.loc[out[f"clients_{dom}"].isna(), col] = np.nan
+    out.loc[out[["clients_jeugd", "clients_wmo"]].isna().any(axis=1), "cost_total_per_inhabitant"] = np.nan
     return out

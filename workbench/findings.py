@@ -237,7 +237,7 @@ class Findings:
             ds = self._ds
             if not ds.has_records:
                 return pd.DataFrame()
-            return privacy.protect_costs(self._cost_by_area, self.plan, ds.records_year, ds.params.privacy)
+            return costs.protect_costs(self._cost_by_area, self.plan, ds.records_year, ds.params.privacy)
         return self._once("costs", compute)
 
     def cost_overview(self, level: str) -> pd.DataFrame:
@@ -250,7 +250,7 @@ class Findings:
                 "youth": t[t["indicator"] == "kosten_jeugd_per_jeugdige"].set_index("code")["denominator"],
                 "inhabitants": t[t["indicator"] == "kosten_wmo_per_inwoner"].set_index("code")["denominator"],
             })
-            return privacy.protect_per_population(costs.cost_per_population(by, pop))
+            return costs.protect_per_population(costs.cost_per_population(by, pop))
         return self._once(("cost_overview", level), compute)
 
     def products(self, level: str) -> pd.DataFrame:
@@ -258,7 +258,7 @@ class Findings:
         def compute():
             ds = self._ds
             t = costs.costs_by_product(ds.records, ds.area_index, ds.records_year, level)
-            return privacy.protect_products(t, self.costs, ds.params.privacy, extra=self._extra["products"])
+            return costs.protect_products(t, self.costs, ds.params.privacy, extra=self._extra["products"])
         return self._once(("products", level), compute)
 
     def expected_cost(self, domain: str, level: str) -> pd.DataFrame:

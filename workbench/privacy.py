@@ -55,7 +55,7 @@ REASON_LINKED = "onderdrukt: hetzelfde aantal is elders onderdrukt"
 REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste deel van de kosten uit "
                     "(de rest is minder dan {p}% van de grootste)")
 
-def _dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
+def dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
     return REASON_DOMINANCE.format(p=formatting.number(p, 0 if float(p).is_integer() else 1))
 
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
@@ -373,7 +373,6 @@ def _plan_structure(tables, dims, min_count, relations, complements, row_count, 
                                         "size": f[col].astype(float).to_numpy(), "table": name}))
     cells = pd.concat(frames, ignore_index=True).drop_duplicates(["key", "variable"]).reset_index(drop=True)
     cells["_id"] = cells["key"].to_numpy() * nv + cells["variable"].map(variables).to_numpy()
-    n = len(cells)
     lookup = pd.Index(cells["_id"].to_numpy())
     var_code = cells["variable"].map(variables).to_numpy()
 
@@ -587,7 +586,7 @@ def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> p
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
     dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
     reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
-    reason[dominant] = _dominance_reason(getattr(settings, "dominance_p", 10))
+    reason[dominant] = dominance_reason(getattr(settings, "dominance_p", 10))
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
         "size": by_area["clients"].astype(float), "primary": small | dominant,
@@ -695,7 +694,7 @@ def apply_disclosure_control(tidy: pd.DataFrame, catalog: Catalog, settings: Pri
     return out
 
 
-def _round_to(x, base: int):
+def round_counts(x, base: int):
     return (np.asarray(x, dtype=float) / base).round() * base
 
 
@@ -710,10 +709,10 @@ def _round_indicators(out: pd.DataFrame, by_id: dict, records: set, base: int) -
         num = t["numerator"]
         den = t["denominator"]
         if ind.denominator in records:
-            den = pd.Series(_round_to(den, base), index=t.index)
+            den = pd.Series(round_counts(den, base), index=t.index)
             out.loc[rows, "denominator"] = den
         if count_variable(ind) == ind.numerator:
-            num = pd.Series(_round_to(num, base), index=t.index)
+            num = pd.Series(round_counts(num, base), index=t.index)
             with np.errstate(divide="ignore", invalid="ignore"):
                 value = num / den * ind.scale
             if ind.test == "wilson":
@@ -730,7 +729,7 @@ def _round_indicators(out: pd.DataFrame, by_id: dict, records: set, base: int) -
             out.loc[rows, "ci_high"] = np.where(ok, hi, np.nan)
             out.loc[rows, "numerator"] = num
         if "count" in out:
-            out.loc[rows, "count"] = _round_to(t["count"], base)
+            out.loc[rows, "count"] = round_counts(t["count"], base)
     return out
 
 
@@ -790,7 +789,7 @@ def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, v
     out["status"] = np.where(mask, SUPPRESSED, np.where(out["oe"].notna(), "ok", MISSING))
     out["reason"] = np.where(mask, reason, "")
     if settings.round_to:
-        rounded = _round_to(out["observed"], settings.round_to)
+        rounded = round_counts(out["observed"], settings.round_to)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(out["observed"].to_numpy() > 0, rounded / out["observed"].to_numpy(), 1.0)
         for col in ("oe", "oe_low", "oe_high", "oe_smoothed"):
@@ -803,85 +802,3 @@ def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, v
 def risk_variable(ind: Indicator) -> str:
     """The count variable an observed/expected figure of this care-use indicator reveals."""
     return count_variable(ind) or ind.numerator
-
-
-def protect_costs(by_area: pd.DataFrame, plan: DisclosurePlan, year: int, settings: PrivacySettings) -> pd.DataFrame:
-    """The cost table (clients, cost, cost per client per area x domain) after the plan and rounding."""
-    if by_area is None or by_area.empty:
-        return pd.DataFrame()
-    out = by_area.copy()
-    var = "r_clients_" + out["domain"].astype(str)
-    supp, why = plan.lookup(np.full(len(out), year), var.to_numpy(), out["area"].astype(str).to_numpy())
-    small = (out["clients"].notna() & (out["clients"] < settings.min_count)).to_numpy()
-    dominant = dominance_mask(out, settings)
-    mask = supp | small | dominant
-    for col in ("clients", "cost", "cost_per_client"):
-        out[col] = out[col].astype(float)
-        out.loc[mask, col] = np.nan
-    out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(mask, np.where(supp, why, np.where(small, REASON_SMALL.format(n=settings.min_count),
-                                                                _dominance_reason(settings.dominance_p))), "")
-    out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
-    if settings.round_to:
-        out["clients"] = _round_to(out["clients"], settings.round_to)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["cost_per_client"] = out["cost"] / out["clients"]
-    return out
-
-
-def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: PrivacySettings, extra=()) -> pd.DataFrame:
-    """Cost per product category per area: small cells suppressed, plus secondary suppression within each
-    area x domain (the categories add up to the domain total published in ``totals``, the protected cost table);
-    ``extra``: (area, domain, product) cells the interval audit asks to hide as well."""
-    out = table.copy()
-    small = pd.Series(False, index=out.index)
-    for col in ("clients", "trajectories"):
-        small |= out[col].notna() & (out[col] < settings.min_count)
-    dominant = pd.Series(dominance_mask(out, settings), index=out.index) & ~small
-    small |= dominant
-    wanted = {(str(a), str(d), str(p)) for a, d, p in extra}
-    audit = pd.Series([k in wanted for k in zip(out["area"].astype(str), out["domain"].astype(str),
-                                                 out["product"].astype(str))], index=out.index, dtype=bool) & ~small
-    total_supp = set()
-    if len(totals):
-        hidden = totals["status"] == SUPPRESSED
-        total_supp = set(zip(totals.loc[hidden, "area"], totals.loc[hidden, "domain"]))
-    # cells: group = (area, domain); codes = product names plus the special total "∑"
-    cells = pd.DataFrame({"area": out["area"].astype(str), "domain": out["domain"].astype(str),
-                          "code": out["product"].astype(str), "size": out["clients"].astype(float),
-                          "suppressed": (small | audit).to_numpy(), "unknown": False, "zero_population": False})
-    groups = cells[["area", "domain"]].drop_duplicates()
-    tot = groups.assign(code="∑", size=np.nan, unknown=False, zero_population=False,
-                        suppressed=[(a, d) in total_supp for a, d in zip(groups["area"], groups["domain"])])
-    edges = pd.DataFrame({"total": "∑", "member": cells["code"].unique()})
-    res = secondary_suppression(pd.concat([cells, tot], ignore_index=True), edges, ["area", "domain"])
-    res = res[res["code"] != "∑"].set_index(["area", "domain", "code"])
-    key = pd.MultiIndex.from_arrays([cells["area"], cells["domain"], cells["code"]])
-    mask = res["suppressed"].reindex(key).fillna(False).to_numpy(dtype=bool)
-    secondary = mask & ~small.to_numpy()
-    for col in ("clients", "trajectories", "cost", "cost_per_client"):
-        out[col] = out[col].astype(float)
-        out.loc[mask, col] = np.nan
-    out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(dominant, _dominance_reason(getattr(settings, "dominance_p", 10)),
-                             np.where(small, REASON_SMALL.format(n=settings.min_count),
-                             np.where(audit, REASON_AUDIT,
-                             np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", ""))))
-    out = out.drop(columns=[c for c in DOMINANCE_COLUMNS if c in out])
-    if settings.round_to:
-        for col in ("clients", "trajectories"):
-            out[col] = _round_to(out[col], settings.round_to)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["cost_per_client"] = out["cost"] / out["clients"]
-    return out
-
-
-def protect_per_population(wide: pd.DataFrame) -> pd.DataFrame:
-    """Cost per youth or per inhabitant (costs.cost_per_population over a protected cost table) is published only
-    where its client count is: the cost of a suppressed group must not show through another figure."""
-    out = wide.copy()
-    for dom, col in (("jeugd", "cost_jeugd_per_youth"), ("wmo", "cost_wmo_per_inhabitant")):
-        out.loc[out[f"clients_{dom}"].isna(), col] = np.nan
-    out.loc[out[["clients_jeugd", "clients_wmo"]].isna().any(axis=1), "cost_total_per_inhabitant"] = np.nan
-    return out

@@ -18,7 +18,6 @@ import time
 import unicodedata
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .io import atomic_path, write_atomic

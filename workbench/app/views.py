@@ -5,7 +5,6 @@ figures and what to choose instead) and the table shown under it, which is also 
 """
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Callable
