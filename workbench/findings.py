@@ -371,15 +371,20 @@ class Findings:
         if tables is not None and not set(tables) - set(OUTCOME_LAYERS):
             return {k: v for k, v in self.outcome_layers.items() if k in set(tables)} if self.has_outcomes else {}
         layers = {"indicatoren": self.indicators[self.indicators["code"].isin(set(ds.areas["code"]))]}
-        scored = []
+        scored, models = [], []
         for domain in risk.DOMAINS:  # as publish.risk_tables: the domains with a model and published care figures
             if self.first_release(domain):
                 continue
             try:
-                scored.append(self.risk(domain).scored.reset_index().assign(domain=domain))
+                r = self.risk(domain)
             except (ValueError, WorkbenchError):
                 continue
+            scored.append(r.scored.reset_index().assign(domain=domain))
+            # what 'modellen' tells an attacker about the fitted areas (the score equations, relations.model_scores)
+            models.append({"domain": domain, "status": "ok", "family": r.model.family, "n": r.model.n,
+                           "fit_level": r.model.fit_level, "excluded": json.dumps(r.model.excluded_codes)})
         layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
+        layers["modellen"] = pd.DataFrame(models)
         for name, get in (("kosten", lambda: self.costs), ("producten", lambda: self.products(ds.params.level)),
                           ("outcome", lambda: self.outcome_layers)):
             if name == "producten" and not ds.has_records:  # no records, no product table (records is None)

@@ -19,6 +19,7 @@ Each cell is a count (integer, at least 0) or an amount (a helper unknown, not r
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import numpy as np
@@ -476,6 +477,39 @@ def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str
         _area_sums(system, keys, f"{name} waargenomen {domain}")
 
 
+def model_scores(system: System, table: pd.DataFrame, models: pd.DataFrame, *, year, count_of: dict,
+                 name: str = "modellen") -> None:
+    """The intercept score equation of each published Poisson / quasi-Poisson fit (log link, intercept):
+    sum of observed = sum of expected over the fitted areas. Added only where the attacker can tell the fitted
+    areas from what is published: the model's level in ``risico``, minus its listed left-out areas, counting
+    exactly the published ``n``. Expected is published per area, so the tolerance is that of ``risk``.
+    (Negative binomial fits weigh by 1/(1+alpha mu): not yet a relation here.)"""
+    t = table.reset_index(drop=True)
+    for _, m in models.iterrows():
+        if str(m.get("status")) != "ok" or str(m.get("family")) not in ("poisson", "quasi_poisson"):
+            continue
+        domain, var = str(m["domain"]), count_of.get(str(m["domain"]))
+        if var is None or "expected" not in t:
+            continue
+        d = t[t["domain"].astype(str) == domain]
+        if "level" in d and isinstance(m.get("fit_level"), str):
+            d = d[d["level"].astype(str) == m["fit_level"]]
+        try:
+            excluded = set(json.loads(m.get("excluded") or "[]"))
+        except (TypeError, ValueError):
+            excluded = set()
+        d = d[~d["code"].astype(str).isin(excluded)]
+        d = d[np.isfinite(np.asarray(_floats(d["expected"]), dtype=float))]  # no expected: below the minimum, not fitted
+        expected = _floats(d["expected"])
+        n = _num(m.get("n"))
+        if not len(d) or not np.isfinite(n) or len(d) != int(n):
+            continue  # the fitted areas are not all published: no closed equation for the attacker
+        total = float(sum(expected))
+        tol = 1e-6 * (1 + total)
+        system.relate([(("ind", var, int(year), c), 1.0) for c in d["code"].astype(str)], total - tol, total + tol,
+                      label=f"som: {name} {domain} waargenomen over de geschatte gebieden = verwacht (scorevergelijking)")
+
+
 def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "indicatoren") -> None:
     """Numerators behind the indicator figures: value x denominator / scale; numerators of additive counts
     add up over the areas. ``meta``: indicator id -> dict(numerator=variable, count=variable or None,
@@ -544,6 +578,8 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
         products(s, layers["producten"], year=year, round_to=round_to)
     if "risico" in layers and len(layers["risico"]) and risk_counts and year is not None:
         risk(s, layers["risico"], year=year, count_of=risk_counts)
+        if "modellen" in layers and len(layers["modellen"]):
+            model_scores(s, layers["risico"], layers["modellen"], year=year, count_of=risk_counts)
     if "resultaten" in layers and len(layers["resultaten"]):
         outcomes(s, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):
