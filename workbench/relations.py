@@ -478,7 +478,7 @@ def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str
 
 
 def model_scores(system: System, table: pd.DataFrame, models: pd.DataFrame, *, year, count_of: dict,
-                 name: str = "modellen") -> None:
+                 wijk_of: dict | None = None, name: str = "modellen") -> None:
     """The intercept score equation of each published Poisson / quasi-Poisson fit (log link, intercept):
     sum of observed = sum of expected over the fitted areas. Added only where the attacker can tell the fitted
     areas from what is published: the model's level in ``risico``, minus its listed left-out areas, counting
@@ -499,6 +499,8 @@ def model_scores(system: System, table: pd.DataFrame, models: pd.DataFrame, *, y
         except (TypeError, ValueError):
             excluded = set()
         d = d[~d["code"].astype(str).isin(excluded)]
+        if wijk_of:  # outliers judged per wijk are listed as wijken: all their buurten were left out
+            d = d[~d["code"].astype(str).map(wijk_of).isin(excluded)]
         d = d[np.isfinite(np.asarray(_floats(d["expected"]), dtype=float))]  # no expected: below the minimum, not fitted
         expected = _floats(d["expected"])
         n = _num(m.get("n"))
@@ -579,7 +581,9 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
     if "risico" in layers and len(layers["risico"]) and risk_counts and year is not None:
         risk(s, layers["risico"], year=year, count_of=risk_counts)
         if "modellen" in layers and len(layers["modellen"]):
-            model_scores(s, layers["risico"], layers["modellen"], year=year, count_of=risk_counts)
+            g = layers.get("gebieden")
+            wijk_of = dict(zip(g["code"].astype(str), g["wijk_code"].astype(str))) if g is not None and len(g) else None
+            model_scores(s, layers["risico"], layers["modellen"], year=year, count_of=risk_counts, wijk_of=wijk_of)
     if "resultaten" in layers and len(layers["resultaten"]):
         outcomes(s, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):
