@@ -156,7 +156,7 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(dominant, privacy.dominance_reason(getattr(settings, "dominance_p", 10)),
+    out["reason"] = np.where(dominant, privacy.dominance_reason(settings.dominance_p),
                              np.where(small, privacy.REASON_SMALL.format(n=settings.min_count),
                              np.where(audit, privacy.REASON_AUDIT,
                              np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "

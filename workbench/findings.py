@@ -428,21 +428,18 @@ class Findings:
                     break
                 lp = True
                 continue
-            plan_cells, outcome_cells, stapeling_cells, product_cells = self.extra_cells(res.attrs["system"], bad)
-            new_plan, new_out = plan_cells - self._extra["plan"], outcome_cells - self._extra["outcomes"]
-            new_out |= {("stapeling", c) for c in stapeling_cells - self._extra["stapeling"]}
-            new_products = product_cells - self._extra["products"]
-            if not new_plan and not new_out and not new_products:
+            kinds = ("plan", "outcomes", "stapeling", "products")  # in the order extra_cells returns them
+            new = {k: cells - self._extra[k] for k, cells in zip(kinds, self.extra_cells(res.attrs["system"], bad))}
+            if not any(new.values()):
                 if lp:
                     break
                 lp = True  # the screen found what hiding cannot fix here: the LP attack decides
                 continue
-            self._extra["plan"] |= new_plan
-            self._extra["outcomes"] |= {c for c in new_out if c[0] != "stapeling"}
-            self._extra["stapeling"] |= {c[1] for c in new_out if c[0] == "stapeling"}
-            self._extra["products"] |= new_products
-            drop = (PLAN_DEPENDENT if new_plan else set()) | ({"outcomes", "outcome_layers"} if new_out else set()) \
-                | ({"products"} if new_products else set())
+            for k, cells in new.items():
+                self._extra[k] |= cells
+            drop = (PLAN_DEPENDENT if new["plan"] else set()) \
+                | ({"outcomes", "outcome_layers"} if new["outcomes"] or new["stapeling"] else set()) \
+                | ({"products"} if new["products"] else set())
             for k in [k for k in self._memo if (k if isinstance(k, str) else k[0]) in drop]:
                 del self._memo[k]
         if not lp:  # the rounds ran out on screens: the last word is the LP attack's

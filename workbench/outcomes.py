@@ -626,7 +626,7 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
         for c in PER_CLIENT:
             hide_col[c] = hide_col.get(c, False) | few
     reasons = [(row_hidden, row_why),
-               (dominant, np.where(dominant, privacy.dominance_reason(getattr(settings, "dominance_p", 10)), None))]
+               (dominant, np.where(dominant, privacy.dominance_reason(settings.dominance_p), None))]
     groups = {**{k: (v[2][0], v[2][1]) for k, v in SHARE_GROUPS.items()},
               "share_bereikt": ("bereikt_low", "bereikt_high"), "share_returned": ("returned_low", "returned_high")}
     for share, (lo, hi) in groups.items():
@@ -748,7 +748,7 @@ def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPla
             amounts = table[[f"top1_{part}", f"top2_{part}"]].set_axis(["top1_client", "top2_client"], axis=1)
             dominant = privacy.dominance_mask(amounts.assign(cost=table[cost_col] * n), settings)
             out.loc[dominant, [cost_col, "cost_share_stapeling"]] = np.nan
-            reasons.append((dominant, np.where(dominant, privacy.dominance_reason(getattr(settings, "dominance_p", 10)),
+            reasons.append((dominant, np.where(dominant, privacy.dominance_reason(settings.dominance_p),
                                                None)))
     out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
     out["reason"] = _reason_column(reasons, len(out))

@@ -564,9 +564,9 @@ def dominance_mask(table: pd.DataFrame, settings: PrivacySettings) -> np.ndarray
     largest's cost to within p%. ``table`` carries ``cost`` and the private ``top1_*``/``top2_*`` columns
     (``costs._top_two``). Off with ``privacy.dominance: false``."""
     hit = np.zeros(len(table), bool)
-    if not getattr(settings, "dominance", False) or "cost" not in table:
+    if not settings.dominance or "cost" not in table:
         return hit
-    p = float(getattr(settings, "dominance_p", 10.0)) / 100
+    p = float(settings.dominance_p) / 100
     total = table["cost"].to_numpy(dtype=float)
     for who in ("client", "provider"):
         if f"top1_{who}" not in table:
@@ -586,7 +586,7 @@ def cost_cells(by_area: pd.DataFrame, year: int, settings: PrivacySettings) -> p
     small = by_area["clients"].notna() & (by_area["clients"] < settings.min_count)
     dominant = pd.Series(dominance_mask(by_area, settings), index=by_area.index) & ~small
     reason = pd.Series(REASON_SMALL.format(n=settings.min_count), index=by_area.index).where(small)
-    reason[dominant] = dominance_reason(getattr(settings, "dominance_p", 10))
+    reason[dominant] = dominance_reason(settings.dominance_p)
     return pd.DataFrame({
         "year": year, "variable": "r_clients_" + by_area["domain"].astype(str), "code": by_area["area"].astype(str),
         "size": by_area["clients"].astype(float), "primary": small | dominant,

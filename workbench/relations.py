@@ -720,7 +720,7 @@ def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, 
 
     meta = indicator_meta(catalog) if catalog is not None else None
     counts = risk_counts(catalog, domains) if catalog is not None else None
-    protection = getattr(settings, "protection_level", settings.min_count)
+    protection = settings.protection_level
     # counts CBS publishes itself (open data): only exact or small pins count; record-based counts get the full level
     open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
     return attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
@@ -730,7 +730,7 @@ def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, 
 
 def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], dict]:
     """(table, Dutch description) per unprotected count, and the figures for a run's manifest."""
-    protection = getattr(settings, "protection_level", settings.min_count)
+    protection = settings.protection_level
     found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
                           f"(beschermingsniveau {protection}) via: {r['relations'][:300]}" if r["consistent"] else
               f"de relaties rond onderdrukt aantal {r['cell']} spreken elkaar tegen (een relatie is verkeerd "
