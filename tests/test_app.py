@@ -337,7 +337,7 @@ def test_viewers_beyond_the_starting_kernels_get_a_queue_place_in_order():
     assert admit(first[1])[0] is True
     app.pending.append({"kernel": None})  # the first in the queue now waits for its kernel
     assert admit(second[1])[:3:2] == (False, 1)  # moved up to place 1
-    page = vs.BUSY_PAGE.format(place=1, wait="")
+    page = vs.busy_page(1, None)
     assert 'data-testid="app-busy"' in page and "nummer 1" in page and 'http-equiv="refresh"' in page
 
 

@@ -60,48 +60,42 @@ from traitlets import Float, Int  # noqa: E402
 from voila.app import Voila  # noqa: E402
 from voila.tornado.handler import TornadoVoilaHandler  # noqa: E402
 
-FULL_PAGE = """<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">
-<title>De app is even vol</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
-h1{{font-size:1.5em}}</style></head>
-<body data-testid="app-full"><h1>De app is op dit moment vol</h1>
-<p>Er bekijken nu {in_use} mensen tegelijk de app; meer kan deze server niet aan zonder voor iedereen trager te
-worden. Probeer het over een paar minuten opnieuw: deze pagina probeert het zelf elke minuut.</p>
+_PAGE_STYLE = ("body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;"
+               "line-height:1.5}h1{font-size:1.5em}")
+
+
+def _page(testid: str, title: str, heading: str, body: str, refresh: int | None = None) -> str:
+    """A short Dutch page of the server itself (no template, no kernel, nothing from the internet)."""
+    meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    return (f'<!DOCTYPE html>\n<html lang="nl"><head><meta charset="utf-8">{meta}\n<title>{title}</title>\n'
+            f'<style>{_PAGE_STYLE}</style></head>\n<body data-testid="{testid}"><h1>{heading}</h1>\n{body}</body></html>\n')
+
+
+def full_page(in_use: int, cap: int) -> str:
+    return _page("app-full", "De app is even vol", "De app is op dit moment vol", f"""<p>Er bekijken nu {in_use} mensen
+tegelijk de app; meer kan deze server niet aan zonder voor iedereen trager te worden. Probeer het over een paar
+minuten opnieuw: deze pagina probeert het zelf elke minuut.</p>
 <p>Beheerder: het maximum staat op {cap} kijkers (<code>MMR_APP_MAX_VIEWERS</code>, zie README, "Geheugen en
-aantal kijkers").</p></body></html>
-"""
-
-STARTING_PAGE = """<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
-<title>De app wordt gestart</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}
-h1{font-size:1.5em}</style></head>
-<body data-testid="app-starting"><h1>De app wordt gestart</h1>
-<p>De server is net opgestart en zet de kaarten klaar. Dat duurt meestal minder dan een halve minuut; deze pagina
-ververst zichzelf en toont de app zodra die klaar is.</p></body></html>
-"""
+aantal kijkers").</p>""", refresh=60)
 
 
-BUSY_PAGE = """<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
-<title>Even geduld: de app is druk</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
-h1{{font-size:1.5em}}</style></head>
-<body data-testid="app-busy"><h1>Even geduld: de kaarten worden klaargezet</h1>
-<p>Er openen nu meer mensen tegelijk de app dan de server in één keer aankan. U bent <b>nummer {place}</b> in de
-rij{wait}. Deze pagina ververst zichzelf en toont de app zodra u aan de beurt bent; u hoeft niets te doen.</p>
-</body></html>
-"""
+STARTING_PAGE = _page("app-starting", "De app wordt gestart", "De app wordt gestart", """<p>De server is net
+opgestart en zet de kaarten klaar. Dat duurt meestal minder dan een halve minuut; deze pagina ververst zichzelf en
+toont de app zodra die klaar is.</p>""", refresh=2)
+
+
+def busy_page(place: int, wait: int | None) -> str:
+    """The queue page: the viewer's place and, once a kernel start was measured, the expected wait."""
+    wait_text = f"; verwachte wachttijd ongeveer {wait} seconden" if wait else ""
+    return _page("app-busy", "Even geduld: de app is druk", "Even geduld: de kaarten worden klaargezet", f"""<p>Er
+openen nu meer mensen tegelijk de app dan de server in één keer aankan. U bent <b>nummer {place}</b> in de
+rij{wait_text}. Deze pagina ververst zichzelf en toont de app zodra u aan de beurt bent; u hoeft niets te doen.</p>
+""", refresh=3)
+
+
 QUEUE_COOKIE, QUEUE_FORGET = "mmr_rij", 20.0
 
 
-ERROR_PAGE = """<!DOCTYPE html>
-<html lang="nl"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222;line-height:1.5}}
-h1{{font-size:1.5em}}</style></head>
-<body data-testid="app-error"><h1>{title}</h1><p>{text}</p></body></html>
-"""
 # Errors of a viewer's connection that are part of a crowd, not faults of the code: the page's kernel was
 # already shut down or culled, it did not start in time on a busy machine, the browser went away. One line each
 # in the server log; every other exception keeps its traceback there (never on a page).
@@ -117,7 +111,7 @@ def _write_error(self, status_code: int, **kwargs) -> None:
         title, text = ("Er ging iets mis", "Laad de pagina over een halve minuut opnieuw. Blijft het misgaan, meld "
                        "het dan bij de beheerder van de app.")
     self.set_header("Content-Type", "text/html; charset=utf-8")
-    self.finish(ERROR_PAGE.format(title=title, text=text))
+    self.finish(_page("app-error", title, title, f"<p>{text}</p>"))
 
 
 def _log_exception(self, typ, value, tb) -> None:
@@ -177,7 +171,7 @@ class AppPageHandler(TornadoVoilaHandler):
         if in_use >= app.max_viewers:
             self.log.warning("app vol: %d kijkers (max %d; kernels %s, wachtend %d); pagina geweigerd", in_use,
                              app.max_viewers, sorted(app.viewers), len(app.pending))
-            _unavailable(self, FULL_PAGE.format(in_use=in_use, cap=app.max_viewers), 60)
+            _unavailable(self, full_page(in_use, app.max_viewers), 60)
             return
         try:
             ticket = int(self.get_cookie(QUEUE_COOKIE) or "")
@@ -186,9 +180,7 @@ class AppPageHandler(TornadoVoilaHandler):
         admitted, ticket, place = app.admit(ticket)
         if not admitted:
             self.set_cookie(QUEUE_COOKIE, str(ticket), httponly=True, samesite="Strict")
-            wait = app.expected_wait(place)
-            _unavailable(self, BUSY_PAGE.format(place=place, wait=f"; verwachte wachttijd ongeveer {wait} seconden"
-                                                if wait else ""), 3)
+            _unavailable(self, busy_page(place, app.expected_wait(place)), 3)
             return
         self.clear_cookie(QUEUE_COOKIE)
         request = {"kernel": None}
