@@ -159,3 +159,46 @@ def test_an_attacker_with_only_publish_gpkg_does_no_better_than_the_audit(demo_d
     res = relations.attack(layers, threshold=demo_params.privacy.min_count, year=year, meta=meta, risk_counts=counts,
                            open_variables={m["numerator"] for m in meta.values()} - record_variables(demo_ds.catalog))
     assert res["protected"].all()
+
+
+# --- the tables the audit does not attack by name: functions of attacked figures (and of mu) only ---------------
+
+def _same(a, b):
+    a, b = pd.Series(a, dtype=float), pd.Series(b, dtype=float).reindex(a.index)
+    return bool(((a - b).abs().le(1e-6 * (1 + b.abs())) | (a.isna() & b.isna())).all())
+
+
+def test_cost_overview_expected_cost_verdeling_and_risicoscore_add_no_count(demo_ds):
+    f, level = demo_ds.findings, demo_ds.params.level
+    f.compute_all()
+    kosten = f.costs[f.costs["level"] == level]
+    ind = f.indicators[f.indicators["year"] == demo_ds.records_year].set_index(["indicator", "code"])
+    # kostenoverzicht: the kosten layer's clients and cost, divided by published populations, hidden with them
+    co = f.cost_overview(level)
+    for d, pop, col in (("jeugd", "kosten_jeugd_per_jeugdige", "cost_jeugd_per_youth"),
+                        ("wmo", "kosten_wmo_per_inwoner", "cost_wmo_per_inhabitant")):
+        k = kosten[kosten["domain"] == d].set_index("area")
+        assert _same(co[f"clients_{d}"], k["clients"]) and _same(co[f"cost_{d}"], k["cost"])
+        den = ind.loc[pop, "denominator"].reindex(co.index)
+        assert _same(co[col], (k["cost"] / den).where(k["clients"].notna()))
+    for d in risk.DOMAINS:
+        # verwachte kosten: the risico layer's observed and expected, the kosten layer's clients and cost, and one
+        # scale (their own sums): nothing from a hidden row
+        ec = f.expected_cost(d, level)
+        sc = f.risk(d).scored
+        sc = sc[sc["level"] == level]
+        k = kosten[kosten["domain"] == d].set_index("area")
+        assert _same(ec["observed"], sc["observed"]) and _same(ec["expected"], sc["expected"])
+        assert _same(ec["clients"], k["clients"]) and _same(ec["cost"], k["cost"])
+        both = ec["expected"].notna() & ec["cost"].notna()
+        assert _same(ec["expected_cost"], ec["expected"] * ec.loc[both, "cost"].sum() / ec.loc[both, "expected"].sum())
+        # verdeling: the model's expected count per wijk (mu, known to the audit's attacker through the score
+        # equations' design) and inhabitants; no observed count
+        _, unprotected = f._fit(d)
+        mu = unprotected.loc[unprotected["level"] == level, "expected"]
+        assert _same(f.allocation.need[d], mu)
+    assert "observed" not in f.allocation.table and "observed" not in f.allocation.need
+    # risicoscore: percentiles of the published indicator table only
+    again = risk.run_composite(demo_ds, tidy=f.indicators).reset_index()
+    pd.testing.assert_frame_equal(f.composite[["code", "overall"]].reset_index(drop=True),
+                                  again[["code", "overall"]].reset_index(drop=True), check_dtype=False)

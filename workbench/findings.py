@@ -220,7 +220,8 @@ class Findings:
     @property
     def composite(self) -> pd.DataFrame:
         """Composite risk per cluster and overall of the map level's areas, from the protected indicators.
-        Areas below the minimum population are listed with status 'te klein' and no scores."""
+        Areas below the minimum population are listed with status 'te klein' and no scores. Not attacked by name:
+        percentiles of the published indicator table only."""
         def compute():
             t = risk.run_composite(self._ds, tidy=self.indicators).reset_index()
             for col in RISICOSCORE_COLUMNS:
@@ -241,7 +242,9 @@ class Findings:
         return self._once("costs", compute)
 
     def cost_overview(self, level: str) -> pd.DataFrame:
-        """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN."""
+        """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN.
+        Not attacked by name: its figures are the kosten layer's divided by published populations, hidden with its
+        clients (tests/test_model_scores.py checks it)."""
         def compute():
             ds = self._ds
             by = self.costs[self.costs["level"] == level]
@@ -263,7 +266,8 @@ class Findings:
 
     def expected_cost(self, domain: str, level: str) -> pd.DataFrame:
         """Observed against expected cost per area (expected use x reference cost per expected client), from the
-        protected risk scores and cost table."""
+        protected risk scores and cost table. Not attacked by name: a function of the attacked risico and kosten
+        figures and one scale computed from them (tests/test_model_scores.py)."""
         def compute():
             scored = self.risk(domain).scored
             by = self.costs
@@ -273,7 +277,9 @@ class Findings:
     # --- the verdeelmodel ------------------------------------------------------------------------------------
     @property
     def allocation(self) -> AllocationFinding | None:
-        """The budget split by expected need (None without a budget); the need comes from the same model fits."""
+        """The budget split by expected need (None without a budget); the need comes from the same model fits.
+        Not attacked by name: it carries the model's expected counts (mu, which the audit's attacker knows through
+        the score equations' design) and inhabitants, no observed count."""
         ds = self._ds
         b = ds.params.budget
         if b is None:
