@@ -542,8 +542,13 @@ def score_equations(system: System, designs: dict, *, year, count_of: dict, roun
         w = 1.0 / (1.0 + model.alpha * mu) if model.family == "negative_binomial" else np.ones(len(frame))
         C = X * w[:, None]
         keys = [("ind", var, int(year), str(c)) for c in frame.index]
-        inside = np.array([k in system.keys for k in keys], dtype=bool)
-        published = np.array([inside[i] and system.value[system.keys[k]] is not None for i, k in enumerate(keys)])
+        shown = [system.value[system.keys[k]] if k in system.keys else None for k in keys]
+        published = np.array([v is not None for v in shown], dtype=bool)
+        # a published figure that is not the fit's count (a reference read from another source) is no term: the
+        # fit's own count is what the equation holds, and the attacker reads it there (known)
+        inside = np.array([k in system.keys and (v is None or round_to or abs(v - yi) <= 1e-6 * (1 + abs(yi)))
+                           for k, v, yi in zip(keys, shown, y)], dtype=bool)
+        published &= inside
         residual = C.T @ (y - mu)  # not exactly 0: the fit stops at its convergence tolerance
         # mu from coefficients rounded to COEF_DECIMALS: |d log mu| <= half a unit in the last decimal x (1 + |x|)
         d_eta = 0.5 * 10.0 ** -COEF_DECIMALS * np.abs(X).sum(axis=1)
