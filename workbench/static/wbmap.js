@@ -101,7 +101,7 @@
         ix.fill(p, "evenodd");
       }
       var px = new Uint32Array(ix.getImageData(0, 0, W, H).data.buffer), N = W * H;
-      var raw = new Int32Array(N), idx = new Uint16Array(N), v, rgb, q;
+      var raw = new Int32Array(N), idx = n > 65535 ? new Uint32Array(N) : new Uint16Array(N), v, rgb, q;
       for (q = 0; q < N; q++) {  // 0: no area, -1: an edge pixel (blended), else the area's index
         v = px[q];
         if (!(v >>> 24)) continue;
