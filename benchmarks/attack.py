@@ -7,7 +7,11 @@ exactly, narrower than the protection level, pinned to 1..threshold-1; and the t
     python benchmarks/attack.py outputs/demo/latest [--full] [--repeat 3] [--naive]
     python benchmarks/attack.py BEFORE/publish.gpkg outputs/demo/latest     # before and after, side by side
     python benchmarks/attack.py --run-cost [--repeat 3]    # seconds the audit adds to a demo run's findings
+    python benchmarks/attack.py --design parameters/demo.yaml BEFORE AFTER   # as the run's own audit attacks
 
+--design fits the parameter set's risk models and adds every score equation of each fit over its true fitted
+areas (relations.score_equations: the attacker knows the fitted set and design), as the run's audit does;
+without it, only what publish.gpkg itself tells (relations.model_scores).
 --full solves both ends of every cell (the statistics above are exact either way for the unprotected
 cells; protected cells may otherwise stop early once seen wide enough). --naive also times one LP pair
 per cell over the whole system without blocks (the naive alternative), on at most 60 cells.
@@ -44,9 +48,16 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--naive", action="store_true")
     ap.add_argument("--show", type=int, default=10, help="list this many unprotected cells")
+    ap.add_argument("--design", type=Path, default=None, metavar="PARAMETERS",
+                    help="add the score equations of this parameter set's fitted risk models (the run's audit)")
     a = ap.parse_args(argv)
     if a.run_cost:
         return run_cost(a.repeat)
+    a.designs = None
+    if a.design is not None:
+        from workbench.dataset import load_dataset
+
+        a.designs = load_dataset(a.design).findings._designs()
     for run in a.run:
         attack_one(run, a)
     return 0
@@ -99,9 +110,9 @@ def attack_one(run: Path, a) -> None:
     for _ in range(max(1, a.repeat)):
         t0 = time.perf_counter()
         res = relations.attack(layers, threshold=a.threshold, protection=a.protection, year=year, meta=meta,
-                               risk_counts=risk_counts, full=a.full, open_variables=open_vars)
+                               risk_counts=risk_counts, full=a.full, open_variables=open_vars, designs=a.designs)
         times.append(time.perf_counter() - t0)
-    print(f"# {gpkg}")
+    print(f"# {gpkg}" + (" (met de scorevergelijkingen van de schattingen)" if a.designs else ""))
     print(relations.summary(res, a.threshold, a.protection).to_string())
     print(f"blokken: {res['block'].nunique()}, grootste: {res['block'].value_counts().max() if len(res) else 0} cellen; "
           f"tijd (mediaan van {len(times)}): {statistics.median(times):.2f} s")

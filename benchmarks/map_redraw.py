@@ -7,6 +7,7 @@ alternating rounds so load from other work falls on all variants alike.
 
     python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level buurt
     python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --level wijk --smooth 2
+    python benchmarks/map_redraw.py --outputs /tmp/benchout --name synthetisch14500 --compare c6ed6ee  # vs Leaflet's renderer
 
 (At commit cc0c5a6 this script also compared a batched canvas renderer, one fill per colour; see
 benchmarks/README.md for why it was removed.) Needs a synthetic run (benchmarks/synthetic_run.py; app_browser.py
@@ -19,6 +20,7 @@ import base64
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -45,13 +47,14 @@ def app_views(outputs: str, name: str, level: str) -> tuple[bytes, list[dict]]:
     return app.run.web_topology(level), views
 
 
-def page(topology: bytes, views: list[dict]) -> str:
+def page(topology: bytes, views: list[dict], wbmap_js: str | None = None) -> str:
+    """The test page; ``wbmap_js``: another version of the map's script (``--compare``)."""
     from workbench import maps
 
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><style>{maps.asset("leaflet.css")}</style>
 <style>{maps.asset("wbmap.css")} html, body {{ margin: 0; }} #map {{ width: 860px; height: 620px; }}</style></head>
 <body><div id="map"></div><script>{maps.asset("leaflet.js")}</script><script>{maps.asset("topojson.js")}</script>
-<script>{maps.asset("wbmap.js")}</script><script>
+<script>{wbmap_js or maps.asset("wbmap.js")}</script><script>
 const VIEWS = {json.dumps(views)};
 const m = new WBMap(document.getElementById("map"), {{smoothFactor: +location.hash.slice(1) || 1}});
 WBMap.inflate("{base64.b64encode(topology).decode()}").then((t) => {{
@@ -82,6 +85,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per variant")
     ap.add_argument("--steps", type=int, default=8, help="redraws per round")
     ap.add_argument("--smooth", type=float, nargs="*", default=[], help="also with these Leaflet smoothFactors")
+    ap.add_argument("--compare", metavar="REV", help="also the map's script of this git revision (e.g. main)")
     args = ap.parse_args()
     topology, views = app_views(args.outputs, args.name, args.level)
     n = len(views[0]["fill"])
@@ -89,6 +93,14 @@ def main() -> None:
         path = Path(tmp) / "map.html"
         path.write_text(page(topology, views), encoding="utf-8")
         variants = {"smoothFactor 1 (the map's)": "1"} | {f"smoothFactor {f:g}": f"{f:g}" for f in args.smooth}
+        pages = {label: path for label in variants}
+        if args.compare:
+            old = subprocess.run(["git", "-C", str(REPO), "show", f"{args.compare}:workbench/static/wbmap.js"],
+                                 check=True, capture_output=True, text=True).stdout
+            label = f"wbmap.js of {args.compare}"
+            pages[label] = Path(tmp) / "compare.html"
+            pages[label].write_text(page(topology, views, old), encoding="utf-8")
+            variants[label] = "1"
         results: dict[str, list[list[float]]] = {k: [] for k in variants}
         loads = [os.getloadavg()[0]]
         with sync_playwright() as p:
@@ -96,7 +108,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 for label, variant in variants.items():
                     pg = browser.new_page(viewport={"width": 1000, "height": 700})
-                    pg.goto(f"{path.as_uri()}#{variant}")
+                    pg.goto(f"{pages[label].as_uri()}#{variant}")
                     pg.wait_for_selector("body[data-ready='1']", timeout=120000)
                     results[label] += [pg.evaluate(f"step({k})") for k in range(1, args.steps + 1)]
                     pg.close()

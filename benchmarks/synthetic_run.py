@@ -27,18 +27,26 @@ NOTE = "Fictieve gegevens: synthetische gebieden voor een prestatiemeting"
 
 
 def realistic_areas(buurten: int = 500, *, wijken: int | None = None, gemeenten: int = 1, seed: int = 1,
-                    km2_per_buurt: float = 2.9, step: float = 22.0) -> gpd.GeoDataFrame:
+                    km2_per_buurt: float = 2.9, step: float = 22.0, grid: bool = False) -> gpd.GeoDataFrame:
     """Gemeenten > wijken > buurten as one coverage (shared borders identical) with realistic boundaries.
 
     Buurten are Voronoi cells (about 2,9 km² each, as the national average) whose borders are cut every
     ``step`` metres and bent by a smooth multi-scale displacement field, so a buurt has about 300 vertices and
     keeps about as many after coverage simplification as real CBS buurten (Ermelo 2021: 334 vertices on
     average, 126 left at 4 m, 71 at 16 m, 51 at 30 m). Wijken and gemeenten are unions of buurten.
+    ``grid``: square buurten instead (5 vertices each; seconds instead of minutes at national scale, for tests
+    that need the number of areas, not their shape).
     """
     rng = np.random.default_rng(seed)
     wijken = wijken or max(1, round(buurten * 3400 / 14500))
     side = float(np.sqrt(buurten * km2_per_buurt)) * 1000.0
     x0, y0 = 20000.0, 310000.0
+    if grid:
+        cols = int(np.ceil(np.sqrt(buurten)))
+        cell = side / cols
+        ij = np.column_stack([np.arange(buurten) % cols, np.arange(buurten) // cols]).astype(float)
+        cells = shapely.box(x0 + ij[:, 0] * cell, y0 + ij[:, 1] * cell, x0 + (ij[:, 0] + 1) * cell, y0 + (ij[:, 1] + 1) * cell)
+        return _hierarchy(rng, ij * cell + [x0 + cell / 2, y0 + cell / 2], cells, buurten, wijken, gemeenten)
     pts = rng.uniform(0, side, size=(buurten, 2)) + [x0, y0]
     frame = shapely.box(x0, y0, x0 + side, y0 + side)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
@@ -59,6 +67,11 @@ def realistic_areas(buurten: int = 500, *, wijken: int | None = None, gemeenten:
         return np.round(np.column_stack([x + dx, y + dy]), 2)  # the same point on both sides of a border
 
     cells = shapely.make_valid(shapely.transform(cells, bend))
+    return _hierarchy(rng, pts, cells, buurten, wijken, gemeenten)
+
+
+def _hierarchy(rng, pts, cells, buurten: int, wijken: int, gemeenten: int) -> gpd.GeoDataFrame:
+    """Buurten ``cells`` (seeds ``pts``) grouped into wijken and gemeenten, as the layer ``gebieden``."""
     # Hierarchy: each buurt joins the nearest wijk seed, each wijk the nearest gemeente seed.
     wseeds = pts[rng.choice(buurten, size=min(wijken, buurten), replace=False)]
     gseeds = wseeds[rng.choice(len(wseeds), size=min(gemeenten, len(wseeds)), replace=False)]
@@ -89,33 +102,35 @@ def realistic_areas(buurten: int = 500, *, wijken: int | None = None, gemeenten:
 
 
 def make_synthetic_run(outputs: Path, buurten: int = 500, wijken: int | None = None, seed: int = 1,
-                       name: str = NAME, gemeenten: int = 1, unpublished: tuple[str, ...] = ()) -> Path:
+                       name: str = NAME, gemeenten: int = 1, unpublished: tuple[str, ...] = (),
+                       grid: bool = False) -> Path:
     """A published run over ``realistic_areas``; with one gemeente (the default) all buurten are on one map.
 
-    ``unpublished``: indicators without any figure in the latest year (as in a first CBS release)."""
+    ``unpublished``: indicators without any figure in the latest year (as in a first CBS release); ``grid``:
+    square buurten (see realistic_areas)."""
     rng = np.random.default_rng(seed)
     outputs = Path(outputs)
-    areas = realistic_areas(buurten, wijken=wijken, gemeenten=gemeenten, seed=seed)
+    areas = realistic_areas(buurten, wijken=wijken, gemeenten=gemeenten, seed=seed, grid=grid)
     catalog = load_catalog()
     years = [2021, 2022, 2023]
+    codes = areas["code"].to_numpy()
+    is_gm = np.char.startswith(codes.astype(str), "GM")
     tidy = []
-    for ind in catalog:
+    for ind in catalog:  # vectorised per indicator and year: seconds at national scale
         base = rng.uniform(5, 60)
         for y in years:
-            for code in areas["code"]:
-                v = base * rng.lognormal(0, 0.3)
-                status = "suppressed" if rng.random() < 0.05 and not code.startswith("GM") else "ok"
-                if ind.id in unpublished and y == years[-1]:
-                    status = "missing"
-                tidy.append({"code": code, "year": y, "indicator": ind.id,
-                             "value": v if status == "ok" else np.nan,
-                             "ci_low": v * 0.8 if status == "ok" else np.nan,
-                             "ci_high": v * 1.2 if status == "ok" else np.nan,
-                             "status": status,
-                             "reason": "onderdrukt: gebaseerd op minder dan 10 personen" if status == "suppressed" else None,
-                             "gemeente_value": base,
-                             "comparison": "" if code.startswith("GM") or status != "ok" else rng.choice(["+", "-", "=", "="])})
-    ind_t = pd.DataFrame(tidy)
+            v = base * rng.lognormal(0, 0.3, size=len(codes))
+            ok = ~((rng.random(len(codes)) < 0.05) & ~is_gm)
+            if ind.id in unpublished and y == years[-1]:
+                ok[:] = False
+            status = np.where(ok, "ok", np.where(is_gm | (ind.id in unpublished and y == years[-1]), "missing", "suppressed"))
+            comparison = np.where(is_gm | ~ok, "", rng.choice(["+", "-", "=", "="], size=len(codes)))
+            tidy.append(pd.DataFrame({
+                "code": codes, "year": y, "indicator": ind.id, "value": np.where(ok, v, np.nan),
+                "ci_low": np.where(ok, v * 0.8, np.nan), "ci_high": np.where(ok, v * 1.2, np.nan), "status": status,
+                "reason": np.where(status == "suppressed", "onderdrukt: gebaseerd op minder dan 10 personen", None),
+                "gemeente_value": base, "comparison": comparison}))
+    ind_t = pd.concat(tidy, ignore_index=True)
     risk = []
     for dom in ("jeugd", "wmo"):
         for code, level in zip(areas["code"], areas["level"]):

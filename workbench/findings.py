@@ -220,7 +220,8 @@ class Findings:
     @property
     def composite(self) -> pd.DataFrame:
         """Composite risk per cluster and overall of the map level's areas, from the protected indicators.
-        Areas below the minimum population are listed with status 'te klein' and no scores."""
+        Areas below the minimum population are listed with status 'te klein' and no scores. Not attacked by name:
+        percentiles of the published indicator table only."""
         def compute():
             t = risk.run_composite(self._ds, tidy=self.indicators).reset_index()
             for col in RISICOSCORE_COLUMNS:
@@ -241,7 +242,9 @@ class Findings:
         return self._once("costs", compute)
 
     def cost_overview(self, level: str) -> pd.DataFrame:
-        """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN."""
+        """Per area: clients and cost per domain, cost per youth (0-17) and per inhabitant; suppressed stays NaN.
+        Not attacked by name: its figures are the kosten layer's divided by published populations, hidden with its
+        clients (tests/test_model_scores.py checks it)."""
         def compute():
             ds = self._ds
             by = self.costs[self.costs["level"] == level]
@@ -263,7 +266,8 @@ class Findings:
 
     def expected_cost(self, domain: str, level: str) -> pd.DataFrame:
         """Observed against expected cost per area (expected use x reference cost per expected client), from the
-        protected risk scores and cost table."""
+        protected risk scores and cost table. Not attacked by name: a function of the attacked risico and kosten
+        figures and one scale computed from them (tests/test_model_scores.py)."""
         def compute():
             scored = self.risk(domain).scored
             by = self.costs
@@ -273,7 +277,9 @@ class Findings:
     # --- the verdeelmodel ------------------------------------------------------------------------------------
     @property
     def allocation(self) -> AllocationFinding | None:
-        """The budget split by expected need (None without a budget); the need comes from the same model fits."""
+        """The budget split by expected need (None without a budget); the need comes from the same model fits.
+        Not attacked by name: it carries the model's expected counts (mu, which the audit's attacker knows through
+        the score equations' design) and inhabitants, no observed count."""
         ds = self._ds
         b = ds.params.budget
         if b is None:
@@ -385,6 +391,8 @@ class Findings:
                            "fit_level": r.model.fit_level, "excluded": json.dumps(r.model.excluded_codes)})
         layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
         layers["modellen"] = pd.DataFrame(models)
+        if "gebieden" not in layers:  # the buurt -> wijk key, for outliers listed as wijken (relations.model_scores)
+            layers["gebieden"] = pd.DataFrame(ds.areas[["code", "wijk_code"]])
         for name, get in (("kosten", lambda: self.costs), ("producten", lambda: self.products(ds.params.level)),
                           ("outcome", lambda: self.outcome_layers)):
             if name == "producten" and not ds.has_records:  # no records, no product table (records is None)
@@ -418,7 +426,7 @@ class Findings:
         for _ in range(AUDIT_ROUNDS):
             clock.append(time.process_time())
             res = relations.attack_layers(self.published_layers(tables), ds.catalog, settings, domains=domains,
-                                          year=ds.year, lp=lp, previous=previous)
+                                          year=ds.year, lp=lp, previous=previous, designs=self._designs(tables))
             if lp:
                 previous = res  # later rounds solve only what was unprotected or is newly hidden
             bad = res[~res["protected"]]
@@ -444,7 +452,7 @@ class Findings:
                 del self._memo[k]
         if not lp:  # the rounds ran out on screens: the last word is the LP attack's
             res = relations.attack_layers(self.published_layers(tables), ds.catalog, settings, domains=domains,
-                                          year=ds.year)
+                                          year=ds.year, designs=self._designs(tables))
         leaks, figures = relations.attack_figures(res, settings)
         clock.append(time.process_time())
         figures.update({"seconden": round(time.perf_counter() - started, 2), "rondes": history,
@@ -455,6 +463,24 @@ class Findings:
         figures["lekken"] = leaks
         self._memo["audit"] = (True, figures)
         return figures
+
+    def _designs(self, tables=None) -> dict:
+        """Domain -> fitted model of every published risk model (as ``published_layers``): the audit states all score
+        equations of each fit over its true fitted areas (``relations.score_equations``). Nothing is published from
+        it; a model read from the run's store has no design (``_public``) and gives none."""
+        if tables is not None and "risico" not in set(tables):
+            return {}
+        out = {}
+        for domain in risk.DOMAINS:
+            if self.first_release(domain):
+                continue
+            try:
+                model = self.risk(domain).model
+            except (ValueError, WorkbenchError):
+                continue
+            if len(model.fit_frame):
+                out[domain] = model
+        return out
 
     @property
     def audit_result(self) -> dict | None:
@@ -506,10 +532,42 @@ class Findings:
                                {"NC": "HS"}.get(key[2], key[2]))  # 'tegelijk' is the stapeling count itself
             return None
 
+        rel_cells = [idx.tolist() for idx, _ in system.rel_terms]
+        score_rels = [r for r, lab in enumerate(system.rel_label) if "scorevergelijking" in lab]
+        scored = {j for r in score_rels for j in rel_cells[r]}
+        score_vars = {keys[j][:2] for j in scored}  # only their blocks can hold a score equation
+        blocks: dict = {}  # hidden cell -> (block, its relations), shared by the cells of one block
+
+        def block_of(start):
+            if start not in blocks:
+                block, todo, rels = {start}, [start], set()
+                while todo:  # the hidden cells connected to the count by sums and score equations
+                    i = todo.pop()
+                    for r in of_cell.get(i, []):
+                        if r not in rels:
+                            rels.add(r)
+                            for j in rel_cells[r]:
+                                if np.isnan(known[j]) and j not in block:
+                                    block.add(j)
+                                    todo.append(j)
+                for j in block:
+                    blocks[j] = (block, rels)
+            return blocks[start]
+
+        chained = []
         for key in bad["key"]:
             i = system.keys.get(key)
+            if i is None:
+                continue
+            tied = key[:2] in score_vars and bool(set(score_rels) & block_of(i)[1])
+            if tied and i not in scored:
+                # outside a fit but tied to one: its own sums' members are fitted areas, hiding them cannot help
+                chained.append(i)
+                continue
+            helped = False
             for r in of_cell.get(i, []):
                 if r in done:
+                    helped = True
                     continue
                 idx, coef = system.rel_terms[r]
                 sign = np.sign(coef.sum())  # the sign of the members (a total stands alone with the other sign)
@@ -523,8 +581,13 @@ class Findings:
                         cand.append((np.sign(c) != sign, v, t))
                 if cand:
                     done.add(r)
+                    helped = True
                     kind, cell = min(cand, key=lambda x: (x[0], x[1]))[2]
                     found[kind].add(cell)
+            if not helped and tied:
+                chained.append(i)
+        for kind, cell in _chain_breakers(system, known, chained, block_of, scored, target):
+            found[kind].add(cell)
         return found["plan"], found["outcomes"], found["stapeling"], found["products"]
 
     def save(self, path: str | Path) -> Path:
@@ -546,15 +609,66 @@ class Findings:
         return out
 
 
+def _chain_breakers(system, known, chained, block_of, scored, target) -> list:
+    """Cells to hide for unprotected counts that are pinned through a chain of relations rather than by one of their
+    own sums: typically a count outside a risk model's fit, where the fit's score equation (the fitted areas sum to
+    their expected) and the area sums make the hidden areas outside the fit sum to a known figure; or a count in a
+    fit whose own sums have no published member left. Per block of hidden cells, the first there is of: the smallest published
+    count of the same variable in no score equation and no total, in a sum with fitted areas (another area outside
+    the fit, at the finest level, beside fitted ones: hidden too, only the sum of the two is known); the smallest published total of a sum in the block that is no
+    member of another (a gemeente's count), then one that is (a wijk's)."""
+    if not chained:
+        return []
+    keys = list(system.keys)
+    totals, members, beside_fit = set(), set(), set()
+    for r, lab in enumerate(system.rel_label):
+        if lab.startswith("som:") and "scorevergelijking" not in lab:
+            idx, coef = system.rel_terms[r]
+            sign = np.sign(coef.sum())
+            part = [j for j, c in zip(idx.tolist(), coef.tolist()) if np.sign(c) == sign]
+            totals.update(set(idx.tolist()) - set(part))
+            members.update(part)
+            if scored.intersection(part):  # a sum of fitted areas and others (not a wijk left out whole)
+                beside_fit.update(part)
+
+    def usable(j):
+        v = known[j]
+        return not (np.isnan(v) or v <= 0 or not system.integer[j] or j in scored)
+
+    siblings: dict = {}
+    for j, k in enumerate(keys):
+        if k[0] == "ind" and j not in totals and j in beside_fit and usable(j):
+            siblings.setdefault(k[:3], []).append(j)
+    out, seen = [], set()
+    for start in chained:
+        if start in seen:
+            continue
+        block, rels = block_of(start)
+        seen |= block
+        cand = [(0, known[j], str(keys[j]), t) for j in siblings.get(keys[start][:3], [])
+                if (t := target(keys[j])) is not None]
+        if not cand:
+            for r in rels:
+                if not system.rel_label[r].startswith("som:") or "scorevergelijking" in system.rel_label[r]:
+                    continue
+                for j in system.rel_terms[r][0].tolist():
+                    if j in totals and usable(j) and (t := target(keys[j])) is not None:
+                        cand.append((1 if j not in members else 2, known[j], str(keys[j]), t))
+        if cand:
+            out.append(min(cand)[3])
+    return out
+
+
 def _public(key, entry):
     """What of a computed finding may be stored beside the published run: the record-level working tables of
-    the outcomes, their suppression plans (cell sizes) and the observed counts of the reference areas a robust
-    fit left out stay behind."""
+    the outcomes, their suppression plans (cell sizes), the observed counts of the reference areas a robust
+    fit left out and the fit's own frame (``RiskModel.fit_frame``: every fitted area's count) stay behind."""
     ok, value = entry
     if not ok:
         return entry
-    if isinstance(value, RiskFinding) and len(value.model.outliers):
-        model = dataclasses.replace(value.model, outliers=value.model.outliers.iloc[:, :0])
+    if isinstance(value, RiskFinding) and (len(value.model.outliers) or len(value.model.fit_frame)):
+        # the fit's own frame holds the observed counts of every fitted area, suppressed ones too
+        model = dataclasses.replace(value.model, outliers=value.model.outliers.iloc[:, :0], fit_frame=pd.DataFrame())
         return ok, dataclasses.replace(value, model=model)
     if key == "outcomes":
         return ok, dataclasses.replace(value, prep=None, households=None, plans={})

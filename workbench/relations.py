@@ -512,6 +512,61 @@ def model_scores(system: System, table: pd.DataFrame, models: pd.DataFrame, *, y
                       label=f"som: {name} {domain} waargenomen over de geschatte gebieden = verwacht (scorevergelijking)")
 
 
+# the score equations of the fits' own design: a stronger attacker than publish.gpkg makes (see ``score_equations``)
+DESIGN_TAG = "(geschatte gebieden en ontwerp bekend verondersteld)"
+COEF_DECIMALS = 10  # publish.risk_tables writes the coefficients with pandas' to_json: 10 decimals
+
+
+def score_equations(system: System, designs: dict, *, year, count_of: dict, round_to: int | None = None,
+                    name: str = "modellen") -> None:
+    """Every score equation of every fitted risk model, as if the attacker knew the fitted areas and their design.
+
+    A GLM with log link solves X'W(y - mu) = 0 over its fitted areas: one equation per column of X (the intercept
+    and each factor). W is 1 for Poisson and quasi-Poisson and 1/(1 + alpha mu) for the negative binomial (NB2):
+    given mu, linear in the observed counts y. mu follows from the published coefficients and the design (and is
+    published as 'expected' where the count is), so each equation is a linear relation on observed counts. The
+    audit assumes the worst (conservative): the exact fitted set, design and weights are known, not only what
+    'modellen' tells (``model_scores``); a fitted area outside every published layer (a reference area elsewhere)
+    counts as known, as CBS publishes its count.
+
+    ``designs``: domain -> ``risk.RiskModel`` (its private ``fit_frame``: observed, exposure, factors, mu). The
+    band around each equation: the fit's own convergence residual, the rounding of the published coefficients
+    (``COEF_DECIMALS``) and, with ``round_to``, of the published counts in it; nothing about whether ``n``
+    matches. Labels end in ``DESIGN_TAG``: they are not in publish.gpkg, so ``fingerprint`` leaves them out."""
+    for domain, model in designs.items():
+        var, frame = count_of.get(domain), getattr(model, "fit_frame", None)
+        if var is None or frame is None or not len(frame):
+            continue
+        y, mu = frame["observed"].to_numpy(float), frame["mu"].to_numpy(float)
+        X = np.column_stack([np.ones(len(frame))] + [frame[f].to_numpy(float) for f in model.factors])
+        w = 1.0 / (1.0 + model.alpha * mu) if model.family == "negative_binomial" else np.ones(len(frame))
+        C = X * w[:, None]
+        keys = [("ind", var, int(year), str(c)) for c in frame.index]
+        shown = [system.value[system.keys[k]] if k in system.keys else None for k in keys]
+        published = np.array([v is not None for v in shown], dtype=bool)
+        # a published figure that is not the fit's count (a reference read from another source) is no term: the
+        # fit's own count is what the equation holds, and the attacker reads it there (known)
+        inside = np.array([k in system.keys and (v is None or round_to or abs(v - yi) <= 1e-6 * (1 + abs(yi)))
+                           for k, v, yi in zip(keys, shown, y)], dtype=bool)
+        published &= inside
+        residual = C.T @ (y - mu)  # not exactly 0: the fit stops at its convergence tolerance
+        # mu from coefficients rounded to COEF_DECIMALS: |d log mu| <= half a unit in the last decimal x (1 + |x|)
+        d_eta = 0.5 * 10.0 ** -COEF_DECIMALS * np.abs(X).sum(axis=1)
+        names = ["constante", *model.factors]
+        for j, label in enumerate(names):
+            c = C[:, j]
+            scale = float(np.abs(c) @ (np.abs(y) + mu))
+            tol = abs(residual[j]) + float(np.abs(c) @ (mu * np.expm1(d_eta))) + 1e-9 * (1.0 + scale)
+            if round_to:
+                tol += float(np.abs(c[published]).sum()) * round_to / 2
+            centre = float(c @ mu - c[~inside] @ y[~inside])
+            terms = [(keys[i], float(c[i])) for i in np.flatnonzero(inside & (c != 0))]
+            if terms:
+                system.relate(terms, centre - tol, centre + tol,
+                              label=f"som: {name} {domain} scorevergelijking ({label}) over {len(frame)} geschatte "
+                                    f"gebieden {DESIGN_TAG}")
+
+
 def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "indicatoren") -> None:
     """Numerators behind the indicator figures: value x denominator / scale; numerators of additive counts
     add up over the areas. ``meta``: indicator id -> dict(numerator=variable, count=variable or None,
@@ -569,8 +624,9 @@ def indicator_meta(catalog) -> dict:
 
 
 def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None = None, risk_counts: dict | None = None,
-               round_to: int | None = None) -> System:
-    """All published layers in one attacker system (linked where the same count shows in several)."""
+               round_to: int | None = None, designs: dict | None = None) -> System:
+    """All published layers in one attacker system (linked where the same count shows in several). ``designs``
+    (domain -> fitted ``risk.RiskModel``): add every score equation of those fits (``score_equations``)."""
     s = System()
     if meta and "indicatoren" in layers:
         indicators(s, layers["indicatoren"], meta)
@@ -584,6 +640,8 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
             g = layers.get("gebieden")
             wijk_of = dict(zip(g["code"].astype(str), g["wijk_code"].astype(str))) if g is not None and len(g) else None
             model_scores(s, layers["risico"], layers["modellen"], year=year, count_of=risk_counts, wijk_of=wijk_of)
+        if designs:
+            score_equations(s, designs, year=year, count_of=risk_counts, round_to=round_to)
     if "resultaten" in layers and len(layers["resultaten"]):
         outcomes(s, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):
@@ -618,7 +676,8 @@ def describe(key) -> str:
 
 def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
            meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
-           full: bool = False, lp: bool = True, open_variables=(), previous: pd.DataFrame | None = None) -> pd.DataFrame:
+           full: bool = False, lp: bool = True, open_variables=(), previous: pd.DataFrame | None = None,
+           designs: dict | None = None) -> pd.DataFrame:
     """The interval attack on published layers: one row per suppressed count with its feasible interval,
     ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in.
 
@@ -633,11 +692,13 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
 
     ``protected`` is False for a cell whose block's relations contradict each other (``consistent`` False): a
     relation is mis-stated, and the audit cannot vouch for it. Open CBS counts are the exception: CBS rounds and
-    suppresses its own figures, so its published parts and totals need not add up; they stay under CBS's rule."""
+    suppresses its own figures, so its published parts and totals need not add up; they stay under CBS's rule.
+
+    ``designs``: the fitted risk models, for their score equations (``score_equations``)."""
     from . import intervals
 
     protection = threshold if protection is None else protection
-    system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to)
+    system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to, designs=designs)
     only = dirty = None
     if previous is not None and len(previous) and "system" in previous.attrs:
         targets = {k for k, t in zip(system.keys, system.target) if t}
@@ -712,10 +773,11 @@ def risk_counts(catalog, domains: dict) -> dict:
 
 
 def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, lp: bool = True,
-                  previous: pd.DataFrame | None = None) -> pd.DataFrame:
+                  previous: pd.DataFrame | None = None, designs: dict | None = None) -> pd.DataFrame:
     """``attack`` on published layers (name -> table, as in publish.gpkg) with what the catalogue tells an attacker
     (``domains``: risk domain -> care-use indicator id). ``res.attrs['system']`` is the attacker's system.
-    ``lp=False``: the quick screen (outer bounds only): what it shows unprotected is; the rest is not proven."""
+    ``lp=False``: the quick screen (outer bounds only): what it shows unprotected is; the rest is not proven.
+    ``designs``: domain -> fitted ``risk.RiskModel`` (the run's own audit: every score equation of each fit)."""
     from .privacy import record_variables
 
     meta = indicator_meta(catalog) if catalog is not None else None
@@ -725,7 +787,7 @@ def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, 
     open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
     return attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
                   risk_counts=counts, round_to=settings.round_to, open_variables=open_vars, lp=lp,
-                  previous=previous if lp else None)
+                  previous=previous if lp else None, designs=designs)
 
 
 def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], dict]:
@@ -747,7 +809,9 @@ def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], 
 
 def fingerprint(system: System) -> str:
     """A hash of an attacker's system (cells, published values, bounds, relations): the same fingerprint means
-    the same attack, so a run's audit of publish.gpkg may take the findings' result."""
+    the same attack, so a run's audit of publish.gpkg may take the findings' result. The score equations of the
+    fits' own design (labels ending in ``DESIGN_TAG``) are left out: publish.gpkg does not carry them, and a system
+    with them is a stronger attacker on the same figures, so its verdict holds for the attack on publish.gpkg."""
     import hashlib
 
     h = hashlib.sha256()
@@ -756,6 +820,8 @@ def fingerprint(system: System) -> str:
     h.update(np.round(vals, 6).tobytes())
     h.update(repr(list(zip(system.lb, system.ub, system.integer, system.target))).encode())
     for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+        if lab.endswith(DESIGN_TAG):
+            continue
         h.update(idx.tobytes())
         h.update(np.round(coef, 6).tobytes())
         h.update(np.round([lo, hi], 4).tobytes())

@@ -90,6 +90,10 @@ class RiskModel:
     reference_nl: str = ""          # what 'verwacht' means for this reference, in plain Dutch, with its size
     reference_areas: int = 0        # fit-level areas in the reference (before leaving out unusable ones)
     reference_gemeenten: int = 0    # gemeenten those areas lie in
+    # Private: the areas of the final fit (index code) with their observed count, exposure, factors and fitted mean
+    # ``mu``. The interval audit states the fit's score equations over them (relations.score_equations); never
+    # stored with the findings, never published (it holds the counts of suppressed areas).
+    fit_frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def excluded_codes(self) -> list[str]:
@@ -406,9 +410,11 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
             warnings.append(f"Een groot deel van de referentiegebieden telt niet mee in de schatting ({warnings_txt}).")
     fitted_codes = d.index.difference(dropped)
     y_fit = d.loc[fitted_codes, "observed"].astype(float)
+    fit_frame = d.loc[fit.fitted.index, ["observed", "exposure", *factors]].astype(float).assign(
+        mu=np.asarray(fit.fitted, float))
     return RiskModel(domain, factors, fit.coefficients, n, dev_expl, dispersion, fit.alpha, family, reference_label,
                      fit_level, warnings, float(y_fit.sum()), float(fit.fitted.sum()), excluded, fit.params,
-                     robust=robust, robust_note=robust_note, outliers=outliers,
+                     robust=robust, robust_note=robust_note, outliers=outliers, fit_frame=fit_frame,
                      first_pass=None if fit is first else {"n": len(d), "deviance_explained": first.deviance_explained,
                                                             "dispersion": first.dispersion, "alpha": first.alpha,
                                                             "coefficients": first.coefficients})

@@ -35,6 +35,7 @@ loadOnce("topojson", {libs[1]});
 loadOnce("WBMap", {libs[2]});
 
 function render({{ model, el }}) {{
+  performance.mark("wb-render");  // marks for benchmarks/app_first_paint.py: where a first paint's time goes
   const box = document.createElement("div");
   box.style.height = model.get("height") + "px";
   box.style.width = "100%";
@@ -53,7 +54,10 @@ function render({{ model, el }}) {{
     const buf = model.get("geo_" + level);
     if (!buf || !buf.byteLength) throw new Error("no geometry for " + level);
     const bytes = buf instanceof DataView ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
-    m.setGeometry(level, await WBMap.inflateBytes(bytes));
+    const topology = await WBMap.inflateBytes(bytes);
+    performance.mark("wb-inflated-" + level);
+    m.setGeometry(level, topology);
+    performance.mark("wb-geometry-" + level);
   }}
   async function draw() {{
     const view = model.get("view");
@@ -64,11 +68,16 @@ function render({{ model, el }}) {{
     if (pending !== view) return;  // a newer view arrived meanwhile
     m.setView(view);
     times.applied = performance.now();
+    if (!box.dataset.ready) performance.mark("wb-applied");
     // Leaflet paints the canvas in the next animation frame; a task queued from that frame runs once the frame
     // is rendered: only then is the view on screen and marked as drawn.
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
     times.painted = performance.now();
-    if (pending === view) {{ box.wbTimes = times; box.setAttribute("data-ready", view.key); }}
+    if (pending === view) {{
+      box.wbTimes = times;
+      if (!box.dataset.ready) performance.mark("wb-first-paint");
+      box.setAttribute("data-ready", view.key);
+    }}
   }}
   const redraw = () => {{ draw().catch((e) => {{ box.setAttribute("data-error", String(e)); console.error(e); }}); }};
   model.on("change:view", redraw);
