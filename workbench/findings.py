@@ -535,6 +535,7 @@ class Findings:
         rel_cells = [idx.tolist() for idx, _ in system.rel_terms]
         score_rels = [r for r, lab in enumerate(system.rel_label) if "scorevergelijking" in lab]
         scored = {j for r in score_rels for j in rel_cells[r]}
+        score_vars = {keys[j][:2] for j in scored}  # only their blocks can hold a score equation
         blocks: dict = {}  # hidden cell -> (block, its relations), shared by the cells of one block
 
         def block_of(start):
@@ -558,7 +559,7 @@ class Findings:
             i = system.keys.get(key)
             if i is None:
                 continue
-            tied = bool(score_rels) and bool(set(score_rels) & block_of(i)[1])
+            tied = key[:2] in score_vars and bool(set(score_rels) & block_of(i)[1])
             if tied and i not in scored:
                 # outside a fit but tied to one: its own sums' members are fitted areas, hiding them cannot help
                 chained.append(i)
