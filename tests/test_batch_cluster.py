@@ -5,6 +5,7 @@ Tiny notebooks (the `fake` fixture of test_batch.py) keep the runs short; each r
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -19,7 +20,10 @@ from workbench.pipeline import LOCK_NAME, SetLocked
 
 distributed = pytest.importorskip("distributed")
 
-NAP = "import time\ntime.sleep(25)"
+# A run that naps until its test opens the gate (a file `go` in the batch's outputs folder; the notebook's
+# output_dir is outputs/<set>/.<run>.partial): the tests wait on conditions, not on a nap long enough under load.
+NAP = ("import time\nfrom pathlib import Path\ngate = Path(output_dir).parents[1] / 'go'\n"
+       "deadline = time.time() + 600\nwhile not gate.exists() and time.time() < deadline:\n    time.sleep(0.2)")
 
 
 def _clean(set_dir: Path) -> None:
@@ -147,8 +151,13 @@ def test_killed_worker_leaves_no_half_run_or_stale_lock(fake, own_cluster):
     wait_for(lambda: list(set_dir.glob(".*.partial")), 180, "een run in uitvoering")
     busy = wait_for(lambda: [w for w, keys in client.processing().items() if keys], 30, "de worker met de taak")
     pid = client.run(os.getpid, workers=busy)[busy[0]]
-    os.kill(pid, signal.SIGKILL)  # the worker dies mid-run; its nanny starts a new one
-    runner.join(timeout=400)
+    os.kill(pid, signal.SIGKILL)  # the worker dies mid-run (its run still napping); its nanny starts a new one
+    # Open the gate only once the killed attempt is on record (the orphaned run recorded itself as interrupted,
+    # or the retry recovered its partial): it can then never finish after all.
+    wait_for(lambda: [m for m in set_dir.glob("*/manifest.json")
+                      if json.loads(m.read_text())["status"] == "interrupted"], 300, "de gestopte poging")
+    (outputs / "go").touch()  # the retried run may finish
+    runner.join(timeout=600)
     assert not runner.is_alive()
     [item] = result["items"]
     assert item.status == "ok", item.message  # run again on a live worker: the dead one's lease taken over
@@ -166,7 +175,7 @@ def test_two_batches_racing_for_one_set(fake, own_cluster):
     cluster, _ = own_cluster
     folder, outputs = fake / "race", fake / "race-out"
     folder.mkdir()
-    files = [param_file(folder, "r-set", ["nap"], file_name=f"r{i}") for i in (1, 2)]  # long enough to overlap
+    files = [param_file(folder, "r-set", ["nap"], file_name=f"r{i}") for i in (1, 2)]
     barrier, results = threading.Barrier(2), {}
 
     def batch(i):
@@ -179,6 +188,9 @@ def test_two_batches_racing_for_one_set(fake, own_cluster):
     threads = [threading.Thread(target=batch, args=(i,)) for i in (0, 1)]
     for t in threads:
         t.start()
+    # The winner's run naps until the gate opens, so the loser meets it running, however slow the machine.
+    wait_for(lambda: results, 400, "de eerste batch die klaar is (de verliezer)")
+    (outputs / "go").touch()
     for t in threads:
         t.join(timeout=400)
     assert len(results) == 2, f"een batch bleef hangen: {results}"

@@ -162,3 +162,54 @@ def test_suppressed_row_says_onderdrukt_only_for_the_hidden_figure(tmp_path):
     assert sheet.loc[("BU00010101", "bijstand"), "waarde"] == "onderdrukt"
     assert sheet.loc[("BU00010101", "bijstand"), "noemer"] == "onderdrukt"
     assert sheet.loc[("WK000101", "inkomen"), "noemer"] is None  # published rows: empty as before
+
+
+@pytest.mark.skipif(__import__("workbench.provider_sheet").provider_sheet.find_chromium() is None,
+                    reason="Chromium ontbreekt (apt-get install chromium)")
+def test_pdfs_print_in_tabs_of_the_run_browser_in_page_order(tmp_path, monkeypatch):
+    """PdfJobs prints in the browser named by MMR_PDF_BROWSER (the run's: the kernel's provider sheets and the
+    exports' wijkprofielen share it) without starting one of its own, several tabs at once, every PDF complete
+    and the paths in the order the pages were given; the run's browser keeps running until the run stops it."""
+    from workbench import provider_sheet as ps
+
+    pages = []
+    for i in range(5):
+        page = tmp_path / f"p{i}.html"
+        page.write_text(f"<!DOCTYPE html><html><body><h1>Pagina {i}</h1>{'<p>tekst</p>' * (40 * i)}</body></html>")
+        pages.append(page)
+    run_browser = ps.Browser(ps.find_chromium())
+    started = []
+    real_init = ps.Browser.__init__
+
+    def counting_init(self, chromium, timeout=60, *, profile=None):
+        if profile is None:
+            started.append(chromium)
+        real_init(self, chromium, timeout, profile=profile)
+
+    monkeypatch.setattr(ps.Browser, "__init__", counting_init)
+    monkeypatch.setenv(ps.BROWSER_ENV, run_browser.profile)
+    try:
+        done, notes = ps._print_all(pages, ps.find_chromium())
+        assert not notes and not started, (notes, started)
+        assert done == [p.with_suffix(".pdf") for p in pages]
+        for pdf in done:
+            data = pdf.read_bytes()
+            assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF") and b"/Type /Page" in data
+        assert run_browser.proc.poll() is None  # attached: not stopped by the printer
+    finally:
+        run_browser.close()
+    assert run_browser.proc is None and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_run_prints_both_kinds_of_pdf_once_per_page(demo_run):
+    """A run with PDFs: one PDF per provider sheet (notebook 05, in the kernel) and per wijkprofiel (exports),
+    through the run's one Chromium; no PDF failed."""
+    from workbench import provider_sheet as ps
+
+    if ps.find_chromium() is None:
+        pytest.skip("Chromium ontbreekt")
+    for folder in ("aanbieders", "wijkprofielen"):
+        pages = sorted(p.stem for p in (demo_run.path / folder).glob("*.html") if p.name != "index.html")
+        pdfs = sorted(p.stem for p in (demo_run.path / folder).glob("*.pdf"))
+        assert pages and pdfs == pages, folder
+    assert not [n for n in demo_run.manifest["exports"]["notes"] if "mislukt" in n]

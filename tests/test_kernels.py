@@ -69,3 +69,16 @@ def test_a_run_kernel_works_inside_a_running_event_loop(tmp_path):
 
     assert asyncio.run(asyncio.wait_for(in_a_notebook_cell(), 120)) is False
     assert _outputs(tmp_path / "c.out.ipynb")[0][0] == "42"
+
+
+def test_a_started_run_kernel_gets_the_run_browser_in_its_environment(tmp_path, monkeypatch):
+    """``start(env=...)``: the run passes its Chromium (MMR_PDF_BROWSER) to the kernel, so the provider sheets of
+    notebook 05 print in the run's browser; the rest of the environment is the run's own."""
+    monkeypatch.setenv("MMR_KERNEL_TEST_OWN", "eigen")
+    nb = _nb(tmp_path / "e.ipynb", "import os\nprint(os.environ.get('MMR_PDF_BROWSER'), os.environ.get('MMR_KERNEL_TEST_OWN'))")
+    kernel = RunKernel()
+    kernel.start(str(tmp_path), env={"MMR_PDF_BROWSER": "/tmp/profiel"})
+    with kernel as km:
+        pm.execute_notebook(nb, str(tmp_path / "e.out.ipynb"), engine_name=SHARED_ENGINE, km=km, progress_bar=False,
+                            cwd=str(tmp_path), execution_timeout=60)
+    assert _outputs(tmp_path / "e.out.ipynb")[0][0] == "/tmp/profiel eigen"

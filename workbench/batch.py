@@ -677,14 +677,17 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
         return {"status": "locked", "message": exc.render().replace("\n  ", " "), "seconds": time.time() - t0}
     try:
         # After a dead worker's lease was taken over, its orphaned run may still be finishing (it holds the
-        # flock until it has recorded itself as interrupted): wait for that rather than report 'locked'.
+        # flock until it has recorded itself as interrupted): wait for that rather than report 'locked'; on a
+        # loaded machine that can take longer than its grace, so wait while that run is seen alive on this host
+        # (its .running.json), up to one lease period.
         patience = time.time() + (GRACE_SECONDS + 15 if lease.taken_over else 0)
+        longest = time.time() + (LEASE_SECONDS if lease.taken_over else 0)
         while True:
             try:
                 lock = SetLock(set_dir, purpose="batch").acquire()
                 break
             except SetLocked as exc:
-                if time.time() > patience:
+                if time.time() > patience and not (time.time() < longest and _live_run_here(set_dir)):
                     return {"status": "locked", "message": exc.render().replace("\n  ", " "),
                             "seconds": time.time() - t0}
                 time.sleep(1)
@@ -740,6 +743,22 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
             lock.release()
     finally:
         lease.release()
+
+
+def _live_run_here(set_dir: Path) -> bool:
+    """Whether a run of this set is still alive on this host (its .running.json names a live process)."""
+    import platform
+
+    here = platform.node()
+    for marker in set_dir.glob(".*.running.json"):
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        pid = int(info.get("pid") or 0)
+        if info.get("host") == here and pid > 0 and pid_alive(pid):
+            return True
+    return False
 
 
 def _cluster_task(param_file: str, name: str, outputs: str, timeout: float | None, force: bool,

@@ -130,13 +130,14 @@ class RunKernel:
         self.km = QuietKernelManager(kernel_name=kernel_name)
         self._kc = None
 
-    def start(self, cwd: str) -> None:
-        """Start the kernel in ``cwd`` and let it import the package; returns without waiting for the import."""
+    def start(self, cwd: str, env: dict | None = None) -> None:
+        """Start the kernel in ``cwd`` and let it import the package; returns without waiting for the import.
+        ``env``: variables added to the kernel's environment."""
         from jupyter_core.utils import run_sync
 
         from jupyter_client.session import Session
 
-        run_sync(self.km.start_kernel)(cwd=cwd)
+        run_sync(self.km.start_kernel)(cwd=cwd, **({"env": {**os.environ, **env}} if env else {}))
         # A session of its own: a client's sockets take the session id as their zmq identity, and the kernel's
         # ROUTER drops a second connection with an identity in use, so the notebooks' client (which gets the
         # manager's session) would wait for replies that never come ("Kernel didn't respond").

@@ -264,15 +264,16 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     from .kernels import SHARED_ENGINE, RunKernel
 
     kernel = RunKernel(kernel_name)
-    beside = None
+    beside = browser = None
     try:
         # Compute once: the findings every notebook shows and publish.gpkg holds, stored for the notebooks.
         current = "bevindingen"
         t0 = time.time()
         from .findings import STORE
 
+        browser = _pdf_browser(pdf)  # one Chromium for both kinds of PDF, starting meanwhile too
         if params.notebooks:  # the kernel starts and imports the package on the other core meanwhile
-            kernel.start(str(paths.project_dir()))
+            kernel.start(str(paths.project_dir()), env=browser.env() if browser else None)
 
         ds.findings.compute_all().save(tmp / STORE)
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
@@ -284,7 +285,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Exports and the attacker's interval audit read publish.gpkg only, so they run in a thread beside the
         # notebooks: this process only waits on the kernel meanwhile, and a run has two cores to use.
         shown = {**manifest, "run_id": run_id}
-        beside = _Beside(manifest, lambda: _exports_and_attack(tmp, shown, pdf, ds, params))
+        beside = _Beside(manifest, lambda: _exports_and_attack(tmp, shown, pdf, ds, params, browser))
         # One kernel for all notebooks: each starts with an empty namespace (workbench.kernels), but the
         # kernel start and `import workbench` with its libraries are paid once per run, not per notebook.
         with kernel as km:
@@ -309,6 +310,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
             bar.set_postfix_str("tabellen, wijkprofielen, intervalaudit")
         exports, (interval_leaks, attack) = beside.result()
         manifest["exports"] = exports
+        if browser:
+            browser.close()
         if bar:
             bar.update(1)
         # Last gate: nothing in the run folder may carry a record identifier or a count under the threshold.
@@ -338,6 +341,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         kernel.close()
         if beside is not None:
             beside.stop()
+        if browser:
+            browser.close()
         kind = failure_kind(exc)
         _record_failure(set_dir, tmp, run_id, manifest, current, exc, started, kind)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -363,14 +368,29 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     return RunResult(params.name, run_id, "ok", final, manifest["seconds"], manifest)
 
 
-def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: ParameterSet):
+def _pdf_browser(pdf: bool):
+    """The run's headless Chromium (provider_sheet.Browser), started now without waiting, when the run prints
+    PDFs: the kernel (provider sheets, through MMR_PDF_BROWSER) and the exports (wijkprofielen) both print
+    there, so Chromium starts once per run and while the findings are computed, not when a PDF is due."""
+    if not pdf:
+        return None
+    from .provider_sheet import Browser, find_chromium
+
+    chromium = find_chromium()
+    try:
+        return Browser(chromium) if chromium else None
+    except OSError:  # cannot be started: each kind starts its own, or reports why not
+        return None
+
+
+def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: ParameterSet, browser=None):
     """tabellen.xlsx and the wijkprofielen, then the attacker's interval audit: no suppressed count may be
     narrowed down from publish.gpkg. Both read publish.gpkg only. Returns (exports, (leaks, attack), timings)."""
     from .audit import interval_audit
     from .wijkprofiel import write_exports
 
     t0 = time.time()
-    exports = write_exports(tmp, manifest, pdf=pdf)
+    exports = write_exports(tmp, manifest, pdf=pdf, browser=browser)
     if not pdf:
         exports["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
                                 "(workbench batch zonder --pdf, of workbench run --geen-pdf).")

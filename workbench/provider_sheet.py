@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import unicodedata
 from pathlib import Path
@@ -184,29 +185,72 @@ def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 6
             raise RuntimeError("Chromium schreef een leeg bestand")
 
 
-class _DevToolsPrinter:
-    """One headless Chromium printing many pages over its DevTools protocol: one browser start instead of one
-    per sheet (the start-up is most of the time of a single --print-to-pdf)."""
+BROWSER_ENV = "MMR_PDF_BROWSER"  # profile folder of a run's Chromium: the kernel prints its sheets there too
+PDF_TABS = 2  # pages printed at once (Chromium renders each tab in its own process)
 
-    def __init__(self, chromium: str, timeout: int = 60):
-        import websocket
 
-        self.timeout = timeout
+class Browser:
+    """One headless Chromium for many PDFs, driven over its DevTools protocol: one browser start instead of one
+    per page (the start-up is most of the time of a single --print-to-pdf). ``Browser(chromium)`` starts it and
+    returns at once (the run starts it before it needs it); ``Browser.attach(profile)`` uses one another
+    process started (the run's, named in MMR_PDF_BROWSER), and never stops it."""
+
+    def __init__(self, chromium: str | None, timeout: int = 60, *, profile: str | None = None):
+        self.timeout, self.proc, self._profile = timeout, None, None
+        if profile is not None:
+            self.profile = profile
+            return
         self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
+        self.profile = self._profile.name
         self.proc = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", *QUIET_FLAGS, "--remote-debugging-port=0",
-             f"--user-data-dir={self._profile.name}", "about:blank"],
+             f"--user-data-dir={self.profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self._profile.name) / "DevToolsActivePort"
-        deadline = time.monotonic() + timeout
-        while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
+
+    def env(self) -> dict:
+        """What a process (the run's kernel) needs in its environment to print here."""
+        return {BROWSER_ENV: self.profile}
+
+    @classmethod
+    def attach(cls, profile: str, timeout: int = 60) -> Browser:
+        return cls(None, timeout, profile=profile)
+
+    def endpoint(self) -> str:
+        """The browser's DevTools websocket address (waits for Chromium to write it)."""
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                text = port_file.read_text().split()
+            except OSError:
+                text = []
+            if len(text) >= 2:
+                return f"ws://127.0.0.1:{text[0]}{text[1]}"
+            if (self.proc is not None and self.proc.poll() is not None) or time.monotonic() > deadline:
                 raise RuntimeError("Chromium startte niet met DevTools")
             time.sleep(0.05)
-        port, path = port_file.read_text().split()[:2]
+
+    def close(self) -> None:
+        if self.proc is None:  # attached: the process that started it stops it
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._profile.cleanup()
+        self.proc = None
+
+
+class _DevToolsPrinter:
+    """One DevTools connection to a Browser, printing one page at a time in a tab of its own."""
+
+    def __init__(self, browser: Browser):
+        import websocket
+
         # No Origin header: Chromium refuses DevTools websockets from other origins.
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=timeout, suppress_origin=True)
+        self.ws = websocket.create_connection(browser.endpoint(), timeout=browser.timeout, suppress_origin=True)
         self._id = 0
 
     def _call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
@@ -245,57 +289,103 @@ class _DevToolsPrinter:
         write_atomic(pdf_path, pdf)
 
     def close(self) -> None:
-        try:
-            if getattr(self, "ws", None):
-                self.ws.close()
-        finally:
-            self.proc.terminate()
+        self.ws.close()
+
+
+class PdfJobs:
+    """PDFs of HTML pages, printed while the caller writes the next pages: ``submit`` each page as soon as it is
+    written, ``finish`` waits for all. ``PDF_TABS`` tabs at once, each a DevTools connection of its own in a
+    thread (they wait on Chromium, not on Python). The browser is the run's (MMR_PDF_BROWSER, or ``browser``)
+    or one started here; if it cannot be driven, one Chromium per page prints the same PDFs."""
+
+    def __init__(self, chromium: str, browser: Browser | None = None, tabs: int = PDF_TABS):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.chromium, self.jobs, self._conns, self._lock = chromium, [], [], threading.Lock()
+        self._local = threading.local()
+        shared = os.environ.get(BROWSER_ENV)
+        self.browser, self._own = browser, False
+        if self.browser is None and shared and Path(shared).is_dir():
+            self.browser = Browser.attach(shared)
+        if self.browser is None:
             try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self._profile.cleanup()
+                self.browser, self._own = Browser(chromium), True
+            except OSError:
+                self.browser = None
+        self.pool = ThreadPoolExecutor(max(1, tabs), thread_name_prefix="mmr-pdf")
+
+    def _printer(self):
+        if not hasattr(self._local, "printer"):
+            try:
+                self._local.printer = _DevToolsPrinter(self.browser) if self.browser else None
+            except Exception:  # noqa: BLE001 — the slower path gives the same PDFs
+                self._local.printer = None
+            if self._local.printer is not None:
+                with self._lock:
+                    self._conns.append(self._local.printer)
+        return self._local.printer
+
+    def _print(self, path: Path) -> Path:
+        pdf_path = path.with_suffix(".pdf")
+        printer = self._printer()
+        if printer:
+            printer.print_pdf(path, pdf_path)
+        else:
+            html_to_pdf(path, pdf_path, self.chromium)
+        return pdf_path
+
+    def submit(self, path: Path) -> None:
+        self.jobs.append((path, self.pool.submit(self._print, path)))
+
+    def finish(self) -> tuple[list[Path], list[str]]:
+        done, notes = [], []
+        try:
+            for path, job in self.jobs:
+                try:
+                    done.append(job.result())
+                except Exception as exc:  # noqa: BLE001 — one failed PDF never stops the run; the HTML is there
+                    notes.append(f"PDF van {path.stem} mislukt ({type(exc).__name__}); het HTML-blad staat er wel.")
+        finally:
+            self.pool.shutdown(wait=True)
+            for conn in self._conns:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            if self._own and self.browser:
+                self.browser.close()
+        return done, notes
 
 
 def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list[str]]:
-    """Write aanbieders/<slug>.html (and .pdf) for every provider into ``output_dir``; returns paths and notes."""
+    """Write aanbieders/<slug>.html (and .pdf) for every provider into ``output_dir``; returns paths and notes.
+    Each sheet goes to the printer as soon as it is written (PdfJobs)."""
     folder = Path(output_dir) / "aanbieders"
     folder.mkdir(parents=True, exist_ok=True)
     paths, notes = [], []
     chromium = find_chromium() if pdf else None
     if pdf and not chromium:
         notes.append("Geen Chromium gevonden: alleen HTML-bladen (PDF overgeslagen).")
-    rows = published_rows(res)
-    for provider in res.providers:
-        path = folder / f"{slug(provider)}.html"
-        write_atomic(path, render_sheet(provider, res, rows))
-        paths.append(path)
-    if chromium:
-        paths_pdf, pdf_notes = _print_all(list(paths), chromium)
-        paths += paths_pdf
-        notes += pdf_notes
+    jobs = PdfJobs(chromium) if chromium else None
+    try:
+        rows = published_rows(res)
+        for provider in res.providers:
+            path = folder / f"{slug(provider)}.html"
+            write_atomic(path, render_sheet(provider, res, rows))
+            paths.append(path)
+            if jobs:
+                jobs.submit(path)
+    finally:
+        if jobs:
+            paths_pdf, pdf_notes = jobs.finish()
+            paths += paths_pdf
+            notes += pdf_notes
     return paths, notes
 
 
-def _print_all(html_paths: list[Path], chromium: str) -> tuple[list[Path], list[str]]:
-    """PDFs through one Chromium (DevTools); if that browser cannot be driven, one Chromium per sheet."""
-    done, notes = [], []
-    try:
-        printer = _DevToolsPrinter(chromium)
-    except Exception:  # noqa: BLE001 — the slower path below gives the same PDFs
-        printer = None
-    try:
-        for path in html_paths:
-            pdf_path = path.with_suffix(".pdf")
-            try:
-                if printer:
-                    printer.print_pdf(path, pdf_path)
-                else:
-                    html_to_pdf(path, pdf_path, chromium)
-                done.append(pdf_path)
-            except Exception as exc:  # noqa: BLE001 — one failed PDF never stops the run; the HTML sheet is there
-                notes.append(f"PDF van {path.stem} mislukt ({type(exc).__name__}); het HTML-blad staat er wel.")
-    finally:
-        if printer:
-            printer.close()
-    return done, notes
+def _print_all(html_paths: list[Path], chromium: str, browser: Browser | None = None) -> tuple[list[Path], list[str]]:
+    """PDFs of these pages (PdfJobs); paths in the pages' order and notes on what failed."""
+    jobs = PdfJobs(chromium, browser)
+    for path in html_paths:
+        jobs.submit(path)
+    return jobs.finish()

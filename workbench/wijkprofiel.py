@@ -15,7 +15,7 @@ from .app import profile
 from .app.data import PublishedRun
 from .export import write_workbook
 from .io import write_atomic
-from .provider_sheet import _CSS, _print_all, find_chromium, slug
+from .provider_sheet import _CSS, PdfJobs, find_chromium, slug
 
 FOLDER = "wijkprofielen"
 _EXTRA_CSS = """
@@ -90,39 +90,49 @@ def _index(run: PublishedRun, files: dict[str, str]) -> str:
             f'<p class="sub">{_esc(run.title)} · {run.year} · run {_esc(run.run_id)}</p>{"".join(parts)}</body></html>\n')
 
 
-def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True) -> tuple[list[Path], list[str]]:
-    """Write ``wijkprofielen/<wijk>.html`` (and ``.pdf``) and an index for every wijk of the run; paths, notes."""
-    run = PublishedRun.read(Path(run_dir), manifest)
-    folder = Path(run_dir) / FOLDER
-    folder.mkdir(exist_ok=True)
-    written, files = [], {}
-    for _, gm in run.gemeenten():
-        for label, code in run.wijken(gm):
-            name = f"{code}-{slug(_name(label))}.html"
-            _write(folder / name, render(run, code))
-            written.append(folder / name)
-            files[code] = name
-    _write(folder / "index.html", _index(run, files))
-    notes = []
+def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True, browser=None,
+                   meanwhile=None) -> tuple[list[Path], list[str]]:
+    """Write ``wijkprofielen/<wijk>.html`` (and ``.pdf``) and an index for every wijk of the run; paths, notes.
+    Each page goes to the printer as soon as it is written, so Chromium prints while the next page's charts are
+    drawn; ``browser``: a provider_sheet.Browser already started (the run's), else one is started here;
+    ``meanwhile``: work to do while the last PDFs print."""
     chromium = find_chromium() if pdf else None
+    notes = []
     if pdf and not chromium:
         notes.append("Geen Chromium gevonden: wijkprofielen alleen als HTML (PDF overgeslagen).")
-    if chromium and written:
-        pdfs, pdf_notes = _print_all(list(written), chromium)
-        written += pdfs
-        notes += pdf_notes
-    return written + [folder / "index.html"], notes
+    jobs = PdfJobs(chromium, browser) if chromium else None
+    written, files, pdfs = [], {}, []
+    try:
+        run = PublishedRun.read(Path(run_dir), manifest)
+        folder = Path(run_dir) / FOLDER
+        folder.mkdir(exist_ok=True)
+        for _, gm in run.gemeenten():
+            for label, code in run.wijken(gm):
+                name = f"{code}-{slug(_name(label))}.html"
+                _write(folder / name, render(run, code))
+                written.append(folder / name)
+                files[code] = name
+                if jobs:
+                    jobs.submit(folder / name)
+        _write(folder / "index.html", _index(run, files))
+        if meanwhile:
+            meanwhile()
+    finally:
+        if jobs:
+            pdfs, pdf_notes = jobs.finish()
+            notes += pdf_notes
+    return written + pdfs + [folder / "index.html"], notes
 
 
 def _write(path: Path, text: str) -> None:
     write_atomic(path, text)
 
 
-def write_exports(run_dir: str | Path, manifest: dict, *, pdf: bool = True) -> dict:
+def write_exports(run_dir: str | Path, manifest: dict, *, pdf: bool = True, browser=None) -> dict:
     """tabellen.xlsx and the wijkprofielen of a run folder (both from its publish.gpkg); what was written."""
-    run_dir = Path(run_dir)
-    workbook = write_workbook(run_dir, manifest)
-    profiles, notes = write_profiles(run_dir, manifest, pdf=pdf)
-    return {"tabellen": workbook.name, "wijkprofielen_map": FOLDER, "notes": notes,
+    run_dir, workbook = Path(run_dir), []
+    profiles, notes = write_profiles(run_dir, manifest, pdf=pdf, browser=browser,
+                                     meanwhile=lambda: workbook.append(write_workbook(run_dir, manifest)))
+    return {"tabellen": workbook[0].name, "wijkprofielen_map": FOLDER, "notes": notes,
             "wijkprofielen": sorted(p.name for p in profiles if p.suffix == ".html" and p.name != "index.html"),
             "pdf": sum(p.suffix == ".pdf" for p in profiles)}
