@@ -341,9 +341,9 @@ def test_viewers_beyond_the_starting_kernels_get_a_queue_place_in_order():
     assert 'data-testid="app-busy"' in page and "nummer 1" in page and 'http-equiv="refresh"' in page
 
 
-def test_what_the_app_shows_reads_as_dutch(run):
-    """Issue 17, part 6, in the app: the table under the map, its CSV, the notes and the wijk profile have no NaN,
-    decimal point, e-notation, column code or hyphen-minus as a minus sign, for every domain, view and indicator."""
+def _read_as_dutch(run, views=VIEWS) -> tuple[list[str], list[str]]:
+    """Number-format faults in every view's note, title, legend, tooltip texts, table and CSV and in a wijk
+    profile; and the views without a map whose note does not say in plain Dutch why and what to choose."""
     from artefact_text import faults, html_text
     from workbench import formatting
     from workbench.app.profile import wijk_profile
@@ -351,16 +351,63 @@ def test_what_the_app_shows_reads_as_dutch(run):
     from workbench.app.widgets import _decimals, table_html
 
     gm = run.gemeenten()[0][1]
-    found = []
+    found, silent = [], []
     for domain in run.domains:
         for ind in [i for _, i in indicator_options(run, domain)]:
-            for view in VIEWS:
+            for view in views:
                 v = build_view(run, MapState(gm, run.year, domain, view, "wijk", ind))
                 texts = [v.note, v.title]
+                if v.map is not None:
+                    texts += [html_text(v.map.legend.html())] + [" | ".join(map(str, v.map.tip_row(i)))
+                                                                  for i in range(0, len(v.map.codes), 3)]
+                elif not v.note or "Kies" not in v.note or "laag '" in v.note or "sources" in v.note:
+                    silent.append(f"{domain}/{view}/{ind}: {v.note!r}")
                 if v.has_table and not v.table.empty:
                     texts += [html_text(table_html(v.table)),
                               formatting.csv_bytes(v.table, _decimals(v.table)).decode("utf-8-sig")]
                 found += [f"{domain}/{view}/{ind}: {f}: {w}" for t in texts for f, w in faults(t)]
     code = run.wijken(gm)[0][1]
     found += [f"profiel: {f}: {w}" for f, w in faults(html_text(wijk_profile(run, code, run.year, "jeugd")))]
+    return found, silent
+
+
+def test_what_the_app_shows_reads_as_dutch(run):
+    """Issue 17, part 6, in the app: the table under the map, its CSV, the notes, legends, tooltips and the wijk
+    profile have no NaN, decimal point, e-notation, column code or hyphen-minus as a minus sign, for every
+    domain, view and indicator."""
+    found, _ = _read_as_dutch(run)
     assert not found, "\n".join(found[:20])
+
+
+@pytest.fixture(scope="module")
+def utrecht(tmp_path_factory):
+    """A real first CBS release (KWB 2023, Utrecht; ../shared/realdata): no care figures, no care records."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import realdata
+
+    tmp = tmp_path_factory.mktemp("utrecht")
+    params = tmp / "utrecht-2023.yaml"
+    params.write_text("name: utrecht-2023\ntitle: Utrecht 2023\ngemeente: GM0344\nyear: 2023\nlevel: wijk\n"
+                      f"sources:\n  statistics: {realdata('cbs_kwb_xlsx/kwb-2023_GM0344_Utrecht.xlsx')}\n"
+                      f"  geometry: {realdata('pdok_wijkenbuurten_2024/wijk_2024_wgs84.geojson')}\n"
+                      "notebooks: [01_indicatoren]\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "workbench", "run", str(params), "--outputs", str(tmp / "out"),
+                           "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return PublishedRun.load(tmp / "out", "utrecht-2023")
+
+
+def test_real_first_release_reads_as_dutch_and_every_view_explains_itself(utrecht):
+    """Issue 17, parts 4 and 6, on real CBS figures: the app opens on figures, every view without figures says
+    why in a Dutch sentence with what to choose instead, and every number reads as Dutch."""
+    app = App(utrecht)
+    assert app.view.map is not None, "de app opent op een kaart met cijfers"
+    shown = [k for _, k in app.mode.options]
+    assert "oe" not in shown and "Waargenomen / verwacht" in app.unavailable.value
+    found, silent = _read_as_dutch(utrecht, shown)
+    assert not found, "\n".join(found[:20])
+    assert not silent, "\n".join(silent[:20])

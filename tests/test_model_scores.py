@@ -202,3 +202,42 @@ def test_cost_overview_expected_cost_verdeling_and_risicoscore_add_no_count(demo
     again = risk.run_composite(demo_ds, tidy=f.indicators).reset_index()
     pd.testing.assert_frame_equal(f.composite[["code", "overall"]].reset_index(drop=True),
                                   again[["code", "overall"]].reset_index(drop=True), check_dtype=False)
+
+
+# --- real data: the bands hold a real fit's counts --------------------------------------------------------------
+
+AMSTERDAM = "cbs_odata/84583NED_TypedDataSet_GM0363_Amsterdam_2019.csv"
+
+
+@pytest.mark.parametrize("family", ["poisson", "quasi_poisson", "negative_binomial"])
+def test_score_equation_bands_hold_a_real_fit(family):
+    """Amsterdam 2019 (real CBS counts), a buurt model with three factors: the bands of every score equation
+    contain the true counts (no contradiction, which would refuse a run) and each hidden count's interval holds
+    its true value."""
+    from conftest import REPO, realdata
+    from workbench.catalog import load_catalog
+    from workbench.indicators import build_indicators
+    from workbench.sources.common import statistics_from_frame
+
+    path = realdata(AMSTERDAM)
+    catalog = load_catalog(REPO / "parameters" / "indicators.yaml")
+    df = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str)
+    stats = statistics_from_frame(df, catalog, "odata", code_col="Codering_3", name_col="WijkenEnBuurten", year=2019,
+                                  source=path.name, where=str(path))
+    tidy = build_indicators({2019: stats}, catalog, stats.areas)
+    ref = risk.reference_codes(stats.areas, "gemeente", ("GM0363",), "buurt")
+    model = risk.fit_expected(tidy, "jeugd", ["sociaal_minimum", "bijstand", "laag_opgeleid"], 2019, ref,
+                              family=family, fit_level="buurt")
+    frame = model.fit_frame
+    assert len(frame) == model.n > 100
+    y = frame["observed"]
+    hidden = (y < 10) | (np.arange(len(frame)) % 17 == 0)  # the small ones and some more
+    risico = pd.DataFrame({"code": frame.index, "level": "buurt", "domain": "jeugd",
+                           "observed": y.where(~hidden).to_numpy(), "expected": frame["mu"].where(~hidden).to_numpy(),
+                           "status": np.where(hidden, "suppressed", "ok")})
+    risico["oe"] = risico["observed"] / risico["expected"]
+    res = _attack({"risico": risico}, designs={"jeugd": model}, full=True)
+    assert len(res) == int(hidden.sum()) and res["consistent"].all()
+    truth = y.rename(lambda c: f"jz {c} (2023)")
+    got = res.set_index("cell")
+    assert ((got["low"] <= truth.reindex(got.index) + 1e-6) & (truth.reindex(got.index) <= got["high"] + 1e-6)).all()

@@ -304,12 +304,14 @@
 
   // A thick border marks a difference outside chance. Where areas are only a few pixels wide on screen (all
   // buurten of the country) a 3 px border would cover the area and its colour: thinner then, still black.
+  // 1 px, not 1.2: the canvas draws a line of at most 1 px as a hairline, which at 14.500 buurten with 6.800
+  // thick borders takes about 10 ms per redraw instead of 70-90 ms (benchmarks/README.md).
   WBMap.prototype.fitBold = function (restyle) {
     var c = this.current;
     if (!c || !c.bounds || !c.bounds.isValid() || !c.layers.length) return;
     var a = this.map.project(c.bounds.getNorthEast()), b = this.map.project(c.bounds.getSouthWest());
     var perArea = Math.sqrt(Math.abs((a.x - b.x) * (a.y - b.y)) / c.layers.length);  // px, a typical area's side
-    var w = perArea < 12 ? 1.2 : perArea < 30 ? 2 : 3;
+    var w = perArea < 12 ? 1 : perArea < 30 ? 2 : 3;
     if (w === this.boldWeight) return;
     this.boldWeight = w;
     if (restyle && this.view && this.view.bold) {
