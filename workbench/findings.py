@@ -42,7 +42,7 @@ COST_LEVELS = ("wijk", "buurt")
 STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
 STORE_VERSION = 1
 PRIVATE = {"cost_by_area", "plan", "outcome_tables"}  # computed from unprotected counts: never stored
-AUDIT_ROUNDS = 10  # rounds of "attack every layer, hide more" (screens and LP) before the run's audit decides
+AUDIT_ROUNDS = 20  # rounds of "attack every layer, hide more" (screens and LP) before the run's audit decides
 # findings computed from the run's plan: recomputed when the interval audit hides more of it
 OUTCOME_LAYERS = ("resultaten", "stapeling", "signalen")  # the layers of the results monitoring (outcome_layers)
 PLAN_DEPENDENT = {"plan", "indicators", "risk", "funnel", "composite", "costs", "cost_overview", "products",
@@ -554,7 +554,9 @@ class Findings:
                     blocks[j] = (block, rels)
             return blocks[start]
 
-        chained = []
+        chained, far = [], []  # pinned through a fit; pinned through sums none of whose members is known
+        before = self.__dict__.get("_unprotected_before", set())
+        object.__setattr__(self, "_unprotected_before", set(bad["key"]))
         for key in bad["key"]:
             i = system.keys.get(key)
             if i is None:
@@ -577,7 +579,7 @@ class Findings:
                     if j == i or np.isnan(v) or not system.integer[j] or v <= 0:
                         continue
                     t = target(keys[j])
-                    if t is not None:
+                    if t is not None and t[1] not in self._extra[t[0]]:  # hidden in an earlier round: no help now
                         cand.append((np.sign(c) != sign, v, t))
                 if cand:
                     done.add(r)
@@ -586,8 +588,20 @@ class Findings:
                     found[kind].add(cell)
             if not helped and tied:
                 chained.append(i)
+            elif not helped or key in before:  # still pinned after a round of hiding beside it: look further too
+                far.append(i)
         for kind, cell in _chain_breakers(system, known, chained, block_of, scored, target):
             found[kind].add(cell)
+        if far:
+            share_of: dict = {}
+            for r, lab in enumerate(system.rel_label):
+                if lab.startswith("aandeel:"):
+                    for j in set(rel_cells[r]):
+                        share_of.setdefault(j, []).append(r)
+            for i in far:
+                for kind, cell in _nearest_carriers(system, keys, i, of_cell, share_of, rel_cells, known, target,
+                                                    self._extra):
+                    found[kind].add(cell)
         return found["plan"], found["outcomes"], found["stapeling"], found["products"]
 
     def save(self, path: str | Path) -> Path:
@@ -607,6 +621,38 @@ class Findings:
         if self.has_outcomes:
             out["onderdrukt_resultaten"] = {cube: plan.summary() for cube, plan in self.outcomes.plans.items()}
         return out
+
+
+def _nearest_carriers(system, keys, start, of_cell, share_of, rel_cells, known, target, taken,
+                      max_depth: int = 6) -> list:
+    """For a count pinned although none of its own sums holds a known member to hide: the chain runs through a
+    published share whose interval gives its base (a count never published) away, e.g. behaald + stabilisatie as a
+    share of 'met resultaat' two margins up. Walk from the count through the sums and rows of hidden cells,
+    nearest first, and return the hidden counts at the nearest distance that a published share still carries
+    (the count's share and interval are hidden with it), as (kind, cell) not in ``taken``."""
+    seen_cells, seen_rels, frontier = {start}, set(), [start]
+    for _ in range(max_depth):
+        found, nxt = [], []
+        for i in frontier:
+            for r in of_cell.get(i, []):
+                if r in seen_rels:
+                    continue
+                seen_rels.add(r)
+                for j in rel_cells[r]:
+                    # an unpublished count (hidden, or worked out from a total) whose share is still published
+                    if system.value[j] is None and j in share_of:
+                        t = target(keys[j])
+                        if t is not None and t[1] not in taken[t[0]]:
+                            found.append(t)
+                    if np.isnan(known[j]) and j not in seen_cells:
+                        seen_cells.add(j)
+                        nxt.append(j)
+        if found:
+            return found
+        if not nxt:
+            return []
+        frontier = nxt
+    return []
 
 
 def _chain_breakers(system, known, chained, block_of, scored, target) -> list:
