@@ -555,8 +555,9 @@ class Findings:
             return blocks[start]
 
         chained, far = [], []  # pinned through a fit; pinned through sums none of whose members is known
-        before = self.__dict__.get("_unprotected_before", set())
-        object.__setattr__(self, "_unprotected_before", set(bad["key"]))
+        # rounds each count has been unprotected in a row: after two, hiding beside it evidently does not reach it
+        streak = {k: self.__dict__.get("_unprotected_streak", {}).get(k, 0) + 1 for k in bad["key"]}
+        object.__setattr__(self, "_unprotected_streak", streak)
         for key in bad["key"]:
             i = system.keys.get(key)
             if i is None:
@@ -579,7 +580,7 @@ class Findings:
                     if j == i or np.isnan(v) or not system.integer[j] or v <= 0:
                         continue
                     t = target(keys[j])
-                    if t is not None and t[1] not in self._extra[t[0]]:  # hidden in an earlier round: no help now
+                    if t is not None:
                         cand.append((np.sign(c) != sign, v, t))
                 if cand:
                     done.add(r)
@@ -588,7 +589,7 @@ class Findings:
                     found[kind].add(cell)
             if not helped and tied:
                 chained.append(i)
-            elif not helped or key in before:  # still pinned after a round of hiding beside it: look further too
+            elif not helped or streak[key] > 2:  # still pinned after rounds of hiding beside it: look further too
                 far.append(i)
         for kind, cell in _chain_breakers(system, known, chained, block_of, scored, target):
             found[kind].add(cell)
