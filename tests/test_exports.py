@@ -203,6 +203,40 @@ def test_pdfs_print_in_tabs_of_the_run_browser_in_page_order(tmp_path, monkeypat
     assert run_browser.proc is None and not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.skipif(__import__("workbench.provider_sheet").provider_sheet.find_chromium() is None
+                    or __import__("workbench.provider_sheet").provider_sheet.SETPRIV is None,
+                    reason="Chromium of setpriv (util-linux) ontbreekt")
+def test_the_run_browser_dies_with_a_run_killed_outright(tmp_path):
+    """The run's Chromium lives as long as the run; a run process killed with SIGKILL (no clean-up runs) takes it
+    along instead of leaving a headless browser behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import time\nfrom workbench.provider_sheet import Browser, find_chromium\n"
+              "b = Browser(find_chromium()); b.endpoint(); print(b.proc.pid, flush=True); time.sleep(120)\n")
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    browser_pid = int(run.stdout.readline())
+    os.kill(browser_pid, 0)  # running
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(browser_pid, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{browser_pid}/stat") as fh:  # a zombie waiting for its reaper is gone too
+            if fh.read().split(") ", 1)[1].startswith("Z"):
+                break
+        time.sleep(0.1)
+    else:
+        os.kill(browser_pid, signal.SIGKILL)
+        raise AssertionError("Chromium liep door na het afbreken van de run")
+
+
 def test_run_prints_both_kinds_of_pdf_once_per_page(demo_run):
     """A run with PDFs: one PDF per provider sheet (notebook 05, in the kernel) and per wijkprofiel (exports),
     through the run's one Chromium; no PDF failed."""

@@ -186,6 +186,7 @@ def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: int = 6
 
 
 BROWSER_ENV = "MMR_PDF_BROWSER"  # profile folder of a run's Chromium: the kernel prints its sheets there too
+SETPRIV = shutil.which("setpriv")  # Linux: a parent-death signal for the run's Chromium
 PDF_TABS = 2  # pages printed at once (Chromium renders each tab in its own process)
 
 
@@ -202,8 +203,13 @@ class Browser:
             return
         self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self.profile = self._profile.name
+        # The browser lives as long as the run: if the run's process is killed outright (SIGKILL), the kernel
+        # stops Chromium with it (util-linux setpriv sets the parent-death signal, where it is there).
+        # (the signal follows the starting thread, so only a browser started by the main thread gets it)
+        on_main = threading.current_thread() is threading.main_thread()
+        guard = [SETPRIV, "--pdeathsig", "KILL"] if SETPRIV and on_main else []
         self.proc = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", *QUIET_FLAGS, "--remote-debugging-port=0",
+            [*guard, chromium, "--headless", "--no-sandbox", "--disable-gpu", *QUIET_FLAGS, "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
