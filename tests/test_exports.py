@@ -191,7 +191,10 @@ def test_pdfs_print_in_tabs_of_the_run_browser_in_page_order(tmp_path, monkeypat
     monkeypatch.setattr(ps.Browser, "__init__", counting_init)
     monkeypatch.setenv(ps.BROWSER_ENV, run_browser.profile)
     try:
-        done, notes = ps._print_all(pages, ps.find_chromium())
+        jobs = ps.PdfJobs(ps.find_chromium())
+        for page in pages:
+            jobs.submit(page)
+        done, notes = jobs.finish()
         assert not notes and not started, (notes, started)
         assert done == [p.with_suffix(".pdf") for p in pages]
         for pdf in done:

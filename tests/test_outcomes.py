@@ -171,7 +171,9 @@ def test_provider_sheet_pdfs_are_one_per_sheet_and_complete(res, tmp_path, monke
         raise RuntimeError("geen DevTools")
 
     monkeypatch.setattr(provider_sheet, "_DevToolsPrinter", refuse)
-    again, notes = provider_sheet._print_all([pdfs[0].with_suffix(".html")], provider_sheet.find_chromium())
+    jobs = provider_sheet.PdfJobs(provider_sheet.find_chromium())
+    jobs.submit(pdfs[0].with_suffix(".html"))
+    again, notes = jobs.finish()
     assert not notes and again[0].read_bytes().startswith(b"%PDF")
 
 

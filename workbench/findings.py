@@ -378,21 +378,15 @@ class Findings:
             return {k: v for k, v in self.outcome_layers.items() if k in set(tables)} if self.has_outcomes else {}
         layers = {"indicatoren": self.indicators[self.indicators["code"].isin(set(ds.areas["code"]))]}
         scored, models = [], []
-        for domain in risk.DOMAINS:  # as publish.risk_tables: the domains with a model and published care figures
-            if self.first_release(domain):
-                continue
-            try:
-                r = self.risk(domain)
-            except (ValueError, WorkbenchError):
-                continue
+        for domain, r in self._published_fits():
             scored.append(r.scored.reset_index().assign(domain=domain))
             # what 'modellen' tells an attacker about the fitted areas (the score equations, relations.model_scores)
             models.append({"domain": domain, "status": "ok", "family": r.model.family, "n": r.model.n,
                            "fit_level": r.model.fit_level, "excluded": json.dumps(r.model.excluded_codes)})
         layers["risico"] = pd.concat(scored, ignore_index=True) if scored else pd.DataFrame()
         layers["modellen"] = pd.DataFrame(models)
-        if "gebieden" not in layers:  # the buurt -> wijk key, for outliers listed as wijken (relations.model_scores)
-            layers["gebieden"] = pd.DataFrame(ds.areas[["code", "wijk_code"]])
+        # the buurt -> wijk key, for outliers listed as wijken (relations.model_scores)
+        layers["gebieden"] = pd.DataFrame(ds.areas[["code", "wijk_code"]])
         for name, get in (("kosten", lambda: self.costs), ("producten", lambda: self.products(ds.params.level)),
                           ("outcome", lambda: self.outcome_layers)):
             if name == "producten" and not ds.has_records:  # no records, no product table (records is None)
@@ -470,17 +464,17 @@ class Findings:
         it; a model read from the run's store has no design (``_public``) and gives none."""
         if tables is not None and "risico" not in set(tables):
             return {}
-        out = {}
+        return {domain: r.model for domain, r in self._published_fits() if len(r.model.fit_frame)}
+
+    def _published_fits(self):
+        """(domain, RiskFinding) of each domain publish.risk_tables shows: a model and published care figures."""
         for domain in risk.DOMAINS:
             if self.first_release(domain):
                 continue
             try:
-                model = self.risk(domain).model
+                yield domain, self.risk(domain)
             except (ValueError, WorkbenchError):
                 continue
-            if len(model.fit_frame):
-                out[domain] = model
-        return out
 
     @property
     def audit_result(self) -> dict | None:
@@ -594,13 +588,10 @@ class Findings:
         for kind, cell in _chain_breakers(system, known, chained, block_of, scored, target):
             found[kind].add(cell)
         if far:
-            share_of: dict = {}
-            for r, lab in enumerate(system.rel_label):
-                if lab.startswith("aandeel:"):
-                    for j in set(rel_cells[r]):
-                        share_of.setdefault(j, []).append(r)
+            # the counts in a relation stated because a share of them is published
+            shared = {j for r, lab in enumerate(system.rel_label) if lab.startswith("aandeel:") for j in rel_cells[r]}
             for i in far:
-                for kind, cell in _nearest_carriers(system, keys, i, of_cell, share_of, rel_cells, known, target,
+                for kind, cell in _nearest_carriers(system, keys, i, of_cell, shared, rel_cells, known, target,
                                                     self._extra):
                     found[kind].add(cell)
         return found["plan"], found["outcomes"], found["stapeling"], found["products"]
@@ -624,7 +615,7 @@ class Findings:
         return out
 
 
-def _nearest_carriers(system, keys, start, of_cell, share_of, rel_cells, known, target, taken,
+def _nearest_carriers(system, keys, start, of_cell, shared, rel_cells, known, target, taken,
                       max_depth: int = 6) -> list:
     """For a count pinned although none of its own sums holds a known member to hide: the chain runs through a
     published share whose interval gives its base (a count never published) away, e.g. behaald + stabilisatie as a
@@ -641,7 +632,7 @@ def _nearest_carriers(system, keys, start, of_cell, share_of, rel_cells, known, 
                 seen_rels.add(r)
                 for j in rel_cells[r]:
                     # an unpublished count (hidden, or worked out from a total) whose share is still published
-                    if system.value[j] is None and j in share_of:
+                    if system.value[j] is None and j in shared:
                         t = target(keys[j])
                         if t is not None and t[1] not in taken[t[0]]:
                             found.append(t)

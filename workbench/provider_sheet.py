@@ -387,11 +387,3 @@ def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list
             paths += paths_pdf
             notes += pdf_notes
     return paths, notes
-
-
-def _print_all(html_paths: list[Path], chromium: str, browser: Browser | None = None) -> tuple[list[Path], list[str]]:
-    """PDFs of these pages (PdfJobs); paths in the pages' order and notes on what failed."""
-    jobs = PdfJobs(chromium, browser)
-    for path in html_paths:
-        jobs.submit(path)
-    return jobs.finish()
