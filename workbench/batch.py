@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .errors import WorkbenchError
 from .history import STATUS_LABELS, table
-from .pipeline import (LOCK_NAME, SetLock, SetLocked, pid_alive, recover_partials, terminate_as_interrupt,
+from .pipeline import (LOCK_NAME, SetLock, SetLocked, live_run, pid_alive, recover_partials, terminate_as_interrupt,
                        unchanged_since_last_good)
 
 RETRIABLE = ("kernel", "timeout", "killed")
@@ -687,7 +687,7 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
                 lock = SetLock(set_dir, purpose="batch").acquire()
                 break
             except SetLocked as exc:
-                if time.time() > patience and not (time.time() < longest and _live_run_here(set_dir)):
+                if time.time() > patience and not (time.time() < longest and live_run(set_dir)):
                     return {"status": "locked", "message": exc.render().replace("\n  ", " "),
                             "seconds": time.time() - t0}
                 time.sleep(1)
@@ -743,22 +743,6 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
             lock.release()
     finally:
         lease.release()
-
-
-def _live_run_here(set_dir: Path) -> bool:
-    """Whether a run of this set is still alive on this host (its .running.json names a live process)."""
-    import platform
-
-    here = platform.node()
-    for marker in set_dir.glob(".*.running.json"):
-        try:
-            info = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        pid = int(info.get("pid") or 0)
-        if info.get("host") == here and pid > 0 and pid_alive(pid):
-            return True
-    return False
 
 
 def _cluster_task(param_file: str, name: str, outputs: str, timeout: float | None, force: bool,

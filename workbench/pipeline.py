@@ -627,6 +627,24 @@ def _running_file(set_dir: Path, run_id: str) -> Path:
     return set_dir / f".{run_id}.running.json"
 
 
+def _alive_elsewhere(info: dict) -> bool:
+    """Whether the run a ``.running.json`` describes is a live process on this host, other than this one."""
+    pid = int(info.get("pid") or 0)
+    return pid > 0 and pid != os.getpid() and info.get("host") == platform.node() and pid_alive(pid)
+
+
+def live_run(set_dir: Path) -> bool:
+    """Whether a run of this set is still alive on this host (a ``.running.json`` naming a live process)."""
+    for marker in Path(set_dir).glob(".*.running.json"):
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if _alive_elsewhere(info):
+            return True
+    return False
+
+
 def recover_partials(set_dir: str | Path, *, status: str = "interrupted", reason: str | None = None,
                      failure_kind_: str | None = None) -> list[str]:
     """Turn the leftovers of dead runs in ``set_dir`` into failure records; call while holding the set's lock.
@@ -639,7 +657,6 @@ def recover_partials(set_dir: str | Path, *, status: str = "interrupted", reason
     set_dir = Path(set_dir)
     if not set_dir.is_dir():
         return []
-    here = platform.node()
     run_ids = {p.name[1:-len(".partial")] for p in set_dir.glob(".*.partial") if p.is_dir()}
     run_ids |= {p.name[1:-len(".running.json")] for p in set_dir.glob(".*.running.json")}
     recovered = []
@@ -650,8 +667,8 @@ def recover_partials(set_dir: str | Path, *, status: str = "interrupted", reason
             manifest = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = {"name": set_dir.name, "run_id": run_id}
-        pid, host = manifest.get("pid"), manifest.get("host")
-        if pid and pid != os.getpid() and host == here and pid_alive(int(pid)):
+        pid = manifest.get("pid")
+        if _alive_elsewhere(manifest):
             continue  # a live writer without the lock (should not happen): leave its work alone
         final = set_dir / run_id
         if not partial.exists() and (final / "manifest.json").exists():
