@@ -201,3 +201,32 @@ def test_two_batches_racing_for_one_set(fake, own_cluster):
         assert "wordt al geschreven door batch" in locked[0].message and exit_status(locked) == 2
     assert [r["status"] for r in manifests(outputs / "r-set")] == ["ok"]
     _clean(outputs / "r-set")
+
+
+def _warm_run_in_worker(log: str) -> tuple[int, int]:
+    """In a worker: one forked run (`workbench --help`, warm) -> (its exit code, the fork server's pid)."""
+    import tempfile
+    from multiprocessing import forkserver
+
+    from workbench.warm import WarmProcess, available
+
+    assert available()
+    with tempfile.TemporaryFile() as lock:
+        proc = WarmProcess(["--help"], log, lock.fileno(), dict(os.environ))
+        rc = proc.wait(120)
+    return rc, forkserver._forkserver._forkserver_pid
+
+
+def test_local_cluster_workers_fork_warm_runs(tmp_path):
+    """`--cluster local` workers are not daemonic, so they fork their runs from a warm fork server (no new
+    interpreter per set); closing the cluster stops that fork server too (nothing left running)."""
+    from workbench.batch import _close, _connect
+
+    client, lc = _connect("local", 1)
+    try:
+        rc, server = client.submit(_warm_run_in_worker, str(tmp_path / "run.log"), pure=False).result(timeout=180)
+        assert rc == 0 and "gebruik: workbench" in (tmp_path / "run.log").read_text()
+        assert os.path.exists(f"/proc/{server}")
+    finally:
+        _close(client, lc)
+    wait_for(lambda: not os.path.exists(f"/proc/{server}"), 30, "de fork server van de worker gestopt")

@@ -667,7 +667,11 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
     the BatchItem's fields as a dict (what travels back to the client).
     """
     from .params import load_parameters
+    from .warm import available
 
+    # a non-daemonic worker (LocalCluster here, or DASK_DISTRIBUTED__WORKER__DAEMON=False) forks its runs from a fork
+    # server of its own that imported the package once, as the local pool does; a daemonic one starts a new interpreter
+    warm_runs = available()
     item = BatchItem(param_file, name)
     set_dir = outputs / name
     t0 = time.time()
@@ -700,7 +704,7 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
                     return {"status": "skipped", "run_id": last["run_id"], "seconds": time.time() - t0,
                             "message": "ongewijzigd sinds de laatste geslaagde run (--force om toch te draaien)"}
             while True:
-                att = _start(item, set_dir, lock, outputs, timeout, workdir, opts)
+                att = _start(item, set_dir, lock, outputs, timeout, workdir, opts, warm=warm_runs)
                 stopped, next_poll = None, time.time() + STOP_POLL_SECONDS
                 while (rc := att.proc.poll()) is None:
                     if timeout and time.time() - att.started > timeout:
@@ -774,20 +778,43 @@ def _connect(cluster: str, jobs: int):
     dask.config.set({"distributed.scheduler.allowed-failures": 1})
     if cluster == "local":
         # One thread per worker: one run (a process of its own) per worker at a time. Processes, so a
-        # killed worker takes only its own run with it (its nanny starts a fresh worker).
-        lc = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None, silence_logs=40)
-        return Client(lc, set_as_default=False), lc
+        # killed worker takes only its own run with it (its nanny starts a fresh worker). Not daemonic, so a worker
+        # may start the warm fork server its runs are forked from (workbench/warm.py): a new interpreter per run cost
+        # ~6.5 s of CPU per set (benchmarks/README.md)
+        with dask.config.set({"distributed.worker.daemon": False}):
+            lc = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address=None, silence_logs=40)
+        client = Client(lc, set_as_default=False)
+        client.register_plugin(_warm_stop(), name="mmr-warm-stop")
+        return client, lc
     if "://" not in cluster:  # tcp://, tls://, or inproc:// for a cluster inside this process
         raise WorkbenchError(f"onbekende --cluster '{cluster}'", where="--cluster",
                              hint="gebruik 'local' of het adres van een Dask-scheduler, bijv. tcp://rekenserver:8786")
     try:
-        return Client(cluster, timeout=30, set_as_default=False), None
+        client = Client(cluster, timeout=30, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise WorkbenchError(f"de Dask-scheduler op {cluster} is niet bereikbaar ({exc.__class__.__name__})",
                              where="--cluster",
                              hint="start de scheduler en workers (docs/cluster/README.md) of controleer adres en "
                                   "firewall") from None
+    client.register_plugin(_warm_stop(), name="mmr-warm-stop")
+    return client, None
+
+
+def _warm_stop():
+    """Worker plugin: a closing worker stops its warm fork server and waits for it (no process left behind; the CPU
+    time of the runs it forked counts for the worker, as a new interpreter per run did)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WarmStop(WorkerPlugin):
+        idempotent = True
+
+        def teardown(self, worker):
+            from workbench.warm import shutdown
+
+            shutdown()
+
+    return WarmStop()
 
 
 def _run_cluster(items, params_of, outputs, cluster, jobs, timeout, force, progress, logger, opts, retries):

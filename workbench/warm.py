@@ -10,8 +10,9 @@ same ``workbench.cli.main``, and its exit code. Each run still starts its own ke
 one kernel). What a child shares with the others is the imported code only, as a copy taken before any run:
 no run state crosses from one set to the next.
 
-Not used where ``multiprocessing`` may not start children (a daemonic process, e.g. a Dask worker): there the
-batch starts ``python -m workbench run`` as before (``available``).
+Not used where ``multiprocessing`` may not start children (a daemonic process, e.g. a Dask worker started with
+Dask's default ``distributed.worker.daemon: True``): there the batch starts ``python -m workbench run`` as before
+(``available``). ``--cluster local`` starts its workers non-daemonic, so each worker has a fork server of its own.
 """
 from __future__ import annotations
 
