@@ -9,7 +9,7 @@ MODULES = (
     "workbench.wijkprofiel", "workbench.provider_sheet", "workbench.charts", "workbench.coverage",
     "workbench.sources.demo", "workbench.sources.records", "workbench.app.views", "matplotlib.pyplot",
     "statsmodels.api", "highspy", "scipy.optimize", "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
-    "jupyter_client",
+    "jupyter_client", "ipykernel.kernelapp",
 )
 
 for _name in MODULES:

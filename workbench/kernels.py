@@ -34,7 +34,209 @@ class _Quiet:
 
 
 class QuietKernelManager(_Quiet, AsyncKernelManager):
-    """The kernel of a papermill run (``workbench run``)."""
+    """The kernel of a papermill run (``workbench run``): forked from the run's kernel template when there is one
+    (``prefork``), else started as a new interpreter."""
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        tpl = _take_template(kernel_cmd)
+        if tpl is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        # what LocalProvisioner.launch_kernel does, with the template as the kernel's process
+        prov = self.provisioner
+        proc = tpl.launch(self.connection_file, str(kw.get("cwd") or os.getcwd()), dict(kw.get("env") or os.environ))
+        prov.process, prov.pid, prov.pgid = proc, proc.pid, proc.pid  # the template is a session of its own
+        prov.cwd = kw.get("cwd", os.getcwd())
+        self._reconcile_connection_info(prov.connection_info)
+
+
+# --- a warm kernel: forked from the run process before the run starts ------------------------------------------
+
+# A kernel started as a new interpreter imports ipykernel, the workbench and its libraries again (2-3 s of CPU per run,
+# measured in benchmarks/README.md). A batch's run process was itself forked from a fork server that imported them
+# (workbench/warm.py); before it does anything else it forks once more: a template that waits, single-threaded and with
+# nothing of the run in it yet, and becomes the run's kernel when the run starts one (the same kernel command,
+# `python -m ipykernel_launcher -f <connection file>`, run in that copy). Not used for any other kernel command.
+_TEMPLATE = None
+
+
+class _Forked:
+    """The part of ``subprocess.Popen`` jupyter_client's LocalProvisioner uses, for the forked kernel."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+        self.stdin = self.stdout = self.stderr = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        import subprocess
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(["ipykernel"], timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self):
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self):
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+
+class _Template:
+    def __init__(self, pid: int, order_w: int, ready_r: int):
+        self.pid, self.order_w, self.ready_r = pid, order_w, ready_r
+
+    def launch(self, connection_file: str, cwd: str, env: dict) -> _Forked:
+        import pickle
+
+        os.read(self.ready_r, 1)  # its own session exists (so the provisioner's killpg never reaches the run)
+        os.close(self.ready_r)
+        data = pickle.dumps((connection_file, cwd, env))
+        with os.fdopen(self.order_w, "wb") as fh:
+            fh.write(data)
+        return _Forked(self.pid)
+
+    def discard(self) -> None:
+        os.close(self.order_w)  # EOF: the template exits
+        os.close(self.ready_r)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def prefork(close_fds=()) -> None:
+    """Fork the kernel template (in a fresh run process, before anything of the run happened); ``close_fds``: fds
+    of the run the kernel must not hold (the set's lock). Linux only; a failure leaves the new-interpreter kernel."""
+    global _TEMPLATE
+    import sys
+
+    if _TEMPLATE is not None or not sys.platform.startswith("linux"):
+        return
+    order_r, order_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    script_dir = sys.path[0] if sys.path else None  # the run's own entry on sys.path (`python -m` puts its cwd there)
+    pid = os.fork()
+    if pid:
+        os.close(order_r)
+        os.close(ready_w)
+        _TEMPLATE = _Template(pid, order_w, ready_r)
+        import atexit
+
+        atexit.register(_discard)
+        return
+    code = 1
+    try:
+        os.close(order_w)
+        os.close(ready_r)
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.setsid()  # a session of its own, as jupyter_client starts a kernel (interrupts reach its group only)
+        os.write(ready_w, b"r")
+        os.close(ready_w)
+        code = _template_main(order_r, script_dir)
+    except BaseException:  # noqa: BLE001 - as a kernel that fails to start: its traceback in the run's log
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _template_main(order_r: int, script_dir) -> int:
+    import pickle
+    import sys
+
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: dies with the run
+    except (OSError, AttributeError):
+        pass
+    chunks = []
+    while chunk := os.read(order_r, 1 << 16):
+        chunks.append(chunk)
+    os.close(order_r)
+    if not chunks:
+        return 0  # no kernel wanted
+    connection_file, cwd, env = pickle.loads(b"".join(chunks))
+    parent = os.getppid()
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    os.environ["JPY_PARENT_PID"] = str(parent)  # as jupyter_client sets it: the kernel stops when the run is gone
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    # as `python -m ipykernel_launcher` in cwd would start: argv, and sys.path without the run's script folder
+    import ipykernel_launcher
+
+    sys.argv = [ipykernel_launcher.__file__, "-f", connection_file]
+    if script_dir is not None and sys.path and sys.path[0] == script_dir:
+        del sys.path[0]  # ipykernel_launcher drops its own (the cwd); IPython puts '' back
+    # matplotlib reads MPLBACKEND when imported; the template imported it before ipykernel could set the inline backend
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].rcParams["backend"] = os.environ["MPLBACKEND"]
+    if "pandas" in sys.modules:  # pandas chose at import, with no IPython around, "a terminal": 0 columns = fit it
+        from pandas._config import config as pd_config
+
+        key = "display.max_columns"
+        if pd_config.get_option(key) == 0:  # what pandas registers in a kernel (config_init.is_terminal() False)
+            pd_config._registered_options[key] = pd_config._registered_options[key]._replace(defval=20)
+            pd_config.set_option(key, 20)
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=["-f", connection_file])
+    return 0
+
+
+def _take_template(kernel_cmd):
+    """The template, once, for the standard kernel command of this interpreter; else None."""
+    global _TEMPLATE
+    import sys
+
+    tpl = _TEMPLATE
+    if tpl is None:
+        return None
+    same = (len(kernel_cmd) == 5 and kernel_cmd[1:3] == ["-m", "ipykernel_launcher"] and kernel_cmd[3] == "-f"
+            and os.path.realpath(kernel_cmd[0]) == os.path.realpath(sys.executable))
+    if not same:
+        return None
+    _TEMPLATE = None
+    return tpl
+
+
+def _discard() -> None:
+    global _TEMPLATE
+    if _TEMPLATE is not None:
+        tpl, _TEMPLATE = _TEMPLATE, None
+        tpl.discard()
 
 
 def __getattr__(name: str):
@@ -64,7 +266,8 @@ _w.filters[:] = _s.modules["__mmr_kernel_start__"].filters
 getattr(_w, "_filters_mutated", lambda: None)()
 del _s, _w
 get_ipython().run_line_magic("reset", "-f")
-get_ipython().execution_count = 1
+get_ipython().history_manager.reset(new_session=True)  # numbering from 1 again in the same history session printed
+get_ipython().execution_count = 1                       # "ERROR! Session/line number was not unique" into the notebook
 """
 _REMEMBER_START = """
 import sys as _s, types as _t, warnings as _w

@@ -100,6 +100,10 @@ def _child(argv: list[str], log: str, lock_fd: int, env: dict, cwd: str) -> None
     os.environ.update(env)
     os.chdir(cwd)
     sys.argv = [sys.executable, *argv]  # runpy puts the module's path in front, as `python -m` does
+    if argv[:1] == ["run"]:  # the run's kernel: forked now, warm and with nothing of the run in it (kernels.prefork)
+        from workbench.kernels import prefork
+
+        prefork(close_fds=(lock_fd,))
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a new interpreter: the run installs its own handlers
     signal.signal(signal.SIGINT, signal.default_int_handler)
     import atexit
