@@ -576,6 +576,37 @@ def score_equations(system: System, designs: dict, *, year, count_of: dict, roun
                                     f"gebieden {DESIGN_TAG}")
 
 
+def membership(system: System, designs: dict, *, year, count_of: dict, round_to: int | None = None,
+               name: str = "modellen") -> None:
+    """What the robust fit's first pass tells about the counts: whether an area (or the wijk its buurten are judged
+    on) is in the fitted set says whether its observed count lay inside the first pass's 99,8% limits (kept) or beyond
+    them (left out, on the side 'hoger' or 'lager'). As if the attacker knew the first-pass expected counts, the
+    overdispersion used for the limits and the side of each outlier (conservative, like ``score_equations``): one
+    linear inequality per unit on the sum of its observed counts. Counts of areas outside every published layer are
+    taken as known (as ``score_equations``). Labels end in ``DESIGN_TAG`` (not in publish.gpkg: out of ``fingerprint``)."""
+    for domain, model in designs.items():
+        var, m = count_of.get(domain), getattr(model, "membership", None)
+        if var is None or m is None or not len(m):
+            continue
+        for unit, g in m.groupby("unit", sort=False):
+            lo, hi, kept = float(g["lo"].iat[0]), float(g["hi"].iat[0]), bool(g["kept"].iat[0])
+            terms, known, hidden = [], 0.0, False
+            for code, yi in zip(g.index.astype(str), g["observed"].to_numpy(float)):
+                key = ("ind", var, int(year), code)
+                i = system.keys.get(key)
+                v = None if i is None else system.value[i]
+                if i is not None and (v is None or round_to or abs(v - yi) <= 1e-6 * (1 + abs(yi))):
+                    terms.append((key, 1.0))
+                    hidden |= v is None
+                else:  # outside every layer (or a figure read elsewhere): the attacker reads it there
+                    known += yi
+            if not hidden or not (np.isfinite(lo) or np.isfinite(hi)):
+                continue  # every count of the unit is published: nothing to learn
+            system.relate(terms, lo - known if np.isfinite(lo) else -BOX, hi - known if np.isfinite(hi) else BOX,
+                          label=f"grens: {name} {domain} eerste schatting {unit} "
+                                f"{'binnen' if kept else 'buiten'} de 99,8%-grenzen {DESIGN_TAG}")
+
+
 def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "indicatoren",
                round_to: int | None = None) -> None:
     """Numerators behind the indicator figures: value x denominator / scale; numerators of additive counts
@@ -660,6 +691,7 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
             model_scores(s, layers["risico"], layers["modellen"], year=year, count_of=risk_counts, wijk_of=wijk_of)
         if designs:
             score_equations(s, designs, year=year, count_of=risk_counts, round_to=round_to)
+            membership(s, designs, year=year, count_of=risk_counts, round_to=round_to)
     if "resultaten" in layers and len(layers["resultaten"]):
         outcomes(s, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):
