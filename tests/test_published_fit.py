@@ -187,3 +187,28 @@ def test_negative_binomial_alpha_from_published_counts(demo_params):
         assert np.allclose(scored["expected"].reindex(frame.index)[shown], mu, rtol=1e-9)
         assert f._designs()[domain].alpha == model.alpha
     assert f.audit_result["onbeschermd"] == 0
+
+
+def test_a_run_whose_fit_tied_counts_cannot_be_protected_is_refused(tmp_path, monkeypatch, capsys):
+    """When hiding more cannot protect the counts a fit's score equations tie down (here: the loop may not hide
+    beside the fit, ``_chain_breakers`` off), the run is refused: one Dutch message naming table, cell and
+    relation, exit code 2, nothing published, ``latest`` left where it was."""
+    from conftest import REPO
+
+    from workbench import cli
+
+    monkeypatch.setattr(findings_mod, "_chain_breakers", lambda *a, **k: [])
+    params = tmp_path / "demo.yaml"
+    params.write_text((REPO / "parameters" / "demo.yaml").read_text() + "notebooks: [02_risicokaarten]\n")
+    outputs = tmp_path / "outputs"
+    before = outputs / "demo" / "20260101T000000Z-0000"
+    before.mkdir(parents=True)
+    (outputs / "demo" / "latest").symlink_to(before.name)
+    code = cli.main(["run", str(params), "--outputs", str(outputs), "--quiet", "--force", "--geen-pdf"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Fout:" in err and "Traceback" not in err
+    assert "intervalaudit" in err and "tabel indicatoren/kosten/risico" in err and "onderdrukt aantal" in err
+    assert "via: som:" in err  # the relation that gives it away
+    assert (outputs / "demo" / "latest").resolve() == before.resolve()
+    assert not list(outputs.rglob("publish.gpkg")) and not list(outputs.rglob("*.html"))
