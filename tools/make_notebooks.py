@@ -113,11 +113,14 @@ notebook("02_risicokaarten", [
            "van een risicofactor (bijvoorbeeld per procentpunt huishoudens rond het sociaal minimum), met een "
            "95%-interval. *Verklaarde deviantie* zegt hoeveel van de verschillen tussen gebieden de risicofactoren "
            "verklaren; *overdispersie* boven 1 betekent meer spreiding dan toeval alleen, en verbreedt de intervallen. "
-           "Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft.\n\n"
+           "Overdispersie en verklaarde deviantie worden geschat op de referentiegebieden waarvan het aantal "
+           "gepubliceerd is: de verborgen (kleine) aantallen tellen daarin niet mee, zodat ze niet terug te rekenen "
+           "zijn. Waarschuwingen in rood zeggen wanneer het model te weinig houvast geeft.\n\n"
            f"**Robuuste schatting** (`risk.robust`, standaard {ROBUST}): staat deze aan, dan wordt het model twee keer geschat. Gebieden die na "
            "de eerste schatting buiten de 99,8%-grenzen van de trechter vallen, tellen bij de tweede schatting niet "
            "mee, zodat een paar sterk afwijkende gebieden de verwachting van alle andere niet bepalen. Ze worden wel "
-           "beoordeeld, met de tweede schatting. Het blauwe kader noemt welke gebieden buiten de referentie bleven. "
+           "beoordeeld, met de tweede schatting. Het blauwe kader noemt welke gebieden buiten de referentie bleven; "
+           "de cijfers van de eerste schatting worden niet getoond (ze hangen ook af van verborgen aantallen). "
            "Vallen er meer dan 10% buiten, dan blijft de eerste schatting staan: dan ontbreken eerder risicofactoren "
            "dan dat er een paar uitschieters zijn."),
     ("code", "wb.report.model_report(ds, \"jeugd\")"),

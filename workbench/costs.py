@@ -112,8 +112,8 @@ def protect_costs(by_area: pd.DataFrame, plan: privacy.DisclosurePlan, year: int
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(mask, np.where(supp, why, np.where(small, privacy.REASON_SMALL.format(n=settings.min_count),
-                                                                privacy.dominance_reason(settings.dominance_p))), "")
+    out["reason"] = privacy.first_reason([(supp, why), (small, privacy.REASON_SMALL.format(n=settings.min_count)),
+                                          (dominant, privacy.dominance_reason(settings.dominance_p))], len(out))
     out = out.drop(columns=[c for c in privacy.DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         out["clients"] = privacy.round_counts(out["clients"], settings.round_to)
@@ -156,11 +156,11 @@ def protect_products(table: pd.DataFrame, totals: pd.DataFrame, settings: Privac
         out[col] = out[col].astype(float)
         out.loc[mask, col] = np.nan
     out["status"] = np.where(mask, SUPPRESSED, "ok")
-    out["reason"] = np.where(dominant, privacy.dominance_reason(settings.dominance_p),
-                             np.where(small, privacy.REASON_SMALL.format(n=settings.min_count),
-                             np.where(audit, privacy.REASON_AUDIT,
-                             np.where(secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via "
-                                                 "het totaal van het gebied te herleiden is", ""))))
+    out["reason"] = privacy.first_reason(
+        [(dominant, privacy.dominance_reason(settings.dominance_p)),
+         (small, privacy.REASON_SMALL.format(n=settings.min_count)), (audit, privacy.REASON_AUDIT),
+         (secondary, "onderdrukt: aanvullend, zodat een onderdrukte categorie niet via het totaal van het gebied "
+                     "te herleiden is")], len(out))
     out = out.drop(columns=[c for c in privacy.DOMINANCE_COLUMNS if c in out])
     if settings.round_to:
         for col in ("clients", "trajectories"):

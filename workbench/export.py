@@ -60,8 +60,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "observed_total": ("waargenomen totaal", COUNT), "expected_total": ("verwacht totaal", ONE),
     "robust": ("robuuste schatting", None), "robust_note": ("toelichting robuust", None),
     "excluded": ("buiten de schatting (codes)", None), "excluded_nl": ("buiten de schatting", None),
-    "deviance_explained_first": ("verklaarde deviantie 1e schatting", SHARE),
-    "dispersion_first": ("overdispersie 1e schatting", RATIO),
+    "estimated_on": ("overdispersie en verklaarde deviantie geschat op", None),
     # risicoscore
     **{f"cluster_{n}": (f"score cluster {n}: {label}", ONE) for n, label in CLUSTERS.items()},
     "overall": ("totaalscore", ONE), "rank": ("rang", COUNT), "drivers": ("drijvende indicatoren", None),

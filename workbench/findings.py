@@ -41,12 +41,12 @@ RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2"
 COST_LEVELS = ("wijk", "buurt")
 STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
 STORE_VERSION = 1
-PRIVATE = {"cost_by_area", "plan", "outcome_tables"}  # computed from unprotected counts: never stored
+PRIVATE = {"cost_by_area", "plan", "outcome_tables", "published_fit"}  # computed from unprotected counts: never stored
 AUDIT_ROUNDS = 20  # rounds of "attack every layer, hide more" (screens and LP) before the run's audit decides
 # findings computed from the run's plan: recomputed when the interval audit hides more of it
 OUTCOME_LAYERS = ("resultaten", "stapeling", "signalen")  # the layers of the results monitoring (outcome_layers)
-PLAN_DEPENDENT = {"plan", "indicators", "risk", "funnel", "composite", "costs", "cost_overview", "products",
-                  "expected_cost"}
+PLAN_DEPENDENT = {"plan", "indicators", "risk", "published_fit", "funnel", "composite", "costs", "cost_overview",
+                  "products", "expected_cost", "allocation"}
 
 
 @dataclass(frozen=True)
@@ -193,27 +193,43 @@ class Findings:
             raise fit
         return fit
 
-    def risk(self, domain: str) -> RiskFinding:
-        """Model plus disclosure-controlled scores of one domain ('jeugd' or 'wmo')."""
+    def _protect_observed(self, domain: str, scored: pd.DataFrame) -> pd.DataFrame:
+        ds = self._ds
+        ind = ds.catalog[risk.DOMAINS[domain]["indicator"]]
+        return privacy.protect_observed(
+            scored, self.plan, year=ds.year, variable=privacy.risk_variable(ind),
+            threshold=max(int(ind.min_count), int(ds.params.privacy.min_count)), settings=ds.params.privacy)
+
+    def _published_fit(self, domain: str) -> tuple[risk.RiskModel, pd.DataFrame]:
+        """The domain's model as published (``risk.republish``: overdispersion, deviance explained and alpha from the
+        counts this plan publishes) and its scores before disclosure control (intervals and labels with that model).
+        Recomputed whenever the plan hides more. Private: the scores hold every observed count."""
         def compute():
-            ds = self._ds
             model, scored = self._fit(domain)
-            ind = ds.catalog[risk.DOMAINS[domain]["indicator"]]
-            protected = privacy.protect_observed(
-                scored, self.plan, year=ds.year, variable=privacy.risk_variable(ind),
-                threshold=max(int(ind.min_count), int(ds.params.privacy.min_count)), settings=ds.params.privacy)
-            return RiskFinding(domain, model, protected)
+            published = self._protect_observed(domain, scored)["observed"]  # NaN: hidden by this plan
+            fine = published[(scored["level"] == model.fit_level).to_numpy()]
+            model = risk.republish(model, fine)
+            return model, risk.score_areas(self._ds, model, published=published)
+        return self._once(("published_fit", domain), compute)
+
+    def risk(self, domain: str) -> RiskFinding:
+        """Model plus disclosure-controlled scores of one domain ('jeugd' or 'wmo'). Every figure of it that is not
+        linear in the fitted counts comes from published counts only (``_published_fit``)."""
+        def compute():
+            model, scored = self._published_fit(domain)
+            return RiskFinding(domain, model, self._protect_observed(domain, scored))
         return self._once(("risk", domain), compute)
 
     def funnel(self, domain: str, level: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The points (protected scores at ``level``) and the control limits of the funnel plot: the limits use the
-        model's typical overdispersion (phi, or 1 + alpha * E for NB at the median E)."""
+        model's typical overdispersion (phi, or 1 + alpha * E for NB at the median E of the published points)."""
         def compute():
             pts = self.risk(domain).scored
             pts = pts[pts["level"] == level]
             e = pts["expected"].dropna()
             grid = np.geomspace(max(e.min() * 0.7, 0.5), e.max() * 1.3, 200) if len(e) else np.array([1.0, 10.0])
-            infl = float(pts["inflation"].median()) if "inflation" in pts and pts["inflation"].notna().any() else 1.0
+            shown = pts.loc[pts["oe"].notna(), "inflation"] if "inflation" in pts else pd.Series(dtype=float)
+            infl = float(shown.median()) if shown.notna().any() else 1.0
             return pts, risk.funnel_limits(grid, infl)
         return self._once(("funnel", domain, level), compute)
 
@@ -290,7 +306,7 @@ class Findings:
             inhabitants = stats.values["a_inw"].where(stats.status["a_inw"] == OK)
             expected = {}
             for domain in risk.DOMAINS:
-                _, scored = self._fit(domain)
+                _, scored = self._published_fit(domain)  # the published model's expected counts
                 expected[domain] = scored.loc[scored["level"] == ds.params.level, "expected"]
             need, notes = allocation_model.need_table(ds.area_index, expected, inhabitants, ds.params)
             rows = []
@@ -700,13 +716,16 @@ def _chain_breakers(system, known, chained, block_of, scored, target) -> list:
 def _public(key, entry):
     """What of a computed finding may be stored beside the published run: the record-level working tables of
     the outcomes, their suppression plans (cell sizes), the observed counts of the reference areas a robust
-    fit left out and the fit's own frame (``RiskModel.fit_frame``: every fitted area's count) stay behind."""
+    fit left out and the fit's own frames (``RiskModel.fit_frame``, ``membership``: every fitted area's count) stay
+    behind."""
     ok, value = entry
     if not ok:
         return entry
-    if isinstance(value, RiskFinding) and (len(value.model.outliers) or len(value.model.fit_frame)):
+    if isinstance(value, RiskFinding) and (len(value.model.outliers) or len(value.model.fit_frame)
+                                           or len(value.model.membership)):
         # the fit's own frame holds the observed counts of every fitted area, suppressed ones too
-        model = dataclasses.replace(value.model, outliers=value.model.outliers.iloc[:, :0], fit_frame=pd.DataFrame())
+        model = dataclasses.replace(value.model, outliers=value.model.outliers.iloc[:, :0], fit_frame=pd.DataFrame(),
+                                    membership=pd.DataFrame())
         return ok, dataclasses.replace(value, model=model)
     if key == "outcomes":
         return ok, dataclasses.replace(value, prep=None, households=None, plans={})

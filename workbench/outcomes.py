@@ -585,13 +585,6 @@ def outcome_plan(tables: dict[str, privacy.MarginTable], settings, extra=()) -> 
                                labels=CUBE_NL, zero_public=("G",), extra=extra)
 
 
-def _reason_column(pairs, n) -> np.ndarray:
-    out = np.full(n, "", dtype=object)
-    for mask, why in pairs:
-        out = np.where((out == "") & mask, why, out)
-    return out
-
-
 def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: privacy.MarginPlan | None = None,
              name: str = "tabel") -> pd.DataFrame:
     """Disclosure control of an outcome table: what may be shown or published.
@@ -640,7 +633,7 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
     if settings.round_to:
         out[count] = (out[count] / settings.round_to).round() * settings.round_to
     out["status"] = np.where(out[count].isna(), SUPPRESSED, "ok")
-    out["reason"] = _reason_column(reasons, len(out))
+    out["reason"] = privacy.first_reason(reasons, len(out))
     return out.drop(columns=[c for c in PRIVATE if c in out])
 
 
@@ -661,7 +654,7 @@ def disclose_comparison(comp: pd.DataFrame, settings, *, plan: privacy.MarginPla
     out.loc[s_hidden, ["share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]] = np.nan
     out["status"] = np.where(out["trajecten"].isna(), SUPPRESSED, "ok")
     out.loc[primary | s_hidden, ["sign", "raw_sign"]] = ""
-    out["reason"] = _reason_column([(n_hidden, n_why), (s_hidden, s_why)], len(out))
+    out["reason"] = privacy.first_reason([(n_hidden, n_why), (s_hidden, s_why)], len(out))
     if settings.round_to:
         out["trajecten"] = (out["trajecten"] / settings.round_to).round() * settings.round_to
     return out.drop(columns=[c for c in PRIVATE if c in out])
@@ -688,8 +681,8 @@ def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: priva
         for col in count_columns:
             out[col] = (out[col] / settings.round_to).round() * settings.round_to
     out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
-    out["reason"] = _reason_column(reasons, len(out))
-    out.attrs["reasons"] = {col: _reason_column([r], len(out)) for col, r in zip(count_columns, reasons)}
+    out["reason"] = privacy.first_reason(reasons, len(out))
+    out.attrs["reasons"] = {col: privacy.first_reason([r], len(out)) for col, r in zip(count_columns, reasons)}
     return out
 
 
@@ -751,7 +744,7 @@ def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPla
             reasons.append((dominant, np.where(dominant, privacy.dominance_reason(settings.dominance_p),
                                                None)))
     out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
-    out["reason"] = _reason_column(reasons, len(out))
+    out["reason"] = privacy.first_reason(reasons, len(out))
     if settings.round_to:
         for col in ("huishoudens", "huishoudens_stapeling"):
             out[col] = (out[col] / settings.round_to).round() * settings.round_to

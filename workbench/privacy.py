@@ -58,6 +58,14 @@ REASON_DOMINANCE = ("onderdrukt: één cliënt of aanbieder maakt het grootste d
 def dominance_reason(p) -> str:  # '10%', '7,5%', never '10.0%'
     return REASON_DOMINANCE.format(p=formatting.number(p, 0 if float(p).is_integer() else 1))
 
+def first_reason(pairs, n: int) -> np.ndarray:
+    """One reason per row: the reason of the first (mask, reason) pair whose mask holds, else ''."""
+    out = np.full(n, "", dtype=object)
+    for mask, why in pairs:
+        out = np.where((out == "") & mask, why, out)
+    return out
+
+
 REASON_AUDIT = ("onderdrukt: aanvullend, omdat een onderdrukt cijfer anders via de gepubliceerde verbanden "
                 "binnen een te smal interval te herleiden is")
 

@@ -17,7 +17,9 @@ import tempfile
 import threading
 import time
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -363,27 +365,35 @@ class PdfJobs:
         return done, notes
 
 
+@contextmanager
+def printing(pdf: bool, missing: str, browser: Browser | None = None):
+    """Print the HTML pages submitted inside the block (``printed.submit(path)``) while the block goes on; when it
+    ends, ``printed.pdfs`` and ``printed.notes`` hold the PDFs and what went wrong. Without ``pdf`` nothing is
+    printed; without Chromium the note is ``missing``."""
+    chromium = find_chromium() if pdf else None
+    jobs = PdfJobs(chromium, browser) if chromium else None
+    printed = SimpleNamespace(submit=jobs.submit if jobs else (lambda path: None), pdfs=[],
+                              notes=[missing] if pdf and not chromium else [])
+    try:
+        yield printed
+    finally:
+        if jobs:
+            pdfs, notes = jobs.finish()
+            printed.pdfs += pdfs
+            printed.notes += notes
+
+
 def write_sheets(res, output_dir, *, pdf: bool = True) -> tuple[list[Path], list[str]]:
     """Write aanbieders/<slug>.html (and .pdf) for every provider into ``output_dir``; returns paths and notes.
-    Each sheet goes to the printer as soon as it is written (PdfJobs)."""
+    Each sheet goes to the printer as soon as it is written."""
     folder = Path(output_dir) / "aanbieders"
     folder.mkdir(parents=True, exist_ok=True)
-    paths, notes = [], []
-    chromium = find_chromium() if pdf else None
-    if pdf and not chromium:
-        notes.append("Geen Chromium gevonden: alleen HTML-bladen (PDF overgeslagen).")
-    jobs = PdfJobs(chromium) if chromium else None
-    try:
+    paths = []
+    with printing(pdf, "Geen Chromium gevonden: alleen HTML-bladen (PDF overgeslagen).") as printed:
         rows = published_rows(res)
         for provider in res.providers:
             path = folder / f"{slug(provider)}.html"
             write_atomic(path, render_sheet(provider, res, rows))
             paths.append(path)
-            if jobs:
-                jobs.submit(path)
-    finally:
-        if jobs:
-            paths_pdf, pdf_notes = jobs.finish()
-            paths += paths_pdf
-            notes += pdf_notes
-    return paths, notes
+            printed.submit(path)
+    return paths + printed.pdfs, printed.notes

@@ -54,8 +54,9 @@ def risk_tables(findings) -> tuple[pd.DataFrame, pd.DataFrame]:
             "robust": model.robust, "robust_note": model.robust_note,
             "excluded": json.dumps(model.excluded_codes),
             "excluded_nl": model.excluded_nl(findings.area_names),
-            "deviance_explained_first": (model.first_pass or {}).get("deviance_explained", model.deviance_explained),
-            "dispersion_first": (model.first_pass or {}).get("dispersion", model.dispersion),
+            # the robust fit's first pass is not published (its figures are functions of every count, hidden ones
+            # too); overdispersion and deviance explained come from published counts (risk.republish)
+            "estimated_on": model.estimated_on_nl(),
             "reference_nl": model.reference_nl, "reference_areas": model.reference_areas,
             "reference_gemeenten": model.reference_gemeenten, "factor_note": model.factor_note,
         })

@@ -458,9 +458,12 @@ def products(system: System, table: pd.DataFrame, *, year, name: str = "producte
                       label=f"som: {name} {area} {domain} kosten = som over de categorieën")
 
 
-def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str = "risico") -> None:
+def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str = "risico",
+         round_to: int | None = None) -> None:
     """Observed care use per area and domain; observed = O/E x expected; the exact Poisson interval of O/E
-    is not needed (when O/E is shown, so is the observed count). Observed is the indicator's count."""
+    is not needed (when O/E is shown, so is the observed count). Observed is the indicator's count. With
+    ``round_to`` the published count (and O/E x expected with it) is the rounded one: the count lies within
+    half the rounding base of it, as the other rounded layers say."""
     t = table.reset_index(drop=True)
     for domain, d in t.groupby("domain"):
         var = count_of.get(domain)
@@ -470,6 +473,12 @@ def risk(system: System, table: pd.DataFrame, *, year, count_of: dict, name: str
         for code, status, observed, oe, ex in zip(d["code"].astype(str), d["status"].astype(str), _floats(d["observed"]),
                                                   _floats(d["oe"]), _floats(d["expected"])):
             keys[code] = ("ind", var, int(year), code)
+            shown = observed if np.isfinite(observed) else (oe * ex if np.isfinite(oe) and np.isfinite(ex) else np.nan)
+            if round_to and np.isfinite(shown):
+                system.cell(keys[code], None, target=False)
+                system.relate([(keys[code], 1.0)], shown - round_to / 2, shown + round_to / 2,
+                              label=f"afronding: {name} {code}")
+                continue
             system.cell(keys[code], observed, target=status == "suppressed")
             if np.isfinite(oe) and np.isfinite(ex):
                 system.relate([(keys[code], 1.0)], oe * ex - 1e-6 * (1 + oe * ex), oe * ex + 1e-6 * (1 + oe * ex),
@@ -567,7 +576,39 @@ def score_equations(system: System, designs: dict, *, year, count_of: dict, roun
                                     f"gebieden {DESIGN_TAG}")
 
 
-def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "indicatoren") -> None:
+def membership(system: System, designs: dict, *, year, count_of: dict, round_to: int | None = None,
+               name: str = "modellen") -> None:
+    """What the robust fit's first pass tells about the counts: whether an area (or the wijk its buurten are judged
+    on) is in the fitted set says whether its observed count lay inside the first pass's 99,8% limits (kept) or beyond
+    them (left out, on the side 'hoger' or 'lager'). As if the attacker knew the first-pass expected counts, the
+    overdispersion used for the limits and the side of each outlier (conservative, like ``score_equations``): one
+    linear inequality per unit on the sum of its observed counts. Counts of areas outside every published layer are
+    taken as known (as ``score_equations``). Labels end in ``DESIGN_TAG`` (not in publish.gpkg: out of ``fingerprint``)."""
+    for domain, model in designs.items():
+        var, m = count_of.get(domain), getattr(model, "membership", None)
+        if var is None or m is None or not len(m):
+            continue
+        for unit, g in m.groupby("unit", sort=False):
+            lo, hi, kept = float(g["lo"].iat[0]), float(g["hi"].iat[0]), bool(g["kept"].iat[0])
+            terms, known, hidden = [], 0.0, False
+            for code, yi in zip(g.index.astype(str), g["observed"].to_numpy(float)):
+                key = ("ind", var, int(year), code)
+                i = system.keys.get(key)
+                v = None if i is None else system.value[i]
+                if i is not None and (v is None or round_to or abs(v - yi) <= 1e-6 * (1 + abs(yi))):
+                    terms.append((key, 1.0))
+                    hidden |= v is None
+                else:  # outside every layer (or a figure read elsewhere): the attacker reads it there
+                    known += yi
+            if not hidden or not (np.isfinite(lo) or np.isfinite(hi)):
+                continue  # every count of the unit is published: nothing to learn
+            system.relate(terms, lo - known if np.isfinite(lo) else -BOX, hi - known if np.isfinite(hi) else BOX,
+                          label=f"grens: {name} {domain} eerste schatting {unit} "
+                                f"{'binnen' if kept else 'buiten'} de 99,8%-grenzen {DESIGN_TAG}")
+
+
+def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "indicatoren",
+               round_to: int | None = None) -> None:
     """Numerators behind the indicator figures: value x denominator / scale; numerators of additive counts
     add up over the areas. ``meta``: indicator id -> dict(numerator=variable, count=variable or None,
     scale=float, additive=bool, integer=bool, record_denominator=variable or None)."""
@@ -586,7 +627,12 @@ def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "
             num = v * den / m["scale"] if np.isfinite(v) and np.isfinite(den) else np.nan
             if m.get("kind") == "count":
                 num = v
-            if m["integer"] and np.isfinite(num) and abs(num - round(num)) > 1e-6:
+            if round_to and m.get("rounded") and m["integer"] and np.isfinite(num):
+                # privacy.round_to rounded this count before publishing: it lies within half the base of it
+                half = round_to / 2 + (0.5 if abs(num - round(num)) > 1e-6 else 0.0)
+                system.cell(key, None, target=False)
+                system.relate([(key, 1.0)], num - half, num + half, label=f"afronding: {name} {code}")
+            elif m["integer"] and np.isfinite(num) and abs(num - round(num)) > 1e-6:
                 # not a whole number: the published figure was rounded; the count lies near it
                 system.cell(key, None, target=hidden)
                 system.relate([(key, 1.0)], num - 0.5, num + 0.5, label=f"{name}: {code} waarde × noemer (afgerond)")
@@ -607,6 +653,8 @@ def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "
 
 def indicator_meta(catalog) -> dict:
     """What the catalogue (public: parameters/indicators.yaml) tells an attacker about each indicator."""
+    from .privacy import count_variable
+
     counts = {v.name for v in catalog.variables.values() if getattr(v, "kind", None) in ("count", "amount")}
     records = {v.name for v in catalog.variables.values() if v.source == "records"}
     out = {}
@@ -616,10 +664,11 @@ def indicator_meta(catalog) -> dict:
             kind = getattr(num_var, "kind", None) if num_var is not None else None
             out[ind.id] = {"numerator": ind.numerator, "count": ind.count, "scale": float(ind.scale or 1),
                            "additive": ind.numerator in counts, "integer": kind == "count", "kind": "ratio",
-                           "record_denominator": ind.denominator if ind.denominator in records else None}
+                           "record_denominator": ind.denominator if ind.denominator in records else None,
+                           "rounded": count_variable(ind) == ind.numerator}  # as privacy._round_indicators
         elif ind.kind == "count" and ind.numerator:
             out[ind.id] = {"numerator": ind.numerator, "count": None, "scale": 1.0, "additive": True, "integer": True,
-                           "kind": "count", "record_denominator": None}
+                           "kind": "count", "record_denominator": None, "rounded": count_variable(ind) == ind.numerator}
     return out
 
 
@@ -629,19 +678,20 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
     (domain -> fitted ``risk.RiskModel``): add every score equation of those fits (``score_equations``)."""
     s = System()
     if meta and "indicatoren" in layers:
-        indicators(s, layers["indicatoren"], meta)
+        indicators(s, layers["indicatoren"], meta, round_to=round_to)
     if "kosten" in layers and len(layers["kosten"]) and year is not None:
         costs(s, layers["kosten"], year=year, round_to=round_to)
     if "producten" in layers and len(layers["producten"]) and year is not None:
         products(s, layers["producten"], year=year, round_to=round_to)
     if "risico" in layers and len(layers["risico"]) and risk_counts and year is not None:
-        risk(s, layers["risico"], year=year, count_of=risk_counts)
+        risk(s, layers["risico"], year=year, count_of=risk_counts, round_to=round_to)
         if "modellen" in layers and len(layers["modellen"]):
             g = layers.get("gebieden")
             wijk_of = dict(zip(g["code"].astype(str), g["wijk_code"].astype(str))) if g is not None and len(g) else None
             model_scores(s, layers["risico"], layers["modellen"], year=year, count_of=risk_counts, wijk_of=wijk_of)
         if designs:
             score_equations(s, designs, year=year, count_of=risk_counts, round_to=round_to)
+            membership(s, designs, year=year, count_of=risk_counts, round_to=round_to)
     if "resultaten" in layers and len(layers["resultaten"]):
         outcomes(s, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):

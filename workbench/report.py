@@ -309,6 +309,9 @@ def model_report(ds, domain: str) -> None:
                               .drop(columns=["factor", "rate_ratio", "rr_low", "rr_high"]), default=4))
     display(formatting.styled(model.fit_table({f: ds.catalog[f].label.lower() for f in model.factors
                                                if f in ds.catalog.indicators})))
+    if model.estimated_on_nl():  # phi and deviance explained are not linear in the counts: published ones only
+        on = model.estimated_on_nl()
+        _notice(f"{on[0].upper()}{on[1:]}. De intervallen, oordelen en trechtergrenzen gebruiken die overdispersie.")
     robust_report(ds, model)
     for w in model.warnings:
         _warning(w)
@@ -327,9 +330,8 @@ def robust_report(ds, model) -> None:
         _notice(f"{sentence}<br>Bij de eerste schatting op alle {fp['n']} gebieden lagen zij buiten de 99,8%-grenzen "
                 "van de trechter; een gebied dat zo ver van zijn verwachting ligt, zou de verwachting van de andere "
                 "gebieden mee bepalen. Ze zijn daarom bij de tweede schatting weggelaten, maar wel beoordeeld: ook "
-                "hun W/V en oordeel hieronder komen uit de tweede schatting. Eerste schatting: verklaarde deviantie "
-                f"{fp['deviance_explained']:.0%}, overdispersie {maps.fmt_nl(fp['dispersion'], 2)}; tweede: "
-                f"{model.deviance_explained:.0%} en {maps.fmt_nl(model.dispersion, 2)}.")
+                "hun W/V en oordeel hieronder komen uit de tweede schatting. De cijfers van de eerste schatting "
+                "worden niet getoond: ze hangen ook af van de verborgen aantallen.")
     elif model.robust_note and model.robust_note not in model.warnings:
         _notice(model.robust_note)
 

@@ -13,6 +13,11 @@ expected counts of coarser areas are the sums of their fit-level areas. Families
   Pearson chi-square / degrees of freedom (never below 1); coefficient intervals widened by sqrt(phi).
 - ``negative_binomial``: NB2 (variance = mean + alpha * mean^2) with alpha by maximum likelihood.
 
+What a run publishes (``republish``): overdispersion, deviance explained and alpha are not linear in the counts,
+so the interval audit's linear relations cannot vouch for them. They are estimated again on the fitted areas whose
+count is published (phi, deviance explained; for the negative binomial alpha by the moment estimate there, the
+model refitted with that alpha fixed), and every interval and label is recomputed from them.
+
 Observed/expected (O/E) interval: the exact (Garwood) Poisson interval of the observed count, made
 overdispersed by the "effective count" rule: with variance inflation f = 1 + extra_variance / E,
 the interval is f * Garwood(O / f) / E. The expected value is treated as known (the usual funnel-plot
@@ -94,6 +99,15 @@ class RiskModel:
     # ``mu``. The interval audit states the fit's score equations over them (relations.score_equations); never
     # stored with the findings, never published (it holds the counts of suppressed areas).
     fit_frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    # Private: what the robust fit's outlier test tells about the counts (index code: every usable reference area;
+    # unit, observed, and the unit's first-pass control limits as counts lo / hi with ``kept``). The audit states it
+    # as inequalities (relations.membership); never stored or published.
+    membership: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    # After ``republish``: the fitted areas the published overdispersion and deviance explained were estimated on
+    # (their count is published) and the fitted areas whose count is hidden (left out of those figures).
+    published_n: int = 0
+    hidden_n: int = 0
+    republished: bool = False
 
     @property
     def excluded_codes(self) -> list[str]:
@@ -123,6 +137,14 @@ class RiskModel:
             return self.alpha * expected**2
         return expected * 0.0
 
+    def estimated_on_nl(self) -> str:
+        """In Dutch: on which areas overdispersion and deviance explained were estimated (after ``republish``)."""
+        if not self.republished or not self.hidden_n:
+            return ""
+        what = "overdispersie, α" if self.family == "negative_binomial" else "overdispersie"
+        return (f"{what} en verklaarde deviantie geschat op de {self.published_n} referentiegebieden met gepubliceerde "
+                f"aantallen (de {self.hidden_n} verborgen aantallen tellen niet mee, zodat ze niet terug te rekenen zijn)")
+
     def summary_nl(self) -> str:
         return (f"{DOMAINS[self.domain]['label']}: {FAMILY_LABELS[self.family]}-model op {self.n} {self.fit_level}en "
                 f"(referentie: {self.reference}); verklaarde deviantie {self.deviance_explained:.0%}, "
@@ -139,15 +161,16 @@ class RiskModel:
                 ("niveau", self.fit_level), ("gebieden in de schatting", self.n),
                 ("verklaarde deviantie", round(self.deviance_explained, 4)),
                 ("overdispersie (Pearson χ²/vg)", round(self.dispersion, 3))]
+        if self.estimated_on_nl():
+            rows.append(("geschat op", self.estimated_on_nl()))
         # observed_total / expected_total stay internal: a total over the fitted areas gives back the sum of their
         # suppressed counts (issue 15)
         if self.family == "negative_binomial":
             rows.append(("α (negatief-binomiaal)", round(self.alpha, 4)))
         for reason, k in self.excluded.items():
             rows.append((f"niet meegenomen: {reason}", k))
-        rows.append(("robuuste schatting", ("aan" if self.robust else "uit")
-                     + (f" (eerste schatting: verklaarde deviantie {self.first_pass['deviance_explained']:.0%}, "
-                        f"overdispersie {formatting.number(self.first_pass['dispersion'], 2)})" if self.first_pass else "")))
+        # the first pass's own figures are not shown: they are functions of every count, hidden ones too (issue 15)
+        rows.append(("robuuste schatting", "aan" if self.robust else "uit"))
         return pd.DataFrame(rows, columns=["maat", "waarde"])
 
 
@@ -353,6 +376,7 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
     outliers = pd.DataFrame(columns=["observed", "expected", "oe", "inflation", "low", "high", "outlier", "direction"])
     robust_note = ""
     dropped = d.index[:0]
+    membership = pd.DataFrame(columns=["unit", "observed", "lo", "hi", "kept"])
     if robust:
         y, e = d["observed"].astype(float), pd.Series(np.asarray(fit.fitted, float), index=d.index)
         unit = groups.reindex(d.index) if groups is not None else None
@@ -368,6 +392,7 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
         outliers = flags[flags["outlier"]].drop(columns="outlier")
         dropped = d.index[unit.isin(outliers.index).to_numpy()] if unit is not None else outliers.index
         n_out, limit = len(outliers), int(np.floor(MAX_OUTLIER_SHARE * len(y) + 1e-9))
+        membership = _membership(d, unit, flags)
         if n_out == 0:
             robust_note = ("Robuuste schatting: geen referentiegebied lag buiten de 99,8%-grenzen; "
                            "de schatting is die op alle bruikbare gebieden.")
@@ -378,6 +403,7 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
                            "wijzen eerder op ontbrekende risicofactoren dan op enkele afwijkende gebieden.")
             warnings.append(robust_note)
             outliers, dropped = outliers.iloc[0:0], d.index[:0]
+            membership = membership.iloc[0:0]  # "more than the share lay outside": no inequality per area
         else:
             fit = _fit_glm(d.drop(index=dropped), factors, family)
             excluded[OUTLIER_REASON] = len(dropped)
@@ -392,18 +418,7 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
         warnings.append(f"De referentieset is klein ({n} gebieden voor {k} modelparameters): de verwachte waarden "
                         "en intervallen zijn onzeker. Kies zo mogelijk een grotere referentie (de regio of alle "
                         "gebieden) of schat op buurtniveau.")
-    if not dev_expl >= POOR_FIT:
-        warnings.append(f"Het model past slecht: de risicofactoren verklaren {dev_expl:.0%} van de verschillen "
-                        "(deviantie). Verschillen tussen waargenomen en verwacht zeggen dan weinig over 'meer dan "
-                        "het risico verklaart'. Overweeg andere risicofactoren.")
-    if dispersion > HIGH_DISPERSION:
-        if family == "poisson":
-            warnings.append(f"Er is veel meer spreiding dan een Poisson-model aanneemt (overdispersie {formatting.number(dispersion, 1)}): "
-                            "de intervallen zijn te smal en te veel gebieden lijken af te wijken. Kies "
-                            "risk.model: quasi_poisson of negative_binomial.")
-        else:
-            warnings.append(f"Er is veel meer spreiding dan toeval alleen (overdispersie {formatting.number(dispersion, 1)}): de intervallen "
-                            "zijn daarop verbreed, maar er ontbreken waarschijnlijk risicofactoren.")
+    warnings += _quality_warnings(dev_expl, dispersion, family)
     if excluded:
         warnings_txt = "; ".join(f"{v} × {r}" for r, v in excluded.items())
         if sum(excluded.values()) > 0.25 * len(df):
@@ -414,10 +429,138 @@ def fit_expected(tidy: pd.DataFrame, domain: str, factors, year: int, reference_
         mu=np.asarray(fit.fitted, float))
     return RiskModel(domain, factors, fit.coefficients, n, dev_expl, dispersion, fit.alpha, family, reference_label,
                      fit_level, warnings, float(y_fit.sum()), float(fit.fitted.sum()), excluded, fit.params,
-                     robust=robust, robust_note=robust_note, outliers=outliers, fit_frame=fit_frame,
+                     robust=robust, robust_note=robust_note, outliers=outliers, fit_frame=fit_frame, membership=membership,
                      first_pass=None if fit is first else {"n": len(d), "deviance_explained": first.deviance_explained,
                                                             "dispersion": first.dispersion, "alpha": first.alpha,
                                                             "coefficients": first.coefficients})
+
+
+def _quality_warnings(dev_expl: float, dispersion: float, family: str) -> list[str]:
+    """The warnings that quote deviance explained and overdispersion (rewritten by ``republish``)."""
+    out = []
+    if not dev_expl >= POOR_FIT:
+        out.append(f"Het model past slecht: de risicofactoren verklaren {dev_expl:.0%} van de verschillen "
+                   "(deviantie). Verschillen tussen waargenomen en verwacht zeggen dan weinig over 'meer dan "
+                   "het risico verklaart'. Overweeg andere risicofactoren.")
+    if dispersion > HIGH_DISPERSION:
+        if family == "poisson":
+            out.append(f"Er is veel meer spreiding dan een Poisson-model aanneemt (overdispersie {formatting.number(dispersion, 1)}): "
+                       "de intervallen zijn te smal en te veel gebieden lijken af te wijken. Kies "
+                       "risk.model: quasi_poisson of negative_binomial.")
+        else:
+            out.append(f"Er is veel meer spreiding dan toeval alleen (overdispersie {formatting.number(dispersion, 1)}): de intervallen "
+                       "zijn daarop verbreed, maar er ontbreken waarschijnlijk risicofactoren.")
+    return out
+
+
+def _membership(d: pd.DataFrame, unit: pd.Series | None, flags: pd.DataFrame) -> pd.DataFrame:
+    """What the robust fit's first pass tells about each usable reference area's count: its unit (itself, or the
+    wijk its buurten are judged on) lay inside the unit's 99,8% limits (kept) or beyond them on the side of
+    ``direction`` (left out). As count bounds on the unit's summed observed count: lo <= sum <= hi (NaN: no bound)."""
+    u = unit.reindex(d.index) if unit is not None else pd.Series(d.index, index=d.index)
+    f = flags.reindex(u.to_numpy())
+    lo_count, hi_count = (f["low"] * f["expected"]).to_numpy(), (f["high"] * f["expected"]).to_numpy()
+    kept = ~f["outlier"].to_numpy(dtype=bool)
+    high = (f["direction"] == "hoger").to_numpy()
+    lo = np.where(kept, lo_count, np.where(high, hi_count, np.nan))
+    hi = np.where(kept, hi_count, np.where(high, np.nan, lo_count))
+    return pd.DataFrame({"unit": u.astype(str).to_numpy(), "observed": d["observed"].astype(float).to_numpy(),
+                         "lo": lo, "hi": hi, "kept": kept}, index=d.index)
+
+
+def republish(model: RiskModel, published: pd.Series) -> RiskModel:
+    """The model as a run publishes it: overdispersion, deviance explained (and alpha) from published counts only.
+
+    ``published``: the observed count per fit-level area as published (NaN: hidden); fitted areas it does not list
+    lie outside the run's tables (reference areas elsewhere, whose counts CBS publishes: the audit takes them as
+    known too). Pearson χ²/df and deviance explained (null model intercept + offset) are computed over the fitted
+    areas with a published count, with the fit's own expected counts (functions of the published coefficients).
+    quasi-Poisson: coefficient SEs, intervals and p-values are the Poisson ones times sqrt(phi) of that phi.
+    Negative binomial: alpha is the moment estimate over those areas and the model is refitted on all fitted areas
+    with alpha fixed (the audit's score equations then carry that alpha), to a fixed point. The coefficients of
+    Poisson and quasi-Poisson stay those of the fit on every fitted area (linear relations the audit states)."""
+    import dataclasses
+
+    import statsmodels.api as sm
+    from scipy import stats as sps
+
+    frame = model.fit_frame
+    if not len(frame) or model.republished:
+        return model
+    pub = published.reindex(frame.index)
+    outside = ~frame.index.isin(published.index)
+    y_pub = np.where(outside, frame["observed"].to_numpy(float), pub.to_numpy(float))
+    shown = np.isfinite(y_pub)
+    k = len(model.factors) + 1
+    X = sm.add_constant(frame[model.factors].astype(float), has_constant="add")
+    offset = np.log(frame["exposure"].to_numpy(float))
+    y_all = frame["observed"].to_numpy(float)
+    params, mu, cov, alpha = model._params, frame["mu"].to_numpy(float), None, model.alpha
+    if model.family == "negative_binomial":
+        res = None
+        for _ in range(50):  # alpha = moment estimate over the published areas at the fit with that alpha
+            a = _moment_alpha(y_pub[shown], mu[shown], k)
+            res = sm.GLM(y_all, X, family=sm.families.NegativeBinomial(alpha=max(a, 1e-8)), offset=offset).fit()
+            mu = np.asarray(res.fittedvalues, float)
+            done = abs(a - alpha) <= 1e-9 * (1 + alpha)
+            alpha = a
+            if done:
+                break
+        alpha = max(alpha, 1e-8)
+        res = sm.GLM(y_all, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit()
+        params, mu, cov = res.params, np.asarray(res.fittedvalues, float), res.cov_params()
+    yp, mp = y_pub[shown], mu[shown]
+    dof = max(int(shown.sum()) - k, 1)
+    dispersion = float(((yp - mp) ** 2 / mp).sum() / dof)
+    if model.family != "negative_binomial":
+        alpha = _moment_alpha(yp, mp, k)
+    ep = frame["exposure"].to_numpy(float)[shown]
+    null = ep * yp.sum() / ep.sum() if ep.sum() > 0 else mp
+    if model.family == "negative_binomial":
+        null = _nb_null(yp, ep, alpha)
+    dev, dev0 = _deviance(yp, mp, model.family, alpha), _deviance(yp, null, model.family, alpha)
+    dev_expl = float(1 - dev / dev0) if dev0 > 0 else float("nan")
+    coef = model.coefficients.copy()
+    if model.family == "negative_binomial":
+        se = np.sqrt(np.diag(cov))
+        coef["estimate"] = params.to_numpy()
+    else:  # the Poisson SEs (a function of mu and the design) times sqrt(phi) for quasi-Poisson
+        se = coef["se"].to_numpy() / (np.sqrt(max(model.dispersion, 1.0)) if model.family == "quasi_poisson" else 1.0)
+        se = se * (np.sqrt(max(dispersion, 1.0)) if model.family == "quasi_poisson" else 1.0)
+    est = coef["estimate"].to_numpy(float)
+    coef["se"], coef["ci_low"], coef["ci_high"] = se, est - Z95 * se, est + Z95 * se
+    coef["p_value"] = 2 * sps.norm.sf(np.abs(est / se))
+    coef["rate_ratio"], coef["rr_low"], coef["rr_high"] = np.exp(est), np.exp(coef["ci_low"]), np.exp(coef["ci_high"])
+    old = set(_quality_warnings(model.deviance_explained, model.dispersion, model.family))
+    warnings = [w for w in model.warnings if w not in old] + _quality_warnings(dev_expl, dispersion, model.family)
+    return dataclasses.replace(
+        model, coefficients=coef, deviance_explained=dev_expl, dispersion=dispersion, alpha=float(alpha),
+        warnings=warnings, _params=params, fit_frame=frame.assign(mu=mu), published_n=int(shown.sum()),
+        hidden_n=int((~shown).sum()), republished=True, expected_total=float(mu.sum()),
+        first_pass=None if model.first_pass is None else {"n": model.first_pass["n"]})
+
+
+def _moment_alpha(y: np.ndarray, mu: np.ndarray, k: int) -> float:
+    """NB2 alpha by the moment estimate (as ``_fit_glm`` starts from)."""
+    return float(max(0.0, (((y - mu) ** 2 - mu) / mu**2).sum() / max(len(y) - k, 1)))
+
+
+def _deviance(y: np.ndarray, mu: np.ndarray, family: str, alpha: float) -> float:
+    """Poisson deviance (NB2 with ``alpha`` for the negative binomial)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylog = np.where(y > 0, y * np.log(y / mu), 0.0)
+        if family == "negative_binomial" and alpha > 0:
+            return float(2 * (ylog - (y + 1 / alpha) * np.log((1 + alpha * y) / (1 + alpha * mu))).sum())
+        return float(2 * (ylog - (y - mu)).sum())
+
+
+def _nb_null(y: np.ndarray, exposure: np.ndarray, alpha: float) -> np.ndarray:
+    """Expected counts of the NB2 null model (intercept + offset) fitted on ``y``."""
+    import statsmodels.api as sm
+
+    res = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.NegativeBinomial(alpha=max(alpha, 1e-8)),
+                 offset=np.log(exposure)).fit()
+    return np.asarray(res.fittedvalues, float)
 
 
 def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, year: int, fit_level: str,
@@ -685,13 +828,25 @@ def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
             model.outliers = model.outliers.drop(index=elsewhere)
             model.robust_note += (f" Daarvan lagen er {len(elsewhere)} buiten de eigen gemeente(n); die worden niet "
                                   "bij naam genoemd.")
-    scored = expected_by_area(model, ds.indicators, scope, p.year, fit_level, r.min_population)
-    if r.smoothing:
+    return model, score_areas(ds, model)
+
+
+def score_areas(ds, model: RiskModel, published: pd.Series | None = None) -> pd.DataFrame:
+    """Observed, expected, O/E with interval and label (and the smoothed O/E) for the parameter set's areas.
+    ``published``: observed count per area code as published (NaN: hidden); the smoothing's prior is then estimated
+    on the published areas only (with all of them it is a non-linear function of the hidden counts)."""
+    p = ds.params
+    idx = ds.area_index
+    scope = idx[idx["gemeente_code"].isin(p.gemeente)]
+    scored = expected_by_area(model, ds.indicators, scope, p.year, model.fit_level, p.risk.min_population)
+    if p.risk.smoothing:
         scored["oe_smoothed"] = np.nan
         for level, part in scored.groupby("level"):
             ok = part["label"].isin([LABEL_HIGH, LABEL_LOW, LABEL_SAME])
-            scored.loc[part.index[ok.to_numpy()], "oe_smoothed"] = smoothed_oe(part["observed"][ok], part["expected"][ok]).to_numpy()
-    return model, scored
+            ref = None if published is None else published.reindex(part.index[ok.to_numpy()]).notna()
+            scored.loc[part.index[ok.to_numpy()], "oe_smoothed"] = smoothed_oe(
+                part["observed"][ok], part["expected"][ok], reference=ref).to_numpy()
+    return scored
 
 
 def coefficient_table(model: RiskModel, catalog: Catalog) -> pd.DataFrame:

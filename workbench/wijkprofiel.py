@@ -15,7 +15,7 @@ from .app import profile
 from .app.data import PublishedRun
 from .export import write_workbook
 from .io import write_atomic
-from .provider_sheet import _CSS, PdfJobs, find_chromium, slug
+from .provider_sheet import _CSS, printing, slug
 
 FOLDER = "wijkprofielen"
 _EXTRA_CSS = """
@@ -96,13 +96,8 @@ def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True, bro
     Each page goes to the printer as soon as it is written, so Chromium prints while the next page's charts are
     drawn; ``browser``: a provider_sheet.Browser already started (the run's), else one is started here;
     ``meanwhile``: work to do while the last PDFs print."""
-    chromium = find_chromium() if pdf else None
-    notes = []
-    if pdf and not chromium:
-        notes.append("Geen Chromium gevonden: wijkprofielen alleen als HTML (PDF overgeslagen).")
-    jobs = PdfJobs(chromium, browser) if chromium else None
-    written, files, pdfs = [], {}, []
-    try:
+    written, files = [], {}
+    with printing(pdf, "Geen Chromium gevonden: wijkprofielen alleen als HTML (PDF overgeslagen).", browser) as printed:
         run = PublishedRun.read(Path(run_dir), manifest)
         folder = Path(run_dir) / FOLDER
         folder.mkdir(exist_ok=True)
@@ -112,16 +107,11 @@ def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True, bro
                 _write(folder / name, render(run, code))
                 written.append(folder / name)
                 files[code] = name
-                if jobs:
-                    jobs.submit(folder / name)
+                printed.submit(folder / name)
         _write(folder / "index.html", _index(run, files))
         if meanwhile:
             meanwhile()
-    finally:
-        if jobs:
-            pdfs, pdf_notes = jobs.finish()
-            notes += pdf_notes
-    return written + pdfs + [folder / "index.html"], notes
+    return written + printed.pdfs + [folder / "index.html"], printed.notes
 
 
 def _write(path: Path, text: str) -> None:
