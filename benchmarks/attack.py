@@ -8,6 +8,7 @@ exactly, narrower than the protection level, pinned to 1..threshold-1; and the t
     python benchmarks/attack.py BEFORE/publish.gpkg outputs/demo/latest     # before and after, side by side
     python benchmarks/attack.py --run-cost [--repeat 3]    # seconds the audit adds to a demo run's findings
     python benchmarks/attack.py --design parameters/demo.yaml BEFORE AFTER   # as the run's own audit attacks
+    python benchmarks/attack.py --round-to 5 RUN    # a run with privacy.round_to: 5 (rounded counts as intervals)
 
 --design fits the parameter set's risk models and adds every score equation of each fit over its true fitted
 areas (relations.score_equations: the attacker knows the fitted set and design), as the run's audit does;
@@ -48,6 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--naive", action="store_true")
     ap.add_argument("--show", type=int, default=10, help="list this many unprotected cells")
+    ap.add_argument("--round-to", type=int, default=None, choices=(5, 10),
+                    help="the run's privacy.round_to (published counts rounded to this base; publish.gpkg does not say)")
     ap.add_argument("--design", type=Path, default=None, metavar="PARAMETERS",
                     help="add the score equations of this parameter set's fitted risk models (the run's audit)")
     a = ap.parse_args(argv)
@@ -55,9 +58,15 @@ def main(argv=None) -> int:
         return run_cost(a.repeat)
     a.designs = None
     if a.design is not None:
-        from workbench.dataset import load_dataset
+        import dataclasses
 
-        a.designs = load_dataset(a.design).findings._designs()
+        from workbench.dataset import load_dataset
+        from workbench.params import load_parameters
+
+        params = load_parameters(a.design)
+        if a.round_to:  # the design of the run being attacked: its published (rounded) counts shape the fit
+            params = dataclasses.replace(params, privacy=dataclasses.replace(params.privacy, round_to=a.round_to))
+        a.designs = load_dataset(params).findings._designs()
     for run in a.run:
         attack_one(run, a)
     return 0
@@ -110,7 +119,8 @@ def attack_one(run: Path, a) -> None:
     for _ in range(max(1, a.repeat)):
         t0 = time.perf_counter()
         res = relations.attack(layers, threshold=a.threshold, protection=a.protection, year=year, meta=meta,
-                               risk_counts=risk_counts, full=a.full, open_variables=open_vars, designs=a.designs)
+                               risk_counts=risk_counts, full=a.full, open_variables=open_vars, designs=a.designs,
+                               round_to=a.round_to)
         times.append(time.perf_counter() - t0)
     print(f"# {gpkg}" + (" (met de scorevergelijkingen van de schattingen)" if a.designs else ""))
     print(relations.summary(res, a.threshold, a.protection).to_string())

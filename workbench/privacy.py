@@ -781,7 +781,14 @@ def run_plan(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, ge
 def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, variable: str, threshold: int,
                      settings: PrivacySettings) -> pd.DataFrame:
     """Observed/expected per area: hidden where the observed count (``variable``) is suppressed anywhere (the O/E
-    ratio times the expected count gives the observed count back), or small, or over a small population."""
+    ratio times the expected count gives the observed count back), or small, or over a small population. A hidden
+    row keeps no figure of its count: O/E, interval, smoothed O/E, expected, the variance inflation (1 + alpha x E
+    gives E back) and the exposure (for youth care the CBS count divided by the CBS percentage) go with it.
+
+    With ``privacy.round_to`` the observed count is published rounded. Every other figure of a row must then have
+    been computed from that rounded count (``risk.score_areas`` with ``published``: the exact Poisson interval is
+    not linear in the count, so an interval of the exact count would single it out among the counts that round to
+    the same figure); rounding here cannot repair figures of the exact count."""
     out = scored.copy()
     codes = out.index.astype(str) if "code" not in out else out["code"].astype(str)
     supp, why = plan.lookup(np.full(len(out), year), np.full(len(out), variable, dtype=object), np.asarray(codes))
@@ -789,7 +796,7 @@ def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, v
     small_pop = (out["observed"].notna() & (out["exposure"].fillna(0) < settings.min_population)).to_numpy() \
         if "exposure" in out else np.zeros(len(out), bool)
     mask = supp | small | small_pop
-    figures = [c for c in ("observed", "expected", "oe", "oe_low", "oe_high", "oe_smoothed") if c in out]
+    figures = [c for c in HIDDEN_RISK_COLUMNS if c in out]
     out.loc[mask, figures] = np.nan
     out.loc[mask, "label"] = SUPPRESSED_LABEL + " (kleine aantallen)"
     reason = np.where(supp, why, np.where(small, REASON_SMALL.format(n=threshold),
@@ -797,14 +804,12 @@ def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, v
     out["status"] = np.where(mask, SUPPRESSED, np.where(out["oe"].notna(), "ok", MISSING))
     out["reason"] = np.where(mask, reason, "")
     if settings.round_to:
-        rounded = round_counts(out["observed"], settings.round_to)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(out["observed"].to_numpy() > 0, rounded / out["observed"].to_numpy(), 1.0)
-        for col in ("oe", "oe_low", "oe_high", "oe_smoothed"):
-            if col in out:
-                out[col] = out[col].to_numpy() * factor
-        out["observed"] = rounded
+        out["observed"] = round_counts(out["observed"], settings.round_to)
     return out
+
+
+# Every per-row figure of the risk table that a hidden row keeps none of (``protect_observed``).
+HIDDEN_RISK_COLUMNS = ("observed", "expected", "oe", "oe_low", "oe_high", "oe_smoothed", "inflation", "exposure")
 
 
 def risk_variable(ind: Indicator) -> str:

@@ -642,7 +642,13 @@ def indicators(system: System, table: pd.DataFrame, meta: dict, *, name: str = "
             if m.get("record_denominator"):
                 dk = ("ind", m["record_denominator"], int(year), code)
                 den_keys[code] = dk
-                system.cell(dk, den, target=hidden and not np.isfinite(den))
+                if round_to and np.isfinite(den):
+                    # privacy.round_to rounds a record-based denominator too (privacy._round_indicators)
+                    system.cell(dk, None, target=False)
+                    system.relate([(dk, 1.0)], den - round_to / 2, den + round_to / 2,
+                                   label=f"afronding: {name} {code} {m['record_denominator']}")
+                else:
+                    system.cell(dk, den, target=hidden and not np.isfinite(den))
             if m.get("count") and m["count"] != m["numerator"]:
                 system.cell(("ind", m["count"], int(year), code), None, target=hidden)
         if m["additive"]:

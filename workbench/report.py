@@ -312,6 +312,10 @@ def model_report(ds, domain: str) -> None:
     if model.estimated_on_nl():  # phi and deviance explained are not linear in the counts: published ones only
         on = model.estimated_on_nl()
         _notice(f"{on[0].upper()}{on[1:]}. De intervallen, oordelen en trechtergrenzen gebruiken die overdispersie.")
+    if ds.params.privacy.round_to:
+        _notice(f"Aantallen zijn afgerond op veelvouden van {ds.params.privacy.round_to} (<code>privacy.round_to</code>). "
+                "W/V, het 95%-interval, het oordeel en de gesmoothte W/V zijn berekend op het afgeronde aantal, zodat "
+                "ze niet meer over het exacte aantal zeggen dan het afgeronde aantal zelf.")
     robust_report(ds, model)
     for w in model.warnings:
         _warning(w)

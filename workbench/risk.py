@@ -22,7 +22,9 @@ Observed/expected (O/E) interval: the exact (Garwood) Poisson interval of the ob
 overdispersed by the "effective count" rule: with variance inflation f = 1 + extra_variance / E,
 the interval is f * Garwood(O / f) / E. The expected value is treated as known (the usual funnel-plot
 convention). Label: 'hoger dan verwacht' when the lower bound > 1, 'lager dan verwacht' when the upper
-bound < 1, otherwise 'niet te onderscheiden'.
+bound < 1, otherwise 'niet te onderscheiden'. A run computes every figure of a published row from its published
+count (``score_areas`` with ``published``): with ``privacy.round_to`` the rounded count, so that the interval (not
+linear in the count) cannot single out the exact count.
 """
 from __future__ import annotations
 
@@ -564,12 +566,13 @@ def _nb_null(y: np.ndarray, exposure: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, year: int, fit_level: str,
-                     min_population: int = 100) -> pd.DataFrame:
+                     min_population: int = 100, published: pd.Series | None = None) -> pd.DataFrame:
     """Observed, expected and O/E with a 95% interval for every area at and above the fit level.
 
     ``areas`` (index code; level, gemeente_code, wijk_code) limits the scope. Expected counts of coarser
     areas are sums over their fit-level areas; observed counts are the coarser area's own figure. An area
     with a populated part lacking a prediction gets no expected value rather than an underestimate.
+    ``published``: see ``score``.
     """
     fine = areas[areas["level"] == fit_level]
     df = model_frame(tidy, model.domain, model.factors, year, fine.index)
@@ -592,17 +595,33 @@ def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, 
     out = pd.concat(rows)
     out = out[["level", "observed", "exposure", "expected", "var_extra", "care_status"]]
     out.index.name = "code"
-    return score(out, min_population)
+    return score(out, min_population, published)
 
 
-def score(df: pd.DataFrame, min_population: int = 100) -> pd.DataFrame:
-    """O/E with an interval that carries the model's extra-Poisson variance, and a plain Dutch label."""
+def figure_counts(observed: pd.Series, published: pd.Series | None = None) -> pd.Series:
+    """The count each row's figures are computed from: the published count where there is one (``published``, per
+    area code; NaN: hidden), else the observed count (a hidden row publishes none of its figures). With
+    ``privacy.round_to`` the published count is the rounded one: O/E, its interval, the label and the smoothed O/E
+    are then functions of the rounded count only, and cannot single out the exact count among those it rounds from
+    (the exact Poisson interval is not linear in the count)."""
+    o = observed.astype(float)
+    if published is None:
+        return o
+    shown = published.reindex(o.index).astype(float)
+    return shown.where(shown.notna(), o)
+
+
+def score(df: pd.DataFrame, min_population: int = 100, published: pd.Series | None = None) -> pd.DataFrame:
+    """O/E with an interval that carries the model's extra-Poisson variance, and a plain Dutch label.
+    ``published``: the observed count per area code as published; every figure of a row is computed from it
+    (``figure_counts``). The ``observed`` column keeps the count itself (disclosure control decides on it)."""
     out = df.copy()
     e = out["expected"].astype(float)
+    o = figure_counts(out["observed"], published)
     with np.errstate(divide="ignore", invalid="ignore"):
         inflation = 1 + out["var_extra"].fillna(0) / e  # variance = E * inflation
-        lo, hi = poisson_exact(out["observed"] / inflation)
-        out["oe"] = out["observed"] / e
+        lo, hi = poisson_exact(o / inflation)
+        out["oe"] = o / e
         out["oe_low"] = lo * inflation / e
         out["oe_high"] = hi * inflation / e
     out["inflation"] = inflation
@@ -833,19 +852,22 @@ def run_domain(ds, domain: str) -> tuple[RiskModel, pd.DataFrame]:
 
 def score_areas(ds, model: RiskModel, published: pd.Series | None = None) -> pd.DataFrame:
     """Observed, expected, O/E with interval and label (and the smoothed O/E) for the parameter set's areas.
-    ``published``: observed count per area code as published (NaN: hidden); the smoothing's prior is then estimated
-    on the published areas only (with all of them it is a non-linear function of the hidden counts)."""
+    ``published``: observed count per area code as published (NaN: hidden); every figure of a published row (O/E,
+    interval, label, smoothed O/E) is then computed from its published count (with ``privacy.round_to`` the rounded
+    one: ``figure_counts``) and the smoothing's prior is estimated on the published areas only (with all of them it
+    is a non-linear function of the hidden counts)."""
     p = ds.params
     idx = ds.area_index
     scope = idx[idx["gemeente_code"].isin(p.gemeente)]
-    scored = expected_by_area(model, ds.indicators, scope, p.year, model.fit_level, p.risk.min_population)
+    scored = expected_by_area(model, ds.indicators, scope, p.year, model.fit_level, p.risk.min_population, published)
     if p.risk.smoothing:
         scored["oe_smoothed"] = np.nan
+        counts = figure_counts(scored["observed"], published)
         for level, part in scored.groupby("level"):
             ok = part["label"].isin([LABEL_HIGH, LABEL_LOW, LABEL_SAME])
             ref = None if published is None else published.reindex(part.index[ok.to_numpy()]).notna()
             scored.loc[part.index[ok.to_numpy()], "oe_smoothed"] = smoothed_oe(
-                part["observed"][ok], part["expected"][ok], reference=ref).to_numpy()
+                counts[part.index][ok], part["expected"][ok], reference=ref).to_numpy()
     return scored
 
 
