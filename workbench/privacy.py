@@ -783,7 +783,8 @@ def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, v
     """Observed/expected per area: hidden where the observed count (``variable``) is suppressed anywhere (the O/E
     ratio times the expected count gives the observed count back), or small, or over a small population. A hidden
     row keeps no figure of its count: O/E, interval, smoothed O/E, expected, the variance inflation (1 + alpha x E
-    gives E back) and the exposure (for youth care the CBS count divided by the CBS percentage) go with it.
+    gives E back) and the exposure (for youth care the CBS count divided by the CBS percentage; kept where it is 0,
+    an area without inhabitants) go with it.
 
     With ``privacy.round_to`` the observed count is published rounded. Every other figure of a row must then have
     been computed from that rounded count (``risk.score_areas`` with ``published``: the exact Poisson interval is
@@ -796,8 +797,9 @@ def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, v
     small_pop = (out["observed"].notna() & (out["exposure"].fillna(0) < settings.min_population)).to_numpy() \
         if "exposure" in out else np.zeros(len(out), bool)
     mask = supp | small | small_pop
-    figures = [c for c in HIDDEN_RISK_COLUMNS if c in out]
-    out.loc[mask, figures] = np.nan
+    out.loc[mask, [c for c in HIDDEN_RISK_COLUMNS if c in out and c != "exposure"]] = np.nan
+    if "exposure" in out:  # an area without inhabitants keeps its exposure 0: a known zero (as in the plan)
+        out.loc[mask & out["exposure"].ne(0).to_numpy(), "exposure"] = np.nan
     out.loc[mask, "label"] = SUPPRESSED_LABEL + " (kleine aantallen)"
     reason = np.where(supp, why, np.where(small, REASON_SMALL.format(n=threshold),
                                           REASON_POPULATION.format(n=settings.min_population)))
