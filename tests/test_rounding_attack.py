@@ -21,10 +21,10 @@ BASE = 5
 
 @pytest.fixture(scope="module")
 def rounded_run(demo_params, tmp_path_factory):
-    """The demo with privacy.round_to: 5, its findings after the run's audit, and the publish.gpkg written from them."""
+    """The demo with privacy.round_to: 5 and the publish.gpkg written from its findings (without the interval audit's
+    extra suppression: what is tested here holds for any plan)."""
     params = dataclasses.replace(demo_params, privacy=dataclasses.replace(demo_params.privacy, round_to=BASE))
     ds = load_dataset(params)
-    ds.findings.compute_all()
     path = tmp_path_factory.mktemp("pub") / "publish.gpkg"
     publish.write_publish(ds, path)
     return ds, publish.read_layer(path, "risico")
@@ -120,3 +120,18 @@ def test_rounded_record_denominators_are_registered_as_rounded():
     assert row["high"] - row["low"] >= 2 * BASE  # 40 - 20 - 15 = 5 exactly before; three rounded figures now
     exact = relations.attack({"indicatoren": t}, threshold=10, protection=10, meta=meta)
     assert exact.set_index("cell").loc[relations.describe(("ind", "r_e", 2023, "BU99990103")), "width"] == 0
+
+
+def test_a_count_published_rounded_is_no_target_where_another_table_hides_it():
+    """Ended trajectories are the denominator of two shares: where one share is hidden (its numerator is small) its
+    denominator is blank there, but the other share publishes it rounded. That count is published (to within the
+    rounding), not a suppressed cell pinned to the rounding band."""
+    codes = ["WK999901", "BU99990101", "BU99990102"]
+    t = pd.DataFrame({"indicator": ["a"] * 3 + ["b"] * 3, "year": 2023, "code": codes * 2,
+                      "status": ["ok"] * 4 + ["suppressed", "ok"], "value": [40.0, 40.0, 40.0, 50.0, np.nan, 50.0],
+                      "denominator": [40.0, 20.0, 20.0, 40.0, np.nan, 20.0]})
+    meta = {k: {"numerator": f"r_{k}", "count": None, "scale": 100.0, "additive": True, "integer": True,
+                "kind": "ratio", "record_denominator": "r_e", "rounded": True} for k in ("a", "b")}
+    s = relations.system_for({"indicatoren": t}, meta=meta, round_to=BASE)
+    assert not s.target[s.keys[("ind", "r_e", 2023, "BU99990101")]]
+    assert s.target[s.keys[("ind", "r_b", 2023, "BU99990101")]]  # the hidden share's numerator stays a target

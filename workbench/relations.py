@@ -704,6 +704,10 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
         stapeling(s, layers["stapeling"], round_to=round_to)
     if "signalen" in layers and len(layers["signalen"]):
         signals(s, layers["signalen"], round_to=round_to)
+    if round_to:  # a count published rounded in one table ('afronding') is published, though hidden in another
+        for r, (idx, _) in enumerate(s.rel_terms):
+            if len(idx) == 1 and s.rel_label[r].startswith("afronding:"):
+                s.target[int(idx[0])] = False
     return s
 
 
