@@ -859,8 +859,11 @@ def attack_layers(layers: dict | None, catalog, settings, *, domains: dict, year
 def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], dict]:
     """(table, Dutch description) per unprotected count, and the figures for a run's manifest."""
     protection = settings.protection_level
-    found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
-                          f"(beschermingsniveau {protection}) via: {r['relations'][:300]}" if r["consistent"] else
+    # The width, never the bounds: these lines reach logs, failure records and (with interval_audit: report) the
+    # published manifest, so they must not print the count they warn about.
+    found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot "
+                          + ("één waarde" if r["high"] - r["low"] < 0.5 else f"een interval van breedte {r['high'] - r['low']:g}")
+                          + f" (beschermingsniveau {protection}) via: {r['relations'][:300]}" if r["consistent"] else
               f"de relaties rond onderdrukt aantal {r['cell']} spreken elkaar tegen (een relatie is verkeerd "
               f"beschreven of afgerond), de audit kan het niet beoordelen: {r['relations'][:300]}")
              for _, r in res[~res["protected"]].iterrows()]
