@@ -354,3 +354,20 @@ def test_model_summaries_publish_no_total_over_the_fitted_areas(demo_run, demo_d
     fit = demo_ds.findings.risk("wmo").model
     assert np.isfinite(fit.observed_total)  # still known to the analyst's own session
     assert not {"waargenomen totaal", "verwacht totaal"} & set(fit.fit_table().iloc[:, 0].astype(str))
+
+
+def test_a_recovered_count_is_reported_without_its_value():
+    """The audit's messages reach logs, failure records and, with ``interval_audit: report``, the published manifest:
+    they name the cell and the relation, never the count the attack found."""
+    base = {"niveau": "alle", "aanbieder": "alle", "wijk_code": "alle", "status": "suppressed",
+            "reason": "onderdrukt: aanvullend"}
+    t = pd.DataFrame([  # 87 trajectories at 100 euro and 13 at 200 give 113 on average over 100
+        {**base, "resultaatgebied": "alle", "trajecten": 100.0, "cost_per_trajectory": 113.0, "status": "ok", "reason": ""},
+        {**base, "resultaatgebied": "BW", "trajecten": np.nan, "cost_per_trajectory": 100.0},
+        {**base, "resultaatgebied": "V2", "trajecten": np.nan, "cost_per_trajectory": 200.0},
+    ])
+    res = relations.attack({"resultaten": t}, threshold=10, full=True)
+    found, figures = relations.attack_figures(res, _settings())
+    assert figures["exact"] >= 2 and len(found) >= 2
+    texts = " ".join(text for _, text in found)
+    assert "één waarde" in texts and "87" not in texts and "13" not in texts

@@ -82,3 +82,34 @@ def test_a_started_run_kernel_gets_the_run_browser_in_its_environment(tmp_path, 
         pm.execute_notebook(nb, str(tmp_path / "e.out.ipynb"), engine_name=SHARED_ENGINE, km=km, progress_bar=False,
                             cwd=str(tmp_path), execution_timeout=60)
     assert _outputs(tmp_path / "e.out.ipynb")[0][0] == "/tmp/profiel eigen"
+
+
+def test_a_running_notebook_is_written_at_most_every_few_seconds_and_completely_at_the_end(tmp_path, monkeypatch):
+    """papermill writes the whole notebook at every cell's start and end; the shared engine writes it at the start,
+    at most every SAVE_EVERY seconds while it runs, and completely at the end, also when a cell fails."""
+    import papermill.engines
+
+    from workbench import kernels
+
+    writes = []
+    real = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), real(nb, path)))
+    good = _nb(tmp_path / "g.ipynb", *[f"print({i})" for i in range(6)])
+    bad = _nb(tmp_path / "f.ipynb", "print('voor')", "raise ValueError('kapot')", "print('na')")
+    with RunKernel() as km:
+        pm.execute_notebook(good, str(tmp_path / "g.out.ipynb"), engine_name=SHARED_ENGINE, km=km, progress_bar=False)
+        assert len(writes) == 2  # start and end, not 2 per cell
+        assert [t for t, _ in _outputs(tmp_path / "g.out.ipynb")] == [str(i) for i in range(6)]
+        writes.clear()
+        with pytest.raises(pm.PapermillExecutionError):
+            pm.execute_notebook(bad, str(tmp_path / "f.out.ipynb"), engine_name=SHARED_ENGINE, km=km,
+                                progress_bar=False)
+        assert len(writes) == 2
+        failed = nbformat.read(tmp_path / "f.out.ipynb", as_version=4)
+        errors = [o["ename"] for c in failed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert errors == ["ValueError"] and failed.metadata.papermill["exception"]
+        writes.clear()
+        monkeypatch.setattr(kernels, "SAVE_EVERY", 0.0)  # every write is due: papermill's own rhythm again
+        pm.execute_notebook(good, str(tmp_path / "g2.out.ipynb"), engine_name=SHARED_ENGINE, km=km,
+                            progress_bar=False)
+        assert len(writes) == 2 + 2 * 6

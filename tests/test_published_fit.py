@@ -210,5 +210,7 @@ def test_a_run_whose_fit_tied_counts_cannot_be_protected_is_refused(tmp_path, mo
     assert "Fout:" in err and "Traceback" not in err
     assert "intervalaudit" in err and "tabel indicatoren/kosten/risico" in err and "onderdrukt aantal" in err
     assert "via: som:" in err  # the relation that gives it away
+    assert "geweigerd" in err and "DisclosureError" not in err and "mislukte notebook" not in err
+    assert "[2, 2]" not in err and "te herleiden tot één waarde" in err  # the cell, never its value
     assert (outputs / "demo" / "latest").resolve() == before.resolve()
     assert not list(outputs.rglob("publish.gpkg")) and not list(outputs.rglob("*.html"))

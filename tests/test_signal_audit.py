@@ -206,3 +206,17 @@ def test_households_with_two_trajectories_at_once_are_the_stapeling_count():
     assert (st["n_concurrent"].isna() == st["huishoudens_stapeling"].isna()).all()
     shown = st.dropna(subset=["n_concurrent"])
     assert (shown["n_concurrent"] == shown["huishoudens_stapeling"]).all()
+
+
+def test_the_lp_attack_on_the_screens_system_is_the_attack_on_the_layers():
+    """When a screen round hides nothing more, the audit's LP round attacks the screen's system (not built again from
+    the same layers): the verdict is that of an attack built afresh, and the layers are not read."""
+    layers = _unaudited(_records(SIGNAL_CELLS))
+    screen = relations.attack(layers, threshold=10, lp=False)
+    fresh = relations.attack(layers, threshold=10)
+    reused = relations.attack(None, threshold=10, system=screen.attrs["system"])
+    assert reused.attrs["system"] is screen.attrs["system"]
+    cols = ["key", "low", "high", "protected", "exact"]
+    assert len(fresh) > 10 and fresh["low"].notna().all()
+    pd.testing.assert_frame_equal(reused[cols].sort_values("key", key=lambda k: k.map(str)).reset_index(drop=True),
+                                  fresh[cols].sort_values("key", key=lambda k: k.map(str)).reset_index(drop=True))

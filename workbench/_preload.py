@@ -10,6 +10,8 @@ MODULES = (
     "workbench.sources.demo", "workbench.sources.records", "workbench.app.views", "matplotlib.pyplot",
     "statsmodels.api", "highspy", "scipy.optimize", "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
     "jupyter_client", "ipykernel.kernelapp",
+    # imported on first use by the notebooks' maps (classes, TopoJSON), tables (Styler, jinja2) and the exports
+    "mapclassify", "topojson", "jinja2", "pandas.io.formats.style",
 )
 
 for _name in MODULES:

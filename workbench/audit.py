@@ -154,7 +154,11 @@ def notebook_count_cells(nb: dict) -> list[tuple[int, str, str]]:
 
 
 class DisclosureError(Exception):
-    """Raised by a run when the audit finds a trace of the records in what it would publish."""
+    """Raised by a run when the audit finds a trace of the records in what it would publish, or a suppressed count
+    the interval attack can still narrow down: the run is refused on purpose, not broken."""
+
+    hint = ("de run is bewust niet gepubliceerd en de vorige run blijft 'latest'; maak de indeling grover "
+            "(bijvoorbeeld zonder buurtniveau of met minder uitsplitsingen) en draai opnieuw")
 
 
 @dataclass

@@ -432,11 +432,14 @@ class Findings:
         import time
 
         started = time.perf_counter()
-        history, lp, previous, clock = [], False, None, []
+        history, lp, previous, clock, same = [], False, None, [], None
         for _ in range(AUDIT_ROUNDS):
             clock.append(time.process_time())
-            res = relations.attack_layers(self.published_layers(tables), ds.catalog, settings, domains=domains,
-                                          year=ds.year, lp=lp, previous=previous, designs=self._designs(tables))
+            # ``same``: the screen hid nothing more, so the LP attack's layers and system are the screen's
+            res = relations.attack_layers(self.published_layers(tables) if same is None else None, ds.catalog,
+                                          settings, domains=domains, year=ds.year, lp=lp, previous=previous,
+                                          designs=self._designs(tables), system=same)
+            same = None
             if lp:
                 previous = res  # later rounds solve only what was unprotected or is newly hidden
             bad = res[~res["protected"]]
@@ -444,14 +447,14 @@ class Findings:
             if bad.empty:
                 if lp:
                     break
-                lp = True
+                lp, same = True, res.attrs["system"]
                 continue
             kinds = ("plan", "outcomes", "stapeling", "products")  # in the order extra_cells returns them
             new = {k: cells - self._extra[k] for k, cells in zip(kinds, self.extra_cells(res.attrs["system"], bad))}
             if not any(new.values()):
                 if lp:
                     break
-                lp = True  # the screen found what hiding cannot fix here: the LP attack decides
+                lp, same = True, res.attrs["system"]  # the screen found what hiding cannot fix here: the LP decides
                 continue
             for k, cells in new.items():
                 self._extra[k] |= cells

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
@@ -305,9 +306,15 @@ def _engine():
                                  kernel_name=kernel_name, log=logger, log_output=log_output,
                                  stdout_file=stdout_file, stderr_file=stderr_file)
             client = _Client(nb_man, **final)
+            # papermill writes the whole notebook (JSON with every output so far, validated) at the start and end of
+            # every cell; with the maps inline that was ~1.5 s of a run's CPU. Between its first write and the final
+            # one (``notebook_complete``, also after an error or an interrupt) it is written at most every
+            # SAVE_EVERY seconds, so a run killed in a long cell still leaves the notebook as it was shortly before.
+            nb_man.save = _Throttled(nb_man.save)
             try:
                 return client.execute()
             finally:
+                del nb_man.save  # the final write (notebook_complete) is papermill's own
                 if client.kc is not None:
                     client.kc.stop_channels()
                     client.kc = None
@@ -317,6 +324,19 @@ def _engine():
 
 
 SHARED_ENGINE = "mmr-shared-kernel"
+SAVE_EVERY = 10.0  # seconds: papermill's writes of a notebook while it runs, at most this often (see _Throttled)
+
+
+class _Throttled:
+    """A notebook manager's ``save`` that writes only when SAVE_EVERY seconds have passed since the last write."""
+
+    def __init__(self, save):
+        self.save, self.last = save, time.monotonic()  # papermill has just written it (notebook_start)
+
+    def __call__(self, **kwargs):
+        if time.monotonic() - self.last >= SAVE_EVERY:
+            self.save(**kwargs)
+            self.last = time.monotonic()
 
 
 class RunKernel:

@@ -349,6 +349,12 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
             raise
         hint = {"kernel": "de kernel stopte onverwacht (geheugen vol of een crash); probeer het opnieuw",
                 "timeout": "een cel duurde langer dan de time-out; verhoog --timeout of maak de invoer kleiner"}
+        from .audit import DisclosureError
+
+        if isinstance(exc, DisclosureError):  # a refusal, not a crash: the reason itself, and what to change
+            raise RunFailed(f"run {run_id} geweigerd in {current}: {str(exc)[:500]}",
+                            where=str(set_dir / run_id / "manifest.json"), hint=exc.hint, kind=kind,
+                            run_id=run_id) from None
         raise RunFailed(f"run {run_id} mislukt in {current}: {_short(exc)}",
                         where=str(set_dir / run_id / "manifest.json"),
                         hint=hint.get(kind, "open het mislukte notebook in die map om de fout te zien"),

@@ -737,7 +737,7 @@ def describe(key) -> str:
 def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: float | None = None, year=None,
            meta: dict | None = None, risk_counts: dict | None = None, round_to: int | None = None,
            full: bool = False, lp: bool = True, open_variables=(), previous: pd.DataFrame | None = None,
-           designs: dict | None = None) -> pd.DataFrame:
+           designs: dict | None = None, system: System | None = None) -> pd.DataFrame:
     """The interval attack on published layers: one row per suppressed count with its feasible interval,
     ``protected`` (see ``intervals.protected``), ``table``, ``cell`` (in Dutch) and the ``relations`` it is in.
 
@@ -754,11 +754,16 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     relation is mis-stated, and the audit cannot vouch for it. Open CBS counts are the exception: CBS rounds and
     suppresses its own figures, so its published parts and totals need not add up; they stay under CBS's rule.
 
-    ``designs``: the fitted risk models, for their score equations (``score_equations``)."""
+    ``designs``: the fitted risk models, for their score equations (``score_equations``).
+
+    ``system``: the system ``system_for`` built from these same layers and arguments before (``res.attrs['system']``
+    of an earlier attack on them, e.g. the screen before the LP attack when nothing was hidden in between); then
+    ``layers`` is not read."""
     from . import intervals
 
     protection = threshold if protection is None else protection
-    system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to, designs=designs)
+    if system is None:
+        system = system_for(layers, year=year, meta=meta, risk_counts=risk_counts, round_to=round_to, designs=designs)
     only = dirty = None
     if previous is not None and len(previous) and "system" in previous.attrs:
         targets = {k for k, t in zip(system.keys, system.target) if t}
@@ -784,13 +789,22 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
     return res
 
 
-def _relation_facts(system: System):
-    """Each relation as the attacker sees it: (label, cells, coefficients, band) and the cells' published values."""
+def _relation_facts(system: System) -> list:
+    """Each relation as the attacker sees it: (label, cells, coefficients, band) and the cells' published values.
+    Kept on the system (an audit round compares its system with the previous round's, which was the new one
+    then); a system that grew since computes afresh."""
+    size = (system.n, len(system.rel_terms), sum(v is not None for v in system.value))
+    cached = system.__dict__.get("_facts")
+    if cached is not None and cached[0] == size:
+        return cached[1]
     keys = list(system.keys)
+    facts = []
     for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
         ii = idx.tolist()
-        yield (lab, tuple(keys[i] for i in ii), tuple(np.round(coef, 9)), round(lo, 6), round(hi, 6)), \
-            [system.value[i] for i in ii]
+        facts.append(((lab, tuple(keys[i] for i in ii), tuple(np.round(coef, 9)), round(lo, 6), round(hi, 6)),
+                      [system.value[i] for i in ii]))
+    system.__dict__["_facts"] = (size, facts)
+    return facts
 
 
 def changed_relations(old: System, new: System) -> set[int]:
@@ -832,12 +846,14 @@ def risk_counts(catalog, domains: dict) -> dict:
     return out
 
 
-def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, lp: bool = True,
-                  previous: pd.DataFrame | None = None, designs: dict | None = None) -> pd.DataFrame:
+def attack_layers(layers: dict | None, catalog, settings, *, domains: dict, year=None, lp: bool = True,
+                  previous: pd.DataFrame | None = None, designs: dict | None = None,
+                  system: System | None = None) -> pd.DataFrame:
     """``attack`` on published layers (name -> table, as in publish.gpkg) with what the catalogue tells an attacker
     (``domains``: risk domain -> care-use indicator id). ``res.attrs['system']`` is the attacker's system.
     ``lp=False``: the quick screen (outer bounds only): what it shows unprotected is; the rest is not proven.
-    ``designs``: domain -> fitted ``risk.RiskModel`` (the run's own audit: every score equation of each fit)."""
+    ``designs``: domain -> fitted ``risk.RiskModel`` (the run's own audit: every score equation of each fit).
+    ``system``: the attacker's system of an earlier attack on the same layers (``attack``), not built again."""
     from .privacy import record_variables
 
     meta = indicator_meta(catalog) if catalog is not None else None
@@ -847,14 +863,17 @@ def attack_layers(layers: dict, catalog, settings, *, domains: dict, year=None, 
     open_vars = ({m["numerator"] for m in meta.values()} - record_variables(catalog)) if catalog is not None else set()
     return attack(layers, threshold=settings.min_count, protection=protection, year=year, meta=meta,
                   risk_counts=counts, round_to=settings.round_to, open_variables=open_vars, lp=lp,
-                  previous=previous if lp else None, designs=designs)
+                  previous=previous if lp else None, designs=designs, system=system)
 
 
 def attack_figures(res: pd.DataFrame, settings) -> tuple[list[tuple[str, str]], dict]:
     """(table, Dutch description) per unprotected count, and the figures for a run's manifest."""
     protection = settings.protection_level
-    found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot [{r['low']:g}, {r['high']:g}] "
-                          f"(beschermingsniveau {protection}) via: {r['relations'][:300]}" if r["consistent"] else
+    # The width, never the bounds: these lines reach logs, failure records and (with interval_audit: report) the
+    # published manifest, so they must not print the count they warn about.
+    found = [(r["table"], f"onderdrukt aantal {r['cell']} is te herleiden tot "
+                          + ("één waarde" if r["high"] - r["low"] < 0.5 else f"een interval van breedte {r['high'] - r['low']:g}")
+                          + f" (beschermingsniveau {protection}) via: {r['relations'][:300]}" if r["consistent"] else
               f"de relaties rond onderdrukt aantal {r['cell']} spreken elkaar tegen (een relatie is verkeerd "
               f"beschreven of afgerond), de audit kan het niet beoordelen: {r['relations'][:300]}")
              for _, r in res[~res["protected"]].iterrows()]
