@@ -411,7 +411,8 @@ def costs(system: System, table: pd.DataFrame, *, year, name: str = "kosten", ro
                 system.cell(ck[code], c, target=hidden_row)
             kk[code] = ("ind", f"r_cost_{domain}", int(year), code)
             system.cell(kk[code], cost, integer=False, target=False)
-            if np.isfinite(cpc):
+            # with rounding the published cost per client is cost / the rounded count: it says nothing of the true one
+            if np.isfinite(cpc) and not (round_to and np.isfinite(c)):
                 system.relate([(kk[code], 1.0), (ck[code], -cpc)], -tol, tol, label=f"kosten: {name} {code} kosten per cliënt × cliënten")
         _area_sums(system, ck, f"{name} cliënten {domain}")
         _area_sums(system, kk, f"{name} kosten {domain}", integer=False)
@@ -446,7 +447,7 @@ def products(system: System, table: pd.DataFrame, *, year, name: str = "producte
             cost = key + ("cost",)
             system.cell(cost, _num(row["cost"]), integer=False, target=False)
             cpc = _num(row["cost_per_client"])
-            if np.isfinite(cpc):
+            if np.isfinite(cpc) and not (round_to and np.isfinite(_num(row["clients"]))):  # as in ``costs``
                 system.relate([(cost, 1.0), (c, -cpc)], -tol, tol, label=f"kosten: {name} {area} {domain} {key[4]} kosten per cliënt × cliënten")
             system.relate([(clients_all, 1.0), (c, -1.0)], 0.0, BOX, label=f"rij: {name} {area} {domain} {key[4]} cliënten ≤ cliënten van het gebied")
             system.relate([(n, 1.0), (c, -1.0)], 0.0, BOX, label=f"rij: {name} {area} {domain} {key[4]} trajecten ≥ cliënten")
