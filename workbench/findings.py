@@ -511,12 +511,6 @@ class Findings:
 
         keys = list(system.keys)
         known, _, _ = intervals._propagate(system)  # published, or worked out by one relation from published figures
-        # a count published rounded (privacy.round_to: a band of its own, 'afronding') is as good a cell to hide beside
-        # a pinned count as an exact one: shown at the middle of its band
-        shown = known.copy()
-        for r, (idx, coef) in enumerate(system.rel_terms):
-            if len(idx) == 1 and np.isnan(shown[idx[0]]) and system.rel_label[r].startswith("afronding:"):
-                shown[idx[0]] = (system.rel_lo[r] + system.rel_hi[r]) / 2 / coef[0]
         of_cell: dict = {}
         for r, (idx, _) in enumerate(system.rel_terms):
             if system.rel_label[r].startswith(("som:", "rij:")):
@@ -595,7 +589,7 @@ class Findings:
                 sign = np.sign(coef.sum())  # the sign of the members (a total stands alone with the other sign)
                 cand = []
                 for j, c in zip(idx.tolist(), coef.tolist()):
-                    v = shown[j]
+                    v = known[j]
                     if j == i or np.isnan(v) or not system.integer[j] or v <= 0:
                         continue
                     t = target(keys[j])
