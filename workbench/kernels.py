@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import time
 
 from jupyter_client.manager import AsyncKernelManager
@@ -80,7 +81,6 @@ class _Forked:
 
     def wait(self, timeout=None):
         import subprocess
-        import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
@@ -94,13 +94,9 @@ class _Forked:
             os.kill(self.pid, sig)
 
     def terminate(self):
-        import signal
-
         self.send_signal(signal.SIGTERM)
 
     def kill(self):
-        import signal
-
         self.send_signal(signal.SIGKILL)
 
 
@@ -174,7 +170,6 @@ def _template_main(order_r: int, script_dir) -> int:
 
     try:
         import ctypes
-        import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: dies with the run
     except (OSError, AttributeError):
