@@ -57,7 +57,7 @@ def ours(run, level: str, repeats: int) -> None:
         return json.dumps(view.map.view(level=level, gemeente=gm, key=str(k[0]), lazy_tooltip=True),
                           separators=(",", ":"))
 
-    redraw(), redraw()  # warm-up: imports (mapclassify), the table split per indicator and year, both views
+    redraw(), redraw()  # warm-up: imports, the table split per indicator and year, both views
     msg, med, mx = timed(redraw, repeats)
     geo_bytes = len(run.web_topology(level))
     print(f"  ours, {n} {level}en: restyle {len(msg) / 1e3:.1f} kB ({len(msg) / n:.1f} B per area), kernel "

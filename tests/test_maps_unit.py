@@ -108,3 +108,18 @@ def test_geojson_properties_hold_text_only(geo):
     m = maps.indicator_map(published(geo), geo, IND, 2023, attribution="Bron: test", tiles=False)
     props = json.dumps([f["properties"] for f in features(m).values()])
     assert not re.search(r"\b1234\.5\b", props)
+
+
+def test_quantile_classes_as_mapclassify_defines_them():
+    """k classes at the 100/k.. percentiles (interpolated), ties collapsed, a value in the first class whose upper
+    bound it does not exceed: percentiles checked against numpy's, classes against the definition."""
+    rng = np.random.default_rng(7)
+    for values in (rng.normal(50, 20, 37), rng.integers(0, 4, 60).astype(float), np.arange(1000.0)):
+        bins = maps.quantile_bins(values, 5)
+        assert np.allclose(bins, np.unique(np.percentile(values, [20, 40, 60, 80, 100])), rtol=1e-12, atol=1e-12)
+        classes = np.searchsorted(bins, values, side="left")
+        lower = np.r_[-np.inf, bins[:-1]][classes]
+        assert np.all((values > lower) & (values <= bins[classes]))
+    assert list(maps.quantile_bins(np.arange(1000.0), 4)) == [249.75, 499.5, 749.25, 999.0]  # mapclassify's doc example
+    colours, items = maps.classify(pd.Series(np.arange(10.0), index=list("abcdefghij")), "quantiles", k=5)
+    assert len(items) == 5 and colours["a"] == colours["b"] != colours["c"]  # two values per class, low to high

@@ -1,6 +1,7 @@
 """Static charts (matplotlib) with Dutch labels. Presentation only: every figure drawn is computed elsewhere."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -8,8 +9,7 @@ import matplotlib.ticker
 import pandas as pd
 
 from . import formatting
-
-from .io import atomic_path
+from .io import write_atomic
 
 COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "niet te onderscheiden": "#636363"}
 
@@ -86,8 +86,19 @@ def bar_compare(table: pd.DataFrame, columns: list[str], *, title: str, xlabel: 
     return fig
 
 
-def save_png(fig, path: Path) -> Path:
-    """Write a figure atomically (temporary file, then rename)."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    return Path(path)
+class Picture:
+    """A drawn figure as PNG: written to the run folder and shown in a notebook as the same bytes, so it is drawn once
+    (shown as a figure, the inline backend would draw it again, with the same settings: PNG, tight bounding box)."""
+
+    def __init__(self, fig):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
+        self.figure, self.png = fig, buf.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def save(self, path: Path) -> Path:
+        """Write the PNG atomically (temporary file, then rename)."""
+        return write_atomic(path, self.png)

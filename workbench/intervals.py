@@ -297,7 +297,15 @@ class _BlockLP:
                     return "infeasible", None
             if st in (hs.HighsModelStatus.kUnbounded, hs.HighsModelStatus.kUnboundedOrInfeasible):
                 return "unbounded", None  # the block was feasible before: no upper limit
-            # a hot start that went astray (rare, numerically hard blocks): this objective afresh with linprog
+            # a hot start that went astray (status unknown: numerically hard blocks, a few in a thousand solves): this
+            # objective solved cold on the same model with HiGHS's default dual simplex, else afresh with linprog
+            h.clearSolver()
+            h.setOptionValue("simplex_strategy", 1)
+            h.run()
+            h.setOptionValue("simplex_strategy", 4)
+            st = h.getModelStatus()
+            if st == hs.HighsModelStatus.kOptimal:
+                return "ok", np.asarray(h.getSolution().col_value)
             h.clearSolver()
             return self._linprog(j, sense)
         return self._linprog(j, sense)

@@ -342,7 +342,9 @@ class RunKernel:
     ``close`` or when the ``with`` block ends, also when a notebook failed."""
 
     # what every notebook's first cell imports (`import workbench as wb`, then wb.load_run and wb.report)
-    WARM_UP = "import workbench, workbench.findings, workbench.report"
+    # then the imported modules out of the garbage collector's sight (nothing of a notebook exists yet): the full
+    # collections of IPython's %reset between notebooks walk the notebooks' objects only (see workbench/_preload.py)
+    WARM_UP = "import workbench, workbench.findings, workbench.report\n__import__('gc').collect(); __import__('gc').freeze()"
 
     def __init__(self, kernel_name: str = "python3"):
         self.km = QuietKernelManager(kernel_name=kernel_name)

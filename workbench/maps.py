@@ -91,6 +91,20 @@ class Legend:
                 f'</div>{rows}{note}{key}</div>')
 
 
+def quantile_bins(values: np.ndarray, k: int) -> np.ndarray:
+    """Upper bounds of k quantile classes (mapclassify's ``Quantiles``: the 100/k, 200/k ... 100th percentiles,
+    interpolated linearly, ties collapsed); a value belongs to the first class whose bound it does not exceed.
+    Ten lines of numpy instead of mapclassify, which imports scikit-learn (about 1 s per kernel)."""
+    ordered = np.sort(values)
+    step = 100.0 / k
+    percents = np.minimum(np.arange(step, 100 + step, step), 100.0)
+    position = percents / 100.0 * (len(ordered) - 1)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    fraction = position - below
+    return np.unique(ordered[below] * (1 - fraction) + ordered[above] * fraction)
+
+
 def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: bool = True, k: int = 5,
              decimals: int | None = None):
     """Colours per area and the legend items for a scheme: quantiles, oe, comparison, categories."""
@@ -126,12 +140,11 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
             colours[ok.index] = [lookup[v] for v in ok.to_numpy(dtype=float)]
             items = [(lookup[v], fmt_nl(v, d)) for v in uniq]  # the legend title names the unit
         else:
-            import mapclassify  # pulls in scikit-learn: only when a map is classified
-
-            q = mapclassify.Quantiles(ok.to_numpy(dtype=float), k=k)
-            colours[ok.index] = [palette[i] for i in q.yb]
-            lows = [ok.min()] + list(q.bins[:-1])
-            items = [(palette[i], f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}") for i, (lo, hi) in enumerate(zip(lows, q.bins))]
+            x = ok.to_numpy(dtype=float)
+            bins = quantile_bins(x, k)
+            colours[ok.index] = [palette[i] for i in np.searchsorted(bins, x, side="left")]
+            lows = [ok.min()] + list(bins[:-1])
+            items = [(palette[i], f"{fmt_nl(lo, d)} – {fmt_nl(hi, d)}") for i, (lo, hi) in enumerate(zip(lows, bins))]
     return colours, items
 
 

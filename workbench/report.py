@@ -341,7 +341,8 @@ def robust_report(ds, model) -> None:
 
 
 def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed: bool = False):
-    """Funnel plot of O/E against expected (95% and 99,8% limits); saved as PNG in the run folder."""
+    """Funnel plot of O/E against expected (95% and 99,8% limits), as a ``charts.Picture``; saved as PNG in the run
+    folder."""
     from . import charts  # matplotlib only for the notebooks that draw
 
     level = level or ds.params.level
@@ -360,9 +361,10 @@ def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed:
                                    "Onderdrukte en te kleine gebieden ontbreken.")
                                   + (" Gesmoothte waarden zijn naar het gemiddelde getrokken; kleur = oordeel op de "
                                      "ongesmoothte W/V." if smoothed else ""))
+    picture = charts.Picture(fig)
     if output_dir:
-        charts.save_png(fig, Path(output_dir) / f"trechter_{domain}{'_gesmoothed' if smoothed else ''}.png")
-    return fig
+        picture.save(Path(output_dir) / f"trechter_{domain}{'_gesmoothed' if smoothed else ''}.png")
+    return picture
 
 
 def risk_map(ds, domain: str, level: str | None = None):
@@ -455,12 +457,10 @@ def allocation_page(ds, output_dir=None) -> pd.DataFrame | None:
     labels = [b.label] + ([b.alternative_label] if b.alternative else [])
     fig = charts.bar_compare(table.set_index("name"), labels, title="Verdeling van het budget per wijk",
                              xlabel="bedrag per wijk")
+    picture = charts.Picture(fig)
     if output_dir:
-        charts.save_png(fig, Path(output_dir) / "verdeelmodel.png")
-    display(fig)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+        picture.save(Path(output_dir) / "verdeelmodel.png")
+    display(picture)
     fmt = {c: (lambda v: maps.fmt_nl(v, 2, "euro")) for c in labels + (["verschil"] if b.alternative else [])}
     fmt.update({c: (lambda v: formatting.number(v * 100, 2, "%")) for c in shown.columns if str(c).startswith("aandeel")})
     return shown.rename(columns={"name": "wijk"}).style.format(fmt, na_rep="–")
