@@ -371,3 +371,22 @@ def test_a_recovered_count_is_reported_without_its_value():
     assert figures["exact"] >= 2 and len(found) >= 2
     texts = " ".join(text for _, text in found)
     assert "één waarde" in texts and "87" not in texts and "13" not in texts
+
+
+def test_highs_banner_stays_out_of_a_quiet_run_log():
+    """HiGHS prints a banner on stdout when the first solver of a process is made; a scheduled run's log and cron mail
+    must not carry it (a new process: the banner comes once per process)."""
+    import subprocess
+    import sys
+
+    code = ("from workbench.intervals import System, solve\n"
+            "s = System()\n"
+            "for k in 'abc': s.cell(k)\n"
+            "s.cell('t', 30)\n"
+            "s.relate([('a', 1), ('b', 1), ('c', 1), ('t', -1)], 0)\n"
+            "s.relate([('a', 1), ('b', -1)], -2, 2)\n"
+            "r = solve(s, full=True)\n"
+            "print('widths', sorted(r['width'].tolist()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "widths" in out.stdout  # the solve ran and its own output still arrives
+    assert "HiGHS" not in out.stdout + out.stderr and "THIRD_PARTY" not in out.stdout

@@ -13,6 +13,9 @@ its own when only protection is asked (``full=False``).
 """
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,6 +237,29 @@ def _outer_bounds(A, lo, hi, lb, ub, rounds: int = 30):
     return l, u
 
 
+_BANNER = threading.Lock()
+_banner_done = False
+
+
+def _quiet_highs(highspy):
+    """A new ``highspy.Highs``. The first one in a process prints HiGHS's banner on stdout (C level, before any option
+    can be set), which would land in every scheduled run's log and cron mail: stdout points to /dev/null meanwhile."""
+    global _banner_done
+    with _BANNER:
+        if _banner_done:
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            return highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+            _banner_done = True
+
+
 class _BlockLP:
     """One block's LP, re-optimised for one cell after another.
 
@@ -247,7 +273,7 @@ class _BlockLP:
             import highspy
 
             inf = highspy.kHighsInf
-            h = highspy.Highs()
+            h = _quiet_highs(highspy)
             h.setOptionValue("output_flag", False)
             # a new objective leaves the last optimal basis primal feasible: primal simplex goes on from it, where
             # HiGHS's default (dual) starts over; measured 2.2x faster on the demo's audit (benchmarks/attack.py)
