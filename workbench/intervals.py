@@ -163,39 +163,47 @@ def _propagate_once(system: System):
             return val, err, by
 
 
+def _terms(system: System):
+    """Every relation's terms as flat arrays (relation, cell, coefficient), kept on the system (see ``_propagate``)."""
+    size = (system.n, len(system.rel_terms))
+    cached = system.__dict__.get("_terms")
+    if cached is None or cached[0] != size:
+        lengths = np.fromiter((len(idx) for idx, _ in system.rel_terms), dtype=np.int64, count=len(system.rel_terms))
+        rel = np.repeat(np.arange(len(lengths)), lengths)
+        cell = np.concatenate([idx for idx, _ in system.rel_terms]) if len(lengths) else np.array([], dtype=np.int64)
+        coef = np.concatenate([c for _, c in system.rel_terms]) if len(lengths) else np.array([], dtype=float)
+        cached = (size, (rel, cell.astype(np.int64), coef.astype(float)))
+        system.__dict__["_terms"] = cached
+    return cached[1]
+
+
 def _reduced(system: System, val=None, err=None):
-    """Substitute known cells: the relations over hidden cells only, as one sparse matrix."""
+    """Substitute known cells: the relations over hidden cells only, as one sparse matrix (rows normalised to a
+    largest coefficient of 1; a relation without a hidden cell, or whose hidden cells cancel out, is left out)."""
     if val is None:
         val, err = np.array([np.nan if v is None else v for v in system.value], dtype=float), np.zeros(system.n)
     hidden = np.isnan(val)
     hid_idx = np.flatnonzero(hidden)
     pos = np.full(system.n, -1, dtype=np.int64)
     pos[hid_idx] = np.arange(len(hid_idx))
-    rows, cols, data, lo, hi, labels, row_of = [], [], [], [], [], [], []
-    r = 0
-    for r_sys, ((idx, coef), l, h, lab) in enumerate(zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label)):
-        h_mask = hidden[idx]
-        if not h_mask.any():
-            continue
-        known = float(np.dot(coef[~h_mask], val[idx[~h_mask]]))
-        slack = float(np.dot(np.abs(coef[~h_mask]), err[idx[~h_mask]]))
-        # the same cell twice in one relation (e.g. a total that is also a member) adds up
-        c_idx, inv = np.unique(pos[idx[h_mask]], return_inverse=True)
-        c_coef = np.bincount(inv, weights=coef[h_mask])
-        keep = c_coef != 0
-        if not keep.any():
-            continue
-        scale = np.abs(c_coef[keep]).max()  # rows normalised: HiGHS tolerances are absolute
-        rows.extend([r] * int(keep.sum()))
-        cols.extend(c_idx[keep].tolist())
-        data.extend((c_coef[keep] / scale).tolist())
-        lo.append((l - known - slack) / scale)
-        hi.append((h - known + slack) / scale)
-        labels.append(lab)
-        row_of.append(r_sys)
-        r += 1
-    A = coo_matrix((data, (rows, cols)), shape=(r, len(hid_idx))).tocsr()
-    return hid_idx, A, np.array(lo), np.array(hi), labels, np.array(row_of, dtype=np.int64)
+    rel, cell, coef = _terms(system)
+    n_rel = len(system.rel_terms)
+    h = hidden[cell]
+    k = ~h
+    known = np.bincount(rel[k], weights=coef[k] * val[cell[k]], minlength=n_rel)
+    slack = np.bincount(rel[k], weights=np.abs(coef[k]) * err[cell[k]], minlength=n_rel)
+    # the same cell twice in one relation (e.g. a total that is also a member) adds up (sum_duplicates)
+    M = coo_matrix((coef[h], (rel[h], pos[cell[h]])), shape=(n_rel, len(hid_idx))).tocsr()
+    M.sum_duplicates()
+    M.eliminate_zeros()
+    row_of = np.flatnonzero(np.diff(M.indptr) > 0)
+    A = M[row_of]
+    scale = np.maximum.reduceat(np.abs(A.data), A.indptr[:-1]) if A.nnz else np.array([])  # HiGHS tolerances are absolute
+    A.data = A.data / np.repeat(scale, np.diff(A.indptr))
+    lo = (np.asarray(system.rel_lo, dtype=float)[row_of] - known[row_of] - slack[row_of]) / scale
+    hi = (np.asarray(system.rel_hi, dtype=float)[row_of] - known[row_of] + slack[row_of]) / scale
+    labels = [system.rel_label[r] for r in row_of]
+    return hid_idx, A, lo, hi, labels, row_of.astype(np.int64)
 
 
 def _outer_bounds(A, lo, hi, lb, ub, rounds: int = 30):
@@ -524,17 +532,19 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     crossed = is_int & (low > high) & np.isfinite(out_low) & np.isfinite(out_high)
     low[crossed] = high[crossed] = np.round((out_low[crossed] + out_high[crossed]) / 2)
     # per hidden cell, the labels of the relations it appears in
-    rel_of = [[] for _ in range(k)]
+    # (the first six, in relation order, of each hidden target cell: the cells reported)
+    shown = np.flatnonzero(is_target)
     if m:
-        inc = A.tocoo()
-        for r, c in zip(inc.row, inc.col):
-            if len(rel_of[c]) < 6:
-                rel_of[c].append(labels[r])
+        by_col = A.tocsc()
+        by_col.sort_indices()
+        starts, ends = by_col.indptr[shown], np.minimum(by_col.indptr[shown + 1], by_col.indptr[shown] + 6)
+        rel_of = ["; ".join(dict.fromkeys(labels[r] for r in by_col.indices[a:b])) for a, b in zip(starts, ends)]
+    else:
+        rel_of = [""] * len(shown)
     res = pd.DataFrame({
-        "key": [keys[i] for i in hid_idx], "low": low, "high": high, "width": high - low,
-        "block": block, "solved": solved, "consistent": consistent, "relations": ["; ".join(dict.fromkeys(r)) for r in rel_of],
+        "key": [keys[i] for i in hid_idx[shown]], "low": low[shown], "high": high[shown], "width": (high - low)[shown],
+        "block": block[shown], "solved": solved[shown], "consistent": consistent[shown], "relations": rel_of,
     })
-    res = res[is_target]
     # cells pinned by propagation: hidden in the tables, known to the attacker
     d = np.flatnonzero(~published & ~np.isnan(val) & every_target)
     d_int = np.array(system.integer, dtype=bool)[d]
