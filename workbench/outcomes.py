@@ -261,6 +261,22 @@ def cohort(prep: pd.DataFrame, year: int) -> pd.DataFrame:
     return prep[prep["ended"] & (prep["end"].dt.year == year)]
 
 
+class _ReadOnly(dict):
+    """A frame's ``attrs`` entry that is only read once made: pandas deep-copies ``attrs`` on every operation on the
+    frame, which for per-row reasons (object arrays) and the return period (timestamps, carried by every outcome
+    table) cost about 0.4 s per audited run."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class _Period(tuple):
+    """(first day, last day) of a period, in ``attrs`` (see ``_ReadOnly``)."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def return_cohort(prep: pd.DataFrame, return_days: int = 365) -> pd.DataFrame:
     """The latest full year of ended trajectories with complete follow-up for return to care."""
     last = prep["end"].max() if prep["end"].notna().any() else pd.NaT
@@ -268,7 +284,7 @@ def return_cohort(prep: pd.DataFrame, return_days: int = 365) -> pd.DataFrame:
     cutoff = last - pd.Timedelta(days=return_days)
     sel = prep["followed"] & (prep["end"] > cutoff - pd.Timedelta(days=365))
     out = prep[sel]
-    out.attrs["period"] = (cutoff - pd.Timedelta(days=364), cutoff)
+    out.attrs["period"] = _Period((cutoff - pd.Timedelta(days=364), cutoff))
     return out
 
 
@@ -682,7 +698,7 @@ def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: priva
             out[col] = (out[col] / settings.round_to).round() * settings.round_to
     out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
     out["reason"] = privacy.first_reason(reasons, len(out))
-    out.attrs["reasons"] = {col: privacy.first_reason([r], len(out)) for col, r in zip(count_columns, reasons)}
+    out.attrs["reasons"] = _ReadOnly({col: privacy.first_reason([r], len(out)) for col, r in zip(count_columns, reasons)})
     return out
 
 
