@@ -36,7 +36,8 @@ FACTS = ("import os, sys, pandas, matplotlib, matplotlib.pyplot as plt, warnings
          " 'argv0': os.path.basename(sys.argv[0]), 'cwd': os.getcwd(), 'env': os.environ.get('MMR_KERNEL_TEST'),"
          " 'max_columns': pandas.get_option('display.max_columns'), 'backend': matplotlib.get_backend(),"
          " 'mplbackend': os.environ.get('MPLBACKEND'), 'parent_pid_set': os.environ.get('JPY_PARENT_PID') == os.environ['MMR_RUN_PID'],"
-         " 'path0': sys.path[0], 'stdin': os.isatty(0)})")
+         " 'path0': sys.path[0], 'stdin': os.isatty(0), 'history': str(get_ipython().history_manager.hist_file),"
+         " 'imports_frozen': __import__('gc').get_freeze_count() > 1000})")
 
 
 def _nb(path, *sources):
@@ -74,6 +75,8 @@ def test_forked_kernel_is_a_kernel_like_a_new_interpreter(tmp_path):
     assert "'ppid_is_run': True" in a_warm[0][2] and "'own_session': True" in a_warm[0][2]
     assert "'max_columns': 20" in a_warm[0][2] and "inline" in a_warm[0][2] and "'env': 'eigen'" in a_warm[0][2]
     assert any("image/png" in o[3] for o in a_warm)
+    # history in memory (no commit per cell to the user's history.sqlite), imports out of the collector's sight
+    assert "'history': ':memory:'" in a_warm[0][2] and "'imports_frozen': True" in a_warm[0][2]
     b_warm, b_cold = _outputs(tmp_path / "b.warm.ipynb"), _outputs(tmp_path / "b.cold.ipynb")
     assert b_warm == b_cold and b_warm[0][2] == "False"
     assert not any("Session/line" in o[2] for o in a_warm + b_warm + a_cold + b_cold)

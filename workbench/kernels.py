@@ -35,6 +35,11 @@ class _Quiet:
         await super()._async_interrupt_kernel()
 
 
+# A run's kernel keeps its input history in memory: nobody reads a batch kernel's history afterwards, and two runs at
+# once would otherwise both write the user's history.sqlite (a commit per cell, "database is locked" under load).
+KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
+
+
 class QuietKernelManager(_Quiet, AsyncKernelManager):
     """The kernel of a papermill run (``workbench run``): forked from the run's kernel template when there is one
     (``prefork``), else started as a new interpreter."""
@@ -208,7 +213,7 @@ def _template_main(order_r: int, script_dir) -> int:
             pd_config.set_option(key, 20)
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance(argv=["-f", connection_file])
+    kernelapp.launch_new_instance(argv=["-f", connection_file, *KERNEL_ARGS])
     return 0
 
 
@@ -220,7 +225,7 @@ def _take_template(kernel_cmd):
     tpl = _TEMPLATE
     if tpl is None:
         return None
-    same = (len(kernel_cmd) == 5 and kernel_cmd[1:3] == ["-m", "ipykernel_launcher"] and kernel_cmd[3] == "-f"
+    same = (kernel_cmd[5:] in ([], KERNEL_ARGS) and kernel_cmd[1:3] == ["-m", "ipykernel_launcher"] and kernel_cmd[3] == "-f"
             and os.path.realpath(kernel_cmd[0]) == os.path.realpath(sys.executable))
     if not same:
         return None
@@ -357,7 +362,8 @@ class RunKernel:
 
         from jupyter_client.session import Session
 
-        run_sync(self.km.start_kernel)(cwd=cwd, **({"env": {**os.environ, **env}} if env else {}))
+        run_sync(self.km.start_kernel)(cwd=cwd, extra_arguments=KERNEL_ARGS,
+                                       **({"env": {**os.environ, **env}} if env else {}))
         # A session of its own: a client's sockets take the session id as their zmq identity, and the kernel's
         # ROUTER drops a second connection with an identity in use, so the notebooks' client (which gets the
         # manager's session) would wait for replies that never come ("Kernel didn't respond").
