@@ -99,6 +99,9 @@ class Picture:
     def _repr_png_(self) -> bytes:
         return self.png
 
+    def __repr__(self) -> str:  # the notebook's text version, as for the figure itself
+        return repr(self.figure)
+
     def save(self, path: Path) -> Path:
         """Write the PNG atomically (temporary file, then rename)."""
         return write_atomic(path, self.png)
