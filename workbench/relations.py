@@ -831,8 +831,9 @@ def summary(res: pd.DataFrame, threshold: float, protection: float | None = None
                         "pinned_small": g["pinned"].sum(), "unprotected": (~g["protected"].all()).astype(int) * 0
                         + g["protected"].apply(lambda p: int((~p).sum())),
                         "inconsistent": g["consistent"].apply(lambda c: int((~c).sum()))})
+    out = out.astype(int)  # counts (a table of one cell sums a bool column to a bool; pandas 4 refuses the total then)
     out.loc["totaal"] = out.sum()
-    return out.astype(int)
+    return out
 
 
 def risk_counts(catalog, domains: dict) -> dict:
