@@ -12,7 +12,6 @@ MODULES = (
     "statsmodels.api", "highspy", "scipy.optimize", "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
     "jupyter_client", "ipykernel.kernelapp",
     # imported on first use by the notebooks' maps (TopoJSON), tables (Styler, jinja2) and the exports: 0.04 s, 4 MB.
-    # Not mapclassify: it brings scikit-learn (~20 MB in every run process) for ~0.1 s that only the kernel spends
     "topojson", "jinja2", "pandas.io.formats.style",
 )
 
