@@ -102,6 +102,15 @@ class System:
         # every operation, which cost seconds per audit round
         return self
 
+    def kept(self, name: str, compute):
+        """``compute()``, kept on the system under ``name``: a built system is only read, and one that grew since (more
+        cells, relations or published values) computes afresh. For what several steps of an audit round ask."""
+        size = (self.n, len(self.rel_terms), sum(v is not None for v in self.value))
+        cached = self.__dict__.get(name)
+        if cached is None or cached[0] != size:
+            cached = self.__dict__[name] = (size, compute())
+        return cached[1]
+
 
 def _propagate(system: System):
     """Published cells, plus every cell that one relation pins once the others are known (repeated until
@@ -109,13 +118,8 @@ def _propagate(system: System):
 
     Returns (values, error, derived_by): NaN for cells still hidden; ``error`` the uncertainty a derived
     value carries from tolerance bands; ``derived_by`` the label of the relation that pinned it. Kept on the
-    system (the solve and the audit's choice of what more to hide both ask; a grown system computes afresh)."""
-    size = (system.n, len(system.rel_terms), sum(v is not None for v in system.value))
-    cached = system.__dict__.get("_propagated")
-    if cached is None or cached[0] != size:
-        cached = (size, _propagate_once(system))
-        system.__dict__["_propagated"] = cached
-    val, err, by = cached[1]
+    system (``System.kept``: the solve and the audit's choice of what more to hide both ask)."""
+    val, err, by = system.kept("_propagated", lambda: _propagate_once(system))
     return val.copy(), err.copy(), by.copy()
 
 
@@ -164,17 +168,16 @@ def _propagate_once(system: System):
 
 
 def _terms(system: System):
-    """Every relation's terms as flat arrays (relation, cell, coefficient), kept on the system (see ``_propagate``)."""
-    size = (system.n, len(system.rel_terms))
-    cached = system.__dict__.get("_terms")
-    if cached is None or cached[0] != size:
+    """Every relation's terms as flat arrays (relation, cell, coefficient), kept on the system (``System.kept``)."""
+
+    def flat():
         lengths = np.fromiter((len(idx) for idx, _ in system.rel_terms), dtype=np.int64, count=len(system.rel_terms))
         rel = np.repeat(np.arange(len(lengths)), lengths)
         cell = np.concatenate([idx for idx, _ in system.rel_terms]) if len(lengths) else np.array([], dtype=np.int64)
         coef = np.concatenate([c for _, c in system.rel_terms]) if len(lengths) else np.array([], dtype=float)
-        cached = (size, (rel, cell.astype(np.int64), coef.astype(float)))
-        system.__dict__["_terms"] = cached
-    return cached[1]
+        return rel, cell.astype(np.int64), coef.astype(float)
+
+    return system.kept("_terms", flat)
 
 
 def _reduced(system: System, val=None, err=None):

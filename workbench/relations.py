@@ -792,20 +792,19 @@ def attack(layers: dict[str, pd.DataFrame], *, threshold: float, protection: flo
 
 def _relation_facts(system: System) -> list:
     """Each relation as the attacker sees it: (label, cells, coefficients, band) and the cells' published values.
-    Kept on the system (an audit round compares its system with the previous round's, which was the new one
-    then); a system that grew since computes afresh."""
-    size = (system.n, len(system.rel_terms), sum(v is not None for v in system.value))
-    cached = system.__dict__.get("_facts")
-    if cached is not None and cached[0] == size:
-        return cached[1]
-    keys = list(system.keys)
-    facts = []
-    for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
-        ii = idx.tolist()
-        facts.append(((lab, tuple(keys[i] for i in ii), tuple(np.round(coef, 9)), round(lo, 6), round(hi, 6)),
-                      [system.value[i] for i in ii]))
-    system.__dict__["_facts"] = (size, facts)
-    return facts
+    Kept on the system (``System.kept``: an audit round compares its system with the previous round's, which was the
+    new one then)."""
+
+    def facts():
+        keys = list(system.keys)
+        out = []
+        for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+            ii = idx.tolist()
+            out.append(((lab, tuple(keys[i] for i in ii), tuple(np.round(coef, 9)), round(lo, 6), round(hi, 6)),
+                        [system.value[i] for i in ii]))
+        return out
+
+    return system.kept("_facts", facts)
 
 
 def changed_relations(old: System, new: System) -> set[int]:
