@@ -390,3 +390,72 @@ def test_highs_banner_stays_out_of_a_quiet_run_log():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "widths" in out.stdout  # the solve ran and its own output still arrives
     assert "HiGHS" not in out.stdout + out.stderr and "THIRD_PARTY" not in out.stdout
+
+
+# --- layers built apart and merged (relations.system_for keeps each layer's fragment by content) ----------------------
+
+def _fields(s: intervals.System):
+    return (list(s.keys.items()), s.value, s.lb, s.ub, [bool(x) for x in s.integer], [bool(x) for x in s.target],
+            [(idx.tolist(), coef.tolist()) for idx, coef in s.rel_terms], s.rel_lo, s.rel_hi, s.rel_label)
+
+
+def test_merge_is_the_replay_of_its_calls():
+    rng = np.random.default_rng(3)
+    calls = []
+    for _ in range(400):  # overlapping keys: values published late, bounds tightened, targets set by some calls only
+        key = ("k", int(rng.integers(0, 40)))
+        if rng.random() < 0.7:
+            calls.append(("cell", key, None if rng.random() < 0.6 else float(rng.integers(0, 9)),
+                          float(rng.integers(0, 3)), float(rng.choice([np.inf, 50, 20])), bool(rng.random() < 0.5),
+                          bool(rng.random() < 0.5)))
+        else:
+            calls.append(("relate", key, float(rng.integers(-3, 3))))
+
+    def play(s, part):
+        known = []
+        for c in part:
+            if c[0] == "cell":
+                s.cell(c[1], c[2], lb=c[3], ub=c[4], integer=c[5], target=c[6])
+                known.append(c[1])
+            elif c[1] in s.keys and known:
+                s.relate([(c[1], 1.0), (known[len(known) // 2], -2.0)], c[2], c[2] + 1, label=str(c))
+
+    for cut in (0, 150, 400):
+        whole, merged, rest = intervals.System(), intervals.System(), intervals.System()
+        play(whole, calls)
+        play(merged, calls[:cut])
+        play(rest, calls[cut:])
+        # the fragment relates only keys it registered itself, as the kept layers do: replay that same fragment
+        direct = intervals.System()
+        play(direct, calls[:cut])
+        for c in calls[cut:]:
+            if c[0] == "cell":
+                direct.cell(c[1], c[2], lb=c[3], ub=c[4], integer=c[5], target=c[6])
+        for (idx, coef), lo, hi, lab in zip(rest.rel_terms, rest.rel_lo, rest.rel_hi, rest.rel_label):
+            direct.relate([(list(rest.keys)[i], c) for i, c in zip(idx.tolist(), coef.tolist())], lo, hi, label=lab)
+        merged.merge(rest)
+        assert _fields(merged) == _fields(direct)
+    assert len(whole.rel_terms) > 50
+
+
+def test_system_from_kept_fragments_equals_the_system_built_at_once(demo_ds, demo_params, monkeypatch):
+    from workbench import findings as findings_mod
+    from workbench import risk
+
+    f = demo_ds.findings
+    f.compute_all()
+    layers = f.published_layers()
+    kw = {"year": demo_ds.year, "meta": relations.indicator_meta(demo_ds.catalog),
+          "round_to": demo_params.privacy.round_to, "designs": f._designs(),
+          "risk_counts": relations.risk_counts(demo_ds.catalog, {d: v["indicator"] for d, v in risk.DOMAINS.items()})}
+    assert findings_mod.OUTCOME_LAYERS[0] in layers and "indicatoren" in layers
+    relations._fragments.clear()
+    cold = relations.system_for(layers, **kw)
+    warm = relations.system_for({k: v.copy() for k, v in layers.items()}, **kw)  # equal content: every fragment kept
+    monkeypatch.setattr(relations, "_add", lambda system, builder, table, **a: builder(system, table, **a))
+    at_once = relations.system_for(layers, **kw)
+    assert _fields(cold) == _fields(at_once) == _fields(warm)
+    assert relations.fingerprint(warm) == relations.fingerprint(at_once)
+    # a changed table is built afresh, not taken from the kept fragment
+    changed = dict(layers, indicatoren=layers["indicatoren"].assign(value=layers["indicatoren"]["value"] * 1.01))
+    assert relations.fingerprint(relations.system_for(changed, **kw)) != relations.fingerprint(at_once)

@@ -97,6 +97,18 @@ class System:
     def n(self) -> int:
         return len(self.value)
 
+    def merge(self, other: System) -> None:
+        """Add ``other``'s cells and relations as if the ``cell`` and ``relate`` calls that built it were made here, in
+        the same order: what ``cell`` keeps of repeated calls (first published value, tightest bounds, target if any
+        call said so) composes, so one merge equals the replay. ``other`` is only read (its relations are shared)."""
+        where = np.fromiter((self.cell(key, other.value[j], lb=other.lb[j], ub=other.ub[j], integer=other.integer[j],
+                                       target=other.target[j]) for j, key in enumerate(other.keys)),
+                            dtype=np.int64, count=other.n)
+        self.rel_terms.extend((where[idx], coef) for idx, coef in other.rel_terms)
+        self.rel_lo.extend(other.rel_lo)
+        self.rel_hi.extend(other.rel_hi)
+        self.rel_label.extend(other.rel_label)
+
     def __deepcopy__(self, memo):
         # a built system is only read: pandas deep-copies a frame's ``attrs`` (where an attack keeps its system) on
         # every operation, which cost seconds per audit round

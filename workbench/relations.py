@@ -106,26 +106,30 @@ def _floats(column: pd.Series) -> list:
 
 def _margin_sums(system: System, rows: pd.DataFrame, dims, key_of, variables, label_of) -> None:
     """For every pair of published groupings where one refines the other: coarse cell = sum of fine cells."""
-    grouping = rows[list(dims)].ne(ALL).apply(lambda r: tuple(r), axis=1)
-    groups = {g: rows[grouping == g] for g in pd.unique(grouping)}
-    for coarse, cr in groups.items():
-        for fine, fr in groups.items():
+    index = rows.index.tolist()
+    values = [rows[d].tolist() for d in dims]  # plain lists: the audit builds this every round
+    grouping = [tuple(v != ALL for v in r) for r in zip(*values)]
+    members: dict = {}
+    for pos, g in enumerate(grouping):
+        members.setdefault(g, []).append(pos)
+    for coarse, cr in members.items():
+        for fine, fr in members.items():
             if coarse == fine or any(c and not f for c, f in zip(coarse, fine)):
                 continue
-            kept = [d for d, c in zip(dims, coarse) if c]
-            parent_index = {tuple(r): i for i, r in zip(cr.index, cr[kept].itertuples(index=False))} if kept \
-                else {(): cr.index[0]}
+            kept = [values[j] for j, c in enumerate(coarse) if c]
+            parent_index = {tuple(v[pos] for v in kept): index[pos] for pos in cr} if kept else {(): index[cr[0]]}
             children: dict = {}
-            for i, r in zip(fr.index, fr[kept].itertuples(index=False) if kept else [()] * len(fr)):
-                p = parent_index.get(tuple(r))
+            for pos in fr:
+                p = parent_index.get(tuple(v[pos] for v in kept))
                 if p is not None:
-                    children.setdefault(p, []).append(i)
+                    children.setdefault(p, []).append(index[pos])
+            over = " × ".join(d for d, f in zip(dims, fine) if f)
             for p, kids in children.items():
                 for var in variables:
                     terms = [(key_of(p, var), 1.0)] + [(key_of(k, var), -1.0) for k in kids]
                     if all(t[0] in system.keys for t in terms):
                         system.relate(terms, 0.0, 0.0 if var not in ("C", "CS", "CO", "cost") else None,
-                                      label=f"som: {label_of(p)} = som over {' × '.join(d for d, f in zip(dims, fine) if f)} ({NL.get(var, var)})")
+                                      label=f"som: {label_of(p)} = som over {over} ({NL.get(var, var)})")
 
 
 def _cost_tolerance(values) -> float:
@@ -155,17 +159,19 @@ def outcomes(system: System, table: pd.DataFrame, *, name: str = "resultaten", r
     # cost totals: a helper unknown per row; the region's cost scales the rounding tolerance
     cost_tol = _cost_tolerance(t["cost_per_trajectory"] * t["trajecten"])
     recs = t.to_dict("records")
+    suppressed = list(suppressed_row.to_numpy())  # numpy bools, as indexing the Series gave: the fingerprint reprs them
+    shares = [(share, spec) for share, spec in OUTCOME_SHARES.items() if share in t]
+    r_shares = [s for s, v in shares if v[1] == "R"]
+    has_returned = "share_returned" in t
     for i in t.index:
         row = recs[i]
         shown = {"T": _num(row["trajecten"])}
         target = {"T": np.isnan(shown["T"])}
-        for share, (cnt, den, _, _) in OUTCOME_SHARES.items():
-            if share in t:
-                target.setdefault(cnt, False)
-                target[cnt] |= bool(np.isnan(_num(row[share])) and suppressed_row[i])
-        r_shares = [s for s, v in OUTCOME_SHARES.items() if v[1] == "R" and s in t]
-        target["R"] = bool(suppressed_row[i] and all(np.isnan(_num(row[s])) for s in r_shares))
-        target["F"] = bool(suppressed_row[i] and "share_returned" in t and np.isnan(_num(row["share_returned"])))
+        for share, (cnt, den, _, _) in shares:
+            target.setdefault(cnt, False)
+            target[cnt] |= bool(np.isnan(_num(row[share])) and suppressed[i])
+        target["R"] = bool(suppressed[i] and all(np.isnan(_num(row[s])) for s in r_shares))
+        target["F"] = bool(suppressed[i] and has_returned and np.isnan(_num(row["share_returned"])))
         for var in OUTCOME_VARS:
             published = shown.get(var, np.nan)
             if round_to and var == "T" and np.isfinite(published):
@@ -173,14 +179,12 @@ def outcomes(system: System, table: pd.DataFrame, *, name: str = "resultaten", r
                 system.relate([(key_of(i, var), 1.0)], published - round_to / 2, published + round_to / 2,
                               label=f"afronding: {label_of(i)} trajecten")
             else:
-                system.cell(key_of(i, var), published, target=bool(target.get(var, False)) and suppressed_row[i])
+                system.cell(key_of(i, var), published, target=bool(target.get(var, False)) and suppressed[i])
         system.cell(key_of(i, "C"), None, lb=0.0, integer=False, target=False)
         for total, parts in OUTCOME_ROW:
             system.relate([(key_of(i, total), 1.0)] + [(key_of(i, p), -1.0) for p in parts], 0.0,
                           label=f"rij: {label_of(i)} {NL[total]} = {' + '.join(NL[p] for p in parts)}")
-        for share, (cnt, den, lo_col, hi_col) in OUTCOME_SHARES.items():
-            if share not in t:
-                continue
+        for share, (cnt, den, lo_col, hi_col) in shares:
             s = _num(row[share])
             if np.isnan(s):
                 continue
@@ -679,19 +683,53 @@ def indicator_meta(catalog) -> dict:
     return out
 
 
+# Layers whose cells and relations depend on their own table only (each registers every cell it relates): built
+# apart, kept by content, merged (``System.merge``). An audit round rebuilds the system after hiding a few more
+# cells, and most layers are then unchanged.
+_SELF_CONTAINED = 16  # fragments kept per process (the layers of about two parameter sets)
+_fragments: dict = {}
+
+
+def _content_key(builder, table: pd.DataFrame, kwargs: dict) -> bytes:
+    """A digest of everything ``builder`` reads: its table's columns, dtypes and values (object columns by value
+    and type, so 1 and "1" differ) and its arguments. Equal digests, equal fragments."""
+    import hashlib
+    import pickle
+
+    h = hashlib.sha1(repr((builder.__name__, sorted(kwargs.items(), key=lambda kv: kv[0]), list(table.columns),
+                           [str(t) for t in table.dtypes], len(table))).encode())
+    for c in table.columns:
+        a = table[c].to_numpy()
+        h.update(pickle.dumps(a.tolist(), protocol=5) if a.dtype == object else a.dtype.str.encode() + a.tobytes())
+    return h.digest()
+
+
+def _add(system: System, builder, table: pd.DataFrame, **kwargs) -> None:
+    """``builder(system, table, **kwargs)``, from a kept fragment when the same table was built before."""
+    key = _content_key(builder, table, kwargs)
+    part = _fragments.pop(key, None)
+    if part is None:
+        part = System()
+        builder(part, table, **kwargs)
+    _fragments[key] = part  # most recent last
+    while len(_fragments) > _SELF_CONTAINED:
+        del _fragments[next(iter(_fragments))]
+    system.merge(part)
+
+
 def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None = None, risk_counts: dict | None = None,
                round_to: int | None = None, designs: dict | None = None) -> System:
     """All published layers in one attacker system (linked where the same count shows in several). ``designs``
     (domain -> fitted ``risk.RiskModel``): add every score equation of those fits (``score_equations``)."""
     s = System()
     if meta and "indicatoren" in layers:
-        indicators(s, layers["indicatoren"], meta, round_to=round_to)
+        _add(s, indicators, layers["indicatoren"], meta=meta, round_to=round_to)
     if "kosten" in layers and len(layers["kosten"]) and year is not None:
-        costs(s, layers["kosten"], year=year, round_to=round_to)
+        _add(s, costs, layers["kosten"], year=year, round_to=round_to)
     if "producten" in layers and len(layers["producten"]) and year is not None:
-        products(s, layers["producten"], year=year, round_to=round_to)
+        _add(s, products, layers["producten"], year=year, round_to=round_to)
     if "risico" in layers and len(layers["risico"]) and risk_counts and year is not None:
-        risk(s, layers["risico"], year=year, count_of=risk_counts, round_to=round_to)
+        _add(s, risk, layers["risico"], year=year, count_of=risk_counts, round_to=round_to)
         if "modellen" in layers and len(layers["modellen"]):
             g = layers.get("gebieden")
             wijk_of = dict(zip(g["code"].astype(str), g["wijk_code"].astype(str))) if g is not None and len(g) else None
@@ -700,9 +738,9 @@ def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None 
             score_equations(s, designs, year=year, count_of=risk_counts, round_to=round_to)
             membership(s, designs, year=year, count_of=risk_counts, round_to=round_to)
     if "resultaten" in layers and len(layers["resultaten"]):
-        outcomes(s, layers["resultaten"], round_to=round_to)
+        _add(s, outcomes, layers["resultaten"], round_to=round_to)
     if "stapeling" in layers and len(layers["stapeling"]):
-        stapeling(s, layers["stapeling"], round_to=round_to)
+        _add(s, stapeling, layers["stapeling"], round_to=round_to)
     if "signalen" in layers and len(layers["signalen"]):
         signals(s, layers["signalen"], round_to=round_to)
     if round_to:  # a count published rounded in one table ('afronding') is published, though hidden in another
