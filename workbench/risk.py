@@ -566,16 +566,27 @@ def _nb_null(y: np.ndarray, exposure: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, year: int, fit_level: str,
-                     min_population: int = 100, published: pd.Series | None = None) -> pd.DataFrame:
+                     min_population: int = 100, published: pd.Series | None = None,
+                     frames: dict | None = None) -> pd.DataFrame:
     """Observed, expected and O/E with a 95% interval for every area at and above the fit level.
 
     ``areas`` (index code; level, gemeente_code, wijk_code) limits the scope. Expected counts of coarser
     areas are sums over their fit-level areas; observed counts are the coarser area's own figure. An area
     with a populated part lacking a prediction gets no expected value rather than an underestimate.
-    ``published``: see ``score``.
+    ``published``: see ``score``. ``frames``: a memo of ``model_frame`` results for this ``tidy`` (see
+    ``score_areas``).
     """
+    def frame(factors, codes) -> pd.DataFrame:
+        if frames is None:
+            return model_frame(tidy, model.domain, factors, year, codes)
+        codes = pd.Index(codes)
+        key = (model.domain, tuple(factors), year, codes.name, str(codes.dtype), tuple(codes))
+        if key not in frames:
+            frames[key] = model_frame(tidy, model.domain, factors, year, codes)
+        return frames[key].copy()  # the caller adds columns
+
     fine = areas[areas["level"] == fit_level]
-    df = model_frame(tidy, model.domain, model.factors, year, fine.index)
+    df = frame(model.factors, fine.index)
     df["expected"] = model.predict_rate(df) * df["exposure"]
     df["var_extra"] = model.extra_variance(df["expected"])
     rows = [df.drop(columns=model.factors).assign(level=fit_level)]
@@ -589,7 +600,7 @@ def expected_by_area(model: RiskModel, tidy: pd.DataFrame, areas: pd.DataFrame, 
             "var_extra": df["var_extra"].groupby(key).sum(min_count=1),
         })
         agg.loc[incomplete[incomplete].index, ["expected", "var_extra"]] = np.nan
-        own = model_frame(tidy, model.domain, [], year, agg.index)
+        own = frame([], agg.index)
         agg = agg.join(own[["observed", "exposure", "care_status"]])
         rows.append(agg.assign(level="wijk" if parent == "wijk_code" else "gemeente"))
     out = pd.concat(rows)
@@ -859,7 +870,14 @@ def score_areas(ds, model: RiskModel, published: pd.Series | None = None) -> pd.
     p = ds.params
     idx = ds.area_index
     scope = idx[idx["gemeente_code"].isin(p.gemeente)]
-    scored = expected_by_area(model, ds.indicators, scope, p.year, model.fit_level, p.risk.min_population, published)
+    # The model frames (observed, exposure, factors per area) do not depend on the model, which a run re-scores
+    # with every plan that hides more: kept per Dataset and indicator table (in its __dict__, like the reference:
+    # ``Dataset.light`` does not carry them, so they are never stored).
+    tidy, frames = ds.__dict__.get("_risk_frames", (None, None))
+    if tidy is not ds.indicators:
+        tidy, frames = ds.__dict__["_risk_frames"] = (ds.indicators, {})
+    scored = expected_by_area(model, tidy, scope, p.year, model.fit_level, p.risk.min_population, published,
+                              frames=frames)
     if p.risk.smoothing:
         scored["oe_smoothed"] = np.nan
         counts = figure_counts(scored["observed"], published)
