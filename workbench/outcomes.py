@@ -579,6 +579,22 @@ PER_CLIENT = ("median_days", "median_planned_days", "duration_ratio")
 SIGNAL_LINKS = {"beëindigd": "T", "behaald": "B"}  # signal base counts that are outcome counts per result area
 
 
+def _rebuilt(table: pd.DataFrame, new: dict, drop=()) -> pd.DataFrame:
+    """``table`` with the columns of ``new`` in place of its own (new names at the end) and without ``drop``, as
+    one new frame: a copy and an assignment per hidden figure cost more than deciding what to hide, every audit
+    round. Keeps ``table``'s attrs, as a copy would."""
+    cols = {c: new[c] if c in new else table[c] for c in table.columns if c not in drop}
+    cols.update((c, v) for c, v in new.items() if c not in cols and c not in drop)
+    return pd.DataFrame(cols, index=table.index).__finalize__(table)
+
+
+def _hidden(values: pd.Series, hide: np.ndarray, fill=np.nan):
+    """``values`` with ``fill`` where ``hide``; unchanged (dtype too) where nothing is hidden, as ``.loc[hide] = fill``."""
+    if not hide.any():
+        return values
+    return np.where(hide, fill, values.to_numpy(dtype=float) if isinstance(fill, float) else values.to_numpy())
+
+
 def outcome_margin(table: pd.DataFrame) -> privacy.MarginTable:
     return privacy.MarginTable(table, tuple(d for d in CUBE if d in table), OUTCOME_COUNTS, OUTCOME_FIGURES)
 
@@ -615,7 +631,6 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
     """
     if plan is None:
         plan = outcome_plan({name: outcome_margin(table)}, settings)
-    out = table.copy()
     row_hidden, row_why = plan.hidden(name, ["T"])
     primary_row = row_hidden & (table[count].to_numpy() < settings.min_count)
     fig_cols = [c for c in table.columns if c.startswith(("share_", "median_", "cost_", "duration_"))
@@ -643,14 +658,13 @@ def disclose(table: pd.DataFrame, settings, count: str = "trajecten", *, plan: p
         for c in [share, lo, hi] + (["cost_per_reached"] if share == "share_bereikt" else []):
             hide_col[c] = hide_col.get(c, False) | hide
         reasons.append((hide, why))
-    for c, hide in hide_col.items():
-        if c in out:
-            out[c] = np.where(hide, np.nan, out[c].to_numpy(dtype=float))
+    new = {c: np.where(hide, np.nan, table[c].to_numpy(dtype=float)) for c, hide in hide_col.items()
+           if c in table.columns and c not in PRIVATE}
     if settings.round_to:
-        out[count] = (out[count] / settings.round_to).round() * settings.round_to
-    out["status"] = np.where(out[count].isna(), SUPPRESSED, "ok")
-    out["reason"] = privacy.first_reason(reasons, len(out))
-    return out.drop(columns=[c for c in PRIVATE if c in out])
+        new[count] = np.round(new[count] / settings.round_to) * settings.round_to
+    new["status"] = np.where(np.isnan(new[count]), SUPPRESSED, "ok")
+    new["reason"] = privacy.first_reason(reasons, len(table))
+    return _rebuilt(table, new, drop=PRIVATE)
 
 
 def disclose_comparison(comp: pd.DataFrame, settings, *, plan: privacy.MarginPlan | None = None,
@@ -664,40 +678,44 @@ def disclose_comparison(comp: pd.DataFrame, settings, *, plan: privacy.MarginPla
     n_hidden, n_why = plan.figure(name, "cmp_trajecten")
     s_hidden, s_why = plan.figure(name, "cmp_share")
     primary = (comp["n"] < settings.min_count).to_numpy()
-    out["trajecten"] = out["trajecten"].astype(float)
-    out.loc[n_hidden, "trajecten"] = np.nan
-    out.loc[primary, figs] = np.nan
-    out.loc[s_hidden, ["share", "difference", "diff_low", "diff_high", "oe", "adjusted_share"]] = np.nan
-    out["status"] = np.where(out["trajecten"].isna(), SUPPRESSED, "ok")
-    out.loc[primary | s_hidden, ["sign", "raw_sign"]] = ""
-    out["reason"] = privacy.first_reason([(n_hidden, n_why), (s_hidden, s_why)], len(out))
+    trajecten = np.where(n_hidden, np.nan, out["trajecten"].to_numpy(dtype=float))
+    new = {"trajecten": trajecten}
+    for c in figs:
+        hide = primary | s_hidden if c in ("share", "difference", "diff_low", "diff_high", "oe", "adjusted_share") \
+            else primary
+        new[c] = _hidden(out[c], hide)
+    for c in ("sign", "raw_sign"):
+        new[c] = _hidden(out[c], primary | s_hidden, "")
+    new["status"] = np.where(np.isnan(trajecten), SUPPRESSED, "ok")
+    new["reason"] = privacy.first_reason([(n_hidden, n_why), (s_hidden, s_why)], len(out))
     if settings.round_to:
-        out["trajecten"] = (out["trajecten"] / settings.round_to).round() * settings.round_to
-    return out.drop(columns=[c for c in PRIVATE if c in out])
+        new["trajecten"] = np.round(trajecten / settings.round_to) * settings.round_to
+    return _rebuilt(out, new, drop=PRIVATE)
 
 
 def disclose_counts(table: pd.DataFrame, count_columns, settings, *, plan: privacy.MarginPlan | None = None,
                     name: str = "signaal") -> pd.DataFrame:
     """A signal count table as it may be published: every count below the threshold hidden, and every
     count the plan suppresses (a base count that is also an outcome count, e.g. ended trajectories)."""
-    out = table.copy()
     m = settings.min_count
-    reasons = []
+    reasons, new = [], {}
+    any_hidden = np.zeros(len(table), bool)
     for col in count_columns:
-        v = out[col].astype(float)
-        hide = (v < m).to_numpy()
+        v = table[col].to_numpy(dtype=float)
+        hide = v < m
         why = np.where(hide, privacy.REASON_SMALL.format(n=m), None)
         if plan is not None:
             ph, pw = plan.figure(name, col)
             why = np.where(~hide & ph, pw, why)
             hide = hide | ph
-        out[col] = v.where(~hide)
+        new[col] = np.where(hide, np.nan, v)
+        if settings.round_to:  # as the cube's counts: a signal's 'beëindigd' is the cube's trajecten
+            new[col] = np.round(new[col] / settings.round_to) * settings.round_to
+        any_hidden |= np.isnan(new[col])
         reasons.append((hide, why))
-    if settings.round_to:  # as the cube's counts: a signal's 'beëindigd' is the cube's trajecten
-        for col in count_columns:
-            out[col] = (out[col] / settings.round_to).round() * settings.round_to
-    out["status"] = np.where(out[list(count_columns)].isna().any(axis=1), SUPPRESSED, "ok")
-    out["reason"] = privacy.first_reason(reasons, len(out))
+    new["status"] = np.where(any_hidden, SUPPRESSED, "ok")
+    new["reason"] = privacy.first_reason(reasons, len(table))
+    out = _rebuilt(table, new)
     out.attrs["reasons"] = _ReadOnly({col: privacy.first_reason([r], len(out)) for col, r in zip(count_columns, reasons)})
     return out
 
@@ -733,22 +751,27 @@ def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPla
         plan = stapeling_plan({name: table}, settings)
     m = settings.min_count
     share_cols = [c for c in table.columns if c.startswith(("share_", "stapeling_", "cost_", "reached_"))]
-    out = table.copy()
-    for c in ["huishoudens", "huishoudens_stapeling", "n_concurrent", "n_both_domains", "n_multi_provider"] + share_cols:
-        out[c] = out[c].astype(float)
-    primary_row = (table["huishoudens"] < m).to_numpy()
-    out.loc[primary_row, share_cols] = np.nan
+    # every figure as float and what hides it, set at once (``_rebuilt``)
+    new = {c: table[c].to_numpy(dtype=float) for c in
+           ["huishoudens", "huishoudens_stapeling", "n_concurrent", "n_both_domains", "n_multi_provider"] + share_cols}
+    hide_col = {c: np.zeros(len(table), bool) for c in new}
+
+    def hide_in(cols, hide):
+        for c in cols:
+            hide_col[c] = hide_col[c] | hide
+
+    hide_in(share_cols, (table["huishoudens"] < m).to_numpy())
     reasons = []
     h_hidden, h_why = plan.figure(name, "huishoudens")
-    out.loc[h_hidden, "huishoudens"] = np.nan
+    hide_in(["huishoudens"], h_hidden)
     reasons.append((h_hidden, h_why))
     s_hidden, s_why = plan.figure(name, "stapeling")
-    out.loc[s_hidden, ["huishoudens_stapeling", "share_stapeling", "stapeling_low", "stapeling_high",
-                       "cost_per_household_stapeling", "cost_per_household_other", "cost_share_stapeling"]] = np.nan
+    hide_in(["huishoudens_stapeling", "share_stapeling", "stapeling_low", "stapeling_high",
+             "cost_per_household_stapeling", "cost_per_household_other", "cost_share_stapeling"], s_hidden)
     reasons.append((s_hidden, s_why))
     for col in ("n_concurrent", "n_both_domains", "n_multi_provider", "reached_stapeling", "reached_other"):
         hide, why = plan.figure(name, col)
-        out.loc[hide, col] = np.nan
+        hide_in([col], hide)
         reasons.append((hide, why))
     # the dominance rule on the cost amounts (cost per household x households): one household nearly all of it
     for part, cost_col in (("stapeling", "cost_per_household_stapeling"), ("other", "cost_per_household_other")):
@@ -756,16 +779,18 @@ def disclose_stapeling(table: pd.DataFrame, settings, *, plan: privacy.MarginPla
             n = table["huishoudens_stapeling"] if part == "stapeling" else table["huishoudens"] - table["huishoudens_stapeling"]
             amounts = table[[f"top1_{part}", f"top2_{part}"]].set_axis(["top1_client", "top2_client"], axis=1)
             dominant = privacy.dominance_mask(amounts.assign(cost=table[cost_col] * n), settings)
-            out.loc[dominant, [cost_col, "cost_share_stapeling"]] = np.nan
+            hide_in([cost_col, "cost_share_stapeling"], dominant)
             reasons.append((dominant, np.where(dominant, privacy.dominance_reason(settings.dominance_p),
                                                None)))
-    out["status"] = np.where(out["huishoudens"].isna() | out["share_stapeling"].isna(), SUPPRESSED, "ok")
-    out["reason"] = privacy.first_reason(reasons, len(out))
+    for c, hide in hide_col.items():
+        new[c] = np.where(hide, np.nan, new[c])
+    new["status"] = np.where(np.isnan(new["huishoudens"]) | np.isnan(new["share_stapeling"]), SUPPRESSED, "ok")
+    new["reason"] = privacy.first_reason(reasons, len(table))
     if settings.round_to:
         for col in ("huishoudens", "huishoudens_stapeling"):
-            out[col] = (out[col] / settings.round_to).round() * settings.round_to
-    return out.drop(columns=["n_result_stapeling", "n_reached_stapeling", "n_result_other", "n_reached_other",
-                             *(f"top{k}_{p}" for k in (1, 2) for p in ("stapeling", "other") if f"top{k}_{p}" in out)])
+            new[col] = np.round(new[col] / settings.round_to) * settings.round_to
+    return _rebuilt(table, new, drop=["n_result_stapeling", "n_reached_stapeling", "n_result_other", "n_reached_other",
+                                      *(f"top{k}_{p}" for k in (1, 2) for p in ("stapeling", "other"))])
 
 
 # ---------------------------------------------------------------------------------------------

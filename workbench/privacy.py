@@ -238,8 +238,11 @@ class MarginPlan:
         """Row number in ``cells`` of a group (dimension -> value; absent = summed over) and count variable."""
         dims, values, weights = self.coder
         if self._lookup is None:  # plain dicts: the interval audit asks for thousands of cells per round
-            self._lookup = ({d: {v: p for p, v in enumerate(values[d].astype(str))} for d in dims},
-                            {int(k): i for i, k in enumerate(self._index)})
+            self._lookup = self._shared.get("cell_id")
+        if self._lookup is None:
+            self._lookup = self._shared["cell_id"] = (
+                {d: {v: p for p, v in enumerate(values[d].astype(str))} for d in dims},
+                {int(k): i for i, k in enumerate(self._index)})
         pos_of, row_of = self._lookup
         key = 0
         for j, d in enumerate(dims):
@@ -257,6 +260,9 @@ class MarginPlan:
     def __post_init__(self):
         self._index = pd.Index(self.cells["_id"].to_numpy())
         self._lookup = None  # built by cell_id on first use
+        # what depends on the cells and tables only (cell_id's dicts, the cells of each table row), shared by the
+        # plans ``margin_plan`` makes from one structure: the interval audit asks again every round
+        self._shared = {}
         self._suppressed = np.append(self.cells["suppressed"].to_numpy(dtype=bool), False)
         self._reason = np.append(self.cells["reason"].to_numpy(dtype=object), None)
 
@@ -269,7 +275,9 @@ class MarginPlan:
         for var in variables:
             if var not in self.variables:
                 continue
-            i = self._index.get_indexer(keys * nv + self.variables[var])  # -1 (no such cell): "not suppressed"
+            i = self._shared.get((table, var))
+            if i is None:  # -1 (no such cell): "not suppressed"
+                i = self._shared[(table, var)] = self._index.get_indexer(keys * nv + self.variables[var])
             s = self._suppressed[i]
             reason = np.where(s & pd.isna(reason), self._reason[i], reason)
             mask |= s
@@ -320,14 +328,15 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     _PLAN_STRUCTURES.insert(0, hit)  # most recently used first
     del _PLAN_STRUCTURES[_PLAN_CACHE:]
     st = hit[1]
-    cells, primary, known_zero, reason = st["cells"].copy(), st["primary"].copy(), st["known_zero"], st["reason"].copy()
+    cells, primary, known_zero, reason = st["base"].copy(deep=False), st["primary"].copy(), st["known_zero"], st["reason"].copy()
     variables, nv, lookup = st["variables"], len(st["variables"]), st["lookup"]
     n = len(cells)
     audit_extra = np.zeros(n, bool)
-    for k, var in extra:
-        i = lookup.get_indexer([k * nv + variables[var]])[0] if var in variables else -1
-        if i >= 0 and not primary[i]:
-            audit_extra[i] = True
+    ids = [k * nv + variables[var] for k, var in extra if var in variables]
+    if ids:
+        i = lookup.get_indexer(np.asarray(ids, dtype=np.int64))
+        i = i[i >= 0]
+        audit_extra[i[~primary[i]]] = True
     eqs = st["eqs"]
     secret, forced = suppress_equations(
         st["eq"], st["cell"], st["is_total"], size=st["size"], secret=primary | audit_extra,
@@ -338,8 +347,9 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     cells["suppressed"] = secret
     cells["reason"] = reason
     cells["kind"] = np.where(primary, "primair", np.where(secondary, "aanvullend", ""))
-    cells["grouping"] = st["grouping_label"]
-    return MarginPlan(cells, st["rows"], {k: dict(v) for k, v in st["figs"].items()}, variables, eqs, st["coder"])
+    plan = MarginPlan(cells, st["rows"], {k: dict(v) for k, v in st["figs"].items()}, variables, eqs, st["coder"])
+    plan._index, plan._shared = lookup, st["shared"]
+    return plan
 
 
 _PLAN_CACHE = 4  # plan structures kept (the outcome cube and stapeling of the current run, with room to spare)
@@ -349,9 +359,15 @@ _PLAN_STRUCTURES: list = []
 def _content(frame: pd.DataFrame, columns) -> tuple:
     """A fingerprint of the columns a plan is decided from (the same tables give the same structure)."""
     cols = [c for c in columns if c in frame]
-    h = pd.util.hash_pandas_object(frame[cols].astype(object), index=False).to_numpy() if cols and len(frame) \
-        else np.array([], dtype=np.uint64)
-    return len(frame), tuple(cols), hashlib.blake2b(h.tobytes(), digest_size=16).hexdigest()
+    h = hashlib.blake2b(digest_size=16)
+    for c in cols:  # column by column in its own dtype: casting to object first cost more than the plan itself
+        s = frame[c]
+        h.update(f"{c!r}:{s.dtype}:".encode())
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufmM":
+            h.update(np.ascontiguousarray(s.to_numpy()).tobytes())
+        elif len(s):
+            h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+    return len(frame), tuple(cols), h.hexdigest()
 
 
 def _plan_structure(tables, dims, min_count, relations, complements, row_count, priority, labels, zero_public) -> dict:
@@ -465,12 +481,14 @@ def _plan_structure(tables, dims, min_count, relations, complements, row_count, 
     figures = (np.concatenate(fig_ids), np.concatenate(fig_cells)) if fig_ids else None
     labels_of = {g: " × ".join(labels.get(d, d) for j, d in enumerate(dims) if (g >> j) & 1) or labels.get("", "totaal")
                  for g in set(grouping.tolist())}
-    return {"cells": cells, "primary": primary, "known_zero": known_zero, "reason": reason, "variables": variables,
+    base = cells.copy()
+    base["grouping"] = [labels_of[g] for g in grouping.tolist()]
+    return {"base": base, "shared": {}, "primary": primary, "known_zero": known_zero, "reason": reason, "variables": variables,
             "lookup": lookup, "eqs": eqs, "eq": eqs["eq"].to_numpy(dtype=np.int64),
             "cell": eqs["cell"].to_numpy(dtype=np.int64), "is_total": eqs["is_total"].to_numpy(dtype=bool),
             "size": size, "priority": cells["variable"].map(priority).fillna(1).to_numpy(dtype=float),
             "figures": figures, "secondary_reason": [REASON_SECONDARY.format(parent=lab) for lab in eq_label],
-            "grouping_label": [labels_of[g] for g in grouping.tolist()], "rows": rows, "figs": figs,
+            "rows": rows, "figs": figs,
             "coder": (dims, values, weights)}
 
 
