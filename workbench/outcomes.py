@@ -971,29 +971,36 @@ def published_signals(res: Results) -> pd.DataFrame:
     """The signal tables as one long layer (signaal x resultaatgebied x telling): every count as disclosed, with
     ``in_matrix`` (the result matrix is public; it fixes some counts by definition, e.g. no trajectory of a
     matrix code lacks a result area). Notebook 05 shows these rows, the interval audit attacks them."""
-    frames = []
+    parts = []  # (signal, its table, count column, order, reasons): one block of rows each, built at once
     for key, t in res.signals.items():
         counts = [c for c in t.columns if c not in ("result_area", "status", "reason")]
         why = t.attrs.get("reasons", {})
-        long = t.assign(**{f"_why{i}": why.get(c, t["reason"]) for i, c in enumerate(counts)})
-        long = pd.concat([pd.DataFrame({"result_area": long["result_area"], "telling": c, "aantal": long[c],
-                                        "reason": long[f"_why{i}"], "volgorde": i}) for i, c in enumerate(counts)],
-                         ignore_index=True)
-        frames.append(long.assign(signaal=key, signaal_naam=SIGNALS.get(key, key)))
-    if not frames:
+        parts.extend((key, t, c, i, why.get(c, t["reason"])) for i, c in enumerate(counts))
+    if not parts:
         return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
-    out["aantal"] = out["aantal"].astype(float)
-    hidden = out["aantal"].isna()
-    out["status"] = np.where(hidden, SUPPRESSED, "ok")
-    out["reason"] = np.where(hidden, out["reason"].where(out["reason"].astype(str).str.startswith("onderdrukt"),
-                                                         privacy.REASON_SMALL.format(n=res.settings.min_count)), "")
-    out["in_matrix"] = out["result_area"].isin(list(res.matrix.areas))
-    out["resultaatgebied_naam"] = [res.matrix.areas[c].name if c in res.matrix.areas else str(c) for c in out["result_area"]]
-    out = out.rename(columns={"result_area": "resultaatgebied"})
-    out["jaar"] = res.year
-    return out[["signaal", "signaal_naam", "resultaatgebied", "resultaatgebied_naam", "in_matrix", "volgorde", "telling",
-                "aantal", "status", "reason", "jaar"]]
+    sizes = [len(t) for _, t, _, _, _ in parts]
+    area = pd.concat([t["result_area"] for _, t, _, _, _ in parts], ignore_index=True)
+    aantal = np.concatenate([t[c].to_numpy(dtype=float) for _, t, c, _, _ in parts])
+    reason = np.concatenate([np.asarray(w, dtype=object) for *_, w in parts])
+    hidden = np.isnan(aantal)
+    small = privacy.REASON_SMALL.format(n=res.settings.min_count)
+    # a hidden count shows its reason ('onderdrukt: ...'), or the small-count one
+    reason = np.array([("" if not h else r if isinstance(r, str) and r.startswith("onderdrukt") else small)
+                       for h, r in zip(hidden.tolist(), reason.tolist())], dtype=object)
+    keys = [key for key, *_ in parts]
+    return pd.DataFrame({
+        "signaal": np.repeat(np.array(keys, dtype=object), sizes),
+        "signaal_naam": np.repeat(np.array([SIGNALS.get(k, k) for k in keys], dtype=object), sizes),
+        "resultaatgebied": area,
+        "resultaatgebied_naam": [res.matrix.areas[c].name if c in res.matrix.areas else str(c) for c in area],
+        "in_matrix": area.isin(list(res.matrix.areas)).to_numpy(),
+        "volgorde": np.repeat(np.array([i for *_, i, _ in parts], dtype=np.int64), sizes),
+        "telling": np.repeat(np.array([c for _, _, c, _, _ in parts], dtype=object), sizes),
+        "aantal": aantal,
+        "status": np.where(hidden, SUPPRESSED, "ok"),
+        "reason": reason,
+        "jaar": np.full(len(aantal), res.year, dtype=np.int64),
+    })
 
 
 # figures of a published row that carry its trajectory count (a share of it, an amount or duration per trajectory):
