@@ -114,20 +114,18 @@ def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *
     eq, cell, is_total = np.asarray(eq), np.asarray(cell, dtype=np.int64), np.asarray(is_total, dtype=bool)
     if not len(eq) or not n:
         return secret, forced_by
-    eq_codes, eq_idx = np.unique(eq, return_inverse=True)
+    eq_codes, eq_idx = _codes(eq)
     n_eq = len(eq_codes)
     in_figure = np.zeros(n, bool)
     if figures is not None:
-        fig_codes, fig_idx = np.unique(np.asarray(figures[0]), return_inverse=True)
+        fig_codes, fig_idx = _codes(np.asarray(figures[0]))
         fig_cell = np.asarray(figures[1], dtype=np.int64)
         in_figure[fig_cell] = True
     size_key = np.where(np.isnan(size[cell]), np.inf, size[cell])
     for _ in range(max_passes):
-        if figures is not None:
-            fig_hidden = np.zeros(len(fig_codes), bool)
-            np.logical_or.at(fig_hidden, fig_idx, secret[fig_cell])
-            shown = np.zeros(n, bool)
-            np.logical_or.at(shown, fig_cell, ~fig_hidden[fig_idx])
+        if figures is not None:  # (counts by bincount: ufunc.at is slow)
+            fig_hidden = np.bincount(fig_idx, weights=secret[fig_cell], minlength=len(fig_codes)) > 0
+            shown = np.bincount(fig_cell, weights=~fig_hidden[fig_idx], minlength=n) > 0
             known = np.where(in_figure, shown, ~secret & ~unknown)
         else:
             known = ~secret & ~unknown
@@ -144,15 +142,18 @@ def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *
         # A cell that closes several lone sums at once is worth more than the smallest cell of each.
         coverage = np.bincount(cell[ok], minlength=n)[cell[ok]]
         cand = ok[np.lexsort((cell[ok], size_key[ok], -coverage, is_total[ok], priority[cell[ok]], eq_idx[ok]))]
-        eqs_c, start = np.unique(eq_idx[cand], return_index=True)
-        bounds = np.append(start, len(cand))
+        e_sorted = eq_idx[cand]  # sorted: the sum is the first sort key
+        start = np.flatnonzero(np.r_[True, e_sorted[1:] != e_sorted[:-1]])
+        eqs_c = e_sorted[start]
+        bounds = np.append(start, len(cand)).tolist()
+        cand_cells = cell[cand].tolist()  # plain lists: one step per lone sum, many sums per pass
         picked: set[int] = set()
         progress = False
-        for j, e in enumerate(eqs_c):
-            cells_e = cell[cand[bounds[j]:bounds[j + 1]]]
-            if picked.intersection(cells_e.tolist()):
+        for j, e in enumerate(eqs_c.tolist()):
+            cells_e = cand_cells[bounds[j]:bounds[j + 1]]
+            if not picked.isdisjoint(cells_e):
                 continue  # already closed by a cell chosen for another sum in this pass
-            c = int(cells_e[0])
+            c = cells_e[0]
             picked.add(c)
             if not secret[c]:
                 secret[c] = True
@@ -161,6 +162,15 @@ def suppress_equations(eq: np.ndarray, cell: np.ndarray, is_total: np.ndarray, *
         if not progress:
             break
     return secret, np.where(forced_by >= 0, eq_codes[np.maximum(forced_by, 0)], -1)
+
+
+def _codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(ids, return_inverse=True)`` without sorting for non-negative integer ids that are nearly dense
+    (the sums and figures of a plan: hundreds of thousands, every audit round)."""
+    if ids.dtype.kind in "iu" and len(ids) and ids.min() >= 0 and ids.max() < 4 * len(ids) + 1024:
+        present = np.bincount(ids) > 0
+        return np.flatnonzero(present).astype(ids.dtype), (np.cumsum(present) - 1)[ids]
+    return np.unique(ids, return_inverse=True)
 
 
 def secondary_suppression(cells: pd.DataFrame, edges: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
@@ -368,8 +378,8 @@ def _content(frame: pd.DataFrame, columns) -> tuple:
         h.update(f"{c!r}:{s.dtype}:".encode())
         if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufmM":
             h.update(np.ascontiguousarray(s.to_numpy()).tobytes())
-        elif len(s):
-            h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+        elif len(s):  # strings, nullable integers: their values' repr (hash_pandas_object costs more on small tables)
+            h.update(repr(s.tolist()).encode())
     return len(frame), tuple(cols), h.hexdigest()
 
 
