@@ -583,7 +583,7 @@ def _rebuilt(table: pd.DataFrame, new: dict, drop=()) -> pd.DataFrame:
     """``table`` with the columns of ``new`` in place of its own (new names at the end) and without ``drop``, as
     one new frame: a copy and an assignment per hidden figure cost more than deciding what to hide, every audit
     round. Keeps ``table``'s attrs, as a copy would."""
-    cols = {c: new[c] if c in new else table[c] for c in table.columns if c not in drop}
+    cols = {c: new.get(c, v) for c, v in table.items() if c not in drop}
     cols.update((c, v) for c, v in new.items() if c not in cols and c not in drop)
     return pd.DataFrame(cols, index=table.index).__finalize__(table)
 
@@ -942,10 +942,9 @@ def published_layers(res: Results, stapeling: bool = True) -> dict[str, pd.DataF
                     ("resultaatgebied × niveau", res.by_area_level), ("aanbieder", res.by_provider),
                     ("resultaatgebied × aanbieder", res.by_provider_area), ("wijk", res.by_wijk),
                     ("resultaatgebied × wijk", res.by_area_wijk)):
-        t = t.copy()
-        for col in ("result_area", "intervention_level", "provider", "wijk_code"):
-            t[col] = t[col].astype("string") if col in t else "alle"
-        frames.append(t.assign(indeling=name))
+        keys = {col: t[col].astype("string") if col in t else "alle"
+                for col in ("result_area", "intervention_level", "provider", "wijk_code")}
+        frames.append(t.assign(**keys, indeling=name))  # one copy per table
     out = pd.concat(frames, ignore_index=True)
     comp = res.comparison_provider_area.rename(columns={"trajecten": "_n"})
     comp = pd.concat([comp, res.comparison_provider.assign(result_area="alle").rename(columns={"trajecten": "_n"})])
