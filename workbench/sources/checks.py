@@ -259,11 +259,14 @@ def check_totals(values: pd.DataFrame, status: pd.DataFrame, areas: pd.DataFrame
         if not len(children) or not len(parents):
             continue
         group = areas.loc[children, key]
+        count_vars = [var for var in count_vars if var in values]
+        # every variable at once (a groupby per variable cost most of loading a year's statistics)
+        ok_all = (status.loc[children, count_vars] == "ok").groupby(group).all()
+        size = group.groupby(group).size()
+        all_sums = values.loc[children, count_vars].groupby(group).sum()
         for var in count_vars:
-            if var not in values:
-                continue
-            ok = (status.loc[children, var] == "ok").groupby(group).agg(["all", "size"])
-            sums = values.loc[children, var].groupby(group).sum()
+            ok = pd.DataFrame({"all": ok_all[var], "size": size})
+            sums = all_sums[var]
             complete = ok.index[ok["all"]].intersection(parents)
             complete = complete[(status.loc[complete, var] == "ok").to_numpy()]
             if not len(complete):
