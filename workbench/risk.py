@@ -879,13 +879,15 @@ def score_areas(ds, model: RiskModel, published: pd.Series | None = None) -> pd.
     scored = expected_by_area(model, tidy, scope, p.year, model.fit_level, p.risk.min_population, published,
                               frames=frames)
     if p.risk.smoothing:
-        scored["oe_smoothed"] = np.nan
+        # by position (the index holds each area code once): per level the rows with a label of their own
         counts = figure_counts(scored["observed"], published)
-        for level, part in scored.groupby("level"):
-            ok = part["label"].isin([LABEL_HIGH, LABEL_LOW, LABEL_SAME])
-            ref = None if published is None else published.reindex(part.index[ok.to_numpy()]).notna()
-            scored.loc[part.index[ok.to_numpy()], "oe_smoothed"] = smoothed_oe(
-                counts[part.index][ok], part["expected"][ok], reference=ref).to_numpy()
+        ok = scored["label"].isin([LABEL_HIGH, LABEL_LOW, LABEL_SAME]).to_numpy()
+        smoothed = np.full(len(scored), np.nan)
+        for pos in scored.groupby("level").indices.values():
+            pos = pos[ok[pos]]
+            ref = None if published is None else published.reindex(scored.index[pos]).notna()
+            smoothed[pos] = smoothed_oe(counts.iloc[pos], scored["expected"].iloc[pos], reference=ref).to_numpy()
+        scored["oe_smoothed"] = smoothed
     return scored
 
 
