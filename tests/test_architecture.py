@@ -180,7 +180,7 @@ def test_the_checks_catch_what_they_are_meant_to_catch():
     assert any("workbench.risk".startswith(b) for b in FORBIDDEN["workbench.privacy"])
 
 
-@pytest.mark.parametrize("module,limit", [("privacy", 850), ("report", 700)])  # privacy: + dominance rule (issue 15)
+@pytest.mark.parametrize("module,limit", [("privacy", 900), ("report", 700)])  # privacy: + dominance rule (issue 15), + the plan caches the audit rounds share (issue 16)
 def test_rules_and_formatting_modules_keep_their_size(module, limit):
     """privacy.py holds the rules and the engine only (it had 1,103 lines with the model adapters and the audit);
     report.py only formats. A loose bound against regrowth."""

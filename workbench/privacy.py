@@ -558,63 +558,6 @@ def indicator_cells(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySetti
     """
     mask, reason = small_count_mask(tidy, catalog, settings)
     records = record_variables(catalog)
-    count, den = tidy["count"], tidy["denominator"]
-    if not (isinstance(count.dtype, np.dtype) and isinstance(den.dtype, np.dtype)):
-        return _indicator_cells_by_frame(tidy, catalog, settings, mask, reason, records)
-    # One block of rows per indicator and count (its own count, then a record-based denominator), in catalogue
-    # order; every column computed once over the whole table and taken per block (run_plan runs every audit round).
-    codes, ids = pd.factorize(tidy["indicator"])
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
-    at = {v: k for k, v in enumerate(ids)}
-    status = tidy["status"]
-    ok = (status == "ok").to_numpy(dtype=bool)
-    den_f = den.to_numpy(dtype=float)
-    den_notna, den_zero = den.notna().to_numpy(dtype=bool), den.eq(0).to_numpy(dtype=bool)
-    primary_c = mask.to_numpy(dtype=bool) & ok
-    reason_c = reason.where(mask & ok).to_numpy(dtype=object)
-    secret_c, missing_c = (status == SUPPRESSED).to_numpy(dtype=bool), (status == MISSING).to_numpy(dtype=bool)
-    blocks = []  # (rows, variable, is count block, primary, reason, source_secret, missing, zero_population)
-    for ind in catalog:
-        k = at.get(ind.id)
-        if k is None:
-            continue
-        pos = order[bounds[k]:bounds[k + 1]]
-        if not len(pos):
-            continue
-        var = count_variable(ind)
-        if var:
-            blocks.append((pos, var, True, primary_c[pos], reason_c[pos], secret_c[pos], missing_c[pos],
-                           den_zero[pos] if ind.kind == "ratio" else np.zeros(len(pos), bool)))
-        if ind.kind == "ratio" and ind.denominator in records:
-            # A zero denominator already shows as "no data" (the share cannot be computed): a known zero,
-            # neither suppressed nor any protection for its siblings.
-            d = den_f[pos]
-            with np.errstate(invalid="ignore"):
-                small_den = ok[pos] & den_notna[pos] & (d > 0) & (d < _threshold(ind, settings))
-            why = np.full(len(pos), np.nan, dtype=object)
-            why[small_den] = REASON_SMALL.format(n=_threshold(ind, settings))
-            blocks.append((pos, ind.denominator, False, small_den, why,
-                           np.zeros(len(pos), bool), ~den_notna[pos], den_zero[pos]))
-    if not blocks:
-        return _empty_cells()
-    rows = np.concatenate([b[0] for b in blocks])
-    count_v, den_v = count.to_numpy(), den.to_numpy()
-    size = np.concatenate([count_v[b[0]] if b[2] else den_v[b[0]] for b in blocks])
-    reasons = np.concatenate([b[4] for b in blocks])
-    return pd.DataFrame({
-        "year": tidy["year"].array.take(rows), "variable": np.repeat([b[1] for b in blocks], [len(b[0]) for b in blocks]),
-        "code": tidy["code"].array.take(rows), "size": size,
-        "primary": np.concatenate([b[3] for b in blocks]),
-        # a table of denominators alone gave a string column (the denominator's reasons), with counts an object one
-        "reason": pd.Series(reasons, dtype=object if any(b[2] for b in blocks) else "str"),
-        "source_secret": np.concatenate([b[5] for b in blocks]), "missing": np.concatenate([b[6] for b in blocks]),
-        "zero_population": np.concatenate([b[7] for b in blocks]),
-    })
-
-
-def _indicator_cells_by_frame(tidy, catalog, settings, mask, reason, records) -> pd.DataFrame:
-    """``indicator_cells`` for counts of an extension dtype (nullable): a frame per block, as pandas combines them."""
     frames = []
     for ind in catalog:
         rows = tidy["indicator"] == ind.id
@@ -631,6 +574,8 @@ def _indicator_cells_by_frame(tidy, catalog, settings, mask, reason, records) ->
                 "zero_population": t["denominator"].eq(0) if ind.kind == "ratio" else False,
             }))
         if ind.kind == "ratio" and ind.denominator in records:
+            # A zero denominator already shows as "no data" (the share cannot be computed): a known zero,
+            # neither suppressed nor any protection for its siblings.
             small_den = ok & t["denominator"].notna() & (t["denominator"] > 0) & (t["denominator"] < _threshold(ind, settings))
             frames.append(pd.DataFrame({
                 "year": t["year"], "variable": ind.denominator, "code": t["code"], "size": t["denominator"],
