@@ -327,7 +327,7 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     priority = priority or {}
     # the cells, sums and primary decision depend on the tables only: kept for the interval audit's rounds, which
     # ask again with the same tables and more ``extra`` cells
-    ident = (tuple((name, _content(t.frame, [d for d in dims if d in t.dims] + list(t.counts)), tuple(t.dims),
+    ident = (tuple((name, table_fingerprint(t.frame, [d for d in dims if d in t.dims] + list(t.counts)), tuple(t.dims),
                     tuple(t.counts.items()), tuple((k, tuple(v)) for k, v in (t.figures or {}).items()))
                    for name, t in tables.items()),
              tuple(dims), min_count, tuple(relations), tuple(complements), row_count, tuple(sorted(priority.items())),
@@ -369,8 +369,10 @@ _PLAN_CACHE = 4  # plan structures kept (the outcome cube and stapeling of the c
 _PLAN_STRUCTURES: list = []
 
 
-def _content(frame: pd.DataFrame, columns) -> tuple:
-    """A fingerprint of the columns a plan is decided from (the same tables give the same structure)."""
+def table_fingerprint(frame: pd.DataFrame, columns) -> tuple:
+    """A fingerprint of these columns of a table: the same fingerprint, the same names, dtypes and values (strings and
+    object columns by their repr, so 1 and "1" differ). What a plan is decided from (the same tables give the same
+    structure), or an attacker's layer is built from (``relations.system_for``)."""
     cols = [c for c in columns if c in frame]
     h = hashlib.blake2b(digest_size=16)
     for c in cols:  # column by column in its own dtype: casting to object first cost more than the plan itself

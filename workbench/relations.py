@@ -690,18 +690,12 @@ _SELF_CONTAINED = 16  # fragments kept per process (the layers of about two para
 _fragments: dict = {}
 
 
-def _content_key(builder, table: pd.DataFrame, kwargs: dict) -> bytes:
-    """A digest of everything ``builder`` reads: its table's columns, dtypes and values (object columns by value
-    and type, so 1 and "1" differ) and its arguments. Equal digests, equal fragments."""
-    import hashlib
-    import pickle
+def _content_key(builder, table: pd.DataFrame, kwargs: dict) -> tuple:
+    """Everything ``builder`` reads: its name, its arguments and its table (``privacy.table_fingerprint``). Equal
+    keys, equal fragments."""
+    from .privacy import table_fingerprint
 
-    h = hashlib.sha1(repr((builder.__name__, sorted(kwargs.items(), key=lambda kv: kv[0]), list(table.columns),
-                           [str(t) for t in table.dtypes], len(table))).encode())
-    for c in table.columns:
-        a = table[c].to_numpy()
-        h.update(pickle.dumps(a.tolist(), protocol=5) if a.dtype == object else a.dtype.str.encode() + a.tobytes())
-    return h.digest()
+    return builder.__name__, repr(sorted(kwargs.items(), key=lambda kv: kv[0])), table_fingerprint(table, table.columns)
 
 
 def _add(system: System, builder, table: pd.DataFrame, **kwargs) -> None:
