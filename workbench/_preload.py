@@ -9,7 +9,8 @@ MODULES = (
     "workbench.publish", "workbench.export", "workbench.report", "workbench.maps", "workbench.kernels",
     "workbench.wijkprofiel", "workbench.provider_sheet", "workbench.charts", "workbench.coverage",
     "workbench.sources.demo", "workbench.sources.records", "workbench.app.views", "matplotlib.pyplot",
-    "statsmodels.api", "highspy", "scipy.optimize", "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
+    "statsmodels.genmod.generalized_linear_model", "statsmodels.discrete.discrete_model", "highspy", "scipy.optimize",
+    "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
     "jupyter_client", "ipykernel.kernelapp",
     # imported on first use by the notebooks' maps (TopoJSON), tables (Styler, jinja2) and the exports: 0.04 s, 4 MB.
     "topojson", "jinja2", "pandas.io.formats.style",

@@ -37,6 +37,11 @@ from .errors import WorkbenchError
 from .io import write_json_atomic
 from .params import ParameterSet, load_parameters
 
+# papermill -> nbformat -> jsonschema imports the optional IRI checker rfc3987_syntax where it is installed (it comes
+# with jupyter-events' jsonschema[format-nongpl]); importing it compiles a Lark grammar: 2.5 s of every run process.
+# Nothing a run validates has an IRI format (nbformat checks no formats), so a run does without it.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 NOTEBOOK_DIR: Path | None = None  # a test may point this at its own notebooks; else workbench.paths.notebook
 LOCK_NAME = ".lock"
 PACKAGES = ("mmr-workbench", "pandas", "geopandas", "shapely", "pyogrio", "folium", "statsmodels", "papermill",

@@ -149,6 +149,8 @@ def trend_chart(run: PublishedRun, code: str, gemeente: str, indicator_id: str) 
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
+    # laid out now: without this, tight_layout leaves a placeholder layout engine that makes savefig draw twice
+    fig.set_layout_engine(None)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
