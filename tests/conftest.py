@@ -52,3 +52,15 @@ def dutch_numbers(text: str) -> list[tuple[float, int]]:
         dec = len(s.split(",")[1]) if "," in s else 0
         out.append((float(s.replace(".", "").replace(",", ".")), dec))
     return out
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """Why each test failed, in full, after pytest's short summary: that one cuts the reason to the terminal's
+    width (80 columns in a log), and a log's tail is often all that is kept (CI, ../shared/checks/newcomer)."""
+    result = yield
+    for report in terminalreporter.stats.get("failed", []) + terminalreporter.stats.get("error", []):
+        crash = getattr(report.longrepr, "reprcrash", None)
+        reason = " ".join((crash.message if crash else str(report.longrepr)).split())
+        terminalreporter.write_line(f"waarom {report.nodeid}: {reason[:600]}")
+    return result

@@ -160,10 +160,11 @@ def test_killed_worker_leaves_no_half_run_or_stale_lock(fake, own_cluster):
     runner.join(timeout=600)
     assert not runner.is_alive()
     [item] = result["items"]
-    assert item.status == "ok", item.message  # run again on a live worker: the dead one's lease taken over
+    assert item.status == "ok", vars(item)  # run again on a live worker: the dead one's lease taken over
     records = manifests(set_dir)
-    assert [r["status"] for r in records].count("ok") == 1
-    assert all(r["status"] in ("ok", "interrupted") for r in records)  # the killed attempt: recorded, not half
+    seen = [(r["status"], r.get("failure_kind"), r.get("error")) for r in records]
+    assert [r["status"] for r in records].count("ok") == 1, seen
+    assert all(r["status"] in ("ok", "interrupted") for r in records), seen  # the killed attempt: recorded, not half
     assert (set_dir / "latest").resolve().name == item.run_id
     _clean(set_dir)
 
