@@ -290,7 +290,7 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         # Exports and the attacker's interval audit read publish.gpkg only, so they run in a thread beside the
         # notebooks: this process only waits on the kernel meanwhile, and a run has two cores to use.
         shown = {**manifest, "run_id": run_id}
-        beside = _Beside(manifest, lambda: _exports_and_attack(tmp, shown, pdf, ds, params, browser))
+        beside = _Beside(manifest, lambda stop: _exports_and_attack(tmp, shown, pdf, ds, params, browser, stop))
         # One kernel for all notebooks: each starts with an empty namespace (workbench.kernels), but the
         # kernel start and `import workbench` with its libraries are paid once per run, not per notebook.
         with kernel as km:
@@ -394,14 +394,18 @@ def _pdf_browser(pdf: bool):
         return None
 
 
-def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: ParameterSet, browser=None):
+def _exports_and_attack(tmp: Path, manifest: dict, pdf: bool, ds, params: ParameterSet, browser=None,
+                        should_stop=lambda: False):
     """tabellen.xlsx and the wijkprofielen, then the attacker's interval audit: no suppressed count may be
-    narrowed down from publish.gpkg. Both read publish.gpkg only. Returns (exports, (leaks, attack), timings)."""
+    narrowed down from publish.gpkg. Both read publish.gpkg only. Returns (exports, (leaks, attack), timings);
+    None when ``should_stop`` said so (the run failed)."""
     from .audit import interval_audit
     from .wijkprofiel import write_exports
 
     t0 = time.time()
-    exports = write_exports(tmp, manifest, pdf=pdf, browser=browser)
+    exports = write_exports(tmp, manifest, pdf=pdf, browser=browser, should_stop=should_stop)
+    if exports is None:
+        return None
     if not pdf:
         exports["notes"].append("Wijkprofielen alleen als HTML: PDF niet gevraagd "
                                 "(workbench batch zonder --pdf, of workbench run --geen-pdf).")
@@ -416,12 +420,13 @@ class _Beside:
 
     def __init__(self, manifest: dict, work):
         self.manifest, self.out, self.exc = manifest, None, None
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(work,), name="mmr-exports", daemon=True)
         self.thread.start()
 
     def _run(self, work) -> None:
         try:
-            self.out = work()
+            self.out = work(self.stopping.is_set)
         except BaseException as exc:  # noqa: BLE001 - handed to the run in result()
             self.exc = exc
 
@@ -434,8 +439,11 @@ class _Beside:
         return exports, audit
 
     def stop(self) -> None:
-        # Its files go with the partial folder. Shorter than a batch's grace after SIGTERM (GRACE_SECONDS), so
-        # the failure record is written before the batch would kill this process; a daemon never blocks exit.
+        # Its files go with the partial folder, so it stops writing (before its next page) before that folder is
+        # removed: a slow export still writing left a half partial folder behind. The wait is shorter than a
+        # batch's grace after SIGTERM (GRACE_SECONDS), so the failure record is written before the batch would
+        # kill this process; a daemon never blocks exit.
+        self.stopping.set()
         self.thread.join(timeout=10)
 
 

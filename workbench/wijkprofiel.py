@@ -91,11 +91,12 @@ def _index(run: PublishedRun, files: dict[str, str]) -> str:
 
 
 def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True, browser=None,
-                   meanwhile=None) -> tuple[list[Path], list[str]]:
+                   meanwhile=None, should_stop=lambda: False) -> tuple[list[Path], list[str]]:
     """Write ``wijkprofielen/<wijk>.html`` (and ``.pdf``) and an index for every wijk of the run; paths, notes.
     Each page goes to the printer as soon as it is written, so Chromium prints while the next page's charts are
     drawn; ``browser``: a provider_sheet.Browser already started (the run's), else one is started here;
-    ``meanwhile``: work to do while the last PDFs print."""
+    ``meanwhile``: work to do while the last PDFs print; ``should_stop``: asked before each page (the run failed:
+    its folder is being removed, so nothing more is written into it)."""
     written, files = [], {}
     with printing(pdf, "Geen Chromium gevonden: wijkprofielen alleen als HTML (PDF overgeslagen).", browser) as printed:
         run = PublishedRun.read(Path(run_dir), manifest)
@@ -103,13 +104,15 @@ def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True, bro
         folder.mkdir(exist_ok=True)
         for _, gm in run.gemeenten():
             for label, code in run.wijken(gm):
+                if should_stop():
+                    return written + printed.pdfs, printed.notes
                 name = f"{code}-{slug(_name(label))}.html"
                 _write(folder / name, render(run, code))
                 written.append(folder / name)
                 files[code] = name
                 printed.submit(folder / name)
         _write(folder / "index.html", _index(run, files))
-        if meanwhile:
+        if meanwhile and not should_stop():
             meanwhile()
     return written + printed.pdfs + [folder / "index.html"], printed.notes
 
@@ -118,11 +121,15 @@ def _write(path: Path, text: str) -> None:
     write_atomic(path, text)
 
 
-def write_exports(run_dir: str | Path, manifest: dict, *, pdf: bool = True, browser=None) -> dict:
-    """tabellen.xlsx and the wijkprofielen of a run folder (both from its publish.gpkg); what was written."""
+def write_exports(run_dir: str | Path, manifest: dict, *, pdf: bool = True, browser=None,
+                  should_stop=lambda: False) -> dict | None:
+    """tabellen.xlsx and the wijkprofielen of a run folder (both from its publish.gpkg); what was written (None when
+    ``should_stop`` said so before the end)."""
     run_dir, workbook = Path(run_dir), []
-    profiles, notes = write_profiles(run_dir, manifest, pdf=pdf, browser=browser,
+    profiles, notes = write_profiles(run_dir, manifest, pdf=pdf, browser=browser, should_stop=should_stop,
                                      meanwhile=lambda: workbook.append(write_workbook(run_dir, manifest)))
+    if not workbook:
+        return None
     return {"tabellen": workbook[0].name, "wijkprofielen_map": FOLDER, "notes": notes,
             "wijkprofielen": sorted(p.name for p in profiles if p.suffix == ".html" and p.name != "index.html"),
             "pdf": sum(p.suffix == ".pdf" for p in profiles)}
