@@ -427,3 +427,22 @@ def test_a_batch_asks_for_no_pdf_unless_told_and_the_notebook_shows_what_it_ran_
     pipeline.publishable_notebook(path, demo_params)
     source = nbformat.read(path, as_version=4).cells[0].source
     assert "aanbieder_pdf = False" in source and "output_dir = '.'" in source and ".partial" not in source
+
+
+@pytest.mark.slow
+def test_a_failed_run_leaves_no_partial_folder_while_exports_are_slow(fake, monkeypatch):
+    """The notebook fails while the exports beside it still write wijkprofielen (slow here: 1 s a page, 20 wijken,
+    longer than the run waits for them): they stop before their next page, and the partial folder is removed."""
+    from workbench import wijkprofiel
+
+    real = wijkprofiel.render
+    monkeypatch.setattr(wijkprofiel, "render", lambda *a, **k: (time.sleep(1), real(*a, **k))[1])
+    folder = fake / "slow-exports"
+    folder.mkdir()
+    outputs = fake / "slow-exports-out"
+    with pytest.raises(pipeline.RunFailed):
+        pipeline.run(param_file(folder, "t-slow", ["boom"]), outputs, progress=False, force=True, pdf=False)
+    left = list((outputs / "t-slow").iterdir())
+    assert not [p for p in left if p.name.endswith(".partial")], left
+    time.sleep(3)  # nothing writes on into a folder of the failed run afterwards
+    assert not [p for p in (outputs / "t-slow").iterdir() if p.name.endswith(".partial")]
