@@ -30,8 +30,14 @@ def _small_gemeente(tmp_path):
 
 def test_a_count_pinned_through_a_share_two_margins_up_is_closed(tmp_path):
     f = _small_gemeente(tmp_path).findings
-    f.compute_all()
+    said = []
+    f.compute_all(progress=said.append)
     assert f.audit_result["onbeschermd"] == 0, f.audit_result["onbeschermde_cellen"][:2]
+    # the run's progress bar names every audit round as it starts (a third of a run, else a silent bar)
+    rounds = [t for t in said if t.startswith("privacy-audit, ronde ")]
+    assert said[0] == "cijfers en modellen"
+    assert rounds == [f"privacy-audit, ronde {n} (hoogstens {findings.AUDIT_ROUNDS})"
+                      for n in range(1, len(f.audit_result["rondes"]) + 1)], said
 
 
 def test_without_looking_past_the_counts_own_sums_the_run_is_refused(tmp_path, monkeypatch):

@@ -355,8 +355,9 @@ class Findings:
         return self._once("outcome_layers", lambda: outcomes.published_layers(self.outcomes))
 
     # --- compute once per run ---------------------------------------------------------------------------------
-    def compute_all(self) -> "Findings":
-        """Everything a run publishes and its notebooks show at the parameter set's map level (errors are kept)."""
+    def compute_all(self, progress=None) -> "Findings":
+        """Everything a run publishes and its notebooks show at the parameter set's map level (errors are kept).
+        ``progress``: called with a short Dutch text as the work goes on (the run's progress bar)."""
         ds = self._ds
         level = ds.params.level
         wanted = [lambda: self.indicators, lambda: self.comparability, lambda: self.composite, lambda: self.costs,
@@ -371,13 +372,15 @@ class Findings:
         if self.has_outcomes:
             wanted += [lambda: self.outcomes, lambda: self.outcome_layers]
         self._extra["global"] = True
+        if progress:
+            progress("cijfers en modellen")
         for get in wanted:
             try:
                 get()
             except (ValueError, WorkbenchError):
                 pass  # remembered: the notebook that asks shows the reason
         # the attacker's audit over every published layer; what it hid more is recomputed for the notebooks
-        if self.audit()["extra_onderdrukt"]:
+        if self.audit(progress=progress)["extra_onderdrukt"]:
             for get in wanted:
                 try:
                     get()
@@ -417,13 +420,14 @@ class Findings:
                 layers[name] = t
         return layers
 
-    def audit(self, tables=None) -> dict:
+    def audit(self, tables=None, progress=None) -> dict:
         """The interval attack on every published layer at once (``audit.attack_layers``); every count it can narrow
         down below the protection level makes the plans hide more (``extra_cells``), re-attacked until none is
         left or nothing more can be hidden (at most AUDIT_ROUNDS). Quick screens (outer bounds, no LP) first,
         then the LP attack. Returns the figures for the manifest (the last attack) and keeps them
         (``self.audit_result``); the run's own audit of publish.gpkg has the last word. ``tables``: attack only
-        these layers (a notebook opened by hand: ``OUTCOME_LAYERS``, through ``outcomes``)."""
+        these layers (a notebook opened by hand: ``OUTCOME_LAYERS``, through ``outcomes``); ``progress``: called
+        with a Dutch text at the start of every round."""
         from . import relations
 
         ds = self._ds
@@ -433,7 +437,9 @@ class Findings:
 
         started = time.perf_counter()
         history, lp, previous, clock, same = [], False, None, [], None
-        for _ in range(AUDIT_ROUNDS):
+        for n in range(1, AUDIT_ROUNDS + 1):
+            if progress:
+                progress(f"privacy-audit, ronde {n} (hoogstens {AUDIT_ROUNDS})")
             clock.append(time.process_time())
             # ``same``: the screen hid nothing more, so the LP attack's layers and system are the screen's
             res = relations.attack_layers(self.published_layers(tables) if same is None else None, ds.catalog,

@@ -264,7 +264,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
     write_json_atomic(_running_file(set_dir, run_id), manifest)
     tmp.mkdir(parents=True)
     tqdm = _progress(progress)
-    bar = tqdm(total=len(params.notebooks) + 1, desc=params.name, unit="stap") if tqdm else None
+    # the findings (with the privacy audit: often a third of a run), each notebook, then the exports
+    bar = tqdm(total=len(params.notebooks) + 2, desc=params.name, unit="stap") if tqdm else None
     current = None
     from .kernels import SHARED_ENGINE, RunKernel
 
@@ -280,13 +281,15 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         if params.notebooks:  # the kernel starts and imports the package on the other core meanwhile
             kernel.start(str(paths.project_dir()), env=browser.env() if browser else None)
 
-        ds.findings.compute_all().save(tmp / STORE)
+        ds.findings.compute_all(progress=bar.set_postfix_str if bar else None).save(tmp / STORE)
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
         manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
         current = "publish.gpkg"
         t0 = time.time()
         manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
         manifest["timings"]["publish"] = round(time.time() - t0, 2)
+        if bar:
+            bar.update(1)
         # Exports and the attacker's interval audit read publish.gpkg only, so they run in a thread beside the
         # notebooks: this process only waits on the kernel meanwhile, and a run has two cores to use.
         shown = {**manifest, "run_id": run_id}
