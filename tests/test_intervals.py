@@ -240,7 +240,7 @@ def test_strict_audit_keeps_an_unprotected_run_from_being_published(tmp_path, de
     leak = audit_mod.Leak("publish.gpkg", "resultaten", "onderdrukt aantal resultaten [resultaatgebied BW] trajecten "
                           "is te herleiden tot [87, 87] (beschermingsniveau 10) via: kosten: cost_per_trajectory × trajecten")
     monkeypatch.setattr(audit_mod, "interval_audit", lambda *a, **k: ([leak], {"onbeschermd": 1}))
-    monkeypatch.setattr(findings_mod.Findings, "audit", lambda self: {"extra_onderdrukt": 0})  # the planted leak stays
+    monkeypatch.setattr(findings_mod.Findings, "audit", lambda self, *a, **k: {"extra_onderdrukt": 0})  # the planted leak stays
     outputs = demo_run.path.parents[1]
     before = (outputs / "demo" / "latest").resolve()
     params = tmp_path / "one.yaml"
