@@ -38,6 +38,9 @@ def test_a_count_pinned_through_a_share_two_margins_up_is_closed(tmp_path):
     assert said[0] == "cijfers en modellen"
     assert rounds == [f"privacy-audit, ronde {n} (hoogstens {findings.AUDIT_ROUNDS})"
                       for n in range(1, len(f.audit_result["rondes"]) + 1)], said
+    # what the audit hid more is recomputed afterwards, under a text of its own (not the last round's)
+    assert f.audit_result["extra_onderdrukt"] > 0
+    assert said[-1] == "cijfers bijwerken na de privacy-audit", said
 
 
 def test_without_looking_past_the_counts_own_sums_the_run_is_refused(tmp_path, monkeypatch):

@@ -148,7 +148,7 @@ def test_rounding_in_every_published_layer_of_the_demo(demo_params, tmp_path, mo
     from workbench import findings, publish
     from workbench.dataset import load_dataset
 
-    monkeypatch.setattr(findings.Findings, "audit", lambda self, tables=None: {"extra_onderdrukt": 0})
+    monkeypatch.setattr(findings.Findings, "audit", lambda self, *a, **k: {"extra_onderdrukt": 0})
 
     params = dataclasses.replace(demo_params, privacy=dataclasses.replace(demo_params.privacy, round_to=5))
     ds = load_dataset(params)

@@ -173,9 +173,9 @@ def test_notebook_by_hand_and_run_use_the_same_audit(monkeypatch):
     calls = []
     original = Findings.audit
 
-    def audit(self, tables=None):
+    def audit(self, tables=None, progress=None):
         calls.append(tables)
-        return original(self, tables)
+        return original(self, tables, progress)
 
     monkeypatch.setattr(Findings, "audit", audit)
     f = Findings(_Dataset(_records(SIGNAL_CELLS)))

@@ -381,6 +381,8 @@ class Findings:
                 pass  # remembered: the notebook that asks shows the reason
         # the attacker's audit over every published layer; what it hid more is recomputed for the notebooks
         if self.audit(progress=progress)["extra_onderdrukt"]:
+            if progress:
+                progress("cijfers bijwerken na de privacy-audit")
             for get in wanted:
                 try:
                     get()

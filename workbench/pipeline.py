@@ -285,6 +285,8 @@ def _execute(pm, params, ds, set_dir, started, progress, kernel_name, timeout, r
         manifest["timings"]["bevindingen"] = round(time.time() - t0, 2)
         manifest["bevindingen"] = {"bestand": STORE, "fits": ds.findings.fits}
         current = "publish.gpkg"
+        if bar:
+            bar.set_postfix_str("publish.gpkg")
         t0 = time.time()
         manifest["publish"] = write_publish(ds, tmp / "publish.gpkg", run_id)
         manifest["timings"]["publish"] = round(time.time() - t0, 2)
