@@ -2,7 +2,7 @@
 
     python benchmarks/exports.py [RUN_FOLDER]     # default: outputs/demo/latest (run the demo first)
 
-The workbook is streamed (openpyxl write-only) with Dutch headers, number formats and 'onderdrukt' cells;
+The workbook is streamed (XlsxWriter, constant memory) with Dutch headers, number formats and 'onderdrukt' cells;
 the plain alternative is pandas' ``to_excel`` of the same layers without any of that. Median of 3 repeats.
 """
 from __future__ import annotations

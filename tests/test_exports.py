@@ -7,6 +7,7 @@ import re
 import openpyxl
 import pandas as pd
 import pytest
+import xlsxwriter
 
 from workbench import export
 from workbench.publish import read_layer
@@ -153,9 +154,8 @@ def test_suppressed_row_says_onderdrukt_only_for_the_hidden_figure(tmp_path):
         "denominator": [nan, nan, nan, 1000.0, nan, nan],
         "gemeente_value": [nan, 30.1, 30.1, 35.0, 35.0, 35.0],
         "status": ["ok", "ok", "suppressed", "ok", "suppressed", "suppressed"]})
-    wb = openpyxl.Workbook(write_only=True)
-    export._write_sheet(wb, "indicatoren", t, None)
-    wb.save(tmp_path / "t.xlsx")
+    with xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), export.OPTIONS) as wb:
+        export._write_sheet(wb, "indicatoren", t, None, export._Styles(wb))
     sheet = _sheet_frame(openpyxl.load_workbook(tmp_path / "t.xlsx")["indicatoren"]).set_index(["gebiedscode", "indicator (id)"])
     assert sheet.loc[("WK000102", "inkomen"), "waarde"] == "onderdrukt"
     assert sheet.loc[("WK000102", "inkomen"), "noemer"] == "–"  # an average has no denominator

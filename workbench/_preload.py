@@ -10,7 +10,7 @@ MODULES = (
     "workbench.wijkprofiel", "workbench.provider_sheet", "workbench.charts", "workbench.coverage",
     "workbench.sources.demo", "workbench.sources.records", "workbench.app.views", "matplotlib.pyplot",
     "statsmodels.genmod.generalized_linear_model", "statsmodels.discrete.discrete_model", "highspy", "scipy.optimize",
-    "geopandas", "pyogrio", "openpyxl", "papermill", "nbformat",
+    "geopandas", "pyogrio", "xlsxwriter", "papermill", "nbformat",
     "jupyter_client", "ipykernel.kernelapp",
     # imported on first use by the notebooks' maps (TopoJSON), tables (Styler, jinja2) and the exports: 0.04 s, 4 MB.
     "topojson", "jinja2", "pandas.io.formats.style",

@@ -9,15 +9,13 @@ attribution, the disclosure rules and the parameter set.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyogrio
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from . import formatting, paths
 from .catalog import CLUSTERS, load_catalog
@@ -113,6 +111,8 @@ SHEETS = {  # layer -> (sheet title, what it is)
     "gebieden": ("gebieden", "de gemeenten, wijken en buurten (zonder geometrie)"),
 }
 DOMAIN_NL = {"jeugd": "jeugdhulp", "wmo": "Wmo"}
+# a figure that is not a number (an infinite ratio) shows as Excel's error value, never as an empty cell or 0
+OPTIONS = {"constant_memory": True, "nan_inf_to_errors": True}
 
 
 def header(column: str) -> str:
@@ -252,22 +252,59 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
             t[c] = t[c].map(_json_text)
         tables.append((title, about, t, row_formats))
 
-    wb = Workbook(write_only=True)  # streamed: less time and memory than a normal workbook
-    info = wb.create_sheet("over deze tabellen")
-    info.column_dimensions["A"].width = 26
-    info.column_dimensions["B"].width = 110
-    big, wrap = Font(bold=True, size=12), Alignment(wrap_text=True, vertical="top")
-    for key, value in _info_rows(meta, manifest, [(title, about) for title, about, _, _ in tables]):
-        a, b = WriteOnlyCell(info, key), WriteOnlyCell(info, neutralise_text(value))  # text, never a formula
-        if key in ("Over deze tabellen", "Werkbladen", "Parameters"):
-            a.font = big
-        b.alignment = wrap
-        info.append([a, b])
-    for title, _, t, row_formats in tables:
-        _write_sheet(wb, title, t, row_formats)
     target = Path(path) if path else run_dir / FILENAME
-    _save(wb, target)
+    info = _info_rows(meta, manifest, [(title, about) for title, about, _, _ in tables])
+    # XlsxWriter, streamed row by row to disk (constant_memory): a third of openpyxl's time for the same cells and styles
+    with atomic_path(target, suffix=".xlsx") as tmp, xlsxwriter.Workbook(str(tmp), OPTIONS) as wb:
+        styles = _Styles(wb)
+        _write_info(wb, info, styles)
+        for title, _, t, row_formats in tables:
+            _write_sheet(wb, title, t, row_formats, styles)
     return target
+
+
+class _Styles:
+    """The workbook's cell formats, each added once (XlsxWriter keeps one format object per style)."""
+
+    def __init__(self, wb):
+        self.wb = wb
+        self.header = wb.add_format({"bold": True, "bg_color": "#DDDDDD", "pattern": 1})
+        self.withheld = wb.add_format({"italic": True, "font_color": "#777777"})
+        self.title = wb.add_format({"bold": True, "font_size": 12})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self._numbers: dict[str, object] = {}
+
+    def number(self, number_format: str):
+        if number_format not in self._numbers:
+            self._numbers[number_format] = self.wb.add_format({"num_format": number_format})
+        return self._numbers[number_format]
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _put(ws, row: int, col: int, value, style=None) -> None:
+    """One cell: text always as text (never a formula or a link), numbers as numbers, nothing for a missing value."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if _missing(value):
+        return
+    if isinstance(value, str):
+        ws.write_string(row, col, neutralise_text(value), style)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        ws.write_number(row, col, value, style)
+    else:
+        ws.write(row, col, value, style)
+
+
+def _write_info(wb, rows: list[tuple[str, str]], styles: _Styles) -> None:
+    info = wb.add_worksheet("over deze tabellen")
+    info.set_column(0, 0, 26)
+    info.set_column(1, 1, 110)
+    for r, (key, value) in enumerate(rows):
+        _put(info, r, 0, key, styles.title if key in ("Over deze tabellen", "Werkbladen", "Parameters") else None)
+        _put(info, r, 1, value, styles.wrap)
 
 
 def _applicable(t: pd.DataFrame, status: list[str]):
@@ -287,52 +324,34 @@ def _applicable(t: pd.DataFrame, status: list[str]):
     return lambda r, c: (kinds[r], level[r]) not in groups or (kinds[r], level[r], c) in filled
 
 
-def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats) -> None:
-    ws = wb.create_sheet(title)
+def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats, styles: _Styles) -> None:
+    ws = wb.add_worksheet(title)
     columns = list(t.columns)
     status = t["status"].astype(str).tolist() if "status" in t else ["ok"] * len(t)
     numeric = [pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]) for c in columns]
     formats = [COLUMNS.get(c, (c, None))[1] for c in columns]
     per_row = {"value", "ci_low", "ci_high", "gemeente_value"} if row_formats else set()
     applies = _applicable(t, status)
-    for j, (c, is_num) in enumerate(zip(columns, numeric), start=1):  # widths go before the first row
+    for j, (c, is_num) in enumerate(zip(columns, numeric)):
         width = max(len(header(c)), 8)
         if not is_num and len(t):
             width = max(width, min(60, int(t[c].astype(str).str.len().quantile(0.9))))
-        ws.column_dimensions[get_column_letter(j)].width = min(width + 2, 62)
-    ws.freeze_panes = "A2"
-    bold, fill, grey = Font(bold=True), PatternFill("solid", fgColor="DDDDDD"), Font(italic=True, color="777777")
-    head = []
-    for c in columns:
-        cell = WriteOnlyCell(ws, header(c))
-        cell.font, cell.fill = bold, fill
-        head.append(cell)
-    ws.append(head)
+        ws.set_column(j, j, min(width + 2, 62))
+    ws.freeze_panes(1, 0)
+    for j, c in enumerate(columns):
+        ws.write_string(0, j, header(c), styles.header)
     for r, values in enumerate(t.itertuples(index=False, name=None)):
-        out = []
-        for c, v, is_num, fmt in zip(columns, values, numeric, formats):
+        row = r + 1
+        for j, (c, v, is_num, fmt) in enumerate(zip(columns, values, numeric, formats)):
             if c == "status":
-                out.append(STATUS_NL.get(str(v), v))
-            elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
+                _put(ws, row, j, STATUS_NL.get(str(v), v))
+            elif _missing(v):
                 if is_num and status[r] == SUPPRESSED:  # the hidden figure, or a column that does not apply
-                    cell = WriteOnlyCell(ws, SUPPRESSED_TEXT if applies(r, c) else NOT_APPLICABLE)
-                    cell.font = grey
-                    out.append(cell)
-                else:
-                    out.append(None)
+                    ws.write_string(row, j, SUPPRESSED_TEXT if applies(r, c) else NOT_APPLICABLE, styles.withheld)
             elif isinstance(v, (bool, np.bool_)):
-                out.append("ja" if v else "nee")
+                ws.write_string(row, j, "ja" if v else "nee")
             elif is_num and (fmt or c in per_row):
-                cell = WriteOnlyCell(ws, v.item() if hasattr(v, "item") else v)
-                cell.number_format = row_formats[r] if c in per_row else fmt
-                out.append(cell)
+                _put(ws, row, j, v, styles.number(row_formats[r] if c in per_row else fmt))
             else:  # a name starting with = + - @ would be a formula in Excel: neutralised
-                out.append(neutralise_text(v.item() if hasattr(v, "item") else v))
-        ws.append(out)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(t) + 1}"
-
-
-def _save(wb, target: Path) -> None:
-    with atomic_path(target, suffix=".xlsx") as tmp:
-        wb.save(tmp)
-
+                _put(ws, row, j, v)
+    ws.autofilter(0, 0, len(t), len(columns) - 1)
