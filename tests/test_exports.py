@@ -166,6 +166,22 @@ def test_suppressed_row_says_onderdrukt_only_for_the_hidden_figure(tmp_path):
     assert sheet.loc[("WK000101", "inkomen"), "noemer"] is None  # published rows: empty as before
 
 
+def test_text_stays_text_and_no_number_is_no_figure(tmp_path):
+    """A name that Excel would run as a formula or turn into a link is written as neutralised text, never as a
+    formula or link; an infinite ratio is no figure (empty, as '–' on the maps), never 0 or a formula."""
+    t = pd.DataFrame({"code": ["WK000101", "WK000102", "WK000103"], "name": ["=1+1", "https://example.org", "Oost"],
+                      "oe": [float("inf"), 1.25, float("nan")], "status": ["ok", "ok", "ok"]})
+    with xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), export.OPTIONS) as wb:
+        export._write_sheet(wb, "risico", t, None, export._Styles(wb))
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["risico"]
+    names = [ws.cell(r, 2) for r in (2, 3)]
+    assert [c.value for c in names] == ["'=1+1", "https://example.org"] and {c.data_type for c in names} == {"s"}
+    assert not ws._hyperlinks and all(c.hyperlink is None for c in names)
+    assert ws.cell(3, 3).value == 1.25 and ws.cell(3, 3).number_format == "0.00"
+    assert ws.cell(2, 3).value is None and ws.cell(4, 3).value is None
+    assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+
+
 @pytest.mark.skipif(__import__("workbench.provider_sheet").provider_sheet.find_chromium() is None,
                     reason="Chromium ontbreekt (apt-get install chromium)")
 def test_pdfs_print_in_tabs_of_the_run_browser_in_page_order(tmp_path, monkeypatch):

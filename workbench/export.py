@@ -111,8 +111,8 @@ SHEETS = {  # layer -> (sheet title, what it is)
     "gebieden": ("gebieden", "de gemeenten, wijken en buurten (zonder geometrie)"),
 }
 DOMAIN_NL = {"jeugd": "jeugdhulp", "wmo": "Wmo"}
-# a figure that is not a number (an infinite ratio) shows as Excel's error value, never as an empty cell or 0
-OPTIONS = {"constant_memory": True, "nan_inf_to_errors": True}
+# XlsxWriter, streamed row by row to disk: a third of openpyxl's time for the same cells and styles
+OPTIONS = {"constant_memory": True}
 
 
 def header(column: str) -> str:
@@ -254,7 +254,6 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
 
     target = Path(path) if path else run_dir / FILENAME
     info = _info_rows(meta, manifest, [(title, about) for title, about, _, _ in tables])
-    # XlsxWriter, streamed row by row to disk (constant_memory): a third of openpyxl's time for the same cells and styles
     with atomic_path(target, suffix=".xlsx") as tmp, xlsxwriter.Workbook(str(tmp), OPTIONS) as wb:
         styles = _Styles(wb)
         _write_info(wb, info, styles)
@@ -281,7 +280,8 @@ class _Styles:
 
 
 def _missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """No figure: None, NA, NaN, and an infinite ratio (shown as missing everywhere, as in formatting.number)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value))
 
 
 def _put(ws, row: int, col: int, value, style=None) -> None:
