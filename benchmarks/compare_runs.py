@@ -4,8 +4,11 @@
 
 Per set: every layer of publish.gpkg (``pandas.testing.assert_frame_equal``, relative tolerance 1e-9; the 'meta'
 layer with run ids and dates left out), the interval audit's figures in the manifest (rounds, extra suppressions,
-cells attacked, exact, unprotected, system fingerprint), and every PNG and HTML file of the run folder byte for
-byte. Prints one line per set and the number of sets that differ (exit 1 when any does).
+cells attacked, exact, unprotected, system fingerprint), every PNG and HTML file of the run folder byte for
+byte, and tabellen.xlsx cell by cell as openpyxl reads it: sheets, values, number formats, fonts, fills,
+alignment, frozen panes and autofilter (not byte for byte: the zip holds dates; column widths left out, since
+writers store Excel's width with or without its padding). Prints one line per set and the number of sets that
+differ (exit 1 when any does).
 """
 from __future__ import annotations
 
@@ -13,10 +16,26 @@ import json
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pyogrio
 
 AUDIT_FIGURES = ("rondes", "extra_onderdrukt", "aangevallen", "exact", "onbeschermd", "vingerafdruk")
+
+
+def workbook_cells(path: Path) -> dict:
+    """Per sheet: frozen panes, autofilter and every non-empty cell with its value and look (colours as RGB)."""
+    def rgb(colour):
+        return colour.rgb[-6:] if colour is not None and colour.type == "rgb" else None
+
+    out = {}
+    for ws in openpyxl.load_workbook(path).worksheets:
+        cells = {c.coordinate: (c.value, c.number_format, bool(c.font.b), bool(c.font.i), rgb(c.font.color),
+                                float(c.font.sz or 11), rgb(c.fill.fgColor) if c.fill.fill_type == "solid" else None,
+                                bool(c.alignment.wrap_text), c.alignment.vertical)
+                 for row in ws.iter_rows() for c in row if c.value not in (None, "")}
+        out[ws.title] = (ws.freeze_panes, ws.auto_filter.ref, cells)
+    return out
 
 
 def compare(a: Path, b: Path) -> list[str]:
@@ -41,6 +60,17 @@ def compare(a: Path, b: Path) -> list[str]:
         other = b / f.name
         if not other.exists() or other.read_bytes() != f.read_bytes():
             diffs.append(f"{f.name} verschilt")
+    if (a / "tabellen.xlsx").exists() and not (b / "tabellen.xlsx").exists():
+        diffs.append("tabellen.xlsx ontbreekt")
+    elif (a / "tabellen.xlsx").exists():
+        wa, wb = workbook_cells(a / "tabellen.xlsx"), workbook_cells(b / "tabellen.xlsx")
+        if list(wa) != list(wb):
+            diffs.append("tabellen.xlsx: andere werkbladen")
+        for sheet in wa:
+            if wa[sheet] != wb.get(sheet):
+                cells_a, cells_b = wa[sheet][2], (wb.get(sheet) or (None, None, {}))[2]
+                first = next((k for k in {**cells_a, **cells_b} if cells_a.get(k) != cells_b.get(k)), "opmaak")
+                diffs.append(f"tabellen.xlsx, {sheet}: verschilt (eerst in {first})")
     return diffs
 
 

@@ -77,7 +77,7 @@ def test_utrecht_2023_first_release_care_missing_not_zero(catalog):
 def test_xlsx_any_sheet_name_year_from_file_name(catalog, tmp_path):
     df = pd.read_excel(realdata(UTR), dtype=object)
     path = tmp_path / "kerncijfers_2023_utrecht.xlsx"
-    df.to_excel(path, sheet_name="Blad1", index=False)
+    df.to_excel(path, sheet_name="Blad1", index=False, engine="openpyxl")
     s = cbs.read_statistics(path, catalog, gemeenten=["GM0344"])
     assert s.year == 2023 and s.values.loc["WK034401", "a_inw"] == df.loc[1, "a_inw"]
 

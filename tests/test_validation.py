@@ -25,7 +25,7 @@ def write(tmp_path, rows, name="records.csv", **kw) -> str:
     path = tmp_path / name
     df = pd.DataFrame(rows)
     if name.endswith(".xlsx"):
-        df.to_excel(path, index=False)
+        df.to_excel(path, index=False, engine="openpyxl")
     else:
         df.to_csv(path, index=False, **{"sep": ";", **kw})
     return str(path)
