@@ -6,9 +6,9 @@ Per set: every layer of publish.gpkg (``pandas.testing.assert_frame_equal``, rel
 layer with run ids and dates left out), the interval audit's figures in the manifest (rounds, extra suppressions,
 cells attacked, exact, unprotected, system fingerprint), every PNG and HTML file of the run folder byte for
 byte, and tabellen.xlsx cell by cell as openpyxl reads it: sheets, values, number formats, fonts, fills,
-alignment, frozen panes and autofilter (not byte for byte: the zip holds dates; column widths left out, since
-writers store Excel's width with or without its padding). Prints one line per set and the number of sets that
-differ (exit 1 when any does).
+alignment, frozen panes and autofilter. Not byte for byte: the zip holds dates. Left out: the run id and date (as
+the 'meta' layer) and the column widths (writers store Excel's width with or without its padding). Prints one
+line per set and the number of sets that differ (exit 1 when any does).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import openpyxl
 import pandas as pd
 import pyogrio
 
+RUN_OWN = ("run-id", "gemaakt")  # rows of the workbook's first sheet that differ between any two runs
 AUDIT_FIGURES = ("rondes", "extra_onderdrukt", "aangevallen", "exact", "onbeschermd", "vingerafdruk")
 
 
@@ -34,6 +35,9 @@ def workbook_cells(path: Path) -> dict:
                                 float(c.font.sz or 11), rgb(c.fill.fgColor) if c.fill.fill_type == "solid" else None,
                                 bool(c.alignment.wrap_text), c.alignment.vertical)
                  for row in ws.iter_rows() for c in row if c.value not in (None, "")}
+        for r in range(1, ws.max_row + 1):  # what names the run itself, as the 'meta' layer
+            if ws.cell(r, 1).value in RUN_OWN:
+                cells.pop(f"B{r}", None)
         out[ws.title] = (ws.freeze_panes, ws.auto_filter.ref, cells)
     return out
 
