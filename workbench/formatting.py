@@ -29,6 +29,11 @@ def is_missing(value) -> bool:
         return False
 
 
+def no_figure(value) -> bool:
+    """Nothing to show as a number: missing (None, NA, NaN) or an infinite ratio."""
+    return is_missing(value) or (isinstance(value, float) and math.isinf(value))
+
+
 def decimals_for(unit: str) -> int:
     """The decimals a value in ``unit`` is shown with."""
     return UNIT_DECIMALS.get(unit or "", 1)
@@ -39,7 +44,7 @@ def number(value, decimals: int | None = None, unit: str = "", *, sign: bool = F
 
     ``decimals`` defaults to the unit's own; ``sign`` writes a '+' before positive numbers (differences).
     """
-    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+    if no_figure(value):
         return MISSING
     if decimals is None:
         decimals = decimals_for(unit)
