@@ -361,7 +361,7 @@ def funnel(ds, domain: str, output_dir=None, level: str | None = None, smoothed:
                                    "Onderdrukte en te kleine gebieden ontbreken.")
                                   + (" Gesmoothte waarden zijn naar het gemiddelde getrokken; kleur = oordeel op de "
                                      "ongesmoothte W/V." if smoothed else ""))
-    picture = charts.Picture(fig)
+    picture = charts.Picture(fig, crop=False)
     if output_dir:
         picture.save(Path(output_dir) / f"trechter_{domain}{'_gesmoothed' if smoothed else ''}.png")
     return picture
