@@ -62,3 +62,11 @@ def test_funnel_plot_labels_its_log_axis_in_dutch():
     _drawn_bounds(fig)
     labels = [t.get_text() for t in fig.axes[0].xaxis.get_ticklabels(which="both") if t.get_visible() and t.get_text()]
     assert "1.000" in labels and "2.000" in labels and "200" in labels, labels  # more than one label on 1,3 decades
+
+
+def test_bar_compare_labels_euros_without_needless_decimals():
+    fig = charts.bar_compare(pd.DataFrame({"budget": [1_200_000.0, 800_000.0]}, index=["Noord", "Zuid"]), ["budget"],
+                             title="Verdeling", xlabel="bedrag per wijk")
+    _drawn_bounds(fig)
+    labels = [t.get_text() for t in fig.axes[0].xaxis.get_ticklabels() if t.get_text()]
+    assert "€ 0" in labels and "€ 1.000.000" in labels, labels  # not '€ 0,0'

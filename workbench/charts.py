@@ -16,10 +16,6 @@ from .io import write_atomic
 COLOURS = {"hoger dan verwacht": "#d7301f", "lager dan verwacht": "#2171b5", "niet te onderscheiden": "#636363"}
 
 
-def _nl(x, pos=None) -> str:
-    return formatting.number(x, 0 if abs(x) >= 10 else 1)  # the real minus sign, as in the tables
-
-
 def axis_nl(x, pos=None) -> str:
     """Axis ticks in Dutch (0,8 / 1,25 / 1.000): as few decimals as the tick needs."""
     for d in (0, 1, 2, 3):
@@ -110,7 +106,7 @@ def bar_compare(table: pd.DataFrame, columns: list[str], *, title: str, xlabel: 
     t = table[columns].iloc[::-1]
     fig, ax = plt.subplots(figsize=(8, max(3, 0.32 * len(t) + 1.2)), dpi=110)
     t.plot.barh(ax=ax, width=0.8, color=["#2171b5", "#fd8d3c", "#74c476"][: len(columns)])
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: "€ " + _nl(x)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: "€ " + axis_nl(x)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("")
     ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
