@@ -34,7 +34,7 @@ class _DutchLogFormatter(matplotlib.ticker.LogFormatter):
 # the funnel's fixed layout, in inches: the PNG is the figure itself, so saving it needs no layout pass to crop it
 FUNNEL_SIZE = (9.0, 5.6)
 _LEFT, _RIGHT, _LEGEND = 0.9, 2.2, 0.12  # axes from the left edge; room right of the axes for the legend
-_TEXT_WRAP = {"subtitle": 118, "note": 150}  # characters per line: 8 pt across the axes' span, 7.5 pt across the figure
+_TEXT_WRAP = {"subtitle": 118, "note": 150}  # characters per line: 8 pt from the axes' left edge, 7.5 pt across the figure
 NAME_CHARS = 48  # an annotated area name is shortened beyond this (7 pt: half the axes' width)
 
 
