@@ -51,10 +51,12 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subti
     subtitle_lines = textwrap.wrap(subtitle, _TEXT_WRAP["subtitle"]) if subtitle else []
     note_lines = textwrap.wrap(note, _TEXT_WRAP["note"]) if note else []
     line = 1.3 / 72  # inches per point of font size
-    top = 0.2 + 12 * line + 0.12 + 8 * line * len(subtitle_lines) + 0.1
+    subtitle_top = 0.2 + 12 * line + 0.12  # below the 12 pt title
+    top = subtitle_top + 8 * line * len(subtitle_lines) + 0.1
     bottom = 0.12 + 7.5 * line * len(note_lines) + 0.62
+    axes_width = width - _LEFT - _RIGHT
     fig = plt.figure(figsize=FUNNEL_SIZE, dpi=110)
-    ax = fig.add_axes((_LEFT / width, bottom / height, (width - _LEFT - _RIGHT) / width, (height - top - bottom) / height))
+    ax = fig.add_axes((_LEFT / width, bottom / height, axes_width / width, (height - top - bottom) / height))
     lim = limits.sort_values("expected")
     ax.axhline(1.0, color="#333", lw=1)
     for level, style in (("0.95", "--"), ("0.998", ":")):
@@ -88,12 +90,12 @@ def funnel_plot(points: pd.DataFrame, limits: pd.DataFrame, *, title: str, subti
     ax.set_ylabel(value_label)
     fig.text(_LEFT / width, 1 - 0.2 / height, title, ha="left", va="top", fontsize=12, fontweight="bold")
     if subtitle_lines:
-        fig.text(_LEFT / width, 1 - (0.2 + 12 * line + 0.12) / height, "\n".join(subtitle_lines), ha="left", va="top",
+        fig.text(_LEFT / width, 1 - subtitle_top / height, "\n".join(subtitle_lines), ha="left", va="top",
                  fontsize=8, color="#444", linespacing=1.2)
     if note_lines:
         fig.text(0.12 / width, 0.12 / height, "\n".join(note_lines), ha="left", va="bottom", fontsize=7.5, color="#444",
                  linespacing=1.2)
-    ax.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(1 + _LEGEND / (width - _LEFT - _RIGHT), 1),
+    ax.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(1 + _LEGEND / axes_width, 1),
               borderaxespad=0)
     ax.grid(alpha=0.25)
     ax.grid(which="minor", axis="x", alpha=0.12)
