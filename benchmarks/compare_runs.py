@@ -35,9 +35,9 @@ def workbook_cells(path: Path) -> dict:
                                 float(c.font.sz or 11), rgb(c.fill.fgColor) if c.fill.fill_type == "solid" else None,
                                 bool(c.alignment.wrap_text), c.alignment.vertical)
                  for row in ws.iter_rows() for c in row if c.value not in (None, "")}
-        for r in range(1, ws.max_row + 1):  # what names the run itself, as the 'meta' layer
-            if ws.cell(r, 1).value in RUN_OWN:
-                cells.pop(f"B{r}", None)
+        own = [key[1:] for key, cell in cells.items() if key[0] == "A" and key[1:].isdigit() and cell[0] in RUN_OWN]
+        for row in own:  # what names the run itself, as the 'meta' layer
+            cells.pop(f"B{row}", None)
         out[ws.title] = (ws.freeze_panes, ws.auto_filter.ref, cells)
     return out
 
