@@ -41,7 +41,8 @@ RISICOSCORE_COLUMNS = ["code", "name", "level", "year", "cluster_1", "cluster_2"
 COST_LEVELS = ("wijk", "buurt")
 STORE = "findings.pkl"  # in the run folder: the protected findings the notebooks of the run read
 STORE_VERSION = 1
-PRIVATE = {"cost_by_area", "plan", "outcome_tables", "published_fit"}  # computed from unprotected counts: never stored
+# computed from unprotected counts: never stored
+PRIVATE = {"cost_by_area", "plan", "plan_cells", "outcome_tables", "product_table", "published_fit"}
 AUDIT_ROUNDS = 20  # rounds of "attack every layer, hide more" (screens and LP) before the run's audit decides
 # findings computed from the run's plan: recomputed when the interval audit hides more of it
 OUTCOME_LAYERS = ("resultaten", "stapeling", "signalen")  # the layers of the results monitoring (outcome_layers)
@@ -125,11 +126,17 @@ class Findings:
     @property
     def plan(self) -> privacy.DisclosurePlan:
         """The one suppression decision for everything the run publishes (indicators, risk, costs)."""
+        return self._once("plan", lambda: privacy.decide_plan(self._plan_cells, self._ds.params.privacy,
+                                                              extra=self._extra["plan"]))
+
+    @property
+    def _plan_cells(self) -> pd.DataFrame:
+        """Every count the plan decides on (``privacy.run_cells``): the same in every audit round. Private."""
         def compute():
             ds = self._ds
-            return privacy.run_plan(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
-                                    self._cost_by_area, ds.records_year, extra=self._extra["plan"])
-        return self._once("plan", compute)
+            return privacy.run_cells(ds.indicators, ds.catalog, ds.params.privacy, ds.params.gemeente,
+                                     self._cost_by_area, ds.records_year)
+        return self._once("plan_cells", compute)
 
     @property
     def indicators(self) -> pd.DataFrame:
@@ -276,7 +283,9 @@ class Findings:
         """Clients, trajectories and cost per product category per area at ``level``, disclosure-controlled."""
         def compute():
             ds = self._ds
-            t = costs.costs_by_product(ds.records, ds.area_index, ds.records_year, level)
+            # the table itself does not depend on the plan: computed once, only its protection is redone
+            t = self._once(("product_table", level),
+                           lambda: costs.costs_by_product(ds.records, ds.area_index, ds.records_year, level))
             return costs.protect_products(t, self.costs, ds.params.privacy, extra=self._extra["products"])
         return self._once(("products", level), compute)
 

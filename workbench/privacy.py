@@ -666,12 +666,17 @@ class DisclosurePlan:
 def make_plan(cells: pd.DataFrame, settings: PrivacySettings, extra=()) -> DisclosurePlan:
     """Merge cells that share a key (linked tables), then apply secondary suppression over the areas.
     ``extra``: (year, variable, code) cells the interval audit asks to hide as well (``findings``)."""
+    return decide_plan(merge_cells(cells), settings, extra=extra)
+
+
+def merge_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per (year, variable, code): cells of linked tables that share a key are one count."""
     if cells.empty:
-        return DisclosurePlan(_empty_cells().assign(suppressed=False, kind=pd.Series(dtype=object)), settings)
+        return cells
     cells = cells.copy()
     cells["year"] = cells["year"].astype(int)
     g = cells.groupby(["year", "variable", "code"], sort=False)
-    merged = pd.DataFrame({
+    return pd.DataFrame({
         "size": g["size"].min(),
         "primary": g["primary"].any(),
         "reason": g["reason"].first(),
@@ -679,6 +684,13 @@ def make_plan(cells: pd.DataFrame, settings: PrivacySettings, extra=()) -> Discl
         "missing": g["missing"].all(),
         "zero_population": g["zero_population"].all(),
     }).reset_index()
+
+
+def decide_plan(merged: pd.DataFrame, settings: PrivacySettings, extra=()) -> DisclosurePlan:
+    """Secondary suppression over the areas of merged cells (``merge_cells``); ``extra`` as in ``make_plan``."""
+    if merged.empty:
+        return DisclosurePlan(_empty_cells().assign(suppressed=False, kind=pd.Series(dtype=object)), settings)
+    merged = merged.copy()  # the cells stay as they are for the next decision
     merged["suppressed"] = merged["primary"] | merged["source_secret"]
     audit = np.zeros(len(merged), bool)
     if extra:
@@ -810,11 +822,18 @@ def run_plan(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, ge
              cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None, extra=()) -> DisclosurePlan:
     """The one suppression decision for everything a run publishes: the indicator cells of ``gemeenten`` and,
     with records, the client counts of the cost table (one cell where they are the same count)."""
+    return decide_plan(run_cells(tidy, catalog, settings, gemeenten, cost_by_area, cost_year), settings, extra=extra)
+
+
+def run_cells(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, gemeenten,
+              cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None) -> pd.DataFrame:
+    """The cells ``run_plan`` decides on, merged per key (``merge_cells``). They do not depend on what the interval
+    audit asks to hide, so its rounds decide again on the same cells (``decide_plan``)."""
     scope = tidy[gemeente_codes(tidy["code"]).isin(set(gemeenten))]
     cells = [indicator_cells(scope, catalog, settings)]
     if cost_by_area is not None and len(cost_by_area):
         cells.append(cost_cells(cost_by_area, cost_year, settings))
-    return make_plan(pd.concat(cells, ignore_index=True), settings, extra=extra)
+    return merge_cells(pd.concat(cells, ignore_index=True))
 
 
 def protect_observed(scored: pd.DataFrame, plan: DisclosurePlan, *, year: int, variable: str, threshold: int,
