@@ -525,6 +525,7 @@ class Findings:
         ((year, variable, code)), of the outcome plan and of the stapeling plan ((key, variable)) and of the product
         table ((area, domain, product))."""
         from . import intervals, relations
+        from .outcomes import CUBE, SIGNAL_LINKS
 
         keys = list(system.keys)
         known, _, _ = intervals._propagate(system)  # published, or worked out by one relation from published figures
@@ -539,14 +540,17 @@ class Findings:
             st_plan = self._memo["outcomes"][1].plans.get("stapeling")
         found = {"plan": set(), "outcomes": set(), "stapeling": set(), "products": set()}
         done = set()
+        plan_keys = {}  # plan -> its cells' keys as a list: thousands of lookups a round
 
         def in_plan(kind, plan, parts, variable):
             i = plan.cell_id(parts, variable) if plan is not None else None
-            return None if i is None else (kind, (int(plan.cells["key"].iat[i]), str(variable)))
+            if i is None:
+                return None
+            if kind not in plan_keys:
+                plan_keys[kind] = plan.cells["key"].tolist()
+            return kind, (int(plan_keys[kind][i]), str(variable))
 
         def target(key):
-            from .outcomes import CUBE, SIGNAL_LINKS
-
             if key[0] == "ind":
                 return ("plan", (int(key[2]), str(key[1]), str(key[3])))
             if key[0] == "resultaten":
