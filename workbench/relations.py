@@ -828,12 +828,15 @@ def _relation_facts(system: System) -> list:
     new one then)."""
 
     def facts():
-        keys = list(system.keys)
-        out = []
-        for (idx, coef), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+        keys, value, terms = list(system.keys), system.value, system.rel_terms
+        # every coefficient rounded in one call: one np.round per relation was most of the time here
+        coefs = np.round(np.concatenate([c for _, c in terms]), 9).tolist() if terms else []
+        out, pos = [], 0
+        for (idx, _), lo, hi, lab in zip(terms, system.rel_lo, system.rel_hi, system.rel_label):
             ii = idx.tolist()
-            out.append(((lab, tuple(keys[i] for i in ii), tuple(np.round(coef, 9)), round(lo, 6), round(hi, 6)),
-                        [system.value[i] for i in ii]))
+            out.append(((lab, tuple([keys[i] for i in ii]), tuple(coefs[pos:pos + len(ii)]), round(lo, 6), round(hi, 6)),
+                        [value[i] for i in ii]))
+            pos += len(ii)
         return out
 
     return system.kept("_facts", facts)
