@@ -818,17 +818,12 @@ def publishable(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings,
 # --------------------------------------------------------------------------------------------------
 # The one decision for a run, and the rule per published table (tables in, tables out).
 
-def run_plan(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, gemeenten,
-             cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None, extra=()) -> DisclosurePlan:
-    """The one suppression decision for everything a run publishes: the indicator cells of ``gemeenten`` and,
-    with records, the client counts of the cost table (one cell where they are the same count)."""
-    return decide_plan(run_cells(tidy, catalog, settings, gemeenten, cost_by_area, cost_year), settings, extra=extra)
-
-
 def run_cells(tidy: pd.DataFrame, catalog: Catalog, settings: PrivacySettings, gemeenten,
               cost_by_area: pd.DataFrame | None = None, cost_year: int | None = None) -> pd.DataFrame:
-    """The cells ``run_plan`` decides on, merged per key (``merge_cells``). They do not depend on what the interval
-    audit asks to hide, so its rounds decide again on the same cells (``decide_plan``)."""
+    """What the one suppression decision for everything a run publishes decides on (``decide_plan``): the indicator
+    cells of ``gemeenten`` and, with records, the client counts of the cost table, merged per key (one cell where
+    they are the same count). They do not depend on what the interval audit asks to hide, so its rounds decide
+    again on the same cells."""
     scope = tidy[gemeente_codes(tidy["code"]).isin(set(gemeenten))]
     cells = [indicator_cells(scope, catalog, settings)]
     if cost_by_area is not None and len(cost_by_area):
