@@ -540,7 +540,7 @@ class Findings:
             st_plan = self._memo["outcomes"][1].plans.get("stapeling")
         found = {"plan": set(), "outcomes": set(), "stapeling": set(), "products": set()}
         done = set()
-        plan_keys = {}  # plan -> its cells' keys as a list: thousands of lookups a round
+        plan_keys = {}  # 'outcomes' / 'stapeling' -> that plan's cell keys as a list: thousands of lookups a round
 
         def in_plan(kind, plan, parts, variable):
             i = plan.cell_id(parts, variable) if plan is not None else None

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from .intervals import BOX, System
+from .intervals import BOX, System, _terms
 from .stats import Z95, wilson
 
 OUTCOME_DIMS = ("resultaatgebied", "niveau", "aanbieder", "wijk_code")
@@ -828,15 +828,18 @@ def _relation_facts(system: System) -> list:
     new one then)."""
 
     def facts():
-        keys, value, terms = list(system.keys), system.value, system.rel_terms
-        # every coefficient rounded in one call: one np.round per relation was most of the time here
-        coefs = np.round(np.concatenate([c for _, c in terms]), 9).tolist() if terms else []
+        keys, value = list(system.keys), system.value
+        # the flat terms the solve reads too (kept on the system): every coefficient rounded in one call, where one
+        # np.round per relation was most of the time here
+        _, cells, coefs = _terms(system)
+        cells, coefs = cells.tolist(), np.round(coefs, 9).tolist()
         out, pos = [], 0
-        for (idx, _), lo, hi, lab in zip(terms, system.rel_lo, system.rel_hi, system.rel_label):
-            ii = idx.tolist()
-            out.append(((lab, tuple([keys[i] for i in ii]), tuple(coefs[pos:pos + len(ii)]), round(lo, 6), round(hi, 6)),
+        for (idx, _), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
+            end = pos + len(idx)
+            ii = cells[pos:end]
+            out.append(((lab, tuple([keys[i] for i in ii]), tuple(coefs[pos:end]), round(lo, 6), round(hi, 6)),
                         [value[i] for i in ii]))
-            pos += len(ii)
+            pos = end
         return out
 
     return system.kept("_facts", facts)
