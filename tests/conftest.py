@@ -19,6 +19,14 @@ def realdata(relative: str) -> Path:
     return path
 
 
+def demo_parameters_without_records() -> str:
+    """parameters/demo.yaml as text, without the care records: for tests of a run's mechanics, which do not depend on
+    them (their results monitoring makes the privacy audit most of a demo run)."""
+    text = (REPO / "parameters" / "demo.yaml").read_text(encoding="utf-8")
+    assert "\n  records: demo\n" in text
+    return text.replace("\n  records: demo\n", "\n", 1)
+
+
 @pytest.fixture(scope="session")
 def demo_params():
     from workbench.params import load_parameters

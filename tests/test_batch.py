@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import demo_parameters_without_records
 
 from workbench import pipeline
 from workbench.batch import exit_status, run_batch, summary
@@ -67,10 +68,8 @@ def fake(tmp_path_factory):
 
 def param_file(folder: Path, set_name: str, notebooks: list[str], file_name: str | None = None, extra: str = "") -> Path:
     """The demo's parameter set under another name, with these notebooks and without the care records: what a batch
-    promises does not depend on them, and their results monitoring makes the privacy audit most of a demo run."""
-    text = (REPO / "parameters" / "demo.yaml").read_text(encoding="utf-8").replace("name: demo", f"name: {set_name}", 1)
-    assert "\n  records: demo\n" in text
-    text = text.replace("\n  records: demo\n", "\n", 1)
+    promises does not depend on them."""
+    text = demo_parameters_without_records().replace("name: demo", f"name: {set_name}", 1)
     path = folder / f"{file_name or set_name}.yaml"
     path.write_text(text + f"notebooks: [{', '.join(notebooks)}]\n" + extra, encoding="utf-8")
     return path

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pyogrio
 import pytest
+from conftest import demo_parameters_without_records
 
 from workbench.pipeline import RunFailed, run
 
@@ -71,9 +72,8 @@ def test_failed_notebook_leaves_failure_record_and_keeps_latest(tmp_path, demo_r
                          "id": "boom", "source": "raise RuntimeError('kapot')"})
     (broken / "01_indicatoren.ipynb").write_text(json.dumps(src))
     monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", broken)
-    params = tmp_path / "one.yaml"  # without the care records: the failure is the notebook's, not the figures'
-    params.write_text((REPO / "parameters" / "demo.yaml").read_text().replace("\n  records: demo\n", "\n", 1)
-                      + "notebooks: [01_indicatoren]\n")
+    params = tmp_path / "one.yaml"  # the failure is the notebook's, not the figures'
+    params.write_text(demo_parameters_without_records() + "notebooks: [01_indicatoren]\n")
     with pytest.raises(RunFailed) as err:
         run(params, outputs, progress=False)
     assert "kapot" in str(err.value)
