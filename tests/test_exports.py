@@ -213,9 +213,13 @@ def test_pdfs_print_in_tabs_of_the_run_browser_in_page_order(tmp_path, monkeypat
         done, notes = jobs.finish()
         assert not notes and not started, (notes, started)
         assert done == [p.with_suffix(".pdf") for p in pages]
+        pages_per_pdf = []
         for pdf in done:
             data = pdf.read_bytes()
             assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF") and b"/Type /Page" in data
+            pages_per_pdf.append(len(re.findall(rb"/Type\s*/Page\b", data)))
+        # each page is longer than the one before: a tab that printed what it showed before would repeat a count
+        assert pages_per_pdf == sorted(set(pages_per_pdf)), pages_per_pdf
         assert run_browser.proc.poll() is None  # attached: not stopped by the printer
     finally:
         run_browser.close()
