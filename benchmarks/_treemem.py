@@ -12,30 +12,46 @@ import threading
 import time
 
 
-def _tree_rss_kb(root: int) -> int:
+def _tree_sum(root: int, value_of) -> float:
+    """The sum of ``value_of(pid, stat_fields)`` over the root process and all its descendants alive now
+    (``stat_fields``: /proc/<pid>/stat after the command name; a process that ends meanwhile counts 0)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    values: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
         try:
             with open(f"/proc/{pid}/stat", "rb") as fh:
-                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/status", "rb") as fh:
-                for line in fh:
-                    if line.startswith(b"VmRSS:"):
-                        rss[pid] = int(line.split()[1])
-                        break
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            values[pid] = value_of(pid, fields)
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(pid)
+        children.setdefault(int(fields[1]), []).append(pid)
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        total += values.get(pid, 0)
         todo.extend(children.get(pid, []))
     return total
+
+
+def _rss_kb(pid: int, _fields) -> int:
+    with open(f"/proc/{pid}/status", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _tree_rss_kb(root: int) -> int:
+    return _tree_sum(root, _rss_kb)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) so far of a process and its descendants alive now."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return _tree_sum(root, lambda _pid, fields: (int(fields[11]) + int(fields[12])) / tick)
 
 
 def run_measured(cmd: list[str], interval: float = 0.25, **popen) -> tuple[int, float, float]:

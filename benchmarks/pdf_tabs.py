@@ -11,12 +11,13 @@ The PDFs of the two ways are compared with their dates and Chromium's internal n
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from _treemem import tree_cpu_seconds
 
 from workbench.provider_sheet import Browser, _DevToolsPrinter, find_chromium
 
@@ -31,32 +32,11 @@ class NewTabPrinter(_DevToolsPrinter):
             self._close_tab()
 
 
-def chromium_cpu(root: int) -> float:
-    """CPU seconds of a process and its descendants that are alive now."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            stats[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += stats.get(pid, 0.0)
-        todo += children.get(pid, [])
-    return total
-
-
 def one_round(printer, pages: list[Path], out: Path, browser: Browser) -> tuple[float, float]:
-    cpu0, t0 = chromium_cpu(browser.proc.pid), time.perf_counter()
+    cpu0, t0 = tree_cpu_seconds(browser.proc.pid), time.perf_counter()
     for page in pages:
         printer.print_pdf(page, out / f"{page.stem}.pdf")
-    return (time.perf_counter() - t0) / len(pages), (chromium_cpu(browser.proc.pid) - cpu0) / len(pages)
+    return (time.perf_counter() - t0) / len(pages), (tree_cpu_seconds(browser.proc.pid) - cpu0) / len(pages)
 
 
 def comparable(pdf: Path) -> bytes:
