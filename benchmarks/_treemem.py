@@ -12,9 +12,9 @@ import threading
 import time
 
 
-def _tree_sum(root: int, value_of) -> float:
-    """The sum of ``value_of(pid, stat_fields)`` over the root process and all its descendants alive now
-    (``stat_fields``: /proc/<pid>/stat after the command name; a process that ends meanwhile counts 0)."""
+def _processes(value_of=None) -> tuple[dict[int, list[int]], dict[int, float]]:
+    """One pass over /proc: parent pid -> child pids, and (with ``value_of``) pid -> ``value_of(pid, stat_fields)``
+    (``stat_fields``: /proc/<pid>/stat after the command name; a process that ends meanwhile is left out)."""
     children: dict[int, list[int]] = {}
     values: dict[int, float] = {}
     for entry in os.listdir("/proc"):
@@ -24,10 +24,23 @@ def _tree_sum(root: int, value_of) -> float:
         try:
             with open(f"/proc/{pid}/stat", "rb") as fh:
                 fields = fh.read().rsplit(b")", 1)[1].split()
-            values[pid] = value_of(pid, fields)
+            if value_of is not None:
+                values[pid] = value_of(pid, fields)
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(int(fields[1]), []).append(pid)
+    return children, values
+
+
+def children_of(pid: int) -> list[int]:
+    """The direct children of a process, alive now."""
+    return _processes()[0].get(pid, [])
+
+
+def _tree_sum(root: int, value_of) -> float:
+    """The sum of ``value_of(pid, stat_fields)`` over the root process and all its descendants alive now
+    (a process that ends meanwhile counts 0)."""
+    children, values = _processes(value_of)
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
@@ -36,7 +49,8 @@ def _tree_sum(root: int, value_of) -> float:
     return total
 
 
-def _rss_kb(pid: int, _fields) -> int:
+def rss_kb(pid: int) -> int:
+    """Resident set size (VmRSS, kB) of a process; 0 when it has none (a zombie)."""
     with open(f"/proc/{pid}/status", "rb") as fh:
         for line in fh:
             if line.startswith(b"VmRSS:"):
@@ -45,7 +59,7 @@ def _rss_kb(pid: int, _fields) -> int:
 
 
 def _tree_rss_kb(root: int) -> int:
-    return _tree_sum(root, _rss_kb)
+    return _tree_sum(root, lambda pid, _fields: rss_kb(pid))
 
 
 def tree_cpu_seconds(root: int) -> float:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _treemem import _tree_rss_kb  # noqa: E402
+from _treemem import _tree_rss_kb, children_of, rss_kb  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,19 +61,12 @@ def kernel_count(root: int) -> int:
 def kernel_rss(root: int) -> list[float]:
     """Resident memory (MB) of each kernel process of the server ``root``."""
     out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    cmd = fh.read()
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-                if b"ipykernel" not in cmd or ppid != root:
-                    continue
-                with open(f"/proc/{entry}/status", "rb") as fh:
-                    rss = next(int(line.split()[1]) for line in fh if line.startswith(b"VmRSS:"))
-            except (OSError, ValueError, IndexError, StopIteration):
-                continue
+    for pid in children_of(root):
+        try:
+            rss = rss_kb(pid) if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes() else 0
+        except (OSError, ValueError, IndexError):
+            continue
+        if rss:
             out.append(rss / 1024)
     return out
 

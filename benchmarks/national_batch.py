@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _treemem import _tree_rss_kb  # noqa: E402
+from _treemem import _tree_rss_kb, children_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("MMR_REALDATA", REPO.parent / "shared" / "realdata"))
@@ -115,19 +115,6 @@ def make_sets(folder: Path, n: int, notebooks: list[str] | None) -> tuple[list[P
     return files, info
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    if int(fh.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
-
-
 def _is_worker(pid: int) -> bool:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -147,7 +134,7 @@ def run_mode(cmd: list[str], env: dict, log: Path) -> dict:
     def sample():
         while not done.is_set():
             peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
-            for child in _children(proc.pid):  # LocalCluster: nanny -> worker; per worker subtree
+            for child in children_of(proc.pid):  # LocalCluster: nanny -> worker; per worker subtree
                 if _is_worker(child):
                     workers[child] = max(workers.get(child, 0), _tree_rss_kb(child))
             done.wait(0.5)
