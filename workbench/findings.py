@@ -528,7 +528,7 @@ class Findings:
         from .outcomes import CUBE, SIGNAL_LINKS
 
         keys = list(system.keys)
-        known, _, _ = intervals._propagate(system)  # published, or worked out by one relation from published figures
+        known, _, _ = intervals.propagate(system)  # published, or worked out by one relation from published figures
         of_cell: dict = {}
         for r, (idx, _) in enumerate(system.rel_terms):
             if system.rel_label[r].startswith(("som:", "rij:")):

@@ -124,7 +124,7 @@ class System:
         return cached[1]
 
 
-def _propagate(system: System):
+def propagate(system: System):
     """Published cells, plus every cell that one relation pins once the others are known (repeated until
     nothing changes): most hidden cells of a table fall out of this without any LP.
 
@@ -179,7 +179,7 @@ def _propagate_once(system: System):
             return val, err, by
 
 
-def _terms(system: System):
+def flat_terms(system: System):
     """Every relation's terms as flat arrays (relation, cell, coefficient), kept on the system (``System.kept``)."""
 
     def flat():
@@ -201,7 +201,7 @@ def _reduced(system: System, val=None, err=None):
     hid_idx = np.flatnonzero(hidden)
     pos = np.full(system.n, -1, dtype=np.int64)
     pos[hid_idx] = np.arange(len(hid_idx))
-    rel, cell, coef = _terms(system)
+    rel, cell, coef = flat_terms(system)
     n_rel = len(system.rel_terms)
     h = hidden[cell]
     k = ~h
@@ -411,7 +411,7 @@ def solve(system: System, *, protection: float | None = None, threshold: float |
     """
     threshold = protection if threshold is None else threshold
     use_lp = lp
-    val, err, derived_by = _propagate(system)
+    val, err, derived_by = propagate(system)
     published = np.array([v is not None for v in system.value])
     hid_idx, A, lo, hi, labels, row_of = _reduced(system, val, err)
     keys = list(system.keys)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from .intervals import BOX, System, _terms
+from .intervals import BOX, System, flat_terms
 from .stats import Z95, wilson
 
 OUTCOME_DIMS = ("resultaatgebied", "niveau", "aanbieder", "wijk_code")
@@ -831,7 +831,7 @@ def _relation_facts(system: System) -> list:
         keys, value = list(system.keys), system.value
         # the flat terms the solve reads too (kept on the system): every coefficient rounded in one call, where one
         # np.round per relation was most of the time here
-        _, cells, coefs = _terms(system)
+        _, cells, coefs = flat_terms(system)
         cells, coefs = cells.tolist(), np.round(coefs, 9).tolist()
         out, pos = [], 0
         for (idx, _), lo, hi, lab in zip(system.rel_terms, system.rel_lo, system.rel_hi, system.rel_label):
