@@ -27,7 +27,7 @@ LAYERS = {
 MODULES = {
     "workbench.errors": "base", "workbench.status": "base", "workbench.io": "base", "workbench.stats": "base",
     "workbench.reading": "base", "workbench.paths": "base", "workbench.formatting": "base",
-    "workbench.intervals": "base", "workbench.relations": "privacy",
+    "workbench.intervals": "base", "workbench.memo": "base", "workbench.relations": "privacy",
     "workbench.params": "parameters", "workbench.catalog": "parameters",
     "workbench.sources": "sources", "workbench.validation": "sources",
     "workbench.dataset": "core", "workbench.areas": "core", "workbench.indicators": "core",

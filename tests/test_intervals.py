@@ -449,7 +449,7 @@ def test_system_from_kept_fragments_equals_the_system_built_at_once(demo_ds, dem
           "round_to": demo_params.privacy.round_to, "designs": f._designs(),
           "risk_counts": relations.risk_counts(demo_ds.catalog, {d: v["indicator"] for d, v in risk.DOMAINS.items()})}
     assert findings_mod.OUTCOME_LAYERS[0] in layers and "indicatoren" in layers
-    relations._fragments.clear()
+    relations._FRAGMENTS.clear()
     cold = relations.system_for(layers, **kw)
     warm = relations.system_for({k: v.copy() for k, v in layers.items()}, **kw)  # equal content: every fragment kept
     monkeypatch.setattr(relations, "_add", lambda system, builder, table, **a: builder(system, table, **a))
@@ -459,3 +459,26 @@ def test_system_from_kept_fragments_equals_the_system_built_at_once(demo_ds, dem
     # a changed table is built afresh, not taken from the kept fragment
     changed = dict(layers, indicatoren=layers["indicatoren"].assign(value=layers["indicatoren"]["value"] * 1.01))
     assert relations.fingerprint(relations.system_for(changed, **kw)) != relations.fingerprint(at_once)
+
+
+def test_recent_results_keep_the_most_recently_used_and_make_each_once():
+    from workbench.memo import RecentResults
+
+    made = []
+
+    def make(key):
+        return lambda: made.append(key) or key * 10
+
+    kept = RecentResults(2)
+    assert [kept.get(k, make(k)) for k in (1, 2, 1, 3)] == [10, 20, 10, 30]
+    assert made == [1, 2, 3]  # 1 was kept: asked again, not made again
+    assert kept.get(1, make(1)) == 10 and made == [1, 2, 3]  # 1 was used after 2, so 2 went when 3 came
+    kept.get(2, make(2))
+    assert made == [1, 2, 3, 2] and len(kept) == 2
+
+    def fails():
+        raise ValueError("kapot")
+
+    with pytest.raises(ValueError):
+        kept.get(4, fails)
+    assert len(kept) == 2 and kept.get(4, make(4)) == 40 and made[-1] == 4  # a failure is not kept

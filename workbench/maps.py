@@ -24,6 +24,7 @@ import shapely
 
 from . import formatting
 from .io import write_atomic
+from .memo import RecentResults
 
 STATIC = Path(__file__).parent / "static" / "leaflet"
 GREY = "#c8c8c8"
@@ -150,7 +151,7 @@ def classify(values: pd.Series, scheme: str, *, unit: str = "", higher_is_risk: 
 
 STATIC_MAP = Path(__file__).parent / "static"
 OSM = {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "© OpenStreetMap-bijdragers"}
-_TOPOLOGY_CACHE: dict[tuple, dict] = {}
+_TOPOLOGIES = RecentResults(16)
 
 
 def asset(name: str) -> str:
@@ -176,18 +177,17 @@ def topology(geo: gpd.GeoDataFrame, metres: float = 1.0) -> dict:
     codes = tuple(geo.index)
     key = (hash(codes), len(codes), tuple(np.round(geo.total_bounds, 7)),
            int(shapely.get_num_coordinates(geo.geometry.values).sum()), metres)
-    if key in _TOPOLOGY_CACHE:
-        return _TOPOLOGY_CACHE[key]
-    g = gpd.GeoDataFrame({"c": list(codes), "n": geo["name"].astype(str).to_numpy() if "name" in geo else list(codes),
-                          "g": geo["gemeente_code"].astype(str).to_numpy() if "gemeente_code" in geo else ""},
-                         geometry=geo.geometry.values, crs=geo.crs)
-    t = tp.Topology(g, prequantize=quantisation(geo, metres), topology=True, object_name="areas")
-    topo = t._to_dict(t.output, False, False)  # to_dict() would deep-copy the output first: 2/3 of the time
-    topo.pop("bbox", None)
-    if len(_TOPOLOGY_CACHE) > 16:
-        _TOPOLOGY_CACHE.pop(next(iter(_TOPOLOGY_CACHE)))
-    _TOPOLOGY_CACHE[key] = topo
-    return topo
+
+    def build() -> dict:
+        g = gpd.GeoDataFrame({"c": list(codes), "n": geo["name"].astype(str).to_numpy() if "name" in geo else list(codes),
+                              "g": geo["gemeente_code"].astype(str).to_numpy() if "gemeente_code" in geo else ""},
+                             geometry=geo.geometry.values, crs=geo.crs)
+        t = tp.Topology(g, prequantize=quantisation(geo, metres), topology=True, object_name="areas")
+        topo = t._to_dict(t.output, False, False)  # to_dict() would deep-copy the output first: 2/3 of the time
+        topo.pop("bbox", None)
+        return topo
+
+    return _TOPOLOGIES.get(key, build)
 
 
 def encode_topology(geo: gpd.GeoDataFrame, metres: float = 1.0) -> bytes:

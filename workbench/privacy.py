@@ -36,6 +36,7 @@ import pandas as pd
 from . import formatting
 from .areas import gemeente_codes, parent_code
 from .catalog import Catalog, Indicator
+from .memo import RecentResults
 from .params import PrivacySettings
 from .stats import poisson_exact, wilson
 from .status import MISSING, SUPPRESSED, SUPPRESSED_LABEL
@@ -332,15 +333,8 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
                    for name, t in tables.items()),
              tuple(dims), min_count, tuple(relations), tuple(complements), row_count, tuple(sorted(priority.items())),
              tuple(sorted(labels.items())), tuple(zero_public))
-    hit = next((c for c in _PLAN_STRUCTURES if c[0] == ident), None)
-    if hit is None:
-        hit = (ident, _plan_structure(tables, dims, min_count, relations, complements, row_count, priority, labels,
-                                      zero_public))
-    else:
-        _PLAN_STRUCTURES.remove(hit)
-    _PLAN_STRUCTURES.insert(0, hit)  # most recently used first
-    del _PLAN_STRUCTURES[_PLAN_CACHE:]
-    st = hit[1]
+    st = _PLAN_STRUCTURES.get(ident, lambda: _plan_structure(tables, dims, min_count, relations, complements,
+                                                              row_count, priority, labels, zero_public))
     cells, primary, known_zero, reason = st["base"].copy(deep=False), st["primary"].copy(), st["known_zero"], st["reason"].copy()
     variables, nv, lookup = st["variables"], len(st["variables"]), st["lookup"]
     n = len(cells)
@@ -365,8 +359,7 @@ def margin_plan(tables: dict[str, MarginTable], dims, min_count: int, *, relatio
     return plan
 
 
-_PLAN_CACHE = 4  # plan structures kept (the outcome cube and stapeling of the current run, with room to spare)
-_PLAN_STRUCTURES: list = []
+_PLAN_STRUCTURES = RecentResults(4)  # the outcome cube and stapeling of the current run, with room to spare
 
 
 def table_fingerprint(frame: pd.DataFrame, columns) -> tuple:

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from .intervals import BOX, System, flat_terms
+from .memo import RecentResults
 from .stats import Z95, wilson
 
 OUTCOME_DIMS = ("resultaatgebied", "niveau", "aanbieder", "wijk_code")
@@ -686,8 +687,7 @@ def indicator_meta(catalog) -> dict:
 # Layers whose cells and relations depend on their own table only (each registers every cell it relates): built
 # apart, kept by content, merged (``System.merge``). An audit round rebuilds the system after hiding a few more
 # cells, and most layers are then unchanged.
-_SELF_CONTAINED = 16  # fragments kept per process (the layers of about two parameter sets)
-_fragments: dict = {}
+_FRAGMENTS = RecentResults(16)  # fragments kept per process (the layers of about two parameter sets)
 
 
 def _content_key(builder, table: pd.DataFrame, kwargs: dict) -> tuple:
@@ -700,15 +700,12 @@ def _content_key(builder, table: pd.DataFrame, kwargs: dict) -> tuple:
 
 def _add(system: System, builder, table: pd.DataFrame, **kwargs) -> None:
     """``builder(system, table, **kwargs)``, from a kept fragment when the same table was built before."""
-    key = _content_key(builder, table, kwargs)
-    part = _fragments.pop(key, None)
-    if part is None:
+    def build():
         part = System()
         builder(part, table, **kwargs)
-    _fragments[key] = part  # most recent last
-    while len(_fragments) > _SELF_CONTAINED:
-        del _fragments[next(iter(_fragments))]
-    system.merge(part)
+        return part
+
+    system.merge(_FRAGMENTS.get(_content_key(builder, table, kwargs), build))
 
 
 def system_for(layers: dict[str, pd.DataFrame], *, year=None, meta: dict | None = None, risk_counts: dict | None = None,
