@@ -182,6 +182,24 @@ def test_text_stays_text_and_no_number_is_no_figure(tmp_path):
     assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
 
 
+def test_a_view_workbook_shows_no_figure_as_a_dash_never_empty(tmp_path):
+    """The app's per-view download: laid out as tabellen.xlsx, numbers as numbers with the decimals shown on
+    screen, a cell without a figure '–' (never empty: an empty cell counts as 0 in a formula), text neutralised."""
+    t = pd.DataFrame({"gebied": ["=Oost", "West", "Zuid"], "waarde": [13.3, float("nan"), float("inf")],
+                      "cliënten": [1200, 40, 15], "status": ["gepubliceerd", "onderdrukt", "gepubliceerd"]})
+    (tmp_path / "v.xlsx").write_bytes(export.view_workbook(t, ["Titel", "Bron: CBS"], {"waarde": 1, "cliënten": 0}))
+    book = openpyxl.load_workbook(tmp_path / "v.xlsx")
+    ws = book["tabel"]
+    assert [c.value for c in ws[1]] == ["gebied", "waarde", "cliënten", "status"] and ws["A1"].font.b
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D4"
+    assert ws["A2"].value == "'=Oost" and ws["A2"].data_type == "s"
+    assert ws["B2"].value == 13.3 and ws["B2"].number_format == "#,##0.0"
+    assert ws["C2"].value == 1200 and ws["C2"].number_format == "#,##0"
+    assert ws["B3"].value == "–" and ws["B4"].value == "–"  # suppressed, and an infinite ratio: no figure
+    assert not [c.coordinate for row in ws.iter_rows() for c in row if c.value is None]
+    assert [r[0].value for r in book["over"].iter_rows()] == ["Titel", "Bron: CBS"]
+
+
 @pytest.mark.skipif(__import__("workbench.provider_sheet").provider_sheet.find_chromium() is None,
                     reason="Chromium ontbreekt (apt-get install chromium)")
 def test_pdfs_print_in_tabs_of_the_run_browser_in_page_order(tmp_path, monkeypatch):

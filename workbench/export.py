@@ -8,6 +8,7 @@ attribution, the disclosure rules and the parameter set.
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -259,6 +260,44 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
         for title, _, t, row_formats in tables:
             _write_sheet(wb, title, t, row_formats, styles)
     return target
+
+
+def decimal_format(decimals: int) -> str:
+    """The Excel number format that shows ``decimals`` decimals, with a thousands separator."""
+    return "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+
+
+def view_workbook(table: pd.DataFrame, about: list[str], decimals: dict[str, int]) -> bytes:
+    """One table as the app shows it, as a workbook in memory (the app's per-view download): sheet 'tabel' laid out
+    as tabellen.xlsx (bold header, frozen header row, autofilter; numbers as numbers, each with the decimals
+    ``decimals`` gives it, as on screen) and sheet 'over' with ``about``, a line a row. A cell without a figure reads
+    '–', as on screen, never an empty cell that could be taken for zero; the row's status says why."""
+    buf = io.BytesIO()
+    with xlsxwriter.Workbook(buf, {"in_memory": True}) as wb:
+        styles = _Styles(wb)
+        ws = wb.add_worksheet("tabel")
+        columns = list(table.columns)
+        numeric = [pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+                   for c in columns]
+        for j, (c, is_num) in enumerate(zip(columns, numeric)):
+            width = len(str(c)) if is_num or not len(table) else max(len(str(c)), int(table[c].astype(str).str.len().max()))
+            ws.set_column(j, j, min(max(width, 8) + 2, 62))
+            ws.write_string(0, j, neutralise_text(str(c)), styles.header)
+        formats = [styles.number(decimal_format(decimals[c])) if c in decimals else None for c in columns]
+        for r, values in enumerate(table.itertuples(index=False, name=None), start=1):
+            for j, (v, is_num, fmt) in enumerate(zip(values, numeric, formats)):
+                if formatting.no_figure(v):
+                    if is_num:
+                        ws.write_string(r, j, NOT_APPLICABLE, styles.withheld)
+                else:
+                    _put(ws, r, j, v, fmt)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, len(table), len(columns) - 1)
+        over = wb.add_worksheet("over")
+        over.set_column(0, 0, 110)
+        for r, line in enumerate(about):
+            _put(over, r, 0, line, styles.wrap)
+    return buf.getvalue()
 
 
 class _Styles:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 
 import ipywidgets as w
 import pandas as pd
@@ -290,17 +289,18 @@ class App:
         table = neutralise_frame(view.table)  # a name starting with = + - @ must not run as a formula
         decimals = _decimals(view.table)
         csv = formatting.csv_bytes(table, decimals)
-        # The xlsx holds numbers rounded to what the table shows (Excel's General format shows every decimal).
-        table = table.assign(**{c: table[c].round(decimals.get(c, formatting.column_decimals(table[c])))
-                                for c in table.columns if pd.api.types.is_float_dtype(table[c])})
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-            table.to_excel(xl, index=False, sheet_name="tabel")
-            neutralise_frame(pd.DataFrame({"toelichting": [view.title, self.run.attribution, f"run {self.run.run_id}",
-                                                           "Onderdrukte cijfers zijn leeg gelaten, niet nul."]})).to_excel(
-                xl, index=False, sheet_name="over")
+        from ..export import view_workbook
+
+        # The xlsx holds numbers rounded to what the table shows, and shows them so (Excel's General format shows
+        # every decimal of an unrounded value).
+        shown = {**{c: decimals.get(c, formatting.column_decimals(table[c])) for c in table.columns
+                    if pd.api.types.is_float_dtype(table[c])}, **decimals}
+        table = table.assign(**{c: table[c].round(d) for c, d in shown.items() if pd.api.types.is_float_dtype(table[c])})
+        xlsx = view_workbook(table, [view.title, self.run.attribution, f"run {self.run.run_id}",
+                                     ("– : geen cijfer; de kolom status zegt waarom (onderdrukt: te weinig personen "
+                                      "of terug te rekenen). Nooit nul.")], shown)
         links = [f'<a download="{stem}.csv" href="{_data_uri(csv, "text/csv")}" data-testid="download-csv">⬇ Tabel (CSV)</a>',
-                 f'<a download="{stem}.xlsx" href="{_data_uri(buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}" data-testid="download-xlsx">⬇ Tabel (Excel)</a>']
+                 f'<a download="{stem}.xlsx" href="{_data_uri(xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}" data-testid="download-xlsx">⬇ Tabel (Excel)</a>']
         if view.map is not None:
             links.append(f'<a download="{stem}.html" href="{_data_uri(view.map.html().encode("utf-8"), "text/html")}" '
                          f'data-testid="download-map">⬇ Kaart (HTML)</a>')
