@@ -262,7 +262,7 @@ def write_workbook(run_dir: str | Path, manifest: dict | None = None, path: str 
     return target
 
 
-def decimal_format(decimals: int) -> str:
+def _decimal_format(decimals: int) -> str:
     """The Excel number format that shows ``decimals`` decimals, with a thousands separator."""
     return "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
 
@@ -277,13 +277,8 @@ def view_workbook(table: pd.DataFrame, about: list[str], decimals: dict[str, int
         styles = _Styles(wb)
         ws = wb.add_worksheet("tabel")
         columns = list(table.columns)
-        numeric = [pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-                   for c in columns]
-        for j, (c, is_num) in enumerate(zip(columns, numeric)):
-            width = len(str(c)) if is_num or not len(table) else max(len(str(c)), int(table[c].astype(str).str.len().max()))
-            ws.set_column(j, j, min(max(width, 8) + 2, 62))
-            ws.write_string(0, j, neutralise_text(str(c)), styles.header)
-        formats = [styles.number(decimal_format(decimals[c])) if c in decimals else None for c in columns]
+        numeric = _header_row(ws, table, [neutralise_text(str(c)) for c in columns], styles)
+        formats = [styles.number(_decimal_format(decimals[c])) if c in decimals else None for c in columns]
         for r, values in enumerate(table.itertuples(index=False, name=None), start=1):
             for j, (v, is_num, fmt) in enumerate(zip(values, numeric, formats)):
                 if formatting.no_figure(v):
@@ -291,7 +286,6 @@ def view_workbook(table: pd.DataFrame, about: list[str], decimals: dict[str, int
                         ws.write_string(r, j, NOT_APPLICABLE, styles.withheld)
                 else:
                     _put(ws, r, j, v, fmt)
-        ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, len(table), len(columns) - 1)
         over = wb.add_worksheet("over")
         over.set_column(0, 0, 110)
@@ -357,22 +351,28 @@ def _applicable(t: pd.DataFrame, status: list[str]):
     return lambda r, c: (kinds[r], level[r]) not in groups or (kinds[r], level[r], c) in filled
 
 
+def _header_row(ws, t: pd.DataFrame, titles: list[str], styles: _Styles) -> list[bool]:
+    """The header row of a sheet of ``t`` with these column ``titles``, frozen; each column as wide as its title and
+    most of its text. Returns per column whether it holds figures (numbers, not yes/no)."""
+    numeric = [pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]) for c in t.columns]
+    for j, (c, title, is_num) in enumerate(zip(t.columns, titles, numeric)):
+        width = max(len(title), 8)
+        if not is_num and len(t):
+            width = max(width, min(60, int(t[c].astype(str).str.len().quantile(0.9))))
+        ws.set_column(j, j, min(width + 2, 62))
+        ws.write_string(0, j, title, styles.header)
+    ws.freeze_panes(1, 0)
+    return numeric
+
+
 def _write_sheet(wb, title: str, t: pd.DataFrame, row_formats, styles: _Styles) -> None:
     ws = wb.add_worksheet(title)
     columns = list(t.columns)
     status = t["status"].astype(str).tolist() if "status" in t else ["ok"] * len(t)
-    numeric = [pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]) for c in columns]
+    numeric = _header_row(ws, t, [header(c) for c in columns], styles)
     formats = [COLUMNS.get(c, (c, None))[1] for c in columns]
     per_row = {"value", "ci_low", "ci_high", "gemeente_value"} if row_formats else set()
     applies = _applicable(t, status)
-    for j, (c, is_num) in enumerate(zip(columns, numeric)):
-        width = max(len(header(c)), 8)
-        if not is_num and len(t):
-            width = max(width, min(60, int(t[c].astype(str).str.len().quantile(0.9))))
-        ws.set_column(j, j, min(width + 2, 62))
-    ws.freeze_panes(1, 0)
-    for j, c in enumerate(columns):
-        ws.write_string(0, j, header(c), styles.header)
     for r, values in enumerate(t.itertuples(index=False, name=None)):
         row = r + 1
         for j, (c, v, is_num, fmt) in enumerate(zip(columns, values, numeric, formats)):
