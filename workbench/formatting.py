@@ -181,14 +181,17 @@ def styled(df: pd.DataFrame, decimals: dict[str, int] | None = None, units: dict
     return st.hide(axis="index") if hide_index else st
 
 
+def shown_decimals(df: pd.DataFrame, decimals: dict[str, int] | None = None, default: int = 2) -> dict[str, int]:
+    """Decimals of every float column as a table shows it: ``decimals`` where given, else ``column_decimals``."""
+    decimals = decimals or {}
+    return {c: decimals.get(c, column_decimals(df[c], default)) for c in df.columns
+            if pd.api.types.is_float_dtype(df[c])}
+
+
 def csv_bytes(df: pd.DataFrame, decimals: dict[str, int] | None = None, default: int = 2) -> bytes:
     """CSV as Dutch Excel opens it: ';' separator, decimal comma, UTF-8 with BOM, numbers rounded to what is
     shown (no 133,04020669960562), missing left empty (never 0)."""
-    decimals = decimals or {}
     out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if pd.api.types.is_float_dtype(s):
-            d = decimals.get(col, column_decimals(s, default))
-            out[col] = [("" if is_missing(v) else f"{v:.{d}f}".replace(".", ",")) for v in s]
+    for col, d in shown_decimals(df, decimals, default).items():
+        out[col] = [("" if is_missing(v) else f"{v:.{d}f}".replace(".", ",")) for v in out[col]]
     return out.to_csv(index=False, sep=";").encode("utf-8-sig")

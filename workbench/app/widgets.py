@@ -293,9 +293,9 @@ class App:
 
         # The xlsx holds numbers rounded to what the table shows, and shows them so (Excel's General format shows
         # every decimal of an unrounded value).
-        shown = {**{c: decimals.get(c, formatting.column_decimals(table[c])) for c in table.columns
-                    if pd.api.types.is_float_dtype(table[c])}, **decimals}
-        table = table.assign(**{c: table[c].round(d) for c, d in shown.items() if pd.api.types.is_float_dtype(table[c])})
+        rounded = formatting.shown_decimals(table, decimals)  # the rule the CSV rounds by
+        table = table.assign(**{c: table[c].round(d) for c, d in rounded.items()})
+        shown = {**rounded, **decimals}
         xlsx = view_workbook(table, [view.title, self.run.attribution, f"run {self.run.run_id}",
                                      ("– : geen cijfer; de kolom status zegt waarom (onderdrukt: te weinig personen "
                                       "of terug te rekenen). Nooit nul.")], shown)
