@@ -181,7 +181,7 @@ def styled(df: pd.DataFrame, decimals: dict[str, int] | None = None, units: dict
     return st.hide(axis="index") if hide_index else st
 
 
-def shown_decimals(df: pd.DataFrame, decimals: dict[str, int] | None = None, default: int = 2) -> dict[str, int]:
+def decimals_by_column(df: pd.DataFrame, decimals: dict[str, int] | None = None, default: int = 2) -> dict[str, int]:
     """Decimals of every float column as a table shows it: ``decimals`` where given, else ``column_decimals``."""
     decimals = decimals or {}
     return {c: decimals.get(c, column_decimals(df[c], default)) for c in df.columns
@@ -192,6 +192,6 @@ def csv_bytes(df: pd.DataFrame, decimals: dict[str, int] | None = None, default:
     """CSV as Dutch Excel opens it: ';' separator, decimal comma, UTF-8 with BOM, numbers rounded to what is
     shown (no 133,04020669960562), missing left empty (never 0)."""
     out = df.copy()
-    for col, d in shown_decimals(df, decimals, default).items():
+    for col, d in decimals_by_column(df, decimals, default).items():
         out[col] = [("" if is_missing(v) else f"{v:.{d}f}".replace(".", ",")) for v in out[col]]
     return out.to_csv(index=False, sep=";").encode("utf-8-sig")

@@ -293,7 +293,7 @@ class App:
 
         # The xlsx holds numbers rounded to what the table shows, and shows them so (Excel's General format shows
         # every decimal of an unrounded value).
-        rounded = formatting.shown_decimals(table, decimals)  # the rule the CSV rounds by
+        rounded = formatting.decimals_by_column(table, decimals)  # the rule the CSV rounds by
         table = table.assign(**{c: table[c].round(d) for c, d in rounded.items()})
         shown = {**rounded, **decimals}
         xlsx = view_workbook(table, [view.title, self.run.attribution, f"run {self.run.run_id}",
