@@ -12,40 +12,41 @@ import threading
 import time
 
 
-def _processes(value_of=None) -> tuple[dict[int, list[int]], dict[int, float]]:
-    """One pass over /proc: parent pid -> child pids, and (with ``value_of``) pid -> ``value_of(pid, stat_fields)``
-    (``stat_fields``: /proc/<pid>/stat after the command name; a process that ends meanwhile is left out)."""
+def snapshot() -> tuple[dict[int, list[int]], dict[int, list[bytes]]]:
+    """One pass over /proc: parent pid -> child pids, and pid -> its /proc/<pid>/stat fields after the command name.
+    One snapshot serves every tree a sample sums (``_tree_sum``, ``children_of``)."""
     children: dict[int, list[int]] = {}
-    values: dict[int, float] = {}
+    fields: dict[int, list[bytes]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
         try:
             with open(f"/proc/{pid}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-            if value_of is not None:
-                values[pid] = value_of(pid, fields)
+                fields[pid] = fh.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[pid][1]), []).append(pid)
         except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(pid)
-    return children, values
+            fields.pop(pid, None)
+    return children, fields
 
 
-def children_of(pid: int) -> list[int]:
-    """The direct children of a process, alive now."""
-    return _processes()[0].get(pid, [])
+def children_of(pid: int, snap=None) -> list[int]:
+    """The direct children of a process, alive now (or at ``snap``, a ``snapshot()``)."""
+    return (snap or snapshot())[0].get(pid, [])
 
 
-def _tree_sum(root: int, value_of) -> float:
-    """The sum of ``value_of(pid, stat_fields)`` over the root process and all its descendants alive now
-    (a process that ends meanwhile counts 0)."""
-    children, values = _processes(value_of)
+def _tree_sum(root: int, value_of, snap=None) -> float:
+    """The sum of ``value_of(pid, stat_fields)`` over the root process and all its descendants alive now (or at
+    ``snap``); a process that ends meanwhile counts 0. Only the tree's own processes are read."""
+    children, fields = snap or snapshot()
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += values.get(pid, 0)
         todo.extend(children.get(pid, []))
+        try:
+            total += value_of(pid, fields[pid])
+        except (KeyError, OSError, ValueError, IndexError):
+            continue
     return total
 
 
@@ -58,8 +59,8 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def _tree_rss_kb(root: int) -> int:
-    return _tree_sum(root, lambda pid, _fields: rss_kb(pid))
+def _tree_rss_kb(root: int, snap=None) -> int:
+    return _tree_sum(root, lambda pid, _fields: rss_kb(pid), snap)
 
 
 def tree_cpu_seconds(root: int) -> float:

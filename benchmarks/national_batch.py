@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _treemem import _tree_rss_kb, children_of  # noqa: E402
+from _treemem import _tree_rss_kb, children_of, snapshot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("MMR_REALDATA", REPO.parent / "shared" / "realdata"))
@@ -133,10 +133,11 @@ def run_mode(cmd: list[str], env: dict, log: Path) -> dict:
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
-            for child in children_of(proc.pid):  # LocalCluster: nanny -> worker; per worker subtree
+            snap = snapshot()  # one pass over /proc per sample, for the whole tree and each worker's subtree
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid, snap))
+            for child in children_of(proc.pid, snap):  # LocalCluster: nanny -> worker; per worker subtree
                 if _is_worker(child):
-                    workers[child] = max(workers.get(child, 0), _tree_rss_kb(child))
+                    workers[child] = max(workers.get(child, 0), _tree_rss_kb(child, snap))
             done.wait(0.5)
 
     thread = threading.Thread(target=sample, daemon=True)
