@@ -1,12 +1,13 @@
-"""PDF printing in the run's Chromium: one tab kept for every page (ours) against a new tab per page.
+"""PDF printing in the run's Chromium: one tab kept for every page, its document replaced by the next page (ours),
+against the two ways before: the kept tab navigated to each page, and a new tab per page.
 
     python benchmarks/pdf_tabs.py [RUN_FOLDER] [--repeat 3]   # default: outputs/demo/latest (run the demo first)
 
 Prints the run's wijkprofielen (HTML) one after the other over one DevTools connection, in rounds that alternate
-between the two ways, so load from other work falls on both alike. Reported per way: wall time per page (median of
+between the ways, so load from other work falls on both alike. Reported per way: wall time per page (median of
 the rounds) and Chromium's CPU time per page, read from /proc for the browser and every process it started
 (a renderer that ends with its tab is counted up to its last sample, so the new-tab figure is on the low side).
-The PDFs of the two ways are compared with their dates and Chromium's internal node numbers left out.
+The PDFs of each way are compared with ours, with their dates and Chromium's internal node numbers left out.
 """
 from __future__ import annotations
 
@@ -22,8 +23,16 @@ from _treemem import tree_cpu_seconds
 from workbench.provider_sheet import Browser, _DevToolsPrinter, find_chromium
 
 
+class NavigatingPrinter(_DevToolsPrinter):
+    """The way before (sessions 15-17): the kept tab navigated to each page."""
+
+    def print_pdf(self, html_path: Path, pdf_path: Path) -> None:
+        self._shown = None  # as if the tab had never shown a page: navigate
+        super().print_pdf(html_path, pdf_path)
+
+
 class NewTabPrinter(_DevToolsPrinter):
-    """The way before: a tab (and so a renderer process) of its own for each page."""
+    """The way before that: a tab (and so a renderer process) of its own for each page."""
 
     def print_pdf(self, html_path: Path, pdf_path: Path) -> None:
         try:
@@ -53,7 +62,9 @@ def main() -> None:
     if not pages or not chromium:
         raise SystemExit("geen wijkprofielen of geen Chromium: draai eerst `workbench run parameters/demo.yaml`")
     browser = Browser(chromium)
-    ways = {"één tab voor elke pagina (nu)": _DevToolsPrinter(browser), "nieuwe tab per pagina (vroeger)": NewTabPrinter(browser)}
+    ways = {"één tab, document vervangen (nu)": _DevToolsPrinter(browser),
+            "één tab, naar elke pagina genavigeerd": NavigatingPrinter(browser),
+            "nieuwe tab per pagina": NewTabPrinter(browser)}
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
     with tempfile.TemporaryDirectory() as tmp:
         outs = {name: Path(tmp) / str(i) for i, name in enumerate(ways)}
@@ -68,16 +79,20 @@ def main() -> None:
             for printer in ways.values():
                 printer.close()
             browser.close()
-        first, second = outs.values()
-        same = sum(comparable(first / f"{p.stem}.pdf") == comparable(second / f"{p.stem}.pdf") for p in pages)
+        ours = next(iter(outs.values()))
+        same = {name: sum(comparable(ours / f"{p.stem}.pdf") == comparable(out / f"{p.stem}.pdf") for p in pages)
+                for name, out in list(outs.items())[1:]}
     print(f"{len(pages)} wijkprofielen, {args.repeat} rondes om en om; mediaan per pagina")
-    for name, rows in figures.items():
-        wall = statistics.median(r[0] for r in rows)
-        cpu = statistics.median(r[1] for r in rows)
-        print(f"  {name:32s} {wall * 1000:6.0f} ms wand, {cpu * 1000:6.0f} ms CPU van Chromium")
-    ours, before = (statistics.median(r[0] for r in rows) for rows in figures.values())
-    print(f"  verhouding wand (nu / vroeger): {ours / before:.2f}".replace(".", ","))
-    print(f"  PDF's gelijk (zonder datum en interne knoopnummers): {same} van {len(pages)}")
+    medians = {name: (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows))
+               for name, rows in figures.items()}
+    for name, (wall, cpu) in medians.items():
+        print(f"  {name:38s} {wall * 1000:6.0f} ms wand, {cpu * 1000:6.0f} ms CPU van Chromium")
+    (ours_wall, ours_cpu), *_ = medians.values()
+    for name, equal in same.items():
+        wall, cpu = medians[name]
+        print(f"  nu / {name}: wand {ours_wall / wall:.2f}, CPU {ours_cpu / cpu:.2f}; "
+              f"PDF's gelijk aan de onze (zonder datum en interne knoopnummers): {equal} van {len(pages)}"
+              .replace(".", ","))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,61 @@ def test_wijkprofiel_per_wijk_from_published_figures_only(demo_run, published):
         assert "/work/" not in p.read_text(encoding="utf-8") and ".partial" not in p.read_text(encoding="utf-8")
 
 
+def test_trend_charts_on_kept_figures_are_the_charts_of_new_figures(demo_run):
+    """The wijkprofielen draw each indicator's trend on one kept figure (profile.TrendCharts): every chart is the
+    same PNG, byte for byte, as on a figure of its own, also after a wijk without figures of its own (only the
+    gemeente's line and no interval) and back."""
+    import json
+
+    from workbench.app import profile
+    from workbench.app.data import PublishedRun
+
+    run = PublishedRun.read(demo_run.path, json.loads((demo_run.path / "manifest.json").read_text(encoding="utf-8")))
+    heads = [run.headline(d)[0] for d in run.domains if run.risk_domain(d) and run.headline(d)]
+    gm, wijken = run.gemeenten()[0][1], [c for _, c in run.wijken(run.gemeenten()[0][1])]
+    codes = [wijken[0], "WK-zonder-cijfers", *wijken[1:4]]
+    with profile.TrendCharts(run) as charts:
+        kept = [charts.html(code, gm, ind) for code in codes for ind in heads]
+    fresh = [profile.trend_chart(run, code, gm, ind) for code in codes for ind in heads]
+    assert len(heads) == 2 and all("data:image/png;base64," in c for c in fresh)
+    assert kept == fresh
+    assert len(set(fresh)) == len(fresh)  # every wijk's chart is its own
+
+
+def test_pdfs_of_one_folder_keep_its_address_for_relative_links(tmp_path):
+    """A printer replaces the document of its tab with the next page of the same folder (no navigation) and
+    navigates to a page elsewhere: each page's relative image loads from its own folder and is in its PDF."""
+    from workbench import provider_sheet as ps
+
+    if ps.find_chromium() is None:
+        pytest.skip("Chromium ontbreekt")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pages = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        fig = plt.figure(figsize=(1, 1))
+        fig.savefig(tmp_path / folder / "plaatje.png")
+        plt.close(fig)
+        for i in range(2):
+            page = tmp_path / folder / f"p{i}.html"
+            page.write_text(f'<!DOCTYPE html><html><body><h1>{folder}{i}</h1><img src="plaatje.png"></body></html>')
+            pages.append(page)
+    browser = ps.Browser(ps.find_chromium())
+    printer = ps._DevToolsPrinter(browser)
+    try:
+        for page in pages:
+            printer.print_pdf(page, page.with_suffix(".pdf"))
+    finally:
+        printer.close()
+        browser.close()
+    for page in pages:
+        assert b"/Subtype /Image" in page.with_suffix(".pdf").read_bytes(), page
+
+
 def test_published_notebooks_and_pages_name_no_local_folder(demo_run):
     """No absolute path of this machine (project, run folder, installation) in what is published."""
     from workbench import paths

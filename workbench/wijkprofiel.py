@@ -42,14 +42,18 @@ def _made(run: PublishedRun) -> str:
         return started[:10]
 
 
-def render(run: PublishedRun, code: str, year: int | None = None) -> str:
-    """The wijkprofiel of one wijk as a standalone HTML page."""
+def render(run: PublishedRun, code: str, year: int | None = None, charts: profile.TrendCharts | None = None) -> str:
+    """The wijkprofiel of one wijk as a standalone HTML page; ``charts``: the run's chart figures, kept from one
+    wijk to the next (write_profiles), else drawn on figures of their own."""
+    if charts is None:
+        with profile.TrendCharts(run) as own:
+            return render(run, code, year, own)
     year = year or run.year
     name = run.names.get(code, code)
     gemeente = run.areas.loc[run.areas["code"] == code, "gemeente_code"].iloc[0]
     gm_name = run.names.get(gemeente, gemeente)
     # the trend of each care-use domain's headline indicator (jeugdhulp, Wmo), as the app shows first
-    charts = "".join(profile.trend_chart(run, code, gemeente, run.headline(d)[0])
+    trends = "".join(charts.html(code, gemeente, run.headline(d)[0])
                      for d in run.domains if run.risk_domain(d) and run.headline(d))
     banner = f'<p class="banner">{_esc(run.fictional_note)}</p>' if run.fictional_note else ""
     source = run.attribution or "Bron: CBS, Kadaster/PDOK (CC BY 4.0)"
@@ -63,7 +67,7 @@ def render(run: PublishedRun, code: str, year: int | None = None) -> str:
 "onderdrukt" betekent: niet gepubliceerd om personen te beschermen, nooit 0.</p>
 <h2>Risicoscore en drijvende indicatoren</h2>{profile.score_block(run, code, year)}
 <h2>Waargenomen en verwacht zorggebruik</h2>{profile.oe_table(run, code)}
-<h2>Ontwikkeling</h2><div class="charts">{charts}</div>
+<h2>Ontwikkeling</h2><div class="charts">{trends}</div>
 <h2>Het verhaal achter de cijfers</h2>{profile.story_block(gemeente, code)}
 <h2>De vijf clusters tegen de gemeente</h2>{profile.cluster_tables(run, code, year)}
 <footer>{_esc(source)} · Gemaakt op {_made(run)} met de MMR workbench, run {_esc(run.run_id)}.
@@ -102,15 +106,16 @@ def write_profiles(run_dir: str | Path, manifest: dict, *, pdf: bool = True, bro
         run = PublishedRun.read(Path(run_dir), manifest)
         folder = Path(run_dir) / FOLDER
         folder.mkdir(exist_ok=True)
-        for _, gm in run.gemeenten():
-            for label, code in run.wijken(gm):
-                if should_stop():
-                    return written + printed.pdfs, printed.notes
-                name = f"{code}-{slug(_name(label))}.html"
-                _write(folder / name, render(run, code))
-                written.append(folder / name)
-                files[code] = name
-                printed.submit(folder / name)
+        with profile.TrendCharts(run) as charts:
+            for _, gm in run.gemeenten():
+                for label, code in run.wijken(gm):
+                    if should_stop():
+                        return written + printed.pdfs, printed.notes
+                    name = f"{code}-{slug(_name(label))}.html"
+                    _write(folder / name, render(run, code, charts=charts))
+                    written.append(folder / name)
+                    files[code] = name
+                    printed.submit(folder / name)
         _write(folder / "index.html", _index(run, files))
         if meanwhile and not should_stop():
             meanwhile()
