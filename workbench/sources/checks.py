@@ -253,33 +253,32 @@ def check_totals(values: pd.DataFrame, status: pd.DataFrame, areas: pd.DataFrame
     labels = labels or {}
     notes = []
     levels = areas["level"]
+    count_vars = [var for var in count_vars if var in values]
     for parent_level, child_level, key in (("gemeente", "wijk", "gemeente_code"), ("wijk", "buurt", "wijk_code")):
         children = areas.index[levels == child_level]
         parents = areas.index[levels == parent_level]
         if not len(children) or not len(parents):
             continue
         group = areas.loc[children, key]
-        count_vars = [var for var in count_vars if var in values]
-        # every variable at once (a groupby per variable cost most of loading a year's statistics)
+        # every variable at once, as tables of parent × variable (a groupby, or pandas work, per variable cost most
+        # of loading a year's statistics)
         ok_all = (status.loc[children, count_vars] == "ok").groupby(group).all()
         size = group.groupby(group).size()
         all_sums = values.loc[children, count_vars].groupby(group).sum()
-        for var in count_vars:
-            ok = pd.DataFrame({"all": ok_all[var], "size": size})
-            sums = all_sums[var]
-            complete = ok.index[ok["all"]].intersection(parents)
-            complete = complete[(status.loc[complete, var] == "ok").to_numpy()]
-            if not len(complete):
-                continue
-            total = values.loc[complete, var]
-            parts = sums.reindex(complete)
-            # CBS rounds some counts to 5 or 10: each part may be off by 5, the total too.
-            tolerance = 5.0 * (ok.loc[complete, "size"] + 1) + 0.005 * total.abs()
-            off = (total - parts).abs() > tolerance
-            if off.any():
-                ex = complete[off.to_numpy()][0]
-                notes.append(f"{year}: totaal van '{labels.get(var, var)}' voor {off.sum()} {parent_level}(en) wijkt af van de som van de "
-                             f"{child_level}en (bijv. {ex}: {total[ex]:,.0f} tegen {parts[ex]:,.0f})".replace(",", "."))
+        common = ok_all.index.intersection(parents)
+        if not len(common):
+            continue
+        complete = ok_all.loc[common].to_numpy() & (status.loc[common, count_vars] == "ok").to_numpy()
+        total = values.loc[common, count_vars].to_numpy(dtype=float)
+        parts = all_sums.loc[common].to_numpy(dtype=float)
+        # CBS rounds some counts to 5 or 10: each part may be off by 5, the total too.
+        tolerance = 5.0 * (size.loc[common].to_numpy()[:, None] + 1) + 0.005 * np.abs(total)
+        with np.errstate(invalid="ignore"):
+            off = complete & (np.abs(total - parts) > tolerance)
+        for j in np.flatnonzero(off.any(axis=0)):
+            var, first = count_vars[j], np.flatnonzero(off[:, j])[0]
+            notes.append(f"{year}: totaal van '{labels.get(var, var)}' voor {off[:, j].sum()} {parent_level}(en) wijkt af van de som van de "
+                         f"{child_level}en (bijv. {common[first]}: {total[first, j]:,.0f} tegen {parts[first, j]:,.0f})".replace(",", "."))
     return notes
 
 
