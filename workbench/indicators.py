@@ -57,12 +57,13 @@ def variable_table(stats: Statistics, catalog: Catalog, records: pd.DataFrame | 
 
 
 def _combine_status(status: pd.DataFrame, names) -> pd.Series:
-    out = pd.Series(OK, index=status.index, dtype=object)
+    """The first input's status that is not ok, and suppressed wherever any input is."""
+    out = np.full(len(status), OK, dtype=object)
     for name in names:
-        s = status[name]
-        out = out.mask((out == OK) & (s != OK), s)
-        out = out.mask(s == SUPPRESSED, SUPPRESSED)
-    return out
+        s = status[name].to_numpy(dtype=object)
+        out = np.where((out == OK) & (s != OK), s, out)
+        out = np.where(s == SUPPRESSED, SUPPRESSED, out)
+    return pd.Series(out, index=status.index, dtype=object)
 
 
 def indicator_rows(ind: Indicator, values: pd.DataFrame, status: pd.DataFrame, year: int,
