@@ -3,7 +3,7 @@ for every chart.
 
     python benchmarks/trend_charts.py [RUN_FOLDER] [--repeat 5]   # default: outputs/demo/latest (run the demo first)
 
-Draws the charts of every wijk (each care-use domain's headline indicator, as `wijkprofiel.render` does) in rounds
+Draws the charts of every wijk (`PublishedRun.trend_indicators`, as `wijkprofiel.render` does) in rounds
 that alternate between the two ways, so load from other work falls on both alike. Reported: CPU time of a round
 (median), the ratio, and whether the charts of the two ways are the same bytes.
 """
@@ -28,7 +28,7 @@ def main() -> None:
     if not (folder / "publish.gpkg").exists():
         raise SystemExit(f"geen publish.gpkg in {folder}: draai eerst `workbench run parameters/demo.yaml`")
     run = PublishedRun.read(folder, json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
-    heads = [run.headline(d)[0] for d in run.domains if run.risk_domain(d) and run.headline(d)]
+    heads = run.trend_indicators()
     charts = [(code, gm, ind) for _, gm in run.gemeenten() for _, code in run.wijken(gm) for ind in heads]
 
     def kept() -> list[str]:

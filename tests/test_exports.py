@@ -116,7 +116,7 @@ def test_trend_charts_on_kept_figures_are_the_charts_of_new_figures(demo_run):
     from workbench.app.data import PublishedRun
 
     run = PublishedRun.read(demo_run.path, json.loads((demo_run.path / "manifest.json").read_text(encoding="utf-8")))
-    heads = [run.headline(d)[0] for d in run.domains if run.risk_domain(d) and run.headline(d)]
+    heads = run.trend_indicators()
     gm, wijken = run.gemeenten()[0][1], [c for _, c in run.wijken(run.gemeenten()[0][1])]
     codes = [wijken[0], "WK-zonder-cijfers", *wijken[1:4]]
     with profile.TrendCharts(run) as charts:

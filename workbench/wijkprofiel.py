@@ -52,9 +52,7 @@ def render(run: PublishedRun, code: str, year: int | None = None, charts: profil
     name = run.names.get(code, code)
     gemeente = run.areas.loc[run.areas["code"] == code, "gemeente_code"].iloc[0]
     gm_name = run.names.get(gemeente, gemeente)
-    # the trend of each care-use domain's headline indicator (jeugdhulp, Wmo), as the app shows first
-    trends = "".join(charts.html(code, gemeente, run.headline(d)[0])
-                     for d in run.domains if run.risk_domain(d) and run.headline(d))
+    trends = "".join(charts.html(code, gemeente, ind) for ind in run.trend_indicators())
     banner = f'<p class="banner">{_esc(run.fictional_note)}</p>' if run.fictional_note else ""
     source = run.attribution or "Bron: CBS, Kadaster/PDOK (CC BY 4.0)"
     return f"""<!DOCTYPE html>

@@ -118,6 +118,10 @@ class PublishedRun:
         spec = self.domains.get(domain)
         return list(spec["headline"]) if spec else []
 
+    def trend_indicators(self) -> list[str]:
+        """Per care-use domain (jeugdhulp, Wmo) its headline indicator: the trends a wijkprofiel shows."""
+        return [self.headline(d)[0] for d in self.domains if self.risk_domain(d) and self.headline(d)]
+
     def model_message(self, domain: str) -> str | None:
         """Why a domain has no risk model in this run, as the run says it (layer 'modellen'), or None."""
         m = self.models
