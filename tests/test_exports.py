@@ -161,6 +161,32 @@ def test_pdfs_of_one_folder_keep_its_address_for_relative_links(tmp_path):
         assert b"/Subtype /Image" in page.with_suffix(".pdf").read_bytes(), page
 
 
+def test_a_closed_browser_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """Chromium keeps its profile's lock socket in a folder of its own under TMPDIR (org.chromium.Chromium.*) and
+    leaves it behind when stopped: one per run in /tmp. The run's browser removes it with its profile."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from workbench import provider_sheet as ps
+
+    if ps.find_chromium() is None:
+        pytest.skip("Chromium ontbreekt")
+    folder = Path(tempfile.mkdtemp())  # short: a Unix socket's path has at most 107 characters
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again: the profile goes there too
+    try:
+        browser = ps.Browser(ps.find_chromium())
+        try:
+            browser.endpoint()
+            assert any(p.name.startswith("org.chromium.Chromium.") for p in folder.iterdir())
+        finally:
+            browser.close()
+        assert list(folder.iterdir()) == []
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_published_notebooks_and_pages_name_no_local_folder(demo_run):
     """No absolute path of this machine (project, run folder, installation) in what is published."""
     from workbench import paths

@@ -241,6 +241,7 @@ class Browser:
     def close(self) -> None:
         if self.proc is None:  # attached: the process that started it stops it
             return
+        sockets = self._socket_folder()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
@@ -248,7 +249,18 @@ class Browser:
             self.proc.kill()
             self.proc.wait()
         self._profile.cleanup()
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
         self.proc = None
+
+    def _socket_folder(self) -> Path | None:
+        """The folder Chromium made under TMPDIR for its profile's lock socket. A stopped Chromium leaves it behind
+        (one org.chromium.Chromium.* in /tmp per run); the profile links to it."""
+        try:
+            folder = Path(os.readlink(Path(self.profile) / "SingletonSocket")).parent
+        except OSError:
+            return None
+        return folder if folder.name.startswith("org.chromium.Chromium.") else None
 
 
 # Resolves when the document in the tab has loaded (images included); the load event may already have fired.
