@@ -12,8 +12,8 @@ import pandas as _pd
 
 # Text columns in Python objects rather than Arrow arrays (pandas 3's default): the workbench's tables are small
 # (a gemeente's areas, a few thousand cells) and looked up, joined and iterated cell by cell, where each Arrow
-# access costs more than the string itself. Same values, same "str" dtype; a national set's findings take about a
-# fifth less CPU (benchmarks/README.md, "Text columns"). pandas 2 stores text as objects anyway.
+# access costs more than the string itself. Same values, same "str" dtype; the sets of the national sample took 10-19 %
+# less CPU (benchmarks/README.md, "Text columns as Python objects"). pandas 2 stores text as objects anyway.
 _pd.set_option("mode.string_storage", "python")
 
 from .catalog import load_catalog  # noqa: E402
