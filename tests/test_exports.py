@@ -332,31 +332,40 @@ def test_the_run_browser_dies_with_a_run_killed_outright(tmp_path):
     """The run's Chromium lives as long as the run; a run process killed with SIGKILL (no clean-up runs) takes it
     along instead of leaving a headless browser behind."""
     import os
+    import shutil
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
 
     script = ("import time\nfrom workbench.provider_sheet import Browser, find_chromium\n"
               "b = Browser(find_chromium()); b.endpoint(); print(b.proc.pid, flush=True); time.sleep(120)\n")
-    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    browser_pid = int(run.stdout.readline())
-    os.kill(browser_pid, 0)  # running
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            os.kill(browser_pid, 0)
-        except ProcessLookupError:
-            break
-        with open(f"/proc/{browser_pid}/stat") as fh:  # a zombie waiting for its reaper is gone too
-            if fh.read().split(") ", 1)[1].startswith("Z"):
+    # what nobody can clean up after SIGKILL (the profile, Chromium's socket folder) goes here, not into /tmp
+    # (short: a Unix socket's path has at most 107 characters)
+    scratch = tempfile.mkdtemp()
+    try:
+        run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": scratch})
+        browser_pid = int(run.stdout.readline())
+        os.kill(browser_pid, 0)  # running
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.kill(browser_pid, 0)
+            except ProcessLookupError:
                 break
-        time.sleep(0.1)
-    else:
-        os.kill(browser_pid, signal.SIGKILL)
-        raise AssertionError("Chromium liep door na het afbreken van de run")
+            with open(f"/proc/{browser_pid}/stat") as fh:  # a zombie waiting for its reaper is gone too
+                if fh.read().split(") ", 1)[1].startswith("Z"):
+                    break
+            time.sleep(0.1)
+        else:
+            os.kill(browser_pid, signal.SIGKILL)
+            raise AssertionError("Chromium liep door na het afbreken van de run")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_run_prints_both_kinds_of_pdf_once_per_page(demo_run):
