@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,8 +82,11 @@ def manifests(set_dir: Path) -> list[dict]:
             if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
 
 
-def workbench(*args, **kw) -> subprocess.Popen:
+def workbench(*args, tmpdir: Path | None = None, **kw) -> subprocess.Popen:
+    """``tmpdir``: the process's TMPDIR (for one that will be killed outright: what it leaves goes there)."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.Popen([sys.executable, "-m", "workbench", *map(str, args)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
@@ -359,8 +364,10 @@ def interrupted(fake):
     obs["after_term_partials"] = _partial(set_dir)
     obs["after_term_records"] = manifests(set_dir)
 
-    # killed outright: batch and run process get SIGKILL; the next batch has to clean up
-    batch = workbench("batch", slow_file, "--outputs", outputs, "--quiet", "--timeout", "600")
+    # killed outright: batch and run process get SIGKILL; the next batch has to clean up (the batch's own scratch
+    # folder, which nobody can remove after SIGKILL, goes into one the test removes; short, for the Unix sockets)
+    scratch = Path(tempfile.mkdtemp())
+    batch = workbench("batch", slow_file, "--outputs", outputs, "--quiet", "--timeout", "600", tmpdir=scratch)
     partial = wait_for(lambda: _partial(set_dir), 120, "een .partial-map")[0]
     run_id = partial.name[1:-len(".partial")]
     run_pid = json.loads((set_dir / f".{run_id}.running.json").read_text())["pid"]
@@ -374,6 +381,7 @@ def interrupted(fake):
     obs["next_out"], obs["next_err"] = nxt.communicate(timeout=300)
     obs["next_rc"] = nxt.returncode
     obs["records"] = {m["run_id"]: m for m in manifests(set_dir)}
+    shutil.rmtree(scratch, ignore_errors=True)
     return obs
 
 
