@@ -1,8 +1,11 @@
 """Shared fixtures: the demo dataset is loaded once per session; real data skip when absent."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,18 @@ def realdata(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"echte data niet aanwezig: {path} (zie ../shared/realdata/README.md)")
     return path
+
+
+@contextlib.contextmanager
+def scratch_tmpdir():
+    """A temporary folder, removed afterwards, for the TMPDIR of a process a test kills outright: what that process
+    leaves (profiles, sockets, a batch's logs) does not stay in /tmp. Short, as a Unix socket's path has at most
+    107 characters."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def demo_parameters_without_records() -> str:

@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import demo_parameters_without_records
+from conftest import demo_parameters_without_records, scratch_tmpdir
 
 from workbench import pipeline
 from workbench.batch import exit_status, run_batch, summary
@@ -365,15 +363,15 @@ def interrupted(fake):
     obs["after_term_records"] = manifests(set_dir)
 
     # killed outright: batch and run process get SIGKILL; the next batch has to clean up (the batch's own scratch
-    # folder, which nobody can remove after SIGKILL, goes into one the test removes; short, for the Unix sockets)
-    scratch = Path(tempfile.mkdtemp())
-    batch = workbench("batch", slow_file, "--outputs", outputs, "--quiet", "--timeout", "600", tmpdir=scratch)
-    partial = wait_for(lambda: _partial(set_dir), 120, "een .partial-map")[0]
-    run_id = partial.name[1:-len(".partial")]
-    run_pid = json.loads((set_dir / f".{run_id}.running.json").read_text())["pid"]
-    os.kill(run_pid, signal.SIGKILL)
-    batch.kill()
-    batch.communicate(timeout=60)
+    # folder, which nobody can remove after SIGKILL, goes into one the test removes)
+    with scratch_tmpdir() as scratch:
+        batch = workbench("batch", slow_file, "--outputs", outputs, "--quiet", "--timeout", "600", tmpdir=scratch)
+        partial = wait_for(lambda: _partial(set_dir), 120, "een .partial-map")[0]
+        run_id = partial.name[1:-len(".partial")]
+        run_pid = json.loads((set_dir / f".{run_id}.running.json").read_text())["pid"]
+        os.kill(run_pid, signal.SIGKILL)
+        batch.kill()
+        batch.communicate(timeout=60)
     obs["killed_run_id"] = run_id
     obs["after_kill_latest"] = os.readlink(set_dir / "latest")
     obs["after_kill_partial_left"] = partial.exists()
@@ -381,7 +379,6 @@ def interrupted(fake):
     obs["next_out"], obs["next_err"] = nxt.communicate(timeout=300)
     obs["next_rc"] = nxt.returncode
     obs["records"] = {m["run_id"]: m for m in manifests(set_dir)}
-    shutil.rmtree(scratch, ignore_errors=True)
     return obs
 
 

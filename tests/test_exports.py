@@ -164,18 +164,17 @@ def test_pdfs_of_one_folder_keep_its_address_for_relative_links(tmp_path):
 def test_a_closed_browser_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
     """Chromium keeps its profile's lock socket in a folder of its own under TMPDIR (org.chromium.Chromium.*) and
     leaves it behind when stopped: one per run in /tmp. The run's browser removes it with its profile."""
-    import shutil
     import tempfile
-    from pathlib import Path
+
+    from conftest import scratch_tmpdir
 
     from workbench import provider_sheet as ps
 
     if ps.find_chromium() is None:
         pytest.skip("Chromium ontbreekt")
-    folder = Path(tempfile.mkdtemp())  # short: a Unix socket's path has at most 107 characters
-    monkeypatch.setenv("TMPDIR", str(folder))
-    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again: the profile goes there too
-    try:
+    with scratch_tmpdir() as folder:
+        monkeypatch.setenv("TMPDIR", str(folder))
+        monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again: the profile goes there too
         browser = ps.Browser(ps.find_chromium())
         try:
             browser.endpoint()
@@ -183,8 +182,6 @@ def test_a_closed_browser_leaves_nothing_in_the_temporary_folder(tmp_path, monke
         finally:
             browser.close()
         assert list(folder.iterdir()) == []
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_published_notebooks_and_pages_name_no_local_folder(demo_run):
@@ -332,21 +329,19 @@ def test_the_run_browser_dies_with_a_run_killed_outright(tmp_path):
     """The run's Chromium lives as long as the run; a run process killed with SIGKILL (no clean-up runs) takes it
     along instead of leaving a headless browser behind."""
     import os
-    import shutil
     import signal
     import subprocess
     import sys
-    import tempfile
     import time
+
+    from conftest import scratch_tmpdir
 
     script = ("import time\nfrom workbench.provider_sheet import Browser, find_chromium\n"
               "b = Browser(find_chromium()); b.endpoint(); print(b.proc.pid, flush=True); time.sleep(120)\n")
-    # what nobody can clean up after SIGKILL (the profile, Chromium's socket folder) goes here, not into /tmp
-    # (short: a Unix socket's path has at most 107 characters)
-    scratch = tempfile.mkdtemp()
-    try:
+    # what nobody can clean up after SIGKILL (the profile, Chromium's socket folder) goes there, not into /tmp
+    with scratch_tmpdir() as scratch:
         run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "TMPDIR": scratch})
+                               env={**os.environ, "TMPDIR": str(scratch)})
         browser_pid = int(run.stdout.readline())
         os.kill(browser_pid, 0)  # running
         run.send_signal(signal.SIGKILL)
@@ -364,8 +359,6 @@ def test_the_run_browser_dies_with_a_run_killed_outright(tmp_path):
         else:
             os.kill(browser_pid, signal.SIGKILL)
             raise AssertionError("Chromium liep door na het afbreken van de run")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_run_prints_both_kinds_of_pdf_once_per_page(demo_run):
