@@ -7,17 +7,20 @@ Tiny notebooks (MMR_NOTEBOOK_DIR) keep the runs short; each run still loads the 
 from __future__ import annotations
 
 import json
+import multiprocessing.util
 import os
 import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import demo_parameters_without_records, scratch_tmpdir
+from jupyter_core.paths import jupyter_runtime_dir
 
 from workbench import pipeline
 from workbench.batch import exit_status, run_batch, summary
@@ -276,17 +279,29 @@ def test_unchanged_set_is_skipped(mixed_batch, fake):
 
 
 @pytest.mark.slow
-def test_timeout_is_enforced_and_the_kernel_killed(fake):
+def test_timeout_is_enforced_and_the_kernel_killed(fake, monkeypatch):
+    """A run killed on its time-out leaves nothing behind either: its kernel's sockets and connection file were in
+    the run's own temporary folder, which the batch removes."""
     folder = fake / "timeout"
     folder.mkdir()
     pidfile = folder / "kernel.pid"
     os.environ["MMR_TEST_PIDFILE"] = str(pidfile)
-    try:
-        t0 = time.time()
-        [item] = run_batch([param_file(folder, "t-sleep", ["sleep"])], fake / "timeout-out", timeout=20,
-                           progress=False, retries=0)
-    finally:
-        os.environ.pop("MMR_TEST_PIDFILE", None)
+    multiprocessing.util.get_temp_dir()  # this process's own (the batch's fork server listens there): not the batch's
+    runtime = Path(jupyter_runtime_dir())
+    before = set(runtime.iterdir()) if runtime.exists() else set()
+    with scratch_tmpdir() as scratch:
+        monkeypatch.setenv("TMPDIR", str(scratch))
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        try:
+            t0 = time.time()
+            [item] = run_batch([param_file(folder, "t-sleep", ["sleep"])], fake / "timeout-out", timeout=20,
+                               progress=False, retries=0)
+        finally:
+            os.environ.pop("MMR_TEST_PIDFILE", None)
+        left = sorted(p.name for p in scratch.iterdir())
+    assert left == []
+    after = set(runtime.iterdir()) if runtime.exists() else set()
+    assert sorted(p.name for p in after - before) == []  # nor in Jupyter's runtime folder
     assert time.time() - t0 < 20 + 30
     assert item.status == "failed" and "time-out" in item.message
     [record] = manifests(fake / "timeout-out" / "t-sleep")

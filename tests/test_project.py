@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -297,7 +298,7 @@ def test_run_kernels_log_no_tcp_warning_or_shutdown_interrupt(tmp_path, capfd):
 
 
 def test_app_kernels_log_no_tcp_warning(capfd):
-    """`workbench serve` gives the app's kernels the run's quiet kernel manager: Unix sockets, no TCP warning."""
+    """`workbench serve` gives the app's kernels the run's quiet kernel manager: private Unix sockets, no TCP warning."""
     import asyncio
 
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -315,11 +316,15 @@ def test_app_kernels_log_no_tcp_warning(capfd):
         client.start_channels()
         await client.wait_for_ready(timeout=60)
         client.stop_channels()
-        transport = km.transport
+        transport, folder, ip = km.transport, km._folder, km.ip
+        mode = os.stat(folder).st_mode & 0o777
         await mkm.shutdown_kernel(kernel_id)
-        return transport
+        return transport, folder, ip, mode
 
-    assert asyncio.run(start_and_stop()) == "ipc"
+    transport, folder, ip, mode = asyncio.run(start_and_stop())
+    # its sockets in a folder of its own that only this user can enter, removed when the kernel is shut down
+    assert transport == "ipc" and os.path.dirname(ip) == folder and mode == 0o700
+    assert not os.path.exists(folder)
     out, err = capfd.readouterr()
     for noise in ("without encryption", "KeyboardInterrupt"):
         assert noise not in out + err

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -372,8 +373,9 @@ def _die_with_parent():
 
 class _Attempt:
     def __init__(self, item: BatchItem, proc: subprocess.Popen, result: Path, log: Path, started: float,
-                 set_dir: Path):
+                 set_dir: Path, tmp: Path):
         self.item, self.proc, self.result, self.log, self.started, self.set_dir = item, proc, result, log, started, set_dir
+        self.tmp = tmp  # the run's TMPDIR: removed when the run has ended (``_finish``), also after a kill
         self.timed_out = False
 
 
@@ -390,17 +392,22 @@ def _start(item: BatchItem, set_dir: Path, lock: SetLock, outputs: Path, timeout
     cmd += opts.args()
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # A temporary folder of the run's own: what a run killed on a time-out cannot remove itself (its kernel's
+    # sockets and connection file, Chromium's profile and lock socket) goes with it. Short: a Unix socket's path
+    # has at most 107 characters.
+    tmp = Path(tempfile.mkdtemp(prefix="t", dir=workdir))
+    env["TMPDIR"] = str(tmp)
     if warm:  # forked from the batch's fork server, which imported the package once (workbench/warm.py)
         from .warm import WarmProcess
 
         proc = WarmProcess(cmd[3:], log, lock.fd, env)
         item.status = "running"
-        return _Attempt(item, proc, result, log, time.time(), set_dir)
+        return _Attempt(item, proc, result, log, time.time(), set_dir, tmp)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True, pass_fds=(lock.fd,), preexec_fn=_die_with_parent())
     item.status = "running"
-    return _Attempt(item, proc, result, log, time.time(), set_dir)
+    return _Attempt(item, proc, result, log, time.time(), set_dir, tmp)
 
 
 def _error_line(log: Path) -> str:
@@ -427,6 +434,7 @@ def _read_result(att: _Attempt) -> dict:
 
 def _finish(att: _Attempt, rc: int, timeout: float | None) -> tuple[str, str, str | None, str | None]:
     """(status, kind, run_id, message) of a finished attempt; leftovers of a killed run become a record."""
+    shutil.rmtree(att.tmp, ignore_errors=True)
     res = _read_result(att)
     if att.timed_out:
         reason = f"time-out: de run duurde langer dan {timeout:.0f} s en is gestopt (kernel hing?)"
@@ -616,9 +624,7 @@ def _run_locked(items, params_of, locks, outputs, jobs, timeout, force, progress
         exc.items = items  # for the CLI's summary
         raise
     finally:
-        for p in workdir.iterdir():
-            p.unlink(missing_ok=True)
-        workdir.rmdir()
+        shutil.rmtree(workdir, ignore_errors=True)
         if warm:
             from .warm import shutdown
 
@@ -741,9 +747,7 @@ def _run_one(param_file: str, name: str, outputs: Path, timeout: float | None, f
                 return {"status": status, "run_id": item.run_id, "message": message, "seconds": item.seconds,
                         "attempts": item.attempts, "kinds": item.kinds}
         finally:
-            for p in workdir.iterdir():
-                p.unlink(missing_ok=True)
-            workdir.rmdir()
+            shutil.rmtree(workdir, ignore_errors=True)
             lock.release()
     finally:
         lease.release()

@@ -2,32 +2,49 @@
 
 jupyter_client's defaults make every run print two lines that are not problems: ipykernel warns that the
 kernel talks over TCP without encryption, and shutting the kernel down starts with an interrupt, which the
-kernel logs as "KeyboardInterrupt caught in kernel". Here the kernel talks over Unix sockets in the user's
-private Jupyter runtime folder (not reachable by other users, so the warning is not just silenced but
-answered), and a kernel that is shut down is not interrupted first: a shutdown request stops an idle kernel,
-and one that does not stop is killed, as before. The app's kernels under `workbench serve` get the same
-(``AppKernelManager``, set by workbench/app/server.py).
+kernel logs as "KeyboardInterrupt caught in kernel". Here the kernel talks over Unix sockets in a private
+folder of its own (mode 0700 in the temporary folder, not reachable by other users, so the warning is not just
+silenced but answered), and a kernel that is shut down is not interrupted first: a shutdown request stops an
+idle kernel, and one that does not stop is killed, as before. The app's kernels under `workbench serve` get the
+same (``AppKernelManager``, set by workbench/app/server.py).
 """
 from __future__ import annotations
 
 import os
-import secrets
+import shutil
 import signal
+import tempfile
 import time
 
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.paths import jupyter_runtime_dir
 
 
 class _Quiet:
-    """Unix sockets in the private runtime folder; no interrupt before a shutdown."""
+    """Unix sockets in a private folder of the kernel's own; no interrupt before a shutdown."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        runtime = jupyter_runtime_dir()
-        os.makedirs(runtime, mode=0o700, exist_ok=True)
         self.transport = "ipc"
-        self.ip = os.path.join(runtime, f"mmr-{secrets.token_hex(6)}")
+        self._folder = None
+
+    def write_connection_file(self, **kwargs) -> None:
+        # The sockets, and the connection file unless the caller named one, in one folder in the temporary folder
+        # (TMPDIR): shutting down removes it, and a run the batch kills leaves it in the run's TMPDIR, which the
+        # batch removes (workbench/batch.py). Made here, when the kernel starts, not when the manager is made.
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="mmr-kernel-")
+            self.ip = os.path.join(self._folder, "k")
+            if not self.connection_file:
+                self.connection_file = os.path.join(self._folder, "kernel.json")
+        super().write_connection_file(**kwargs)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    cleanup_resources = _async_cleanup_resources  # the async managers' public name (it skips an override otherwise)
 
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down:  # jupyter_client interrupts before every shutdown; the kernel logs it as an error

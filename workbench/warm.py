@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from multiprocessing import reduction
 
 # imported once by the fork server: what every run imports anyway (the rest a run imports itself)
@@ -98,6 +99,7 @@ def _child(argv: list[str], log: str, lock_fd: int, env: dict, cwd: str) -> None
                                   line_buffering=True, write_through=True)
     os.environ.clear()
     os.environ.update(env)
+    tempfile.tempdir = None  # the fork server's choice is cached; the run's TMPDIR (the batch gives each its own) counts
     os.chdir(cwd)
     sys.argv = [sys.executable, *argv]  # runpy puts the module's path in front, as `python -m` does
     if argv[:1] == ["run"]:  # the run's kernel: forked now, warm and with nothing of the run in it (kernels.prefork)

@@ -50,7 +50,7 @@ def voila_command(host: str = "127.0.0.1", port: int = 8866, notebook: Path | No
             f"--MappingKernelManager.cull_idle_timeout={cull}",
             f"--MappingKernelManager.cull_interval={max(5, min(60, cull // 4))}",
             "--MappingKernelManager.cull_connected=False",
-            # Kernels on Unix sockets in the private runtime folder, as for runs (workbench/kernels.py): no TCP.
+            # Kernels on Unix sockets in a private folder of their own, as for runs (workbench/kernels.py): no TCP.
             "--MappingKernelManager.kernel_manager_class=workbench.kernels.AppKernelManager"]
 
 
