@@ -172,3 +172,24 @@ def test_cli_exit_codes_and_report_files(tmp_path, capsys):
     assert cli.main(["validate", renamed, "--columns", "client_id=ClientNr"]) == 0
     assert cli.main(["validate", str(tmp_path / "bestaat_niet.csv")]) == 2
     assert "niet gevonden" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("repeats", [True, False])
+def test_work_per_distinct_value_gives_what_work_per_cell_gives(repeats):
+    """The checks transform and test each distinct value once (``per_value``); a column of mostly distinct values
+    (client numbers) cell by cell. Both give exactly what the same work on every cell gives, missing values
+    included."""
+    from workbench.validation import BUURT_RE, per_value, per_value_flag
+
+    values = [v for i in range(400) for n in [i % 3 if repeats else i]
+              for v in (f" bu9901{n:04d}", f"BU99{n:06d} ", "", None, f"bu 9901 {n:04d}", f"=1+{n}", f"BU{n}")]
+    column = pd.Series(values, dtype="string", index=range(5, 5 + len(values)))
+
+    def clean(t):
+        return t.str.strip().str.upper().str.replace(" ", "", regex=False).replace({"": pd.NA})
+
+    pd.testing.assert_series_equal(per_value(column, clean), clean(column), check_exact=True)
+    cleaned = clean(column)
+    expected = [bool(BUURT_RE.fullmatch(v)) if isinstance(v, str) else False for v in cleaned]
+    assert per_value_flag(cleaned, BUURT_RE.fullmatch).tolist() == expected
+    assert any(expected) and not all(expected)

@@ -248,7 +248,11 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, str | None, st
                         hint="controleer of de export volledig is (niet afgebroken) en als CSV of .xlsx is opgeslagen") from None
     df.columns = [str(c).strip() for c in df.columns]
     rows = np.arange(len(df)) + 2
-    empty = df.apply(lambda c: c.astype(str).str.strip().eq("")).all(axis=1).to_numpy() if len(df.columns) else np.ones(len(df), bool)
+    empty = np.arange(len(df))  # the rows blank so far: after the first column, only the (few) blank ones are left
+    for col in range(df.shape[1]):
+        cells = df.iloc[empty, col]
+        empty = empty[cells.astype(str).str.strip().eq("").to_numpy(dtype=bool)]
+    empty = np.isin(np.arange(len(df)), empty)
     df = df.loc[~empty].reset_index(drop=True)
     rows = rows[~empty]
     if df.empty:
@@ -333,6 +337,51 @@ def _rows(rows: np.ndarray, mask) -> list[int]:
     return [int(r) for r in rows[np.asarray(mask, dtype=bool)]]
 
 
+def _repeats(series: pd.Series) -> bool:
+    """Whether the column repeats its values (judged on its first rows): then work per distinct value pays."""
+    head = series.iloc[:2000]
+    return head.nunique(dropna=False) * 2 <= len(head)
+
+
+def per_value(series: pd.Series, transform) -> pd.Series:
+    """``transform`` (cell by cell, a missing value staying missing) done once per distinct value and spread back
+    over the rows: an export repeats most of its values (products, dates, buurten), and pandas runs text methods in
+    Python, cell by cell. A column of mostly distinct values (client numbers) is transformed as it is."""
+    if not _repeats(series):
+        return transform(series)
+    codes, uniques = pd.factorize(series)
+    done = transform(pd.Series(uniques, dtype=series.dtype))
+    return pd.Series(done.array.take(codes, allow_fill=True), index=series.index, name=series.name)
+
+
+def per_value_flag(series: pd.Series, test) -> np.ndarray:
+    """``test(value)`` (True/False) of each present value, once per distinct value, as a row mask; a missing value
+    is False."""
+    if not _repeats(series):
+        present = series.notna().to_numpy(dtype=bool)
+        flags = np.zeros(len(series), dtype=bool)
+        flags[present] = [bool(test(v)) for v in series.to_numpy(dtype=object)[present]]
+        return flags
+    codes, uniques = pd.factorize(series)
+    flags = np.fromiter((bool(test(v)) for v in uniques), dtype=bool, count=len(uniques))
+    return np.append(flags, False)[codes]  # code -1 (missing) takes the last entry
+
+
+def _per_pair(a: pd.Series, b: pd.Series, test) -> np.ndarray:
+    """``test(x, y)`` once per distinct pair of values of ``a`` and ``b`` (a missing value as None), as a row mask."""
+    ca, ua = pd.factorize(a)
+    cb, ub = pd.factorize(b)
+    pairs, rows = np.unique(np.stack([ca, cb], axis=1), axis=0, return_inverse=True)
+    flags = np.fromiter((bool(test(ua[i] if i >= 0 else None, ub[j] if j >= 0 else None)) for i, j in pairs),
+                        dtype=bool, count=len(pairs))
+    return flags[rows.ravel()]
+
+
+def _stripped(text: pd.Series) -> pd.Series:
+    """Text without surrounding blanks; an empty cell is missing."""
+    return text.astype("string").str.strip().replace({"": pd.NA})
+
+
 def _float(series: pd.Series) -> pd.Series:
     return pd.Series(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan), index=series.index)
 
@@ -381,7 +430,7 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
     P = report.problems
     # Only our fields go on: an export may carry names or other columns we must not carry along.
     df = df[[c for c in df.columns if c in set(FIELDS) | set(OPTIONAL_FIELDS)]]
-    text = {c: df[c].astype("string").str.strip().replace({"": pd.NA}) for c in df.columns}
+    text = {c: per_value(df[c], _stripped) for c in df.columns}
     out = pd.DataFrame({c: text[c] for c in df.columns})
 
     for col in REQUIRED_NONEMPTY:
@@ -397,7 +446,7 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
     for col in ("start", "end", "planned_end"):
         if col not in df:
             continue
-        parsed = parse_dates(text[col])
+        parsed = per_value(text[col], parse_dates)
         bad = parsed.isna() & text[col].notna()
         if bad.any():
             P.append(Problem("datum_onleesbaar", _rows(rows, bad), col, _examples(text[col][bad])))
@@ -443,41 +492,41 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
         out["intervention_level"] = level
 
     # categories
-    domain = text["domain"].str.lower()
+    domain = per_value(text["domain"], lambda t: t.str.lower())
     bad_dom = domain.notna() & ~domain.isin(DOMAINS)
     if bad_dom.any():
         P.append(Problem("domein_onbekend", _rows(rows, bad_dom), "domain", _examples(text["domain"][bad_dom])))
     out["domain"] = domain
-    product = text["product"].str.lower().str.replace(r"\s+", " ", regex=True)
+    product = per_value(text["product"], lambda t: t.str.lower().str.replace(r"\s+", " ", regex=True))
     if products:
-        known = pd.Series([p in products.get(d, ()) if isinstance(p, str) and isinstance(d, str) else True
-                           for p, d in zip(product, domain)], index=df.index)
+        known = pd.Series(_per_pair(product, domain, lambda p, d: p in products.get(d, ())
+                                    if isinstance(p, str) and isinstance(d, str) else True), index=df.index)
         unknown = ~known & product.notna() & domain.isin(DOMAINS)
         if unknown.any():
             P.append(Problem("product_onbekend", _rows(rows, unknown), "product", _examples(text["product"][unknown], 8)))
     out["product"] = product
     if "result" in df:
-        result = text["result"].str.lower()
+        result = per_value(text["result"], lambda t: t.str.lower())
         bad_res = result.notna() & ~result.isin(RESULTS)
         if bad_res.any():
             P.append(Problem("resultaat_onbekend", _rows(rows, bad_res), "result", _examples(text["result"][bad_res])))
         out["result"] = result
     if "evaluated" in df:
-        ev = text["evaluated"].str.lower()
+        ev = per_value(text["evaluated"], lambda t: t.str.lower())
         unreadable = ev.notna() & ~ev.isin(TRUE_WORDS | FALSE_WORDS)
         if unreadable.any():
             P.append(Problem("geëvalueerd_onleesbaar", _rows(rows, unreadable), "evaluated", _examples(text["evaluated"][unreadable])))
         out["evaluated"] = ev.isin(TRUE_WORDS).astype(bool)
 
     # areas
-    buurt = text["buurt_code"].str.upper().str.replace(" ", "", regex=False)
-    malformed = buurt.notna() & ~buurt.str.fullmatch(BUURT_RE.pattern, na=False)
+    buurt = per_value(text["buurt_code"], lambda t: t.str.upper().str.replace(" ", "", regex=False))
+    malformed = buurt.notna() & ~per_value_flag(buurt, BUURT_RE.fullmatch)
     if malformed.any():
         P.append(Problem("buurtcode_ongeldig", _rows(rows, malformed), "buurt_code", _examples(text["buurt_code"][malformed])))
     out["buurt_code"] = buurt
     if areas is not None and gemeenten:
         known_buurten = set(areas.loc[areas["level"] == "buurt", "code"])
-        gm = "GM" + buurt.str.slice(2, 6)
+        gm = per_value(buurt, lambda t: "GM" + t.str.slice(2, 6))
         ours = gm.isin(set(gemeenten))
         well = buurt.notna() & ~malformed
         unknown_b = well & ours & ~buurt.isin(known_buurten)
@@ -487,11 +536,11 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
         if outside.any():
             P.append(Problem("buurt_buiten_gebied", _rows(rows, outside), "buurt_code", _examples(buurt[outside])))
     if "postcode" in df:
-        pc = text["postcode"].str.upper()
-        bad_pc = pc.notna() & ~pc.str.fullmatch(POSTCODE_RE.pattern, na=False)
+        pc = per_value(text["postcode"], lambda t: t.str.upper())
+        bad_pc = pc.notna() & ~per_value_flag(pc, POSTCODE_RE.fullmatch)
         if bad_pc.any():
             P.append(Problem("postcode_ongeldig", _rows(rows, bad_pc), "postcode"))  # no examples: personal data
-        pc_norm = pc.str.replace(" ", "", regex=False).where(~bad_pc)
+        pc_norm = per_value(pc, lambda t: t.str.replace(" ", "", regex=False)).where(~bad_pc)
         pairs = pd.DataFrame({"pc": pc_norm, "bu": buurt}).dropna()
         multi = pairs.groupby("pc")["bu"].nunique()
         multi = set(multi[multi > 1].index)
@@ -502,7 +551,7 @@ def validate_frame(df: pd.DataFrame, rows: np.ndarray, *, source: str = "zorgreg
     # text that reaches tables and downloads: never a spreadsheet formula
     for col in TEXT_FIELDS:
         if col in out:
-            formula = out[col].map(checks.is_formula).astype(bool)
+            formula = pd.Series(per_value_flag(out[col], checks.is_formula), index=out.index)
             if formula.any():
                 P.append(Problem("tekst_formule", _rows(rows, formula), col))
                 out[col] = out[col].map(checks.neutralise_text).astype("string")
