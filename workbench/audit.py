@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .catalog import Catalog
+from .io import is_text_column
 from .params import PrivacySettings
 from .privacy import RECORD_FIELDS, record_variables
 
@@ -256,8 +257,7 @@ def _scan_table(name: str, layer: str, table: pd.DataFrame, ids, min_count: int,
         small = rec & v.notna() & (v < min_count)
         if small.any():
             leaks.append(Leak(name, layer, f"{int(small.sum())} noemer(s) uit de registratie onder de drempel {min_count}"))
-    # pandas 3 reads text as its own "str" dtype (a StringDtype, whose name is not "string"): all of them are text
-    text_cols = [c for c in table.columns if table[c].dtype == object or isinstance(table[c].dtype, pd.StringDtype)]
+    text_cols = [c for c in table.columns if is_text_column(table[c])]
     if text_cols:
         text = "\n".join("\t".join(map(str, r)) for r in table[text_cols].astype(str).itertuples(index=False))
         _scan_text(name, layer, text, ids, min_count, leaks)

@@ -62,13 +62,19 @@ def neutralise_text(value):
     return "'" + value if is_formula(value) else value
 
 
-def neutralise_frame(df):
-    """A copy of ``df`` whose text cells and column names cannot start a formula in Excel or LibreOffice."""
+def is_text_column(column) -> bool:
+    """Text, however pandas stores it: Python objects, or a StringDtype (pandas 3's "str" is one, though its name is
+    not "string")."""
     import pandas as pd
 
+    return column.dtype == object or isinstance(column.dtype, pd.StringDtype)
+
+
+def neutralise_frame(df):
+    """A copy of ``df`` whose text cells and column names cannot start a formula in Excel or LibreOffice."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        if is_text_column(out[col]):
             out[col] = out[col].map(neutralise_text)
     out.columns = [neutralise_text(c) if isinstance(c, str) else c for c in out.columns]
     return out
