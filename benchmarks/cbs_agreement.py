@@ -15,7 +15,6 @@ Run it with PYTHONPATH pointing at another checkout to measure that version (e.g
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path

@@ -213,6 +213,7 @@ def test_no_internet_on_any_page(server, browser):
     page.close()
     assert offsite == [], offsite
     status, body = server.get("/")
+    assert status == 200, status  # the app's own page: a failing page would pass the check below without meaning it
     assert "cdn." not in body and "cdnjs" not in body and "fontawesome" not in body.lower()
 
 
